@@ -1,0 +1,23 @@
+/** Command-line errors: printed as "gmem-conformance: <message>" with exit status 2. */
+
+/** A bad command line (unknown option, bad value). */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** Parses a positive integer option or throws a UsageError naming the option. */
+export function positiveInt(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new UsageError(`${name} expects a positive integer, got "${value}"`);
+  return Number(value);
+}
+
+/** Parses a positive number of seconds (decimals allowed) or throws a UsageError. */
+export function positiveSeconds(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!/^\d+(\.\d+)?$/.test(value) || Number(value) <= 0) throw new UsageError(`${name} expects a positive number of seconds, got "${value}"`);
+  return Number(value);
+}

@@ -1,0 +1,160 @@
+/** Env: facts about the machine and kernel the cases run on, probed lazily and cached per process. */
+import { existsSync, readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+import { hostname, release, arch } from 'node:os';
+import * as U from '../uapi/index.js';
+import { Kvm } from '../kvm/kvm.js';
+import { Vm } from '../kvm/vm.js';
+
+/** A parsed kernel release: numbers for comparison plus the original string. */
+export interface KernelVersion {
+  /** uname -r. */ release: string;
+  /** [major, minor, patch]. */ parts: [number, number, number];
+}
+
+/** Parses a kernel release such as 6.18.44-fc-v509 or 7.3.0-rc2-amd64. */
+export function parseKernelRelease(rel: string): KernelVersion {
+  const m = /^(\d+)\.(\d+)(?:\.(\d+))?/.exec(rel);
+  if (!m) return { release: rel, parts: [0, 0, 0] };
+  return { release: rel, parts: [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)] };
+}
+
+function readKconfig(rel: string): Map<string, string> | null {
+  let text: string | null = null;
+  try {
+    if (existsSync('/proc/config.gz')) text = gunzipSync(readFileSync('/proc/config.gz')).toString();
+    else if (existsSync(`/boot/config-${rel}`)) text = readFileSync(`/boot/config-${rel}`, 'utf8');
+  } catch {
+    text = null;
+  }
+  if (text === null) return null;
+  const map = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const m = /^(CONFIG_\w+)=(.*)$/.exec(line);
+    if (m) map.set(m[1] as string, m[2] as string);
+  }
+  return map;
+}
+
+function meminfo(): Map<string, bigint> {
+  const map = new Map<string, bigint>();
+  try {
+    for (const line of readFileSync('/proc/meminfo', 'utf8').split('\n')) {
+      const m = /^(\w+(?:\(\w+\))?):\s+(\d+)(?: kB)?/.exec(line);
+      if (m) map.set(m[1] as string, BigInt(m[2] as string) * (line.endsWith('kB') ? 1024n : 1n));
+    }
+  } catch { /* no /proc */ }
+  return map;
+}
+
+function numaNodes(): number {
+  try {
+    const online = readFileSync('/sys/devices/system/node/online', 'utf8').trim();
+    let n = 0;
+    for (const part of online.split(',')) {
+      const [a, b] = part.split('-').map(Number);
+      n += b === undefined ? 1 : (b - (a ?? 0) + 1);
+    }
+    return n;
+  } catch {
+    return 1;
+  }
+}
+
+/** Facts about this machine and kernel; KVM facts are probed on first use. */
+export class Env {
+  /** Kernel version. */ readonly kernel = parseKernelRelease(release());
+  /** Machine architecture (node's name, e.g. x64). */ readonly arch = arch();
+  /** Hostname. */ readonly host = hostname();
+  /** Page size in bytes. */ readonly pageSize = 4096n;
+  /** True inside a guest booted by the suite's own QEMU runner (GMEM_IN_GUEST=1). */ readonly inSuiteGuest = process.env.GMEM_IN_GUEST === '1';
+  /** Cases marked hostUnsafe may run (--allow-host-unsafe). */ allowHostUnsafe = process.env.GMEM_ALLOW_HOST_UNSAFE === '1';
+  private kvmHandle: Kvm | null | undefined;
+  private kvmError = '';
+  private kconfigCache: Map<string, string> | null | undefined;
+  private sysCaps = new Map<number, number>();
+  private vmCapCache = new Map<string, number>();
+  private vmTypeList: number[] | undefined;
+  /** True when running as root. */
+  get root(): boolean {
+    return process.getuid?.() === 0;
+  }
+  /** The shared /dev/kvm handle, or null with kvmUnavailableReason set. */
+  get kvm(): Kvm | null {
+    if (this.kvmHandle === undefined) {
+      if (!Kvm.available()) {
+        this.kvmHandle = null;
+        this.kvmError = '/dev/kvm does not exist';
+      } else {
+        const r = Kvm.__open();
+        if (r.ret < 0) {
+          this.kvmHandle = null;
+          this.kvmError = `open(/dev/kvm) failed: ${U.errnoName(r.errno)}`;
+        } else {
+          this.kvmHandle = Kvm.adopt(r.ret);
+        }
+      }
+    }
+    return this.kvmHandle;
+  }
+  /** Why kvm is null. */
+  get kvmUnavailableReason(): string {
+    return this.kvmError;
+  }
+  /** KVM_CHECK_EXTENSION on /dev/kvm (0 without KVM). */
+  sysCap(cap: number): number {
+    const kvm = this.kvm;
+    if (!kvm) return 0;
+    let v = this.sysCaps.get(cap);
+    if (v === undefined) {
+      v = kvm.checkExtension(cap);
+      this.sysCaps.set(cap, v);
+    }
+    return v;
+  }
+  /** KVM_CHECK_EXTENSION on a scratch VM of the given type (0 if the VM cannot be created). */
+  vmCap(cap: number, vmType = 0): number {
+    const key = `${vmType}:${cap}`;
+    let v = this.vmCapCache.get(key);
+    if (v === undefined) {
+      const kvm = this.kvm;
+      v = 0;
+      if (kvm) {
+        const r = kvm.__createVm(vmType);
+        if (r.ret >= 0) {
+          const vm = new Vm(kvm, r.ret, vmType);
+          v = vm.checkExtension(cap);
+          vm.close();
+        }
+      }
+      this.vmCapCache.set(key, v);
+    }
+    return v;
+  }
+  /** VM types KVM_CAP_VM_TYPES lists ([0] on kernels without the cap, [] without KVM). */
+  get vmTypes(): number[] {
+    if (this.vmTypeList === undefined) this.vmTypeList = this.kvm ? this.kvm.vmTypes() : [];
+    return this.vmTypeList;
+  }
+  /** Kernel config as a map, or null when neither /proc/config.gz nor /boot/config-* exists. */
+  get kconfig(): Map<string, string> | null {
+    if (this.kconfigCache === undefined) this.kconfigCache = readKconfig(this.kernel.release);
+    return this.kconfigCache;
+  }
+  /** /proc/meminfo values in bytes (read fresh each time). */
+  meminfo(): Map<string, bigint> {
+    return meminfo();
+  }
+  /** Online NUMA nodes. */
+  get numaNodes(): number {
+    return numaNodes();
+  }
+}
+
+let shared: Env | undefined;
+
+/** The process-wide Env. */
+export function env(): Env {
+  shared ??= new Env();
+  return shared;
+}

@@ -1,0 +1,77 @@
+/** Runs one case instance in the current process: requirements, body, cleanup, leak check, fixtures. */
+import type { CaseInstance } from './case.js';
+import type { CaseResult, Verdict } from './verdict.js';
+import { CaseContext } from './context.js';
+import { CaseFailure, CaseSkip, HarnessError } from './expect.js';
+import { mergeRequires, unmetRequirement, vmTypeOf } from './requirements.js';
+import type { Env } from './env.js';
+import { SyscallError } from '../sys/errors.js';
+import { openFds } from '../sys/fd.js';
+import { close } from '../ffi/libc.js';
+import type { Expectations, Platform } from '../fixtures/expectations.js';
+
+/** The platform facts fixture rules are matched against, from an Env. */
+export function platformOf(env: Env): Platform {
+  return { kernel: env.kernel.parts, arch: env.arch === 'x64' ? 'x86_64' : env.arch === 'arm64' ? 'aarch64' : env.arch };
+}
+
+function base(inst: CaseInstance): Omit<CaseResult, 'verdict' | 'message' | 'durationMs'> {
+  return { type: 'result', id: inst.id, case: inst.def.id, ...(inst.variant ? { variant: inst.variant.name } : {}), family: inst.family };
+}
+
+/** Applies a known-failure fixture: fail becomes xfail, pass becomes xpass; other verdicts stay. */
+export function applyKnownFailure(r: CaseResult, fixtures: Expectations, platform: Platform): CaseResult {
+  const known = fixtures.knownFailure(r.id, r.case, platform);
+  if (!known) return r;
+  const fix = known.fixedBy ? ` (fixed by ${known.fixedBy}${known.fixedIn ? ` in ${known.fixedIn}` : ''})` : '';
+  if (r.verdict === 'fail') return { ...r, verdict: 'xfail', message: `${known.reason}: ${r.message}`, hint: `known failure${fix}` };
+  if (r.verdict === 'pass') return { ...r, verdict: 'xpass', message: `expected to fail (${known.reason}) but passed`, hint: `known failure${fix}` };
+  return { ...r, hint: r.hint ?? `missing kernel fix${fix}: ${known.reason}` };
+}
+
+/** Runs an instance to its verdict; never throws for anything the case or kernel does. */
+export async function executeInstance(inst: CaseInstance, env: Env, fixtures: Expectations): Promise<CaseResult> {
+  const t0 = performance.now();
+  const platform = platformOf(env);
+  const finish = (verdict: Verdict, message: string, extra: Partial<CaseResult> = {}): CaseResult =>
+    applyKnownFailure({ ...base(inst), verdict, message, durationMs: Math.round((performance.now() - t0) * 1000) / 1000, ...extra }, fixtures, platform);
+  const req = mergeRequires(inst.def.requires, inst.variant?.requires);
+  let unmet: string | null;
+  try {
+    unmet = unmetRequirement(req, env);
+  } catch (e) {
+    return finish('error', `requirement check broke: ${(e as Error).message}`);
+  }
+  if (unmet) return finish('skip', unmet);
+  const before = new Set(openFds());
+  const { values, commits } = fixtures.overrides(inst.id, inst.def.id, platform);
+  const ctx = new CaseContext<unknown>({
+    params: inst.variant?.params ?? {}, env, vmType: vmTypeOf(req), module: inst.module,
+    ...(inst.variant ? { variant: inst.variant.name } : {}),
+    ...(inst.def.expect ? { defaults: inst.def.expect } : {}), overrides: values,
+  });
+  if (commits.length) ctx.note(`expectation from fixtures (commit ${commits.join(', ')})`);
+  let verdict: Verdict = 'pass';
+  let message = '';
+  try {
+    await inst.def.run(ctx);
+  } catch (e) {
+    if (e instanceof CaseFailure) { verdict = 'fail'; message = e.message; }
+    else if (e instanceof CaseSkip) { verdict = 'skip'; message = e.message; }
+    else if (e instanceof SyscallError) { verdict = 'fail'; message = e.message; }
+    else if (e instanceof HarnessError) { verdict = 'error'; message = e.message; }
+    else { verdict = 'error'; message = `case threw ${(e as Error)?.name ?? 'a non-error'}: ${(e as Error)?.message ?? String(e)}`; }
+  }
+  const cleanupErrors = ctx.cleanup();
+  if (cleanupErrors.length && verdict === 'pass') { verdict = 'error'; message = `cleanup failed: ${cleanupErrors.join('; ')}`; }
+  const leaked = openFds().filter((fd) => !before.has(fd));
+  if (leaked.length) {
+    for (const fd of leaked) close(fd);
+    if (verdict === 'pass') { verdict = 'error'; message = `case leaked fds ${leaked.join(', ')} (closed by the harness)`; }
+    else ctx.note(`case leaked fds ${leaked.join(', ')} (closed by the harness)`);
+  }
+  const extra: Partial<CaseResult> = {};
+  if (ctx.notes.length) extra.notes = ctx.notes;
+  if (Object.keys(ctx.observations).length) extra.observations = ctx.observations;
+  return finish(verdict, message, extra);
+}

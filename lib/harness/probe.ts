@@ -1,0 +1,39 @@
+/** Runs one exported function of a case module in a child process and reports how that process ended. */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { constants as osConstants } from 'node:os';
+
+/** Options for a probe child. */
+export interface ProbeOptions {
+  /** fds of this process to hand to the child as fds 3, 4, … (in order). */ fds?: number[];
+  /** Milliseconds before the child is killed (default 10000). */ timeoutMs?: number;
+}
+
+/** How a probe ended: its exit status or the signal that killed it, and what it printed. */
+export interface ProbeOutcome {
+  /** Exit code, null when killed by a signal. */ status: number | null;
+  /** Signal name (SIGBUS…) when killed by one. */ signal: string | null;
+  /** The value the probe function returned (JSON), when it returned. */ value?: unknown;
+  /** stderr text. */ stderr: string;
+  /** True when the parent killed it for exceeding timeoutMs. */ timedOut: boolean;
+}
+
+const MAIN = fileURLToPath(new URL('./probe-main.js', import.meta.url));
+
+/** Spawns node probe-main.js <module> <fn> <args>; the child gets the given fds as 3, 4, …. */
+export function runProbe(module: string, fn: string, args: unknown[], opts: ProbeOptions = {}): ProbeOutcome {
+  const fds = opts.fds ?? [];
+  const r = spawnSync(process.execPath, [MAIN, module, fn, JSON.stringify(args, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v))], {
+    stdio: ['ignore', 'pipe', 'pipe', ...fds],
+    timeout: opts.timeoutMs ?? 10000,
+    killSignal: 'SIGKILL',
+    encoding: 'utf8',
+  });
+  const timedOut = (r.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT';
+  let value: unknown;
+  const m = /^PROBE-RESULT (.*)$/m.exec(r.stdout ?? '');
+  if (m) value = JSON.parse(m[1] as string);
+  const sig = r.signal ?? null;
+  void osConstants;
+  return { status: r.status, signal: sig, value, stderr: r.stderr ?? '', timedOut };
+}

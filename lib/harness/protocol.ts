@@ -1,0 +1,22 @@
+/** Messages between the runner and its worker processes (sent over the IPC channel). */
+import type { CaseResult } from './verdict.js';
+
+/** Runner → worker: run one instance. */
+export interface RunMessage {
+  /** Message kind. */ type: 'run';
+  /** Instance id. */ id: string;
+}
+
+/** Worker → runner messages: ready after loading, started before a body runs, result after it. */
+export type WorkerMessage =
+  | { type: 'ready'; pid: number }
+  | { type: 'started'; id: string }
+  | { type: 'result'; result: CaseResult }
+  | { type: 'fatal'; message: string };
+
+/** Arguments the runner passes to a worker on its command line. */
+export interface WorkerArgs {
+  /** Directory of case modules. */ casesDir: string;
+  /** Fixtures directory. */ fixturesDir: string;
+  /** Whether hostUnsafe cases may run. */ allowHostUnsafe: boolean;
+}

@@ -1,0 +1,84 @@
+/**
+ * The runner: schedules instances over persistent worker processes (-j of them). A crash or timeout
+ * costs one worker, which is replaced; cases marked serial run alone, cases marked fresh get a
+ * worker of their own.
+ */
+import type { CaseInstance } from './case.js';
+import type { CaseResult } from './verdict.js';
+import type { WorkerArgs } from './protocol.js';
+import { WorkerHandle } from './worker-handle.js';
+
+/** Options of a run. */
+export interface RunnerOptions extends WorkerArgs {
+  /** Parallel workers (≥1). */ jobs: number;
+  /** Default per-case timeout in ms. */ timeoutMs: number;
+  /** Called as each result arrives (in completion order). */ onResult: (r: CaseResult) => void;
+}
+
+/** Splits the plan into consecutive segments: runs of parallel-safe cases, and each serial case alone. */
+export function segments(instances: CaseInstance[]): CaseInstance[][] {
+  const out: CaseInstance[][] = [];
+  let cur: CaseInstance[] = [];
+  for (const i of instances) {
+    if (i.def.serial) {
+      if (cur.length) out.push(cur);
+      out.push([i]);
+      cur = [];
+    } else cur.push(i);
+  }
+  if (cur.length) out.push(cur);
+  return out;
+}
+
+/** Runs the instances and reports every result through onResult; resolves when all are done. */
+export async function runInstances(instances: CaseInstance[], opts: RunnerOptions): Promise<void> {
+  const args: WorkerArgs = { casesDir: opts.casesDir, fixturesDir: opts.fixturesDir, allowHostUnsafe: opts.allowHostUnsafe };
+  const pool: (WorkerHandle | null)[] = Array.from({ length: Math.max(1, opts.jobs) }, () => null);
+  const startWorker = async (): Promise<WorkerHandle> => {
+    const w = new WorkerHandle(args);
+    await w.whenReady();
+    return w;
+  };
+  const runOne = async (slot: number, inst: CaseInstance): Promise<CaseResult> => {
+    const timeout = inst.def.timeoutMs ?? opts.timeoutMs;
+    if (inst.def.isolation === 'fresh') {
+      const w = await startWorker();
+      try {
+        return await w.run(inst, timeout);
+      } finally {
+        await w.stop();
+      }
+    }
+    let w = pool[slot];
+    if (!w || w.dead) {
+      w = await startWorker();
+      pool[slot] = w;
+    }
+    const r = await w.run(inst, timeout);
+    if (w.dead) pool[slot] = null;
+    return r;
+  };
+  try {
+    for (const seg of segments(instances)) {
+      let next = 0;
+      const slots = Math.min(pool.length, seg.length);
+      await Promise.all(
+        Array.from({ length: slots }, async (_x, slot) => {
+          while (next < seg.length) {
+            const inst = seg[next++] as CaseInstance;
+            let r: CaseResult;
+            try {
+              r = await runOne(slot, inst);
+            } catch (e) {
+              pool[slot] = null;
+              r = { type: 'result', id: inst.id, case: inst.def.id, family: inst.family, verdict: 'error', message: (e as Error).message, durationMs: 0 };
+            }
+            opts.onResult(r);
+          }
+        }),
+      );
+    }
+  } finally {
+    await Promise.all(pool.map((w) => w?.stop()));
+  }
+}

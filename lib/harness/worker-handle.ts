@@ -1,0 +1,95 @@
+/** One worker process seen from the runner: start, run an instance with a timeout, turn deaths into results. */
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { CaseInstance } from './case.js';
+import type { CaseResult } from './verdict.js';
+import type { WorkerArgs, WorkerMessage } from './protocol.js';
+
+const WORKER = fileURLToPath(new URL('./worker.js', import.meta.url));
+
+/** A running worker process. */
+export class WorkerHandle {
+  private child: ChildProcess;
+  private ready: Promise<void>;
+  private onMessage: ((m: WorkerMessage) => void) | null = null;
+  private onExit: ((code: number | null, signal: NodeJS.Signals | null) => void) | null = null;
+  private exited = false;
+  /** Last stderr lines (for crash messages). */ private stderrTail = '';
+  constructor(args: WorkerArgs) {
+    this.child = fork(WORKER, [JSON.stringify(args)], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'pipe', 'ipc'] });
+    this.child.stderr?.on('data', (d: Buffer) => {
+      this.stderrTail = (this.stderrTail + d.toString()).slice(-2000);
+    });
+    this.child.on('message', (m: WorkerMessage) => this.onMessage?.(m));
+    this.ready = new Promise((resolve, reject) => {
+      this.onMessage = (m) => {
+        if (m.type === 'ready') resolve();
+        else if (m.type === 'fatal') reject(new Error(`worker failed to start: ${m.message}`));
+      };
+      this.onExit = (code, signal) => reject(new Error(`worker exited before it was ready (code ${code}, signal ${signal}): ${this.stderrTail.trim()}`));
+    });
+    this.child.on('exit', (code, signal) => {
+      this.exited = true;
+      this.onExit?.(code, signal);
+    });
+  }
+  /** True once the process has exited. */
+  get dead(): boolean {
+    return this.exited;
+  }
+  /** Waits until the worker has loaded the cases. */
+  whenReady(): Promise<void> {
+    return this.ready;
+  }
+  /** Runs one instance; a crash, exit or timeout becomes that instance's result and kills the worker. */
+  run(inst: CaseInstance, timeoutMs: number): Promise<CaseResult> {
+    const t0 = performance.now();
+    const base = { type: 'result' as const, id: inst.id, case: inst.def.id, ...(inst.variant ? { variant: inst.variant.name } : {}), family: inst.family };
+    const elapsed = () => Math.round(performance.now() - t0);
+    return new Promise((resolve) => {
+      let done = false;
+      const settle = (r: CaseResult) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        this.onMessage = null;
+        this.onExit = null;
+        resolve(r);
+      };
+      const timer = setTimeout(() => {
+        this.kill();
+        settle({ ...base, verdict: 'timeout', message: `no result after ${timeoutMs / 1000} s; worker killed`, durationMs: elapsed() });
+      }, timeoutMs);
+      this.onMessage = (m) => {
+        if (m.type === 'result') settle(m.result);
+        else if (m.type === 'fatal') {
+          this.kill();
+          settle({ ...base, verdict: 'error', message: `worker: ${m.message}`, durationMs: elapsed() });
+        }
+      };
+      this.onExit = (code, signal) => {
+        const tail = this.stderrTail.trim().split('\n').slice(-3).join(' | ');
+        if (signal) settle({ ...base, verdict: 'fail', message: `crashed: killed by ${signal}${tail ? ` (${tail})` : ''}`, durationMs: elapsed(), signal });
+        else settle({ ...base, verdict: 'error', message: `worker exited with status ${code} during the case${tail ? `: ${tail}` : ''}`, durationMs: elapsed() });
+      };
+      if (this.exited) {
+        settle({ ...base, verdict: 'error', message: 'worker was dead before the case started', durationMs: 0 });
+        return;
+      }
+      this.child.send({ type: 'run', id: inst.id });
+    });
+  }
+  /** Kills the worker (SIGKILL); the kernel releases every fd, VM and mapping it held. */
+  kill(): void {
+    if (!this.exited) this.child.kill('SIGKILL');
+  }
+  /** Asks the worker to exit by closing its IPC channel, and waits for it. */
+  async stop(): Promise<void> {
+    if (this.exited) return;
+    const gone = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+    this.child.disconnect();
+    const t = setTimeout(() => this.kill(), 2000);
+    await gone;
+    clearTimeout(t);
+  }
+}

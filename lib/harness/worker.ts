@@ -1,0 +1,44 @@
+/** A worker process: loads the cases once, then runs instances the runner sends, one at a time. */
+import { loadInstances } from './registry.js';
+import { executeInstance } from './execute.js';
+import { env } from './env.js';
+import { Expectations } from '../fixtures/expectations.js';
+import type { RunMessage, WorkerArgs, WorkerMessage } from './protocol.js';
+import type { CaseInstance } from './case.js';
+
+function send(m: WorkerMessage): Promise<void> {
+  return new Promise((resolve, reject) => process.send?.(m, undefined, undefined, (e) => (e ? reject(e) : resolve())));
+}
+
+async function main(): Promise<void> {
+  const args = JSON.parse(process.argv[2] ?? '{}') as WorkerArgs;
+  const e = env();
+  e.allowHostUnsafe = args.allowHostUnsafe;
+  const fixtures = Expectations.load(args.fixturesDir);
+  const byId = new Map<string, CaseInstance>();
+  for (const i of await loadInstances(args.casesDir)) byId.set(i.id, i);
+  void e.kvm; // open /dev/kvm before the first case so it is not counted as that case's leak
+  let queue = Promise.resolve();
+  process.on('message', (m: RunMessage) => {
+    queue = queue.then(async () => {
+      const inst = byId.get(m.id);
+      if (!inst) {
+        await send({ type: 'fatal', message: `worker has no case ${m.id}` });
+        return;
+      }
+      await send({ type: 'started', id: m.id });
+      const result = await executeInstance(inst, e, fixtures);
+      await send({ type: 'result', result });
+    });
+  });
+  process.on('disconnect', () => process.exit(0));
+  await send({ type: 'ready', pid: process.pid });
+}
+
+main().catch(async (err: unknown) => {
+  try {
+    await send({ type: 'fatal', message: (err as Error).stack ?? String(err) });
+  } finally {
+    process.exit(70);
+  }
+});

@@ -1,0 +1,16 @@
+/** Escaping rules for KTAP lines: descriptions cannot hold '#', and nothing may span lines. */
+
+/** A test description safe for a KTAP result line: no '#', no line breaks, no leading/trailing space. */
+export function ktapDescription(s: string): string {
+  return s.replace(/[\r\n]+/g, ' ').replace(/#/g, '_').trim();
+}
+
+/** Directive diagnostic text on one line (line breaks become " | "). */
+export function ktapDirectiveText(s: string): string {
+  return s.replace(/\s*[\r\n]+\s*/g, ' | ').trim();
+}
+
+/** Splits text into KTAP diagnostic lines ("# ..."), one per input line. */
+export function ktapDiagnostics(s: string): string[] {
+  return s.split(/\r?\n/).filter((l) => l.length > 0).map((l) => `# ${l}`);
+}

@@ -1,0 +1,96 @@
+/** JSON-lines results: one record per line, appended as each case finishes so a killed run keeps them. */
+import { openSync, writeSync, closeSync, fsyncSync, readFileSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { CaseResult } from '../harness/verdict.js';
+import { InputError } from '../fixtures/source.js';
+
+/** The first line of a results file: what ran where. */
+export interface RunRecord {
+  /** Always 'run'. */ type: 'run';
+  /** Results format version. */ format: 1;
+  /** Suite version from package.json. */ suiteVersion: string;
+  /** ISO date the run started. */ started: string;
+  /** uname -r. */ kernel: string;
+  /** uname -m. */ arch: string;
+  /** Hostname. */ host: string;
+  /** Platform label used by the feature matrix (defaults to arch). */ platform: string;
+  /** KVM facts: available, api version, system caps, VM caps, VM types. */ kvm: Record<string, unknown>;
+  /** Command line options that shape the run. */ options: Record<string, unknown>;
+}
+
+/** The last line of a complete results file. */
+export interface EndRecord {
+  /** Always 'end'. */ type: 'end';
+  /** ISO date the run finished. */ finished: string;
+  /** Verdict counts. */ totals: Record<string, number>;
+  /** kselftest exit code of the run. */ exitCode: number;
+}
+
+/** One line of a results file. */
+export type ResultsLine = RunRecord | CaseResult | EndRecord;
+
+function stringify(x: unknown): string {
+  return JSON.stringify(x, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
+}
+
+/** Appends records to a results file, one write(2) per line. */
+export class ResultsWriter {
+  private fd: number;
+  constructor(path: string) {
+    mkdirSync(dirname(path), { recursive: true });
+    this.fd = openSync(path, 'w');
+  }
+  /** Appends one record as a line. */
+  append(rec: ResultsLine): void {
+    writeSync(this.fd, `${stringify(rec)}\n`);
+  }
+  /** Flushes to disk and closes. */
+  close(): void {
+    fsyncSync(this.fd);
+    closeSync(this.fd);
+  }
+}
+
+/** A results file read back: its run record, case results, and end record if the run completed. */
+export interface ResultsFile {
+  /** File path. */ path: string;
+  /** Run metadata. */ run: RunRecord;
+  /** Case results in file order. */ results: CaseResult[];
+  /** End record; absent when the run was killed. */ end?: EndRecord;
+}
+
+/** Reads a results file; malformed lines are InputErrors with line and column. */
+export function readResults(path: string): ResultsFile {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new InputError(path, 0, 0, `cannot read: ${(e as Error).message}`);
+  }
+  const lines = text.split('\n');
+  let run: RunRecord | undefined;
+  let end: EndRecord | undefined;
+  const results: CaseResult[] = [];
+  lines.forEach((line, i) => {
+    if (line.trim() === '') return;
+    let rec: ResultsLine;
+    try {
+      rec = JSON.parse(line) as ResultsLine;
+    } catch (e) {
+      const m = /position (\d+)/.exec((e as Error).message);
+      const col = m ? Number(m[1]) + 1 : 1;
+      // a truncated last line is what a killed run leaves: keep what came before it
+      if (i === lines.length - 1 || (i === lines.length - 2 && lines[lines.length - 1] === '' && !line.endsWith('}'))) return;
+      throw new InputError(path, i + 1, col, `not valid JSON: ${(e as Error).message}`);
+    }
+    if (typeof rec !== 'object' || rec === null || !('type' in rec)) throw new InputError(path, i + 1, 1, 'record has no "type"');
+    if (rec.type === 'run') run = rec;
+    else if (rec.type === 'result') {
+      if (typeof rec.id !== 'string' || typeof rec.verdict !== 'string') throw new InputError(path, i + 1, 1, 'result record needs string "id" and "verdict"');
+      results.push(rec);
+    } else if (rec.type === 'end') end = rec;
+    else throw new InputError(path, i + 1, 1, `unknown record type "${String((rec as { type: unknown }).type)}"`);
+  });
+  if (!run) throw new InputError(path, 1, 1, 'no "run" record: not a gmem-conformance results file');
+  return { path, run, results, ...(end ? { end } : {}) };
+}
