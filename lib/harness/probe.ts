@@ -1,7 +1,6 @@
 /** Runs one exported function of a case module in a child process and reports how that process ended. */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { constants as osConstants } from 'node:os';
 
 /** Options for a probe child. */
 export interface ProbeOptions {
@@ -34,6 +33,5 @@ export function runProbe(module: string, fn: string, args: unknown[], opts: Prob
   const m = /^PROBE-RESULT (.*)$/m.exec(r.stdout ?? '');
   if (m) value = JSON.parse(m[1] as string);
   const sig = r.signal ?? null;
-  void osConstants;
   return { status: r.status, signal: sig, value, stderr: r.stderr ?? '', timedOut };
 }

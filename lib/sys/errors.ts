@@ -1,5 +1,7 @@
 /** SyscallError and the raw→checked conversion shared by every checked wrapper. */
-import { errnoName } from '../uapi/index.js';
+import { formatErrno } from '../uapi/index.js';
+
+export { formatErrno };
 
 /** A raw result of any syscall wrapper: return value plus errno read right after the call. */
 export interface RawResult {
@@ -7,11 +9,6 @@ export interface RawResult {
   ret: number | bigint;
   /** errno, 0 on success. */
   errno: number;
-}
-
-/** Formats an errno as the suite prints it everywhere: `EINVAL (22)`. */
-export function formatErrno(errno: number): string {
-  return `${errnoName(errno)} (${errno})`;
 }
 
 /** Thrown by checked wrappers: names the call (ioctl name, syscall) and the errno it failed with. */

@@ -77,7 +77,8 @@ apt_opts=(
 [[ $(id -u) -eq 0 ]] && apt_opts+=(-o "APT::Sandbox::User=root")
 
 log "updating the package list of $suite from $mirror (private apt state in $aptdir)"
-apt-get "${apt_opts[@]}" -q update >&2 || die "apt-get update for $suite failed"
+apt-get "${apt_opts[@]}" -q update >&2 ||
+  die "apt-get update for $suite failed (on NO_PUBKEY: $keyring lacks $suite's signing key; a newer debian-archive-keyring, e.g. from bookworm-backports, has it)"
 
 # 3. Which version: the pinned one, or sid's candidate (recorded for later runs).
 if [[ -n $pin ]]; then

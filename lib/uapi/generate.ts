@@ -476,6 +476,8 @@ interface Generated {
   dropped: { unit: string; names: string[] }[];
   /** Every definition read, harvested or not, by name (first wins). */
   allDefs: Map<string, Definition>;
+  /** Headers whose constants come from glibc rather than the kernel. */
+  libcHeaders: Set<string>;
 }
 
 function emit(g: Generated): string {
@@ -519,10 +521,10 @@ function emit(g: Generated): string {
   for (const c of g.constants) {
     if (c.header !== section) {
       section = c.header;
-      o.push(`// ---- <${section}>`);
+      o.push(`// ---- <${section}>${g.libcHeaders.has(section) ? ' (glibc: not in the kernel uapi)' : ''}`);
     }
-    const what = c.kind === 'enum' ? `enum constant ${c.text}` : c.text || '(empty)';
-    o.push(`/** ${docText(`${c.name} ${what}`)} — <${c.header}> */`);
+    const what = c.kind === 'enum' ? `enum constant ${c.name} ${c.text}` : `#define ${c.name} ${c.text}`;
+    o.push(`/** ${docText(what)} — <${c.header}> */`);
     o.push(`export const ${c.name} = ${literal(c.value, isFlagLike(c, defs))};`);
   }
   o.push('');
@@ -663,7 +665,8 @@ export function generate(tree: HeaderTree): { text: string; generated: Generated
         structs.push(out);
       }
     }
-    const generated: Generated = { tree, constants, errno, syscalls, structs, dropped, allDefs };
+    const libcHeaders = new Set(LIBC.harvest.map((h) => h.file));
+    const generated: Generated = { tree, constants, errno, syscalls, structs, dropped, allDefs, libcHeaders };
     return { text: emit(generated), generated };
   } finally {
     rmSync(work, { recursive: true, force: true });

@@ -32,2998 +32,2998 @@ export interface StructLayout {
 }
 
 // ---- <linux/kvm.h>
-/** KVM_API_VERSION 12 — <linux/kvm.h> */
+/** #define KVM_API_VERSION 12 — <linux/kvm.h> */
 export const KVM_API_VERSION = 12;
-/** KVM_MEM_LOG_DIRTY_PAGES (1UL << 0) — <linux/kvm.h> */
+/** #define KVM_MEM_LOG_DIRTY_PAGES (1UL << 0) — <linux/kvm.h> */
 export const KVM_MEM_LOG_DIRTY_PAGES = 0x1;
-/** KVM_MEM_READONLY (1UL << 1) — <linux/kvm.h> */
+/** #define KVM_MEM_READONLY (1UL << 1) — <linux/kvm.h> */
 export const KVM_MEM_READONLY = 0x2;
-/** KVM_MEM_GUEST_MEMFD (1UL << 2) — <linux/kvm.h> */
+/** #define KVM_MEM_GUEST_MEMFD (1UL << 2) — <linux/kvm.h> */
 export const KVM_MEM_GUEST_MEMFD = 0x4;
-/** KVM_PIT_SPEAKER_DUMMY 1 — <linux/kvm.h> */
+/** #define KVM_PIT_SPEAKER_DUMMY 1 — <linux/kvm.h> */
 export const KVM_PIT_SPEAKER_DUMMY = 1;
-/** KVM_EXIT_HYPERV_SYNIC 1 — <linux/kvm.h> */
+/** #define KVM_EXIT_HYPERV_SYNIC 1 — <linux/kvm.h> */
 export const KVM_EXIT_HYPERV_SYNIC = 1;
-/** KVM_EXIT_HYPERV_HCALL 2 — <linux/kvm.h> */
+/** #define KVM_EXIT_HYPERV_HCALL 2 — <linux/kvm.h> */
 export const KVM_EXIT_HYPERV_HCALL = 2;
-/** KVM_EXIT_HYPERV_SYNDBG 3 — <linux/kvm.h> */
+/** #define KVM_EXIT_HYPERV_SYNDBG 3 — <linux/kvm.h> */
 export const KVM_EXIT_HYPERV_SYNDBG = 3;
-/** KVM_EXIT_XEN_HCALL 1 — <linux/kvm.h> */
+/** #define KVM_EXIT_XEN_HCALL 1 — <linux/kvm.h> */
 export const KVM_EXIT_XEN_HCALL = 1;
-/** KVM_S390_GET_SKEYS_NONE 1 — <linux/kvm.h> */
+/** #define KVM_S390_GET_SKEYS_NONE 1 — <linux/kvm.h> */
 export const KVM_S390_GET_SKEYS_NONE = 1;
-/** KVM_S390_SKEYS_MAX 1048576 — <linux/kvm.h> */
+/** #define KVM_S390_SKEYS_MAX 1048576 — <linux/kvm.h> */
 export const KVM_S390_SKEYS_MAX = 1048576;
-/** KVM_EXIT_UNKNOWN 0 — <linux/kvm.h> */
+/** #define KVM_EXIT_UNKNOWN 0 — <linux/kvm.h> */
 export const KVM_EXIT_UNKNOWN = 0;
-/** KVM_EXIT_EXCEPTION 1 — <linux/kvm.h> */
+/** #define KVM_EXIT_EXCEPTION 1 — <linux/kvm.h> */
 export const KVM_EXIT_EXCEPTION = 1;
-/** KVM_EXIT_IO 2 — <linux/kvm.h> */
+/** #define KVM_EXIT_IO 2 — <linux/kvm.h> */
 export const KVM_EXIT_IO = 2;
-/** KVM_EXIT_HYPERCALL 3 — <linux/kvm.h> */
+/** #define KVM_EXIT_HYPERCALL 3 — <linux/kvm.h> */
 export const KVM_EXIT_HYPERCALL = 3;
-/** KVM_EXIT_DEBUG 4 — <linux/kvm.h> */
+/** #define KVM_EXIT_DEBUG 4 — <linux/kvm.h> */
 export const KVM_EXIT_DEBUG = 4;
-/** KVM_EXIT_HLT 5 — <linux/kvm.h> */
+/** #define KVM_EXIT_HLT 5 — <linux/kvm.h> */
 export const KVM_EXIT_HLT = 5;
-/** KVM_EXIT_MMIO 6 — <linux/kvm.h> */
+/** #define KVM_EXIT_MMIO 6 — <linux/kvm.h> */
 export const KVM_EXIT_MMIO = 6;
-/** KVM_EXIT_IRQ_WINDOW_OPEN 7 — <linux/kvm.h> */
+/** #define KVM_EXIT_IRQ_WINDOW_OPEN 7 — <linux/kvm.h> */
 export const KVM_EXIT_IRQ_WINDOW_OPEN = 7;
-/** KVM_EXIT_SHUTDOWN 8 — <linux/kvm.h> */
+/** #define KVM_EXIT_SHUTDOWN 8 — <linux/kvm.h> */
 export const KVM_EXIT_SHUTDOWN = 8;
-/** KVM_EXIT_FAIL_ENTRY 9 — <linux/kvm.h> */
+/** #define KVM_EXIT_FAIL_ENTRY 9 — <linux/kvm.h> */
 export const KVM_EXIT_FAIL_ENTRY = 9;
-/** KVM_EXIT_INTR 10 — <linux/kvm.h> */
+/** #define KVM_EXIT_INTR 10 — <linux/kvm.h> */
 export const KVM_EXIT_INTR = 10;
-/** KVM_EXIT_SET_TPR 11 — <linux/kvm.h> */
+/** #define KVM_EXIT_SET_TPR 11 — <linux/kvm.h> */
 export const KVM_EXIT_SET_TPR = 11;
-/** KVM_EXIT_TPR_ACCESS 12 — <linux/kvm.h> */
+/** #define KVM_EXIT_TPR_ACCESS 12 — <linux/kvm.h> */
 export const KVM_EXIT_TPR_ACCESS = 12;
-/** KVM_EXIT_S390_SIEIC 13 — <linux/kvm.h> */
+/** #define KVM_EXIT_S390_SIEIC 13 — <linux/kvm.h> */
 export const KVM_EXIT_S390_SIEIC = 13;
-/** KVM_EXIT_S390_RESET 14 — <linux/kvm.h> */
+/** #define KVM_EXIT_S390_RESET 14 — <linux/kvm.h> */
 export const KVM_EXIT_S390_RESET = 14;
-/** KVM_EXIT_DCR 15 — <linux/kvm.h> */
+/** #define KVM_EXIT_DCR 15 — <linux/kvm.h> */
 export const KVM_EXIT_DCR = 15;
-/** KVM_EXIT_NMI 16 — <linux/kvm.h> */
+/** #define KVM_EXIT_NMI 16 — <linux/kvm.h> */
 export const KVM_EXIT_NMI = 16;
-/** KVM_EXIT_INTERNAL_ERROR 17 — <linux/kvm.h> */
+/** #define KVM_EXIT_INTERNAL_ERROR 17 — <linux/kvm.h> */
 export const KVM_EXIT_INTERNAL_ERROR = 17;
-/** KVM_EXIT_OSI 18 — <linux/kvm.h> */
+/** #define KVM_EXIT_OSI 18 — <linux/kvm.h> */
 export const KVM_EXIT_OSI = 18;
-/** KVM_EXIT_PAPR_HCALL 19 — <linux/kvm.h> */
+/** #define KVM_EXIT_PAPR_HCALL 19 — <linux/kvm.h> */
 export const KVM_EXIT_PAPR_HCALL = 19;
-/** KVM_EXIT_S390_UCONTROL 20 — <linux/kvm.h> */
+/** #define KVM_EXIT_S390_UCONTROL 20 — <linux/kvm.h> */
 export const KVM_EXIT_S390_UCONTROL = 20;
-/** KVM_EXIT_WATCHDOG 21 — <linux/kvm.h> */
+/** #define KVM_EXIT_WATCHDOG 21 — <linux/kvm.h> */
 export const KVM_EXIT_WATCHDOG = 21;
-/** KVM_EXIT_S390_TSCH 22 — <linux/kvm.h> */
+/** #define KVM_EXIT_S390_TSCH 22 — <linux/kvm.h> */
 export const KVM_EXIT_S390_TSCH = 22;
-/** KVM_EXIT_EPR 23 — <linux/kvm.h> */
+/** #define KVM_EXIT_EPR 23 — <linux/kvm.h> */
 export const KVM_EXIT_EPR = 23;
-/** KVM_EXIT_SYSTEM_EVENT 24 — <linux/kvm.h> */
+/** #define KVM_EXIT_SYSTEM_EVENT 24 — <linux/kvm.h> */
 export const KVM_EXIT_SYSTEM_EVENT = 24;
-/** KVM_EXIT_S390_STSI 25 — <linux/kvm.h> */
+/** #define KVM_EXIT_S390_STSI 25 — <linux/kvm.h> */
 export const KVM_EXIT_S390_STSI = 25;
-/** KVM_EXIT_IOAPIC_EOI 26 — <linux/kvm.h> */
+/** #define KVM_EXIT_IOAPIC_EOI 26 — <linux/kvm.h> */
 export const KVM_EXIT_IOAPIC_EOI = 26;
-/** KVM_EXIT_HYPERV 27 — <linux/kvm.h> */
+/** #define KVM_EXIT_HYPERV 27 — <linux/kvm.h> */
 export const KVM_EXIT_HYPERV = 27;
-/** KVM_EXIT_ARM_NISV 28 — <linux/kvm.h> */
+/** #define KVM_EXIT_ARM_NISV 28 — <linux/kvm.h> */
 export const KVM_EXIT_ARM_NISV = 28;
-/** KVM_EXIT_X86_RDMSR 29 — <linux/kvm.h> */
+/** #define KVM_EXIT_X86_RDMSR 29 — <linux/kvm.h> */
 export const KVM_EXIT_X86_RDMSR = 29;
-/** KVM_EXIT_X86_WRMSR 30 — <linux/kvm.h> */
+/** #define KVM_EXIT_X86_WRMSR 30 — <linux/kvm.h> */
 export const KVM_EXIT_X86_WRMSR = 30;
-/** KVM_EXIT_DIRTY_RING_FULL 31 — <linux/kvm.h> */
+/** #define KVM_EXIT_DIRTY_RING_FULL 31 — <linux/kvm.h> */
 export const KVM_EXIT_DIRTY_RING_FULL = 31;
-/** KVM_EXIT_AP_RESET_HOLD 32 — <linux/kvm.h> */
+/** #define KVM_EXIT_AP_RESET_HOLD 32 — <linux/kvm.h> */
 export const KVM_EXIT_AP_RESET_HOLD = 32;
-/** KVM_EXIT_X86_BUS_LOCK 33 — <linux/kvm.h> */
+/** #define KVM_EXIT_X86_BUS_LOCK 33 — <linux/kvm.h> */
 export const KVM_EXIT_X86_BUS_LOCK = 33;
-/** KVM_EXIT_XEN 34 — <linux/kvm.h> */
+/** #define KVM_EXIT_XEN 34 — <linux/kvm.h> */
 export const KVM_EXIT_XEN = 34;
-/** KVM_EXIT_RISCV_SBI 35 — <linux/kvm.h> */
+/** #define KVM_EXIT_RISCV_SBI 35 — <linux/kvm.h> */
 export const KVM_EXIT_RISCV_SBI = 35;
-/** KVM_EXIT_RISCV_CSR 36 — <linux/kvm.h> */
+/** #define KVM_EXIT_RISCV_CSR 36 — <linux/kvm.h> */
 export const KVM_EXIT_RISCV_CSR = 36;
-/** KVM_EXIT_NOTIFY 37 — <linux/kvm.h> */
+/** #define KVM_EXIT_NOTIFY 37 — <linux/kvm.h> */
 export const KVM_EXIT_NOTIFY = 37;
-/** KVM_EXIT_LOONGARCH_IOCSR 38 — <linux/kvm.h> */
+/** #define KVM_EXIT_LOONGARCH_IOCSR 38 — <linux/kvm.h> */
 export const KVM_EXIT_LOONGARCH_IOCSR = 38;
-/** KVM_EXIT_MEMORY_FAULT 39 — <linux/kvm.h> */
+/** #define KVM_EXIT_MEMORY_FAULT 39 — <linux/kvm.h> */
 export const KVM_EXIT_MEMORY_FAULT = 39;
-/** KVM_EXIT_TDX 40 — <linux/kvm.h> */
+/** #define KVM_EXIT_TDX 40 — <linux/kvm.h> */
 export const KVM_EXIT_TDX = 40;
-/** KVM_EXIT_ARM_SEA 41 — <linux/kvm.h> */
+/** #define KVM_EXIT_ARM_SEA 41 — <linux/kvm.h> */
 export const KVM_EXIT_ARM_SEA = 41;
-/** KVM_EXIT_ARM_LDST64B 42 — <linux/kvm.h> */
+/** #define KVM_EXIT_ARM_LDST64B 42 — <linux/kvm.h> */
 export const KVM_EXIT_ARM_LDST64B = 42;
-/** KVM_EXIT_SNP_REQ_CERTS 43 — <linux/kvm.h> */
+/** #define KVM_EXIT_SNP_REQ_CERTS 43 — <linux/kvm.h> */
 export const KVM_EXIT_SNP_REQ_CERTS = 43;
-/** KVM_INTERNAL_ERROR_EMULATION 1 — <linux/kvm.h> */
+/** #define KVM_INTERNAL_ERROR_EMULATION 1 — <linux/kvm.h> */
 export const KVM_INTERNAL_ERROR_EMULATION = 1;
-/** KVM_INTERNAL_ERROR_SIMUL_EX 2 — <linux/kvm.h> */
+/** #define KVM_INTERNAL_ERROR_SIMUL_EX 2 — <linux/kvm.h> */
 export const KVM_INTERNAL_ERROR_SIMUL_EX = 2;
-/** KVM_INTERNAL_ERROR_DELIVERY_EV 3 — <linux/kvm.h> */
+/** #define KVM_INTERNAL_ERROR_DELIVERY_EV 3 — <linux/kvm.h> */
 export const KVM_INTERNAL_ERROR_DELIVERY_EV = 3;
-/** KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON 4 — <linux/kvm.h> */
+/** #define KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON 4 — <linux/kvm.h> */
 export const KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON = 4;
-/** KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES (1ULL << 0) — <linux/kvm.h> */
+/** #define KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES (1ULL << 0) — <linux/kvm.h> */
 export const KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES = 0x1;
-/** KVM_EXIT_IO_IN 0 — <linux/kvm.h> */
+/** #define KVM_EXIT_IO_IN 0 — <linux/kvm.h> */
 export const KVM_EXIT_IO_IN = 0;
-/** KVM_EXIT_IO_OUT 1 — <linux/kvm.h> */
+/** #define KVM_EXIT_IO_OUT 1 — <linux/kvm.h> */
 export const KVM_EXIT_IO_OUT = 1;
-/** KVM_SYSTEM_EVENT_SHUTDOWN 1 — <linux/kvm.h> */
+/** #define KVM_SYSTEM_EVENT_SHUTDOWN 1 — <linux/kvm.h> */
 export const KVM_SYSTEM_EVENT_SHUTDOWN = 1;
-/** KVM_SYSTEM_EVENT_RESET 2 — <linux/kvm.h> */
+/** #define KVM_SYSTEM_EVENT_RESET 2 — <linux/kvm.h> */
 export const KVM_SYSTEM_EVENT_RESET = 2;
-/** KVM_SYSTEM_EVENT_CRASH 3 — <linux/kvm.h> */
+/** #define KVM_SYSTEM_EVENT_CRASH 3 — <linux/kvm.h> */
 export const KVM_SYSTEM_EVENT_CRASH = 3;
-/** KVM_SYSTEM_EVENT_WAKEUP 4 — <linux/kvm.h> */
+/** #define KVM_SYSTEM_EVENT_WAKEUP 4 — <linux/kvm.h> */
 export const KVM_SYSTEM_EVENT_WAKEUP = 4;
-/** KVM_SYSTEM_EVENT_SUSPEND 5 — <linux/kvm.h> */
+/** #define KVM_SYSTEM_EVENT_SUSPEND 5 — <linux/kvm.h> */
 export const KVM_SYSTEM_EVENT_SUSPEND = 5;
-/** KVM_SYSTEM_EVENT_SEV_TERM 6 — <linux/kvm.h> */
+/** #define KVM_SYSTEM_EVENT_SEV_TERM 6 — <linux/kvm.h> */
 export const KVM_SYSTEM_EVENT_SEV_TERM = 6;
-/** KVM_SYSTEM_EVENT_TDX_FATAL 7 — <linux/kvm.h> */
+/** #define KVM_SYSTEM_EVENT_TDX_FATAL 7 — <linux/kvm.h> */
 export const KVM_SYSTEM_EVENT_TDX_FATAL = 7;
-/** KVM_MSR_EXIT_REASON_INVAL (1 << 0) — <linux/kvm.h> */
+/** #define KVM_MSR_EXIT_REASON_INVAL (1 << 0) — <linux/kvm.h> */
 export const KVM_MSR_EXIT_REASON_INVAL = 0x1;
-/** KVM_MSR_EXIT_REASON_UNKNOWN (1 << 1) — <linux/kvm.h> */
+/** #define KVM_MSR_EXIT_REASON_UNKNOWN (1 << 1) — <linux/kvm.h> */
 export const KVM_MSR_EXIT_REASON_UNKNOWN = 0x2;
-/** KVM_MSR_EXIT_REASON_FILTER (1 << 2) — <linux/kvm.h> */
+/** #define KVM_MSR_EXIT_REASON_FILTER (1 << 2) — <linux/kvm.h> */
 export const KVM_MSR_EXIT_REASON_FILTER = 0x4;
-/** KVM_MSR_EXIT_REASON_VALID_MASK (KVM_MSR_EXIT_REASON_INVAL | KVM_MSR_EXIT_REASON_UNKNOWN | KVM_MSR_EXIT_REASON_FILTER) — <linux/kvm.h> */
+/** #define KVM_MSR_EXIT_REASON_VALID_MASK (KVM_MSR_EXIT_REASON_INVAL | KVM_MSR_EXIT_REASON_UNKNOWN | KVM_MSR_EXIT_REASON_FILTER) — <linux/kvm.h> */
 export const KVM_MSR_EXIT_REASON_VALID_MASK = 0x7;
-/** KVM_NOTIFY_CONTEXT_INVALID (1 << 0) — <linux/kvm.h> */
+/** #define KVM_NOTIFY_CONTEXT_INVALID (1 << 0) — <linux/kvm.h> */
 export const KVM_NOTIFY_CONTEXT_INVALID = 0x1;
-/** KVM_MEMORY_EXIT_FLAG_PRIVATE (1ULL << 3) — <linux/kvm.h> */
+/** #define KVM_MEMORY_EXIT_FLAG_PRIVATE (1ULL << 3) — <linux/kvm.h> */
 export const KVM_MEMORY_EXIT_FLAG_PRIVATE = 0x8;
-/** KVM_EXIT_ARM_SEA_FLAG_GPA_VALID (1ULL << 0) — <linux/kvm.h> */
+/** #define KVM_EXIT_ARM_SEA_FLAG_GPA_VALID (1ULL << 0) — <linux/kvm.h> */
 export const KVM_EXIT_ARM_SEA_FLAG_GPA_VALID = 0x1;
-/** SYNC_REGS_SIZE_BYTES 2048 — <linux/kvm.h> */
+/** #define SYNC_REGS_SIZE_BYTES 2048 — <linux/kvm.h> */
 export const SYNC_REGS_SIZE_BYTES = 2048;
-/** KVM_MP_STATE_RUNNABLE 0 — <linux/kvm.h> */
+/** #define KVM_MP_STATE_RUNNABLE 0 — <linux/kvm.h> */
 export const KVM_MP_STATE_RUNNABLE = 0;
-/** KVM_MP_STATE_UNINITIALIZED 1 — <linux/kvm.h> */
+/** #define KVM_MP_STATE_UNINITIALIZED 1 — <linux/kvm.h> */
 export const KVM_MP_STATE_UNINITIALIZED = 1;
-/** KVM_MP_STATE_INIT_RECEIVED 2 — <linux/kvm.h> */
+/** #define KVM_MP_STATE_INIT_RECEIVED 2 — <linux/kvm.h> */
 export const KVM_MP_STATE_INIT_RECEIVED = 2;
-/** KVM_MP_STATE_HALTED 3 — <linux/kvm.h> */
+/** #define KVM_MP_STATE_HALTED 3 — <linux/kvm.h> */
 export const KVM_MP_STATE_HALTED = 3;
-/** KVM_MP_STATE_SIPI_RECEIVED 4 — <linux/kvm.h> */
+/** #define KVM_MP_STATE_SIPI_RECEIVED 4 — <linux/kvm.h> */
 export const KVM_MP_STATE_SIPI_RECEIVED = 4;
-/** KVM_MP_STATE_STOPPED 5 — <linux/kvm.h> */
+/** #define KVM_MP_STATE_STOPPED 5 — <linux/kvm.h> */
 export const KVM_MP_STATE_STOPPED = 5;
-/** KVM_MP_STATE_CHECK_STOP 6 — <linux/kvm.h> */
+/** #define KVM_MP_STATE_CHECK_STOP 6 — <linux/kvm.h> */
 export const KVM_MP_STATE_CHECK_STOP = 6;
-/** KVM_MP_STATE_OPERATING 7 — <linux/kvm.h> */
+/** #define KVM_MP_STATE_OPERATING 7 — <linux/kvm.h> */
 export const KVM_MP_STATE_OPERATING = 7;
-/** KVM_MP_STATE_LOAD 8 — <linux/kvm.h> */
+/** #define KVM_MP_STATE_LOAD 8 — <linux/kvm.h> */
 export const KVM_MP_STATE_LOAD = 8;
-/** KVM_MP_STATE_AP_RESET_HOLD 9 — <linux/kvm.h> */
+/** #define KVM_MP_STATE_AP_RESET_HOLD 9 — <linux/kvm.h> */
 export const KVM_MP_STATE_AP_RESET_HOLD = 9;
-/** KVM_MP_STATE_SUSPENDED 10 — <linux/kvm.h> */
+/** #define KVM_MP_STATE_SUSPENDED 10 — <linux/kvm.h> */
 export const KVM_MP_STATE_SUSPENDED = 10;
-/** KVM_GUESTDBG_ENABLE 0x00000001 — <linux/kvm.h> */
+/** #define KVM_GUESTDBG_ENABLE 0x00000001 — <linux/kvm.h> */
 export const KVM_GUESTDBG_ENABLE = 0x1;
-/** KVM_GUESTDBG_SINGLESTEP 0x00000002 — <linux/kvm.h> */
+/** #define KVM_GUESTDBG_SINGLESTEP 0x00000002 — <linux/kvm.h> */
 export const KVM_GUESTDBG_SINGLESTEP = 0x2;
-/** kvm_ioeventfd_flag_nr_datamatch enum constant (implicit) — <linux/kvm.h> */
+/** enum constant kvm_ioeventfd_flag_nr_datamatch (implicit) — <linux/kvm.h> */
 export const kvm_ioeventfd_flag_nr_datamatch = 0;
-/** kvm_ioeventfd_flag_nr_pio enum constant (implicit) — <linux/kvm.h> */
+/** enum constant kvm_ioeventfd_flag_nr_pio (implicit) — <linux/kvm.h> */
 export const kvm_ioeventfd_flag_nr_pio = 1;
-/** kvm_ioeventfd_flag_nr_deassign enum constant (implicit) — <linux/kvm.h> */
+/** enum constant kvm_ioeventfd_flag_nr_deassign (implicit) — <linux/kvm.h> */
 export const kvm_ioeventfd_flag_nr_deassign = 2;
-/** kvm_ioeventfd_flag_nr_virtio_ccw_notify enum constant (implicit) — <linux/kvm.h> */
+/** enum constant kvm_ioeventfd_flag_nr_virtio_ccw_notify (implicit) — <linux/kvm.h> */
 export const kvm_ioeventfd_flag_nr_virtio_ccw_notify = 3;
-/** kvm_ioeventfd_flag_nr_fast_mmio enum constant (implicit) — <linux/kvm.h> */
+/** enum constant kvm_ioeventfd_flag_nr_fast_mmio (implicit) — <linux/kvm.h> */
 export const kvm_ioeventfd_flag_nr_fast_mmio = 4;
-/** kvm_ioeventfd_flag_nr_max enum constant (implicit) — <linux/kvm.h> */
+/** enum constant kvm_ioeventfd_flag_nr_max (implicit) — <linux/kvm.h> */
 export const kvm_ioeventfd_flag_nr_max = 5;
-/** KVM_IOEVENTFD_FLAG_DATAMATCH (1 << kvm_ioeventfd_flag_nr_datamatch) — <linux/kvm.h> */
+/** #define KVM_IOEVENTFD_FLAG_DATAMATCH (1 << kvm_ioeventfd_flag_nr_datamatch) — <linux/kvm.h> */
 export const KVM_IOEVENTFD_FLAG_DATAMATCH = 0x1;
-/** KVM_IOEVENTFD_FLAG_PIO (1 << kvm_ioeventfd_flag_nr_pio) — <linux/kvm.h> */
+/** #define KVM_IOEVENTFD_FLAG_PIO (1 << kvm_ioeventfd_flag_nr_pio) — <linux/kvm.h> */
 export const KVM_IOEVENTFD_FLAG_PIO = 0x2;
-/** KVM_IOEVENTFD_FLAG_DEASSIGN (1 << kvm_ioeventfd_flag_nr_deassign) — <linux/kvm.h> */
+/** #define KVM_IOEVENTFD_FLAG_DEASSIGN (1 << kvm_ioeventfd_flag_nr_deassign) — <linux/kvm.h> */
 export const KVM_IOEVENTFD_FLAG_DEASSIGN = 0x4;
-/** KVM_IOEVENTFD_FLAG_VIRTIO_CCW_NOTIFY (1 << kvm_ioeventfd_flag_nr_virtio_ccw_notify) — <linux/kvm.h> */
+/** #define KVM_IOEVENTFD_FLAG_VIRTIO_CCW_NOTIFY (1 << kvm_ioeventfd_flag_nr_virtio_ccw_notify) — <linux/kvm.h> */
 export const KVM_IOEVENTFD_FLAG_VIRTIO_CCW_NOTIFY = 0x8;
-/** KVM_IOEVENTFD_VALID_FLAG_MASK ((1 << kvm_ioeventfd_flag_nr_max) - 1) — <linux/kvm.h> */
+/** #define KVM_IOEVENTFD_VALID_FLAG_MASK ((1 << kvm_ioeventfd_flag_nr_max) - 1) — <linux/kvm.h> */
 export const KVM_IOEVENTFD_VALID_FLAG_MASK = 0x1f;
-/** KVM_X86_DISABLE_EXITS_MWAIT (1 << 0) — <linux/kvm.h> */
+/** #define KVM_X86_DISABLE_EXITS_MWAIT (1 << 0) — <linux/kvm.h> */
 export const KVM_X86_DISABLE_EXITS_MWAIT = 0x1;
-/** KVM_X86_DISABLE_EXITS_HLT (1 << 1) — <linux/kvm.h> */
+/** #define KVM_X86_DISABLE_EXITS_HLT (1 << 1) — <linux/kvm.h> */
 export const KVM_X86_DISABLE_EXITS_HLT = 0x2;
-/** KVM_X86_DISABLE_EXITS_PAUSE (1 << 2) — <linux/kvm.h> */
+/** #define KVM_X86_DISABLE_EXITS_PAUSE (1 << 2) — <linux/kvm.h> */
 export const KVM_X86_DISABLE_EXITS_PAUSE = 0x4;
-/** KVM_X86_DISABLE_EXITS_CSTATE (1 << 3) — <linux/kvm.h> */
+/** #define KVM_X86_DISABLE_EXITS_CSTATE (1 << 3) — <linux/kvm.h> */
 export const KVM_X86_DISABLE_EXITS_CSTATE = 0x8;
-/** KVM_X86_DISABLE_EXITS_APERFMPERF (1 << 4) — <linux/kvm.h> */
+/** #define KVM_X86_DISABLE_EXITS_APERFMPERF (1 << 4) — <linux/kvm.h> */
 export const KVM_X86_DISABLE_EXITS_APERFMPERF = 0x10;
-/** KVMIO 0xAE — <linux/kvm.h> */
+/** #define KVMIO 0xAE — <linux/kvm.h> */
 export const KVMIO = 0xae;
-/** KVM_VM_S390_UCONTROL 1 — <linux/kvm.h> */
+/** #define KVM_VM_S390_UCONTROL 1 — <linux/kvm.h> */
 export const KVM_VM_S390_UCONTROL = 1;
-/** KVM_VM_PPC_HV 1 — <linux/kvm.h> */
+/** #define KVM_VM_PPC_HV 1 — <linux/kvm.h> */
 export const KVM_VM_PPC_HV = 1;
-/** KVM_VM_PPC_PR 2 — <linux/kvm.h> */
+/** #define KVM_VM_PPC_PR 2 — <linux/kvm.h> */
 export const KVM_VM_PPC_PR = 2;
-/** KVM_VM_MIPS_AUTO 0 — <linux/kvm.h> */
+/** #define KVM_VM_MIPS_AUTO 0 — <linux/kvm.h> */
 export const KVM_VM_MIPS_AUTO = 0;
-/** KVM_VM_MIPS_VZ 1 — <linux/kvm.h> */
+/** #define KVM_VM_MIPS_VZ 1 — <linux/kvm.h> */
 export const KVM_VM_MIPS_VZ = 1;
-/** KVM_VM_MIPS_TE 2 — <linux/kvm.h> */
+/** #define KVM_VM_MIPS_TE 2 — <linux/kvm.h> */
 export const KVM_VM_MIPS_TE = 2;
-/** KVM_S390_SIE_PAGE_OFFSET 1 — <linux/kvm.h> */
+/** #define KVM_S390_SIE_PAGE_OFFSET 1 — <linux/kvm.h> */
 export const KVM_S390_SIE_PAGE_OFFSET = 1;
-/** KVM_VM_TYPE_ARM_IPA_SIZE_MASK 0xffULL — <linux/kvm.h> */
+/** #define KVM_VM_TYPE_ARM_IPA_SIZE_MASK 0xffULL — <linux/kvm.h> */
 export const KVM_VM_TYPE_ARM_IPA_SIZE_MASK = 0xff;
-/** KVM_VM_TYPE_ARM_PROTECTED (1UL << 31) — <linux/kvm.h> */
+/** #define KVM_VM_TYPE_ARM_PROTECTED (1UL << 31) — <linux/kvm.h> */
 export const KVM_VM_TYPE_ARM_PROTECTED = 0x80000000;
-/** KVM_VM_TYPE_ARM_MASK (KVM_VM_TYPE_ARM_IPA_SIZE_MASK | KVM_VM_TYPE_ARM_PROTECTED) — <linux/kvm.h> */
+/** #define KVM_VM_TYPE_ARM_MASK (KVM_VM_TYPE_ARM_IPA_SIZE_MASK | KVM_VM_TYPE_ARM_PROTECTED) — <linux/kvm.h> */
 export const KVM_VM_TYPE_ARM_MASK = 0x800000ff;
-/** KVM_GET_API_VERSION _IO(KVMIO, 0x00) — <linux/kvm.h> */
+/** #define KVM_GET_API_VERSION _IO(KVMIO, 0x00) — <linux/kvm.h> */
 export const KVM_GET_API_VERSION = 0xae00;
-/** KVM_CREATE_VM _IO(KVMIO, 0x01) — <linux/kvm.h> */
+/** #define KVM_CREATE_VM _IO(KVMIO, 0x01) — <linux/kvm.h> */
 export const KVM_CREATE_VM = 0xae01;
-/** KVM_GET_MSR_INDEX_LIST _IOWR(KVMIO, 0x02, struct kvm_msr_list) — <linux/kvm.h> */
+/** #define KVM_GET_MSR_INDEX_LIST _IOWR(KVMIO, 0x02, struct kvm_msr_list) — <linux/kvm.h> */
 export const KVM_GET_MSR_INDEX_LIST = 0xc004ae02;
-/** KVM_S390_ENABLE_SIE _IO(KVMIO, 0x06) — <linux/kvm.h> */
+/** #define KVM_S390_ENABLE_SIE _IO(KVMIO, 0x06) — <linux/kvm.h> */
 export const KVM_S390_ENABLE_SIE = 0xae06;
-/** KVM_CHECK_EXTENSION _IO(KVMIO, 0x03) — <linux/kvm.h> */
+/** #define KVM_CHECK_EXTENSION _IO(KVMIO, 0x03) — <linux/kvm.h> */
 export const KVM_CHECK_EXTENSION = 0xae03;
-/** KVM_GET_VCPU_MMAP_SIZE _IO(KVMIO, 0x04) — <linux/kvm.h> */
+/** #define KVM_GET_VCPU_MMAP_SIZE _IO(KVMIO, 0x04) — <linux/kvm.h> */
 export const KVM_GET_VCPU_MMAP_SIZE = 0xae04;
-/** KVM_GET_SUPPORTED_CPUID _IOWR(KVMIO, 0x05, struct kvm_cpuid2) — <linux/kvm.h> */
+/** #define KVM_GET_SUPPORTED_CPUID _IOWR(KVMIO, 0x05, struct kvm_cpuid2) — <linux/kvm.h> */
 export const KVM_GET_SUPPORTED_CPUID = 0xc008ae05;
-/** KVM_GET_EMULATED_CPUID _IOWR(KVMIO, 0x09, struct kvm_cpuid2) — <linux/kvm.h> */
+/** #define KVM_GET_EMULATED_CPUID _IOWR(KVMIO, 0x09, struct kvm_cpuid2) — <linux/kvm.h> */
 export const KVM_GET_EMULATED_CPUID = 0xc008ae09;
-/** KVM_GET_MSR_FEATURE_INDEX_LIST _IOWR(KVMIO, 0x0a, struct kvm_msr_list) — <linux/kvm.h> */
+/** #define KVM_GET_MSR_FEATURE_INDEX_LIST _IOWR(KVMIO, 0x0a, struct kvm_msr_list) — <linux/kvm.h> */
 export const KVM_GET_MSR_FEATURE_INDEX_LIST = 0xc004ae0a;
-/** KVM_CAP_IRQCHIP 0 — <linux/kvm.h> */
+/** #define KVM_CAP_IRQCHIP 0 — <linux/kvm.h> */
 export const KVM_CAP_IRQCHIP = 0;
-/** KVM_CAP_HLT 1 — <linux/kvm.h> */
+/** #define KVM_CAP_HLT 1 — <linux/kvm.h> */
 export const KVM_CAP_HLT = 1;
-/** KVM_CAP_MMU_SHADOW_CACHE_CONTROL 2 — <linux/kvm.h> */
+/** #define KVM_CAP_MMU_SHADOW_CACHE_CONTROL 2 — <linux/kvm.h> */
 export const KVM_CAP_MMU_SHADOW_CACHE_CONTROL = 2;
-/** KVM_CAP_USER_MEMORY 3 — <linux/kvm.h> */
+/** #define KVM_CAP_USER_MEMORY 3 — <linux/kvm.h> */
 export const KVM_CAP_USER_MEMORY = 3;
-/** KVM_CAP_SET_TSS_ADDR 4 — <linux/kvm.h> */
+/** #define KVM_CAP_SET_TSS_ADDR 4 — <linux/kvm.h> */
 export const KVM_CAP_SET_TSS_ADDR = 4;
-/** KVM_CAP_VAPIC 6 — <linux/kvm.h> */
+/** #define KVM_CAP_VAPIC 6 — <linux/kvm.h> */
 export const KVM_CAP_VAPIC = 6;
-/** KVM_CAP_EXT_CPUID 7 — <linux/kvm.h> */
+/** #define KVM_CAP_EXT_CPUID 7 — <linux/kvm.h> */
 export const KVM_CAP_EXT_CPUID = 7;
-/** KVM_CAP_CLOCKSOURCE 8 — <linux/kvm.h> */
+/** #define KVM_CAP_CLOCKSOURCE 8 — <linux/kvm.h> */
 export const KVM_CAP_CLOCKSOURCE = 8;
-/** KVM_CAP_NR_VCPUS 9 — <linux/kvm.h> */
+/** #define KVM_CAP_NR_VCPUS 9 — <linux/kvm.h> */
 export const KVM_CAP_NR_VCPUS = 9;
-/** KVM_CAP_NR_MEMSLOTS 10 — <linux/kvm.h> */
+/** #define KVM_CAP_NR_MEMSLOTS 10 — <linux/kvm.h> */
 export const KVM_CAP_NR_MEMSLOTS = 10;
-/** KVM_CAP_PIT 11 — <linux/kvm.h> */
+/** #define KVM_CAP_PIT 11 — <linux/kvm.h> */
 export const KVM_CAP_PIT = 11;
-/** KVM_CAP_NOP_IO_DELAY 12 — <linux/kvm.h> */
+/** #define KVM_CAP_NOP_IO_DELAY 12 — <linux/kvm.h> */
 export const KVM_CAP_NOP_IO_DELAY = 12;
-/** KVM_CAP_PV_MMU 13 — <linux/kvm.h> */
+/** #define KVM_CAP_PV_MMU 13 — <linux/kvm.h> */
 export const KVM_CAP_PV_MMU = 13;
-/** KVM_CAP_MP_STATE 14 — <linux/kvm.h> */
+/** #define KVM_CAP_MP_STATE 14 — <linux/kvm.h> */
 export const KVM_CAP_MP_STATE = 14;
-/** KVM_CAP_COALESCED_MMIO 15 — <linux/kvm.h> */
+/** #define KVM_CAP_COALESCED_MMIO 15 — <linux/kvm.h> */
 export const KVM_CAP_COALESCED_MMIO = 15;
-/** KVM_CAP_SYNC_MMU 16 — <linux/kvm.h> */
+/** #define KVM_CAP_SYNC_MMU 16 — <linux/kvm.h> */
 export const KVM_CAP_SYNC_MMU = 16;
-/** KVM_CAP_IOMMU 18 — <linux/kvm.h> */
+/** #define KVM_CAP_IOMMU 18 — <linux/kvm.h> */
 export const KVM_CAP_IOMMU = 18;
-/** KVM_CAP_DESTROY_MEMORY_REGION_WORKS 21 — <linux/kvm.h> */
+/** #define KVM_CAP_DESTROY_MEMORY_REGION_WORKS 21 — <linux/kvm.h> */
 export const KVM_CAP_DESTROY_MEMORY_REGION_WORKS = 21;
-/** KVM_CAP_USER_NMI 22 — <linux/kvm.h> */
+/** #define KVM_CAP_USER_NMI 22 — <linux/kvm.h> */
 export const KVM_CAP_USER_NMI = 22;
-/** KVM_CAP_SET_GUEST_DEBUG 23 — <linux/kvm.h> */
+/** #define KVM_CAP_SET_GUEST_DEBUG 23 — <linux/kvm.h> */
 export const KVM_CAP_SET_GUEST_DEBUG = 23;
-/** KVM_CAP_REINJECT_CONTROL 24 — <linux/kvm.h> */
+/** #define KVM_CAP_REINJECT_CONTROL 24 — <linux/kvm.h> */
 export const KVM_CAP_REINJECT_CONTROL = 24;
-/** KVM_CAP_IRQ_ROUTING 25 — <linux/kvm.h> */
+/** #define KVM_CAP_IRQ_ROUTING 25 — <linux/kvm.h> */
 export const KVM_CAP_IRQ_ROUTING = 25;
-/** KVM_CAP_IRQ_INJECT_STATUS 26 — <linux/kvm.h> */
+/** #define KVM_CAP_IRQ_INJECT_STATUS 26 — <linux/kvm.h> */
 export const KVM_CAP_IRQ_INJECT_STATUS = 26;
-/** KVM_CAP_ASSIGN_DEV_IRQ 29 — <linux/kvm.h> */
+/** #define KVM_CAP_ASSIGN_DEV_IRQ 29 — <linux/kvm.h> */
 export const KVM_CAP_ASSIGN_DEV_IRQ = 29;
-/** KVM_CAP_JOIN_MEMORY_REGIONS_WORKS 30 — <linux/kvm.h> */
+/** #define KVM_CAP_JOIN_MEMORY_REGIONS_WORKS 30 — <linux/kvm.h> */
 export const KVM_CAP_JOIN_MEMORY_REGIONS_WORKS = 30;
-/** KVM_CAP_MCE 31 — <linux/kvm.h> */
+/** #define KVM_CAP_MCE 31 — <linux/kvm.h> */
 export const KVM_CAP_MCE = 31;
-/** KVM_CAP_IRQFD 32 — <linux/kvm.h> */
+/** #define KVM_CAP_IRQFD 32 — <linux/kvm.h> */
 export const KVM_CAP_IRQFD = 32;
-/** KVM_CAP_PIT2 33 — <linux/kvm.h> */
+/** #define KVM_CAP_PIT2 33 — <linux/kvm.h> */
 export const KVM_CAP_PIT2 = 33;
-/** KVM_CAP_SET_BOOT_CPU_ID 34 — <linux/kvm.h> */
+/** #define KVM_CAP_SET_BOOT_CPU_ID 34 — <linux/kvm.h> */
 export const KVM_CAP_SET_BOOT_CPU_ID = 34;
-/** KVM_CAP_PIT_STATE2 35 — <linux/kvm.h> */
+/** #define KVM_CAP_PIT_STATE2 35 — <linux/kvm.h> */
 export const KVM_CAP_PIT_STATE2 = 35;
-/** KVM_CAP_IOEVENTFD 36 — <linux/kvm.h> */
+/** #define KVM_CAP_IOEVENTFD 36 — <linux/kvm.h> */
 export const KVM_CAP_IOEVENTFD = 36;
-/** KVM_CAP_SET_IDENTITY_MAP_ADDR 37 — <linux/kvm.h> */
+/** #define KVM_CAP_SET_IDENTITY_MAP_ADDR 37 — <linux/kvm.h> */
 export const KVM_CAP_SET_IDENTITY_MAP_ADDR = 37;
-/** KVM_CAP_XEN_HVM 38 — <linux/kvm.h> */
+/** #define KVM_CAP_XEN_HVM 38 — <linux/kvm.h> */
 export const KVM_CAP_XEN_HVM = 38;
-/** KVM_CAP_ADJUST_CLOCK 39 — <linux/kvm.h> */
+/** #define KVM_CAP_ADJUST_CLOCK 39 — <linux/kvm.h> */
 export const KVM_CAP_ADJUST_CLOCK = 39;
-/** KVM_CAP_INTERNAL_ERROR_DATA 40 — <linux/kvm.h> */
+/** #define KVM_CAP_INTERNAL_ERROR_DATA 40 — <linux/kvm.h> */
 export const KVM_CAP_INTERNAL_ERROR_DATA = 40;
-/** KVM_CAP_VCPU_EVENTS 41 — <linux/kvm.h> */
+/** #define KVM_CAP_VCPU_EVENTS 41 — <linux/kvm.h> */
 export const KVM_CAP_VCPU_EVENTS = 41;
-/** KVM_CAP_S390_PSW 42 — <linux/kvm.h> */
+/** #define KVM_CAP_S390_PSW 42 — <linux/kvm.h> */
 export const KVM_CAP_S390_PSW = 42;
-/** KVM_CAP_PPC_SEGSTATE 43 — <linux/kvm.h> */
+/** #define KVM_CAP_PPC_SEGSTATE 43 — <linux/kvm.h> */
 export const KVM_CAP_PPC_SEGSTATE = 43;
-/** KVM_CAP_HYPERV 44 — <linux/kvm.h> */
+/** #define KVM_CAP_HYPERV 44 — <linux/kvm.h> */
 export const KVM_CAP_HYPERV = 44;
-/** KVM_CAP_HYPERV_VAPIC 45 — <linux/kvm.h> */
+/** #define KVM_CAP_HYPERV_VAPIC 45 — <linux/kvm.h> */
 export const KVM_CAP_HYPERV_VAPIC = 45;
-/** KVM_CAP_HYPERV_SPIN 46 — <linux/kvm.h> */
+/** #define KVM_CAP_HYPERV_SPIN 46 — <linux/kvm.h> */
 export const KVM_CAP_HYPERV_SPIN = 46;
-/** KVM_CAP_PCI_SEGMENT 47 — <linux/kvm.h> */
+/** #define KVM_CAP_PCI_SEGMENT 47 — <linux/kvm.h> */
 export const KVM_CAP_PCI_SEGMENT = 47;
-/** KVM_CAP_PPC_PAIRED_SINGLES 48 — <linux/kvm.h> */
+/** #define KVM_CAP_PPC_PAIRED_SINGLES 48 — <linux/kvm.h> */
 export const KVM_CAP_PPC_PAIRED_SINGLES = 48;
-/** KVM_CAP_INTR_SHADOW 49 — <linux/kvm.h> */
+/** #define KVM_CAP_INTR_SHADOW 49 — <linux/kvm.h> */
 export const KVM_CAP_INTR_SHADOW = 49;
-/** KVM_CAP_DEBUGREGS 50 — <linux/kvm.h> */
+/** #define KVM_CAP_DEBUGREGS 50 — <linux/kvm.h> */
 export const KVM_CAP_DEBUGREGS = 50;
-/** KVM_CAP_X86_ROBUST_SINGLESTEP 51 — <linux/kvm.h> */
+/** #define KVM_CAP_X86_ROBUST_SINGLESTEP 51 — <linux/kvm.h> */
 export const KVM_CAP_X86_ROBUST_SINGLESTEP = 51;
-/** KVM_CAP_PPC_OSI 52 — <linux/kvm.h> */
+/** #define KVM_CAP_PPC_OSI 52 — <linux/kvm.h> */
 export const KVM_CAP_PPC_OSI = 52;
-/** KVM_CAP_PPC_UNSET_IRQ 53 — <linux/kvm.h> */
+/** #define KVM_CAP_PPC_UNSET_IRQ 53 — <linux/kvm.h> */
 export const KVM_CAP_PPC_UNSET_IRQ = 53;
-/** KVM_CAP_ENABLE_CAP 54 — <linux/kvm.h> */
+/** #define KVM_CAP_ENABLE_CAP 54 — <linux/kvm.h> */
 export const KVM_CAP_ENABLE_CAP = 54;
-/** KVM_CAP_XSAVE 55 — <linux/kvm.h> */
+/** #define KVM_CAP_XSAVE 55 — <linux/kvm.h> */
 export const KVM_CAP_XSAVE = 55;
-/** KVM_CAP_XCRS 56 — <linux/kvm.h> */
+/** #define KVM_CAP_XCRS 56 — <linux/kvm.h> */
 export const KVM_CAP_XCRS = 56;
-/** KVM_CAP_PPC_GET_PVINFO 57 — <linux/kvm.h> */
+/** #define KVM_CAP_PPC_GET_PVINFO 57 — <linux/kvm.h> */
 export const KVM_CAP_PPC_GET_PVINFO = 57;
-/** KVM_CAP_PPC_IRQ_LEVEL 58 — <linux/kvm.h> */
+/** #define KVM_CAP_PPC_IRQ_LEVEL 58 — <linux/kvm.h> */
 export const KVM_CAP_PPC_IRQ_LEVEL = 58;
-/** KVM_CAP_ASYNC_PF 59 — <linux/kvm.h> */
+/** #define KVM_CAP_ASYNC_PF 59 — <linux/kvm.h> */
 export const KVM_CAP_ASYNC_PF = 59;
-/** KVM_CAP_TSC_CONTROL 60 — <linux/kvm.h> */
+/** #define KVM_CAP_TSC_CONTROL 60 — <linux/kvm.h> */
 export const KVM_CAP_TSC_CONTROL = 60;
-/** KVM_CAP_GET_TSC_KHZ 61 — <linux/kvm.h> */
+/** #define KVM_CAP_GET_TSC_KHZ 61 — <linux/kvm.h> */
 export const KVM_CAP_GET_TSC_KHZ = 61;
-/** KVM_CAP_PPC_BOOKE_SREGS 62 — <linux/kvm.h> */
+/** #define KVM_CAP_PPC_BOOKE_SREGS 62 — <linux/kvm.h> */
 export const KVM_CAP_PPC_BOOKE_SREGS = 62;
-/** KVM_CAP_SPAPR_TCE 63 — <linux/kvm.h> */
+/** #define KVM_CAP_SPAPR_TCE 63 — <linux/kvm.h> */
 export const KVM_CAP_SPAPR_TCE = 63;
-/** KVM_CAP_PPC_SMT 64 — <linux/kvm.h> */
+/** #define KVM_CAP_PPC_SMT 64 — <linux/kvm.h> */
 export const KVM_CAP_PPC_SMT = 64;
-/** KVM_CAP_PPC_RMA 65 — <linux/kvm.h> */
+/** #define KVM_CAP_PPC_RMA 65 — <linux/kvm.h> */
 export const KVM_CAP_PPC_RMA = 65;
-/** KVM_CAP_MAX_VCPUS 66 — <linux/kvm.h> */
+/** #define KVM_CAP_MAX_VCPUS 66 — <linux/kvm.h> */
 export const KVM_CAP_MAX_VCPUS = 66;
-/** KVM_CAP_PPC_HIOR 67 — <linux/kvm.h> */
+/** #define KVM_CAP_PPC_HIOR 67 — <linux/kvm.h> */
 export const KVM_CAP_PPC_HIOR = 67;
-/** KVM_CAP_PPC_PAPR 68 — <linux/kvm.h> */
+/** #define KVM_CAP_PPC_PAPR 68 — <linux/kvm.h> */
 export const KVM_CAP_PPC_PAPR = 68;
-/** KVM_CAP_SW_TLB 69 — <linux/kvm.h> */
+/** #define KVM_CAP_SW_TLB 69 — <linux/kvm.h> */
 export const KVM_CAP_SW_TLB = 69;
-/** KVM_CAP_ONE_REG 70 — <linux/kvm.h> */
+/** #define KVM_CAP_ONE_REG 70 — <linux/kvm.h> */
 export const KVM_CAP_ONE_REG = 70;
-/** KVM_CAP_S390_GMAP 71 — <linux/kvm.h> */
+/** #define KVM_CAP_S390_GMAP 71 — <linux/kvm.h> */
 export const KVM_CAP_S390_GMAP = 71;
-/** KVM_CAP_TSC_DEADLINE_TIMER 72 — <linux/kvm.h> */
+/** #define KVM_CAP_TSC_DEADLINE_TIMER 72 — <linux/kvm.h> */
 export const KVM_CAP_TSC_DEADLINE_TIMER = 72;
-/** KVM_CAP_S390_UCONTROL 73 — <linux/kvm.h> */
+/** #define KVM_CAP_S390_UCONTROL 73 — <linux/kvm.h> */
 export const KVM_CAP_S390_UCONTROL = 73;
-/** KVM_CAP_SYNC_REGS 74 — <linux/kvm.h> */
+/** #define KVM_CAP_SYNC_REGS 74 — <linux/kvm.h> */
 export const KVM_CAP_SYNC_REGS = 74;
-/** KVM_CAP_PCI_2_3 75 — <linux/kvm.h> */
+/** #define KVM_CAP_PCI_2_3 75 — <linux/kvm.h> */
 export const KVM_CAP_PCI_2_3 = 75;
-/** KVM_CAP_KVMCLOCK_CTRL 76 — <linux/kvm.h> */
+/** #define KVM_CAP_KVMCLOCK_CTRL 76 — <linux/kvm.h> */
 export const KVM_CAP_KVMCLOCK_CTRL = 76;
-/** KVM_CAP_SIGNAL_MSI 77 — <linux/kvm.h> */
+/** #define KVM_CAP_SIGNAL_MSI 77 — <linux/kvm.h> */
 export const KVM_CAP_SIGNAL_MSI = 77;
-/** KVM_CAP_PPC_GET_SMMU_INFO 78 — <linux/kvm.h> */
+/** #define KVM_CAP_PPC_GET_SMMU_INFO 78 — <linux/kvm.h> */
 export const KVM_CAP_PPC_GET_SMMU_INFO = 78;
-/** KVM_CAP_S390_COW 79 — <linux/kvm.h> */
+/** #define KVM_CAP_S390_COW 79 — <linux/kvm.h> */
 export const KVM_CAP_S390_COW = 79;
-/** KVM_CAP_PPC_ALLOC_HTAB 80 — <linux/kvm.h> */
+/** #define KVM_CAP_PPC_ALLOC_HTAB 80 — <linux/kvm.h> */
 export const KVM_CAP_PPC_ALLOC_HTAB = 80;
-/** KVM_CAP_READONLY_MEM 81 — <linux/kvm.h> */
+/** #define KVM_CAP_READONLY_MEM 81 — <linux/kvm.h> */
 export const KVM_CAP_READONLY_MEM = 81;
-/** KVM_CAP_IRQFD_RESAMPLE 82 — <linux/kvm.h> */
+/** #define KVM_CAP_IRQFD_RESAMPLE 82 — <linux/kvm.h> */
 export const KVM_CAP_IRQFD_RESAMPLE = 82;
-/** KVM_CAP_PPC_BOOKE_WATCHDOG 83 — <linux/kvm.h> */
+/** #define KVM_CAP_PPC_BOOKE_WATCHDOG 83 — <linux/kvm.h> */
 export const KVM_CAP_PPC_BOOKE_WATCHDOG = 83;
-/** KVM_CAP_PPC_HTAB_FD 84 — <linux/kvm.h> */
+/** #define KVM_CAP_PPC_HTAB_FD 84 — <linux/kvm.h> */
 export const KVM_CAP_PPC_HTAB_FD = 84;
-/** KVM_CAP_S390_CSS_SUPPORT 85 — <linux/kvm.h> */
+/** #define KVM_CAP_S390_CSS_SUPPORT 85 — <linux/kvm.h> */
 export const KVM_CAP_S390_CSS_SUPPORT = 85;
-/** KVM_CAP_PPC_EPR 86 — <linux/kvm.h> */
+/** #define KVM_CAP_PPC_EPR 86 — <linux/kvm.h> */
 export const KVM_CAP_PPC_EPR = 86;
-/** KVM_CAP_ARM_PSCI 87 — <linux/kvm.h> */
+/** #define KVM_CAP_ARM_PSCI 87 — <linux/kvm.h> */
 export const KVM_CAP_ARM_PSCI = 87;
-/** KVM_CAP_ARM_SET_DEVICE_ADDR 88 — <linux/kvm.h> */
+/** #define KVM_CAP_ARM_SET_DEVICE_ADDR 88 — <linux/kvm.h> */
 export const KVM_CAP_ARM_SET_DEVICE_ADDR = 88;
-/** KVM_CAP_DEVICE_CTRL 89 — <linux/kvm.h> */
+/** #define KVM_CAP_DEVICE_CTRL 89 — <linux/kvm.h> */
 export const KVM_CAP_DEVICE_CTRL = 89;
-/** KVM_CAP_IRQ_MPIC 90 — <linux/kvm.h> */
+/** #define KVM_CAP_IRQ_MPIC 90 — <linux/kvm.h> */
 export const KVM_CAP_IRQ_MPIC = 90;
-/** KVM_CAP_PPC_RTAS 91 — <linux/kvm.h> */
+/** #define KVM_CAP_PPC_RTAS 91 — <linux/kvm.h> */
 export const KVM_CAP_PPC_RTAS = 91;
-/** KVM_CAP_IRQ_XICS 92 — <linux/kvm.h> */
+/** #define KVM_CAP_IRQ_XICS 92 — <linux/kvm.h> */
 export const KVM_CAP_IRQ_XICS = 92;
-/** KVM_CAP_ARM_EL1_32BIT 93 — <linux/kvm.h> */
+/** #define KVM_CAP_ARM_EL1_32BIT 93 — <linux/kvm.h> */
 export const KVM_CAP_ARM_EL1_32BIT = 93;
-/** KVM_CAP_SPAPR_MULTITCE 94 — <linux/kvm.h> */
+/** #define KVM_CAP_SPAPR_MULTITCE 94 — <linux/kvm.h> */
 export const KVM_CAP_SPAPR_MULTITCE = 94;
-/** KVM_CAP_EXT_EMUL_CPUID 95 — <linux/kvm.h> */
+/** #define KVM_CAP_EXT_EMUL_CPUID 95 — <linux/kvm.h> */
 export const KVM_CAP_EXT_EMUL_CPUID = 95;
-/** KVM_CAP_HYPERV_TIME 96 — <linux/kvm.h> */
+/** #define KVM_CAP_HYPERV_TIME 96 — <linux/kvm.h> */
 export const KVM_CAP_HYPERV_TIME = 96;
-/** KVM_CAP_IOAPIC_POLARITY_IGNORED 97 — <linux/kvm.h> */
+/** #define KVM_CAP_IOAPIC_POLARITY_IGNORED 97 — <linux/kvm.h> */
 export const KVM_CAP_IOAPIC_POLARITY_IGNORED = 97;
-/** KVM_CAP_ENABLE_CAP_VM 98 — <linux/kvm.h> */
+/** #define KVM_CAP_ENABLE_CAP_VM 98 — <linux/kvm.h> */
 export const KVM_CAP_ENABLE_CAP_VM = 98;
-/** KVM_CAP_S390_IRQCHIP 99 — <linux/kvm.h> */
+/** #define KVM_CAP_S390_IRQCHIP 99 — <linux/kvm.h> */
 export const KVM_CAP_S390_IRQCHIP = 99;
-/** KVM_CAP_IOEVENTFD_NO_LENGTH 100 — <linux/kvm.h> */
+/** #define KVM_CAP_IOEVENTFD_NO_LENGTH 100 — <linux/kvm.h> */
 export const KVM_CAP_IOEVENTFD_NO_LENGTH = 100;
-/** KVM_CAP_VM_ATTRIBUTES 101 — <linux/kvm.h> */
+/** #define KVM_CAP_VM_ATTRIBUTES 101 — <linux/kvm.h> */
 export const KVM_CAP_VM_ATTRIBUTES = 101;
-/** KVM_CAP_ARM_PSCI_0_2 102 — <linux/kvm.h> */
+/** #define KVM_CAP_ARM_PSCI_0_2 102 — <linux/kvm.h> */
 export const KVM_CAP_ARM_PSCI_0_2 = 102;
-/** KVM_CAP_PPC_FIXUP_HCALL 103 — <linux/kvm.h> */
+/** #define KVM_CAP_PPC_FIXUP_HCALL 103 — <linux/kvm.h> */
 export const KVM_CAP_PPC_FIXUP_HCALL = 103;
-/** KVM_CAP_PPC_ENABLE_HCALL 104 — <linux/kvm.h> */
+/** #define KVM_CAP_PPC_ENABLE_HCALL 104 — <linux/kvm.h> */
 export const KVM_CAP_PPC_ENABLE_HCALL = 104;
-/** KVM_CAP_CHECK_EXTENSION_VM 105 — <linux/kvm.h> */
+/** #define KVM_CAP_CHECK_EXTENSION_VM 105 — <linux/kvm.h> */
 export const KVM_CAP_CHECK_EXTENSION_VM = 105;
-/** KVM_CAP_S390_USER_SIGP 106 — <linux/kvm.h> */
+/** #define KVM_CAP_S390_USER_SIGP 106 — <linux/kvm.h> */
 export const KVM_CAP_S390_USER_SIGP = 106;
-/** KVM_CAP_S390_VECTOR_REGISTERS 107 — <linux/kvm.h> */
+/** #define KVM_CAP_S390_VECTOR_REGISTERS 107 — <linux/kvm.h> */
 export const KVM_CAP_S390_VECTOR_REGISTERS = 107;
-/** KVM_CAP_S390_MEM_OP 108 — <linux/kvm.h> */
+/** #define KVM_CAP_S390_MEM_OP 108 — <linux/kvm.h> */
 export const KVM_CAP_S390_MEM_OP = 108;
-/** KVM_CAP_S390_USER_STSI 109 — <linux/kvm.h> */
+/** #define KVM_CAP_S390_USER_STSI 109 — <linux/kvm.h> */
 export const KVM_CAP_S390_USER_STSI = 109;
-/** KVM_CAP_S390_SKEYS 110 — <linux/kvm.h> */
+/** #define KVM_CAP_S390_SKEYS 110 — <linux/kvm.h> */
 export const KVM_CAP_S390_SKEYS = 110;
-/** KVM_CAP_MIPS_FPU 111 — <linux/kvm.h> */
+/** #define KVM_CAP_MIPS_FPU 111 — <linux/kvm.h> */
 export const KVM_CAP_MIPS_FPU = 111;
-/** KVM_CAP_MIPS_MSA 112 — <linux/kvm.h> */
+/** #define KVM_CAP_MIPS_MSA 112 — <linux/kvm.h> */
 export const KVM_CAP_MIPS_MSA = 112;
-/** KVM_CAP_S390_INJECT_IRQ 113 — <linux/kvm.h> */
+/** #define KVM_CAP_S390_INJECT_IRQ 113 — <linux/kvm.h> */
 export const KVM_CAP_S390_INJECT_IRQ = 113;
-/** KVM_CAP_S390_IRQ_STATE 114 — <linux/kvm.h> */
+/** #define KVM_CAP_S390_IRQ_STATE 114 — <linux/kvm.h> */
 export const KVM_CAP_S390_IRQ_STATE = 114;
-/** KVM_CAP_PPC_HWRNG 115 — <linux/kvm.h> */
+/** #define KVM_CAP_PPC_HWRNG 115 — <linux/kvm.h> */
 export const KVM_CAP_PPC_HWRNG = 115;
-/** KVM_CAP_DISABLE_QUIRKS 116 — <linux/kvm.h> */
+/** #define KVM_CAP_DISABLE_QUIRKS 116 — <linux/kvm.h> */
 export const KVM_CAP_DISABLE_QUIRKS = 116;
-/** KVM_CAP_X86_SMM 117 — <linux/kvm.h> */
+/** #define KVM_CAP_X86_SMM 117 — <linux/kvm.h> */
 export const KVM_CAP_X86_SMM = 117;
-/** KVM_CAP_MULTI_ADDRESS_SPACE 118 — <linux/kvm.h> */
+/** #define KVM_CAP_MULTI_ADDRESS_SPACE 118 — <linux/kvm.h> */
 export const KVM_CAP_MULTI_ADDRESS_SPACE = 118;
-/** KVM_CAP_GUEST_DEBUG_HW_BPS 119 — <linux/kvm.h> */
+/** #define KVM_CAP_GUEST_DEBUG_HW_BPS 119 — <linux/kvm.h> */
 export const KVM_CAP_GUEST_DEBUG_HW_BPS = 119;
-/** KVM_CAP_GUEST_DEBUG_HW_WPS 120 — <linux/kvm.h> */
+/** #define KVM_CAP_GUEST_DEBUG_HW_WPS 120 — <linux/kvm.h> */
 export const KVM_CAP_GUEST_DEBUG_HW_WPS = 120;
-/** KVM_CAP_SPLIT_IRQCHIP 121 — <linux/kvm.h> */
+/** #define KVM_CAP_SPLIT_IRQCHIP 121 — <linux/kvm.h> */
 export const KVM_CAP_SPLIT_IRQCHIP = 121;
-/** KVM_CAP_IOEVENTFD_ANY_LENGTH 122 — <linux/kvm.h> */
+/** #define KVM_CAP_IOEVENTFD_ANY_LENGTH 122 — <linux/kvm.h> */
 export const KVM_CAP_IOEVENTFD_ANY_LENGTH = 122;
-/** KVM_CAP_HYPERV_SYNIC 123 — <linux/kvm.h> */
+/** #define KVM_CAP_HYPERV_SYNIC 123 — <linux/kvm.h> */
 export const KVM_CAP_HYPERV_SYNIC = 123;
-/** KVM_CAP_S390_RI 124 — <linux/kvm.h> */
+/** #define KVM_CAP_S390_RI 124 — <linux/kvm.h> */
 export const KVM_CAP_S390_RI = 124;
-/** KVM_CAP_SPAPR_TCE_64 125 — <linux/kvm.h> */
+/** #define KVM_CAP_SPAPR_TCE_64 125 — <linux/kvm.h> */
 export const KVM_CAP_SPAPR_TCE_64 = 125;
-/** KVM_CAP_ARM_PMU_V3 126 — <linux/kvm.h> */
+/** #define KVM_CAP_ARM_PMU_V3 126 — <linux/kvm.h> */
 export const KVM_CAP_ARM_PMU_V3 = 126;
-/** KVM_CAP_VCPU_ATTRIBUTES 127 — <linux/kvm.h> */
+/** #define KVM_CAP_VCPU_ATTRIBUTES 127 — <linux/kvm.h> */
 export const KVM_CAP_VCPU_ATTRIBUTES = 127;
-/** KVM_CAP_MAX_VCPU_ID 128 — <linux/kvm.h> */
+/** #define KVM_CAP_MAX_VCPU_ID 128 — <linux/kvm.h> */
 export const KVM_CAP_MAX_VCPU_ID = 128;
-/** KVM_CAP_X2APIC_API 129 — <linux/kvm.h> */
+/** #define KVM_CAP_X2APIC_API 129 — <linux/kvm.h> */
 export const KVM_CAP_X2APIC_API = 129;
-/** KVM_CAP_S390_USER_INSTR0 130 — <linux/kvm.h> */
+/** #define KVM_CAP_S390_USER_INSTR0 130 — <linux/kvm.h> */
 export const KVM_CAP_S390_USER_INSTR0 = 130;
-/** KVM_CAP_MSI_DEVID 131 — <linux/kvm.h> */
+/** #define KVM_CAP_MSI_DEVID 131 — <linux/kvm.h> */
 export const KVM_CAP_MSI_DEVID = 131;
-/** KVM_CAP_PPC_HTM 132 — <linux/kvm.h> */
+/** #define KVM_CAP_PPC_HTM 132 — <linux/kvm.h> */
 export const KVM_CAP_PPC_HTM = 132;
-/** KVM_CAP_SPAPR_RESIZE_HPT 133 — <linux/kvm.h> */
+/** #define KVM_CAP_SPAPR_RESIZE_HPT 133 — <linux/kvm.h> */
 export const KVM_CAP_SPAPR_RESIZE_HPT = 133;
-/** KVM_CAP_PPC_MMU_RADIX 134 — <linux/kvm.h> */
+/** #define KVM_CAP_PPC_MMU_RADIX 134 — <linux/kvm.h> */
 export const KVM_CAP_PPC_MMU_RADIX = 134;
-/** KVM_CAP_PPC_MMU_HASH_V3 135 — <linux/kvm.h> */
+/** #define KVM_CAP_PPC_MMU_HASH_V3 135 — <linux/kvm.h> */
 export const KVM_CAP_PPC_MMU_HASH_V3 = 135;
-/** KVM_CAP_IMMEDIATE_EXIT 136 — <linux/kvm.h> */
+/** #define KVM_CAP_IMMEDIATE_EXIT 136 — <linux/kvm.h> */
 export const KVM_CAP_IMMEDIATE_EXIT = 136;
-/** KVM_CAP_MIPS_VZ 137 — <linux/kvm.h> */
+/** #define KVM_CAP_MIPS_VZ 137 — <linux/kvm.h> */
 export const KVM_CAP_MIPS_VZ = 137;
-/** KVM_CAP_MIPS_TE 138 — <linux/kvm.h> */
+/** #define KVM_CAP_MIPS_TE 138 — <linux/kvm.h> */
 export const KVM_CAP_MIPS_TE = 138;
-/** KVM_CAP_MIPS_64BIT 139 — <linux/kvm.h> */
+/** #define KVM_CAP_MIPS_64BIT 139 — <linux/kvm.h> */
 export const KVM_CAP_MIPS_64BIT = 139;
-/** KVM_CAP_S390_GS 140 — <linux/kvm.h> */
+/** #define KVM_CAP_S390_GS 140 — <linux/kvm.h> */
 export const KVM_CAP_S390_GS = 140;
-/** KVM_CAP_S390_AIS 141 — <linux/kvm.h> */
+/** #define KVM_CAP_S390_AIS 141 — <linux/kvm.h> */
 export const KVM_CAP_S390_AIS = 141;
-/** KVM_CAP_SPAPR_TCE_VFIO 142 — <linux/kvm.h> */
+/** #define KVM_CAP_SPAPR_TCE_VFIO 142 — <linux/kvm.h> */
 export const KVM_CAP_SPAPR_TCE_VFIO = 142;
-/** KVM_CAP_X86_DISABLE_EXITS 143 — <linux/kvm.h> */
+/** #define KVM_CAP_X86_DISABLE_EXITS 143 — <linux/kvm.h> */
 export const KVM_CAP_X86_DISABLE_EXITS = 143;
-/** KVM_CAP_ARM_USER_IRQ 144 — <linux/kvm.h> */
+/** #define KVM_CAP_ARM_USER_IRQ 144 — <linux/kvm.h> */
 export const KVM_CAP_ARM_USER_IRQ = 144;
-/** KVM_CAP_S390_CMMA_MIGRATION 145 — <linux/kvm.h> */
+/** #define KVM_CAP_S390_CMMA_MIGRATION 145 — <linux/kvm.h> */
 export const KVM_CAP_S390_CMMA_MIGRATION = 145;
-/** KVM_CAP_PPC_FWNMI 146 — <linux/kvm.h> */
+/** #define KVM_CAP_PPC_FWNMI 146 — <linux/kvm.h> */
 export const KVM_CAP_PPC_FWNMI = 146;
-/** KVM_CAP_PPC_SMT_POSSIBLE 147 — <linux/kvm.h> */
+/** #define KVM_CAP_PPC_SMT_POSSIBLE 147 — <linux/kvm.h> */
 export const KVM_CAP_PPC_SMT_POSSIBLE = 147;
-/** KVM_CAP_HYPERV_SYNIC2 148 — <linux/kvm.h> */
+/** #define KVM_CAP_HYPERV_SYNIC2 148 — <linux/kvm.h> */
 export const KVM_CAP_HYPERV_SYNIC2 = 148;
-/** KVM_CAP_HYPERV_VP_INDEX 149 — <linux/kvm.h> */
+/** #define KVM_CAP_HYPERV_VP_INDEX 149 — <linux/kvm.h> */
 export const KVM_CAP_HYPERV_VP_INDEX = 149;
-/** KVM_CAP_S390_AIS_MIGRATION 150 — <linux/kvm.h> */
+/** #define KVM_CAP_S390_AIS_MIGRATION 150 — <linux/kvm.h> */
 export const KVM_CAP_S390_AIS_MIGRATION = 150;
-/** KVM_CAP_PPC_GET_CPU_CHAR 151 — <linux/kvm.h> */
+/** #define KVM_CAP_PPC_GET_CPU_CHAR 151 — <linux/kvm.h> */
 export const KVM_CAP_PPC_GET_CPU_CHAR = 151;
-/** KVM_CAP_S390_BPB 152 — <linux/kvm.h> */
+/** #define KVM_CAP_S390_BPB 152 — <linux/kvm.h> */
 export const KVM_CAP_S390_BPB = 152;
-/** KVM_CAP_GET_MSR_FEATURES 153 — <linux/kvm.h> */
+/** #define KVM_CAP_GET_MSR_FEATURES 153 — <linux/kvm.h> */
 export const KVM_CAP_GET_MSR_FEATURES = 153;
-/** KVM_CAP_HYPERV_EVENTFD 154 — <linux/kvm.h> */
+/** #define KVM_CAP_HYPERV_EVENTFD 154 — <linux/kvm.h> */
 export const KVM_CAP_HYPERV_EVENTFD = 154;
-/** KVM_CAP_HYPERV_TLBFLUSH 155 — <linux/kvm.h> */
+/** #define KVM_CAP_HYPERV_TLBFLUSH 155 — <linux/kvm.h> */
 export const KVM_CAP_HYPERV_TLBFLUSH = 155;
-/** KVM_CAP_S390_HPAGE_1M 156 — <linux/kvm.h> */
+/** #define KVM_CAP_S390_HPAGE_1M 156 — <linux/kvm.h> */
 export const KVM_CAP_S390_HPAGE_1M = 156;
-/** KVM_CAP_NESTED_STATE 157 — <linux/kvm.h> */
+/** #define KVM_CAP_NESTED_STATE 157 — <linux/kvm.h> */
 export const KVM_CAP_NESTED_STATE = 157;
-/** KVM_CAP_ARM_INJECT_SERROR_ESR 158 — <linux/kvm.h> */
+/** #define KVM_CAP_ARM_INJECT_SERROR_ESR 158 — <linux/kvm.h> */
 export const KVM_CAP_ARM_INJECT_SERROR_ESR = 158;
-/** KVM_CAP_MSR_PLATFORM_INFO 159 — <linux/kvm.h> */
+/** #define KVM_CAP_MSR_PLATFORM_INFO 159 — <linux/kvm.h> */
 export const KVM_CAP_MSR_PLATFORM_INFO = 159;
-/** KVM_CAP_PPC_NESTED_HV 160 — <linux/kvm.h> */
+/** #define KVM_CAP_PPC_NESTED_HV 160 — <linux/kvm.h> */
 export const KVM_CAP_PPC_NESTED_HV = 160;
-/** KVM_CAP_HYPERV_SEND_IPI 161 — <linux/kvm.h> */
+/** #define KVM_CAP_HYPERV_SEND_IPI 161 — <linux/kvm.h> */
 export const KVM_CAP_HYPERV_SEND_IPI = 161;
-/** KVM_CAP_COALESCED_PIO 162 — <linux/kvm.h> */
+/** #define KVM_CAP_COALESCED_PIO 162 — <linux/kvm.h> */
 export const KVM_CAP_COALESCED_PIO = 162;
-/** KVM_CAP_HYPERV_ENLIGHTENED_VMCS 163 — <linux/kvm.h> */
+/** #define KVM_CAP_HYPERV_ENLIGHTENED_VMCS 163 — <linux/kvm.h> */
 export const KVM_CAP_HYPERV_ENLIGHTENED_VMCS = 163;
-/** KVM_CAP_EXCEPTION_PAYLOAD 164 — <linux/kvm.h> */
+/** #define KVM_CAP_EXCEPTION_PAYLOAD 164 — <linux/kvm.h> */
 export const KVM_CAP_EXCEPTION_PAYLOAD = 164;
-/** KVM_CAP_ARM_VM_IPA_SIZE 165 — <linux/kvm.h> */
+/** #define KVM_CAP_ARM_VM_IPA_SIZE 165 — <linux/kvm.h> */
 export const KVM_CAP_ARM_VM_IPA_SIZE = 165;
-/** KVM_CAP_MANUAL_DIRTY_LOG_PROTECT 166 — <linux/kvm.h> */
+/** #define KVM_CAP_MANUAL_DIRTY_LOG_PROTECT 166 — <linux/kvm.h> */
 export const KVM_CAP_MANUAL_DIRTY_LOG_PROTECT = 166;
-/** KVM_CAP_HYPERV_CPUID 167 — <linux/kvm.h> */
+/** #define KVM_CAP_HYPERV_CPUID 167 — <linux/kvm.h> */
 export const KVM_CAP_HYPERV_CPUID = 167;
-/** KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 168 — <linux/kvm.h> */
+/** #define KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 168 — <linux/kvm.h> */
 export const KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 = 168;
-/** KVM_CAP_PPC_IRQ_XIVE 169 — <linux/kvm.h> */
+/** #define KVM_CAP_PPC_IRQ_XIVE 169 — <linux/kvm.h> */
 export const KVM_CAP_PPC_IRQ_XIVE = 169;
-/** KVM_CAP_ARM_SVE 170 — <linux/kvm.h> */
+/** #define KVM_CAP_ARM_SVE 170 — <linux/kvm.h> */
 export const KVM_CAP_ARM_SVE = 170;
-/** KVM_CAP_ARM_PTRAUTH_ADDRESS 171 — <linux/kvm.h> */
+/** #define KVM_CAP_ARM_PTRAUTH_ADDRESS 171 — <linux/kvm.h> */
 export const KVM_CAP_ARM_PTRAUTH_ADDRESS = 171;
-/** KVM_CAP_ARM_PTRAUTH_GENERIC 172 — <linux/kvm.h> */
+/** #define KVM_CAP_ARM_PTRAUTH_GENERIC 172 — <linux/kvm.h> */
 export const KVM_CAP_ARM_PTRAUTH_GENERIC = 172;
-/** KVM_CAP_PMU_EVENT_FILTER 173 — <linux/kvm.h> */
+/** #define KVM_CAP_PMU_EVENT_FILTER 173 — <linux/kvm.h> */
 export const KVM_CAP_PMU_EVENT_FILTER = 173;
-/** KVM_CAP_ARM_IRQ_LINE_LAYOUT_2 174 — <linux/kvm.h> */
+/** #define KVM_CAP_ARM_IRQ_LINE_LAYOUT_2 174 — <linux/kvm.h> */
 export const KVM_CAP_ARM_IRQ_LINE_LAYOUT_2 = 174;
-/** KVM_CAP_HYPERV_DIRECT_TLBFLUSH 175 — <linux/kvm.h> */
+/** #define KVM_CAP_HYPERV_DIRECT_TLBFLUSH 175 — <linux/kvm.h> */
 export const KVM_CAP_HYPERV_DIRECT_TLBFLUSH = 175;
-/** KVM_CAP_PPC_GUEST_DEBUG_SSTEP 176 — <linux/kvm.h> */
+/** #define KVM_CAP_PPC_GUEST_DEBUG_SSTEP 176 — <linux/kvm.h> */
 export const KVM_CAP_PPC_GUEST_DEBUG_SSTEP = 176;
-/** KVM_CAP_ARM_NISV_TO_USER 177 — <linux/kvm.h> */
+/** #define KVM_CAP_ARM_NISV_TO_USER 177 — <linux/kvm.h> */
 export const KVM_CAP_ARM_NISV_TO_USER = 177;
-/** KVM_CAP_ARM_INJECT_EXT_DABT 178 — <linux/kvm.h> */
+/** #define KVM_CAP_ARM_INJECT_EXT_DABT 178 — <linux/kvm.h> */
 export const KVM_CAP_ARM_INJECT_EXT_DABT = 178;
-/** KVM_CAP_S390_VCPU_RESETS 179 — <linux/kvm.h> */
+/** #define KVM_CAP_S390_VCPU_RESETS 179 — <linux/kvm.h> */
 export const KVM_CAP_S390_VCPU_RESETS = 179;
-/** KVM_CAP_S390_PROTECTED 180 — <linux/kvm.h> */
+/** #define KVM_CAP_S390_PROTECTED 180 — <linux/kvm.h> */
 export const KVM_CAP_S390_PROTECTED = 180;
-/** KVM_CAP_PPC_SECURE_GUEST 181 — <linux/kvm.h> */
+/** #define KVM_CAP_PPC_SECURE_GUEST 181 — <linux/kvm.h> */
 export const KVM_CAP_PPC_SECURE_GUEST = 181;
-/** KVM_CAP_HALT_POLL 182 — <linux/kvm.h> */
+/** #define KVM_CAP_HALT_POLL 182 — <linux/kvm.h> */
 export const KVM_CAP_HALT_POLL = 182;
-/** KVM_CAP_ASYNC_PF_INT 183 — <linux/kvm.h> */
+/** #define KVM_CAP_ASYNC_PF_INT 183 — <linux/kvm.h> */
 export const KVM_CAP_ASYNC_PF_INT = 183;
-/** KVM_CAP_LAST_CPU 184 — <linux/kvm.h> */
+/** #define KVM_CAP_LAST_CPU 184 — <linux/kvm.h> */
 export const KVM_CAP_LAST_CPU = 184;
-/** KVM_CAP_SMALLER_MAXPHYADDR 185 — <linux/kvm.h> */
+/** #define KVM_CAP_SMALLER_MAXPHYADDR 185 — <linux/kvm.h> */
 export const KVM_CAP_SMALLER_MAXPHYADDR = 185;
-/** KVM_CAP_S390_DIAG318 186 — <linux/kvm.h> */
+/** #define KVM_CAP_S390_DIAG318 186 — <linux/kvm.h> */
 export const KVM_CAP_S390_DIAG318 = 186;
-/** KVM_CAP_STEAL_TIME 187 — <linux/kvm.h> */
+/** #define KVM_CAP_STEAL_TIME 187 — <linux/kvm.h> */
 export const KVM_CAP_STEAL_TIME = 187;
-/** KVM_CAP_X86_USER_SPACE_MSR 188 — <linux/kvm.h> */
+/** #define KVM_CAP_X86_USER_SPACE_MSR 188 — <linux/kvm.h> */
 export const KVM_CAP_X86_USER_SPACE_MSR = 188;
-/** KVM_CAP_X86_MSR_FILTER 189 — <linux/kvm.h> */
+/** #define KVM_CAP_X86_MSR_FILTER 189 — <linux/kvm.h> */
 export const KVM_CAP_X86_MSR_FILTER = 189;
-/** KVM_CAP_ENFORCE_PV_FEATURE_CPUID 190 — <linux/kvm.h> */
+/** #define KVM_CAP_ENFORCE_PV_FEATURE_CPUID 190 — <linux/kvm.h> */
 export const KVM_CAP_ENFORCE_PV_FEATURE_CPUID = 190;
-/** KVM_CAP_SYS_HYPERV_CPUID 191 — <linux/kvm.h> */
+/** #define KVM_CAP_SYS_HYPERV_CPUID 191 — <linux/kvm.h> */
 export const KVM_CAP_SYS_HYPERV_CPUID = 191;
-/** KVM_CAP_DIRTY_LOG_RING 192 — <linux/kvm.h> */
+/** #define KVM_CAP_DIRTY_LOG_RING 192 — <linux/kvm.h> */
 export const KVM_CAP_DIRTY_LOG_RING = 192;
-/** KVM_CAP_X86_BUS_LOCK_EXIT 193 — <linux/kvm.h> */
+/** #define KVM_CAP_X86_BUS_LOCK_EXIT 193 — <linux/kvm.h> */
 export const KVM_CAP_X86_BUS_LOCK_EXIT = 193;
-/** KVM_CAP_PPC_DAWR1 194 — <linux/kvm.h> */
+/** #define KVM_CAP_PPC_DAWR1 194 — <linux/kvm.h> */
 export const KVM_CAP_PPC_DAWR1 = 194;
-/** KVM_CAP_SET_GUEST_DEBUG2 195 — <linux/kvm.h> */
+/** #define KVM_CAP_SET_GUEST_DEBUG2 195 — <linux/kvm.h> */
 export const KVM_CAP_SET_GUEST_DEBUG2 = 195;
-/** KVM_CAP_SGX_ATTRIBUTE 196 — <linux/kvm.h> */
+/** #define KVM_CAP_SGX_ATTRIBUTE 196 — <linux/kvm.h> */
 export const KVM_CAP_SGX_ATTRIBUTE = 196;
-/** KVM_CAP_VM_COPY_ENC_CONTEXT_FROM 197 — <linux/kvm.h> */
+/** #define KVM_CAP_VM_COPY_ENC_CONTEXT_FROM 197 — <linux/kvm.h> */
 export const KVM_CAP_VM_COPY_ENC_CONTEXT_FROM = 197;
-/** KVM_CAP_PTP_KVM 198 — <linux/kvm.h> */
+/** #define KVM_CAP_PTP_KVM 198 — <linux/kvm.h> */
 export const KVM_CAP_PTP_KVM = 198;
-/** KVM_CAP_HYPERV_ENFORCE_CPUID 199 — <linux/kvm.h> */
+/** #define KVM_CAP_HYPERV_ENFORCE_CPUID 199 — <linux/kvm.h> */
 export const KVM_CAP_HYPERV_ENFORCE_CPUID = 199;
-/** KVM_CAP_SREGS2 200 — <linux/kvm.h> */
+/** #define KVM_CAP_SREGS2 200 — <linux/kvm.h> */
 export const KVM_CAP_SREGS2 = 200;
-/** KVM_CAP_EXIT_HYPERCALL 201 — <linux/kvm.h> */
+/** #define KVM_CAP_EXIT_HYPERCALL 201 — <linux/kvm.h> */
 export const KVM_CAP_EXIT_HYPERCALL = 201;
-/** KVM_CAP_PPC_RPT_INVALIDATE 202 — <linux/kvm.h> */
+/** #define KVM_CAP_PPC_RPT_INVALIDATE 202 — <linux/kvm.h> */
 export const KVM_CAP_PPC_RPT_INVALIDATE = 202;
-/** KVM_CAP_BINARY_STATS_FD 203 — <linux/kvm.h> */
+/** #define KVM_CAP_BINARY_STATS_FD 203 — <linux/kvm.h> */
 export const KVM_CAP_BINARY_STATS_FD = 203;
-/** KVM_CAP_EXIT_ON_EMULATION_FAILURE 204 — <linux/kvm.h> */
+/** #define KVM_CAP_EXIT_ON_EMULATION_FAILURE 204 — <linux/kvm.h> */
 export const KVM_CAP_EXIT_ON_EMULATION_FAILURE = 204;
-/** KVM_CAP_ARM_MTE 205 — <linux/kvm.h> */
+/** #define KVM_CAP_ARM_MTE 205 — <linux/kvm.h> */
 export const KVM_CAP_ARM_MTE = 205;
-/** KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM 206 — <linux/kvm.h> */
+/** #define KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM 206 — <linux/kvm.h> */
 export const KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM = 206;
-/** KVM_CAP_VM_GPA_BITS 207 — <linux/kvm.h> */
+/** #define KVM_CAP_VM_GPA_BITS 207 — <linux/kvm.h> */
 export const KVM_CAP_VM_GPA_BITS = 207;
-/** KVM_CAP_XSAVE2 208 — <linux/kvm.h> */
+/** #define KVM_CAP_XSAVE2 208 — <linux/kvm.h> */
 export const KVM_CAP_XSAVE2 = 208;
-/** KVM_CAP_SYS_ATTRIBUTES 209 — <linux/kvm.h> */
+/** #define KVM_CAP_SYS_ATTRIBUTES 209 — <linux/kvm.h> */
 export const KVM_CAP_SYS_ATTRIBUTES = 209;
-/** KVM_CAP_PPC_AIL_MODE_3 210 — <linux/kvm.h> */
+/** #define KVM_CAP_PPC_AIL_MODE_3 210 — <linux/kvm.h> */
 export const KVM_CAP_PPC_AIL_MODE_3 = 210;
-/** KVM_CAP_S390_MEM_OP_EXTENSION 211 — <linux/kvm.h> */
+/** #define KVM_CAP_S390_MEM_OP_EXTENSION 211 — <linux/kvm.h> */
 export const KVM_CAP_S390_MEM_OP_EXTENSION = 211;
-/** KVM_CAP_PMU_CAPABILITY 212 — <linux/kvm.h> */
+/** #define KVM_CAP_PMU_CAPABILITY 212 — <linux/kvm.h> */
 export const KVM_CAP_PMU_CAPABILITY = 212;
-/** KVM_CAP_DISABLE_QUIRKS2 213 — <linux/kvm.h> */
+/** #define KVM_CAP_DISABLE_QUIRKS2 213 — <linux/kvm.h> */
 export const KVM_CAP_DISABLE_QUIRKS2 = 213;
-/** KVM_CAP_VM_TSC_CONTROL 214 — <linux/kvm.h> */
+/** #define KVM_CAP_VM_TSC_CONTROL 214 — <linux/kvm.h> */
 export const KVM_CAP_VM_TSC_CONTROL = 214;
-/** KVM_CAP_SYSTEM_EVENT_DATA 215 — <linux/kvm.h> */
+/** #define KVM_CAP_SYSTEM_EVENT_DATA 215 — <linux/kvm.h> */
 export const KVM_CAP_SYSTEM_EVENT_DATA = 215;
-/** KVM_CAP_ARM_SYSTEM_SUSPEND 216 — <linux/kvm.h> */
+/** #define KVM_CAP_ARM_SYSTEM_SUSPEND 216 — <linux/kvm.h> */
 export const KVM_CAP_ARM_SYSTEM_SUSPEND = 216;
-/** KVM_CAP_S390_PROTECTED_DUMP 217 — <linux/kvm.h> */
+/** #define KVM_CAP_S390_PROTECTED_DUMP 217 — <linux/kvm.h> */
 export const KVM_CAP_S390_PROTECTED_DUMP = 217;
-/** KVM_CAP_X86_TRIPLE_FAULT_EVENT 218 — <linux/kvm.h> */
+/** #define KVM_CAP_X86_TRIPLE_FAULT_EVENT 218 — <linux/kvm.h> */
 export const KVM_CAP_X86_TRIPLE_FAULT_EVENT = 218;
-/** KVM_CAP_X86_NOTIFY_VMEXIT 219 — <linux/kvm.h> */
+/** #define KVM_CAP_X86_NOTIFY_VMEXIT 219 — <linux/kvm.h> */
 export const KVM_CAP_X86_NOTIFY_VMEXIT = 219;
-/** KVM_CAP_VM_DISABLE_NX_HUGE_PAGES 220 — <linux/kvm.h> */
+/** #define KVM_CAP_VM_DISABLE_NX_HUGE_PAGES 220 — <linux/kvm.h> */
 export const KVM_CAP_VM_DISABLE_NX_HUGE_PAGES = 220;
-/** KVM_CAP_S390_ZPCI_OP 221 — <linux/kvm.h> */
+/** #define KVM_CAP_S390_ZPCI_OP 221 — <linux/kvm.h> */
 export const KVM_CAP_S390_ZPCI_OP = 221;
-/** KVM_CAP_S390_CPU_TOPOLOGY 222 — <linux/kvm.h> */
+/** #define KVM_CAP_S390_CPU_TOPOLOGY 222 — <linux/kvm.h> */
 export const KVM_CAP_S390_CPU_TOPOLOGY = 222;
-/** KVM_CAP_DIRTY_LOG_RING_ACQ_REL 223 — <linux/kvm.h> */
+/** #define KVM_CAP_DIRTY_LOG_RING_ACQ_REL 223 — <linux/kvm.h> */
 export const KVM_CAP_DIRTY_LOG_RING_ACQ_REL = 223;
-/** KVM_CAP_S390_PROTECTED_ASYNC_DISABLE 224 — <linux/kvm.h> */
+/** #define KVM_CAP_S390_PROTECTED_ASYNC_DISABLE 224 — <linux/kvm.h> */
 export const KVM_CAP_S390_PROTECTED_ASYNC_DISABLE = 224;
-/** KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP 225 — <linux/kvm.h> */
+/** #define KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP 225 — <linux/kvm.h> */
 export const KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP = 225;
-/** KVM_CAP_PMU_EVENT_MASKED_EVENTS 226 — <linux/kvm.h> */
+/** #define KVM_CAP_PMU_EVENT_MASKED_EVENTS 226 — <linux/kvm.h> */
 export const KVM_CAP_PMU_EVENT_MASKED_EVENTS = 226;
-/** KVM_CAP_COUNTER_OFFSET 227 — <linux/kvm.h> */
+/** #define KVM_CAP_COUNTER_OFFSET 227 — <linux/kvm.h> */
 export const KVM_CAP_COUNTER_OFFSET = 227;
-/** KVM_CAP_ARM_EAGER_SPLIT_CHUNK_SIZE 228 — <linux/kvm.h> */
+/** #define KVM_CAP_ARM_EAGER_SPLIT_CHUNK_SIZE 228 — <linux/kvm.h> */
 export const KVM_CAP_ARM_EAGER_SPLIT_CHUNK_SIZE = 228;
-/** KVM_CAP_ARM_SUPPORTED_BLOCK_SIZES 229 — <linux/kvm.h> */
+/** #define KVM_CAP_ARM_SUPPORTED_BLOCK_SIZES 229 — <linux/kvm.h> */
 export const KVM_CAP_ARM_SUPPORTED_BLOCK_SIZES = 229;
-/** KVM_CAP_ARM_SUPPORTED_REG_MASK_RANGES 230 — <linux/kvm.h> */
+/** #define KVM_CAP_ARM_SUPPORTED_REG_MASK_RANGES 230 — <linux/kvm.h> */
 export const KVM_CAP_ARM_SUPPORTED_REG_MASK_RANGES = 230;
-/** KVM_CAP_USER_MEMORY2 231 — <linux/kvm.h> */
+/** #define KVM_CAP_USER_MEMORY2 231 — <linux/kvm.h> */
 export const KVM_CAP_USER_MEMORY2 = 231;
-/** KVM_CAP_MEMORY_FAULT_INFO 232 — <linux/kvm.h> */
+/** #define KVM_CAP_MEMORY_FAULT_INFO 232 — <linux/kvm.h> */
 export const KVM_CAP_MEMORY_FAULT_INFO = 232;
-/** KVM_CAP_MEMORY_ATTRIBUTES 233 — <linux/kvm.h> */
+/** #define KVM_CAP_MEMORY_ATTRIBUTES 233 — <linux/kvm.h> */
 export const KVM_CAP_MEMORY_ATTRIBUTES = 233;
-/** KVM_CAP_GUEST_MEMFD 234 — <linux/kvm.h> */
+/** #define KVM_CAP_GUEST_MEMFD 234 — <linux/kvm.h> */
 export const KVM_CAP_GUEST_MEMFD = 234;
-/** KVM_CAP_VM_TYPES 235 — <linux/kvm.h> */
+/** #define KVM_CAP_VM_TYPES 235 — <linux/kvm.h> */
 export const KVM_CAP_VM_TYPES = 235;
-/** KVM_CAP_PRE_FAULT_MEMORY 236 — <linux/kvm.h> */
+/** #define KVM_CAP_PRE_FAULT_MEMORY 236 — <linux/kvm.h> */
 export const KVM_CAP_PRE_FAULT_MEMORY = 236;
-/** KVM_CAP_X86_APIC_BUS_CYCLES_NS 237 — <linux/kvm.h> */
+/** #define KVM_CAP_X86_APIC_BUS_CYCLES_NS 237 — <linux/kvm.h> */
 export const KVM_CAP_X86_APIC_BUS_CYCLES_NS = 237;
-/** KVM_CAP_X86_GUEST_MODE 238 — <linux/kvm.h> */
+/** #define KVM_CAP_X86_GUEST_MODE 238 — <linux/kvm.h> */
 export const KVM_CAP_X86_GUEST_MODE = 238;
-/** KVM_CAP_ARM_WRITABLE_IMP_ID_REGS 239 — <linux/kvm.h> */
+/** #define KVM_CAP_ARM_WRITABLE_IMP_ID_REGS 239 — <linux/kvm.h> */
 export const KVM_CAP_ARM_WRITABLE_IMP_ID_REGS = 239;
-/** KVM_CAP_ARM_EL2 240 — <linux/kvm.h> */
+/** #define KVM_CAP_ARM_EL2 240 — <linux/kvm.h> */
 export const KVM_CAP_ARM_EL2 = 240;
-/** KVM_CAP_ARM_EL2_E2H0 241 — <linux/kvm.h> */
+/** #define KVM_CAP_ARM_EL2_E2H0 241 — <linux/kvm.h> */
 export const KVM_CAP_ARM_EL2_E2H0 = 241;
-/** KVM_CAP_RISCV_MP_STATE_RESET 242 — <linux/kvm.h> */
+/** #define KVM_CAP_RISCV_MP_STATE_RESET 242 — <linux/kvm.h> */
 export const KVM_CAP_RISCV_MP_STATE_RESET = 242;
-/** KVM_CAP_ARM_CACHEABLE_PFNMAP_SUPPORTED 243 — <linux/kvm.h> */
+/** #define KVM_CAP_ARM_CACHEABLE_PFNMAP_SUPPORTED 243 — <linux/kvm.h> */
 export const KVM_CAP_ARM_CACHEABLE_PFNMAP_SUPPORTED = 243;
-/** KVM_CAP_GUEST_MEMFD_FLAGS 244 — <linux/kvm.h> */
+/** #define KVM_CAP_GUEST_MEMFD_FLAGS 244 — <linux/kvm.h> */
 export const KVM_CAP_GUEST_MEMFD_FLAGS = 244;
-/** KVM_CAP_ARM_SEA_TO_USER 245 — <linux/kvm.h> */
+/** #define KVM_CAP_ARM_SEA_TO_USER 245 — <linux/kvm.h> */
 export const KVM_CAP_ARM_SEA_TO_USER = 245;
-/** KVM_CAP_S390_USER_OPEREXEC 246 — <linux/kvm.h> */
+/** #define KVM_CAP_S390_USER_OPEREXEC 246 — <linux/kvm.h> */
 export const KVM_CAP_S390_USER_OPEREXEC = 246;
-/** KVM_CAP_S390_KEYOP 247 — <linux/kvm.h> */
+/** #define KVM_CAP_S390_KEYOP 247 — <linux/kvm.h> */
 export const KVM_CAP_S390_KEYOP = 247;
-/** KVM_CAP_S390_VSIE_ESAMODE 248 — <linux/kvm.h> */
+/** #define KVM_CAP_S390_VSIE_ESAMODE 248 — <linux/kvm.h> */
 export const KVM_CAP_S390_VSIE_ESAMODE = 248;
-/** KVM_CAP_S390_HPAGE_2G 249 — <linux/kvm.h> */
+/** #define KVM_CAP_S390_HPAGE_2G 249 — <linux/kvm.h> */
 export const KVM_CAP_S390_HPAGE_2G = 249;
-/** KVM_IRQ_ROUTING_XEN_EVTCHN_PRIO_2LEVEL ((__u32)(-1)) — <linux/kvm.h> */
+/** #define KVM_IRQ_ROUTING_XEN_EVTCHN_PRIO_2LEVEL ((__u32)(-1)) — <linux/kvm.h> */
 export const KVM_IRQ_ROUTING_XEN_EVTCHN_PRIO_2LEVEL = 4294967295;
-/** KVM_IRQ_ROUTING_IRQCHIP 1 — <linux/kvm.h> */
+/** #define KVM_IRQ_ROUTING_IRQCHIP 1 — <linux/kvm.h> */
 export const KVM_IRQ_ROUTING_IRQCHIP = 1;
-/** KVM_IRQ_ROUTING_MSI 2 — <linux/kvm.h> */
+/** #define KVM_IRQ_ROUTING_MSI 2 — <linux/kvm.h> */
 export const KVM_IRQ_ROUTING_MSI = 2;
-/** KVM_IRQ_ROUTING_S390_ADAPTER 3 — <linux/kvm.h> */
+/** #define KVM_IRQ_ROUTING_S390_ADAPTER 3 — <linux/kvm.h> */
 export const KVM_IRQ_ROUTING_S390_ADAPTER = 3;
-/** KVM_IRQ_ROUTING_HV_SINT 4 — <linux/kvm.h> */
+/** #define KVM_IRQ_ROUTING_HV_SINT 4 — <linux/kvm.h> */
 export const KVM_IRQ_ROUTING_HV_SINT = 4;
-/** KVM_IRQ_ROUTING_XEN_EVTCHN 5 — <linux/kvm.h> */
+/** #define KVM_IRQ_ROUTING_XEN_EVTCHN 5 — <linux/kvm.h> */
 export const KVM_IRQ_ROUTING_XEN_EVTCHN = 5;
-/** KVM_IRQFD_FLAG_DEASSIGN (1 << 0) — <linux/kvm.h> */
+/** #define KVM_IRQFD_FLAG_DEASSIGN (1 << 0) — <linux/kvm.h> */
 export const KVM_IRQFD_FLAG_DEASSIGN = 0x1;
-/** KVM_IRQFD_FLAG_RESAMPLE (1 << 1) — <linux/kvm.h> */
+/** #define KVM_IRQFD_FLAG_RESAMPLE (1 << 1) — <linux/kvm.h> */
 export const KVM_IRQFD_FLAG_RESAMPLE = 0x2;
-/** KVM_CLOCK_TSC_STABLE 2 — <linux/kvm.h> */
+/** #define KVM_CLOCK_TSC_STABLE 2 — <linux/kvm.h> */
 export const KVM_CLOCK_TSC_STABLE = 2;
-/** KVM_CLOCK_REALTIME (1 << 2) — <linux/kvm.h> */
+/** #define KVM_CLOCK_REALTIME (1 << 2) — <linux/kvm.h> */
 export const KVM_CLOCK_REALTIME = 0x4;
-/** KVM_CLOCK_HOST_TSC (1 << 3) — <linux/kvm.h> */
+/** #define KVM_CLOCK_HOST_TSC (1 << 3) — <linux/kvm.h> */
 export const KVM_CLOCK_HOST_TSC = 0x8;
-/** KVM_MMU_FSL_BOOKE_NOHV 0 — <linux/kvm.h> */
+/** #define KVM_MMU_FSL_BOOKE_NOHV 0 — <linux/kvm.h> */
 export const KVM_MMU_FSL_BOOKE_NOHV = 0;
-/** KVM_MMU_FSL_BOOKE_HV 1 — <linux/kvm.h> */
+/** #define KVM_MMU_FSL_BOOKE_HV 1 — <linux/kvm.h> */
 export const KVM_MMU_FSL_BOOKE_HV = 1;
-/** KVM_REG_ARCH_MASK 0xff00000000000000ULL — <linux/kvm.h> */
+/** #define KVM_REG_ARCH_MASK 0xff00000000000000ULL — <linux/kvm.h> */
 export const KVM_REG_ARCH_MASK = 0xff00000000000000n;
-/** KVM_REG_GENERIC 0x0000000000000000ULL — <linux/kvm.h> */
+/** #define KVM_REG_GENERIC 0x0000000000000000ULL — <linux/kvm.h> */
 export const KVM_REG_GENERIC = 0x0;
-/** KVM_REG_PPC 0x1000000000000000ULL — <linux/kvm.h> */
+/** #define KVM_REG_PPC 0x1000000000000000ULL — <linux/kvm.h> */
 export const KVM_REG_PPC = 0x1000000000000000n;
-/** KVM_REG_X86 0x2000000000000000ULL — <linux/kvm.h> */
+/** #define KVM_REG_X86 0x2000000000000000ULL — <linux/kvm.h> */
 export const KVM_REG_X86 = 0x2000000000000000n;
-/** KVM_REG_IA64 0x3000000000000000ULL — <linux/kvm.h> */
+/** #define KVM_REG_IA64 0x3000000000000000ULL — <linux/kvm.h> */
 export const KVM_REG_IA64 = 0x3000000000000000n;
-/** KVM_REG_ARM 0x4000000000000000ULL — <linux/kvm.h> */
+/** #define KVM_REG_ARM 0x4000000000000000ULL — <linux/kvm.h> */
 export const KVM_REG_ARM = 0x4000000000000000n;
-/** KVM_REG_S390 0x5000000000000000ULL — <linux/kvm.h> */
+/** #define KVM_REG_S390 0x5000000000000000ULL — <linux/kvm.h> */
 export const KVM_REG_S390 = 0x5000000000000000n;
-/** KVM_REG_ARM64 0x6000000000000000ULL — <linux/kvm.h> */
+/** #define KVM_REG_ARM64 0x6000000000000000ULL — <linux/kvm.h> */
 export const KVM_REG_ARM64 = 0x6000000000000000n;
-/** KVM_REG_MIPS 0x7000000000000000ULL — <linux/kvm.h> */
+/** #define KVM_REG_MIPS 0x7000000000000000ULL — <linux/kvm.h> */
 export const KVM_REG_MIPS = 0x7000000000000000n;
-/** KVM_REG_RISCV 0x8000000000000000ULL — <linux/kvm.h> */
+/** #define KVM_REG_RISCV 0x8000000000000000ULL — <linux/kvm.h> */
 export const KVM_REG_RISCV = 0x8000000000000000n;
-/** KVM_REG_LOONGARCH 0x9000000000000000ULL — <linux/kvm.h> */
+/** #define KVM_REG_LOONGARCH 0x9000000000000000ULL — <linux/kvm.h> */
 export const KVM_REG_LOONGARCH = 0x9000000000000000n;
-/** KVM_REG_SIZE_SHIFT 52 — <linux/kvm.h> */
+/** #define KVM_REG_SIZE_SHIFT 52 — <linux/kvm.h> */
 export const KVM_REG_SIZE_SHIFT = 52;
-/** KVM_REG_SIZE_MASK 0x00f0000000000000ULL — <linux/kvm.h> */
+/** #define KVM_REG_SIZE_MASK 0x00f0000000000000ULL — <linux/kvm.h> */
 export const KVM_REG_SIZE_MASK = 0xf0000000000000n;
-/** KVM_REG_SIZE_U8 0x0000000000000000ULL — <linux/kvm.h> */
+/** #define KVM_REG_SIZE_U8 0x0000000000000000ULL — <linux/kvm.h> */
 export const KVM_REG_SIZE_U8 = 0x0;
-/** KVM_REG_SIZE_U16 0x0010000000000000ULL — <linux/kvm.h> */
+/** #define KVM_REG_SIZE_U16 0x0010000000000000ULL — <linux/kvm.h> */
 export const KVM_REG_SIZE_U16 = 0x10000000000000;
-/** KVM_REG_SIZE_U32 0x0020000000000000ULL — <linux/kvm.h> */
+/** #define KVM_REG_SIZE_U32 0x0020000000000000ULL — <linux/kvm.h> */
 export const KVM_REG_SIZE_U32 = 0x20000000000000n;
-/** KVM_REG_SIZE_U64 0x0030000000000000ULL — <linux/kvm.h> */
+/** #define KVM_REG_SIZE_U64 0x0030000000000000ULL — <linux/kvm.h> */
 export const KVM_REG_SIZE_U64 = 0x30000000000000n;
-/** KVM_REG_SIZE_U128 0x0040000000000000ULL — <linux/kvm.h> */
+/** #define KVM_REG_SIZE_U128 0x0040000000000000ULL — <linux/kvm.h> */
 export const KVM_REG_SIZE_U128 = 0x40000000000000n;
-/** KVM_REG_SIZE_U256 0x0050000000000000ULL — <linux/kvm.h> */
+/** #define KVM_REG_SIZE_U256 0x0050000000000000ULL — <linux/kvm.h> */
 export const KVM_REG_SIZE_U256 = 0x50000000000000n;
-/** KVM_REG_SIZE_U512 0x0060000000000000ULL — <linux/kvm.h> */
+/** #define KVM_REG_SIZE_U512 0x0060000000000000ULL — <linux/kvm.h> */
 export const KVM_REG_SIZE_U512 = 0x60000000000000n;
-/** KVM_REG_SIZE_U1024 0x0070000000000000ULL — <linux/kvm.h> */
+/** #define KVM_REG_SIZE_U1024 0x0070000000000000ULL — <linux/kvm.h> */
 export const KVM_REG_SIZE_U1024 = 0x70000000000000n;
-/** KVM_REG_SIZE_U2048 0x0080000000000000ULL — <linux/kvm.h> */
+/** #define KVM_REG_SIZE_U2048 0x0080000000000000ULL — <linux/kvm.h> */
 export const KVM_REG_SIZE_U2048 = 0x80000000000000n;
-/** KVM_MSI_VALID_DEVID (1U << 0) — <linux/kvm.h> */
+/** #define KVM_MSI_VALID_DEVID (1U << 0) — <linux/kvm.h> */
 export const KVM_MSI_VALID_DEVID = 0x1;
-/** KVM_CREATE_DEVICE_TEST 1 — <linux/kvm.h> */
+/** #define KVM_CREATE_DEVICE_TEST 1 — <linux/kvm.h> */
 export const KVM_CREATE_DEVICE_TEST = 1;
-/** KVM_DEV_VFIO_FILE 1 — <linux/kvm.h> */
+/** #define KVM_DEV_VFIO_FILE 1 — <linux/kvm.h> */
 export const KVM_DEV_VFIO_FILE = 1;
-/** KVM_DEV_VFIO_FILE_ADD 1 — <linux/kvm.h> */
+/** #define KVM_DEV_VFIO_FILE_ADD 1 — <linux/kvm.h> */
 export const KVM_DEV_VFIO_FILE_ADD = 1;
-/** KVM_DEV_VFIO_FILE_DEL 2 — <linux/kvm.h> */
+/** #define KVM_DEV_VFIO_FILE_DEL 2 — <linux/kvm.h> */
 export const KVM_DEV_VFIO_FILE_DEL = 2;
-/** KVM_DEV_VFIO_GROUP KVM_DEV_VFIO_FILE — <linux/kvm.h> */
+/** #define KVM_DEV_VFIO_GROUP KVM_DEV_VFIO_FILE — <linux/kvm.h> */
 export const KVM_DEV_VFIO_GROUP = 1;
-/** KVM_DEV_VFIO_GROUP_ADD KVM_DEV_VFIO_FILE_ADD — <linux/kvm.h> */
+/** #define KVM_DEV_VFIO_GROUP_ADD KVM_DEV_VFIO_FILE_ADD — <linux/kvm.h> */
 export const KVM_DEV_VFIO_GROUP_ADD = 1;
-/** KVM_DEV_VFIO_GROUP_DEL KVM_DEV_VFIO_FILE_DEL — <linux/kvm.h> */
+/** #define KVM_DEV_VFIO_GROUP_DEL KVM_DEV_VFIO_FILE_DEL — <linux/kvm.h> */
 export const KVM_DEV_VFIO_GROUP_DEL = 2;
-/** KVM_DEV_VFIO_GROUP_SET_SPAPR_TCE 3 — <linux/kvm.h> */
+/** #define KVM_DEV_VFIO_GROUP_SET_SPAPR_TCE 3 — <linux/kvm.h> */
 export const KVM_DEV_VFIO_GROUP_SET_SPAPR_TCE = 3;
-/** KVM_DEV_TYPE_FSL_MPIC_20 enum constant = 1 — <linux/kvm.h> */
+/** enum constant KVM_DEV_TYPE_FSL_MPIC_20 = 1 — <linux/kvm.h> */
 export const KVM_DEV_TYPE_FSL_MPIC_20 = 1;
-/** KVM_DEV_TYPE_FSL_MPIC_42 enum constant (implicit) — <linux/kvm.h> */
+/** enum constant KVM_DEV_TYPE_FSL_MPIC_42 (implicit) — <linux/kvm.h> */
 export const KVM_DEV_TYPE_FSL_MPIC_42 = 2;
-/** KVM_DEV_TYPE_XICS enum constant (implicit) — <linux/kvm.h> */
+/** enum constant KVM_DEV_TYPE_XICS (implicit) — <linux/kvm.h> */
 export const KVM_DEV_TYPE_XICS = 3;
-/** KVM_DEV_TYPE_VFIO enum constant (implicit) — <linux/kvm.h> */
+/** enum constant KVM_DEV_TYPE_VFIO (implicit) — <linux/kvm.h> */
 export const KVM_DEV_TYPE_VFIO = 4;
-/** KVM_DEV_TYPE_ARM_VGIC_V2 enum constant (implicit) — <linux/kvm.h> */
+/** enum constant KVM_DEV_TYPE_ARM_VGIC_V2 (implicit) — <linux/kvm.h> */
 export const KVM_DEV_TYPE_ARM_VGIC_V2 = 5;
-/** KVM_DEV_TYPE_FLIC enum constant (implicit) — <linux/kvm.h> */
+/** enum constant KVM_DEV_TYPE_FLIC (implicit) — <linux/kvm.h> */
 export const KVM_DEV_TYPE_FLIC = 6;
-/** KVM_DEV_TYPE_ARM_VGIC_V3 enum constant (implicit) — <linux/kvm.h> */
+/** enum constant KVM_DEV_TYPE_ARM_VGIC_V3 (implicit) — <linux/kvm.h> */
 export const KVM_DEV_TYPE_ARM_VGIC_V3 = 7;
-/** KVM_DEV_TYPE_ARM_VGIC_ITS enum constant (implicit) — <linux/kvm.h> */
+/** enum constant KVM_DEV_TYPE_ARM_VGIC_ITS (implicit) — <linux/kvm.h> */
 export const KVM_DEV_TYPE_ARM_VGIC_ITS = 8;
-/** KVM_DEV_TYPE_XIVE enum constant (implicit) — <linux/kvm.h> */
+/** enum constant KVM_DEV_TYPE_XIVE (implicit) — <linux/kvm.h> */
 export const KVM_DEV_TYPE_XIVE = 9;
-/** KVM_DEV_TYPE_ARM_PV_TIME enum constant (implicit) — <linux/kvm.h> */
+/** enum constant KVM_DEV_TYPE_ARM_PV_TIME (implicit) — <linux/kvm.h> */
 export const KVM_DEV_TYPE_ARM_PV_TIME = 10;
-/** KVM_DEV_TYPE_RISCV_AIA enum constant (implicit) — <linux/kvm.h> */
+/** enum constant KVM_DEV_TYPE_RISCV_AIA (implicit) — <linux/kvm.h> */
 export const KVM_DEV_TYPE_RISCV_AIA = 11;
-/** KVM_DEV_TYPE_LOONGARCH_IPI enum constant (implicit) — <linux/kvm.h> */
+/** enum constant KVM_DEV_TYPE_LOONGARCH_IPI (implicit) — <linux/kvm.h> */
 export const KVM_DEV_TYPE_LOONGARCH_IPI = 12;
-/** KVM_DEV_TYPE_LOONGARCH_EIOINTC enum constant (implicit) — <linux/kvm.h> */
+/** enum constant KVM_DEV_TYPE_LOONGARCH_EIOINTC (implicit) — <linux/kvm.h> */
 export const KVM_DEV_TYPE_LOONGARCH_EIOINTC = 13;
-/** KVM_DEV_TYPE_LOONGARCH_PCHPIC enum constant (implicit) — <linux/kvm.h> */
+/** enum constant KVM_DEV_TYPE_LOONGARCH_PCHPIC (implicit) — <linux/kvm.h> */
 export const KVM_DEV_TYPE_LOONGARCH_PCHPIC = 14;
-/** KVM_DEV_TYPE_LOONGARCH_DMSINTC enum constant (implicit) — <linux/kvm.h> */
+/** enum constant KVM_DEV_TYPE_LOONGARCH_DMSINTC (implicit) — <linux/kvm.h> */
 export const KVM_DEV_TYPE_LOONGARCH_DMSINTC = 15;
-/** KVM_DEV_TYPE_ARM_VGIC_V5 enum constant (implicit) — <linux/kvm.h> */
+/** enum constant KVM_DEV_TYPE_ARM_VGIC_V5 (implicit) — <linux/kvm.h> */
 export const KVM_DEV_TYPE_ARM_VGIC_V5 = 16;
-/** KVM_DEV_TYPE_MAX enum constant (implicit) — <linux/kvm.h> */
+/** enum constant KVM_DEV_TYPE_MAX (implicit) — <linux/kvm.h> */
 export const KVM_DEV_TYPE_MAX = 17;
-/** KVM_S390_KEYOP_ISKE 0x01 — <linux/kvm.h> */
+/** #define KVM_S390_KEYOP_ISKE 0x01 — <linux/kvm.h> */
 export const KVM_S390_KEYOP_ISKE = 0x1;
-/** KVM_S390_KEYOP_RRBE 0x02 — <linux/kvm.h> */
+/** #define KVM_S390_KEYOP_RRBE 0x02 — <linux/kvm.h> */
 export const KVM_S390_KEYOP_RRBE = 0x2;
-/** KVM_S390_KEYOP_SSKE 0x03 — <linux/kvm.h> */
+/** #define KVM_S390_KEYOP_SSKE 0x03 — <linux/kvm.h> */
 export const KVM_S390_KEYOP_SSKE = 0x3;
-/** KVM_CREATE_VCPU _IO(KVMIO, 0x41) — <linux/kvm.h> */
+/** #define KVM_CREATE_VCPU _IO(KVMIO, 0x41) — <linux/kvm.h> */
 export const KVM_CREATE_VCPU = 0xae41;
-/** KVM_GET_DIRTY_LOG _IOW(KVMIO, 0x42, struct kvm_dirty_log) — <linux/kvm.h> */
+/** #define KVM_GET_DIRTY_LOG _IOW(KVMIO, 0x42, struct kvm_dirty_log) — <linux/kvm.h> */
 export const KVM_GET_DIRTY_LOG = 0x4010ae42;
-/** KVM_SET_NR_MMU_PAGES _IO(KVMIO, 0x44) — <linux/kvm.h> */
+/** #define KVM_SET_NR_MMU_PAGES _IO(KVMIO, 0x44) — <linux/kvm.h> */
 export const KVM_SET_NR_MMU_PAGES = 0xae44;
-/** KVM_GET_NR_MMU_PAGES _IO(KVMIO, 0x45) — <linux/kvm.h> */
+/** #define KVM_GET_NR_MMU_PAGES _IO(KVMIO, 0x45) — <linux/kvm.h> */
 export const KVM_GET_NR_MMU_PAGES = 0xae45;
-/** KVM_SET_USER_MEMORY_REGION _IOW(KVMIO, 0x46, struct kvm_userspace_memory_region) — <linux/kvm.h> */
+/** #define KVM_SET_USER_MEMORY_REGION _IOW(KVMIO, 0x46, struct kvm_userspace_memory_region) — <linux/kvm.h> */
 export const KVM_SET_USER_MEMORY_REGION = 0x4020ae46;
-/** KVM_SET_TSS_ADDR _IO(KVMIO, 0x47) — <linux/kvm.h> */
+/** #define KVM_SET_TSS_ADDR _IO(KVMIO, 0x47) — <linux/kvm.h> */
 export const KVM_SET_TSS_ADDR = 0xae47;
-/** KVM_SET_IDENTITY_MAP_ADDR _IOW(KVMIO, 0x48, __u64) — <linux/kvm.h> */
+/** #define KVM_SET_IDENTITY_MAP_ADDR _IOW(KVMIO, 0x48, __u64) — <linux/kvm.h> */
 export const KVM_SET_IDENTITY_MAP_ADDR = 0x4008ae48;
-/** KVM_SET_USER_MEMORY_REGION2 _IOW(KVMIO, 0x49, struct kvm_userspace_memory_region2) — <linux/kvm.h> */
+/** #define KVM_SET_USER_MEMORY_REGION2 _IOW(KVMIO, 0x49, struct kvm_userspace_memory_region2) — <linux/kvm.h> */
 export const KVM_SET_USER_MEMORY_REGION2 = 0x40a0ae49;
-/** KVM_S390_VCPU_FAULT _IOW(KVMIO, 0x52, unsigned long) — <linux/kvm.h> */
+/** #define KVM_S390_VCPU_FAULT _IOW(KVMIO, 0x52, unsigned long) — <linux/kvm.h> */
 export const KVM_S390_VCPU_FAULT = 0x4008ae52;
-/** KVM_S390_KEYOP _IOWR(KVMIO, 0x53, struct kvm_s390_keyop) — <linux/kvm.h> */
+/** #define KVM_S390_KEYOP _IOWR(KVMIO, 0x53, struct kvm_s390_keyop) — <linux/kvm.h> */
 export const KVM_S390_KEYOP = 0xc010ae53;
-/** KVM_CREATE_IRQCHIP _IO(KVMIO, 0x60) — <linux/kvm.h> */
+/** #define KVM_CREATE_IRQCHIP _IO(KVMIO, 0x60) — <linux/kvm.h> */
 export const KVM_CREATE_IRQCHIP = 0xae60;
-/** KVM_IRQ_LINE _IOW(KVMIO, 0x61, struct kvm_irq_level) — <linux/kvm.h> */
+/** #define KVM_IRQ_LINE _IOW(KVMIO, 0x61, struct kvm_irq_level) — <linux/kvm.h> */
 export const KVM_IRQ_LINE = 0x4008ae61;
-/** KVM_GET_IRQCHIP _IOWR(KVMIO, 0x62, struct kvm_irqchip) — <linux/kvm.h> */
+/** #define KVM_GET_IRQCHIP _IOWR(KVMIO, 0x62, struct kvm_irqchip) — <linux/kvm.h> */
 export const KVM_GET_IRQCHIP = 0xc208ae62;
-/** KVM_SET_IRQCHIP _IOR(KVMIO, 0x63, struct kvm_irqchip) — <linux/kvm.h> */
+/** #define KVM_SET_IRQCHIP _IOR(KVMIO, 0x63, struct kvm_irqchip) — <linux/kvm.h> */
 export const KVM_SET_IRQCHIP = 0x8208ae63;
-/** KVM_CREATE_PIT _IO(KVMIO, 0x64) — <linux/kvm.h> */
+/** #define KVM_CREATE_PIT _IO(KVMIO, 0x64) — <linux/kvm.h> */
 export const KVM_CREATE_PIT = 0xae64;
-/** KVM_GET_PIT _IOWR(KVMIO, 0x65, struct kvm_pit_state) — <linux/kvm.h> */
+/** #define KVM_GET_PIT _IOWR(KVMIO, 0x65, struct kvm_pit_state) — <linux/kvm.h> */
 export const KVM_GET_PIT = 0xc048ae65;
-/** KVM_SET_PIT _IOR(KVMIO, 0x66, struct kvm_pit_state) — <linux/kvm.h> */
+/** #define KVM_SET_PIT _IOR(KVMIO, 0x66, struct kvm_pit_state) — <linux/kvm.h> */
 export const KVM_SET_PIT = 0x8048ae66;
-/** KVM_IRQ_LINE_STATUS _IOWR(KVMIO, 0x67, struct kvm_irq_level) — <linux/kvm.h> */
+/** #define KVM_IRQ_LINE_STATUS _IOWR(KVMIO, 0x67, struct kvm_irq_level) — <linux/kvm.h> */
 export const KVM_IRQ_LINE_STATUS = 0xc008ae67;
-/** KVM_REGISTER_COALESCED_MMIO _IOW(KVMIO, 0x67, struct kvm_coalesced_mmio_zone) — <linux/kvm.h> */
+/** #define KVM_REGISTER_COALESCED_MMIO _IOW(KVMIO, 0x67, struct kvm_coalesced_mmio_zone) — <linux/kvm.h> */
 export const KVM_REGISTER_COALESCED_MMIO = 0x4010ae67;
-/** KVM_UNREGISTER_COALESCED_MMIO _IOW(KVMIO, 0x68, struct kvm_coalesced_mmio_zone) — <linux/kvm.h> */
+/** #define KVM_UNREGISTER_COALESCED_MMIO _IOW(KVMIO, 0x68, struct kvm_coalesced_mmio_zone) — <linux/kvm.h> */
 export const KVM_UNREGISTER_COALESCED_MMIO = 0x4010ae68;
-/** KVM_SET_GSI_ROUTING _IOW(KVMIO, 0x6a, struct kvm_irq_routing) — <linux/kvm.h> */
+/** #define KVM_SET_GSI_ROUTING _IOW(KVMIO, 0x6a, struct kvm_irq_routing) — <linux/kvm.h> */
 export const KVM_SET_GSI_ROUTING = 0x4008ae6a;
-/** KVM_REINJECT_CONTROL _IO(KVMIO, 0x71) — <linux/kvm.h> */
+/** #define KVM_REINJECT_CONTROL _IO(KVMIO, 0x71) — <linux/kvm.h> */
 export const KVM_REINJECT_CONTROL = 0xae71;
-/** KVM_IRQFD _IOW(KVMIO, 0x76, struct kvm_irqfd) — <linux/kvm.h> */
+/** #define KVM_IRQFD _IOW(KVMIO, 0x76, struct kvm_irqfd) — <linux/kvm.h> */
 export const KVM_IRQFD = 0x4020ae76;
-/** KVM_CREATE_PIT2 _IOW(KVMIO, 0x77, struct kvm_pit_config) — <linux/kvm.h> */
+/** #define KVM_CREATE_PIT2 _IOW(KVMIO, 0x77, struct kvm_pit_config) — <linux/kvm.h> */
 export const KVM_CREATE_PIT2 = 0x4040ae77;
-/** KVM_SET_BOOT_CPU_ID _IO(KVMIO, 0x78) — <linux/kvm.h> */
+/** #define KVM_SET_BOOT_CPU_ID _IO(KVMIO, 0x78) — <linux/kvm.h> */
 export const KVM_SET_BOOT_CPU_ID = 0xae78;
-/** KVM_IOEVENTFD _IOW(KVMIO, 0x79, struct kvm_ioeventfd) — <linux/kvm.h> */
+/** #define KVM_IOEVENTFD _IOW(KVMIO, 0x79, struct kvm_ioeventfd) — <linux/kvm.h> */
 export const KVM_IOEVENTFD = 0x4040ae79;
-/** KVM_XEN_HVM_CONFIG _IOW(KVMIO, 0x7a, struct kvm_xen_hvm_config) — <linux/kvm.h> */
+/** #define KVM_XEN_HVM_CONFIG _IOW(KVMIO, 0x7a, struct kvm_xen_hvm_config) — <linux/kvm.h> */
 export const KVM_XEN_HVM_CONFIG = 0x4038ae7a;
-/** KVM_SET_CLOCK _IOW(KVMIO, 0x7b, struct kvm_clock_data) — <linux/kvm.h> */
+/** #define KVM_SET_CLOCK _IOW(KVMIO, 0x7b, struct kvm_clock_data) — <linux/kvm.h> */
 export const KVM_SET_CLOCK = 0x4030ae7b;
-/** KVM_GET_CLOCK _IOR(KVMIO, 0x7c, struct kvm_clock_data) — <linux/kvm.h> */
+/** #define KVM_GET_CLOCK _IOR(KVMIO, 0x7c, struct kvm_clock_data) — <linux/kvm.h> */
 export const KVM_GET_CLOCK = 0x8030ae7c;
-/** KVM_GET_PIT2 _IOR(KVMIO, 0x9f, struct kvm_pit_state2) — <linux/kvm.h> */
+/** #define KVM_GET_PIT2 _IOR(KVMIO, 0x9f, struct kvm_pit_state2) — <linux/kvm.h> */
 export const KVM_GET_PIT2 = 0x8070ae9f;
-/** KVM_SET_PIT2 _IOW(KVMIO, 0xa0, struct kvm_pit_state2) — <linux/kvm.h> */
+/** #define KVM_SET_PIT2 _IOW(KVMIO, 0xa0, struct kvm_pit_state2) — <linux/kvm.h> */
 export const KVM_SET_PIT2 = 0x4070aea0;
-/** KVM_SET_TSC_KHZ _IO(KVMIO, 0xa2) — <linux/kvm.h> */
+/** #define KVM_SET_TSC_KHZ _IO(KVMIO, 0xa2) — <linux/kvm.h> */
 export const KVM_SET_TSC_KHZ = 0xaea2;
-/** KVM_GET_TSC_KHZ _IO(KVMIO, 0xa3) — <linux/kvm.h> */
+/** #define KVM_GET_TSC_KHZ _IO(KVMIO, 0xa3) — <linux/kvm.h> */
 export const KVM_GET_TSC_KHZ = 0xaea3;
-/** KVM_SIGNAL_MSI _IOW(KVMIO, 0xa5, struct kvm_msi) — <linux/kvm.h> */
+/** #define KVM_SIGNAL_MSI _IOW(KVMIO, 0xa5, struct kvm_msi) — <linux/kvm.h> */
 export const KVM_SIGNAL_MSI = 0x4020aea5;
-/** KVM_PPC_ALLOCATE_HTAB _IOWR(KVMIO, 0xa7, __u32) — <linux/kvm.h> */
+/** #define KVM_PPC_ALLOCATE_HTAB _IOWR(KVMIO, 0xa7, __u32) — <linux/kvm.h> */
 export const KVM_PPC_ALLOCATE_HTAB = 0xc004aea7;
-/** KVM_ARM_SET_DEVICE_ADDR _IOW(KVMIO, 0xab, struct kvm_arm_device_addr) — <linux/kvm.h> */
+/** #define KVM_ARM_SET_DEVICE_ADDR _IOW(KVMIO, 0xab, struct kvm_arm_device_addr) — <linux/kvm.h> */
 export const KVM_ARM_SET_DEVICE_ADDR = 0x4010aeab;
-/** KVM_SET_PMU_EVENT_FILTER _IOW(KVMIO, 0xb2, struct kvm_pmu_event_filter) — <linux/kvm.h> */
+/** #define KVM_SET_PMU_EVENT_FILTER _IOW(KVMIO, 0xb2, struct kvm_pmu_event_filter) — <linux/kvm.h> */
 export const KVM_SET_PMU_EVENT_FILTER = 0x4020aeb2;
-/** KVM_PPC_SVM_OFF _IO(KVMIO, 0xb3) — <linux/kvm.h> */
+/** #define KVM_PPC_SVM_OFF _IO(KVMIO, 0xb3) — <linux/kvm.h> */
 export const KVM_PPC_SVM_OFF = 0xaeb3;
-/** KVM_CREATE_DEVICE _IOWR(KVMIO, 0xe0, struct kvm_create_device) — <linux/kvm.h> */
+/** #define KVM_CREATE_DEVICE _IOWR(KVMIO, 0xe0, struct kvm_create_device) — <linux/kvm.h> */
 export const KVM_CREATE_DEVICE = 0xc00caee0;
-/** KVM_SET_DEVICE_ATTR _IOW(KVMIO, 0xe1, struct kvm_device_attr) — <linux/kvm.h> */
+/** #define KVM_SET_DEVICE_ATTR _IOW(KVMIO, 0xe1, struct kvm_device_attr) — <linux/kvm.h> */
 export const KVM_SET_DEVICE_ATTR = 0x4018aee1;
-/** KVM_GET_DEVICE_ATTR _IOW(KVMIO, 0xe2, struct kvm_device_attr) — <linux/kvm.h> */
+/** #define KVM_GET_DEVICE_ATTR _IOW(KVMIO, 0xe2, struct kvm_device_attr) — <linux/kvm.h> */
 export const KVM_GET_DEVICE_ATTR = 0x4018aee2;
-/** KVM_HAS_DEVICE_ATTR _IOW(KVMIO, 0xe3, struct kvm_device_attr) — <linux/kvm.h> */
+/** #define KVM_HAS_DEVICE_ATTR _IOW(KVMIO, 0xe3, struct kvm_device_attr) — <linux/kvm.h> */
 export const KVM_HAS_DEVICE_ATTR = 0x4018aee3;
-/** KVM_RUN _IO(KVMIO, 0x80) — <linux/kvm.h> */
+/** #define KVM_RUN _IO(KVMIO, 0x80) — <linux/kvm.h> */
 export const KVM_RUN = 0xae80;
-/** KVM_GET_REGS _IOR(KVMIO, 0x81, struct kvm_regs) — <linux/kvm.h> */
+/** #define KVM_GET_REGS _IOR(KVMIO, 0x81, struct kvm_regs) — <linux/kvm.h> */
 export const KVM_GET_REGS = 0x8090ae81;
-/** KVM_SET_REGS _IOW(KVMIO, 0x82, struct kvm_regs) — <linux/kvm.h> */
+/** #define KVM_SET_REGS _IOW(KVMIO, 0x82, struct kvm_regs) — <linux/kvm.h> */
 export const KVM_SET_REGS = 0x4090ae82;
-/** KVM_GET_SREGS _IOR(KVMIO, 0x83, struct kvm_sregs) — <linux/kvm.h> */
+/** #define KVM_GET_SREGS _IOR(KVMIO, 0x83, struct kvm_sregs) — <linux/kvm.h> */
 export const KVM_GET_SREGS = 0x8138ae83;
-/** KVM_SET_SREGS _IOW(KVMIO, 0x84, struct kvm_sregs) — <linux/kvm.h> */
+/** #define KVM_SET_SREGS _IOW(KVMIO, 0x84, struct kvm_sregs) — <linux/kvm.h> */
 export const KVM_SET_SREGS = 0x4138ae84;
-/** KVM_TRANSLATE _IOWR(KVMIO, 0x85, struct kvm_translation) — <linux/kvm.h> */
+/** #define KVM_TRANSLATE _IOWR(KVMIO, 0x85, struct kvm_translation) — <linux/kvm.h> */
 export const KVM_TRANSLATE = 0xc018ae85;
-/** KVM_INTERRUPT _IOW(KVMIO, 0x86, struct kvm_interrupt) — <linux/kvm.h> */
+/** #define KVM_INTERRUPT _IOW(KVMIO, 0x86, struct kvm_interrupt) — <linux/kvm.h> */
 export const KVM_INTERRUPT = 0x4004ae86;
-/** KVM_GET_MSRS _IOWR(KVMIO, 0x88, struct kvm_msrs) — <linux/kvm.h> */
+/** #define KVM_GET_MSRS _IOWR(KVMIO, 0x88, struct kvm_msrs) — <linux/kvm.h> */
 export const KVM_GET_MSRS = 0xc008ae88;
-/** KVM_SET_MSRS _IOW(KVMIO, 0x89, struct kvm_msrs) — <linux/kvm.h> */
+/** #define KVM_SET_MSRS _IOW(KVMIO, 0x89, struct kvm_msrs) — <linux/kvm.h> */
 export const KVM_SET_MSRS = 0x4008ae89;
-/** KVM_SET_CPUID _IOW(KVMIO, 0x8a, struct kvm_cpuid) — <linux/kvm.h> */
+/** #define KVM_SET_CPUID _IOW(KVMIO, 0x8a, struct kvm_cpuid) — <linux/kvm.h> */
 export const KVM_SET_CPUID = 0x4008ae8a;
-/** KVM_SET_SIGNAL_MASK _IOW(KVMIO, 0x8b, struct kvm_signal_mask) — <linux/kvm.h> */
+/** #define KVM_SET_SIGNAL_MASK _IOW(KVMIO, 0x8b, struct kvm_signal_mask) — <linux/kvm.h> */
 export const KVM_SET_SIGNAL_MASK = 0x4004ae8b;
-/** KVM_GET_FPU _IOR(KVMIO, 0x8c, struct kvm_fpu) — <linux/kvm.h> */
+/** #define KVM_GET_FPU _IOR(KVMIO, 0x8c, struct kvm_fpu) — <linux/kvm.h> */
 export const KVM_GET_FPU = 0x81a0ae8c;
-/** KVM_SET_FPU _IOW(KVMIO, 0x8d, struct kvm_fpu) — <linux/kvm.h> */
+/** #define KVM_SET_FPU _IOW(KVMIO, 0x8d, struct kvm_fpu) — <linux/kvm.h> */
 export const KVM_SET_FPU = 0x41a0ae8d;
-/** KVM_GET_LAPIC _IOR(KVMIO, 0x8e, struct kvm_lapic_state) — <linux/kvm.h> */
+/** #define KVM_GET_LAPIC _IOR(KVMIO, 0x8e, struct kvm_lapic_state) — <linux/kvm.h> */
 export const KVM_GET_LAPIC = 0x8400ae8e;
-/** KVM_SET_LAPIC _IOW(KVMIO, 0x8f, struct kvm_lapic_state) — <linux/kvm.h> */
+/** #define KVM_SET_LAPIC _IOW(KVMIO, 0x8f, struct kvm_lapic_state) — <linux/kvm.h> */
 export const KVM_SET_LAPIC = 0x4400ae8f;
-/** KVM_SET_CPUID2 _IOW(KVMIO, 0x90, struct kvm_cpuid2) — <linux/kvm.h> */
+/** #define KVM_SET_CPUID2 _IOW(KVMIO, 0x90, struct kvm_cpuid2) — <linux/kvm.h> */
 export const KVM_SET_CPUID2 = 0x4008ae90;
-/** KVM_GET_CPUID2 _IOWR(KVMIO, 0x91, struct kvm_cpuid2) — <linux/kvm.h> */
+/** #define KVM_GET_CPUID2 _IOWR(KVMIO, 0x91, struct kvm_cpuid2) — <linux/kvm.h> */
 export const KVM_GET_CPUID2 = 0xc008ae91;
-/** KVM_TPR_ACCESS_REPORTING _IOWR(KVMIO, 0x92, struct kvm_tpr_access_ctl) — <linux/kvm.h> */
+/** #define KVM_TPR_ACCESS_REPORTING _IOWR(KVMIO, 0x92, struct kvm_tpr_access_ctl) — <linux/kvm.h> */
 export const KVM_TPR_ACCESS_REPORTING = 0xc028ae92;
-/** KVM_SET_VAPIC_ADDR _IOW(KVMIO, 0x93, struct kvm_vapic_addr) — <linux/kvm.h> */
+/** #define KVM_SET_VAPIC_ADDR _IOW(KVMIO, 0x93, struct kvm_vapic_addr) — <linux/kvm.h> */
 export const KVM_SET_VAPIC_ADDR = 0x4008ae93;
-/** KVM_S390_STORE_STATUS_NOADDR (-1ul) — <linux/kvm.h> */
+/** #define KVM_S390_STORE_STATUS_NOADDR (-1ul) — <linux/kvm.h> */
 export const KVM_S390_STORE_STATUS_NOADDR = 0xffffffffffffffffn;
-/** KVM_S390_STORE_STATUS_PREFIXED (-2ul) — <linux/kvm.h> */
+/** #define KVM_S390_STORE_STATUS_PREFIXED (-2ul) — <linux/kvm.h> */
 export const KVM_S390_STORE_STATUS_PREFIXED = 0xfffffffffffffffen;
-/** KVM_S390_STORE_STATUS _IOW(KVMIO, 0x95, unsigned long) — <linux/kvm.h> */
+/** #define KVM_S390_STORE_STATUS _IOW(KVMIO, 0x95, unsigned long) — <linux/kvm.h> */
 export const KVM_S390_STORE_STATUS = 0x4008ae95;
-/** KVM_S390_INITIAL_RESET _IO(KVMIO, 0x97) — <linux/kvm.h> */
+/** #define KVM_S390_INITIAL_RESET _IO(KVMIO, 0x97) — <linux/kvm.h> */
 export const KVM_S390_INITIAL_RESET = 0xae97;
-/** KVM_GET_MP_STATE _IOR(KVMIO, 0x98, struct kvm_mp_state) — <linux/kvm.h> */
+/** #define KVM_GET_MP_STATE _IOR(KVMIO, 0x98, struct kvm_mp_state) — <linux/kvm.h> */
 export const KVM_GET_MP_STATE = 0x8004ae98;
-/** KVM_SET_MP_STATE _IOW(KVMIO, 0x99, struct kvm_mp_state) — <linux/kvm.h> */
+/** #define KVM_SET_MP_STATE _IOW(KVMIO, 0x99, struct kvm_mp_state) — <linux/kvm.h> */
 export const KVM_SET_MP_STATE = 0x4004ae99;
-/** KVM_NMI _IO(KVMIO, 0x9a) — <linux/kvm.h> */
+/** #define KVM_NMI _IO(KVMIO, 0x9a) — <linux/kvm.h> */
 export const KVM_NMI = 0xae9a;
-/** KVM_SET_GUEST_DEBUG _IOW(KVMIO, 0x9b, struct kvm_guest_debug) — <linux/kvm.h> */
+/** #define KVM_SET_GUEST_DEBUG _IOW(KVMIO, 0x9b, struct kvm_guest_debug) — <linux/kvm.h> */
 export const KVM_SET_GUEST_DEBUG = 0x4048ae9b;
-/** KVM_X86_SETUP_MCE _IOW(KVMIO, 0x9c, __u64) — <linux/kvm.h> */
+/** #define KVM_X86_SETUP_MCE _IOW(KVMIO, 0x9c, __u64) — <linux/kvm.h> */
 export const KVM_X86_SETUP_MCE = 0x4008ae9c;
-/** KVM_X86_GET_MCE_CAP_SUPPORTED _IOR(KVMIO, 0x9d, __u64) — <linux/kvm.h> */
+/** #define KVM_X86_GET_MCE_CAP_SUPPORTED _IOR(KVMIO, 0x9d, __u64) — <linux/kvm.h> */
 export const KVM_X86_GET_MCE_CAP_SUPPORTED = 0x8008ae9d;
-/** KVM_X86_SET_MCE _IOW(KVMIO, 0x9e, struct kvm_x86_mce) — <linux/kvm.h> */
+/** #define KVM_X86_SET_MCE _IOW(KVMIO, 0x9e, struct kvm_x86_mce) — <linux/kvm.h> */
 export const KVM_X86_SET_MCE = 0x4040ae9e;
-/** KVM_GET_VCPU_EVENTS _IOR(KVMIO, 0x9f, struct kvm_vcpu_events) — <linux/kvm.h> */
+/** #define KVM_GET_VCPU_EVENTS _IOR(KVMIO, 0x9f, struct kvm_vcpu_events) — <linux/kvm.h> */
 export const KVM_GET_VCPU_EVENTS = 0x8040ae9f;
-/** KVM_SET_VCPU_EVENTS _IOW(KVMIO, 0xa0, struct kvm_vcpu_events) — <linux/kvm.h> */
+/** #define KVM_SET_VCPU_EVENTS _IOW(KVMIO, 0xa0, struct kvm_vcpu_events) — <linux/kvm.h> */
 export const KVM_SET_VCPU_EVENTS = 0x4040aea0;
-/** KVM_GET_DEBUGREGS _IOR(KVMIO, 0xa1, struct kvm_debugregs) — <linux/kvm.h> */
+/** #define KVM_GET_DEBUGREGS _IOR(KVMIO, 0xa1, struct kvm_debugregs) — <linux/kvm.h> */
 export const KVM_GET_DEBUGREGS = 0x8080aea1;
-/** KVM_SET_DEBUGREGS _IOW(KVMIO, 0xa2, struct kvm_debugregs) — <linux/kvm.h> */
+/** #define KVM_SET_DEBUGREGS _IOW(KVMIO, 0xa2, struct kvm_debugregs) — <linux/kvm.h> */
 export const KVM_SET_DEBUGREGS = 0x4080aea2;
-/** KVM_ENABLE_CAP _IOW(KVMIO, 0xa3, struct kvm_enable_cap) — <linux/kvm.h> */
+/** #define KVM_ENABLE_CAP _IOW(KVMIO, 0xa3, struct kvm_enable_cap) — <linux/kvm.h> */
 export const KVM_ENABLE_CAP = 0x4068aea3;
-/** KVM_GET_XSAVE _IOR(KVMIO, 0xa4, struct kvm_xsave) — <linux/kvm.h> */
+/** #define KVM_GET_XSAVE _IOR(KVMIO, 0xa4, struct kvm_xsave) — <linux/kvm.h> */
 export const KVM_GET_XSAVE = 0x9000aea4;
-/** KVM_SET_XSAVE _IOW(KVMIO, 0xa5, struct kvm_xsave) — <linux/kvm.h> */
+/** #define KVM_SET_XSAVE _IOW(KVMIO, 0xa5, struct kvm_xsave) — <linux/kvm.h> */
 export const KVM_SET_XSAVE = 0x5000aea5;
-/** KVM_GET_XCRS _IOR(KVMIO, 0xa6, struct kvm_xcrs) — <linux/kvm.h> */
+/** #define KVM_GET_XCRS _IOR(KVMIO, 0xa6, struct kvm_xcrs) — <linux/kvm.h> */
 export const KVM_GET_XCRS = 0x8188aea6;
-/** KVM_SET_XCRS _IOW(KVMIO, 0xa7, struct kvm_xcrs) — <linux/kvm.h> */
+/** #define KVM_SET_XCRS _IOW(KVMIO, 0xa7, struct kvm_xcrs) — <linux/kvm.h> */
 export const KVM_SET_XCRS = 0x4188aea7;
-/** KVM_DIRTY_TLB _IOW(KVMIO, 0xaa, struct kvm_dirty_tlb) — <linux/kvm.h> */
+/** #define KVM_DIRTY_TLB _IOW(KVMIO, 0xaa, struct kvm_dirty_tlb) — <linux/kvm.h> */
 export const KVM_DIRTY_TLB = 0x4010aeaa;
-/** KVM_GET_ONE_REG _IOW(KVMIO, 0xab, struct kvm_one_reg) — <linux/kvm.h> */
+/** #define KVM_GET_ONE_REG _IOW(KVMIO, 0xab, struct kvm_one_reg) — <linux/kvm.h> */
 export const KVM_GET_ONE_REG = 0x4010aeab;
-/** KVM_SET_ONE_REG _IOW(KVMIO, 0xac, struct kvm_one_reg) — <linux/kvm.h> */
+/** #define KVM_SET_ONE_REG _IOW(KVMIO, 0xac, struct kvm_one_reg) — <linux/kvm.h> */
 export const KVM_SET_ONE_REG = 0x4010aeac;
-/** KVM_KVMCLOCK_CTRL _IO(KVMIO, 0xad) — <linux/kvm.h> */
+/** #define KVM_KVMCLOCK_CTRL _IO(KVMIO, 0xad) — <linux/kvm.h> */
 export const KVM_KVMCLOCK_CTRL = 0xaead;
-/** KVM_GET_REG_LIST _IOWR(KVMIO, 0xb0, struct kvm_reg_list) — <linux/kvm.h> */
+/** #define KVM_GET_REG_LIST _IOWR(KVMIO, 0xb0, struct kvm_reg_list) — <linux/kvm.h> */
 export const KVM_GET_REG_LIST = 0xc008aeb0;
-/** KVM_SMI _IO(KVMIO, 0xb7) — <linux/kvm.h> */
+/** #define KVM_SMI _IO(KVMIO, 0xb7) — <linux/kvm.h> */
 export const KVM_SMI = 0xaeb7;
-/** KVM_MEMORY_ENCRYPT_OP _IOWR(KVMIO, 0xba, unsigned long) — <linux/kvm.h> */
+/** #define KVM_MEMORY_ENCRYPT_OP _IOWR(KVMIO, 0xba, unsigned long) — <linux/kvm.h> */
 export const KVM_MEMORY_ENCRYPT_OP = 0xc008aeba;
-/** KVM_MEMORY_ENCRYPT_REG_REGION _IOR(KVMIO, 0xbb, struct kvm_enc_region) — <linux/kvm.h> */
+/** #define KVM_MEMORY_ENCRYPT_REG_REGION _IOR(KVMIO, 0xbb, struct kvm_enc_region) — <linux/kvm.h> */
 export const KVM_MEMORY_ENCRYPT_REG_REGION = 0x8010aebb;
-/** KVM_MEMORY_ENCRYPT_UNREG_REGION _IOR(KVMIO, 0xbc, struct kvm_enc_region) — <linux/kvm.h> */
+/** #define KVM_MEMORY_ENCRYPT_UNREG_REGION _IOR(KVMIO, 0xbc, struct kvm_enc_region) — <linux/kvm.h> */
 export const KVM_MEMORY_ENCRYPT_UNREG_REGION = 0x8010aebc;
-/** KVM_HYPERV_EVENTFD _IOW(KVMIO, 0xbd, struct kvm_hyperv_eventfd) — <linux/kvm.h> */
+/** #define KVM_HYPERV_EVENTFD _IOW(KVMIO, 0xbd, struct kvm_hyperv_eventfd) — <linux/kvm.h> */
 export const KVM_HYPERV_EVENTFD = 0x4018aebd;
-/** KVM_GET_NESTED_STATE _IOWR(KVMIO, 0xbe, struct kvm_nested_state) — <linux/kvm.h> */
+/** #define KVM_GET_NESTED_STATE _IOWR(KVMIO, 0xbe, struct kvm_nested_state) — <linux/kvm.h> */
 export const KVM_GET_NESTED_STATE = 0xc080aebe;
-/** KVM_SET_NESTED_STATE _IOW(KVMIO, 0xbf, struct kvm_nested_state) — <linux/kvm.h> */
+/** #define KVM_SET_NESTED_STATE _IOW(KVMIO, 0xbf, struct kvm_nested_state) — <linux/kvm.h> */
 export const KVM_SET_NESTED_STATE = 0x4080aebf;
-/** KVM_CLEAR_DIRTY_LOG _IOWR(KVMIO, 0xc0, struct kvm_clear_dirty_log) — <linux/kvm.h> */
+/** #define KVM_CLEAR_DIRTY_LOG _IOWR(KVMIO, 0xc0, struct kvm_clear_dirty_log) — <linux/kvm.h> */
 export const KVM_CLEAR_DIRTY_LOG = 0xc018aec0;
-/** KVM_GET_SUPPORTED_HV_CPUID _IOWR(KVMIO, 0xc1, struct kvm_cpuid2) — <linux/kvm.h> */
+/** #define KVM_GET_SUPPORTED_HV_CPUID _IOWR(KVMIO, 0xc1, struct kvm_cpuid2) — <linux/kvm.h> */
 export const KVM_GET_SUPPORTED_HV_CPUID = 0xc008aec1;
-/** KVM_ARM_VCPU_FINALIZE _IOW(KVMIO, 0xc2, int) — <linux/kvm.h> */
+/** #define KVM_ARM_VCPU_FINALIZE _IOW(KVMIO, 0xc2, int) — <linux/kvm.h> */
 export const KVM_ARM_VCPU_FINALIZE = 0x4004aec2;
-/** KVM_S390_NORMAL_RESET _IO(KVMIO, 0xc3) — <linux/kvm.h> */
+/** #define KVM_S390_NORMAL_RESET _IO(KVMIO, 0xc3) — <linux/kvm.h> */
 export const KVM_S390_NORMAL_RESET = 0xaec3;
-/** KVM_S390_CLEAR_RESET _IO(KVMIO, 0xc4) — <linux/kvm.h> */
+/** #define KVM_S390_CLEAR_RESET _IO(KVMIO, 0xc4) — <linux/kvm.h> */
 export const KVM_S390_CLEAR_RESET = 0xaec4;
-/** KVM_X86_SET_MSR_FILTER _IOW(KVMIO, 0xc6, struct kvm_msr_filter) — <linux/kvm.h> */
+/** #define KVM_X86_SET_MSR_FILTER _IOW(KVMIO, 0xc6, struct kvm_msr_filter) — <linux/kvm.h> */
 export const KVM_X86_SET_MSR_FILTER = 0x4188aec6;
-/** KVM_RESET_DIRTY_RINGS _IO(KVMIO, 0xc7) — <linux/kvm.h> */
+/** #define KVM_RESET_DIRTY_RINGS _IO(KVMIO, 0xc7) — <linux/kvm.h> */
 export const KVM_RESET_DIRTY_RINGS = 0xaec7;
-/** KVM_XEN_HVM_GET_ATTR _IOWR(KVMIO, 0xc8, struct kvm_xen_hvm_attr) — <linux/kvm.h> */
+/** #define KVM_XEN_HVM_GET_ATTR _IOWR(KVMIO, 0xc8, struct kvm_xen_hvm_attr) — <linux/kvm.h> */
 export const KVM_XEN_HVM_GET_ATTR = 0xc048aec8;
-/** KVM_XEN_HVM_SET_ATTR _IOW(KVMIO, 0xc9, struct kvm_xen_hvm_attr) — <linux/kvm.h> */
+/** #define KVM_XEN_HVM_SET_ATTR _IOW(KVMIO, 0xc9, struct kvm_xen_hvm_attr) — <linux/kvm.h> */
 export const KVM_XEN_HVM_SET_ATTR = 0x4048aec9;
-/** KVM_XEN_VCPU_GET_ATTR _IOWR(KVMIO, 0xca, struct kvm_xen_vcpu_attr) — <linux/kvm.h> */
+/** #define KVM_XEN_VCPU_GET_ATTR _IOWR(KVMIO, 0xca, struct kvm_xen_vcpu_attr) — <linux/kvm.h> */
 export const KVM_XEN_VCPU_GET_ATTR = 0xc048aeca;
-/** KVM_XEN_VCPU_SET_ATTR _IOW(KVMIO, 0xcb, struct kvm_xen_vcpu_attr) — <linux/kvm.h> */
+/** #define KVM_XEN_VCPU_SET_ATTR _IOW(KVMIO, 0xcb, struct kvm_xen_vcpu_attr) — <linux/kvm.h> */
 export const KVM_XEN_VCPU_SET_ATTR = 0x4048aecb;
-/** KVM_XEN_HVM_EVTCHN_SEND _IOW(KVMIO, 0xd0, struct kvm_irq_routing_xen_evtchn) — <linux/kvm.h> */
+/** #define KVM_XEN_HVM_EVTCHN_SEND _IOW(KVMIO, 0xd0, struct kvm_irq_routing_xen_evtchn) — <linux/kvm.h> */
 export const KVM_XEN_HVM_EVTCHN_SEND = 0x400caed0;
-/** KVM_GET_SREGS2 _IOR(KVMIO, 0xcc, struct kvm_sregs2) — <linux/kvm.h> */
+/** #define KVM_GET_SREGS2 _IOR(KVMIO, 0xcc, struct kvm_sregs2) — <linux/kvm.h> */
 export const KVM_GET_SREGS2 = 0x8140aecc;
-/** KVM_SET_SREGS2 _IOW(KVMIO, 0xcd, struct kvm_sregs2) — <linux/kvm.h> */
+/** #define KVM_SET_SREGS2 _IOW(KVMIO, 0xcd, struct kvm_sregs2) — <linux/kvm.h> */
 export const KVM_SET_SREGS2 = 0x4140aecd;
-/** KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE (1 << 0) — <linux/kvm.h> */
+/** #define KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE (1 << 0) — <linux/kvm.h> */
 export const KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE = 0x1;
-/** KVM_DIRTY_LOG_INITIALLY_SET (1 << 1) — <linux/kvm.h> */
+/** #define KVM_DIRTY_LOG_INITIALLY_SET (1 << 1) — <linux/kvm.h> */
 export const KVM_DIRTY_LOG_INITIALLY_SET = 0x2;
-/** KVM_DIRTY_LOG_PAGE_OFFSET 0 — <linux/kvm.h> */
+/** #define KVM_DIRTY_LOG_PAGE_OFFSET 0 — <linux/kvm.h> */
 export const KVM_DIRTY_LOG_PAGE_OFFSET = 64;
-/** KVM_DIRTY_GFN_F_DIRTY _BITUL(0) — <linux/kvm.h> */
+/** #define KVM_DIRTY_GFN_F_DIRTY _BITUL(0) — <linux/kvm.h> */
 export const KVM_DIRTY_GFN_F_DIRTY = 0x1;
-/** KVM_DIRTY_GFN_F_RESET _BITUL(1) — <linux/kvm.h> */
+/** #define KVM_DIRTY_GFN_F_RESET _BITUL(1) — <linux/kvm.h> */
 export const KVM_DIRTY_GFN_F_RESET = 0x2;
-/** KVM_DIRTY_GFN_F_MASK 0x3 — <linux/kvm.h> */
+/** #define KVM_DIRTY_GFN_F_MASK 0x3 — <linux/kvm.h> */
 export const KVM_DIRTY_GFN_F_MASK = 0x3;
-/** KVM_BUS_LOCK_DETECTION_OFF (1 << 0) — <linux/kvm.h> */
+/** #define KVM_BUS_LOCK_DETECTION_OFF (1 << 0) — <linux/kvm.h> */
 export const KVM_BUS_LOCK_DETECTION_OFF = 0x1;
-/** KVM_BUS_LOCK_DETECTION_EXIT (1 << 1) — <linux/kvm.h> */
+/** #define KVM_BUS_LOCK_DETECTION_EXIT (1 << 1) — <linux/kvm.h> */
 export const KVM_BUS_LOCK_DETECTION_EXIT = 0x2;
-/** KVM_PMU_CAP_DISABLE (1 << 0) — <linux/kvm.h> */
+/** #define KVM_PMU_CAP_DISABLE (1 << 0) — <linux/kvm.h> */
 export const KVM_PMU_CAP_DISABLE = 0x1;
-/** KVM_STATS_TYPE_SHIFT 0 — <linux/kvm.h> */
+/** #define KVM_STATS_TYPE_SHIFT 0 — <linux/kvm.h> */
 export const KVM_STATS_TYPE_SHIFT = 0;
-/** KVM_STATS_TYPE_MASK (0xF << KVM_STATS_TYPE_SHIFT) — <linux/kvm.h> */
+/** #define KVM_STATS_TYPE_MASK (0xF << KVM_STATS_TYPE_SHIFT) — <linux/kvm.h> */
 export const KVM_STATS_TYPE_MASK = 0xf;
-/** KVM_STATS_TYPE_CUMULATIVE (0x0 << KVM_STATS_TYPE_SHIFT) — <linux/kvm.h> */
+/** #define KVM_STATS_TYPE_CUMULATIVE (0x0 << KVM_STATS_TYPE_SHIFT) — <linux/kvm.h> */
 export const KVM_STATS_TYPE_CUMULATIVE = 0x0;
-/** KVM_STATS_TYPE_INSTANT (0x1 << KVM_STATS_TYPE_SHIFT) — <linux/kvm.h> */
+/** #define KVM_STATS_TYPE_INSTANT (0x1 << KVM_STATS_TYPE_SHIFT) — <linux/kvm.h> */
 export const KVM_STATS_TYPE_INSTANT = 0x1;
-/** KVM_STATS_TYPE_PEAK (0x2 << KVM_STATS_TYPE_SHIFT) — <linux/kvm.h> */
+/** #define KVM_STATS_TYPE_PEAK (0x2 << KVM_STATS_TYPE_SHIFT) — <linux/kvm.h> */
 export const KVM_STATS_TYPE_PEAK = 0x2;
-/** KVM_STATS_TYPE_LINEAR_HIST (0x3 << KVM_STATS_TYPE_SHIFT) — <linux/kvm.h> */
+/** #define KVM_STATS_TYPE_LINEAR_HIST (0x3 << KVM_STATS_TYPE_SHIFT) — <linux/kvm.h> */
 export const KVM_STATS_TYPE_LINEAR_HIST = 0x3;
-/** KVM_STATS_TYPE_LOG_HIST (0x4 << KVM_STATS_TYPE_SHIFT) — <linux/kvm.h> */
+/** #define KVM_STATS_TYPE_LOG_HIST (0x4 << KVM_STATS_TYPE_SHIFT) — <linux/kvm.h> */
 export const KVM_STATS_TYPE_LOG_HIST = 0x4;
-/** KVM_STATS_TYPE_MAX KVM_STATS_TYPE_LOG_HIST — <linux/kvm.h> */
+/** #define KVM_STATS_TYPE_MAX KVM_STATS_TYPE_LOG_HIST — <linux/kvm.h> */
 export const KVM_STATS_TYPE_MAX = 0x4;
-/** KVM_STATS_UNIT_SHIFT 4 — <linux/kvm.h> */
+/** #define KVM_STATS_UNIT_SHIFT 4 — <linux/kvm.h> */
 export const KVM_STATS_UNIT_SHIFT = 4;
-/** KVM_STATS_UNIT_MASK (0xF << KVM_STATS_UNIT_SHIFT) — <linux/kvm.h> */
+/** #define KVM_STATS_UNIT_MASK (0xF << KVM_STATS_UNIT_SHIFT) — <linux/kvm.h> */
 export const KVM_STATS_UNIT_MASK = 0xf0;
-/** KVM_STATS_UNIT_NONE (0x0 << KVM_STATS_UNIT_SHIFT) — <linux/kvm.h> */
+/** #define KVM_STATS_UNIT_NONE (0x0 << KVM_STATS_UNIT_SHIFT) — <linux/kvm.h> */
 export const KVM_STATS_UNIT_NONE = 0x0;
-/** KVM_STATS_UNIT_BYTES (0x1 << KVM_STATS_UNIT_SHIFT) — <linux/kvm.h> */
+/** #define KVM_STATS_UNIT_BYTES (0x1 << KVM_STATS_UNIT_SHIFT) — <linux/kvm.h> */
 export const KVM_STATS_UNIT_BYTES = 0x10;
-/** KVM_STATS_UNIT_SECONDS (0x2 << KVM_STATS_UNIT_SHIFT) — <linux/kvm.h> */
+/** #define KVM_STATS_UNIT_SECONDS (0x2 << KVM_STATS_UNIT_SHIFT) — <linux/kvm.h> */
 export const KVM_STATS_UNIT_SECONDS = 0x20;
-/** KVM_STATS_UNIT_CYCLES (0x3 << KVM_STATS_UNIT_SHIFT) — <linux/kvm.h> */
+/** #define KVM_STATS_UNIT_CYCLES (0x3 << KVM_STATS_UNIT_SHIFT) — <linux/kvm.h> */
 export const KVM_STATS_UNIT_CYCLES = 0x30;
-/** KVM_STATS_UNIT_BOOLEAN (0x4 << KVM_STATS_UNIT_SHIFT) — <linux/kvm.h> */
+/** #define KVM_STATS_UNIT_BOOLEAN (0x4 << KVM_STATS_UNIT_SHIFT) — <linux/kvm.h> */
 export const KVM_STATS_UNIT_BOOLEAN = 0x40;
-/** KVM_STATS_UNIT_MAX KVM_STATS_UNIT_BOOLEAN — <linux/kvm.h> */
+/** #define KVM_STATS_UNIT_MAX KVM_STATS_UNIT_BOOLEAN — <linux/kvm.h> */
 export const KVM_STATS_UNIT_MAX = 0x40;
-/** KVM_STATS_BASE_SHIFT 8 — <linux/kvm.h> */
+/** #define KVM_STATS_BASE_SHIFT 8 — <linux/kvm.h> */
 export const KVM_STATS_BASE_SHIFT = 8;
-/** KVM_STATS_BASE_MASK (0xF << KVM_STATS_BASE_SHIFT) — <linux/kvm.h> */
+/** #define KVM_STATS_BASE_MASK (0xF << KVM_STATS_BASE_SHIFT) — <linux/kvm.h> */
 export const KVM_STATS_BASE_MASK = 0xf00;
-/** KVM_STATS_BASE_POW10 (0x0 << KVM_STATS_BASE_SHIFT) — <linux/kvm.h> */
+/** #define KVM_STATS_BASE_POW10 (0x0 << KVM_STATS_BASE_SHIFT) — <linux/kvm.h> */
 export const KVM_STATS_BASE_POW10 = 0x0;
-/** KVM_STATS_BASE_POW2 (0x1 << KVM_STATS_BASE_SHIFT) — <linux/kvm.h> */
+/** #define KVM_STATS_BASE_POW2 (0x1 << KVM_STATS_BASE_SHIFT) — <linux/kvm.h> */
 export const KVM_STATS_BASE_POW2 = 0x100;
-/** KVM_STATS_BASE_MAX KVM_STATS_BASE_POW2 — <linux/kvm.h> */
+/** #define KVM_STATS_BASE_MAX KVM_STATS_BASE_POW2 — <linux/kvm.h> */
 export const KVM_STATS_BASE_MAX = 0x100;
-/** KVM_GET_STATS_FD _IO(KVMIO, 0xce) — <linux/kvm.h> */
+/** #define KVM_GET_STATS_FD _IO(KVMIO, 0xce) — <linux/kvm.h> */
 export const KVM_GET_STATS_FD = 0xaece;
-/** KVM_GET_XSAVE2 _IOR(KVMIO, 0xcf, struct kvm_xsave) — <linux/kvm.h> */
+/** #define KVM_GET_XSAVE2 _IOR(KVMIO, 0xcf, struct kvm_xsave) — <linux/kvm.h> */
 export const KVM_GET_XSAVE2 = 0x9000aecf;
-/** KVM_X86_NOTIFY_VMEXIT_ENABLED (1ULL << 0) — <linux/kvm.h> */
+/** #define KVM_X86_NOTIFY_VMEXIT_ENABLED (1ULL << 0) — <linux/kvm.h> */
 export const KVM_X86_NOTIFY_VMEXIT_ENABLED = 0x1;
-/** KVM_X86_NOTIFY_VMEXIT_USER (1ULL << 1) — <linux/kvm.h> */
+/** #define KVM_X86_NOTIFY_VMEXIT_USER (1ULL << 1) — <linux/kvm.h> */
 export const KVM_X86_NOTIFY_VMEXIT_USER = 0x2;
-/** KVM_SET_MEMORY_ATTRIBUTES _IOW(KVMIO, 0xd2, struct kvm_memory_attributes) — <linux/kvm.h> */
+/** #define KVM_SET_MEMORY_ATTRIBUTES _IOW(KVMIO, 0xd2, struct kvm_memory_attributes) — <linux/kvm.h> */
 export const KVM_SET_MEMORY_ATTRIBUTES = 0x4020aed2;
-/** KVM_MEMORY_ATTRIBUTE_PRIVATE (1ULL << 3) — <linux/kvm.h> */
+/** #define KVM_MEMORY_ATTRIBUTE_PRIVATE (1ULL << 3) — <linux/kvm.h> */
 export const KVM_MEMORY_ATTRIBUTE_PRIVATE = 0x8;
-/** KVM_CREATE_GUEST_MEMFD _IOWR(KVMIO, 0xd4, struct kvm_create_guest_memfd) — <linux/kvm.h> */
+/** #define KVM_CREATE_GUEST_MEMFD _IOWR(KVMIO, 0xd4, struct kvm_create_guest_memfd) — <linux/kvm.h> */
 export const KVM_CREATE_GUEST_MEMFD = 0xc040aed4;
-/** GUEST_MEMFD_FLAG_MMAP (1ULL << 0) — <linux/kvm.h> */
+/** #define GUEST_MEMFD_FLAG_MMAP (1ULL << 0) — <linux/kvm.h> */
 export const GUEST_MEMFD_FLAG_MMAP = 0x1;
-/** GUEST_MEMFD_FLAG_INIT_SHARED (1ULL << 1) — <linux/kvm.h> */
+/** #define GUEST_MEMFD_FLAG_INIT_SHARED (1ULL << 1) — <linux/kvm.h> */
 export const GUEST_MEMFD_FLAG_INIT_SHARED = 0x2;
-/** KVM_PRE_FAULT_MEMORY _IOWR(KVMIO, 0xd5, struct kvm_pre_fault_memory) — <linux/kvm.h> */
+/** #define KVM_PRE_FAULT_MEMORY _IOWR(KVMIO, 0xd5, struct kvm_pre_fault_memory) — <linux/kvm.h> */
 export const KVM_PRE_FAULT_MEMORY = 0xc040aed5;
 // ---- <asm/kvm.h>
-/** KVM_PIO_PAGE_OFFSET 1 — <asm/kvm.h> */
+/** #define KVM_PIO_PAGE_OFFSET 1 — <asm/kvm.h> */
 export const KVM_PIO_PAGE_OFFSET = 1;
-/** KVM_COALESCED_MMIO_PAGE_OFFSET 2 — <asm/kvm.h> */
+/** #define KVM_COALESCED_MMIO_PAGE_OFFSET 2 — <asm/kvm.h> */
 export const KVM_COALESCED_MMIO_PAGE_OFFSET = 2;
-/** DE_VECTOR 0 — <asm/kvm.h> */
+/** #define DE_VECTOR 0 — <asm/kvm.h> */
 export const DE_VECTOR = 0;
-/** DB_VECTOR 1 — <asm/kvm.h> */
+/** #define DB_VECTOR 1 — <asm/kvm.h> */
 export const DB_VECTOR = 1;
-/** BP_VECTOR 3 — <asm/kvm.h> */
+/** #define BP_VECTOR 3 — <asm/kvm.h> */
 export const BP_VECTOR = 3;
-/** OF_VECTOR 4 — <asm/kvm.h> */
+/** #define OF_VECTOR 4 — <asm/kvm.h> */
 export const OF_VECTOR = 4;
-/** BR_VECTOR 5 — <asm/kvm.h> */
+/** #define BR_VECTOR 5 — <asm/kvm.h> */
 export const BR_VECTOR = 5;
-/** UD_VECTOR 6 — <asm/kvm.h> */
+/** #define UD_VECTOR 6 — <asm/kvm.h> */
 export const UD_VECTOR = 6;
-/** NM_VECTOR 7 — <asm/kvm.h> */
+/** #define NM_VECTOR 7 — <asm/kvm.h> */
 export const NM_VECTOR = 7;
-/** DF_VECTOR 8 — <asm/kvm.h> */
+/** #define DF_VECTOR 8 — <asm/kvm.h> */
 export const DF_VECTOR = 8;
-/** TS_VECTOR 10 — <asm/kvm.h> */
+/** #define TS_VECTOR 10 — <asm/kvm.h> */
 export const TS_VECTOR = 10;
-/** NP_VECTOR 11 — <asm/kvm.h> */
+/** #define NP_VECTOR 11 — <asm/kvm.h> */
 export const NP_VECTOR = 11;
-/** SS_VECTOR 12 — <asm/kvm.h> */
+/** #define SS_VECTOR 12 — <asm/kvm.h> */
 export const SS_VECTOR = 12;
-/** GP_VECTOR 13 — <asm/kvm.h> */
+/** #define GP_VECTOR 13 — <asm/kvm.h> */
 export const GP_VECTOR = 13;
-/** PF_VECTOR 14 — <asm/kvm.h> */
+/** #define PF_VECTOR 14 — <asm/kvm.h> */
 export const PF_VECTOR = 14;
-/** MF_VECTOR 16 — <asm/kvm.h> */
+/** #define MF_VECTOR 16 — <asm/kvm.h> */
 export const MF_VECTOR = 16;
-/** AC_VECTOR 17 — <asm/kvm.h> */
+/** #define AC_VECTOR 17 — <asm/kvm.h> */
 export const AC_VECTOR = 17;
-/** MC_VECTOR 18 — <asm/kvm.h> */
+/** #define MC_VECTOR 18 — <asm/kvm.h> */
 export const MC_VECTOR = 18;
-/** XM_VECTOR 19 — <asm/kvm.h> */
+/** #define XM_VECTOR 19 — <asm/kvm.h> */
 export const XM_VECTOR = 19;
-/** VE_VECTOR 20 — <asm/kvm.h> */
+/** #define VE_VECTOR 20 — <asm/kvm.h> */
 export const VE_VECTOR = 20;
-/** CP_VECTOR 21 — <asm/kvm.h> */
+/** #define CP_VECTOR 21 — <asm/kvm.h> */
 export const CP_VECTOR = 21;
-/** HV_VECTOR 28 — <asm/kvm.h> */
+/** #define HV_VECTOR 28 — <asm/kvm.h> */
 export const HV_VECTOR = 28;
-/** VC_VECTOR 29 — <asm/kvm.h> */
+/** #define VC_VECTOR 29 — <asm/kvm.h> */
 export const VC_VECTOR = 29;
-/** SX_VECTOR 30 — <asm/kvm.h> */
+/** #define SX_VECTOR 30 — <asm/kvm.h> */
 export const SX_VECTOR = 30;
-/** KVM_NR_INTERRUPTS 256 — <asm/kvm.h> */
+/** #define KVM_NR_INTERRUPTS 256 — <asm/kvm.h> */
 export const KVM_NR_INTERRUPTS = 256;
-/** KVM_IOAPIC_NUM_PINS 24 — <asm/kvm.h> */
+/** #define KVM_IOAPIC_NUM_PINS 24 — <asm/kvm.h> */
 export const KVM_IOAPIC_NUM_PINS = 24;
-/** KVM_IRQCHIP_PIC_MASTER 0 — <asm/kvm.h> */
+/** #define KVM_IRQCHIP_PIC_MASTER 0 — <asm/kvm.h> */
 export const KVM_IRQCHIP_PIC_MASTER = 0;
-/** KVM_IRQCHIP_PIC_SLAVE 1 — <asm/kvm.h> */
+/** #define KVM_IRQCHIP_PIC_SLAVE 1 — <asm/kvm.h> */
 export const KVM_IRQCHIP_PIC_SLAVE = 1;
-/** KVM_IRQCHIP_IOAPIC 2 — <asm/kvm.h> */
+/** #define KVM_IRQCHIP_IOAPIC 2 — <asm/kvm.h> */
 export const KVM_IRQCHIP_IOAPIC = 2;
-/** KVM_NR_IRQCHIPS 3 — <asm/kvm.h> */
+/** #define KVM_NR_IRQCHIPS 3 — <asm/kvm.h> */
 export const KVM_NR_IRQCHIPS = 3;
-/** KVM_RUN_X86_SMM (1 << 0) — <asm/kvm.h> */
+/** #define KVM_RUN_X86_SMM (1 << 0) — <asm/kvm.h> */
 export const KVM_RUN_X86_SMM = 0x1;
-/** KVM_RUN_X86_BUS_LOCK (1 << 1) — <asm/kvm.h> */
+/** #define KVM_RUN_X86_BUS_LOCK (1 << 1) — <asm/kvm.h> */
 export const KVM_RUN_X86_BUS_LOCK = 0x2;
-/** KVM_RUN_X86_GUEST_MODE (1 << 2) — <asm/kvm.h> */
+/** #define KVM_RUN_X86_GUEST_MODE (1 << 2) — <asm/kvm.h> */
 export const KVM_RUN_X86_GUEST_MODE = 0x4;
-/** KVM_APIC_REG_SIZE 0x400 — <asm/kvm.h> */
+/** #define KVM_APIC_REG_SIZE 0x400 — <asm/kvm.h> */
 export const KVM_APIC_REG_SIZE = 0x400;
-/** KVM_SREGS2_FLAGS_PDPTRS_VALID 1 — <asm/kvm.h> */
+/** #define KVM_SREGS2_FLAGS_PDPTRS_VALID 1 — <asm/kvm.h> */
 export const KVM_SREGS2_FLAGS_PDPTRS_VALID = 1;
-/** KVM_MSR_FILTER_MAX_BITMAP_SIZE 0x600 — <asm/kvm.h> */
+/** #define KVM_MSR_FILTER_MAX_BITMAP_SIZE 0x600 — <asm/kvm.h> */
 export const KVM_MSR_FILTER_MAX_BITMAP_SIZE = 0x600;
-/** KVM_MSR_FILTER_READ (1 << 0) — <asm/kvm.h> */
+/** #define KVM_MSR_FILTER_READ (1 << 0) — <asm/kvm.h> */
 export const KVM_MSR_FILTER_READ = 0x1;
-/** KVM_MSR_FILTER_WRITE (1 << 1) — <asm/kvm.h> */
+/** #define KVM_MSR_FILTER_WRITE (1 << 1) — <asm/kvm.h> */
 export const KVM_MSR_FILTER_WRITE = 0x2;
-/** KVM_MSR_FILTER_RANGE_VALID_MASK (KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE) — <asm/kvm.h> */
+/** #define KVM_MSR_FILTER_RANGE_VALID_MASK (KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE) — <asm/kvm.h> */
 export const KVM_MSR_FILTER_RANGE_VALID_MASK = 0x3;
-/** KVM_MSR_FILTER_MAX_RANGES 16 — <asm/kvm.h> */
+/** #define KVM_MSR_FILTER_MAX_RANGES 16 — <asm/kvm.h> */
 export const KVM_MSR_FILTER_MAX_RANGES = 16;
-/** KVM_MSR_FILTER_DEFAULT_ALLOW (0 << 0) — <asm/kvm.h> */
+/** #define KVM_MSR_FILTER_DEFAULT_ALLOW (0 << 0) — <asm/kvm.h> */
 export const KVM_MSR_FILTER_DEFAULT_ALLOW = 0x0;
-/** KVM_MSR_FILTER_DEFAULT_DENY (1 << 0) — <asm/kvm.h> */
+/** #define KVM_MSR_FILTER_DEFAULT_DENY (1 << 0) — <asm/kvm.h> */
 export const KVM_MSR_FILTER_DEFAULT_DENY = 0x1;
-/** KVM_MSR_FILTER_VALID_MASK (KVM_MSR_FILTER_DEFAULT_DENY) — <asm/kvm.h> */
+/** #define KVM_MSR_FILTER_VALID_MASK (KVM_MSR_FILTER_DEFAULT_DENY) — <asm/kvm.h> */
 export const KVM_MSR_FILTER_VALID_MASK = 0x1;
-/** KVM_CPUID_FLAG_SIGNIFCANT_INDEX (1 << 0) — <asm/kvm.h> */
+/** #define KVM_CPUID_FLAG_SIGNIFCANT_INDEX (1 << 0) — <asm/kvm.h> */
 export const KVM_CPUID_FLAG_SIGNIFCANT_INDEX = 0x1;
-/** KVM_CPUID_FLAG_STATEFUL_FUNC (1 << 1) — <asm/kvm.h> */
+/** #define KVM_CPUID_FLAG_STATEFUL_FUNC (1 << 1) — <asm/kvm.h> */
 export const KVM_CPUID_FLAG_STATEFUL_FUNC = 0x2;
-/** KVM_CPUID_FLAG_STATE_READ_NEXT (1 << 2) — <asm/kvm.h> */
+/** #define KVM_CPUID_FLAG_STATE_READ_NEXT (1 << 2) — <asm/kvm.h> */
 export const KVM_CPUID_FLAG_STATE_READ_NEXT = 0x4;
-/** KVM_GUESTDBG_USE_SW_BP 0x00010000 — <asm/kvm.h> */
+/** #define KVM_GUESTDBG_USE_SW_BP 0x00010000 — <asm/kvm.h> */
 export const KVM_GUESTDBG_USE_SW_BP = 0x10000;
-/** KVM_GUESTDBG_USE_HW_BP 0x00020000 — <asm/kvm.h> */
+/** #define KVM_GUESTDBG_USE_HW_BP 0x00020000 — <asm/kvm.h> */
 export const KVM_GUESTDBG_USE_HW_BP = 0x20000;
-/** KVM_GUESTDBG_INJECT_DB 0x00040000 — <asm/kvm.h> */
+/** #define KVM_GUESTDBG_INJECT_DB 0x00040000 — <asm/kvm.h> */
 export const KVM_GUESTDBG_INJECT_DB = 0x40000;
-/** KVM_GUESTDBG_INJECT_BP 0x00080000 — <asm/kvm.h> */
+/** #define KVM_GUESTDBG_INJECT_BP 0x00080000 — <asm/kvm.h> */
 export const KVM_GUESTDBG_INJECT_BP = 0x80000;
-/** KVM_GUESTDBG_BLOCKIRQ 0x00100000 — <asm/kvm.h> */
+/** #define KVM_GUESTDBG_BLOCKIRQ 0x00100000 — <asm/kvm.h> */
 export const KVM_GUESTDBG_BLOCKIRQ = 0x100000;
-/** KVM_PIT_FLAGS_HPET_LEGACY 0x00000001 — <asm/kvm.h> */
+/** #define KVM_PIT_FLAGS_HPET_LEGACY 0x00000001 — <asm/kvm.h> */
 export const KVM_PIT_FLAGS_HPET_LEGACY = 0x1;
-/** KVM_PIT_FLAGS_SPEAKER_DATA_ON 0x00000002 — <asm/kvm.h> */
+/** #define KVM_PIT_FLAGS_SPEAKER_DATA_ON 0x00000002 — <asm/kvm.h> */
 export const KVM_PIT_FLAGS_SPEAKER_DATA_ON = 0x2;
-/** KVM_VCPUEVENT_VALID_NMI_PENDING 0x00000001 — <asm/kvm.h> */
+/** #define KVM_VCPUEVENT_VALID_NMI_PENDING 0x00000001 — <asm/kvm.h> */
 export const KVM_VCPUEVENT_VALID_NMI_PENDING = 0x1;
-/** KVM_VCPUEVENT_VALID_SIPI_VECTOR 0x00000002 — <asm/kvm.h> */
+/** #define KVM_VCPUEVENT_VALID_SIPI_VECTOR 0x00000002 — <asm/kvm.h> */
 export const KVM_VCPUEVENT_VALID_SIPI_VECTOR = 0x2;
-/** KVM_VCPUEVENT_VALID_SHADOW 0x00000004 — <asm/kvm.h> */
+/** #define KVM_VCPUEVENT_VALID_SHADOW 0x00000004 — <asm/kvm.h> */
 export const KVM_VCPUEVENT_VALID_SHADOW = 0x4;
-/** KVM_VCPUEVENT_VALID_SMM 0x00000008 — <asm/kvm.h> */
+/** #define KVM_VCPUEVENT_VALID_SMM 0x00000008 — <asm/kvm.h> */
 export const KVM_VCPUEVENT_VALID_SMM = 0x8;
-/** KVM_VCPUEVENT_VALID_PAYLOAD 0x00000010 — <asm/kvm.h> */
+/** #define KVM_VCPUEVENT_VALID_PAYLOAD 0x00000010 — <asm/kvm.h> */
 export const KVM_VCPUEVENT_VALID_PAYLOAD = 0x10;
-/** KVM_VCPUEVENT_VALID_TRIPLE_FAULT 0x00000020 — <asm/kvm.h> */
+/** #define KVM_VCPUEVENT_VALID_TRIPLE_FAULT 0x00000020 — <asm/kvm.h> */
 export const KVM_VCPUEVENT_VALID_TRIPLE_FAULT = 0x20;
-/** KVM_X86_SHADOW_INT_MOV_SS 0x01 — <asm/kvm.h> */
+/** #define KVM_X86_SHADOW_INT_MOV_SS 0x01 — <asm/kvm.h> */
 export const KVM_X86_SHADOW_INT_MOV_SS = 0x1;
-/** KVM_X86_SHADOW_INT_STI 0x02 — <asm/kvm.h> */
+/** #define KVM_X86_SHADOW_INT_STI 0x02 — <asm/kvm.h> */
 export const KVM_X86_SHADOW_INT_STI = 0x2;
-/** KVM_MAX_XCRS 16 — <asm/kvm.h> */
+/** #define KVM_MAX_XCRS 16 — <asm/kvm.h> */
 export const KVM_MAX_XCRS = 16;
-/** KVM_X86_REG_TYPE_MSR 2 — <asm/kvm.h> */
+/** #define KVM_X86_REG_TYPE_MSR 2 — <asm/kvm.h> */
 export const KVM_X86_REG_TYPE_MSR = 2;
-/** KVM_X86_REG_TYPE_KVM 3 — <asm/kvm.h> */
+/** #define KVM_X86_REG_TYPE_KVM 3 — <asm/kvm.h> */
 export const KVM_X86_REG_TYPE_KVM = 3;
-/** KVM_REG_GUEST_SSP 0 — <asm/kvm.h> */
+/** #define KVM_REG_GUEST_SSP 0 — <asm/kvm.h> */
 export const KVM_REG_GUEST_SSP = 0;
-/** KVM_SYNC_X86_REGS (1UL << 0) — <asm/kvm.h> */
+/** #define KVM_SYNC_X86_REGS (1UL << 0) — <asm/kvm.h> */
 export const KVM_SYNC_X86_REGS = 0x1;
-/** KVM_SYNC_X86_SREGS (1UL << 1) — <asm/kvm.h> */
+/** #define KVM_SYNC_X86_SREGS (1UL << 1) — <asm/kvm.h> */
 export const KVM_SYNC_X86_SREGS = 0x2;
-/** KVM_SYNC_X86_EVENTS (1UL << 2) — <asm/kvm.h> */
+/** #define KVM_SYNC_X86_EVENTS (1UL << 2) — <asm/kvm.h> */
 export const KVM_SYNC_X86_EVENTS = 0x4;
-/** KVM_SYNC_X86_VALID_FIELDS (KVM_SYNC_X86_REGS| KVM_SYNC_X86_SREGS| KVM_SYNC_X86_EVENTS) — <asm/kvm.h> */
+/** #define KVM_SYNC_X86_VALID_FIELDS (KVM_SYNC_X86_REGS| KVM_SYNC_X86_SREGS| KVM_SYNC_X86_EVENTS) — <asm/kvm.h> */
 export const KVM_SYNC_X86_VALID_FIELDS = 0x7;
-/** KVM_X86_QUIRK_LINT0_REENABLED (1 << 0) — <asm/kvm.h> */
+/** #define KVM_X86_QUIRK_LINT0_REENABLED (1 << 0) — <asm/kvm.h> */
 export const KVM_X86_QUIRK_LINT0_REENABLED = 0x1;
-/** KVM_X86_QUIRK_CD_NW_CLEARED (1 << 1) — <asm/kvm.h> */
+/** #define KVM_X86_QUIRK_CD_NW_CLEARED (1 << 1) — <asm/kvm.h> */
 export const KVM_X86_QUIRK_CD_NW_CLEARED = 0x2;
-/** KVM_X86_QUIRK_LAPIC_MMIO_HOLE (1 << 2) — <asm/kvm.h> */
+/** #define KVM_X86_QUIRK_LAPIC_MMIO_HOLE (1 << 2) — <asm/kvm.h> */
 export const KVM_X86_QUIRK_LAPIC_MMIO_HOLE = 0x4;
-/** KVM_X86_QUIRK_OUT_7E_INC_RIP (1 << 3) — <asm/kvm.h> */
+/** #define KVM_X86_QUIRK_OUT_7E_INC_RIP (1 << 3) — <asm/kvm.h> */
 export const KVM_X86_QUIRK_OUT_7E_INC_RIP = 0x8;
-/** KVM_X86_QUIRK_MISC_ENABLE_NO_MWAIT (1 << 4) — <asm/kvm.h> */
+/** #define KVM_X86_QUIRK_MISC_ENABLE_NO_MWAIT (1 << 4) — <asm/kvm.h> */
 export const KVM_X86_QUIRK_MISC_ENABLE_NO_MWAIT = 0x10;
-/** KVM_X86_QUIRK_FIX_HYPERCALL_INSN (1 << 5) — <asm/kvm.h> */
+/** #define KVM_X86_QUIRK_FIX_HYPERCALL_INSN (1 << 5) — <asm/kvm.h> */
 export const KVM_X86_QUIRK_FIX_HYPERCALL_INSN = 0x20;
-/** KVM_X86_QUIRK_MWAIT_NEVER_UD_FAULTS (1 << 6) — <asm/kvm.h> */
+/** #define KVM_X86_QUIRK_MWAIT_NEVER_UD_FAULTS (1 << 6) — <asm/kvm.h> */
 export const KVM_X86_QUIRK_MWAIT_NEVER_UD_FAULTS = 0x40;
-/** KVM_X86_QUIRK_SLOT_ZAP_ALL (1 << 7) — <asm/kvm.h> */
+/** #define KVM_X86_QUIRK_SLOT_ZAP_ALL (1 << 7) — <asm/kvm.h> */
 export const KVM_X86_QUIRK_SLOT_ZAP_ALL = 0x80;
-/** KVM_X86_QUIRK_STUFF_FEATURE_MSRS (1 << 8) — <asm/kvm.h> */
+/** #define KVM_X86_QUIRK_STUFF_FEATURE_MSRS (1 << 8) — <asm/kvm.h> */
 export const KVM_X86_QUIRK_STUFF_FEATURE_MSRS = 0x100;
-/** KVM_X86_QUIRK_IGNORE_GUEST_PAT (1 << 9) — <asm/kvm.h> */
+/** #define KVM_X86_QUIRK_IGNORE_GUEST_PAT (1 << 9) — <asm/kvm.h> */
 export const KVM_X86_QUIRK_IGNORE_GUEST_PAT = 0x200;
-/** KVM_X86_QUIRK_VMCS12_ALLOW_FREEZE_IN_SMM (1 << 10) — <asm/kvm.h> */
+/** #define KVM_X86_QUIRK_VMCS12_ALLOW_FREEZE_IN_SMM (1 << 10) — <asm/kvm.h> */
 export const KVM_X86_QUIRK_VMCS12_ALLOW_FREEZE_IN_SMM = 0x400;
-/** KVM_X86_QUIRK_NESTED_SVM_SHARED_PAT (1 << 11) — <asm/kvm.h> */
+/** #define KVM_X86_QUIRK_NESTED_SVM_SHARED_PAT (1 << 11) — <asm/kvm.h> */
 export const KVM_X86_QUIRK_NESTED_SVM_SHARED_PAT = 0x800;
-/** KVM_STATE_NESTED_FORMAT_VMX 0 — <asm/kvm.h> */
+/** #define KVM_STATE_NESTED_FORMAT_VMX 0 — <asm/kvm.h> */
 export const KVM_STATE_NESTED_FORMAT_VMX = 0;
-/** KVM_STATE_NESTED_FORMAT_SVM 1 — <asm/kvm.h> */
+/** #define KVM_STATE_NESTED_FORMAT_SVM 1 — <asm/kvm.h> */
 export const KVM_STATE_NESTED_FORMAT_SVM = 1;
-/** KVM_STATE_NESTED_GUEST_MODE 0x00000001 — <asm/kvm.h> */
+/** #define KVM_STATE_NESTED_GUEST_MODE 0x00000001 — <asm/kvm.h> */
 export const KVM_STATE_NESTED_GUEST_MODE = 0x1;
-/** KVM_STATE_NESTED_RUN_PENDING 0x00000002 — <asm/kvm.h> */
+/** #define KVM_STATE_NESTED_RUN_PENDING 0x00000002 — <asm/kvm.h> */
 export const KVM_STATE_NESTED_RUN_PENDING = 0x2;
-/** KVM_STATE_NESTED_EVMCS 0x00000004 — <asm/kvm.h> */
+/** #define KVM_STATE_NESTED_EVMCS 0x00000004 — <asm/kvm.h> */
 export const KVM_STATE_NESTED_EVMCS = 0x4;
-/** KVM_STATE_NESTED_MTF_PENDING 0x00000008 — <asm/kvm.h> */
+/** #define KVM_STATE_NESTED_MTF_PENDING 0x00000008 — <asm/kvm.h> */
 export const KVM_STATE_NESTED_MTF_PENDING = 0x8;
-/** KVM_STATE_NESTED_GIF_SET 0x00000100 — <asm/kvm.h> */
+/** #define KVM_STATE_NESTED_GIF_SET 0x00000100 — <asm/kvm.h> */
 export const KVM_STATE_NESTED_GIF_SET = 0x100;
-/** KVM_STATE_NESTED_SMM_GUEST_MODE 0x00000001 — <asm/kvm.h> */
+/** #define KVM_STATE_NESTED_SMM_GUEST_MODE 0x00000001 — <asm/kvm.h> */
 export const KVM_STATE_NESTED_SMM_GUEST_MODE = 0x1;
-/** KVM_STATE_NESTED_SMM_VMXON 0x00000002 — <asm/kvm.h> */
+/** #define KVM_STATE_NESTED_SMM_VMXON 0x00000002 — <asm/kvm.h> */
 export const KVM_STATE_NESTED_SMM_VMXON = 0x2;
-/** KVM_STATE_NESTED_VMX_VMCS_SIZE 0x1000 — <asm/kvm.h> */
+/** #define KVM_STATE_NESTED_VMX_VMCS_SIZE 0x1000 — <asm/kvm.h> */
 export const KVM_STATE_NESTED_VMX_VMCS_SIZE = 0x1000;
-/** KVM_STATE_NESTED_SVM_VMCB_SIZE 0x1000 — <asm/kvm.h> */
+/** #define KVM_STATE_NESTED_SVM_VMCB_SIZE 0x1000 — <asm/kvm.h> */
 export const KVM_STATE_NESTED_SVM_VMCB_SIZE = 0x1000;
-/** KVM_STATE_VMX_PREEMPTION_TIMER_DEADLINE 0x00000001 — <asm/kvm.h> */
+/** #define KVM_STATE_VMX_PREEMPTION_TIMER_DEADLINE 0x00000001 — <asm/kvm.h> */
 export const KVM_STATE_VMX_PREEMPTION_TIMER_DEADLINE = 0x1;
-/** KVM_X86_GRP_SYSTEM 0 — <asm/kvm.h> */
+/** #define KVM_X86_GRP_SYSTEM 0 — <asm/kvm.h> */
 export const KVM_X86_GRP_SYSTEM = 0;
-/** KVM_X86_XCOMP_GUEST_SUPP 0 — <asm/kvm.h> */
+/** #define KVM_X86_XCOMP_GUEST_SUPP 0 — <asm/kvm.h> */
 export const KVM_X86_XCOMP_GUEST_SUPP = 0;
-/** KVM_X86_GRP_SEV 1 — <asm/kvm.h> */
+/** #define KVM_X86_GRP_SEV 1 — <asm/kvm.h> */
 export const KVM_X86_GRP_SEV = 1;
-/** KVM_X86_SEV_VMSA_FEATURES 0 — <asm/kvm.h> */
+/** #define KVM_X86_SEV_VMSA_FEATURES 0 — <asm/kvm.h> */
 export const KVM_X86_SEV_VMSA_FEATURES = 0;
-/** KVM_X86_SNP_POLICY_BITS 1 — <asm/kvm.h> */
+/** #define KVM_X86_SNP_POLICY_BITS 1 — <asm/kvm.h> */
 export const KVM_X86_SNP_POLICY_BITS = 1;
-/** KVM_X86_SEV_SNP_REQ_CERTS 2 — <asm/kvm.h> */
+/** #define KVM_X86_SEV_SNP_REQ_CERTS 2 — <asm/kvm.h> */
 export const KVM_X86_SEV_SNP_REQ_CERTS = 2;
-/** KVM_PMU_EVENT_ALLOW 0 — <asm/kvm.h> */
+/** #define KVM_PMU_EVENT_ALLOW 0 — <asm/kvm.h> */
 export const KVM_PMU_EVENT_ALLOW = 0;
-/** KVM_PMU_EVENT_DENY 1 — <asm/kvm.h> */
+/** #define KVM_PMU_EVENT_DENY 1 — <asm/kvm.h> */
 export const KVM_PMU_EVENT_DENY = 1;
-/** KVM_PMU_EVENT_FLAG_MASKED_EVENTS _BITUL(0) — <asm/kvm.h> */
+/** #define KVM_PMU_EVENT_FLAG_MASKED_EVENTS _BITUL(0) — <asm/kvm.h> */
 export const KVM_PMU_EVENT_FLAG_MASKED_EVENTS = 0x1;
-/** KVM_PMU_EVENT_FLAGS_VALID_MASK (KVM_PMU_EVENT_FLAG_MASKED_EVENTS) — <asm/kvm.h> */
+/** #define KVM_PMU_EVENT_FLAGS_VALID_MASK (KVM_PMU_EVENT_FLAG_MASKED_EVENTS) — <asm/kvm.h> */
 export const KVM_PMU_EVENT_FLAGS_VALID_MASK = 0x1;
-/** KVM_XEN_HVM_CONFIG_HYPERCALL_MSR (1 << 0) — <asm/kvm.h> */
+/** #define KVM_XEN_HVM_CONFIG_HYPERCALL_MSR (1 << 0) — <asm/kvm.h> */
 export const KVM_XEN_HVM_CONFIG_HYPERCALL_MSR = 0x1;
-/** KVM_XEN_HVM_CONFIG_INTERCEPT_HCALL (1 << 1) — <asm/kvm.h> */
+/** #define KVM_XEN_HVM_CONFIG_INTERCEPT_HCALL (1 << 1) — <asm/kvm.h> */
 export const KVM_XEN_HVM_CONFIG_INTERCEPT_HCALL = 0x2;
-/** KVM_XEN_HVM_CONFIG_SHARED_INFO (1 << 2) — <asm/kvm.h> */
+/** #define KVM_XEN_HVM_CONFIG_SHARED_INFO (1 << 2) — <asm/kvm.h> */
 export const KVM_XEN_HVM_CONFIG_SHARED_INFO = 0x4;
-/** KVM_XEN_HVM_CONFIG_RUNSTATE (1 << 3) — <asm/kvm.h> */
+/** #define KVM_XEN_HVM_CONFIG_RUNSTATE (1 << 3) — <asm/kvm.h> */
 export const KVM_XEN_HVM_CONFIG_RUNSTATE = 0x8;
-/** KVM_XEN_HVM_CONFIG_EVTCHN_2LEVEL (1 << 4) — <asm/kvm.h> */
+/** #define KVM_XEN_HVM_CONFIG_EVTCHN_2LEVEL (1 << 4) — <asm/kvm.h> */
 export const KVM_XEN_HVM_CONFIG_EVTCHN_2LEVEL = 0x10;
-/** KVM_XEN_HVM_CONFIG_EVTCHN_SEND (1 << 5) — <asm/kvm.h> */
+/** #define KVM_XEN_HVM_CONFIG_EVTCHN_SEND (1 << 5) — <asm/kvm.h> */
 export const KVM_XEN_HVM_CONFIG_EVTCHN_SEND = 0x20;
-/** KVM_XEN_HVM_CONFIG_RUNSTATE_UPDATE_FLAG (1 << 6) — <asm/kvm.h> */
+/** #define KVM_XEN_HVM_CONFIG_RUNSTATE_UPDATE_FLAG (1 << 6) — <asm/kvm.h> */
 export const KVM_XEN_HVM_CONFIG_RUNSTATE_UPDATE_FLAG = 0x40;
-/** KVM_XEN_HVM_CONFIG_PVCLOCK_TSC_UNSTABLE (1 << 7) — <asm/kvm.h> */
+/** #define KVM_XEN_HVM_CONFIG_PVCLOCK_TSC_UNSTABLE (1 << 7) — <asm/kvm.h> */
 export const KVM_XEN_HVM_CONFIG_PVCLOCK_TSC_UNSTABLE = 0x80;
-/** KVM_XEN_HVM_CONFIG_SHARED_INFO_HVA (1 << 8) — <asm/kvm.h> */
+/** #define KVM_XEN_HVM_CONFIG_SHARED_INFO_HVA (1 << 8) — <asm/kvm.h> */
 export const KVM_XEN_HVM_CONFIG_SHARED_INFO_HVA = 0x100;
-/** KVM_XEN_MSR_MIN_INDEX 0x40000000u — <asm/kvm.h> */
+/** #define KVM_XEN_MSR_MIN_INDEX 0x40000000u — <asm/kvm.h> */
 export const KVM_XEN_MSR_MIN_INDEX = 0x40000000;
-/** KVM_XEN_MSR_MAX_INDEX 0x4fffffffu — <asm/kvm.h> */
+/** #define KVM_XEN_MSR_MAX_INDEX 0x4fffffffu — <asm/kvm.h> */
 export const KVM_XEN_MSR_MAX_INDEX = 0x4fffffff;
-/** KVM_XEN_INVALID_GFN ((__u64)-1) — <asm/kvm.h> */
+/** #define KVM_XEN_INVALID_GFN ((__u64)-1) — <asm/kvm.h> */
 export const KVM_XEN_INVALID_GFN = 0xffffffffffffffffn;
-/** KVM_XEN_EVTCHN_DEASSIGN (1 << 0) — <asm/kvm.h> */
+/** #define KVM_XEN_EVTCHN_DEASSIGN (1 << 0) — <asm/kvm.h> */
 export const KVM_XEN_EVTCHN_DEASSIGN = 0x1;
-/** KVM_XEN_EVTCHN_UPDATE (1 << 1) — <asm/kvm.h> */
+/** #define KVM_XEN_EVTCHN_UPDATE (1 << 1) — <asm/kvm.h> */
 export const KVM_XEN_EVTCHN_UPDATE = 0x2;
-/** KVM_XEN_EVTCHN_RESET (1 << 2) — <asm/kvm.h> */
+/** #define KVM_XEN_EVTCHN_RESET (1 << 2) — <asm/kvm.h> */
 export const KVM_XEN_EVTCHN_RESET = 0x4;
-/** KVM_XEN_ATTR_TYPE_LONG_MODE 0x0 — <asm/kvm.h> */
+/** #define KVM_XEN_ATTR_TYPE_LONG_MODE 0x0 — <asm/kvm.h> */
 export const KVM_XEN_ATTR_TYPE_LONG_MODE = 0x0;
-/** KVM_XEN_ATTR_TYPE_SHARED_INFO 0x1 — <asm/kvm.h> */
+/** #define KVM_XEN_ATTR_TYPE_SHARED_INFO 0x1 — <asm/kvm.h> */
 export const KVM_XEN_ATTR_TYPE_SHARED_INFO = 0x1;
-/** KVM_XEN_ATTR_TYPE_UPCALL_VECTOR 0x2 — <asm/kvm.h> */
+/** #define KVM_XEN_ATTR_TYPE_UPCALL_VECTOR 0x2 — <asm/kvm.h> */
 export const KVM_XEN_ATTR_TYPE_UPCALL_VECTOR = 0x2;
-/** KVM_XEN_ATTR_TYPE_EVTCHN 0x3 — <asm/kvm.h> */
+/** #define KVM_XEN_ATTR_TYPE_EVTCHN 0x3 — <asm/kvm.h> */
 export const KVM_XEN_ATTR_TYPE_EVTCHN = 0x3;
-/** KVM_XEN_ATTR_TYPE_XEN_VERSION 0x4 — <asm/kvm.h> */
+/** #define KVM_XEN_ATTR_TYPE_XEN_VERSION 0x4 — <asm/kvm.h> */
 export const KVM_XEN_ATTR_TYPE_XEN_VERSION = 0x4;
-/** KVM_XEN_ATTR_TYPE_RUNSTATE_UPDATE_FLAG 0x5 — <asm/kvm.h> */
+/** #define KVM_XEN_ATTR_TYPE_RUNSTATE_UPDATE_FLAG 0x5 — <asm/kvm.h> */
 export const KVM_XEN_ATTR_TYPE_RUNSTATE_UPDATE_FLAG = 0x5;
-/** KVM_XEN_ATTR_TYPE_SHARED_INFO_HVA 0x6 — <asm/kvm.h> */
+/** #define KVM_XEN_ATTR_TYPE_SHARED_INFO_HVA 0x6 — <asm/kvm.h> */
 export const KVM_XEN_ATTR_TYPE_SHARED_INFO_HVA = 0x6;
-/** KVM_XEN_INVALID_GPA ((__u64)-1) — <asm/kvm.h> */
+/** #define KVM_XEN_INVALID_GPA ((__u64)-1) — <asm/kvm.h> */
 export const KVM_XEN_INVALID_GPA = 0xffffffffffffffffn;
-/** KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO 0x0 — <asm/kvm.h> */
+/** #define KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO 0x0 — <asm/kvm.h> */
 export const KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO = 0x0;
-/** KVM_XEN_VCPU_ATTR_TYPE_VCPU_TIME_INFO 0x1 — <asm/kvm.h> */
+/** #define KVM_XEN_VCPU_ATTR_TYPE_VCPU_TIME_INFO 0x1 — <asm/kvm.h> */
 export const KVM_XEN_VCPU_ATTR_TYPE_VCPU_TIME_INFO = 0x1;
-/** KVM_XEN_VCPU_ATTR_TYPE_RUNSTATE_ADDR 0x2 — <asm/kvm.h> */
+/** #define KVM_XEN_VCPU_ATTR_TYPE_RUNSTATE_ADDR 0x2 — <asm/kvm.h> */
 export const KVM_XEN_VCPU_ATTR_TYPE_RUNSTATE_ADDR = 0x2;
-/** KVM_XEN_VCPU_ATTR_TYPE_RUNSTATE_CURRENT 0x3 — <asm/kvm.h> */
+/** #define KVM_XEN_VCPU_ATTR_TYPE_RUNSTATE_CURRENT 0x3 — <asm/kvm.h> */
 export const KVM_XEN_VCPU_ATTR_TYPE_RUNSTATE_CURRENT = 0x3;
-/** KVM_XEN_VCPU_ATTR_TYPE_RUNSTATE_DATA 0x4 — <asm/kvm.h> */
+/** #define KVM_XEN_VCPU_ATTR_TYPE_RUNSTATE_DATA 0x4 — <asm/kvm.h> */
 export const KVM_XEN_VCPU_ATTR_TYPE_RUNSTATE_DATA = 0x4;
-/** KVM_XEN_VCPU_ATTR_TYPE_RUNSTATE_ADJUST 0x5 — <asm/kvm.h> */
+/** #define KVM_XEN_VCPU_ATTR_TYPE_RUNSTATE_ADJUST 0x5 — <asm/kvm.h> */
 export const KVM_XEN_VCPU_ATTR_TYPE_RUNSTATE_ADJUST = 0x5;
-/** KVM_XEN_VCPU_ATTR_TYPE_VCPU_ID 0x6 — <asm/kvm.h> */
+/** #define KVM_XEN_VCPU_ATTR_TYPE_VCPU_ID 0x6 — <asm/kvm.h> */
 export const KVM_XEN_VCPU_ATTR_TYPE_VCPU_ID = 0x6;
-/** KVM_XEN_VCPU_ATTR_TYPE_TIMER 0x7 — <asm/kvm.h> */
+/** #define KVM_XEN_VCPU_ATTR_TYPE_TIMER 0x7 — <asm/kvm.h> */
 export const KVM_XEN_VCPU_ATTR_TYPE_TIMER = 0x7;
-/** KVM_XEN_VCPU_ATTR_TYPE_UPCALL_VECTOR 0x8 — <asm/kvm.h> */
+/** #define KVM_XEN_VCPU_ATTR_TYPE_UPCALL_VECTOR 0x8 — <asm/kvm.h> */
 export const KVM_XEN_VCPU_ATTR_TYPE_UPCALL_VECTOR = 0x8;
-/** KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO_HVA 0x9 — <asm/kvm.h> */
+/** #define KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO_HVA 0x9 — <asm/kvm.h> */
 export const KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO_HVA = 0x9;
-/** KVM_SEV_INIT enum constant = 0 — <asm/kvm.h> */
+/** enum constant KVM_SEV_INIT = 0 — <asm/kvm.h> */
 export const KVM_SEV_INIT = 0;
-/** KVM_SEV_ES_INIT enum constant (implicit) — <asm/kvm.h> */
+/** enum constant KVM_SEV_ES_INIT (implicit) — <asm/kvm.h> */
 export const KVM_SEV_ES_INIT = 1;
-/** KVM_SEV_LAUNCH_START enum constant (implicit) — <asm/kvm.h> */
+/** enum constant KVM_SEV_LAUNCH_START (implicit) — <asm/kvm.h> */
 export const KVM_SEV_LAUNCH_START = 2;
-/** KVM_SEV_LAUNCH_UPDATE_DATA enum constant (implicit) — <asm/kvm.h> */
+/** enum constant KVM_SEV_LAUNCH_UPDATE_DATA (implicit) — <asm/kvm.h> */
 export const KVM_SEV_LAUNCH_UPDATE_DATA = 3;
-/** KVM_SEV_LAUNCH_UPDATE_VMSA enum constant (implicit) — <asm/kvm.h> */
+/** enum constant KVM_SEV_LAUNCH_UPDATE_VMSA (implicit) — <asm/kvm.h> */
 export const KVM_SEV_LAUNCH_UPDATE_VMSA = 4;
-/** KVM_SEV_LAUNCH_SECRET enum constant (implicit) — <asm/kvm.h> */
+/** enum constant KVM_SEV_LAUNCH_SECRET (implicit) — <asm/kvm.h> */
 export const KVM_SEV_LAUNCH_SECRET = 5;
-/** KVM_SEV_LAUNCH_MEASURE enum constant (implicit) — <asm/kvm.h> */
+/** enum constant KVM_SEV_LAUNCH_MEASURE (implicit) — <asm/kvm.h> */
 export const KVM_SEV_LAUNCH_MEASURE = 6;
-/** KVM_SEV_LAUNCH_FINISH enum constant (implicit) — <asm/kvm.h> */
+/** enum constant KVM_SEV_LAUNCH_FINISH (implicit) — <asm/kvm.h> */
 export const KVM_SEV_LAUNCH_FINISH = 7;
-/** KVM_SEV_SEND_START enum constant (implicit) — <asm/kvm.h> */
+/** enum constant KVM_SEV_SEND_START (implicit) — <asm/kvm.h> */
 export const KVM_SEV_SEND_START = 8;
-/** KVM_SEV_SEND_UPDATE_DATA enum constant (implicit) — <asm/kvm.h> */
+/** enum constant KVM_SEV_SEND_UPDATE_DATA (implicit) — <asm/kvm.h> */
 export const KVM_SEV_SEND_UPDATE_DATA = 9;
-/** KVM_SEV_SEND_UPDATE_VMSA enum constant (implicit) — <asm/kvm.h> */
+/** enum constant KVM_SEV_SEND_UPDATE_VMSA (implicit) — <asm/kvm.h> */
 export const KVM_SEV_SEND_UPDATE_VMSA = 10;
-/** KVM_SEV_SEND_FINISH enum constant (implicit) — <asm/kvm.h> */
+/** enum constant KVM_SEV_SEND_FINISH (implicit) — <asm/kvm.h> */
 export const KVM_SEV_SEND_FINISH = 11;
-/** KVM_SEV_RECEIVE_START enum constant (implicit) — <asm/kvm.h> */
+/** enum constant KVM_SEV_RECEIVE_START (implicit) — <asm/kvm.h> */
 export const KVM_SEV_RECEIVE_START = 12;
-/** KVM_SEV_RECEIVE_UPDATE_DATA enum constant (implicit) — <asm/kvm.h> */
+/** enum constant KVM_SEV_RECEIVE_UPDATE_DATA (implicit) — <asm/kvm.h> */
 export const KVM_SEV_RECEIVE_UPDATE_DATA = 13;
-/** KVM_SEV_RECEIVE_UPDATE_VMSA enum constant (implicit) — <asm/kvm.h> */
+/** enum constant KVM_SEV_RECEIVE_UPDATE_VMSA (implicit) — <asm/kvm.h> */
 export const KVM_SEV_RECEIVE_UPDATE_VMSA = 14;
-/** KVM_SEV_RECEIVE_FINISH enum constant (implicit) — <asm/kvm.h> */
+/** enum constant KVM_SEV_RECEIVE_FINISH (implicit) — <asm/kvm.h> */
 export const KVM_SEV_RECEIVE_FINISH = 15;
-/** KVM_SEV_GUEST_STATUS enum constant (implicit) — <asm/kvm.h> */
+/** enum constant KVM_SEV_GUEST_STATUS (implicit) — <asm/kvm.h> */
 export const KVM_SEV_GUEST_STATUS = 16;
-/** KVM_SEV_DBG_DECRYPT enum constant (implicit) — <asm/kvm.h> */
+/** enum constant KVM_SEV_DBG_DECRYPT (implicit) — <asm/kvm.h> */
 export const KVM_SEV_DBG_DECRYPT = 17;
-/** KVM_SEV_DBG_ENCRYPT enum constant (implicit) — <asm/kvm.h> */
+/** enum constant KVM_SEV_DBG_ENCRYPT (implicit) — <asm/kvm.h> */
 export const KVM_SEV_DBG_ENCRYPT = 18;
-/** KVM_SEV_CERT_EXPORT enum constant (implicit) — <asm/kvm.h> */
+/** enum constant KVM_SEV_CERT_EXPORT (implicit) — <asm/kvm.h> */
 export const KVM_SEV_CERT_EXPORT = 19;
-/** KVM_SEV_GET_ATTESTATION_REPORT enum constant (implicit) — <asm/kvm.h> */
+/** enum constant KVM_SEV_GET_ATTESTATION_REPORT (implicit) — <asm/kvm.h> */
 export const KVM_SEV_GET_ATTESTATION_REPORT = 20;
-/** KVM_SEV_SEND_CANCEL enum constant (implicit) — <asm/kvm.h> */
+/** enum constant KVM_SEV_SEND_CANCEL (implicit) — <asm/kvm.h> */
 export const KVM_SEV_SEND_CANCEL = 21;
-/** KVM_SEV_INIT2 enum constant (implicit) — <asm/kvm.h> */
+/** enum constant KVM_SEV_INIT2 (implicit) — <asm/kvm.h> */
 export const KVM_SEV_INIT2 = 22;
-/** KVM_SEV_SNP_LAUNCH_START enum constant = 100 — <asm/kvm.h> */
+/** enum constant KVM_SEV_SNP_LAUNCH_START = 100 — <asm/kvm.h> */
 export const KVM_SEV_SNP_LAUNCH_START = 100;
-/** KVM_SEV_SNP_LAUNCH_UPDATE enum constant (implicit) — <asm/kvm.h> */
+/** enum constant KVM_SEV_SNP_LAUNCH_UPDATE (implicit) — <asm/kvm.h> */
 export const KVM_SEV_SNP_LAUNCH_UPDATE = 101;
-/** KVM_SEV_SNP_LAUNCH_FINISH enum constant (implicit) — <asm/kvm.h> */
+/** enum constant KVM_SEV_SNP_LAUNCH_FINISH (implicit) — <asm/kvm.h> */
 export const KVM_SEV_SNP_LAUNCH_FINISH = 102;
-/** KVM_SEV_SNP_ENABLE_REQ_CERTS enum constant (implicit) — <asm/kvm.h> */
+/** enum constant KVM_SEV_SNP_ENABLE_REQ_CERTS (implicit) — <asm/kvm.h> */
 export const KVM_SEV_SNP_ENABLE_REQ_CERTS = 103;
-/** KVM_SEV_NR_MAX enum constant (implicit) — <asm/kvm.h> */
+/** enum constant KVM_SEV_NR_MAX (implicit) — <asm/kvm.h> */
 export const KVM_SEV_NR_MAX = 104;
-/** KVM_SEV_PAGE_TYPE_INVALID 0x0 — <asm/kvm.h> */
+/** #define KVM_SEV_PAGE_TYPE_INVALID 0x0 — <asm/kvm.h> */
 export const KVM_SEV_PAGE_TYPE_INVALID = 0x0;
-/** KVM_SEV_SNP_PAGE_TYPE_NORMAL 0x1 — <asm/kvm.h> */
+/** #define KVM_SEV_SNP_PAGE_TYPE_NORMAL 0x1 — <asm/kvm.h> */
 export const KVM_SEV_SNP_PAGE_TYPE_NORMAL = 0x1;
-/** KVM_SEV_SNP_PAGE_TYPE_ZERO 0x3 — <asm/kvm.h> */
+/** #define KVM_SEV_SNP_PAGE_TYPE_ZERO 0x3 — <asm/kvm.h> */
 export const KVM_SEV_SNP_PAGE_TYPE_ZERO = 0x3;
-/** KVM_SEV_SNP_PAGE_TYPE_UNMEASURED 0x4 — <asm/kvm.h> */
+/** #define KVM_SEV_SNP_PAGE_TYPE_UNMEASURED 0x4 — <asm/kvm.h> */
 export const KVM_SEV_SNP_PAGE_TYPE_UNMEASURED = 0x4;
-/** KVM_SEV_SNP_PAGE_TYPE_SECRETS 0x5 — <asm/kvm.h> */
+/** #define KVM_SEV_SNP_PAGE_TYPE_SECRETS 0x5 — <asm/kvm.h> */
 export const KVM_SEV_SNP_PAGE_TYPE_SECRETS = 0x5;
-/** KVM_SEV_SNP_PAGE_TYPE_CPUID 0x6 — <asm/kvm.h> */
+/** #define KVM_SEV_SNP_PAGE_TYPE_CPUID 0x6 — <asm/kvm.h> */
 export const KVM_SEV_SNP_PAGE_TYPE_CPUID = 0x6;
-/** KVM_SEV_SNP_ID_BLOCK_SIZE 96 — <asm/kvm.h> */
+/** #define KVM_SEV_SNP_ID_BLOCK_SIZE 96 — <asm/kvm.h> */
 export const KVM_SEV_SNP_ID_BLOCK_SIZE = 96;
-/** KVM_SEV_SNP_ID_AUTH_SIZE 4096 — <asm/kvm.h> */
+/** #define KVM_SEV_SNP_ID_AUTH_SIZE 4096 — <asm/kvm.h> */
 export const KVM_SEV_SNP_ID_AUTH_SIZE = 4096;
-/** KVM_SEV_SNP_FINISH_DATA_SIZE 32 — <asm/kvm.h> */
+/** #define KVM_SEV_SNP_FINISH_DATA_SIZE 32 — <asm/kvm.h> */
 export const KVM_SEV_SNP_FINISH_DATA_SIZE = 32;
-/** KVM_X2APIC_API_USE_32BIT_IDS _BITULL(0) — <asm/kvm.h> */
+/** #define KVM_X2APIC_API_USE_32BIT_IDS _BITULL(0) — <asm/kvm.h> */
 export const KVM_X2APIC_API_USE_32BIT_IDS = 0x1;
-/** KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK _BITULL(1) — <asm/kvm.h> */
+/** #define KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK _BITULL(1) — <asm/kvm.h> */
 export const KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK = 0x2;
-/** KVM_X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST _BITULL(2) — <asm/kvm.h> */
+/** #define KVM_X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST _BITULL(2) — <asm/kvm.h> */
 export const KVM_X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST = 0x4;
-/** KVM_X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST _BITULL(3) — <asm/kvm.h> */
+/** #define KVM_X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST _BITULL(3) — <asm/kvm.h> */
 export const KVM_X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST = 0x8;
-/** KVM_HYPERV_CONN_ID_MASK 0x00ffffff — <asm/kvm.h> */
+/** #define KVM_HYPERV_CONN_ID_MASK 0x00ffffff — <asm/kvm.h> */
 export const KVM_HYPERV_CONN_ID_MASK = 0xffffff;
-/** KVM_HYPERV_EVENTFD_DEASSIGN (1 << 0) — <asm/kvm.h> */
+/** #define KVM_HYPERV_EVENTFD_DEASSIGN (1 << 0) — <asm/kvm.h> */
 export const KVM_HYPERV_EVENTFD_DEASSIGN = 0x1;
-/** KVM_PMU_MASKED_ENTRY_EVENT_SELECT (__GENMASK_ULL(7, 0) | __GENMASK_ULL(35, 32)) — <asm/kvm.h> */
+/** #define KVM_PMU_MASKED_ENTRY_EVENT_SELECT (__GENMASK_ULL(7, 0) | __GENMASK_ULL(35, 32)) — <asm/kvm.h> */
 export const KVM_PMU_MASKED_ENTRY_EVENT_SELECT = 0xf000000ff;
-/** KVM_PMU_MASKED_ENTRY_UMASK_MASK (__GENMASK_ULL(63, 56)) — <asm/kvm.h> */
+/** #define KVM_PMU_MASKED_ENTRY_UMASK_MASK (__GENMASK_ULL(63, 56)) — <asm/kvm.h> */
 export const KVM_PMU_MASKED_ENTRY_UMASK_MASK = 0xff00000000000000n;
-/** KVM_PMU_MASKED_ENTRY_UMASK_MATCH (__GENMASK_ULL(15, 8)) — <asm/kvm.h> */
+/** #define KVM_PMU_MASKED_ENTRY_UMASK_MATCH (__GENMASK_ULL(15, 8)) — <asm/kvm.h> */
 export const KVM_PMU_MASKED_ENTRY_UMASK_MATCH = 65280;
-/** KVM_PMU_MASKED_ENTRY_EXCLUDE (_BITULL(55)) — <asm/kvm.h> */
+/** #define KVM_PMU_MASKED_ENTRY_EXCLUDE (_BITULL(55)) — <asm/kvm.h> */
 export const KVM_PMU_MASKED_ENTRY_EXCLUDE = 0x80000000000000n;
-/** KVM_PMU_MASKED_ENTRY_UMASK_MASK_SHIFT (56) — <asm/kvm.h> */
+/** #define KVM_PMU_MASKED_ENTRY_UMASK_MASK_SHIFT (56) — <asm/kvm.h> */
 export const KVM_PMU_MASKED_ENTRY_UMASK_MASK_SHIFT = 56;
-/** KVM_VCPU_TSC_CTRL 0 — <asm/kvm.h> */
+/** #define KVM_VCPU_TSC_CTRL 0 — <asm/kvm.h> */
 export const KVM_VCPU_TSC_CTRL = 0;
-/** KVM_VCPU_TSC_OFFSET 0 — <asm/kvm.h> */
+/** #define KVM_VCPU_TSC_OFFSET 0 — <asm/kvm.h> */
 export const KVM_VCPU_TSC_OFFSET = 0;
-/** KVM_EXIT_HYPERCALL_LONG_MODE _BITULL(0) — <asm/kvm.h> */
+/** #define KVM_EXIT_HYPERCALL_LONG_MODE _BITULL(0) — <asm/kvm.h> */
 export const KVM_EXIT_HYPERCALL_LONG_MODE = 0x1;
-/** KVM_X86_DEFAULT_VM 0 — <asm/kvm.h> */
+/** #define KVM_X86_DEFAULT_VM 0 — <asm/kvm.h> */
 export const KVM_X86_DEFAULT_VM = 0;
-/** KVM_X86_SW_PROTECTED_VM 1 — <asm/kvm.h> */
+/** #define KVM_X86_SW_PROTECTED_VM 1 — <asm/kvm.h> */
 export const KVM_X86_SW_PROTECTED_VM = 1;
-/** KVM_X86_SEV_VM 2 — <asm/kvm.h> */
+/** #define KVM_X86_SEV_VM 2 — <asm/kvm.h> */
 export const KVM_X86_SEV_VM = 2;
-/** KVM_X86_SEV_ES_VM 3 — <asm/kvm.h> */
+/** #define KVM_X86_SEV_ES_VM 3 — <asm/kvm.h> */
 export const KVM_X86_SEV_ES_VM = 3;
-/** KVM_X86_SNP_VM 4 — <asm/kvm.h> */
+/** #define KVM_X86_SNP_VM 4 — <asm/kvm.h> */
 export const KVM_X86_SNP_VM = 4;
-/** KVM_X86_TDX_VM 5 — <asm/kvm.h> */
+/** #define KVM_X86_TDX_VM 5 — <asm/kvm.h> */
 export const KVM_X86_TDX_VM = 5;
-/** KVM_TDX_CAPABILITIES enum constant = 0 — <asm/kvm.h> */
+/** enum constant KVM_TDX_CAPABILITIES = 0 — <asm/kvm.h> */
 export const KVM_TDX_CAPABILITIES = 0;
-/** KVM_TDX_INIT_VM enum constant (implicit) — <asm/kvm.h> */
+/** enum constant KVM_TDX_INIT_VM (implicit) — <asm/kvm.h> */
 export const KVM_TDX_INIT_VM = 1;
-/** KVM_TDX_INIT_VCPU enum constant (implicit) — <asm/kvm.h> */
+/** enum constant KVM_TDX_INIT_VCPU (implicit) — <asm/kvm.h> */
 export const KVM_TDX_INIT_VCPU = 2;
-/** KVM_TDX_INIT_MEM_REGION enum constant (implicit) — <asm/kvm.h> */
+/** enum constant KVM_TDX_INIT_MEM_REGION (implicit) — <asm/kvm.h> */
 export const KVM_TDX_INIT_MEM_REGION = 3;
-/** KVM_TDX_FINALIZE_VM enum constant (implicit) — <asm/kvm.h> */
+/** enum constant KVM_TDX_FINALIZE_VM (implicit) — <asm/kvm.h> */
 export const KVM_TDX_FINALIZE_VM = 4;
-/** KVM_TDX_GET_CPUID enum constant (implicit) — <asm/kvm.h> */
+/** enum constant KVM_TDX_GET_CPUID (implicit) — <asm/kvm.h> */
 export const KVM_TDX_GET_CPUID = 5;
-/** KVM_TDX_CMD_NR_MAX enum constant (implicit) — <asm/kvm.h> */
+/** enum constant KVM_TDX_CMD_NR_MAX (implicit) — <asm/kvm.h> */
 export const KVM_TDX_CMD_NR_MAX = 6;
-/** KVM_TDX_MEASURE_MEMORY_REGION _BITULL(0) — <asm/kvm.h> */
+/** #define KVM_TDX_MEASURE_MEMORY_REGION _BITULL(0) — <asm/kvm.h> */
 export const KVM_TDX_MEASURE_MEMORY_REGION = 0x1;
 // ---- <linux/memfd.h>
-/** MFD_CLOEXEC 0x0001U — <linux/memfd.h> */
+/** #define MFD_CLOEXEC 0x0001U — <linux/memfd.h> */
 export const MFD_CLOEXEC = 0x1;
-/** MFD_ALLOW_SEALING 0x0002U — <linux/memfd.h> */
+/** #define MFD_ALLOW_SEALING 0x0002U — <linux/memfd.h> */
 export const MFD_ALLOW_SEALING = 0x2;
-/** MFD_HUGETLB 0x0004U — <linux/memfd.h> */
+/** #define MFD_HUGETLB 0x0004U — <linux/memfd.h> */
 export const MFD_HUGETLB = 0x4;
-/** MFD_NOEXEC_SEAL 0x0008U — <linux/memfd.h> */
+/** #define MFD_NOEXEC_SEAL 0x0008U — <linux/memfd.h> */
 export const MFD_NOEXEC_SEAL = 0x8;
-/** MFD_EXEC 0x0010U — <linux/memfd.h> */
+/** #define MFD_EXEC 0x0010U — <linux/memfd.h> */
 export const MFD_EXEC = 0x10;
-/** MFD_HUGE_SHIFT HUGETLB_FLAG_ENCODE_SHIFT — <linux/memfd.h> */
+/** #define MFD_HUGE_SHIFT HUGETLB_FLAG_ENCODE_SHIFT — <linux/memfd.h> */
 export const MFD_HUGE_SHIFT = 26;
-/** MFD_HUGE_MASK HUGETLB_FLAG_ENCODE_MASK — <linux/memfd.h> */
+/** #define MFD_HUGE_MASK HUGETLB_FLAG_ENCODE_MASK — <linux/memfd.h> */
 export const MFD_HUGE_MASK = 0x3f;
-/** MFD_HUGE_64KB HUGETLB_FLAG_ENCODE_64KB — <linux/memfd.h> */
+/** #define MFD_HUGE_64KB HUGETLB_FLAG_ENCODE_64KB — <linux/memfd.h> */
 export const MFD_HUGE_64KB = 0x40000000;
-/** MFD_HUGE_512KB HUGETLB_FLAG_ENCODE_512KB — <linux/memfd.h> */
+/** #define MFD_HUGE_512KB HUGETLB_FLAG_ENCODE_512KB — <linux/memfd.h> */
 export const MFD_HUGE_512KB = 0x4c000000;
-/** MFD_HUGE_1MB HUGETLB_FLAG_ENCODE_1MB — <linux/memfd.h> */
+/** #define MFD_HUGE_1MB HUGETLB_FLAG_ENCODE_1MB — <linux/memfd.h> */
 export const MFD_HUGE_1MB = 0x50000000;
-/** MFD_HUGE_2MB HUGETLB_FLAG_ENCODE_2MB — <linux/memfd.h> */
+/** #define MFD_HUGE_2MB HUGETLB_FLAG_ENCODE_2MB — <linux/memfd.h> */
 export const MFD_HUGE_2MB = 0x54000000;
-/** MFD_HUGE_8MB HUGETLB_FLAG_ENCODE_8MB — <linux/memfd.h> */
+/** #define MFD_HUGE_8MB HUGETLB_FLAG_ENCODE_8MB — <linux/memfd.h> */
 export const MFD_HUGE_8MB = 0x5c000000;
-/** MFD_HUGE_16MB HUGETLB_FLAG_ENCODE_16MB — <linux/memfd.h> */
+/** #define MFD_HUGE_16MB HUGETLB_FLAG_ENCODE_16MB — <linux/memfd.h> */
 export const MFD_HUGE_16MB = 0x60000000;
-/** MFD_HUGE_32MB HUGETLB_FLAG_ENCODE_32MB — <linux/memfd.h> */
+/** #define MFD_HUGE_32MB HUGETLB_FLAG_ENCODE_32MB — <linux/memfd.h> */
 export const MFD_HUGE_32MB = 0x64000000;
-/** MFD_HUGE_256MB HUGETLB_FLAG_ENCODE_256MB — <linux/memfd.h> */
+/** #define MFD_HUGE_256MB HUGETLB_FLAG_ENCODE_256MB — <linux/memfd.h> */
 export const MFD_HUGE_256MB = 0x70000000;
-/** MFD_HUGE_512MB HUGETLB_FLAG_ENCODE_512MB — <linux/memfd.h> */
+/** #define MFD_HUGE_512MB HUGETLB_FLAG_ENCODE_512MB — <linux/memfd.h> */
 export const MFD_HUGE_512MB = 0x74000000;
-/** MFD_HUGE_1GB HUGETLB_FLAG_ENCODE_1GB — <linux/memfd.h> */
+/** #define MFD_HUGE_1GB HUGETLB_FLAG_ENCODE_1GB — <linux/memfd.h> */
 export const MFD_HUGE_1GB = 0x78000000;
-/** MFD_HUGE_2GB HUGETLB_FLAG_ENCODE_2GB — <linux/memfd.h> */
+/** #define MFD_HUGE_2GB HUGETLB_FLAG_ENCODE_2GB — <linux/memfd.h> */
 export const MFD_HUGE_2GB = 0x7c000000;
-/** MFD_HUGE_16GB HUGETLB_FLAG_ENCODE_16GB — <linux/memfd.h> */
+/** #define MFD_HUGE_16GB HUGETLB_FLAG_ENCODE_16GB — <linux/memfd.h> */
 export const MFD_HUGE_16GB = 0x88000000;
 // ---- <linux/fcntl.h>
-/** F_SETLEASE (F_LINUX_SPECIFIC_BASE + 0) — <linux/fcntl.h> */
+/** #define F_SETLEASE (F_LINUX_SPECIFIC_BASE + 0) — <linux/fcntl.h> */
 export const F_SETLEASE = 1024;
-/** F_GETLEASE (F_LINUX_SPECIFIC_BASE + 1) — <linux/fcntl.h> */
+/** #define F_GETLEASE (F_LINUX_SPECIFIC_BASE + 1) — <linux/fcntl.h> */
 export const F_GETLEASE = 1025;
-/** F_NOTIFY (F_LINUX_SPECIFIC_BASE + 2) — <linux/fcntl.h> */
+/** #define F_NOTIFY (F_LINUX_SPECIFIC_BASE + 2) — <linux/fcntl.h> */
 export const F_NOTIFY = 1026;
-/** F_DUPFD_QUERY (F_LINUX_SPECIFIC_BASE + 3) — <linux/fcntl.h> */
+/** #define F_DUPFD_QUERY (F_LINUX_SPECIFIC_BASE + 3) — <linux/fcntl.h> */
 export const F_DUPFD_QUERY = 1027;
-/** F_CREATED_QUERY (F_LINUX_SPECIFIC_BASE + 4) — <linux/fcntl.h> */
+/** #define F_CREATED_QUERY (F_LINUX_SPECIFIC_BASE + 4) — <linux/fcntl.h> */
 export const F_CREATED_QUERY = 1028;
-/** F_CANCELLK (F_LINUX_SPECIFIC_BASE + 5) — <linux/fcntl.h> */
+/** #define F_CANCELLK (F_LINUX_SPECIFIC_BASE + 5) — <linux/fcntl.h> */
 export const F_CANCELLK = 1029;
-/** F_DUPFD_CLOEXEC (F_LINUX_SPECIFIC_BASE + 6) — <linux/fcntl.h> */
+/** #define F_DUPFD_CLOEXEC (F_LINUX_SPECIFIC_BASE + 6) — <linux/fcntl.h> */
 export const F_DUPFD_CLOEXEC = 1030;
-/** F_SETPIPE_SZ (F_LINUX_SPECIFIC_BASE + 7) — <linux/fcntl.h> */
+/** #define F_SETPIPE_SZ (F_LINUX_SPECIFIC_BASE + 7) — <linux/fcntl.h> */
 export const F_SETPIPE_SZ = 1031;
-/** F_GETPIPE_SZ (F_LINUX_SPECIFIC_BASE + 8) — <linux/fcntl.h> */
+/** #define F_GETPIPE_SZ (F_LINUX_SPECIFIC_BASE + 8) — <linux/fcntl.h> */
 export const F_GETPIPE_SZ = 1032;
-/** F_ADD_SEALS (F_LINUX_SPECIFIC_BASE + 9) — <linux/fcntl.h> */
+/** #define F_ADD_SEALS (F_LINUX_SPECIFIC_BASE + 9) — <linux/fcntl.h> */
 export const F_ADD_SEALS = 1033;
-/** F_GET_SEALS (F_LINUX_SPECIFIC_BASE + 10) — <linux/fcntl.h> */
+/** #define F_GET_SEALS (F_LINUX_SPECIFIC_BASE + 10) — <linux/fcntl.h> */
 export const F_GET_SEALS = 1034;
-/** F_SEAL_SEAL 0x0001 — <linux/fcntl.h> */
+/** #define F_SEAL_SEAL 0x0001 — <linux/fcntl.h> */
 export const F_SEAL_SEAL = 0x1;
-/** F_SEAL_SHRINK 0x0002 — <linux/fcntl.h> */
+/** #define F_SEAL_SHRINK 0x0002 — <linux/fcntl.h> */
 export const F_SEAL_SHRINK = 0x2;
-/** F_SEAL_GROW 0x0004 — <linux/fcntl.h> */
+/** #define F_SEAL_GROW 0x0004 — <linux/fcntl.h> */
 export const F_SEAL_GROW = 0x4;
-/** F_SEAL_WRITE 0x0008 — <linux/fcntl.h> */
+/** #define F_SEAL_WRITE 0x0008 — <linux/fcntl.h> */
 export const F_SEAL_WRITE = 0x8;
-/** F_SEAL_FUTURE_WRITE 0x0010 — <linux/fcntl.h> */
+/** #define F_SEAL_FUTURE_WRITE 0x0010 — <linux/fcntl.h> */
 export const F_SEAL_FUTURE_WRITE = 0x10;
-/** F_SEAL_EXEC 0x0020 — <linux/fcntl.h> */
+/** #define F_SEAL_EXEC 0x0020 — <linux/fcntl.h> */
 export const F_SEAL_EXEC = 0x20;
-/** F_GET_RW_HINT (F_LINUX_SPECIFIC_BASE + 11) — <linux/fcntl.h> */
+/** #define F_GET_RW_HINT (F_LINUX_SPECIFIC_BASE + 11) — <linux/fcntl.h> */
 export const F_GET_RW_HINT = 1035;
-/** F_SET_RW_HINT (F_LINUX_SPECIFIC_BASE + 12) — <linux/fcntl.h> */
+/** #define F_SET_RW_HINT (F_LINUX_SPECIFIC_BASE + 12) — <linux/fcntl.h> */
 export const F_SET_RW_HINT = 1036;
-/** F_GET_FILE_RW_HINT (F_LINUX_SPECIFIC_BASE + 13) — <linux/fcntl.h> */
+/** #define F_GET_FILE_RW_HINT (F_LINUX_SPECIFIC_BASE + 13) — <linux/fcntl.h> */
 export const F_GET_FILE_RW_HINT = 1037;
-/** F_SET_FILE_RW_HINT (F_LINUX_SPECIFIC_BASE + 14) — <linux/fcntl.h> */
+/** #define F_SET_FILE_RW_HINT (F_LINUX_SPECIFIC_BASE + 14) — <linux/fcntl.h> */
 export const F_SET_FILE_RW_HINT = 1038;
-/** RWH_WRITE_LIFE_NOT_SET 0 — <linux/fcntl.h> */
+/** #define RWH_WRITE_LIFE_NOT_SET 0 — <linux/fcntl.h> */
 export const RWH_WRITE_LIFE_NOT_SET = 0;
-/** RWH_WRITE_LIFE_NONE 1 — <linux/fcntl.h> */
+/** #define RWH_WRITE_LIFE_NONE 1 — <linux/fcntl.h> */
 export const RWH_WRITE_LIFE_NONE = 1;
-/** RWH_WRITE_LIFE_SHORT 2 — <linux/fcntl.h> */
+/** #define RWH_WRITE_LIFE_SHORT 2 — <linux/fcntl.h> */
 export const RWH_WRITE_LIFE_SHORT = 2;
-/** RWH_WRITE_LIFE_MEDIUM 3 — <linux/fcntl.h> */
+/** #define RWH_WRITE_LIFE_MEDIUM 3 — <linux/fcntl.h> */
 export const RWH_WRITE_LIFE_MEDIUM = 3;
-/** RWH_WRITE_LIFE_LONG 4 — <linux/fcntl.h> */
+/** #define RWH_WRITE_LIFE_LONG 4 — <linux/fcntl.h> */
 export const RWH_WRITE_LIFE_LONG = 4;
-/** RWH_WRITE_LIFE_EXTREME 5 — <linux/fcntl.h> */
+/** #define RWH_WRITE_LIFE_EXTREME 5 — <linux/fcntl.h> */
 export const RWH_WRITE_LIFE_EXTREME = 5;
-/** RWF_WRITE_LIFE_NOT_SET RWH_WRITE_LIFE_NOT_SET — <linux/fcntl.h> */
+/** #define RWF_WRITE_LIFE_NOT_SET RWH_WRITE_LIFE_NOT_SET — <linux/fcntl.h> */
 export const RWF_WRITE_LIFE_NOT_SET = 0;
-/** F_GETDELEG (F_LINUX_SPECIFIC_BASE + 15) — <linux/fcntl.h> */
+/** #define F_GETDELEG (F_LINUX_SPECIFIC_BASE + 15) — <linux/fcntl.h> */
 export const F_GETDELEG = 1039;
-/** F_SETDELEG (F_LINUX_SPECIFIC_BASE + 16) — <linux/fcntl.h> */
+/** #define F_SETDELEG (F_LINUX_SPECIFIC_BASE + 16) — <linux/fcntl.h> */
 export const F_SETDELEG = 1040;
-/** DN_ACCESS 0x00000001 — <linux/fcntl.h> */
+/** #define DN_ACCESS 0x00000001 — <linux/fcntl.h> */
 export const DN_ACCESS = 0x1;
-/** DN_MODIFY 0x00000002 — <linux/fcntl.h> */
+/** #define DN_MODIFY 0x00000002 — <linux/fcntl.h> */
 export const DN_MODIFY = 0x2;
-/** DN_CREATE 0x00000004 — <linux/fcntl.h> */
+/** #define DN_CREATE 0x00000004 — <linux/fcntl.h> */
 export const DN_CREATE = 0x4;
-/** DN_DELETE 0x00000008 — <linux/fcntl.h> */
+/** #define DN_DELETE 0x00000008 — <linux/fcntl.h> */
 export const DN_DELETE = 0x8;
-/** DN_RENAME 0x00000010 — <linux/fcntl.h> */
+/** #define DN_RENAME 0x00000010 — <linux/fcntl.h> */
 export const DN_RENAME = 0x10;
-/** DN_ATTRIB 0x00000020 — <linux/fcntl.h> */
+/** #define DN_ATTRIB 0x00000020 — <linux/fcntl.h> */
 export const DN_ATTRIB = 0x20;
-/** DN_MULTISHOT 0x80000000 — <linux/fcntl.h> */
+/** #define DN_MULTISHOT 0x80000000 — <linux/fcntl.h> */
 export const DN_MULTISHOT = 0x80000000;
-/** AT_FDCWD -100 — <linux/fcntl.h> */
+/** #define AT_FDCWD -100 — <linux/fcntl.h> */
 export const AT_FDCWD = -100;
-/** PIDFD_SELF_THREAD -10000 — <linux/fcntl.h> */
+/** #define PIDFD_SELF_THREAD -10000 — <linux/fcntl.h> */
 export const PIDFD_SELF_THREAD = -10000;
-/** PIDFD_SELF_THREAD_GROUP -10001 — <linux/fcntl.h> */
+/** #define PIDFD_SELF_THREAD_GROUP -10001 — <linux/fcntl.h> */
 export const PIDFD_SELF_THREAD_GROUP = -10001;
-/** FD_PIDFS_ROOT -10002 — <linux/fcntl.h> */
+/** #define FD_PIDFS_ROOT -10002 — <linux/fcntl.h> */
 export const FD_PIDFS_ROOT = -10002;
-/** FD_NSFS_ROOT -10003 — <linux/fcntl.h> */
+/** #define FD_NSFS_ROOT -10003 — <linux/fcntl.h> */
 export const FD_NSFS_ROOT = -10003;
-/** FD_INVALID -10009 — <linux/fcntl.h> */
+/** #define FD_INVALID -10009 — <linux/fcntl.h> */
 export const FD_INVALID = -10009;
-/** AT_SYMLINK_NOFOLLOW 0x100 — <linux/fcntl.h> */
+/** #define AT_SYMLINK_NOFOLLOW 0x100 — <linux/fcntl.h> */
 export const AT_SYMLINK_NOFOLLOW = 0x100;
-/** AT_SYMLINK_FOLLOW 0x400 — <linux/fcntl.h> */
+/** #define AT_SYMLINK_FOLLOW 0x400 — <linux/fcntl.h> */
 export const AT_SYMLINK_FOLLOW = 0x400;
-/** AT_NO_AUTOMOUNT 0x800 — <linux/fcntl.h> */
+/** #define AT_NO_AUTOMOUNT 0x800 — <linux/fcntl.h> */
 export const AT_NO_AUTOMOUNT = 0x800;
-/** AT_EMPTY_PATH 0x1000 — <linux/fcntl.h> */
+/** #define AT_EMPTY_PATH 0x1000 — <linux/fcntl.h> */
 export const AT_EMPTY_PATH = 0x1000;
-/** AT_STATX_SYNC_TYPE 0x6000 — <linux/fcntl.h> */
+/** #define AT_STATX_SYNC_TYPE 0x6000 — <linux/fcntl.h> */
 export const AT_STATX_SYNC_TYPE = 0x6000;
-/** AT_STATX_SYNC_AS_STAT 0x0000 — <linux/fcntl.h> */
+/** #define AT_STATX_SYNC_AS_STAT 0x0000 — <linux/fcntl.h> */
 export const AT_STATX_SYNC_AS_STAT = 0x0;
-/** AT_STATX_FORCE_SYNC 0x2000 — <linux/fcntl.h> */
+/** #define AT_STATX_FORCE_SYNC 0x2000 — <linux/fcntl.h> */
 export const AT_STATX_FORCE_SYNC = 0x2000;
-/** AT_STATX_DONT_SYNC 0x4000 — <linux/fcntl.h> */
+/** #define AT_STATX_DONT_SYNC 0x4000 — <linux/fcntl.h> */
 export const AT_STATX_DONT_SYNC = 0x4000;
-/** AT_RECURSIVE 0x8000 — <linux/fcntl.h> */
+/** #define AT_RECURSIVE 0x8000 — <linux/fcntl.h> */
 export const AT_RECURSIVE = 0x8000;
-/** AT_RENAME_NOREPLACE 0x0001 — <linux/fcntl.h> */
+/** #define AT_RENAME_NOREPLACE 0x0001 — <linux/fcntl.h> */
 export const AT_RENAME_NOREPLACE = 0x1;
-/** AT_RENAME_EXCHANGE 0x0002 — <linux/fcntl.h> */
+/** #define AT_RENAME_EXCHANGE 0x0002 — <linux/fcntl.h> */
 export const AT_RENAME_EXCHANGE = 0x2;
-/** AT_RENAME_WHITEOUT 0x0004 — <linux/fcntl.h> */
+/** #define AT_RENAME_WHITEOUT 0x0004 — <linux/fcntl.h> */
 export const AT_RENAME_WHITEOUT = 0x4;
-/** AT_EACCESS 0x200 — <linux/fcntl.h> */
+/** #define AT_EACCESS 0x200 — <linux/fcntl.h> */
 export const AT_EACCESS = 0x200;
-/** AT_REMOVEDIR 0x200 — <linux/fcntl.h> */
+/** #define AT_REMOVEDIR 0x200 — <linux/fcntl.h> */
 export const AT_REMOVEDIR = 0x200;
-/** AT_HANDLE_FID 0x200 — <linux/fcntl.h> */
+/** #define AT_HANDLE_FID 0x200 — <linux/fcntl.h> */
 export const AT_HANDLE_FID = 0x200;
-/** AT_HANDLE_MNT_ID_UNIQUE 0x001 — <linux/fcntl.h> */
+/** #define AT_HANDLE_MNT_ID_UNIQUE 0x001 — <linux/fcntl.h> */
 export const AT_HANDLE_MNT_ID_UNIQUE = 0x1;
-/** AT_HANDLE_CONNECTABLE 0x002 — <linux/fcntl.h> */
+/** #define AT_HANDLE_CONNECTABLE 0x002 — <linux/fcntl.h> */
 export const AT_HANDLE_CONNECTABLE = 0x2;
-/** AT_EXECVE_CHECK 0x10000 — <linux/fcntl.h> */
+/** #define AT_EXECVE_CHECK 0x10000 — <linux/fcntl.h> */
 export const AT_EXECVE_CHECK = 0x10000;
 // ---- <asm-generic/fcntl.h>
-/** O_ACCMODE 3 — <asm-generic/fcntl.h> */
+/** #define O_ACCMODE 3 — <asm-generic/fcntl.h> */
 export const O_ACCMODE = 3;
-/** O_RDONLY 0 — <asm-generic/fcntl.h> */
+/** #define O_RDONLY 0 — <asm-generic/fcntl.h> */
 export const O_RDONLY = 0;
-/** O_WRONLY (1 << 0) — <asm-generic/fcntl.h> */
+/** #define O_WRONLY (1 << 0) — <asm-generic/fcntl.h> */
 export const O_WRONLY = 0x1;
-/** O_RDWR (1 << 1) — <asm-generic/fcntl.h> */
+/** #define O_RDWR (1 << 1) — <asm-generic/fcntl.h> */
 export const O_RDWR = 0x2;
-/** O_CREAT (1 << 6) — <asm-generic/fcntl.h> */
+/** #define O_CREAT (1 << 6) — <asm-generic/fcntl.h> */
 export const O_CREAT = 0x40;
-/** O_EXCL (1 << 7) — <asm-generic/fcntl.h> */
+/** #define O_EXCL (1 << 7) — <asm-generic/fcntl.h> */
 export const O_EXCL = 0x80;
-/** O_NOCTTY (1 << 8) — <asm-generic/fcntl.h> */
+/** #define O_NOCTTY (1 << 8) — <asm-generic/fcntl.h> */
 export const O_NOCTTY = 0x100;
-/** O_TRUNC (1 << 9) — <asm-generic/fcntl.h> */
+/** #define O_TRUNC (1 << 9) — <asm-generic/fcntl.h> */
 export const O_TRUNC = 0x200;
-/** O_APPEND (1 << 10) — <asm-generic/fcntl.h> */
+/** #define O_APPEND (1 << 10) — <asm-generic/fcntl.h> */
 export const O_APPEND = 0x400;
-/** O_NONBLOCK (1 << 11) — <asm-generic/fcntl.h> */
+/** #define O_NONBLOCK (1 << 11) — <asm-generic/fcntl.h> */
 export const O_NONBLOCK = 0x800;
-/** O_DSYNC (1 << 12) — <asm-generic/fcntl.h> */
+/** #define O_DSYNC (1 << 12) — <asm-generic/fcntl.h> */
 export const O_DSYNC = 0x1000;
-/** FASYNC (1 << 13) — <asm-generic/fcntl.h> */
+/** #define FASYNC (1 << 13) — <asm-generic/fcntl.h> */
 export const FASYNC = 0x2000;
-/** O_DIRECT (1 << 14) — <asm-generic/fcntl.h> */
+/** #define O_DIRECT (1 << 14) — <asm-generic/fcntl.h> */
 export const O_DIRECT = 0x4000;
-/** O_LARGEFILE (1 << 15) — <asm-generic/fcntl.h> */
+/** #define O_LARGEFILE (1 << 15) — <asm-generic/fcntl.h> */
 export const O_LARGEFILE = 0x8000;
-/** O_DIRECTORY (1 << 16) — <asm-generic/fcntl.h> */
+/** #define O_DIRECTORY (1 << 16) — <asm-generic/fcntl.h> */
 export const O_DIRECTORY = 0x10000;
-/** O_NOFOLLOW (1 << 17) — <asm-generic/fcntl.h> */
+/** #define O_NOFOLLOW (1 << 17) — <asm-generic/fcntl.h> */
 export const O_NOFOLLOW = 0x20000;
-/** O_NOATIME (1 << 18) — <asm-generic/fcntl.h> */
+/** #define O_NOATIME (1 << 18) — <asm-generic/fcntl.h> */
 export const O_NOATIME = 0x40000;
-/** O_CLOEXEC (1 << 19) — <asm-generic/fcntl.h> */
+/** #define O_CLOEXEC (1 << 19) — <asm-generic/fcntl.h> */
 export const O_CLOEXEC = 0x80000;
-/** O_SYNC (__O_SYNC|O_DSYNC) — <asm-generic/fcntl.h> */
+/** #define O_SYNC (__O_SYNC|O_DSYNC) — <asm-generic/fcntl.h> */
 export const O_SYNC = 0x101000;
-/** O_PATH (1 << 21) — <asm-generic/fcntl.h> */
+/** #define O_PATH (1 << 21) — <asm-generic/fcntl.h> */
 export const O_PATH = 0x200000;
-/** O_EMPTYPATH (1 << 26) — <asm-generic/fcntl.h> */
+/** #define O_EMPTYPATH (1 << 26) — <asm-generic/fcntl.h> */
 export const O_EMPTYPATH = 0x4000000;
-/** O_TMPFILE (__O_TMPFILE | O_DIRECTORY) — <asm-generic/fcntl.h> */
+/** #define O_TMPFILE (__O_TMPFILE | O_DIRECTORY) — <asm-generic/fcntl.h> */
 export const O_TMPFILE = 0x410000;
-/** O_NDELAY O_NONBLOCK — <asm-generic/fcntl.h> */
+/** #define O_NDELAY O_NONBLOCK — <asm-generic/fcntl.h> */
 export const O_NDELAY = 0x800;
-/** F_DUPFD 0 — <asm-generic/fcntl.h> */
+/** #define F_DUPFD 0 — <asm-generic/fcntl.h> */
 export const F_DUPFD = 0;
-/** F_GETFD 1 — <asm-generic/fcntl.h> */
+/** #define F_GETFD 1 — <asm-generic/fcntl.h> */
 export const F_GETFD = 1;
-/** F_SETFD 2 — <asm-generic/fcntl.h> */
+/** #define F_SETFD 2 — <asm-generic/fcntl.h> */
 export const F_SETFD = 2;
-/** F_GETFL 3 — <asm-generic/fcntl.h> */
+/** #define F_GETFL 3 — <asm-generic/fcntl.h> */
 export const F_GETFL = 3;
-/** F_SETFL 4 — <asm-generic/fcntl.h> */
+/** #define F_SETFL 4 — <asm-generic/fcntl.h> */
 export const F_SETFL = 4;
-/** F_GETLK 5 — <asm-generic/fcntl.h> */
+/** #define F_GETLK 5 — <asm-generic/fcntl.h> */
 export const F_GETLK = 5;
-/** F_SETLK 6 — <asm-generic/fcntl.h> */
+/** #define F_SETLK 6 — <asm-generic/fcntl.h> */
 export const F_SETLK = 6;
-/** F_SETLKW 7 — <asm-generic/fcntl.h> */
+/** #define F_SETLKW 7 — <asm-generic/fcntl.h> */
 export const F_SETLKW = 7;
-/** F_SETOWN 8 — <asm-generic/fcntl.h> */
+/** #define F_SETOWN 8 — <asm-generic/fcntl.h> */
 export const F_SETOWN = 8;
-/** F_GETOWN 9 — <asm-generic/fcntl.h> */
+/** #define F_GETOWN 9 — <asm-generic/fcntl.h> */
 export const F_GETOWN = 9;
-/** F_SETSIG 10 — <asm-generic/fcntl.h> */
+/** #define F_SETSIG 10 — <asm-generic/fcntl.h> */
 export const F_SETSIG = 10;
-/** F_GETSIG 11 — <asm-generic/fcntl.h> */
+/** #define F_GETSIG 11 — <asm-generic/fcntl.h> */
 export const F_GETSIG = 11;
-/** F_SETOWN_EX 15 — <asm-generic/fcntl.h> */
+/** #define F_SETOWN_EX 15 — <asm-generic/fcntl.h> */
 export const F_SETOWN_EX = 15;
-/** F_GETOWN_EX 16 — <asm-generic/fcntl.h> */
+/** #define F_GETOWN_EX 16 — <asm-generic/fcntl.h> */
 export const F_GETOWN_EX = 16;
-/** F_GETOWNER_UIDS 17 — <asm-generic/fcntl.h> */
+/** #define F_GETOWNER_UIDS 17 — <asm-generic/fcntl.h> */
 export const F_GETOWNER_UIDS = 17;
-/** F_OFD_GETLK 36 — <asm-generic/fcntl.h> */
+/** #define F_OFD_GETLK 36 — <asm-generic/fcntl.h> */
 export const F_OFD_GETLK = 36;
-/** F_OFD_SETLK 37 — <asm-generic/fcntl.h> */
+/** #define F_OFD_SETLK 37 — <asm-generic/fcntl.h> */
 export const F_OFD_SETLK = 37;
-/** F_OFD_SETLKW 38 — <asm-generic/fcntl.h> */
+/** #define F_OFD_SETLKW 38 — <asm-generic/fcntl.h> */
 export const F_OFD_SETLKW = 38;
-/** F_OWNER_TID 0 — <asm-generic/fcntl.h> */
+/** #define F_OWNER_TID 0 — <asm-generic/fcntl.h> */
 export const F_OWNER_TID = 0;
-/** F_OWNER_PID 1 — <asm-generic/fcntl.h> */
+/** #define F_OWNER_PID 1 — <asm-generic/fcntl.h> */
 export const F_OWNER_PID = 1;
-/** F_OWNER_PGRP 2 — <asm-generic/fcntl.h> */
+/** #define F_OWNER_PGRP 2 — <asm-generic/fcntl.h> */
 export const F_OWNER_PGRP = 2;
-/** FD_CLOEXEC 1 — <asm-generic/fcntl.h> */
+/** #define FD_CLOEXEC 1 — <asm-generic/fcntl.h> */
 export const FD_CLOEXEC = 1;
-/** F_RDLCK 0 — <asm-generic/fcntl.h> */
+/** #define F_RDLCK 0 — <asm-generic/fcntl.h> */
 export const F_RDLCK = 0;
-/** F_WRLCK 1 — <asm-generic/fcntl.h> */
+/** #define F_WRLCK 1 — <asm-generic/fcntl.h> */
 export const F_WRLCK = 1;
-/** F_UNLCK 2 — <asm-generic/fcntl.h> */
+/** #define F_UNLCK 2 — <asm-generic/fcntl.h> */
 export const F_UNLCK = 2;
-/** F_EXLCK 4 — <asm-generic/fcntl.h> */
+/** #define F_EXLCK 4 — <asm-generic/fcntl.h> */
 export const F_EXLCK = 4;
-/** F_SHLCK 8 — <asm-generic/fcntl.h> */
+/** #define F_SHLCK 8 — <asm-generic/fcntl.h> */
 export const F_SHLCK = 8;
-/** LOCK_SH 1 — <asm-generic/fcntl.h> */
+/** #define LOCK_SH 1 — <asm-generic/fcntl.h> */
 export const LOCK_SH = 1;
-/** LOCK_EX 2 — <asm-generic/fcntl.h> */
+/** #define LOCK_EX 2 — <asm-generic/fcntl.h> */
 export const LOCK_EX = 2;
-/** LOCK_NB 4 — <asm-generic/fcntl.h> */
+/** #define LOCK_NB 4 — <asm-generic/fcntl.h> */
 export const LOCK_NB = 4;
-/** LOCK_UN 8 — <asm-generic/fcntl.h> */
+/** #define LOCK_UN 8 — <asm-generic/fcntl.h> */
 export const LOCK_UN = 8;
-/** LOCK_MAND 32 — <asm-generic/fcntl.h> */
+/** #define LOCK_MAND 32 — <asm-generic/fcntl.h> */
 export const LOCK_MAND = 32;
-/** LOCK_READ 64 — <asm-generic/fcntl.h> */
+/** #define LOCK_READ 64 — <asm-generic/fcntl.h> */
 export const LOCK_READ = 64;
-/** LOCK_WRITE 128 — <asm-generic/fcntl.h> */
+/** #define LOCK_WRITE 128 — <asm-generic/fcntl.h> */
 export const LOCK_WRITE = 128;
-/** LOCK_RW 192 — <asm-generic/fcntl.h> */
+/** #define LOCK_RW 192 — <asm-generic/fcntl.h> */
 export const LOCK_RW = 192;
-/** F_LINUX_SPECIFIC_BASE 1024 — <asm-generic/fcntl.h> */
+/** #define F_LINUX_SPECIFIC_BASE 1024 — <asm-generic/fcntl.h> */
 export const F_LINUX_SPECIFIC_BASE = 1024;
 // ---- <linux/falloc.h>
-/** FALLOC_FL_ALLOCATE_RANGE 0x00 — <linux/falloc.h> */
+/** #define FALLOC_FL_ALLOCATE_RANGE 0x00 — <linux/falloc.h> */
 export const FALLOC_FL_ALLOCATE_RANGE = 0x0;
-/** FALLOC_FL_KEEP_SIZE 0x01 — <linux/falloc.h> */
+/** #define FALLOC_FL_KEEP_SIZE 0x01 — <linux/falloc.h> */
 export const FALLOC_FL_KEEP_SIZE = 0x1;
-/** FALLOC_FL_PUNCH_HOLE 0x02 — <linux/falloc.h> */
+/** #define FALLOC_FL_PUNCH_HOLE 0x02 — <linux/falloc.h> */
 export const FALLOC_FL_PUNCH_HOLE = 0x2;
-/** FALLOC_FL_NO_HIDE_STALE 0x04 — <linux/falloc.h> */
+/** #define FALLOC_FL_NO_HIDE_STALE 0x04 — <linux/falloc.h> */
 export const FALLOC_FL_NO_HIDE_STALE = 0x4;
-/** FALLOC_FL_COLLAPSE_RANGE 0x08 — <linux/falloc.h> */
+/** #define FALLOC_FL_COLLAPSE_RANGE 0x08 — <linux/falloc.h> */
 export const FALLOC_FL_COLLAPSE_RANGE = 0x8;
-/** FALLOC_FL_ZERO_RANGE 0x10 — <linux/falloc.h> */
+/** #define FALLOC_FL_ZERO_RANGE 0x10 — <linux/falloc.h> */
 export const FALLOC_FL_ZERO_RANGE = 0x10;
-/** FALLOC_FL_INSERT_RANGE 0x20 — <linux/falloc.h> */
+/** #define FALLOC_FL_INSERT_RANGE 0x20 — <linux/falloc.h> */
 export const FALLOC_FL_INSERT_RANGE = 0x20;
-/** FALLOC_FL_UNSHARE_RANGE 0x40 — <linux/falloc.h> */
+/** #define FALLOC_FL_UNSHARE_RANGE 0x40 — <linux/falloc.h> */
 export const FALLOC_FL_UNSHARE_RANGE = 0x40;
-/** FALLOC_FL_WRITE_ZEROES 0x80 — <linux/falloc.h> */
+/** #define FALLOC_FL_WRITE_ZEROES 0x80 — <linux/falloc.h> */
 export const FALLOC_FL_WRITE_ZEROES = 0x80;
 // ---- <asm-generic/mman-common.h>
-/** PROT_READ 0x1 — <asm-generic/mman-common.h> */
+/** #define PROT_READ 0x1 — <asm-generic/mman-common.h> */
 export const PROT_READ = 0x1;
-/** PROT_WRITE 0x2 — <asm-generic/mman-common.h> */
+/** #define PROT_WRITE 0x2 — <asm-generic/mman-common.h> */
 export const PROT_WRITE = 0x2;
-/** PROT_EXEC 0x4 — <asm-generic/mman-common.h> */
+/** #define PROT_EXEC 0x4 — <asm-generic/mman-common.h> */
 export const PROT_EXEC = 0x4;
-/** PROT_SEM 0x8 — <asm-generic/mman-common.h> */
+/** #define PROT_SEM 0x8 — <asm-generic/mman-common.h> */
 export const PROT_SEM = 0x8;
-/** PROT_NONE 0x0 — <asm-generic/mman-common.h> */
+/** #define PROT_NONE 0x0 — <asm-generic/mman-common.h> */
 export const PROT_NONE = 0x0;
-/** PROT_GROWSDOWN 0x01000000 — <asm-generic/mman-common.h> */
+/** #define PROT_GROWSDOWN 0x01000000 — <asm-generic/mman-common.h> */
 export const PROT_GROWSDOWN = 0x1000000;
-/** PROT_GROWSUP 0x02000000 — <asm-generic/mman-common.h> */
+/** #define PROT_GROWSUP 0x02000000 — <asm-generic/mman-common.h> */
 export const PROT_GROWSUP = 0x2000000;
-/** MAP_TYPE 0x0f — <asm-generic/mman-common.h> */
+/** #define MAP_TYPE 0x0f — <asm-generic/mman-common.h> */
 export const MAP_TYPE = 0xf;
-/** MAP_FIXED 0x10 — <asm-generic/mman-common.h> */
+/** #define MAP_FIXED 0x10 — <asm-generic/mman-common.h> */
 export const MAP_FIXED = 0x10;
-/** MAP_ANONYMOUS 0x20 — <asm-generic/mman-common.h> */
+/** #define MAP_ANONYMOUS 0x20 — <asm-generic/mman-common.h> */
 export const MAP_ANONYMOUS = 0x20;
-/** MAP_POPULATE 0x008000 — <asm-generic/mman-common.h> */
+/** #define MAP_POPULATE 0x008000 — <asm-generic/mman-common.h> */
 export const MAP_POPULATE = 0x8000;
-/** MAP_NONBLOCK 0x010000 — <asm-generic/mman-common.h> */
+/** #define MAP_NONBLOCK 0x010000 — <asm-generic/mman-common.h> */
 export const MAP_NONBLOCK = 0x10000;
-/** MAP_STACK 0x020000 — <asm-generic/mman-common.h> */
+/** #define MAP_STACK 0x020000 — <asm-generic/mman-common.h> */
 export const MAP_STACK = 0x20000;
-/** MAP_HUGETLB 0x040000 — <asm-generic/mman-common.h> */
+/** #define MAP_HUGETLB 0x040000 — <asm-generic/mman-common.h> */
 export const MAP_HUGETLB = 0x40000;
-/** MAP_SYNC 0x080000 — <asm-generic/mman-common.h> */
+/** #define MAP_SYNC 0x080000 — <asm-generic/mman-common.h> */
 export const MAP_SYNC = 0x80000;
-/** MAP_FIXED_NOREPLACE 0x100000 — <asm-generic/mman-common.h> */
+/** #define MAP_FIXED_NOREPLACE 0x100000 — <asm-generic/mman-common.h> */
 export const MAP_FIXED_NOREPLACE = 0x100000;
-/** MAP_UNINITIALIZED 0x4000000 — <asm-generic/mman-common.h> */
+/** #define MAP_UNINITIALIZED 0x4000000 — <asm-generic/mman-common.h> */
 export const MAP_UNINITIALIZED = 0x4000000;
-/** MLOCK_ONFAULT 0x01 — <asm-generic/mman-common.h> */
+/** #define MLOCK_ONFAULT 0x01 — <asm-generic/mman-common.h> */
 export const MLOCK_ONFAULT = 0x1;
-/** MS_ASYNC 1 — <asm-generic/mman-common.h> */
+/** #define MS_ASYNC 1 — <asm-generic/mman-common.h> */
 export const MS_ASYNC = 1;
-/** MS_INVALIDATE 2 — <asm-generic/mman-common.h> */
+/** #define MS_INVALIDATE 2 — <asm-generic/mman-common.h> */
 export const MS_INVALIDATE = 2;
-/** MS_SYNC 4 — <asm-generic/mman-common.h> */
+/** #define MS_SYNC 4 — <asm-generic/mman-common.h> */
 export const MS_SYNC = 4;
-/** MADV_NORMAL 0 — <asm-generic/mman-common.h> */
+/** #define MADV_NORMAL 0 — <asm-generic/mman-common.h> */
 export const MADV_NORMAL = 0;
-/** MADV_RANDOM 1 — <asm-generic/mman-common.h> */
+/** #define MADV_RANDOM 1 — <asm-generic/mman-common.h> */
 export const MADV_RANDOM = 1;
-/** MADV_SEQUENTIAL 2 — <asm-generic/mman-common.h> */
+/** #define MADV_SEQUENTIAL 2 — <asm-generic/mman-common.h> */
 export const MADV_SEQUENTIAL = 2;
-/** MADV_WILLNEED 3 — <asm-generic/mman-common.h> */
+/** #define MADV_WILLNEED 3 — <asm-generic/mman-common.h> */
 export const MADV_WILLNEED = 3;
-/** MADV_DONTNEED 4 — <asm-generic/mman-common.h> */
+/** #define MADV_DONTNEED 4 — <asm-generic/mman-common.h> */
 export const MADV_DONTNEED = 4;
-/** MADV_FREE 8 — <asm-generic/mman-common.h> */
+/** #define MADV_FREE 8 — <asm-generic/mman-common.h> */
 export const MADV_FREE = 8;
-/** MADV_REMOVE 9 — <asm-generic/mman-common.h> */
+/** #define MADV_REMOVE 9 — <asm-generic/mman-common.h> */
 export const MADV_REMOVE = 9;
-/** MADV_DONTFORK 10 — <asm-generic/mman-common.h> */
+/** #define MADV_DONTFORK 10 — <asm-generic/mman-common.h> */
 export const MADV_DONTFORK = 10;
-/** MADV_DOFORK 11 — <asm-generic/mman-common.h> */
+/** #define MADV_DOFORK 11 — <asm-generic/mman-common.h> */
 export const MADV_DOFORK = 11;
-/** MADV_HWPOISON 100 — <asm-generic/mman-common.h> */
+/** #define MADV_HWPOISON 100 — <asm-generic/mman-common.h> */
 export const MADV_HWPOISON = 100;
-/** MADV_SOFT_OFFLINE 101 — <asm-generic/mman-common.h> */
+/** #define MADV_SOFT_OFFLINE 101 — <asm-generic/mman-common.h> */
 export const MADV_SOFT_OFFLINE = 101;
-/** MADV_MERGEABLE 12 — <asm-generic/mman-common.h> */
+/** #define MADV_MERGEABLE 12 — <asm-generic/mman-common.h> */
 export const MADV_MERGEABLE = 12;
-/** MADV_UNMERGEABLE 13 — <asm-generic/mman-common.h> */
+/** #define MADV_UNMERGEABLE 13 — <asm-generic/mman-common.h> */
 export const MADV_UNMERGEABLE = 13;
-/** MADV_HUGEPAGE 14 — <asm-generic/mman-common.h> */
+/** #define MADV_HUGEPAGE 14 — <asm-generic/mman-common.h> */
 export const MADV_HUGEPAGE = 14;
-/** MADV_NOHUGEPAGE 15 — <asm-generic/mman-common.h> */
+/** #define MADV_NOHUGEPAGE 15 — <asm-generic/mman-common.h> */
 export const MADV_NOHUGEPAGE = 15;
-/** MADV_DONTDUMP 16 — <asm-generic/mman-common.h> */
+/** #define MADV_DONTDUMP 16 — <asm-generic/mman-common.h> */
 export const MADV_DONTDUMP = 16;
-/** MADV_DODUMP 17 — <asm-generic/mman-common.h> */
+/** #define MADV_DODUMP 17 — <asm-generic/mman-common.h> */
 export const MADV_DODUMP = 17;
-/** MADV_WIPEONFORK 18 — <asm-generic/mman-common.h> */
+/** #define MADV_WIPEONFORK 18 — <asm-generic/mman-common.h> */
 export const MADV_WIPEONFORK = 18;
-/** MADV_KEEPONFORK 19 — <asm-generic/mman-common.h> */
+/** #define MADV_KEEPONFORK 19 — <asm-generic/mman-common.h> */
 export const MADV_KEEPONFORK = 19;
-/** MADV_COLD 20 — <asm-generic/mman-common.h> */
+/** #define MADV_COLD 20 — <asm-generic/mman-common.h> */
 export const MADV_COLD = 20;
-/** MADV_PAGEOUT 21 — <asm-generic/mman-common.h> */
+/** #define MADV_PAGEOUT 21 — <asm-generic/mman-common.h> */
 export const MADV_PAGEOUT = 21;
-/** MADV_POPULATE_READ 22 — <asm-generic/mman-common.h> */
+/** #define MADV_POPULATE_READ 22 — <asm-generic/mman-common.h> */
 export const MADV_POPULATE_READ = 22;
-/** MADV_POPULATE_WRITE 23 — <asm-generic/mman-common.h> */
+/** #define MADV_POPULATE_WRITE 23 — <asm-generic/mman-common.h> */
 export const MADV_POPULATE_WRITE = 23;
-/** MADV_DONTNEED_LOCKED 24 — <asm-generic/mman-common.h> */
+/** #define MADV_DONTNEED_LOCKED 24 — <asm-generic/mman-common.h> */
 export const MADV_DONTNEED_LOCKED = 24;
-/** MADV_COLLAPSE 25 — <asm-generic/mman-common.h> */
+/** #define MADV_COLLAPSE 25 — <asm-generic/mman-common.h> */
 export const MADV_COLLAPSE = 25;
-/** MADV_GUARD_INSTALL 102 — <asm-generic/mman-common.h> */
+/** #define MADV_GUARD_INSTALL 102 — <asm-generic/mman-common.h> */
 export const MADV_GUARD_INSTALL = 102;
-/** MADV_GUARD_REMOVE 103 — <asm-generic/mman-common.h> */
+/** #define MADV_GUARD_REMOVE 103 — <asm-generic/mman-common.h> */
 export const MADV_GUARD_REMOVE = 103;
-/** MAP_FILE 0 — <asm-generic/mman-common.h> */
+/** #define MAP_FILE 0 — <asm-generic/mman-common.h> */
 export const MAP_FILE = 0;
-/** PKEY_UNRESTRICTED 0x0 — <asm-generic/mman-common.h> */
+/** #define PKEY_UNRESTRICTED 0x0 — <asm-generic/mman-common.h> */
 export const PKEY_UNRESTRICTED = 0x0;
-/** PKEY_DISABLE_ACCESS 0x1 — <asm-generic/mman-common.h> */
+/** #define PKEY_DISABLE_ACCESS 0x1 — <asm-generic/mman-common.h> */
 export const PKEY_DISABLE_ACCESS = 0x1;
-/** PKEY_DISABLE_WRITE 0x2 — <asm-generic/mman-common.h> */
+/** #define PKEY_DISABLE_WRITE 0x2 — <asm-generic/mman-common.h> */
 export const PKEY_DISABLE_WRITE = 0x2;
-/** PKEY_ACCESS_MASK (PKEY_DISABLE_ACCESS | PKEY_DISABLE_WRITE) — <asm-generic/mman-common.h> */
+/** #define PKEY_ACCESS_MASK (PKEY_DISABLE_ACCESS | PKEY_DISABLE_WRITE) — <asm-generic/mman-common.h> */
 export const PKEY_ACCESS_MASK = 0x3;
 // ---- <asm-generic/mman.h>
-/** MAP_GROWSDOWN 0x0100 — <asm-generic/mman.h> */
+/** #define MAP_GROWSDOWN 0x0100 — <asm-generic/mman.h> */
 export const MAP_GROWSDOWN = 0x100;
-/** MAP_DENYWRITE 0x0800 — <asm-generic/mman.h> */
+/** #define MAP_DENYWRITE 0x0800 — <asm-generic/mman.h> */
 export const MAP_DENYWRITE = 0x800;
-/** MAP_EXECUTABLE 0x1000 — <asm-generic/mman.h> */
+/** #define MAP_EXECUTABLE 0x1000 — <asm-generic/mman.h> */
 export const MAP_EXECUTABLE = 0x1000;
-/** MAP_LOCKED 0x2000 — <asm-generic/mman.h> */
+/** #define MAP_LOCKED 0x2000 — <asm-generic/mman.h> */
 export const MAP_LOCKED = 0x2000;
-/** MAP_NORESERVE 0x4000 — <asm-generic/mman.h> */
+/** #define MAP_NORESERVE 0x4000 — <asm-generic/mman.h> */
 export const MAP_NORESERVE = 0x4000;
-/** MCL_CURRENT 1 — <asm-generic/mman.h> */
+/** #define MCL_CURRENT 1 — <asm-generic/mman.h> */
 export const MCL_CURRENT = 1;
-/** MCL_FUTURE 2 — <asm-generic/mman.h> */
+/** #define MCL_FUTURE 2 — <asm-generic/mman.h> */
 export const MCL_FUTURE = 2;
-/** MCL_ONFAULT 4 — <asm-generic/mman.h> */
+/** #define MCL_ONFAULT 4 — <asm-generic/mman.h> */
 export const MCL_ONFAULT = 4;
-/** SHADOW_STACK_SET_TOKEN (1ULL << 0) — <asm-generic/mman.h> */
+/** #define SHADOW_STACK_SET_TOKEN (1ULL << 0) — <asm-generic/mman.h> */
 export const SHADOW_STACK_SET_TOKEN = 0x1;
-/** SHADOW_STACK_SET_MARKER (1ULL << 1) — <asm-generic/mman.h> */
+/** #define SHADOW_STACK_SET_MARKER (1ULL << 1) — <asm-generic/mman.h> */
 export const SHADOW_STACK_SET_MARKER = 0x2;
 // ---- <asm/mman.h>
-/** MAP_32BIT 0x40 — <asm/mman.h> */
+/** #define MAP_32BIT 0x40 — <asm/mman.h> */
 export const MAP_32BIT = 0x40;
-/** MAP_ABOVE4G 0x80 — <asm/mman.h> */
+/** #define MAP_ABOVE4G 0x80 — <asm/mman.h> */
 export const MAP_ABOVE4G = 0x80;
 // ---- <linux/mman.h>
-/** MREMAP_MAYMOVE 1 — <linux/mman.h> */
+/** #define MREMAP_MAYMOVE 1 — <linux/mman.h> */
 export const MREMAP_MAYMOVE = 1;
-/** MREMAP_FIXED 2 — <linux/mman.h> */
+/** #define MREMAP_FIXED 2 — <linux/mman.h> */
 export const MREMAP_FIXED = 2;
-/** MREMAP_DONTUNMAP 4 — <linux/mman.h> */
+/** #define MREMAP_DONTUNMAP 4 — <linux/mman.h> */
 export const MREMAP_DONTUNMAP = 4;
-/** OVERCOMMIT_GUESS 0 — <linux/mman.h> */
+/** #define OVERCOMMIT_GUESS 0 — <linux/mman.h> */
 export const OVERCOMMIT_GUESS = 0;
-/** OVERCOMMIT_ALWAYS 1 — <linux/mman.h> */
+/** #define OVERCOMMIT_ALWAYS 1 — <linux/mman.h> */
 export const OVERCOMMIT_ALWAYS = 1;
-/** OVERCOMMIT_NEVER 2 — <linux/mman.h> */
+/** #define OVERCOMMIT_NEVER 2 — <linux/mman.h> */
 export const OVERCOMMIT_NEVER = 2;
-/** MAP_SHARED 0x01 — <linux/mman.h> */
+/** #define MAP_SHARED 0x01 — <linux/mman.h> */
 export const MAP_SHARED = 0x1;
-/** MAP_PRIVATE 0x02 — <linux/mman.h> */
+/** #define MAP_PRIVATE 0x02 — <linux/mman.h> */
 export const MAP_PRIVATE = 0x2;
-/** MAP_SHARED_VALIDATE 0x03 — <linux/mman.h> */
+/** #define MAP_SHARED_VALIDATE 0x03 — <linux/mman.h> */
 export const MAP_SHARED_VALIDATE = 0x3;
-/** MAP_DROPPABLE 0x08 — <linux/mman.h> */
+/** #define MAP_DROPPABLE 0x08 — <linux/mman.h> */
 export const MAP_DROPPABLE = 0x8;
-/** MAP_HUGE_SHIFT HUGETLB_FLAG_ENCODE_SHIFT — <linux/mman.h> */
+/** #define MAP_HUGE_SHIFT HUGETLB_FLAG_ENCODE_SHIFT — <linux/mman.h> */
 export const MAP_HUGE_SHIFT = 26;
-/** MAP_HUGE_MASK HUGETLB_FLAG_ENCODE_MASK — <linux/mman.h> */
+/** #define MAP_HUGE_MASK HUGETLB_FLAG_ENCODE_MASK — <linux/mman.h> */
 export const MAP_HUGE_MASK = 0x3f;
-/** MAP_HUGE_16KB HUGETLB_FLAG_ENCODE_16KB — <linux/mman.h> */
+/** #define MAP_HUGE_16KB HUGETLB_FLAG_ENCODE_16KB — <linux/mman.h> */
 export const MAP_HUGE_16KB = 0x38000000;
-/** MAP_HUGE_64KB HUGETLB_FLAG_ENCODE_64KB — <linux/mman.h> */
+/** #define MAP_HUGE_64KB HUGETLB_FLAG_ENCODE_64KB — <linux/mman.h> */
 export const MAP_HUGE_64KB = 0x40000000;
-/** MAP_HUGE_512KB HUGETLB_FLAG_ENCODE_512KB — <linux/mman.h> */
+/** #define MAP_HUGE_512KB HUGETLB_FLAG_ENCODE_512KB — <linux/mman.h> */
 export const MAP_HUGE_512KB = 0x4c000000;
-/** MAP_HUGE_1MB HUGETLB_FLAG_ENCODE_1MB — <linux/mman.h> */
+/** #define MAP_HUGE_1MB HUGETLB_FLAG_ENCODE_1MB — <linux/mman.h> */
 export const MAP_HUGE_1MB = 0x50000000;
-/** MAP_HUGE_2MB HUGETLB_FLAG_ENCODE_2MB — <linux/mman.h> */
+/** #define MAP_HUGE_2MB HUGETLB_FLAG_ENCODE_2MB — <linux/mman.h> */
 export const MAP_HUGE_2MB = 0x54000000;
-/** MAP_HUGE_8MB HUGETLB_FLAG_ENCODE_8MB — <linux/mman.h> */
+/** #define MAP_HUGE_8MB HUGETLB_FLAG_ENCODE_8MB — <linux/mman.h> */
 export const MAP_HUGE_8MB = 0x5c000000;
-/** MAP_HUGE_16MB HUGETLB_FLAG_ENCODE_16MB — <linux/mman.h> */
+/** #define MAP_HUGE_16MB HUGETLB_FLAG_ENCODE_16MB — <linux/mman.h> */
 export const MAP_HUGE_16MB = 0x60000000;
-/** MAP_HUGE_32MB HUGETLB_FLAG_ENCODE_32MB — <linux/mman.h> */
+/** #define MAP_HUGE_32MB HUGETLB_FLAG_ENCODE_32MB — <linux/mman.h> */
 export const MAP_HUGE_32MB = 0x64000000;
-/** MAP_HUGE_256MB HUGETLB_FLAG_ENCODE_256MB — <linux/mman.h> */
+/** #define MAP_HUGE_256MB HUGETLB_FLAG_ENCODE_256MB — <linux/mman.h> */
 export const MAP_HUGE_256MB = 0x70000000;
-/** MAP_HUGE_512MB HUGETLB_FLAG_ENCODE_512MB — <linux/mman.h> */
+/** #define MAP_HUGE_512MB HUGETLB_FLAG_ENCODE_512MB — <linux/mman.h> */
 export const MAP_HUGE_512MB = 0x74000000;
-/** MAP_HUGE_1GB HUGETLB_FLAG_ENCODE_1GB — <linux/mman.h> */
+/** #define MAP_HUGE_1GB HUGETLB_FLAG_ENCODE_1GB — <linux/mman.h> */
 export const MAP_HUGE_1GB = 0x78000000;
-/** MAP_HUGE_2GB HUGETLB_FLAG_ENCODE_2GB — <linux/mman.h> */
+/** #define MAP_HUGE_2GB HUGETLB_FLAG_ENCODE_2GB — <linux/mman.h> */
 export const MAP_HUGE_2GB = 0x7c000000;
-/** MAP_HUGE_16GB HUGETLB_FLAG_ENCODE_16GB — <linux/mman.h> */
+/** #define MAP_HUGE_16GB HUGETLB_FLAG_ENCODE_16GB — <linux/mman.h> */
 export const MAP_HUGE_16GB = 0x88000000;
 // ---- <linux/mempolicy.h>
-/** MPOL_DEFAULT enum constant (implicit) — <linux/mempolicy.h> */
+/** enum constant MPOL_DEFAULT (implicit) — <linux/mempolicy.h> */
 export const MPOL_DEFAULT = 0;
-/** MPOL_PREFERRED enum constant (implicit) — <linux/mempolicy.h> */
+/** enum constant MPOL_PREFERRED (implicit) — <linux/mempolicy.h> */
 export const MPOL_PREFERRED = 1;
-/** MPOL_BIND enum constant (implicit) — <linux/mempolicy.h> */
+/** enum constant MPOL_BIND (implicit) — <linux/mempolicy.h> */
 export const MPOL_BIND = 2;
-/** MPOL_INTERLEAVE enum constant (implicit) — <linux/mempolicy.h> */
+/** enum constant MPOL_INTERLEAVE (implicit) — <linux/mempolicy.h> */
 export const MPOL_INTERLEAVE = 3;
-/** MPOL_LOCAL enum constant (implicit) — <linux/mempolicy.h> */
+/** enum constant MPOL_LOCAL (implicit) — <linux/mempolicy.h> */
 export const MPOL_LOCAL = 4;
-/** MPOL_PREFERRED_MANY enum constant (implicit) — <linux/mempolicy.h> */
+/** enum constant MPOL_PREFERRED_MANY (implicit) — <linux/mempolicy.h> */
 export const MPOL_PREFERRED_MANY = 5;
-/** MPOL_WEIGHTED_INTERLEAVE enum constant (implicit) — <linux/mempolicy.h> */
+/** enum constant MPOL_WEIGHTED_INTERLEAVE (implicit) — <linux/mempolicy.h> */
 export const MPOL_WEIGHTED_INTERLEAVE = 6;
-/** MPOL_MAX enum constant (implicit) — <linux/mempolicy.h> */
+/** enum constant MPOL_MAX (implicit) — <linux/mempolicy.h> */
 export const MPOL_MAX = 7;
-/** MPOL_F_STATIC_NODES (1 << 15) — <linux/mempolicy.h> */
+/** #define MPOL_F_STATIC_NODES (1 << 15) — <linux/mempolicy.h> */
 export const MPOL_F_STATIC_NODES = 0x8000;
-/** MPOL_F_RELATIVE_NODES (1 << 14) — <linux/mempolicy.h> */
+/** #define MPOL_F_RELATIVE_NODES (1 << 14) — <linux/mempolicy.h> */
 export const MPOL_F_RELATIVE_NODES = 0x4000;
-/** MPOL_F_NUMA_BALANCING (1 << 13) — <linux/mempolicy.h> */
+/** #define MPOL_F_NUMA_BALANCING (1 << 13) — <linux/mempolicy.h> */
 export const MPOL_F_NUMA_BALANCING = 0x2000;
-/** MPOL_MODE_FLAGS (MPOL_F_STATIC_NODES | MPOL_F_RELATIVE_NODES | MPOL_F_NUMA_BALANCING) — <linux/mempolicy.h> */
+/** #define MPOL_MODE_FLAGS (MPOL_F_STATIC_NODES | MPOL_F_RELATIVE_NODES | MPOL_F_NUMA_BALANCING) — <linux/mempolicy.h> */
 export const MPOL_MODE_FLAGS = 0xe000;
-/** MPOL_USER_NODEMASK_FLAGS (MPOL_F_STATIC_NODES | MPOL_F_RELATIVE_NODES) — <linux/mempolicy.h> */
+/** #define MPOL_USER_NODEMASK_FLAGS (MPOL_F_STATIC_NODES | MPOL_F_RELATIVE_NODES) — <linux/mempolicy.h> */
 export const MPOL_USER_NODEMASK_FLAGS = 0xc000;
-/** MPOL_F_NODE (1<<0) — <linux/mempolicy.h> */
+/** #define MPOL_F_NODE (1<<0) — <linux/mempolicy.h> */
 export const MPOL_F_NODE = 0x1;
-/** MPOL_F_ADDR (1<<1) — <linux/mempolicy.h> */
+/** #define MPOL_F_ADDR (1<<1) — <linux/mempolicy.h> */
 export const MPOL_F_ADDR = 0x2;
-/** MPOL_F_MEMS_ALLOWED (1<<2) — <linux/mempolicy.h> */
+/** #define MPOL_F_MEMS_ALLOWED (1<<2) — <linux/mempolicy.h> */
 export const MPOL_F_MEMS_ALLOWED = 0x4;
-/** MPOL_MF_STRICT (1<<0) — <linux/mempolicy.h> */
+/** #define MPOL_MF_STRICT (1<<0) — <linux/mempolicy.h> */
 export const MPOL_MF_STRICT = 0x1;
-/** MPOL_MF_MOVE (1<<1) — <linux/mempolicy.h> */
+/** #define MPOL_MF_MOVE (1<<1) — <linux/mempolicy.h> */
 export const MPOL_MF_MOVE = 0x2;
-/** MPOL_MF_MOVE_ALL (1<<2) — <linux/mempolicy.h> */
+/** #define MPOL_MF_MOVE_ALL (1<<2) — <linux/mempolicy.h> */
 export const MPOL_MF_MOVE_ALL = 0x4;
-/** MPOL_MF_LAZY (1<<3) — <linux/mempolicy.h> */
+/** #define MPOL_MF_LAZY (1<<3) — <linux/mempolicy.h> */
 export const MPOL_MF_LAZY = 0x8;
-/** MPOL_MF_INTERNAL (1<<4) — <linux/mempolicy.h> */
+/** #define MPOL_MF_INTERNAL (1<<4) — <linux/mempolicy.h> */
 export const MPOL_MF_INTERNAL = 0x10;
-/** MPOL_MF_VALID (MPOL_MF_STRICT | MPOL_MF_MOVE | MPOL_MF_MOVE_ALL) — <linux/mempolicy.h> */
+/** #define MPOL_MF_VALID (MPOL_MF_STRICT | MPOL_MF_MOVE | MPOL_MF_MOVE_ALL) — <linux/mempolicy.h> */
 export const MPOL_MF_VALID = 0x7;
-/** MPOL_F_SHARED (1 << 0) — <linux/mempolicy.h> */
+/** #define MPOL_F_SHARED (1 << 0) — <linux/mempolicy.h> */
 export const MPOL_F_SHARED = 0x1;
-/** MPOL_F_MOF (1 << 3) — <linux/mempolicy.h> */
+/** #define MPOL_F_MOF (1 << 3) — <linux/mempolicy.h> */
 export const MPOL_F_MOF = 0x8;
-/** MPOL_F_MORON (1 << 4) — <linux/mempolicy.h> */
+/** #define MPOL_F_MORON (1 << 4) — <linux/mempolicy.h> */
 export const MPOL_F_MORON = 0x10;
-/** RECLAIM_ZONE (1<<0) — <linux/mempolicy.h> */
+/** #define RECLAIM_ZONE (1<<0) — <linux/mempolicy.h> */
 export const RECLAIM_ZONE = 0x1;
-/** RECLAIM_WRITE (1<<1) — <linux/mempolicy.h> */
+/** #define RECLAIM_WRITE (1<<1) — <linux/mempolicy.h> */
 export const RECLAIM_WRITE = 0x2;
-/** RECLAIM_UNMAP (1<<2) — <linux/mempolicy.h> */
+/** #define RECLAIM_UNMAP (1<<2) — <linux/mempolicy.h> */
 export const RECLAIM_UNMAP = 0x4;
 // ---- <linux/fs.h>
-/** SEEK_SET 0 — <linux/fs.h> */
+/** #define SEEK_SET 0 — <linux/fs.h> */
 export const SEEK_SET = 0;
-/** SEEK_CUR 1 — <linux/fs.h> */
+/** #define SEEK_CUR 1 — <linux/fs.h> */
 export const SEEK_CUR = 1;
-/** SEEK_END 2 — <linux/fs.h> */
+/** #define SEEK_END 2 — <linux/fs.h> */
 export const SEEK_END = 2;
-/** SEEK_DATA 3 — <linux/fs.h> */
+/** #define SEEK_DATA 3 — <linux/fs.h> */
 export const SEEK_DATA = 3;
-/** SEEK_HOLE 4 — <linux/fs.h> */
+/** #define SEEK_HOLE 4 — <linux/fs.h> */
 export const SEEK_HOLE = 4;
-/** SEEK_MAX SEEK_HOLE — <linux/fs.h> */
+/** #define SEEK_MAX SEEK_HOLE — <linux/fs.h> */
 export const SEEK_MAX = 4;
-/** RENAME_NOREPLACE (1 << 0) — <linux/fs.h> */
+/** #define RENAME_NOREPLACE (1 << 0) — <linux/fs.h> */
 export const RENAME_NOREPLACE = 0x1;
-/** RENAME_EXCHANGE (1 << 1) — <linux/fs.h> */
+/** #define RENAME_EXCHANGE (1 << 1) — <linux/fs.h> */
 export const RENAME_EXCHANGE = 0x2;
-/** RENAME_WHITEOUT (1 << 2) — <linux/fs.h> */
+/** #define RENAME_WHITEOUT (1 << 2) — <linux/fs.h> */
 export const RENAME_WHITEOUT = 0x4;
 // ---- <linux/stat.h>
-/** S_IFMT 00170000 — <linux/stat.h> */
+/** #define S_IFMT 00170000 — <linux/stat.h> */
 export const S_IFMT = 0xf000;
-/** S_IFSOCK 0140000 — <linux/stat.h> */
+/** #define S_IFSOCK 0140000 — <linux/stat.h> */
 export const S_IFSOCK = 0xc000;
-/** S_IFLNK 0120000 — <linux/stat.h> */
+/** #define S_IFLNK 0120000 — <linux/stat.h> */
 export const S_IFLNK = 0xa000;
-/** S_IFREG 0100000 — <linux/stat.h> */
+/** #define S_IFREG 0100000 — <linux/stat.h> */
 export const S_IFREG = 0x8000;
-/** S_IFBLK 0060000 — <linux/stat.h> */
+/** #define S_IFBLK 0060000 — <linux/stat.h> */
 export const S_IFBLK = 0x6000;
-/** S_IFDIR 0040000 — <linux/stat.h> */
+/** #define S_IFDIR 0040000 — <linux/stat.h> */
 export const S_IFDIR = 0x4000;
-/** S_IFCHR 0020000 — <linux/stat.h> */
+/** #define S_IFCHR 0020000 — <linux/stat.h> */
 export const S_IFCHR = 0x2000;
-/** S_IFIFO 0010000 — <linux/stat.h> */
+/** #define S_IFIFO 0010000 — <linux/stat.h> */
 export const S_IFIFO = 0x1000;
-/** S_ISUID 0004000 — <linux/stat.h> */
+/** #define S_ISUID 0004000 — <linux/stat.h> */
 export const S_ISUID = 0x800;
-/** S_ISGID 0002000 — <linux/stat.h> */
+/** #define S_ISGID 0002000 — <linux/stat.h> */
 export const S_ISGID = 0x400;
-/** S_ISVTX 0001000 — <linux/stat.h> */
+/** #define S_ISVTX 0001000 — <linux/stat.h> */
 export const S_ISVTX = 0x200;
-/** S_IRWXU 00700 — <linux/stat.h> */
+/** #define S_IRWXU 00700 — <linux/stat.h> */
 export const S_IRWXU = 0x1c0;
-/** S_IRUSR 00400 — <linux/stat.h> */
+/** #define S_IRUSR 00400 — <linux/stat.h> */
 export const S_IRUSR = 0x100;
-/** S_IWUSR 00200 — <linux/stat.h> */
+/** #define S_IWUSR 00200 — <linux/stat.h> */
 export const S_IWUSR = 0x80;
-/** S_IXUSR 00100 — <linux/stat.h> */
+/** #define S_IXUSR 00100 — <linux/stat.h> */
 export const S_IXUSR = 0x40;
-/** S_IRWXG 00070 — <linux/stat.h> */
+/** #define S_IRWXG 00070 — <linux/stat.h> */
 export const S_IRWXG = 0x38;
-/** S_IRGRP 00040 — <linux/stat.h> */
+/** #define S_IRGRP 00040 — <linux/stat.h> */
 export const S_IRGRP = 0x20;
-/** S_IWGRP 00020 — <linux/stat.h> */
+/** #define S_IWGRP 00020 — <linux/stat.h> */
 export const S_IWGRP = 0x10;
-/** S_IXGRP 00010 — <linux/stat.h> */
+/** #define S_IXGRP 00010 — <linux/stat.h> */
 export const S_IXGRP = 0x8;
-/** S_IRWXO 00007 — <linux/stat.h> */
+/** #define S_IRWXO 00007 — <linux/stat.h> */
 export const S_IRWXO = 0x7;
-/** S_IROTH 00004 — <linux/stat.h> */
+/** #define S_IROTH 00004 — <linux/stat.h> */
 export const S_IROTH = 0x4;
-/** S_IWOTH 00002 — <linux/stat.h> */
+/** #define S_IWOTH 00002 — <linux/stat.h> */
 export const S_IWOTH = 0x2;
-/** S_IXOTH 00001 — <linux/stat.h> */
+/** #define S_IXOTH 00001 — <linux/stat.h> */
 export const S_IXOTH = 0x1;
 // ---- <asm/signal.h>
-/** NSIG 32 — <asm/signal.h> */
+/** #define NSIG 32 — <asm/signal.h> */
 export const NSIG = 32;
-/** SIGHUP 1 — <asm/signal.h> */
+/** #define SIGHUP 1 — <asm/signal.h> */
 export const SIGHUP = 1;
-/** SIGINT 2 — <asm/signal.h> */
+/** #define SIGINT 2 — <asm/signal.h> */
 export const SIGINT = 2;
-/** SIGQUIT 3 — <asm/signal.h> */
+/** #define SIGQUIT 3 — <asm/signal.h> */
 export const SIGQUIT = 3;
-/** SIGILL 4 — <asm/signal.h> */
+/** #define SIGILL 4 — <asm/signal.h> */
 export const SIGILL = 4;
-/** SIGTRAP 5 — <asm/signal.h> */
+/** #define SIGTRAP 5 — <asm/signal.h> */
 export const SIGTRAP = 5;
-/** SIGABRT 6 — <asm/signal.h> */
+/** #define SIGABRT 6 — <asm/signal.h> */
 export const SIGABRT = 6;
-/** SIGIOT 6 — <asm/signal.h> */
+/** #define SIGIOT 6 — <asm/signal.h> */
 export const SIGIOT = 6;
-/** SIGBUS 7 — <asm/signal.h> */
+/** #define SIGBUS 7 — <asm/signal.h> */
 export const SIGBUS = 7;
-/** SIGFPE 8 — <asm/signal.h> */
+/** #define SIGFPE 8 — <asm/signal.h> */
 export const SIGFPE = 8;
-/** SIGKILL 9 — <asm/signal.h> */
+/** #define SIGKILL 9 — <asm/signal.h> */
 export const SIGKILL = 9;
-/** SIGUSR1 10 — <asm/signal.h> */
+/** #define SIGUSR1 10 — <asm/signal.h> */
 export const SIGUSR1 = 10;
-/** SIGSEGV 11 — <asm/signal.h> */
+/** #define SIGSEGV 11 — <asm/signal.h> */
 export const SIGSEGV = 11;
-/** SIGUSR2 12 — <asm/signal.h> */
+/** #define SIGUSR2 12 — <asm/signal.h> */
 export const SIGUSR2 = 12;
-/** SIGPIPE 13 — <asm/signal.h> */
+/** #define SIGPIPE 13 — <asm/signal.h> */
 export const SIGPIPE = 13;
-/** SIGALRM 14 — <asm/signal.h> */
+/** #define SIGALRM 14 — <asm/signal.h> */
 export const SIGALRM = 14;
-/** SIGTERM 15 — <asm/signal.h> */
+/** #define SIGTERM 15 — <asm/signal.h> */
 export const SIGTERM = 15;
-/** SIGSTKFLT 16 — <asm/signal.h> */
+/** #define SIGSTKFLT 16 — <asm/signal.h> */
 export const SIGSTKFLT = 16;
-/** SIGCHLD 17 — <asm/signal.h> */
+/** #define SIGCHLD 17 — <asm/signal.h> */
 export const SIGCHLD = 17;
-/** SIGCONT 18 — <asm/signal.h> */
+/** #define SIGCONT 18 — <asm/signal.h> */
 export const SIGCONT = 18;
-/** SIGSTOP 19 — <asm/signal.h> */
+/** #define SIGSTOP 19 — <asm/signal.h> */
 export const SIGSTOP = 19;
-/** SIGTSTP 20 — <asm/signal.h> */
+/** #define SIGTSTP 20 — <asm/signal.h> */
 export const SIGTSTP = 20;
-/** SIGTTIN 21 — <asm/signal.h> */
+/** #define SIGTTIN 21 — <asm/signal.h> */
 export const SIGTTIN = 21;
-/** SIGTTOU 22 — <asm/signal.h> */
+/** #define SIGTTOU 22 — <asm/signal.h> */
 export const SIGTTOU = 22;
-/** SIGURG 23 — <asm/signal.h> */
+/** #define SIGURG 23 — <asm/signal.h> */
 export const SIGURG = 23;
-/** SIGXCPU 24 — <asm/signal.h> */
+/** #define SIGXCPU 24 — <asm/signal.h> */
 export const SIGXCPU = 24;
-/** SIGXFSZ 25 — <asm/signal.h> */
+/** #define SIGXFSZ 25 — <asm/signal.h> */
 export const SIGXFSZ = 25;
-/** SIGVTALRM 26 — <asm/signal.h> */
+/** #define SIGVTALRM 26 — <asm/signal.h> */
 export const SIGVTALRM = 26;
-/** SIGPROF 27 — <asm/signal.h> */
+/** #define SIGPROF 27 — <asm/signal.h> */
 export const SIGPROF = 27;
-/** SIGWINCH 28 — <asm/signal.h> */
+/** #define SIGWINCH 28 — <asm/signal.h> */
 export const SIGWINCH = 28;
-/** SIGIO 29 — <asm/signal.h> */
+/** #define SIGIO 29 — <asm/signal.h> */
 export const SIGIO = 29;
-/** SIGPOLL SIGIO — <asm/signal.h> */
+/** #define SIGPOLL SIGIO — <asm/signal.h> */
 export const SIGPOLL = 29;
-/** SIGPWR 30 — <asm/signal.h> */
+/** #define SIGPWR 30 — <asm/signal.h> */
 export const SIGPWR = 30;
-/** SIGSYS 31 — <asm/signal.h> */
+/** #define SIGSYS 31 — <asm/signal.h> */
 export const SIGSYS = 31;
-/** SIGUNUSED 31 — <asm/signal.h> */
+/** #define SIGUNUSED 31 — <asm/signal.h> */
 export const SIGUNUSED = 31;
-/** SIGRTMIN 32 — <asm/signal.h> */
+/** #define SIGRTMIN 32 — <asm/signal.h> */
 export const SIGRTMIN = 32;
-/** SA_RESTORER 0x04000000 — <asm/signal.h> */
+/** #define SA_RESTORER 0x04000000 — <asm/signal.h> */
 export const SA_RESTORER = 0x4000000;
-/** MINSIGSTKSZ 2048 — <asm/signal.h> */
+/** #define MINSIGSTKSZ 2048 — <asm/signal.h> */
 export const MINSIGSTKSZ = 2048;
-/** SIGSTKSZ 8192 — <asm/signal.h> */
+/** #define SIGSTKSZ 8192 — <asm/signal.h> */
 export const SIGSTKSZ = 8192;
 // ---- <asm-generic/signal-defs.h>
-/** SA_NOCLDSTOP 0x00000001 — <asm-generic/signal-defs.h> */
+/** #define SA_NOCLDSTOP 0x00000001 — <asm-generic/signal-defs.h> */
 export const SA_NOCLDSTOP = 0x1;
-/** SA_NOCLDWAIT 0x00000002 — <asm-generic/signal-defs.h> */
+/** #define SA_NOCLDWAIT 0x00000002 — <asm-generic/signal-defs.h> */
 export const SA_NOCLDWAIT = 0x2;
-/** SA_SIGINFO 0x00000004 — <asm-generic/signal-defs.h> */
+/** #define SA_SIGINFO 0x00000004 — <asm-generic/signal-defs.h> */
 export const SA_SIGINFO = 0x4;
-/** SA_UNSUPPORTED 0x00000400 — <asm-generic/signal-defs.h> */
+/** #define SA_UNSUPPORTED 0x00000400 — <asm-generic/signal-defs.h> */
 export const SA_UNSUPPORTED = 0x400;
-/** SA_EXPOSE_TAGBITS 0x00000800 — <asm-generic/signal-defs.h> */
+/** #define SA_EXPOSE_TAGBITS 0x00000800 — <asm-generic/signal-defs.h> */
 export const SA_EXPOSE_TAGBITS = 0x800;
-/** SA_ONSTACK 0x08000000 — <asm-generic/signal-defs.h> */
+/** #define SA_ONSTACK 0x08000000 — <asm-generic/signal-defs.h> */
 export const SA_ONSTACK = 0x8000000;
-/** SA_RESTART 0x10000000 — <asm-generic/signal-defs.h> */
+/** #define SA_RESTART 0x10000000 — <asm-generic/signal-defs.h> */
 export const SA_RESTART = 0x10000000;
-/** SA_NODEFER 0x40000000 — <asm-generic/signal-defs.h> */
+/** #define SA_NODEFER 0x40000000 — <asm-generic/signal-defs.h> */
 export const SA_NODEFER = 0x40000000;
-/** SA_RESETHAND 0x80000000 — <asm-generic/signal-defs.h> */
+/** #define SA_RESETHAND 0x80000000 — <asm-generic/signal-defs.h> */
 export const SA_RESETHAND = 0x80000000;
-/** SA_NOMASK SA_NODEFER — <asm-generic/signal-defs.h> */
+/** #define SA_NOMASK SA_NODEFER — <asm-generic/signal-defs.h> */
 export const SA_NOMASK = 0x40000000;
-/** SA_ONESHOT SA_RESETHAND — <asm-generic/signal-defs.h> */
+/** #define SA_ONESHOT SA_RESETHAND — <asm-generic/signal-defs.h> */
 export const SA_ONESHOT = 0x80000000;
-/** SIG_BLOCK 0 — <asm-generic/signal-defs.h> */
+/** #define SIG_BLOCK 0 — <asm-generic/signal-defs.h> */
 export const SIG_BLOCK = 0;
-/** SIG_UNBLOCK 1 — <asm-generic/signal-defs.h> */
+/** #define SIG_UNBLOCK 1 — <asm-generic/signal-defs.h> */
 export const SIG_UNBLOCK = 1;
-/** SIG_SETMASK 2 — <asm-generic/signal-defs.h> */
+/** #define SIG_SETMASK 2 — <asm-generic/signal-defs.h> */
 export const SIG_SETMASK = 2;
 // ---- <asm-generic/resource.h>
-/** RLIMIT_CPU 0 — <asm-generic/resource.h> */
+/** #define RLIMIT_CPU 0 — <asm-generic/resource.h> */
 export const RLIMIT_CPU = 0;
-/** RLIMIT_FSIZE 1 — <asm-generic/resource.h> */
+/** #define RLIMIT_FSIZE 1 — <asm-generic/resource.h> */
 export const RLIMIT_FSIZE = 1;
-/** RLIMIT_DATA 2 — <asm-generic/resource.h> */
+/** #define RLIMIT_DATA 2 — <asm-generic/resource.h> */
 export const RLIMIT_DATA = 2;
-/** RLIMIT_STACK 3 — <asm-generic/resource.h> */
+/** #define RLIMIT_STACK 3 — <asm-generic/resource.h> */
 export const RLIMIT_STACK = 3;
-/** RLIMIT_CORE 4 — <asm-generic/resource.h> */
+/** #define RLIMIT_CORE 4 — <asm-generic/resource.h> */
 export const RLIMIT_CORE = 4;
-/** RLIMIT_RSS 5 — <asm-generic/resource.h> */
+/** #define RLIMIT_RSS 5 — <asm-generic/resource.h> */
 export const RLIMIT_RSS = 5;
-/** RLIMIT_NPROC 6 — <asm-generic/resource.h> */
+/** #define RLIMIT_NPROC 6 — <asm-generic/resource.h> */
 export const RLIMIT_NPROC = 6;
-/** RLIMIT_NOFILE 7 — <asm-generic/resource.h> */
+/** #define RLIMIT_NOFILE 7 — <asm-generic/resource.h> */
 export const RLIMIT_NOFILE = 7;
-/** RLIMIT_MEMLOCK 8 — <asm-generic/resource.h> */
+/** #define RLIMIT_MEMLOCK 8 — <asm-generic/resource.h> */
 export const RLIMIT_MEMLOCK = 8;
-/** RLIMIT_AS 9 — <asm-generic/resource.h> */
+/** #define RLIMIT_AS 9 — <asm-generic/resource.h> */
 export const RLIMIT_AS = 9;
-/** RLIMIT_LOCKS 10 — <asm-generic/resource.h> */
+/** #define RLIMIT_LOCKS 10 — <asm-generic/resource.h> */
 export const RLIMIT_LOCKS = 10;
-/** RLIMIT_SIGPENDING 11 — <asm-generic/resource.h> */
+/** #define RLIMIT_SIGPENDING 11 — <asm-generic/resource.h> */
 export const RLIMIT_SIGPENDING = 11;
-/** RLIMIT_MSGQUEUE 12 — <asm-generic/resource.h> */
+/** #define RLIMIT_MSGQUEUE 12 — <asm-generic/resource.h> */
 export const RLIMIT_MSGQUEUE = 12;
-/** RLIMIT_NICE 13 — <asm-generic/resource.h> */
+/** #define RLIMIT_NICE 13 — <asm-generic/resource.h> */
 export const RLIMIT_NICE = 13;
-/** RLIMIT_RTPRIO 14 — <asm-generic/resource.h> */
+/** #define RLIMIT_RTPRIO 14 — <asm-generic/resource.h> */
 export const RLIMIT_RTPRIO = 14;
-/** RLIMIT_RTTIME 15 — <asm-generic/resource.h> */
+/** #define RLIMIT_RTTIME 15 — <asm-generic/resource.h> */
 export const RLIMIT_RTTIME = 15;
-/** RLIM_NLIMITS 16 — <asm-generic/resource.h> */
+/** #define RLIM_NLIMITS 16 — <asm-generic/resource.h> */
 export const RLIM_NLIMITS = 16;
-/** RLIM_INFINITY (~0UL) — <asm-generic/resource.h> */
+/** #define RLIM_INFINITY (~0UL) — <asm-generic/resource.h> */
 export const RLIM_INFINITY = 0xffffffffffffffffn;
 // ---- <linux/resource.h>
-/** RUSAGE_SELF 0 — <linux/resource.h> */
+/** #define RUSAGE_SELF 0 — <linux/resource.h> */
 export const RUSAGE_SELF = 0;
-/** RUSAGE_CHILDREN (-1) — <linux/resource.h> */
+/** #define RUSAGE_CHILDREN (-1) — <linux/resource.h> */
 export const RUSAGE_CHILDREN = -1;
-/** RUSAGE_BOTH (-2) — <linux/resource.h> */
+/** #define RUSAGE_BOTH (-2) — <linux/resource.h> */
 export const RUSAGE_BOTH = -2;
-/** RUSAGE_THREAD 1 — <linux/resource.h> */
+/** #define RUSAGE_THREAD 1 — <linux/resource.h> */
 export const RUSAGE_THREAD = 1;
-/** RLIM64_INFINITY (~0ULL) — <linux/resource.h> */
+/** #define RLIM64_INFINITY (~0ULL) — <linux/resource.h> */
 export const RLIM64_INFINITY = 0xffffffffffffffffn;
-/** PRIO_MIN (-20) — <linux/resource.h> */
+/** #define PRIO_MIN (-20) — <linux/resource.h> */
 export const PRIO_MIN = -20;
-/** PRIO_MAX 20 — <linux/resource.h> */
+/** #define PRIO_MAX 20 — <linux/resource.h> */
 export const PRIO_MAX = 20;
-/** PRIO_PROCESS 0 — <linux/resource.h> */
+/** #define PRIO_PROCESS 0 — <linux/resource.h> */
 export const PRIO_PROCESS = 0;
-/** PRIO_PGRP 1 — <linux/resource.h> */
+/** #define PRIO_PGRP 1 — <linux/resource.h> */
 export const PRIO_PGRP = 1;
-/** PRIO_USER 2 — <linux/resource.h> */
+/** #define PRIO_USER 2 — <linux/resource.h> */
 export const PRIO_USER = 2;
-/** MLOCK_LIMIT (8*1024*1024) — <linux/resource.h> */
+/** #define MLOCK_LIMIT (8*1024*1024) — <linux/resource.h> */
 export const MLOCK_LIMIT = 8388608;
 // ---- <linux/sched.h>
-/** CSIGNAL 0x000000ff — <linux/sched.h> */
+/** #define CSIGNAL 0x000000ff — <linux/sched.h> */
 export const CSIGNAL = 0xff;
-/** CLONE_VM 0x00000100 — <linux/sched.h> */
+/** #define CLONE_VM 0x00000100 — <linux/sched.h> */
 export const CLONE_VM = 0x100;
-/** CLONE_FS 0x00000200 — <linux/sched.h> */
+/** #define CLONE_FS 0x00000200 — <linux/sched.h> */
 export const CLONE_FS = 0x200;
-/** CLONE_FILES 0x00000400 — <linux/sched.h> */
+/** #define CLONE_FILES 0x00000400 — <linux/sched.h> */
 export const CLONE_FILES = 0x400;
-/** CLONE_SIGHAND 0x00000800 — <linux/sched.h> */
+/** #define CLONE_SIGHAND 0x00000800 — <linux/sched.h> */
 export const CLONE_SIGHAND = 0x800;
-/** CLONE_PIDFD 0x00001000 — <linux/sched.h> */
+/** #define CLONE_PIDFD 0x00001000 — <linux/sched.h> */
 export const CLONE_PIDFD = 0x1000;
-/** CLONE_PTRACE 0x00002000 — <linux/sched.h> */
+/** #define CLONE_PTRACE 0x00002000 — <linux/sched.h> */
 export const CLONE_PTRACE = 0x2000;
-/** CLONE_VFORK 0x00004000 — <linux/sched.h> */
+/** #define CLONE_VFORK 0x00004000 — <linux/sched.h> */
 export const CLONE_VFORK = 0x4000;
-/** CLONE_PARENT 0x00008000 — <linux/sched.h> */
+/** #define CLONE_PARENT 0x00008000 — <linux/sched.h> */
 export const CLONE_PARENT = 0x8000;
-/** CLONE_THREAD 0x00010000 — <linux/sched.h> */
+/** #define CLONE_THREAD 0x00010000 — <linux/sched.h> */
 export const CLONE_THREAD = 0x10000;
-/** CLONE_NEWNS 0x00020000 — <linux/sched.h> */
+/** #define CLONE_NEWNS 0x00020000 — <linux/sched.h> */
 export const CLONE_NEWNS = 0x20000;
-/** CLONE_SYSVSEM 0x00040000 — <linux/sched.h> */
+/** #define CLONE_SYSVSEM 0x00040000 — <linux/sched.h> */
 export const CLONE_SYSVSEM = 0x40000;
-/** CLONE_SETTLS 0x00080000 — <linux/sched.h> */
+/** #define CLONE_SETTLS 0x00080000 — <linux/sched.h> */
 export const CLONE_SETTLS = 0x80000;
-/** CLONE_PARENT_SETTID 0x00100000 — <linux/sched.h> */
+/** #define CLONE_PARENT_SETTID 0x00100000 — <linux/sched.h> */
 export const CLONE_PARENT_SETTID = 0x100000;
-/** CLONE_CHILD_CLEARTID 0x00200000 — <linux/sched.h> */
+/** #define CLONE_CHILD_CLEARTID 0x00200000 — <linux/sched.h> */
 export const CLONE_CHILD_CLEARTID = 0x200000;
-/** CLONE_DETACHED 0x00400000 — <linux/sched.h> */
+/** #define CLONE_DETACHED 0x00400000 — <linux/sched.h> */
 export const CLONE_DETACHED = 0x400000;
-/** CLONE_UNTRACED 0x00800000 — <linux/sched.h> */
+/** #define CLONE_UNTRACED 0x00800000 — <linux/sched.h> */
 export const CLONE_UNTRACED = 0x800000;
-/** CLONE_CHILD_SETTID 0x01000000 — <linux/sched.h> */
+/** #define CLONE_CHILD_SETTID 0x01000000 — <linux/sched.h> */
 export const CLONE_CHILD_SETTID = 0x1000000;
-/** CLONE_NEWCGROUP 0x02000000 — <linux/sched.h> */
+/** #define CLONE_NEWCGROUP 0x02000000 — <linux/sched.h> */
 export const CLONE_NEWCGROUP = 0x2000000;
-/** CLONE_NEWUTS 0x04000000 — <linux/sched.h> */
+/** #define CLONE_NEWUTS 0x04000000 — <linux/sched.h> */
 export const CLONE_NEWUTS = 0x4000000;
-/** CLONE_NEWIPC 0x08000000 — <linux/sched.h> */
+/** #define CLONE_NEWIPC 0x08000000 — <linux/sched.h> */
 export const CLONE_NEWIPC = 0x8000000;
-/** CLONE_NEWUSER 0x10000000 — <linux/sched.h> */
+/** #define CLONE_NEWUSER 0x10000000 — <linux/sched.h> */
 export const CLONE_NEWUSER = 0x10000000;
-/** CLONE_NEWPID 0x20000000 — <linux/sched.h> */
+/** #define CLONE_NEWPID 0x20000000 — <linux/sched.h> */
 export const CLONE_NEWPID = 0x20000000;
-/** CLONE_NEWNET 0x40000000 — <linux/sched.h> */
+/** #define CLONE_NEWNET 0x40000000 — <linux/sched.h> */
 export const CLONE_NEWNET = 0x40000000;
-/** CLONE_IO 0x80000000 — <linux/sched.h> */
+/** #define CLONE_IO 0x80000000 — <linux/sched.h> */
 export const CLONE_IO = 0x80000000;
-/** CLONE_CLEAR_SIGHAND (1ULL << 32) — <linux/sched.h> */
+/** #define CLONE_CLEAR_SIGHAND (1ULL << 32) — <linux/sched.h> */
 export const CLONE_CLEAR_SIGHAND = 0x100000000;
-/** CLONE_INTO_CGROUP (1ULL << 33) — <linux/sched.h> */
+/** #define CLONE_INTO_CGROUP (1ULL << 33) — <linux/sched.h> */
 export const CLONE_INTO_CGROUP = 0x200000000;
-/** CLONE_AUTOREAP (1ULL << 34) — <linux/sched.h> */
+/** #define CLONE_AUTOREAP (1ULL << 34) — <linux/sched.h> */
 export const CLONE_AUTOREAP = 0x400000000;
-/** CLONE_NNP (1ULL << 35) — <linux/sched.h> */
+/** #define CLONE_NNP (1ULL << 35) — <linux/sched.h> */
 export const CLONE_NNP = 0x800000000;
-/** CLONE_PIDFD_AUTOKILL (1ULL << 36) — <linux/sched.h> */
+/** #define CLONE_PIDFD_AUTOKILL (1ULL << 36) — <linux/sched.h> */
 export const CLONE_PIDFD_AUTOKILL = 0x1000000000;
-/** CLONE_EMPTY_MNTNS (1ULL << 37) — <linux/sched.h> */
+/** #define CLONE_EMPTY_MNTNS (1ULL << 37) — <linux/sched.h> */
 export const CLONE_EMPTY_MNTNS = 0x2000000000;
-/** CLONE_NEWTIME 0x00000080 — <linux/sched.h> */
+/** #define CLONE_NEWTIME 0x00000080 — <linux/sched.h> */
 export const CLONE_NEWTIME = 0x80;
-/** UNSHARE_EMPTY_MNTNS 0x00100000 — <linux/sched.h> */
+/** #define UNSHARE_EMPTY_MNTNS 0x00100000 — <linux/sched.h> */
 export const UNSHARE_EMPTY_MNTNS = 0x100000;
-/** CLONE_ARGS_SIZE_VER0 64 — <linux/sched.h> */
+/** #define CLONE_ARGS_SIZE_VER0 64 — <linux/sched.h> */
 export const CLONE_ARGS_SIZE_VER0 = 64;
-/** CLONE_ARGS_SIZE_VER1 80 — <linux/sched.h> */
+/** #define CLONE_ARGS_SIZE_VER1 80 — <linux/sched.h> */
 export const CLONE_ARGS_SIZE_VER1 = 80;
-/** CLONE_ARGS_SIZE_VER2 88 — <linux/sched.h> */
+/** #define CLONE_ARGS_SIZE_VER2 88 — <linux/sched.h> */
 export const CLONE_ARGS_SIZE_VER2 = 88;
-/** SCHED_NORMAL 0 — <linux/sched.h> */
+/** #define SCHED_NORMAL 0 — <linux/sched.h> */
 export const SCHED_NORMAL = 0;
-/** SCHED_FIFO 1 — <linux/sched.h> */
+/** #define SCHED_FIFO 1 — <linux/sched.h> */
 export const SCHED_FIFO = 1;
-/** SCHED_RR 2 — <linux/sched.h> */
+/** #define SCHED_RR 2 — <linux/sched.h> */
 export const SCHED_RR = 2;
-/** SCHED_BATCH 3 — <linux/sched.h> */
+/** #define SCHED_BATCH 3 — <linux/sched.h> */
 export const SCHED_BATCH = 3;
-/** SCHED_IDLE 5 — <linux/sched.h> */
+/** #define SCHED_IDLE 5 — <linux/sched.h> */
 export const SCHED_IDLE = 5;
-/** SCHED_DEADLINE 6 — <linux/sched.h> */
+/** #define SCHED_DEADLINE 6 — <linux/sched.h> */
 export const SCHED_DEADLINE = 6;
-/** SCHED_EXT 7 — <linux/sched.h> */
+/** #define SCHED_EXT 7 — <linux/sched.h> */
 export const SCHED_EXT = 7;
-/** SCHED_RESET_ON_FORK 0x40000000 — <linux/sched.h> */
+/** #define SCHED_RESET_ON_FORK 0x40000000 — <linux/sched.h> */
 export const SCHED_RESET_ON_FORK = 0x40000000;
-/** SCHED_FLAG_RESET_ON_FORK 0x01 — <linux/sched.h> */
+/** #define SCHED_FLAG_RESET_ON_FORK 0x01 — <linux/sched.h> */
 export const SCHED_FLAG_RESET_ON_FORK = 0x1;
-/** SCHED_FLAG_RECLAIM 0x02 — <linux/sched.h> */
+/** #define SCHED_FLAG_RECLAIM 0x02 — <linux/sched.h> */
 export const SCHED_FLAG_RECLAIM = 0x2;
-/** SCHED_FLAG_DL_OVERRUN 0x04 — <linux/sched.h> */
+/** #define SCHED_FLAG_DL_OVERRUN 0x04 — <linux/sched.h> */
 export const SCHED_FLAG_DL_OVERRUN = 0x4;
-/** SCHED_FLAG_KEEP_POLICY 0x08 — <linux/sched.h> */
+/** #define SCHED_FLAG_KEEP_POLICY 0x08 — <linux/sched.h> */
 export const SCHED_FLAG_KEEP_POLICY = 0x8;
-/** SCHED_FLAG_KEEP_PARAMS 0x10 — <linux/sched.h> */
+/** #define SCHED_FLAG_KEEP_PARAMS 0x10 — <linux/sched.h> */
 export const SCHED_FLAG_KEEP_PARAMS = 0x10;
-/** SCHED_FLAG_UTIL_CLAMP_MIN 0x20 — <linux/sched.h> */
+/** #define SCHED_FLAG_UTIL_CLAMP_MIN 0x20 — <linux/sched.h> */
 export const SCHED_FLAG_UTIL_CLAMP_MIN = 0x20;
-/** SCHED_FLAG_UTIL_CLAMP_MAX 0x40 — <linux/sched.h> */
+/** #define SCHED_FLAG_UTIL_CLAMP_MAX 0x40 — <linux/sched.h> */
 export const SCHED_FLAG_UTIL_CLAMP_MAX = 0x40;
-/** SCHED_FLAG_KEEP_ALL (SCHED_FLAG_KEEP_POLICY | SCHED_FLAG_KEEP_PARAMS) — <linux/sched.h> */
+/** #define SCHED_FLAG_KEEP_ALL (SCHED_FLAG_KEEP_POLICY | SCHED_FLAG_KEEP_PARAMS) — <linux/sched.h> */
 export const SCHED_FLAG_KEEP_ALL = 0x18;
-/** SCHED_FLAG_UTIL_CLAMP (SCHED_FLAG_UTIL_CLAMP_MIN | SCHED_FLAG_UTIL_CLAMP_MAX) — <linux/sched.h> */
+/** #define SCHED_FLAG_UTIL_CLAMP (SCHED_FLAG_UTIL_CLAMP_MIN | SCHED_FLAG_UTIL_CLAMP_MAX) — <linux/sched.h> */
 export const SCHED_FLAG_UTIL_CLAMP = 0x60;
-/** SCHED_FLAG_ALL (SCHED_FLAG_RESET_ON_FORK | SCHED_FLAG_RECLAIM | SCHED_FLAG_DL_OVERRUN | SCHED_FLAG_KEEP_ALL | SCHED_FLAG_UTIL_CLAMP) — <linux/sched.h> */
+/** #define SCHED_FLAG_ALL (SCHED_FLAG_RESET_ON_FORK | SCHED_FLAG_RECLAIM | SCHED_FLAG_DL_OVERRUN | SCHED_FLAG_KEEP_ALL | SCHED_FLAG_UTIL_CLAMP) — <linux/sched.h> */
 export const SCHED_FLAG_ALL = 0x7f;
-/** SCHED_GETATTR_FLAG_DL_DYNAMIC 0x01 — <linux/sched.h> */
+/** #define SCHED_GETATTR_FLAG_DL_DYNAMIC 0x01 — <linux/sched.h> */
 export const SCHED_GETATTR_FLAG_DL_DYNAMIC = 0x1;
 // ---- <asm-generic/socket.h>
-/** SOL_SOCKET 1 — <asm-generic/socket.h> */
+/** #define SOL_SOCKET 1 — <asm-generic/socket.h> */
 export const SOL_SOCKET = 1;
-/** SO_DEBUG 1 — <asm-generic/socket.h> */
+/** #define SO_DEBUG 1 — <asm-generic/socket.h> */
 export const SO_DEBUG = 1;
-/** SO_REUSEADDR 2 — <asm-generic/socket.h> */
+/** #define SO_REUSEADDR 2 — <asm-generic/socket.h> */
 export const SO_REUSEADDR = 2;
-/** SO_TYPE 3 — <asm-generic/socket.h> */
+/** #define SO_TYPE 3 — <asm-generic/socket.h> */
 export const SO_TYPE = 3;
-/** SO_ERROR 4 — <asm-generic/socket.h> */
+/** #define SO_ERROR 4 — <asm-generic/socket.h> */
 export const SO_ERROR = 4;
-/** SO_DONTROUTE 5 — <asm-generic/socket.h> */
+/** #define SO_DONTROUTE 5 — <asm-generic/socket.h> */
 export const SO_DONTROUTE = 5;
-/** SO_BROADCAST 6 — <asm-generic/socket.h> */
+/** #define SO_BROADCAST 6 — <asm-generic/socket.h> */
 export const SO_BROADCAST = 6;
-/** SO_SNDBUF 7 — <asm-generic/socket.h> */
+/** #define SO_SNDBUF 7 — <asm-generic/socket.h> */
 export const SO_SNDBUF = 7;
-/** SO_RCVBUF 8 — <asm-generic/socket.h> */
+/** #define SO_RCVBUF 8 — <asm-generic/socket.h> */
 export const SO_RCVBUF = 8;
-/** SO_SNDBUFFORCE 32 — <asm-generic/socket.h> */
+/** #define SO_SNDBUFFORCE 32 — <asm-generic/socket.h> */
 export const SO_SNDBUFFORCE = 32;
-/** SO_RCVBUFFORCE 33 — <asm-generic/socket.h> */
+/** #define SO_RCVBUFFORCE 33 — <asm-generic/socket.h> */
 export const SO_RCVBUFFORCE = 33;
-/** SO_KEEPALIVE 9 — <asm-generic/socket.h> */
+/** #define SO_KEEPALIVE 9 — <asm-generic/socket.h> */
 export const SO_KEEPALIVE = 9;
-/** SO_OOBINLINE 10 — <asm-generic/socket.h> */
+/** #define SO_OOBINLINE 10 — <asm-generic/socket.h> */
 export const SO_OOBINLINE = 10;
-/** SO_NO_CHECK 11 — <asm-generic/socket.h> */
+/** #define SO_NO_CHECK 11 — <asm-generic/socket.h> */
 export const SO_NO_CHECK = 11;
-/** SO_PRIORITY 12 — <asm-generic/socket.h> */
+/** #define SO_PRIORITY 12 — <asm-generic/socket.h> */
 export const SO_PRIORITY = 12;
-/** SO_LINGER 13 — <asm-generic/socket.h> */
+/** #define SO_LINGER 13 — <asm-generic/socket.h> */
 export const SO_LINGER = 13;
-/** SO_BSDCOMPAT 14 — <asm-generic/socket.h> */
+/** #define SO_BSDCOMPAT 14 — <asm-generic/socket.h> */
 export const SO_BSDCOMPAT = 14;
-/** SO_REUSEPORT 15 — <asm-generic/socket.h> */
+/** #define SO_REUSEPORT 15 — <asm-generic/socket.h> */
 export const SO_REUSEPORT = 15;
-/** SO_PASSCRED 16 — <asm-generic/socket.h> */
+/** #define SO_PASSCRED 16 — <asm-generic/socket.h> */
 export const SO_PASSCRED = 16;
-/** SO_PEERCRED 17 — <asm-generic/socket.h> */
+/** #define SO_PEERCRED 17 — <asm-generic/socket.h> */
 export const SO_PEERCRED = 17;
-/** SO_RCVLOWAT 18 — <asm-generic/socket.h> */
+/** #define SO_RCVLOWAT 18 — <asm-generic/socket.h> */
 export const SO_RCVLOWAT = 18;
-/** SO_SNDLOWAT 19 — <asm-generic/socket.h> */
+/** #define SO_SNDLOWAT 19 — <asm-generic/socket.h> */
 export const SO_SNDLOWAT = 19;
-/** SO_RCVTIMEO_OLD 20 — <asm-generic/socket.h> */
+/** #define SO_RCVTIMEO_OLD 20 — <asm-generic/socket.h> */
 export const SO_RCVTIMEO_OLD = 20;
-/** SO_SNDTIMEO_OLD 21 — <asm-generic/socket.h> */
+/** #define SO_SNDTIMEO_OLD 21 — <asm-generic/socket.h> */
 export const SO_SNDTIMEO_OLD = 21;
-/** SO_SECURITY_AUTHENTICATION 22 — <asm-generic/socket.h> */
+/** #define SO_SECURITY_AUTHENTICATION 22 — <asm-generic/socket.h> */
 export const SO_SECURITY_AUTHENTICATION = 22;
-/** SO_SECURITY_ENCRYPTION_TRANSPORT 23 — <asm-generic/socket.h> */
+/** #define SO_SECURITY_ENCRYPTION_TRANSPORT 23 — <asm-generic/socket.h> */
 export const SO_SECURITY_ENCRYPTION_TRANSPORT = 23;
-/** SO_SECURITY_ENCRYPTION_NETWORK 24 — <asm-generic/socket.h> */
+/** #define SO_SECURITY_ENCRYPTION_NETWORK 24 — <asm-generic/socket.h> */
 export const SO_SECURITY_ENCRYPTION_NETWORK = 24;
-/** SO_BINDTODEVICE 25 — <asm-generic/socket.h> */
+/** #define SO_BINDTODEVICE 25 — <asm-generic/socket.h> */
 export const SO_BINDTODEVICE = 25;
-/** SO_ATTACH_FILTER 26 — <asm-generic/socket.h> */
+/** #define SO_ATTACH_FILTER 26 — <asm-generic/socket.h> */
 export const SO_ATTACH_FILTER = 26;
-/** SO_DETACH_FILTER 27 — <asm-generic/socket.h> */
+/** #define SO_DETACH_FILTER 27 — <asm-generic/socket.h> */
 export const SO_DETACH_FILTER = 27;
-/** SO_GET_FILTER SO_ATTACH_FILTER — <asm-generic/socket.h> */
+/** #define SO_GET_FILTER SO_ATTACH_FILTER — <asm-generic/socket.h> */
 export const SO_GET_FILTER = 26;
-/** SO_PEERNAME 28 — <asm-generic/socket.h> */
+/** #define SO_PEERNAME 28 — <asm-generic/socket.h> */
 export const SO_PEERNAME = 28;
-/** SO_ACCEPTCONN 30 — <asm-generic/socket.h> */
+/** #define SO_ACCEPTCONN 30 — <asm-generic/socket.h> */
 export const SO_ACCEPTCONN = 30;
-/** SO_PEERSEC 31 — <asm-generic/socket.h> */
+/** #define SO_PEERSEC 31 — <asm-generic/socket.h> */
 export const SO_PEERSEC = 31;
-/** SO_PASSSEC 34 — <asm-generic/socket.h> */
+/** #define SO_PASSSEC 34 — <asm-generic/socket.h> */
 export const SO_PASSSEC = 34;
-/** SO_MARK 36 — <asm-generic/socket.h> */
+/** #define SO_MARK 36 — <asm-generic/socket.h> */
 export const SO_MARK = 36;
-/** SO_PROTOCOL 38 — <asm-generic/socket.h> */
+/** #define SO_PROTOCOL 38 — <asm-generic/socket.h> */
 export const SO_PROTOCOL = 38;
-/** SO_DOMAIN 39 — <asm-generic/socket.h> */
+/** #define SO_DOMAIN 39 — <asm-generic/socket.h> */
 export const SO_DOMAIN = 39;
-/** SO_RXQ_OVFL 40 — <asm-generic/socket.h> */
+/** #define SO_RXQ_OVFL 40 — <asm-generic/socket.h> */
 export const SO_RXQ_OVFL = 40;
-/** SO_WIFI_STATUS 41 — <asm-generic/socket.h> */
+/** #define SO_WIFI_STATUS 41 — <asm-generic/socket.h> */
 export const SO_WIFI_STATUS = 41;
-/** SCM_WIFI_STATUS SO_WIFI_STATUS — <asm-generic/socket.h> */
+/** #define SCM_WIFI_STATUS SO_WIFI_STATUS — <asm-generic/socket.h> */
 export const SCM_WIFI_STATUS = 41;
-/** SO_PEEK_OFF 42 — <asm-generic/socket.h> */
+/** #define SO_PEEK_OFF 42 — <asm-generic/socket.h> */
 export const SO_PEEK_OFF = 42;
-/** SO_NOFCS 43 — <asm-generic/socket.h> */
+/** #define SO_NOFCS 43 — <asm-generic/socket.h> */
 export const SO_NOFCS = 43;
-/** SO_LOCK_FILTER 44 — <asm-generic/socket.h> */
+/** #define SO_LOCK_FILTER 44 — <asm-generic/socket.h> */
 export const SO_LOCK_FILTER = 44;
-/** SO_SELECT_ERR_QUEUE 45 — <asm-generic/socket.h> */
+/** #define SO_SELECT_ERR_QUEUE 45 — <asm-generic/socket.h> */
 export const SO_SELECT_ERR_QUEUE = 45;
-/** SO_BUSY_POLL 46 — <asm-generic/socket.h> */
+/** #define SO_BUSY_POLL 46 — <asm-generic/socket.h> */
 export const SO_BUSY_POLL = 46;
-/** SO_MAX_PACING_RATE 47 — <asm-generic/socket.h> */
+/** #define SO_MAX_PACING_RATE 47 — <asm-generic/socket.h> */
 export const SO_MAX_PACING_RATE = 47;
-/** SO_BPF_EXTENSIONS 48 — <asm-generic/socket.h> */
+/** #define SO_BPF_EXTENSIONS 48 — <asm-generic/socket.h> */
 export const SO_BPF_EXTENSIONS = 48;
-/** SO_INCOMING_CPU 49 — <asm-generic/socket.h> */
+/** #define SO_INCOMING_CPU 49 — <asm-generic/socket.h> */
 export const SO_INCOMING_CPU = 49;
-/** SO_ATTACH_BPF 50 — <asm-generic/socket.h> */
+/** #define SO_ATTACH_BPF 50 — <asm-generic/socket.h> */
 export const SO_ATTACH_BPF = 50;
-/** SO_DETACH_BPF SO_DETACH_FILTER — <asm-generic/socket.h> */
+/** #define SO_DETACH_BPF SO_DETACH_FILTER — <asm-generic/socket.h> */
 export const SO_DETACH_BPF = 27;
-/** SO_ATTACH_REUSEPORT_CBPF 51 — <asm-generic/socket.h> */
+/** #define SO_ATTACH_REUSEPORT_CBPF 51 — <asm-generic/socket.h> */
 export const SO_ATTACH_REUSEPORT_CBPF = 51;
-/** SO_ATTACH_REUSEPORT_EBPF 52 — <asm-generic/socket.h> */
+/** #define SO_ATTACH_REUSEPORT_EBPF 52 — <asm-generic/socket.h> */
 export const SO_ATTACH_REUSEPORT_EBPF = 52;
-/** SO_CNX_ADVICE 53 — <asm-generic/socket.h> */
+/** #define SO_CNX_ADVICE 53 — <asm-generic/socket.h> */
 export const SO_CNX_ADVICE = 53;
-/** SCM_TIMESTAMPING_OPT_STATS 54 — <asm-generic/socket.h> */
+/** #define SCM_TIMESTAMPING_OPT_STATS 54 — <asm-generic/socket.h> */
 export const SCM_TIMESTAMPING_OPT_STATS = 54;
-/** SO_MEMINFO 55 — <asm-generic/socket.h> */
+/** #define SO_MEMINFO 55 — <asm-generic/socket.h> */
 export const SO_MEMINFO = 55;
-/** SO_INCOMING_NAPI_ID 56 — <asm-generic/socket.h> */
+/** #define SO_INCOMING_NAPI_ID 56 — <asm-generic/socket.h> */
 export const SO_INCOMING_NAPI_ID = 56;
-/** SO_COOKIE 57 — <asm-generic/socket.h> */
+/** #define SO_COOKIE 57 — <asm-generic/socket.h> */
 export const SO_COOKIE = 57;
-/** SCM_TIMESTAMPING_PKTINFO 58 — <asm-generic/socket.h> */
+/** #define SCM_TIMESTAMPING_PKTINFO 58 — <asm-generic/socket.h> */
 export const SCM_TIMESTAMPING_PKTINFO = 58;
-/** SO_PEERGROUPS 59 — <asm-generic/socket.h> */
+/** #define SO_PEERGROUPS 59 — <asm-generic/socket.h> */
 export const SO_PEERGROUPS = 59;
-/** SO_ZEROCOPY 60 — <asm-generic/socket.h> */
+/** #define SO_ZEROCOPY 60 — <asm-generic/socket.h> */
 export const SO_ZEROCOPY = 60;
-/** SO_TXTIME 61 — <asm-generic/socket.h> */
+/** #define SO_TXTIME 61 — <asm-generic/socket.h> */
 export const SO_TXTIME = 61;
-/** SCM_TXTIME SO_TXTIME — <asm-generic/socket.h> */
+/** #define SCM_TXTIME SO_TXTIME — <asm-generic/socket.h> */
 export const SCM_TXTIME = 61;
-/** SO_BINDTOIFINDEX 62 — <asm-generic/socket.h> */
+/** #define SO_BINDTOIFINDEX 62 — <asm-generic/socket.h> */
 export const SO_BINDTOIFINDEX = 62;
-/** SO_TIMESTAMP_OLD 29 — <asm-generic/socket.h> */
+/** #define SO_TIMESTAMP_OLD 29 — <asm-generic/socket.h> */
 export const SO_TIMESTAMP_OLD = 29;
-/** SO_TIMESTAMPNS_OLD 35 — <asm-generic/socket.h> */
+/** #define SO_TIMESTAMPNS_OLD 35 — <asm-generic/socket.h> */
 export const SO_TIMESTAMPNS_OLD = 35;
-/** SO_TIMESTAMPING_OLD 37 — <asm-generic/socket.h> */
+/** #define SO_TIMESTAMPING_OLD 37 — <asm-generic/socket.h> */
 export const SO_TIMESTAMPING_OLD = 37;
-/** SO_TIMESTAMP_NEW 63 — <asm-generic/socket.h> */
+/** #define SO_TIMESTAMP_NEW 63 — <asm-generic/socket.h> */
 export const SO_TIMESTAMP_NEW = 63;
-/** SO_TIMESTAMPNS_NEW 64 — <asm-generic/socket.h> */
+/** #define SO_TIMESTAMPNS_NEW 64 — <asm-generic/socket.h> */
 export const SO_TIMESTAMPNS_NEW = 64;
-/** SO_TIMESTAMPING_NEW 65 — <asm-generic/socket.h> */
+/** #define SO_TIMESTAMPING_NEW 65 — <asm-generic/socket.h> */
 export const SO_TIMESTAMPING_NEW = 65;
-/** SO_RCVTIMEO_NEW 66 — <asm-generic/socket.h> */
+/** #define SO_RCVTIMEO_NEW 66 — <asm-generic/socket.h> */
 export const SO_RCVTIMEO_NEW = 66;
-/** SO_SNDTIMEO_NEW 67 — <asm-generic/socket.h> */
+/** #define SO_SNDTIMEO_NEW 67 — <asm-generic/socket.h> */
 export const SO_SNDTIMEO_NEW = 67;
-/** SO_DETACH_REUSEPORT_BPF 68 — <asm-generic/socket.h> */
+/** #define SO_DETACH_REUSEPORT_BPF 68 — <asm-generic/socket.h> */
 export const SO_DETACH_REUSEPORT_BPF = 68;
-/** SO_PREFER_BUSY_POLL 69 — <asm-generic/socket.h> */
+/** #define SO_PREFER_BUSY_POLL 69 — <asm-generic/socket.h> */
 export const SO_PREFER_BUSY_POLL = 69;
-/** SO_BUSY_POLL_BUDGET 70 — <asm-generic/socket.h> */
+/** #define SO_BUSY_POLL_BUDGET 70 — <asm-generic/socket.h> */
 export const SO_BUSY_POLL_BUDGET = 70;
-/** SO_NETNS_COOKIE 71 — <asm-generic/socket.h> */
+/** #define SO_NETNS_COOKIE 71 — <asm-generic/socket.h> */
 export const SO_NETNS_COOKIE = 71;
-/** SO_BUF_LOCK 72 — <asm-generic/socket.h> */
+/** #define SO_BUF_LOCK 72 — <asm-generic/socket.h> */
 export const SO_BUF_LOCK = 72;
-/** SO_RESERVE_MEM 73 — <asm-generic/socket.h> */
+/** #define SO_RESERVE_MEM 73 — <asm-generic/socket.h> */
 export const SO_RESERVE_MEM = 73;
-/** SO_TXREHASH 74 — <asm-generic/socket.h> */
+/** #define SO_TXREHASH 74 — <asm-generic/socket.h> */
 export const SO_TXREHASH = 74;
-/** SO_RCVMARK 75 — <asm-generic/socket.h> */
+/** #define SO_RCVMARK 75 — <asm-generic/socket.h> */
 export const SO_RCVMARK = 75;
-/** SO_PASSPIDFD 76 — <asm-generic/socket.h> */
+/** #define SO_PASSPIDFD 76 — <asm-generic/socket.h> */
 export const SO_PASSPIDFD = 76;
-/** SO_PEERPIDFD 77 — <asm-generic/socket.h> */
+/** #define SO_PEERPIDFD 77 — <asm-generic/socket.h> */
 export const SO_PEERPIDFD = 77;
-/** SO_DEVMEM_LINEAR 78 — <asm-generic/socket.h> */
+/** #define SO_DEVMEM_LINEAR 78 — <asm-generic/socket.h> */
 export const SO_DEVMEM_LINEAR = 78;
-/** SCM_DEVMEM_LINEAR SO_DEVMEM_LINEAR — <asm-generic/socket.h> */
+/** #define SCM_DEVMEM_LINEAR SO_DEVMEM_LINEAR — <asm-generic/socket.h> */
 export const SCM_DEVMEM_LINEAR = 78;
-/** SO_DEVMEM_DMABUF 79 — <asm-generic/socket.h> */
+/** #define SO_DEVMEM_DMABUF 79 — <asm-generic/socket.h> */
 export const SO_DEVMEM_DMABUF = 79;
-/** SCM_DEVMEM_DMABUF SO_DEVMEM_DMABUF — <asm-generic/socket.h> */
+/** #define SCM_DEVMEM_DMABUF SO_DEVMEM_DMABUF — <asm-generic/socket.h> */
 export const SCM_DEVMEM_DMABUF = 79;
-/** SO_DEVMEM_DONTNEED 80 — <asm-generic/socket.h> */
+/** #define SO_DEVMEM_DONTNEED 80 — <asm-generic/socket.h> */
 export const SO_DEVMEM_DONTNEED = 80;
-/** SCM_TS_OPT_ID 81 — <asm-generic/socket.h> */
+/** #define SCM_TS_OPT_ID 81 — <asm-generic/socket.h> */
 export const SCM_TS_OPT_ID = 81;
-/** SO_RCVPRIORITY 82 — <asm-generic/socket.h> */
+/** #define SO_RCVPRIORITY 82 — <asm-generic/socket.h> */
 export const SO_RCVPRIORITY = 82;
-/** SO_PASSRIGHTS 83 — <asm-generic/socket.h> */
+/** #define SO_PASSRIGHTS 83 — <asm-generic/socket.h> */
 export const SO_PASSRIGHTS = 83;
-/** SO_INQ 84 — <asm-generic/socket.h> */
+/** #define SO_INQ 84 — <asm-generic/socket.h> */
 export const SO_INQ = 84;
-/** SCM_INQ SO_INQ — <asm-generic/socket.h> */
+/** #define SCM_INQ SO_INQ — <asm-generic/socket.h> */
 export const SCM_INQ = 84;
-/** SO_TIMESTAMP SO_TIMESTAMP_OLD — <asm-generic/socket.h> */
+/** #define SO_TIMESTAMP SO_TIMESTAMP_OLD — <asm-generic/socket.h> */
 export const SO_TIMESTAMP = 29;
-/** SO_TIMESTAMPNS SO_TIMESTAMPNS_OLD — <asm-generic/socket.h> */
+/** #define SO_TIMESTAMPNS SO_TIMESTAMPNS_OLD — <asm-generic/socket.h> */
 export const SO_TIMESTAMPNS = 35;
-/** SO_TIMESTAMPING SO_TIMESTAMPING_OLD — <asm-generic/socket.h> */
+/** #define SO_TIMESTAMPING SO_TIMESTAMPING_OLD — <asm-generic/socket.h> */
 export const SO_TIMESTAMPING = 37;
-/** SO_RCVTIMEO SO_RCVTIMEO_OLD — <asm-generic/socket.h> */
+/** #define SO_RCVTIMEO SO_RCVTIMEO_OLD — <asm-generic/socket.h> */
 export const SO_RCVTIMEO = 20;
-/** SO_SNDTIMEO SO_SNDTIMEO_OLD — <asm-generic/socket.h> */
+/** #define SO_SNDTIMEO SO_SNDTIMEO_OLD — <asm-generic/socket.h> */
 export const SO_SNDTIMEO = 21;
-/** SCM_TIMESTAMP SO_TIMESTAMP — <asm-generic/socket.h> */
+/** #define SCM_TIMESTAMP SO_TIMESTAMP — <asm-generic/socket.h> */
 export const SCM_TIMESTAMP = 29;
-/** SCM_TIMESTAMPNS SO_TIMESTAMPNS — <asm-generic/socket.h> */
+/** #define SCM_TIMESTAMPNS SO_TIMESTAMPNS — <asm-generic/socket.h> */
 export const SCM_TIMESTAMPNS = 35;
-/** SCM_TIMESTAMPING SO_TIMESTAMPING — <asm-generic/socket.h> */
+/** #define SCM_TIMESTAMPING SO_TIMESTAMPING — <asm-generic/socket.h> */
 export const SCM_TIMESTAMPING = 37;
 // ---- <linux/magic.h>
-/** ADFS_SUPER_MAGIC 0xadf5 — <linux/magic.h> */
+/** #define ADFS_SUPER_MAGIC 0xadf5 — <linux/magic.h> */
 export const ADFS_SUPER_MAGIC = 0xadf5;
-/** AFFS_SUPER_MAGIC 0xadff — <linux/magic.h> */
+/** #define AFFS_SUPER_MAGIC 0xadff — <linux/magic.h> */
 export const AFFS_SUPER_MAGIC = 0xadff;
-/** AFS_SUPER_MAGIC 0x5346414F — <linux/magic.h> */
+/** #define AFS_SUPER_MAGIC 0x5346414F — <linux/magic.h> */
 export const AFS_SUPER_MAGIC = 0x5346414f;
-/** AUTOFS_SUPER_MAGIC 0x0187 — <linux/magic.h> */
+/** #define AUTOFS_SUPER_MAGIC 0x0187 — <linux/magic.h> */
 export const AUTOFS_SUPER_MAGIC = 0x187;
-/** CEPH_SUPER_MAGIC 0x00c36400 — <linux/magic.h> */
+/** #define CEPH_SUPER_MAGIC 0x00c36400 — <linux/magic.h> */
 export const CEPH_SUPER_MAGIC = 0xc36400;
-/** CODA_SUPER_MAGIC 0x73757245 — <linux/magic.h> */
+/** #define CODA_SUPER_MAGIC 0x73757245 — <linux/magic.h> */
 export const CODA_SUPER_MAGIC = 0x73757245;
-/** CRAMFS_MAGIC 0x28cd3d45 — <linux/magic.h> */
+/** #define CRAMFS_MAGIC 0x28cd3d45 — <linux/magic.h> */
 export const CRAMFS_MAGIC = 0x28cd3d45;
-/** CRAMFS_MAGIC_WEND 0x453dcd28 — <linux/magic.h> */
+/** #define CRAMFS_MAGIC_WEND 0x453dcd28 — <linux/magic.h> */
 export const CRAMFS_MAGIC_WEND = 0x453dcd28;
-/** DEBUGFS_MAGIC 0x64626720 — <linux/magic.h> */
+/** #define DEBUGFS_MAGIC 0x64626720 — <linux/magic.h> */
 export const DEBUGFS_MAGIC = 0x64626720;
-/** SECURITYFS_MAGIC 0x73636673 — <linux/magic.h> */
+/** #define SECURITYFS_MAGIC 0x73636673 — <linux/magic.h> */
 export const SECURITYFS_MAGIC = 0x73636673;
-/** SELINUX_MAGIC 0xf97cff8c — <linux/magic.h> */
+/** #define SELINUX_MAGIC 0xf97cff8c — <linux/magic.h> */
 export const SELINUX_MAGIC = 0xf97cff8c;
-/** SMACK_MAGIC 0x43415d53 — <linux/magic.h> */
+/** #define SMACK_MAGIC 0x43415d53 — <linux/magic.h> */
 export const SMACK_MAGIC = 0x43415d53;
-/** RAMFS_MAGIC 0x858458f6 — <linux/magic.h> */
+/** #define RAMFS_MAGIC 0x858458f6 — <linux/magic.h> */
 export const RAMFS_MAGIC = 0x858458f6;
-/** TMPFS_MAGIC 0x01021994 — <linux/magic.h> */
+/** #define TMPFS_MAGIC 0x01021994 — <linux/magic.h> */
 export const TMPFS_MAGIC = 0x1021994;
-/** HUGETLBFS_MAGIC 0x958458f6 — <linux/magic.h> */
+/** #define HUGETLBFS_MAGIC 0x958458f6 — <linux/magic.h> */
 export const HUGETLBFS_MAGIC = 0x958458f6;
-/** SQUASHFS_MAGIC 0x73717368 — <linux/magic.h> */
+/** #define SQUASHFS_MAGIC 0x73717368 — <linux/magic.h> */
 export const SQUASHFS_MAGIC = 0x73717368;
-/** ECRYPTFS_SUPER_MAGIC 0xf15f — <linux/magic.h> */
+/** #define ECRYPTFS_SUPER_MAGIC 0xf15f — <linux/magic.h> */
 export const ECRYPTFS_SUPER_MAGIC = 0xf15f;
-/** EFS_SUPER_MAGIC 0x414A53 — <linux/magic.h> */
+/** #define EFS_SUPER_MAGIC 0x414A53 — <linux/magic.h> */
 export const EFS_SUPER_MAGIC = 0x414a53;
-/** EROFS_SUPER_MAGIC_V1 0xE0F5E1E2 — <linux/magic.h> */
+/** #define EROFS_SUPER_MAGIC_V1 0xE0F5E1E2 — <linux/magic.h> */
 export const EROFS_SUPER_MAGIC_V1 = 0xe0f5e1e2;
-/** EXT2_SUPER_MAGIC 0xEF53 — <linux/magic.h> */
+/** #define EXT2_SUPER_MAGIC 0xEF53 — <linux/magic.h> */
 export const EXT2_SUPER_MAGIC = 0xef53;
-/** EXT3_SUPER_MAGIC 0xEF53 — <linux/magic.h> */
+/** #define EXT3_SUPER_MAGIC 0xEF53 — <linux/magic.h> */
 export const EXT3_SUPER_MAGIC = 0xef53;
-/** XENFS_SUPER_MAGIC 0xabba1974 — <linux/magic.h> */
+/** #define XENFS_SUPER_MAGIC 0xabba1974 — <linux/magic.h> */
 export const XENFS_SUPER_MAGIC = 0xabba1974;
-/** EXT4_SUPER_MAGIC 0xEF53 — <linux/magic.h> */
+/** #define EXT4_SUPER_MAGIC 0xEF53 — <linux/magic.h> */
 export const EXT4_SUPER_MAGIC = 0xef53;
-/** BTRFS_SUPER_MAGIC 0x9123683E — <linux/magic.h> */
+/** #define BTRFS_SUPER_MAGIC 0x9123683E — <linux/magic.h> */
 export const BTRFS_SUPER_MAGIC = 0x9123683e;
-/** NILFS_SUPER_MAGIC 0x3434 — <linux/magic.h> */
+/** #define NILFS_SUPER_MAGIC 0x3434 — <linux/magic.h> */
 export const NILFS_SUPER_MAGIC = 0x3434;
-/** F2FS_SUPER_MAGIC 0xF2F52010 — <linux/magic.h> */
+/** #define F2FS_SUPER_MAGIC 0xF2F52010 — <linux/magic.h> */
 export const F2FS_SUPER_MAGIC = 0xf2f52010;
-/** HPFS_SUPER_MAGIC 0xf995e849 — <linux/magic.h> */
+/** #define HPFS_SUPER_MAGIC 0xf995e849 — <linux/magic.h> */
 export const HPFS_SUPER_MAGIC = 0xf995e849;
-/** ISOFS_SUPER_MAGIC 0x9660 — <linux/magic.h> */
+/** #define ISOFS_SUPER_MAGIC 0x9660 — <linux/magic.h> */
 export const ISOFS_SUPER_MAGIC = 0x9660;
-/** JFFS2_SUPER_MAGIC 0x72b6 — <linux/magic.h> */
+/** #define JFFS2_SUPER_MAGIC 0x72b6 — <linux/magic.h> */
 export const JFFS2_SUPER_MAGIC = 0x72b6;
-/** XFS_SUPER_MAGIC 0x58465342 — <linux/magic.h> */
+/** #define XFS_SUPER_MAGIC 0x58465342 — <linux/magic.h> */
 export const XFS_SUPER_MAGIC = 0x58465342;
-/** PSTOREFS_MAGIC 0x6165676C — <linux/magic.h> */
+/** #define PSTOREFS_MAGIC 0x6165676C — <linux/magic.h> */
 export const PSTOREFS_MAGIC = 0x6165676c;
-/** EFIVARFS_MAGIC 0xde5e81e4 — <linux/magic.h> */
+/** #define EFIVARFS_MAGIC 0xde5e81e4 — <linux/magic.h> */
 export const EFIVARFS_MAGIC = 0xde5e81e4;
-/** HOSTFS_SUPER_MAGIC 0x00c0ffee — <linux/magic.h> */
+/** #define HOSTFS_SUPER_MAGIC 0x00c0ffee — <linux/magic.h> */
 export const HOSTFS_SUPER_MAGIC = 0xc0ffee;
-/** OVERLAYFS_SUPER_MAGIC 0x794c7630 — <linux/magic.h> */
+/** #define OVERLAYFS_SUPER_MAGIC 0x794c7630 — <linux/magic.h> */
 export const OVERLAYFS_SUPER_MAGIC = 0x794c7630;
-/** FUSE_SUPER_MAGIC 0x65735546 — <linux/magic.h> */
+/** #define FUSE_SUPER_MAGIC 0x65735546 — <linux/magic.h> */
 export const FUSE_SUPER_MAGIC = 0x65735546;
-/** BCACHEFS_SUPER_MAGIC 0xca451a4e — <linux/magic.h> */
+/** #define BCACHEFS_SUPER_MAGIC 0xca451a4e — <linux/magic.h> */
 export const BCACHEFS_SUPER_MAGIC = 0xca451a4e;
-/** MINIX_SUPER_MAGIC 0x137F — <linux/magic.h> */
+/** #define MINIX_SUPER_MAGIC 0x137F — <linux/magic.h> */
 export const MINIX_SUPER_MAGIC = 0x137f;
-/** MINIX_SUPER_MAGIC2 0x138F — <linux/magic.h> */
+/** #define MINIX_SUPER_MAGIC2 0x138F — <linux/magic.h> */
 export const MINIX_SUPER_MAGIC2 = 0x138f;
-/** MINIX2_SUPER_MAGIC 0x2468 — <linux/magic.h> */
+/** #define MINIX2_SUPER_MAGIC 0x2468 — <linux/magic.h> */
 export const MINIX2_SUPER_MAGIC = 0x2468;
-/** MINIX2_SUPER_MAGIC2 0x2478 — <linux/magic.h> */
+/** #define MINIX2_SUPER_MAGIC2 0x2478 — <linux/magic.h> */
 export const MINIX2_SUPER_MAGIC2 = 0x2478;
-/** MINIX3_SUPER_MAGIC 0x4d5a — <linux/magic.h> */
+/** #define MINIX3_SUPER_MAGIC 0x4d5a — <linux/magic.h> */
 export const MINIX3_SUPER_MAGIC = 0x4d5a;
-/** MSDOS_SUPER_MAGIC 0x4d44 — <linux/magic.h> */
+/** #define MSDOS_SUPER_MAGIC 0x4d44 — <linux/magic.h> */
 export const MSDOS_SUPER_MAGIC = 0x4d44;
-/** EXFAT_SUPER_MAGIC 0x2011BAB0 — <linux/magic.h> */
+/** #define EXFAT_SUPER_MAGIC 0x2011BAB0 — <linux/magic.h> */
 export const EXFAT_SUPER_MAGIC = 0x2011bab0;
-/** NCP_SUPER_MAGIC 0x564c — <linux/magic.h> */
+/** #define NCP_SUPER_MAGIC 0x564c — <linux/magic.h> */
 export const NCP_SUPER_MAGIC = 0x564c;
-/** NFS_SUPER_MAGIC 0x6969 — <linux/magic.h> */
+/** #define NFS_SUPER_MAGIC 0x6969 — <linux/magic.h> */
 export const NFS_SUPER_MAGIC = 0x6969;
-/** OCFS2_SUPER_MAGIC 0x7461636f — <linux/magic.h> */
+/** #define OCFS2_SUPER_MAGIC 0x7461636f — <linux/magic.h> */
 export const OCFS2_SUPER_MAGIC = 0x7461636f;
-/** OPENPROM_SUPER_MAGIC 0x9fa1 — <linux/magic.h> */
+/** #define OPENPROM_SUPER_MAGIC 0x9fa1 — <linux/magic.h> */
 export const OPENPROM_SUPER_MAGIC = 0x9fa1;
-/** QNX4_SUPER_MAGIC 0x002f — <linux/magic.h> */
+/** #define QNX4_SUPER_MAGIC 0x002f — <linux/magic.h> */
 export const QNX4_SUPER_MAGIC = 0x2f;
-/** QNX6_SUPER_MAGIC 0x68191122 — <linux/magic.h> */
+/** #define QNX6_SUPER_MAGIC 0x68191122 — <linux/magic.h> */
 export const QNX6_SUPER_MAGIC = 0x68191122;
-/** AFS_FS_MAGIC 0x6B414653 — <linux/magic.h> */
+/** #define AFS_FS_MAGIC 0x6B414653 — <linux/magic.h> */
 export const AFS_FS_MAGIC = 0x6b414653;
-/** REISERFS_SUPER_MAGIC 0x52654973 — <linux/magic.h> */
+/** #define REISERFS_SUPER_MAGIC 0x52654973 — <linux/magic.h> */
 export const REISERFS_SUPER_MAGIC = 0x52654973;
-/** SMB_SUPER_MAGIC 0x517B — <linux/magic.h> */
+/** #define SMB_SUPER_MAGIC 0x517B — <linux/magic.h> */
 export const SMB_SUPER_MAGIC = 0x517b;
-/** CIFS_SUPER_MAGIC 0xFF534D42 — <linux/magic.h> */
+/** #define CIFS_SUPER_MAGIC 0xFF534D42 — <linux/magic.h> */
 export const CIFS_SUPER_MAGIC = 0xff534d42;
-/** SMB2_SUPER_MAGIC 0xFE534D42 — <linux/magic.h> */
+/** #define SMB2_SUPER_MAGIC 0xFE534D42 — <linux/magic.h> */
 export const SMB2_SUPER_MAGIC = 0xfe534d42;
-/** CGROUP_SUPER_MAGIC 0x27e0eb — <linux/magic.h> */
+/** #define CGROUP_SUPER_MAGIC 0x27e0eb — <linux/magic.h> */
 export const CGROUP_SUPER_MAGIC = 0x27e0eb;
-/** CGROUP2_SUPER_MAGIC 0x63677270 — <linux/magic.h> */
+/** #define CGROUP2_SUPER_MAGIC 0x63677270 — <linux/magic.h> */
 export const CGROUP2_SUPER_MAGIC = 0x63677270;
-/** RDTGROUP_SUPER_MAGIC 0x7655821 — <linux/magic.h> */
+/** #define RDTGROUP_SUPER_MAGIC 0x7655821 — <linux/magic.h> */
 export const RDTGROUP_SUPER_MAGIC = 0x7655821;
-/** STACK_END_MAGIC 0x57AC6E9D — <linux/magic.h> */
+/** #define STACK_END_MAGIC 0x57AC6E9D — <linux/magic.h> */
 export const STACK_END_MAGIC = 0x57ac6e9d;
-/** TRACEFS_MAGIC 0x74726163 — <linux/magic.h> */
+/** #define TRACEFS_MAGIC 0x74726163 — <linux/magic.h> */
 export const TRACEFS_MAGIC = 0x74726163;
-/** V9FS_MAGIC 0x01021997 — <linux/magic.h> */
+/** #define V9FS_MAGIC 0x01021997 — <linux/magic.h> */
 export const V9FS_MAGIC = 0x1021997;
-/** BDEVFS_MAGIC 0x62646576 — <linux/magic.h> */
+/** #define BDEVFS_MAGIC 0x62646576 — <linux/magic.h> */
 export const BDEVFS_MAGIC = 0x62646576;
-/** DAXFS_MAGIC 0x64646178 — <linux/magic.h> */
+/** #define DAXFS_MAGIC 0x64646178 — <linux/magic.h> */
 export const DAXFS_MAGIC = 0x64646178;
-/** BINFMTFS_MAGIC 0x42494e4d — <linux/magic.h> */
+/** #define BINFMTFS_MAGIC 0x42494e4d — <linux/magic.h> */
 export const BINFMTFS_MAGIC = 0x42494e4d;
-/** DEVPTS_SUPER_MAGIC 0x1cd1 — <linux/magic.h> */
+/** #define DEVPTS_SUPER_MAGIC 0x1cd1 — <linux/magic.h> */
 export const DEVPTS_SUPER_MAGIC = 0x1cd1;
-/** BINDERFS_SUPER_MAGIC 0x6c6f6f70 — <linux/magic.h> */
+/** #define BINDERFS_SUPER_MAGIC 0x6c6f6f70 — <linux/magic.h> */
 export const BINDERFS_SUPER_MAGIC = 0x6c6f6f70;
-/** FUTEXFS_SUPER_MAGIC 0xBAD1DEA — <linux/magic.h> */
+/** #define FUTEXFS_SUPER_MAGIC 0xBAD1DEA — <linux/magic.h> */
 export const FUTEXFS_SUPER_MAGIC = 0xbad1dea;
-/** PIPEFS_MAGIC 0x50495045 — <linux/magic.h> */
+/** #define PIPEFS_MAGIC 0x50495045 — <linux/magic.h> */
 export const PIPEFS_MAGIC = 0x50495045;
-/** PROC_SUPER_MAGIC 0x9fa0 — <linux/magic.h> */
+/** #define PROC_SUPER_MAGIC 0x9fa0 — <linux/magic.h> */
 export const PROC_SUPER_MAGIC = 0x9fa0;
-/** SOCKFS_MAGIC 0x534F434B — <linux/magic.h> */
+/** #define SOCKFS_MAGIC 0x534F434B — <linux/magic.h> */
 export const SOCKFS_MAGIC = 0x534f434b;
-/** SYSFS_MAGIC 0x62656572 — <linux/magic.h> */
+/** #define SYSFS_MAGIC 0x62656572 — <linux/magic.h> */
 export const SYSFS_MAGIC = 0x62656572;
-/** USBDEVICE_SUPER_MAGIC 0x9fa2 — <linux/magic.h> */
+/** #define USBDEVICE_SUPER_MAGIC 0x9fa2 — <linux/magic.h> */
 export const USBDEVICE_SUPER_MAGIC = 0x9fa2;
-/** MTD_INODE_FS_MAGIC 0x11307854 — <linux/magic.h> */
+/** #define MTD_INODE_FS_MAGIC 0x11307854 — <linux/magic.h> */
 export const MTD_INODE_FS_MAGIC = 0x11307854;
-/** ANON_INODE_FS_MAGIC 0x09041934 — <linux/magic.h> */
+/** #define ANON_INODE_FS_MAGIC 0x09041934 — <linux/magic.h> */
 export const ANON_INODE_FS_MAGIC = 0x9041934;
-/** BTRFS_TEST_MAGIC 0x73727279 — <linux/magic.h> */
+/** #define BTRFS_TEST_MAGIC 0x73727279 — <linux/magic.h> */
 export const BTRFS_TEST_MAGIC = 0x73727279;
-/** NSFS_MAGIC 0x6e736673 — <linux/magic.h> */
+/** #define NSFS_MAGIC 0x6e736673 — <linux/magic.h> */
 export const NSFS_MAGIC = 0x6e736673;
-/** BPF_FS_MAGIC 0xcafe4a11 — <linux/magic.h> */
+/** #define BPF_FS_MAGIC 0xcafe4a11 — <linux/magic.h> */
 export const BPF_FS_MAGIC = 0xcafe4a11;
-/** AAFS_MAGIC 0x5a3c69f0 — <linux/magic.h> */
+/** #define AAFS_MAGIC 0x5a3c69f0 — <linux/magic.h> */
 export const AAFS_MAGIC = 0x5a3c69f0;
-/** ZONEFS_MAGIC 0x5a4f4653 — <linux/magic.h> */
+/** #define ZONEFS_MAGIC 0x5a4f4653 — <linux/magic.h> */
 export const ZONEFS_MAGIC = 0x5a4f4653;
-/** UDF_SUPER_MAGIC 0x15013346 — <linux/magic.h> */
+/** #define UDF_SUPER_MAGIC 0x15013346 — <linux/magic.h> */
 export const UDF_SUPER_MAGIC = 0x15013346;
-/** DMA_BUF_MAGIC 0x444d4142 — <linux/magic.h> */
+/** #define DMA_BUF_MAGIC 0x444d4142 — <linux/magic.h> */
 export const DMA_BUF_MAGIC = 0x444d4142;
-/** DEVMEM_MAGIC 0x454d444d — <linux/magic.h> */
+/** #define DEVMEM_MAGIC 0x454d444d — <linux/magic.h> */
 export const DEVMEM_MAGIC = 0x454d444d;
-/** SECRETMEM_MAGIC 0x5345434d — <linux/magic.h> */
+/** #define SECRETMEM_MAGIC 0x5345434d — <linux/magic.h> */
 export const SECRETMEM_MAGIC = 0x5345434d;
-/** PID_FS_MAGIC 0x50494446 — <linux/magic.h> */
+/** #define PID_FS_MAGIC 0x50494446 — <linux/magic.h> */
 export const PID_FS_MAGIC = 0x50494446;
-/** GUEST_MEMFD_MAGIC 0x474d454d — <linux/magic.h> */
+/** #define GUEST_MEMFD_MAGIC 0x474d454d — <linux/magic.h> */
 export const GUEST_MEMFD_MAGIC = 0x474d454d;
-/** NULL_FS_MAGIC 0x4E554C4C — <linux/magic.h> */
+/** #define NULL_FS_MAGIC 0x4E554C4C — <linux/magic.h> */
 export const NULL_FS_MAGIC = 0x4e554c4c;
-// ---- <bits/socket.h>
-/** AF_UNSPEC PF_UNSPEC — <bits/socket.h> */
+// ---- <bits/socket.h> (glibc: not in the kernel uapi)
+/** #define AF_UNSPEC PF_UNSPEC — <bits/socket.h> */
 export const AF_UNSPEC = 0;
-/** AF_LOCAL PF_LOCAL — <bits/socket.h> */
+/** #define AF_LOCAL PF_LOCAL — <bits/socket.h> */
 export const AF_LOCAL = 1;
-/** AF_UNIX PF_UNIX — <bits/socket.h> */
+/** #define AF_UNIX PF_UNIX — <bits/socket.h> */
 export const AF_UNIX = 1;
-/** AF_FILE PF_FILE — <bits/socket.h> */
+/** #define AF_FILE PF_FILE — <bits/socket.h> */
 export const AF_FILE = 1;
-/** AF_INET PF_INET — <bits/socket.h> */
+/** #define AF_INET PF_INET — <bits/socket.h> */
 export const AF_INET = 2;
-/** AF_AX25 PF_AX25 — <bits/socket.h> */
+/** #define AF_AX25 PF_AX25 — <bits/socket.h> */
 export const AF_AX25 = 3;
-/** AF_IPX PF_IPX — <bits/socket.h> */
+/** #define AF_IPX PF_IPX — <bits/socket.h> */
 export const AF_IPX = 4;
-/** AF_APPLETALK PF_APPLETALK — <bits/socket.h> */
+/** #define AF_APPLETALK PF_APPLETALK — <bits/socket.h> */
 export const AF_APPLETALK = 5;
-/** AF_NETROM PF_NETROM — <bits/socket.h> */
+/** #define AF_NETROM PF_NETROM — <bits/socket.h> */
 export const AF_NETROM = 6;
-/** AF_BRIDGE PF_BRIDGE — <bits/socket.h> */
+/** #define AF_BRIDGE PF_BRIDGE — <bits/socket.h> */
 export const AF_BRIDGE = 7;
-/** AF_ATMPVC PF_ATMPVC — <bits/socket.h> */
+/** #define AF_ATMPVC PF_ATMPVC — <bits/socket.h> */
 export const AF_ATMPVC = 8;
-/** AF_X25 PF_X25 — <bits/socket.h> */
+/** #define AF_X25 PF_X25 — <bits/socket.h> */
 export const AF_X25 = 9;
-/** AF_INET6 PF_INET6 — <bits/socket.h> */
+/** #define AF_INET6 PF_INET6 — <bits/socket.h> */
 export const AF_INET6 = 10;
-/** AF_ROSE PF_ROSE — <bits/socket.h> */
+/** #define AF_ROSE PF_ROSE — <bits/socket.h> */
 export const AF_ROSE = 11;
-/** AF_DECnet PF_DECnet — <bits/socket.h> */
+/** #define AF_DECnet PF_DECnet — <bits/socket.h> */
 export const AF_DECnet = 12;
-/** AF_NETBEUI PF_NETBEUI — <bits/socket.h> */
+/** #define AF_NETBEUI PF_NETBEUI — <bits/socket.h> */
 export const AF_NETBEUI = 13;
-/** AF_SECURITY PF_SECURITY — <bits/socket.h> */
+/** #define AF_SECURITY PF_SECURITY — <bits/socket.h> */
 export const AF_SECURITY = 14;
-/** AF_KEY PF_KEY — <bits/socket.h> */
+/** #define AF_KEY PF_KEY — <bits/socket.h> */
 export const AF_KEY = 15;
-/** AF_NETLINK PF_NETLINK — <bits/socket.h> */
+/** #define AF_NETLINK PF_NETLINK — <bits/socket.h> */
 export const AF_NETLINK = 16;
-/** AF_ROUTE PF_ROUTE — <bits/socket.h> */
+/** #define AF_ROUTE PF_ROUTE — <bits/socket.h> */
 export const AF_ROUTE = 16;
-/** AF_PACKET PF_PACKET — <bits/socket.h> */
+/** #define AF_PACKET PF_PACKET — <bits/socket.h> */
 export const AF_PACKET = 17;
-/** AF_ASH PF_ASH — <bits/socket.h> */
+/** #define AF_ASH PF_ASH — <bits/socket.h> */
 export const AF_ASH = 18;
-/** AF_ECONET PF_ECONET — <bits/socket.h> */
+/** #define AF_ECONET PF_ECONET — <bits/socket.h> */
 export const AF_ECONET = 19;
-/** AF_ATMSVC PF_ATMSVC — <bits/socket.h> */
+/** #define AF_ATMSVC PF_ATMSVC — <bits/socket.h> */
 export const AF_ATMSVC = 20;
-/** AF_RDS PF_RDS — <bits/socket.h> */
+/** #define AF_RDS PF_RDS — <bits/socket.h> */
 export const AF_RDS = 21;
-/** AF_SNA PF_SNA — <bits/socket.h> */
+/** #define AF_SNA PF_SNA — <bits/socket.h> */
 export const AF_SNA = 22;
-/** AF_IRDA PF_IRDA — <bits/socket.h> */
+/** #define AF_IRDA PF_IRDA — <bits/socket.h> */
 export const AF_IRDA = 23;
-/** AF_PPPOX PF_PPPOX — <bits/socket.h> */
+/** #define AF_PPPOX PF_PPPOX — <bits/socket.h> */
 export const AF_PPPOX = 24;
-/** AF_WANPIPE PF_WANPIPE — <bits/socket.h> */
+/** #define AF_WANPIPE PF_WANPIPE — <bits/socket.h> */
 export const AF_WANPIPE = 25;
-/** AF_LLC PF_LLC — <bits/socket.h> */
+/** #define AF_LLC PF_LLC — <bits/socket.h> */
 export const AF_LLC = 26;
-/** AF_IB PF_IB — <bits/socket.h> */
+/** #define AF_IB PF_IB — <bits/socket.h> */
 export const AF_IB = 27;
-/** AF_MPLS PF_MPLS — <bits/socket.h> */
+/** #define AF_MPLS PF_MPLS — <bits/socket.h> */
 export const AF_MPLS = 28;
-/** AF_CAN PF_CAN — <bits/socket.h> */
+/** #define AF_CAN PF_CAN — <bits/socket.h> */
 export const AF_CAN = 29;
-/** AF_TIPC PF_TIPC — <bits/socket.h> */
+/** #define AF_TIPC PF_TIPC — <bits/socket.h> */
 export const AF_TIPC = 30;
-/** AF_BLUETOOTH PF_BLUETOOTH — <bits/socket.h> */
+/** #define AF_BLUETOOTH PF_BLUETOOTH — <bits/socket.h> */
 export const AF_BLUETOOTH = 31;
-/** AF_IUCV PF_IUCV — <bits/socket.h> */
+/** #define AF_IUCV PF_IUCV — <bits/socket.h> */
 export const AF_IUCV = 32;
-/** AF_RXRPC PF_RXRPC — <bits/socket.h> */
+/** #define AF_RXRPC PF_RXRPC — <bits/socket.h> */
 export const AF_RXRPC = 33;
-/** AF_ISDN PF_ISDN — <bits/socket.h> */
+/** #define AF_ISDN PF_ISDN — <bits/socket.h> */
 export const AF_ISDN = 34;
-/** AF_PHONET PF_PHONET — <bits/socket.h> */
+/** #define AF_PHONET PF_PHONET — <bits/socket.h> */
 export const AF_PHONET = 35;
-/** AF_IEEE802154 PF_IEEE802154 — <bits/socket.h> */
+/** #define AF_IEEE802154 PF_IEEE802154 — <bits/socket.h> */
 export const AF_IEEE802154 = 36;
-/** AF_CAIF PF_CAIF — <bits/socket.h> */
+/** #define AF_CAIF PF_CAIF — <bits/socket.h> */
 export const AF_CAIF = 37;
-/** AF_ALG PF_ALG — <bits/socket.h> */
+/** #define AF_ALG PF_ALG — <bits/socket.h> */
 export const AF_ALG = 38;
-/** AF_NFC PF_NFC — <bits/socket.h> */
+/** #define AF_NFC PF_NFC — <bits/socket.h> */
 export const AF_NFC = 39;
-/** AF_VSOCK PF_VSOCK — <bits/socket.h> */
+/** #define AF_VSOCK PF_VSOCK — <bits/socket.h> */
 export const AF_VSOCK = 40;
-/** AF_KCM PF_KCM — <bits/socket.h> */
+/** #define AF_KCM PF_KCM — <bits/socket.h> */
 export const AF_KCM = 41;
-/** AF_QIPCRTR PF_QIPCRTR — <bits/socket.h> */
+/** #define AF_QIPCRTR PF_QIPCRTR — <bits/socket.h> */
 export const AF_QIPCRTR = 42;
-/** AF_SMC PF_SMC — <bits/socket.h> */
+/** #define AF_SMC PF_SMC — <bits/socket.h> */
 export const AF_SMC = 43;
-/** AF_XDP PF_XDP — <bits/socket.h> */
+/** #define AF_XDP PF_XDP — <bits/socket.h> */
 export const AF_XDP = 44;
-/** AF_MCTP PF_MCTP — <bits/socket.h> */
+/** #define AF_MCTP PF_MCTP — <bits/socket.h> */
 export const AF_MCTP = 45;
-/** AF_MAX PF_MAX — <bits/socket.h> */
+/** #define AF_MAX PF_MAX — <bits/socket.h> */
 export const AF_MAX = 46;
-/** SOMAXCONN 4096 — <bits/socket.h> */
+/** #define SOMAXCONN 4096 — <bits/socket.h> */
 export const SOMAXCONN = 4096;
-/** MSG_OOB enum constant = 0x01 — <bits/socket.h> */
+/** enum constant MSG_OOB = 0x01 — <bits/socket.h> */
 export const MSG_OOB = 0x1;
-/** MSG_PEEK enum constant = 0x02 — <bits/socket.h> */
+/** enum constant MSG_PEEK = 0x02 — <bits/socket.h> */
 export const MSG_PEEK = 0x2;
-/** MSG_DONTROUTE enum constant = 0x04 — <bits/socket.h> */
+/** enum constant MSG_DONTROUTE = 0x04 — <bits/socket.h> */
 export const MSG_DONTROUTE = 0x4;
-/** MSG_TRYHARD enum constant = MSG_DONTROUTE — <bits/socket.h> */
+/** enum constant MSG_TRYHARD = MSG_DONTROUTE — <bits/socket.h> */
 export const MSG_TRYHARD = 4;
-/** MSG_CTRUNC enum constant = 0x08 — <bits/socket.h> */
+/** enum constant MSG_CTRUNC = 0x08 — <bits/socket.h> */
 export const MSG_CTRUNC = 0x8;
-/** MSG_PROXY enum constant = 0x10 — <bits/socket.h> */
+/** enum constant MSG_PROXY = 0x10 — <bits/socket.h> */
 export const MSG_PROXY = 0x10;
-/** MSG_TRUNC enum constant = 0x20 — <bits/socket.h> */
+/** enum constant MSG_TRUNC = 0x20 — <bits/socket.h> */
 export const MSG_TRUNC = 0x20;
-/** MSG_DONTWAIT enum constant = 0x40 — <bits/socket.h> */
+/** enum constant MSG_DONTWAIT = 0x40 — <bits/socket.h> */
 export const MSG_DONTWAIT = 0x40;
-/** MSG_EOR enum constant = 0x80 — <bits/socket.h> */
+/** enum constant MSG_EOR = 0x80 — <bits/socket.h> */
 export const MSG_EOR = 0x80;
-/** MSG_WAITALL enum constant = 0x100 — <bits/socket.h> */
+/** enum constant MSG_WAITALL = 0x100 — <bits/socket.h> */
 export const MSG_WAITALL = 0x100;
-/** MSG_FIN enum constant = 0x200 — <bits/socket.h> */
+/** enum constant MSG_FIN = 0x200 — <bits/socket.h> */
 export const MSG_FIN = 0x200;
-/** MSG_SYN enum constant = 0x400 — <bits/socket.h> */
+/** enum constant MSG_SYN = 0x400 — <bits/socket.h> */
 export const MSG_SYN = 0x400;
-/** MSG_CONFIRM enum constant = 0x800 — <bits/socket.h> */
+/** enum constant MSG_CONFIRM = 0x800 — <bits/socket.h> */
 export const MSG_CONFIRM = 0x800;
-/** MSG_RST enum constant = 0x1000 — <bits/socket.h> */
+/** enum constant MSG_RST = 0x1000 — <bits/socket.h> */
 export const MSG_RST = 0x1000;
-/** MSG_ERRQUEUE enum constant = 0x2000 — <bits/socket.h> */
+/** enum constant MSG_ERRQUEUE = 0x2000 — <bits/socket.h> */
 export const MSG_ERRQUEUE = 0x2000;
-/** MSG_NOSIGNAL enum constant = 0x4000 — <bits/socket.h> */
+/** enum constant MSG_NOSIGNAL = 0x4000 — <bits/socket.h> */
 export const MSG_NOSIGNAL = 0x4000;
-/** MSG_MORE enum constant = 0x8000 — <bits/socket.h> */
+/** enum constant MSG_MORE = 0x8000 — <bits/socket.h> */
 export const MSG_MORE = 0x8000;
-/** MSG_WAITFORONE enum constant = 0x10000 — <bits/socket.h> */
+/** enum constant MSG_WAITFORONE = 0x10000 — <bits/socket.h> */
 export const MSG_WAITFORONE = 0x10000;
-/** MSG_BATCH enum constant = 0x40000 — <bits/socket.h> */
+/** enum constant MSG_BATCH = 0x40000 — <bits/socket.h> */
 export const MSG_BATCH = 0x40000;
-/** MSG_ZEROCOPY enum constant = 0x4000000 — <bits/socket.h> */
+/** enum constant MSG_ZEROCOPY = 0x4000000 — <bits/socket.h> */
 export const MSG_ZEROCOPY = 0x4000000;
-/** MSG_FASTOPEN enum constant = 0x20000000 — <bits/socket.h> */
+/** enum constant MSG_FASTOPEN = 0x20000000 — <bits/socket.h> */
 export const MSG_FASTOPEN = 0x20000000;
-/** MSG_CMSG_CLOEXEC enum constant = 0x40000000 — <bits/socket.h> */
+/** enum constant MSG_CMSG_CLOEXEC = 0x40000000 — <bits/socket.h> */
 export const MSG_CMSG_CLOEXEC = 0x40000000;
-/** SCM_RIGHTS enum constant = 0x01 — <bits/socket.h> */
+/** enum constant SCM_RIGHTS = 0x01 — <bits/socket.h> */
 export const SCM_RIGHTS = 0x1;
-/** SCM_CREDENTIALS enum constant = 0x02 — <bits/socket.h> */
+/** enum constant SCM_CREDENTIALS = 0x02 — <bits/socket.h> */
 export const SCM_CREDENTIALS = 0x2;
-// ---- <bits/socket_type.h>
-/** SOCK_STREAM enum constant = 1 — <bits/socket_type.h> */
+// ---- <bits/socket_type.h> (glibc: not in the kernel uapi)
+/** enum constant SOCK_STREAM = 1 — <bits/socket_type.h> */
 export const SOCK_STREAM = 1;
-/** SOCK_DGRAM enum constant = 2 — <bits/socket_type.h> */
+/** enum constant SOCK_DGRAM = 2 — <bits/socket_type.h> */
 export const SOCK_DGRAM = 2;
-/** SOCK_RAW enum constant = 3 — <bits/socket_type.h> */
+/** enum constant SOCK_RAW = 3 — <bits/socket_type.h> */
 export const SOCK_RAW = 3;
-/** SOCK_RDM enum constant = 4 — <bits/socket_type.h> */
+/** enum constant SOCK_RDM = 4 — <bits/socket_type.h> */
 export const SOCK_RDM = 4;
-/** SOCK_SEQPACKET enum constant = 5 — <bits/socket_type.h> */
+/** enum constant SOCK_SEQPACKET = 5 — <bits/socket_type.h> */
 export const SOCK_SEQPACKET = 5;
-/** SOCK_DCCP enum constant = 6 — <bits/socket_type.h> */
+/** enum constant SOCK_DCCP = 6 — <bits/socket_type.h> */
 export const SOCK_DCCP = 6;
-/** SOCK_PACKET enum constant = 10 — <bits/socket_type.h> */
+/** enum constant SOCK_PACKET = 10 — <bits/socket_type.h> */
 export const SOCK_PACKET = 10;
-/** SOCK_CLOEXEC enum constant = 02000000 — <bits/socket_type.h> */
+/** enum constant SOCK_CLOEXEC = 02000000 — <bits/socket_type.h> */
 export const SOCK_CLOEXEC = 524288;
-/** SOCK_NONBLOCK enum constant = 00004000 — <bits/socket_type.h> */
+/** enum constant SOCK_NONBLOCK = 00004000 — <bits/socket_type.h> */
 export const SOCK_NONBLOCK = 2048;
 
 /** errno values by name (asm-generic/errno-base.h, asm-generic/errno.h); aliases included. */
