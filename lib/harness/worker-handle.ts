@@ -14,6 +14,7 @@ export class WorkerHandle {
   private onMessage: ((m: WorkerMessage) => void) | null = null;
   private onExit: ((code: number | null, signal: NodeJS.Signals | null) => void) | null = null;
   private exited = false;
+  private killed = false;
   /** Last stderr lines (for crash messages). */ private stderrTail = '';
   constructor(args: WorkerArgs) {
     this.child = fork(WORKER, [JSON.stringify(args)], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'pipe', 'ipc'] });
@@ -21,6 +22,8 @@ export class WorkerHandle {
       this.stderrTail = (this.stderrTail + d.toString()).slice(-2000);
     });
     this.child.on('message', (m: WorkerMessage) => this.onMessage?.(m));
+    // an IPC write to a worker that just died surfaces here; its exit is handled by onExit
+    this.child.on('error', () => undefined);
     this.ready = new Promise((resolve, reject) => {
       this.onMessage = (m) => {
         if (m.type === 'ready') resolve();
@@ -33,9 +36,9 @@ export class WorkerHandle {
       this.onExit?.(code, signal);
     });
   }
-  /** True once the process has exited. */
+  /** True once the process has exited or was killed (it may not have been reaped yet). */
   get dead(): boolean {
-    return this.exited;
+    return this.exited || this.killed;
   }
   /** Waits until the worker has loaded the cases. */
   whenReady(): Promise<void> {
@@ -72,20 +75,28 @@ export class WorkerHandle {
         if (signal) settle({ ...base, verdict: 'fail', message: `crashed: killed by ${signal}${tail ? ` (${tail})` : ''}`, durationMs: elapsed(), signal });
         else settle({ ...base, verdict: 'error', message: `worker exited with status ${code} during the case${tail ? `: ${tail}` : ''}`, durationMs: elapsed() });
       };
-      if (this.exited) {
+      if (this.dead) {
         settle({ ...base, verdict: 'error', message: 'worker was dead before the case started', durationMs: 0 });
         return;
       }
-      this.child.send({ type: 'run', id: inst.id });
+      this.child.send({ type: 'run', id: inst.id }, (err) => {
+        if (err) settle({ ...base, verdict: 'error', message: `could not send the case to its worker: ${err.message}`, durationMs: elapsed() });
+      });
     });
   }
   /** Kills the worker (SIGKILL); the kernel releases every fd, VM and mapping it held. */
   kill(): void {
-    if (!this.exited) this.child.kill('SIGKILL');
+    if (this.dead) return;
+    this.killed = true;
+    this.child.kill('SIGKILL');
   }
   /** Asks the worker to exit by closing its IPC channel, and waits for it. */
   async stop(): Promise<void> {
     if (this.exited) return;
+    if (this.killed) {
+      await new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+      return;
+    }
     const gone = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
     this.child.disconnect();
     const t = setTimeout(() => this.kill(), 2000);

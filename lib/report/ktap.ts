@@ -46,6 +46,7 @@ export class KtapWriter {
   private fam = 0;
   private idx = 0;
   private famVerdicts: Verdict[] = [];
+  private famHeaderDone = false;
   /** Verdict counts so far. */ readonly totals = emptyTotals();
   constructor(private readonly write: (line: string) => void, private readonly plan: PlannedFamily[]) {}
   /** Version and plan lines. */
@@ -63,7 +64,8 @@ export class KtapWriter {
     for (;;) {
       const family = this.plan[this.fam];
       if (!family) return;
-      if (this.idx === 0 && this.famVerdicts.length === 0) {
+      if (!this.famHeaderDone) {
+        this.famHeaderDone = true;
         this.write('  KTAP version 1');
         this.write(`  # Subtest: ${ktapDescription(family.name)}`);
         this.write(`  1..${family.ids.length}`);
@@ -81,6 +83,7 @@ export class KtapWriter {
       this.fam++;
       this.idx = 0;
       this.famVerdicts = [];
+      this.famHeaderDone = false;
     }
   }
   /** kselftest's totals line and the plain summary line. */

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Download one Debian package (amd64) from a suite into the project's cache and print the .deb path.
+#
+# Usage: lib/debian/apt-download.sh SUITE PACKAGE [VERSION]
+#   SUITE    bookworm, bookworm-backports, trixie, sid, experimental, ...
+#   VERSION  exact version; default: the suite's candidate
+#
+# Environment: GMEM_CACHE_DIR (default /var/cache/gmem-conformance when writable, else <project>/.cache),
+#              GMEM_DEBIAN_MIRROR (default http://deb.debian.org/debian)
+#
+# The host's apt configuration is never touched: apt runs with its own sources list, lists, cache and
+# an empty dpkg status under <cache>/apt/<suite>; only `apt-get download` is used, nothing is
+# installed or upgraded. A package already downloaded is printed without network access; a suite's
+# package list is refreshed at most once every 6 hours.
+set -euo pipefail
+
+suite=${1:?usage: apt-download.sh SUITE PACKAGE [VERSION]}
+pkg=${2:?usage: apt-download.sh SUITE PACKAGE [VERSION]}
+want=${3:-}
+arch=amd64
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+if [[ -n ${GMEM_CACHE_DIR:-} ]]; then cache=$GMEM_CACHE_DIR
+elif mkdir -p /var/cache/gmem-conformance 2>/dev/null && [[ -w /var/cache/gmem-conformance ]]; then cache=/var/cache/gmem-conformance
+else cache=$root/.cache; fi
+mirror=${GMEM_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+aptdir=$cache/apt/$suite
+debdir=$cache/debs
+keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+
+log() { printf 'apt-download: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+safe() { printf '%s' "${1//:/%3a}"; }
+
+mkdir -p "$debdir"
+if [[ -n $want ]]; then
+  hit=$(ls "$debdir/${pkg}_$(safe "$want")_"*.deb 2>/dev/null | head -n1 || true)
+  [[ -n $hit ]] && { printf '%s\n' "$hit"; exit 0; }
+fi
+
+mkdir -p "$aptdir/lists/partial" "$aptdir/cache/archives/partial" "$aptdir/etc/preferences.d"
+component=main
+printf 'deb [arch=%s signed-by=%s] %s %s %s\n' "$arch" "$keyring" "$mirror" "$suite" "$component" >"$aptdir/sources.list"
+: >"$aptdir/status"
+opts=(
+  -o "Dir::Etc::SourceList=$aptdir/sources.list" -o "Dir::Etc::SourceParts=-"
+  -o "Dir::Etc::Preferences=$aptdir/etc/preferences" -o "Dir::Etc::PreferencesParts=$aptdir/etc/preferences.d"
+  -o "Dir::State::Lists=$aptdir/lists" -o "Dir::State::status=$aptdir/status"
+  -o "Dir::Cache=$aptdir/cache" -o "Dir::Cache::archives=$aptdir/cache/archives"
+  -o "APT::Architecture=$arch" -o "APT::Architectures::=$arch" -o "Acquire::Languages=none"
+  -o "Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false"
+  -o "Acquire::IndexTargets::deb::DEP-11-icons::DefaultEnabled=false"
+  -o "Acquire::IndexTargets::deb::Contents-deb::DefaultEnabled=false"
+)
+[[ $(id -u) -eq 0 ]] && opts+=(-o "APT::Sandbox::User=root")
+
+stamp=$aptdir/lists/.updated
+if [[ ! -f $stamp || -n $(find "$stamp" -mmin +360 2>/dev/null) ]]; then
+  log "updating the package list of $suite"
+  apt-get "${opts[@]}" -q update >&2 || die "apt-get update for $suite failed"
+  touch "$stamp"
+fi
+version=$want
+if [[ -z $version ]]; then
+  version=$(apt-cache "${opts[@]}" policy "$pkg:$arch" | awk '/Candidate:/ {print $2}')
+  [[ -n $version && $version != '(none)' ]] || die "$suite serves no package $pkg for $arch"
+fi
+hit=$(ls "$debdir/${pkg}_$(safe "$version")_"*.deb 2>/dev/null | head -n1 || true)
+if [[ -z $hit ]]; then
+  log "downloading $pkg=$version from $suite"
+  (cd "$debdir" && apt-get "${opts[@]}" -q download "$pkg:$arch=$version" >&2) || die "apt-get download $pkg=$version from $suite failed"
+  hit=$(ls "$debdir/${pkg}_$(safe "$version")_"*.deb 2>/dev/null | head -n1 || true)
+  [[ -n $hit ]] || die "no .deb for $pkg $version in $debdir after download"
+fi
+printf '%s\n' "$hit"

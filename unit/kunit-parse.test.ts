@@ -1,0 +1,43 @@
+/** The suite's KTAP parses cleanly with the kernel's own parser (kunit.py parse from linux-source). */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { cli, HARNESS_CASES, ROOT } from './helpers.js';
+
+function kunitPy(): { path?: string; why?: string } {
+  if (process.env.GMEM_KUNIT_PY) return { path: process.env.GMEM_KUNIT_PY };
+  const r = spawnSync('bash', [join(ROOT, 'lib/debian/kunit-parser.sh')], { encoding: 'utf8', timeout: 300_000 });
+  if (r.status !== 0) return { why: `kunit.py unavailable: lib/debian/kunit-parser.sh failed: ${r.stderr.trim().split('\n').pop()}` };
+  return { path: r.stdout.trim() };
+}
+
+const parser = kunitPy();
+
+function parse(ktap: string): { status: number | null; out: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'gmem-kunit-'));
+  const file = join(dir, 'out.ktap');
+  writeFileSync(file, ktap);
+  const r = spawnSync('python3', [parser.path as string, 'parse', file], { encoding: 'utf8' });
+  return { status: r.status, out: r.stdout + r.stderr };
+}
+
+test('kunit.py parses a run with every verdict and counts it as the suite does', { skip: parser.why ?? false }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gmem-kunit-'));
+  const r = cli(['--cases', HARNESS_CASES, '-o', join(dir, 'r.jsonl')]);
+  const p = parse(r.stdout);
+  assert.match(p.out, /Testing complete\. Ran 10 tests: passed: 4, failed: 5, skipped: 1/);
+  assert.doesNotMatch(p.out, /\[ERROR\]|could not parse|unexpected|Test plan/i);
+});
+
+test('kunit.py parses a live-kernel run of the gmem families without complaint', { skip: parser.why ?? false }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gmem-kunit-'));
+  const r = cli(['-t', 'gmem.create', '-o', join(dir, 'r.jsonl')]);
+  const p = parse(r.stdout);
+  const m = /Testing complete\. Ran (\d+) tests/.exec(p.out);
+  assert.ok(m, p.out.slice(-2000));
+  assert.equal(Number(m[1]), (r.stdout.match(/^ {2}(not )?ok \d+ /gm) ?? []).length);
+  assert.doesNotMatch(p.out, /\[ERROR\]|could not parse|unexpected/i);
+});

@@ -1,0 +1,78 @@
+/** Requirements are checked in a fixed order and an unmet one becomes an exact SKIP sentence. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Env } from '../lib/harness/env.js';
+import { unmetRequirement, mergeRequires } from '../lib/harness/requirements.js';
+import type { Kvm } from '../lib/kvm/kvm.js';
+
+/** An Env whose machine facts are given, to exercise the requirement logic itself. */
+class GivenEnv extends Env {
+  constructor(private readonly facts: { kvm?: boolean; sys?: Record<number, number>; vm?: Record<number, number>; types?: number[]; kconfig?: Map<string, string> | null; avail?: bigint; nodes?: number; guest?: boolean }) {
+    super();
+    Object.defineProperty(this, 'inSuiteGuest', { value: facts.guest ?? false });
+  }
+  override get kvm(): Kvm | null {
+    return this.facts.kvm === false ? null : ({} as Kvm);
+  }
+  override get kvmUnavailableReason(): string {
+    return '/dev/kvm does not exist';
+  }
+  override sysCap(cap: number): number {
+    return this.facts.sys?.[cap] ?? 0;
+  }
+  override vmCap(cap: number): number {
+    return this.facts.vm?.[cap] ?? 0;
+  }
+  override get vmTypes(): number[] {
+    return this.facts.types ?? [0];
+  }
+  override get kconfig(): Map<string, string> | null {
+    return this.facts.kconfig === undefined ? new Map() : this.facts.kconfig;
+  }
+  override meminfo(): Map<string, bigint> {
+    return new Map([['MemAvailable', this.facts.avail ?? 1n << 34n]]);
+  }
+  override get numaNodes(): number {
+    return this.facts.nodes ?? 1;
+  }
+}
+
+test('no /dev/kvm: every KVM requirement names it', () => {
+  const env = new GivenEnv({ kvm: false });
+  assert.equal(unmetRequirement({ caps: ['KVM_CAP_GUEST_MEMFD'] }, env), 'needs /dev/kvm: /dev/kvm does not exist');
+  assert.equal(unmetRequirement({ kvm: true }, env), 'needs /dev/kvm: /dev/kvm does not exist');
+  assert.equal(unmetRequirement({}, env), null);
+});
+
+test('capabilities on /dev/kvm and on the VM are reported separately with their numbers', () => {
+  const env = new GivenEnv({ sys: { 234: 1 }, vm: {} });
+  assert.equal(unmetRequirement({ caps: ['KVM_CAP_GUEST_MEMFD'] }, env), null);
+  assert.equal(unmetRequirement({ caps: ['KVM_CAP_PRE_FAULT_MEMORY'] }, env), 'needs KVM_CAP_PRE_FAULT_MEMORY (236): KVM_CHECK_EXTENSION on /dev/kvm returned 0');
+  assert.equal(unmetRequirement({ vmCaps: ['KVM_CAP_GUEST_MEMFD'] }, env), 'needs KVM_CAP_GUEST_MEMFD (234) on a type-0 VM: KVM_CHECK_EXTENSION on the VM fd returned 0');
+});
+
+test('VM types and guest_memfd flags', () => {
+  const env = new GivenEnv({ types: [0], vm: { 244: 1 } });
+  assert.equal(unmetRequirement({ vmType: 'KVM_X86_SNP_VM' }, env), 'needs VM type KVM_X86_SNP_VM (4): KVM_CAP_VM_TYPES lists only [0]');
+  assert.equal(unmetRequirement({ gmemFlags: ['GUEST_MEMFD_FLAG_MMAP'] }, env), null);
+  assert.equal(unmetRequirement({ gmemFlags: ['GUEST_MEMFD_FLAG_INIT_SHARED'] }, env), 'needs GUEST_MEMFD_FLAG_INIT_SHARED (0x2): KVM_CAP_GUEST_MEMFD_FLAGS on a type-0 VM is 0x1');
+});
+
+test('kernel config, memory, NUMA and host safety', () => {
+  assert.match(unmetRequirement({ kconfig: ['CONFIG_KVM_SW_PROTECTED_VM'] }, new GivenEnv({ kconfig: null })) ?? '', /kernel config is unreadable/);
+  assert.equal(unmetRequirement({ kconfig: ['CONFIG_KVM_SW_PROTECTED_VM'] }, new GivenEnv({ kconfig: new Map([['CONFIG_KVM_SW_PROTECTED_VM', 'n']]) })), 'needs CONFIG_KVM_SW_PROTECTED_VM=y or m (CONFIG_KVM_SW_PROTECTED_VM=n in the running kernel\'s config)');
+  assert.equal(unmetRequirement({ kconfig: ['CONFIG_KVM'] }, new GivenEnv({ kconfig: new Map([['CONFIG_KVM', 'm']]) })), null);
+  assert.equal(unmetRequirement({ memoryBytes: 8n << 30n }, new GivenEnv({ avail: 12n << 30n })), 'needs 8 GiB of memory but MemAvailable is 12 GiB (a case may use at most half)');
+  assert.equal(unmetRequirement({ numaNodes: 2 }, new GivenEnv({})), 'needs 2 online NUMA nodes, this machine has 1');
+  assert.match(unmetRequirement({ hostUnsafe: 'exhausts memory' }, new GivenEnv({})) ?? '', /^refused on the host \(exhausts memory\); runs inside a suite guest or with --allow-host-unsafe$/);
+  assert.equal(unmetRequirement({ hostUnsafe: 'exhausts memory' }, new GivenEnv({ guest: true })), null);
+});
+
+test('the first unmet requirement wins, in the documented order', () => {
+  const env = new GivenEnv({ kvm: false, nodes: 1 });
+  assert.equal(unmetRequirement({ files: ['/nonexistent/x'], caps: ['KVM_CAP_GUEST_MEMFD'], numaNodes: 2 }, env), 'needs /nonexistent/x, which does not exist');
+});
+
+test('variant requirements add to the case requirements', () => {
+  assert.deepEqual(mergeRequires({ caps: ['A'] }, { caps: ['B'], gmemFlags: ['F'] }), { caps: ['A', 'B'], gmemFlags: ['F'] });
+});
