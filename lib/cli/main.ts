@@ -1,21 +1,33 @@
 #!/usr/bin/env node
-/** gmem-conformance entry point: dispatches to one subcommand module per command. */
+/** gmem-conformance entry point: dispatches to one module per subcommand (lib/cli/<command>.js). */
 import { UsageError } from './usage-error.js';
 import { InputError } from '../fixtures/source.js';
 
-const COMMANDS: Record<string, () => Promise<{ default: (argv: string[]) => Promise<number> }>> = {
-  run: async () => ({ default: (await import('./run.js')).runCommand }),
-  list: async () => ({ default: async (argv: string[]) => (await import('./run.js')).runCommand(['--list', ...argv]) }),
+/** Subcommands and the module implementing each; every module's default export is (argv) => exit status. */
+const COMMANDS: Record<string, string> = {
+  run: 'run',
+  list: 'list-command',
+  matrix: 'matrix',
+  compare: 'compare',
+  qualify: 'qualify',
+  import: 'import-tap',
+  features: 'features',
+  kernels: 'kernels',
+  bisect: 'bisect',
+  export: 'export',
 };
 
 async function main(argv: string[]): Promise<number> {
   const first = argv[0];
+  let command = 'run';
+  let rest = argv;
   if (first && !first.startsWith('-')) {
-    const load = COMMANDS[first];
-    if (!load) throw new UsageError(`unknown command "${first}" (commands: ${Object.keys(COMMANDS).join(', ')}; see --help)`);
-    return (await load()).default(argv.slice(1));
+    if (!(first in COMMANDS)) throw new UsageError(`unknown command "${first}" (commands: ${Object.keys(COMMANDS).join(', ')}; see --help)`);
+    command = first;
+    rest = argv.slice(1);
   }
-  return (await (COMMANDS.run as () => Promise<{ default: (a: string[]) => Promise<number> }>)()).default(argv);
+  const mod = (await import(`./${COMMANDS[command]}.js`)) as { default: (a: string[]) => Promise<number> };
+  return mod.default(rest);
 }
 
 main(process.argv.slice(2)).then(

@@ -149,3 +149,6 @@ export async function runCommand(argv: string[]): Promise<number> {
   if (ktapFile) await new Promise<void>((r) => ktapFile?.end(r));
   return code;
 }
+
+/** The run command as a subcommand module. */
+export default runCommand;
