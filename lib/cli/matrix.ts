@@ -1,0 +1,42 @@
+/** `matrix`: merges results files (several kernels, several hosts) into one feature matrix (Markdown, JSON, HTML). */
+import { parseArgs } from 'node:util';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { readResults } from '../report/results-file.js';
+import { buildMatrix, matrixJson, matrixMarkdown } from '../report/matrix.js';
+import { matrixHtml } from '../report/matrix-html.js';
+import { UsageError } from './usage-error.js';
+
+const HELP = `usage: gmem-conformance matrix [-o DIR] [--format md,json,html] RESULTS.jsonl...
+
+Merges results files (runs on several kernels/hosts, imported kselftest TAP) into the feature matrix.
+Files of the same platform, kernel and host become one column. Writes DIR/matrix.md, matrix.json and
+matrix.html (default DIR: results/matrix); prints the Markdown when -o is not given as well.`;
+
+/** Runs the matrix command. */
+export default async function matrixCommand(argv: string[]): Promise<number> {
+  let p;
+  try {
+    p = parseArgs({ args: argv, allowPositionals: true, options: { out: { type: 'string', short: 'o' }, format: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  if (p.values.help) {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  if (p.positionals.length === 0) throw new UsageError('matrix needs at least one results file');
+  const formats = (p.values.format ?? 'md,json,html').split(',');
+  for (const f of formats) if (!['md', 'json', 'html'].includes(f)) throw new UsageError(`--format: unknown format "${f}" (md, json, html)`);
+  const files = p.positionals.map((f) => readResults(resolve(f)));
+  const m = buildMatrix(files);
+  const dir = resolve(p.values.out ?? 'results/matrix');
+  mkdirSync(dir, { recursive: true });
+  const md = matrixMarkdown(m);
+  if (formats.includes('md')) writeFileSync(join(dir, 'matrix.md'), md);
+  if (formats.includes('json')) writeFileSync(join(dir, 'matrix.json'), matrixJson(m));
+  if (formats.includes('html')) writeFileSync(join(dir, 'matrix.html'), matrixHtml(m));
+  if (!p.values.out) process.stdout.write(md);
+  process.stderr.write(`matrix: ${m.columns.length} column(s), ${m.features.length} features → ${dir}/matrix.{${formats.join(',')}}\n`);
+  return 0;
+}

@@ -1,0 +1,55 @@
+/** The catalogue of features the matrix reports, each tied to capabilities and to the cases that prove it. */
+import type { FeatureDef } from './feature.js';
+
+const vmTypes: [string, string, number][] = [
+  ['sw_protected', 'KVM_X86_SW_PROTECTED_VM', 1],
+  ['sev', 'KVM_X86_SEV_VM', 2],
+  ['sev_es', 'KVM_X86_SEV_ES_VM', 3],
+  ['snp', 'KVM_X86_SNP_VM', 4],
+  ['tdx', 'KVM_X86_TDX_VM', 5],
+];
+
+const proposals: [string, string][] = [
+  ['upm_v7.mfd_inaccessible', 'UPM v7 MFD_INACCESSIBLE'],
+  ['upm_v7.auto_allocate', 'UPM v7 F_SEAL_AUTO_ALLOCATE'],
+  ['upm_v7.mem_private', 'UPM v7 KVM_MEM_PRIVATE memslots'],
+  ['restrictedmem', 'restrictedmem memfd_restricted()'],
+  ['restrictedmem.bind', 'restrictedmem memfd_restricted_bind()'],
+  ['gmem_link.v1', 'KVM_LINK_GUEST_MEMFD (RFC v1, 0xd5)'],
+  ['gmem_link.v2', 'KVM_LINK_GUEST_MEMFD (RFC v2, 0xd6)'],
+  ['move_enc_context.sw_protected', 'intra-host migration of SW_PROTECTED VMs (RFC)'],
+];
+
+/** Every feature, in the order the matrix lists them. */
+export const FEATURES: readonly FeatureDef[] = [
+  { id: 'kvm', title: '/dev/kvm usable', family: 'kvm', caps: [{ fd: 'sys', cap: 'KVM_CAP_USER_MEMORY' }], cases: [] },
+  { id: 'guest_memfd', title: 'KVM_CREATE_GUEST_MEMFD', family: 'guest_memfd', caps: [{ fd: 'sys', cap: 'KVM_CAP_GUEST_MEMFD' }], cases: ['gmem.create.*'] },
+  { id: 'gmem.vm_cap', title: 'KVM_CAP_GUEST_MEMFD advertised on the VM fd', family: 'guest_memfd', caps: [{ fd: 'vm', cap: 'KVM_CAP_GUEST_MEMFD' }], cases: [], valueFromCap: true },
+  { id: 'gmem.flags_cap', title: 'KVM_CAP_GUEST_MEMFD_FLAGS', family: 'guest_memfd', caps: [{ fd: 'vm', cap: 'KVM_CAP_GUEST_MEMFD_FLAGS' }], cases: ['gmem.create.flag_bit*', 'gmem.create.all_advertised_flags'], valueFromCap: true },
+  { id: 'gmem.fd', title: 'guest_memfd fd properties (O_LARGEFILE, fstat)', family: 'guest_memfd', caps: [{ fd: 'sys', cap: 'KVM_CAP_GUEST_MEMFD' }], cases: ['gmem.fd.*'] },
+  { id: 'gmem.refuse', title: 'guest_memfd refuses read/write/ftruncate/…', family: 'guest_memfd', caps: [{ fd: 'sys', cap: 'KVM_CAP_GUEST_MEMFD' }], cases: ['gmem.refuse.*'] },
+  { id: 'gmem.fallocate', title: 'guest_memfd fallocate and PUNCH_HOLE', family: 'guest_memfd', caps: [{ fd: 'sys', cap: 'KVM_CAP_GUEST_MEMFD' }], cases: ['gmem.fallocate.*'] },
+  { id: 'gmem.large_sizes', title: 'guest_memfd beyond 2^31/2^32 (O_LARGEFILE)', family: 'guest_memfd', caps: [{ fd: 'sys', cap: 'KVM_CAP_GUEST_MEMFD' }], cases: ['gmem.sizing.*'] },
+  { id: 'gmem.mmap', title: 'GUEST_MEMFD_FLAG_MMAP', family: 'guest_memfd', caps: [{ fd: 'vm', cap: 'KVM_CAP_GUEST_MEMFD_FLAGS', mask: 1 }], cases: ['gmem.mmap.*'] },
+  { id: 'gmem.init_shared', title: 'GUEST_MEMFD_FLAG_INIT_SHARED', family: 'guest_memfd', caps: [{ fd: 'vm', cap: 'KVM_CAP_GUEST_MEMFD_FLAGS', mask: 2 }], cases: ['gmem.mmap.*init_shared*', 'gmem.mmap.*shared*'] },
+  { id: 'gmem.numa', title: 'mbind/get_mempolicy on guest_memfd mappings', family: 'guest_memfd', caps: [{ fd: 'vm', cap: 'KVM_CAP_GUEST_MEMFD_FLAGS', mask: 1 }], cases: ['gmem.numa.*'] },
+  { id: 'gmem.lifetime', title: 'guest_memfd lifetime and fd passing', family: 'guest_memfd', caps: [{ fd: 'sys', cap: 'KVM_CAP_GUEST_MEMFD' }], cases: ['gmem.lifetime.*'] },
+  { id: 'memslot2', title: 'KVM_SET_USER_MEMORY_REGION2 with guest_memfd', family: 'memslot', caps: [{ fd: 'sys', cap: 'KVM_CAP_USER_MEMORY2' }], cases: ['memslot.*'] },
+  { id: 'memslot.gmem_overlap_errno', title: 'errno for a guest_memfd range bound twice', family: 'memslot', caps: [{ fd: 'sys', cap: 'KVM_CAP_USER_MEMORY2' }], cases: ['memslot.gmem.overlapping_file_range'], valueKey: 'outcome' },
+  { id: 'guest.gmem_backed', title: 'vCPU runs on guest_memfd memory', family: 'guest', caps: [{ fd: 'sys', cap: 'KVM_CAP_GUEST_MEMFD' }], cases: ['guest.*'] },
+  { id: 'memory_attributes', title: 'KVM_SET_MEMORY_ATTRIBUTES on the VM', family: 'attributes', caps: [{ fd: 'vm', cap: 'KVM_CAP_MEMORY_ATTRIBUTES' }], cases: ['attr.*'] },
+  { id: 'memory_fault_exit', title: 'KVM_EXIT_MEMORY_FAULT', family: 'attributes', caps: [{ fd: 'sys', cap: 'KVM_CAP_MEMORY_FAULT_INFO' }], cases: ['exit.memory_fault.*'] },
+  { id: 'pre_fault', title: 'KVM_PRE_FAULT_MEMORY', family: 'attributes', caps: [{ fd: 'sys', cap: 'KVM_CAP_PRE_FAULT_MEMORY' }], cases: ['prefault.*'] },
+  ...vmTypes.map(([name, constName, n]): FeatureDef => ({ id: `vm_type.${name}`, title: `VM type ${constName} (${n})`, family: 'vm_type', vmType: n, cases: [`coco.${name}.*`] })),
+  { id: 'memfd', title: 'memfd_create', family: 'memfd', cases: ['memfd.create.*', 'memfd.io.*'] },
+  { id: 'memfd.seals', title: 'memfd seals (SEAL/SHRINK/GROW/WRITE/FUTURE_WRITE/EXEC)', family: 'memfd', cases: ['memfd.seals.*'] },
+  { id: 'memfd.noexec', title: 'MFD_NOEXEC_SEAL / MFD_EXEC / vm.memfd_noexec', family: 'memfd', cases: ['memfd.exec.*'] },
+  { id: 'memfd.hugetlb', title: 'MFD_HUGETLB', family: 'memfd', cases: ['memfd.hugetlb.*'] },
+  { id: 'fallocate.eintr.gmem', title: 'guest_memfd fallocate returns EINTR under a periodic signal', family: 'eintr', cases: ['eintr.gmem.happens*'], observation: { key: 'eintr_seen', presentWhen: [true] } },
+  { id: 'fallocate.eintr_progress.gmem', title: 'naive EINTR retries on guest_memfd make progress', family: 'eintr', cases: ['eintr.gmem.naive_retry*'], observation: { key: 'completed', presentWhen: [true] } },
+  { id: 'fallocate.chunked_retry.gmem', title: 'chunked EINTR retries on guest_memfd complete', family: 'eintr', cases: ['eintr.gmem.chunked*'], observation: { key: 'completed', presentWhen: [true] } },
+  { id: 'fallocate.eintr.memfd', title: 'memfd fallocate returns EINTR under a periodic signal', family: 'eintr', cases: ['eintr.memfd.*'], observation: { key: 'eintr_seen', presentWhen: [true] } },
+  { id: 'abi.reserved_fields_rejected', title: 'non-zero reserved fields rejected (KVM_CREATE_GUEST_MEMFD)', family: 'abi', cases: ['gmem.create.reserved_nonzero*'], observation: { key: 'outcome', presentWhen: ['EINVAL'] } },
+  { id: 'abi.memslot2_padding_rejected', title: 'non-zero pad1/pad2 rejected (KVM_SET_USER_MEMORY_REGION2)', family: 'abi', cases: ['memslot.gmem.pad_nonzero*'], observation: { key: 'outcome', presentWhen: ['EINVAL'] } },
+  ...proposals.map(([id, title]): FeatureDef => ({ id: `proposal.${id}`, title, family: 'proposal', cases: [`proposal.probe.${id.replace(/\./g, '_')}*`], observation: { key: 'state', presentWhen: ['present'] }, valueKey: 'meaning' })),
+];

@@ -1,0 +1,119 @@
+/** The feature matrix model: results files merged into columns (platform × kernel), features as rows. */
+import type { CaseResult } from '../harness/verdict.js';
+import type { ResultsFile } from './results-file.js';
+import { decideFeatures } from '../features/decide.js';
+import { FEATURES } from '../features/catalog.js';
+import type { FeatureVerdict } from '../features/feature.js';
+
+/** One column: every results file of one platform/kernel/host merged. */
+export interface MatrixColumn {
+  /** Stable key platform|kernel|host. */ key: string;
+  /** Header label. */ label: string;
+  /** Platform label. */ platform: string;
+  /** Kernel release. */ kernel: string;
+  /** Host name. */ host: string;
+  /** Results files merged into it. */ sources: string[];
+  /** False when a merged run was killed before its end record. */ complete: boolean;
+  /** Verdict counts over its results. */ totals: Record<string, number>;
+}
+
+/** One case row under a feature (or in the case listing): its verdict per column. */
+export interface MatrixCaseRow {
+  /** Result id. */ id: string;
+  /** Family. */ family: string;
+  /** Per column: verdict and message, or null when the case did not run there. */ cells: ({ verdict: string; message: string } | null)[];
+}
+
+/** One feature row: the feature and its verdict per column. */
+export interface MatrixFeatureRow {
+  /** Feature id. */ id: string;
+  /** Title. */ title: string;
+  /** Family for filtering. */ family: string;
+  /** Per column verdicts. */ cells: FeatureVerdict[];
+}
+
+/** The whole matrix. */
+export interface Matrix {
+  /** When it was built. */ generated: string;
+  /** Columns. */ columns: MatrixColumn[];
+  /** Feature rows. */ features: MatrixFeatureRow[];
+  /** Every case seen in any column. */ cases: MatrixCaseRow[];
+}
+
+/** Merges results files into columns (same platform, kernel and host → one column; later files win per id). */
+export function buildMatrix(files: readonly ResultsFile[]): Matrix {
+  const groups = new Map<string, ResultsFile[]>();
+  for (const f of files) {
+    const key = `${f.run.platform}|${f.run.kernel}|${f.run.host}`;
+    groups.set(key, [...(groups.get(key) ?? []), f]);
+  }
+  const labels = new Map<string, number>();
+  for (const g of groups.values()) {
+    const base = `${g[0]?.run.platform} · ${g[0]?.run.kernel}`;
+    labels.set(base, (labels.get(base) ?? 0) + 1);
+  }
+  const columns: MatrixColumn[] = [];
+  const perColumn: { run: ResultsFile['run']; results: CaseResult[] }[] = [];
+  for (const [key, g] of groups) {
+    const first = g[0] as ResultsFile;
+    const byId = new Map<string, CaseResult>();
+    for (const f of g) for (const r of f.results) byId.set(r.id, r);
+    const results = [...byId.values()];
+    const totals: Record<string, number> = {};
+    for (const r of results) totals[r.verdict] = (totals[r.verdict] ?? 0) + 1;
+    const base = `${first.run.platform} · ${first.run.kernel}`;
+    // the run record with KVM facts wins over imported files that have none
+    const withKvm = g.find((f) => (f.run.kvm as { available?: boolean }).available !== undefined) ?? first;
+    columns.push({
+      key, label: (labels.get(base) ?? 0) > 1 ? `${base} (${first.run.host})` : base, platform: first.run.platform,
+      kernel: first.run.kernel, host: first.run.host, sources: g.map((f) => f.path), complete: g.every((f) => f.end !== undefined), totals,
+    });
+    perColumn.push({ run: withKvm.run, results });
+  }
+  const decided = perColumn.map((c) => decideFeatures(c.run, c.results));
+  const features: MatrixFeatureRow[] = FEATURES.map((f, i) => ({ id: f.id, title: f.title, family: f.family, cells: decided.map((d) => d[i] as FeatureVerdict) }));
+  const caseIds = new Map<string, string>();
+  for (const c of perColumn) for (const r of c.results) if (!caseIds.has(r.id)) caseIds.set(r.id, r.family);
+  const lookup = perColumn.map((c) => new Map(c.results.map((r) => [r.id, r])));
+  const cases: MatrixCaseRow[] = [...caseIds].map(([id, family]) => ({
+    id, family,
+    cells: lookup.map((m) => {
+      const r = m.get(id);
+      return r ? { verdict: r.verdict, message: r.message } : null;
+    }),
+  }));
+  return { generated: new Date().toISOString(), columns, features, cases };
+}
+
+const SYMBOL: Record<string, string> = { present: '✔ present', absent: '– absent', broken: '✘ broken', unknown: '? unknown' };
+
+/** A cell's text: the state, with "advertised" for a present feature no case of which ran. */
+export function cellLabel(c: FeatureVerdict): string {
+  return c.state === 'present' && !c.verified ? '✔ advertised' : (SYMBOL[c.state] as string);
+}
+
+/** The matrix as Markdown: a feature table, then the cases that differ between columns. */
+export function matrixMarkdown(m: Matrix): string {
+  const esc = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+  const out: string[] = [`# gmem-conformance feature matrix`, '', `Generated ${m.generated} from ${m.columns.reduce((n, c) => n + c.sources.length, 0)} results file(s).`, ''];
+  out.push(`| feature | ${m.columns.map((c) => esc(c.label)).join(' | ')} |`);
+  out.push(`|---|${m.columns.map(() => '---').join('|')}|`);
+  for (const f of m.features) {
+    out.push(`| ${esc(f.title)} \`${f.id}\` | ${f.cells.map((c) => `${cellLabel(c)}${c.value ? ` (${esc(c.value)})` : ''}`).join(' | ')} |`);
+  }
+  out.push('', `| totals | ${m.columns.map((c) => Object.entries(c.totals).map(([k, v]) => `${k} ${v}`).join(', ')).join(' | ')} |`, '');
+  const differing = m.cases.filter((c) => new Set(c.cells.map((x) => x?.verdict ?? 'not run')).size > 1);
+  if (m.columns.length > 1) {
+    out.push(`## Cases whose verdict differs between columns (${differing.length})`, '');
+    if (differing.length) {
+      out.push(`| case | ${m.columns.map((c) => esc(c.label)).join(' | ')} |`, `|---|${m.columns.map(() => '---').join('|')}|`);
+      for (const c of differing) out.push(`| \`${c.id}\` | ${c.cells.map((x) => (x ? x.verdict : 'not run')).join(' | ')} |`);
+    }
+  }
+  return `${out.join('\n')}\n`;
+}
+
+/** The matrix as JSON (the model itself). */
+export function matrixJson(m: Matrix): string {
+  return `${JSON.stringify(m, null, 2)}\n`;
+}

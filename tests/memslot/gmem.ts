@@ -1,0 +1,551 @@
+/** memslot.gmem: KVM_SET_USER_MEMORY_REGION2 with KVM_MEM_GUEST_MEMFD — flags, the guest_memfd field, offsets, overlaps, changes, limits. */
+import { defineCase, type CaseDef } from '../../lib/harness/case.js';
+import type { CaseContext } from '../../lib/harness/context.js';
+import { expectErrno, expectOk, expectTrue, outcome } from '../../lib/harness/expect.js';
+import {
+  KVM_CAP_MULTI_ADDRESS_SPACE, KVM_CAP_NR_MEMSLOTS, KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY,
+  O_RDWR, O_CLOEXEC, PROT_READ, PROT_WRITE, MAP_SHARED, MAP_ANONYMOUS,
+} from '../../lib/uapi/index.js';
+import { close } from '../../lib/ffi/libc.js';
+import { open, dup } from '../../lib/sys/fd.js';
+import { ftruncate } from '../../lib/sys/io.js';
+import type { Vm } from '../../lib/kvm/vm.js';
+import { PAGE, hex } from '../../lib/cases/gmem.js';
+import {
+  GMEM_FLAG, NEEDS_GMEM_SLOT, BASE_GPA, FD_MINUS_ONE, gmemSlot, __deleteSlot, pages, vmTypeVariants, type VmTypeParams,
+} from '../../lib/cases/memslot.js';
+
+const SELFTEST = 'set_memory_region_test.c';
+const V2 = 'bb58b90b1a8f';
+const GMEM = 'a7800aa80ea4';
+const SELFTEST_GMEM = '2feabb855df8';
+
+/** A VM of the case's type with one 16-page guest_memfd (flags 0, valid on every VM type with guest_memfd). */
+function vmWithGmem(ctx: CaseContext<unknown>, sizePages = 16) {
+  const vm = ctx.vm();
+  const gmem = ctx.gmem(vm, pages(sizePages), 0n);
+  return { vm, gmem };
+}
+
+// ---------------------------------------------------------------- flags
+
+const v1Ioctl = defineCase<VmTypeParams>({
+  id: 'memslot.gmem.v1_ioctl_rejects_flag',
+  doc: 'KVM_SET_USER_MEMORY_REGION (v1) refuses KVM_MEM_GUEST_MEMFD with EINVAL: the v1 struct has no guest_memfd fields',
+  requires: NEEDS_GMEM_SLOT,
+  variants: vmTypeVariants(),
+  tags: { linuxGit: [V2], selftest: `${SELFTEST}:test_invalid_memory_region_flags` },
+  run(ctx) {
+    const vm = ctx.vm();
+    expectErrno(vm.__setUserMemoryRegion({ slot: 0, flags: GMEM_FLAG, gpa: BASE_GPA, size: PAGE }), 'EINVAL', 'v1 ioctl with KVM_MEM_GUEST_MEMFD');
+  },
+});
+
+const withDirtyLog = defineCase<VmTypeParams>({
+  id: 'memslot.gmem.with_dirty_logging',
+  doc: 'KVM_MEM_GUEST_MEMFD | KVM_MEM_LOG_DIRTY_PAGES is refused with EINVAL (dirty logging of private memory is unsupported)',
+  requires: NEEDS_GMEM_SLOT,
+  variants: vmTypeVariants(),
+  tags: { linuxGit: [GMEM], selftest: `${SELFTEST}:test_invalid_memory_region_flags` },
+  run(ctx) {
+    const { vm, gmem } = vmWithGmem(ctx);
+    const r = vm.__setUserMemoryRegion2(gmemSlot(gmem, 0, BASE_GPA, PAGE, 0n, { flags: GMEM_FLAG | KVM_MEM_LOG_DIRTY_PAGES }));
+    expectErrno(r, 'EINVAL', 'GUEST_MEMFD | LOG_DIRTY_PAGES');
+  },
+});
+
+const withReadonly = defineCase<VmTypeParams>({
+  id: 'memslot.gmem.with_readonly',
+  doc: 'KVM_MEM_GUEST_MEMFD | KVM_MEM_READONLY is refused with EINVAL on every VM type (check_memory_region_flags adds READONLY only without GUEST_MEMFD)',
+  requires: NEEDS_GMEM_SLOT,
+  variants: vmTypeVariants(),
+  tags: { linuxGit: [GMEM] },
+  run(ctx) {
+    const { vm, gmem } = vmWithGmem(ctx);
+    const r = vm.__setUserMemoryRegion2(gmemSlot(gmem, 0, BASE_GPA, PAGE, 0n, { flags: GMEM_FLAG | KVM_MEM_READONLY }));
+    expectErrno(r, 'EINVAL', 'GUEST_MEMFD | READONLY');
+  },
+});
+
+const unknownBits = defineCase<VmTypeParams>({
+  id: 'memslot.gmem.unknown_flag_bits',
+  doc: 'KVM_MEM_GUEST_MEMFD combined with any of the flag bits 3..31 is refused with EINVAL',
+  requires: NEEDS_GMEM_SLOT,
+  variants: vmTypeVariants(),
+  tags: { selftest: `${SELFTEST}:test_invalid_memory_region_flags` },
+  run(ctx) {
+    const { vm, gmem } = vmWithGmem(ctx);
+    for (let bit = 3; bit < 32; bit++) {
+      const flags = (GMEM_FLAG | (1 << bit)) >>> 0;
+      expectErrno(vm.__setUserMemoryRegion2(gmemSlot(gmem, 0, BASE_GPA, PAGE, 0n, { flags })), 'EINVAL', `flags ${hex(flags)}`);
+    }
+  },
+});
+
+// ---------------------------------------------------------------- the guest_memfd field
+
+/** Which file the guest_memfd field names, and the errno kvm_gmem_bind gives for it. */
+interface FdKindParams {
+  /** Kind of fd. */ kind: 'kvm_fd' | 'vm_fd' | 'vcpu_fd' | 'memfd' | 'dev_null' | 'other_vm_gmem' | 'closed_fd' | 'minus_one' | 'huge_fd';
+  /** Expected errno (fixtures may override per instance as `errno`). */ errno: string;
+}
+
+const fdKinds: CaseDef<FdKindParams> = defineCase<FdKindParams>({
+  id: 'memslot.gmem.bad_fd',
+  doc: 'guest_memfd naming a file that is not a guest_memfd of this VM is refused: EINVAL for a wrong file, EBADF when fget() finds no file',
+  requires: NEEDS_GMEM_SLOT,
+  variants: [
+    { name: 'kvm_fd', params: { kind: 'kvm_fd', errno: 'EINVAL' } },
+    { name: 'vm_fd', params: { kind: 'vm_fd', errno: 'EINVAL' } },
+    { name: 'vcpu_fd', params: { kind: 'vcpu_fd', errno: 'EINVAL' } },
+    { name: 'memfd', params: { kind: 'memfd', errno: 'EINVAL' } },
+    { name: 'dev_null', params: { kind: 'dev_null', errno: 'EINVAL' } },
+    { name: 'other_vm_gmem', params: { kind: 'other_vm_gmem', errno: 'EINVAL' } },
+    { name: 'closed_fd', params: { kind: 'closed_fd', errno: 'EBADF' } },
+    { name: 'minus_one', params: { kind: 'minus_one', errno: 'EBADF' } },
+    { name: 'huge_fd', params: { kind: 'huge_fd', errno: 'EBADF' } },
+  ],
+  tags: { linuxGit: [GMEM, SELFTEST_GMEM], selftest: `${SELFTEST}:test_add_private_memory_region` },
+  run(ctx) {
+    const vm = ctx.vm();
+    let fd: number;
+    switch (ctx.params.kind) {
+      case 'kvm_fd': fd = ctx.kvm.fd; break;
+      case 'vm_fd': fd = vm.fd; break;
+      case 'vcpu_fd': fd = ctx.track(vm.createVcpu(0)).fd; break;
+      case 'memfd': fd = ctx.memfd('gmem-conformance', 0); ftruncate(fd, pages(16)); break;
+      case 'dev_null': fd = ctx.trackFd(open('/dev/null', O_RDWR | O_CLOEXEC)); break;
+      case 'other_vm_gmem': fd = ctx.gmem(ctx.vm(), pages(16)).fd; break;
+      case 'closed_fd': fd = dup(ctx.kvm.fd); close(fd); break;
+      case 'minus_one': fd = FD_MINUS_ONE; break;
+      case 'huge_fd': fd = 0x7fff_ffff; break;
+    }
+    const r = vm.__setUserMemoryRegion2(gmemSlot(fd, 0, BASE_GPA, PAGE));
+    ctx.observe('outcome', outcome(r));
+    expectErrno(r, ctx.expected<string>('errno', ctx.params.errno), `guest_memfd = ${ctx.params.kind} (${fd})`);
+  },
+});
+
+const sameGmemOtherVm = defineCase({
+  id: 'memslot.gmem.bound_in_other_vm',
+  doc: 'a guest_memfd cannot be bound in a second VM, whether or not its own VM has it bound (EINVAL: a gmem file belongs to one VM)',
+  requires: NEEDS_GMEM_SLOT,
+  tags: { selftest: `${SELFTEST}:test_add_private_memory_region` },
+  run(ctx) {
+    const { vm: a, gmem } = vmWithGmem(ctx);
+    a.setUserMemoryRegion2(gmemSlot(gmem, 0, BASE_GPA, pages(4)));
+    const b = ctx.vm();
+    expectErrno(b.__setUserMemoryRegion2(gmemSlot(gmem, 0, BASE_GPA, pages(4))), 'EINVAL', "binding VM A's bound guest_memfd in VM B");
+    expectOk(__deleteSlot(a, 0), "deleting A's slot");
+    expectErrno(b.__setUserMemoryRegion2(gmemSlot(gmem, 0, BASE_GPA, pages(4))), 'EINVAL', "binding VM A's now unbound guest_memfd in VM B");
+  },
+});
+
+// ---------------------------------------------------------------- offsets and sizes
+
+const unalignedOffset = defineCase({
+  id: 'memslot.gmem.unaligned_offset',
+  doc: 'every guest_memfd_offset from 1 to PAGE_SIZE-1 is refused with EINVAL',
+  requires: NEEDS_GMEM_SLOT,
+  tags: { selftest: `${SELFTEST}:test_add_private_memory_region` },
+  run(ctx) {
+    const { vm, gmem } = vmWithGmem(ctx);
+    for (let off = 1n; off < PAGE; off++)
+      expectErrno(vm.__setUserMemoryRegion2(gmemSlot(gmem, 0, BASE_GPA, PAGE, off)), 'EINVAL', `offset ${off}`);
+  },
+});
+
+/** A (offset, size) pair against a 16-page guest_memfd. */
+interface BoundsParams {
+  /** guest_memfd_offset. */ offset: bigint;
+  /** memory_size. */ size: bigint;
+}
+
+const badBounds = defineCase<BoundsParams>({
+  id: 'memslot.gmem.range_outside_file',
+  doc: 'a slot whose guest_memfd range [offset, offset+size) leaves the 16-page file, or wraps, is refused with EINVAL',
+  requires: NEEDS_GMEM_SLOT,
+  variants: [
+    { name: 'size_beyond_end', params: { offset: 0n, size: pages(17) } },
+    { name: 'crosses_end', params: { offset: pages(15), size: pages(2) } },
+    { name: 'offset_at_end', params: { offset: pages(16), size: PAGE } },
+    { name: 'offset_past_end', params: { offset: pages(32), size: PAGE } },
+    { name: 'offset_wraps', params: { offset: (1n << 64n) - PAGE, size: pages(2) } },
+    { name: 'offset_negative', params: { offset: 1n << 63n, size: PAGE } },
+  ],
+  run(ctx) {
+    const { vm, gmem } = vmWithGmem(ctx);
+    const { offset, size } = ctx.params;
+    expectErrno(vm.__setUserMemoryRegion2(gmemSlot(gmem, 0, BASE_GPA, size, offset)), 'EINVAL', `offset ${hex(offset)} size ${hex(size)} of a ${hex(gmem.size)} file`);
+  },
+});
+
+const edgesOk = defineCase({
+  id: 'memslot.gmem.range_at_file_edges',
+  doc: 'the last page alone, and the whole file, are valid guest_memfd ranges',
+  requires: NEEDS_GMEM_SLOT,
+  run(ctx) {
+    const { vm, gmem } = vmWithGmem(ctx);
+    expectOk(vm.__setUserMemoryRegion2(gmemSlot(gmem, 0, BASE_GPA, PAGE, pages(15))), 'last page (offset 15 pages)');
+    expectOk(vm.__setUserMemoryRegion2(gmemSlot(gmem, 1, BASE_GPA + pages(64), pages(15))), 'pages 0..14 in a second slot');
+    expectOk(__deleteSlot(vm, 0), 'delete slot 0');
+    expectOk(__deleteSlot(vm, 1), 'delete slot 1');
+    expectOk(vm.__setUserMemoryRegion2(gmemSlot(gmem, 0, BASE_GPA, gmem.size)), 'the whole file');
+  },
+});
+
+/** A general memslot check applied to a guest_memfd slot. */
+interface GeneralParams {
+  /** What is wrong. */ what: 'gpa_unaligned' | 'size_unaligned' | 'size_sub_page' | 'hva_unaligned' | 'hva_kernel' | 'gpa_wraps';
+}
+
+const generalChecks = defineCase<GeneralParams>({
+  id: 'memslot.gmem.general_checks',
+  doc: 'the checks every memslot gets (page-aligned GPA, size and userspace_addr; user-range hva; no GPA wrap) also refuse guest_memfd slots with EINVAL',
+  requires: NEEDS_GMEM_SLOT,
+  variants: (['gpa_unaligned', 'size_unaligned', 'size_sub_page', 'hva_unaligned', 'hva_kernel', 'gpa_wraps'] as const).map((what) => ({ name: what, params: { what } })),
+  run(ctx) {
+    const { vm, gmem } = vmWithGmem(ctx);
+    const s = gmemSlot(gmem, 0, BASE_GPA, PAGE);
+    switch (ctx.params.what) {
+      case 'gpa_unaligned': s.gpa = BASE_GPA + 0x800n; break;
+      case 'size_unaligned': s.size = PAGE + 1n; break;
+      case 'size_sub_page': s.size = 1n; break;
+      case 'hva_unaligned': s.hva = 0x1000_0800n; break;
+      case 'hva_kernel': s.hva = 0xffff_8000_0000_0000n; break;
+      case 'gpa_wraps': s.gpa = (1n << 64n) - PAGE; s.size = pages(2); break;
+    }
+    expectErrno(vm.__setUserMemoryRegion2(s), 'EINVAL', `${ctx.params.what}: gpa ${hex(s.gpa)} size ${hex(s.size)} hva ${hex(s.hva ?? 0n)}`);
+  },
+});
+
+/** Which reserved field of struct kvm_userspace_memory_region2 is set. */
+interface PadParams {
+  /** pad1 value. */ pad1?: number;
+  /** pad2[] values. */ pad2?: bigint[];
+}
+
+const padNonzero = defineCase<PadParams>({
+  id: 'memslot.gmem.pad_nonzero',
+  doc: 'non-zero pad1/pad2[] of struct kvm_userspace_memory_region2 should be refused; kernels that accept them are recorded via fixtures as an ABI hygiene finding',
+  requires: NEEDS_GMEM_SLOT,
+  variants: [
+    { name: 'pad1', params: { pad1: 1 } },
+    { name: 'pad2_first', params: { pad2: [1n] } },
+    { name: 'pad2_last', params: { pad2: [...Array<bigint>(13).fill(0n), 1n] } },
+  ],
+  expect: { pad: 'EINVAL' },
+  tags: { linuxGit: [V2] },
+  run(ctx) {
+    const { vm, gmem } = vmWithGmem(ctx);
+    const pad = { ...(ctx.params.pad1 !== undefined ? { pad1: ctx.params.pad1 } : {}), ...(ctx.params.pad2 ? { pad2: ctx.params.pad2 } : {}) };
+    const r = vm.__setUserMemoryRegion2(gmemSlot(gmem, 0, BASE_GPA, PAGE, 0n, { pad }));
+    ctx.observe('outcome', outcome(r));
+    const want = ctx.expected<string>('pad');
+    if (want === 'accepted') {
+      expectOk(r, `${ctx.variant} = 1 (fixtures say this kernel accepts it)`);
+      ctx.note(`finding: KVM_SET_USER_MEMORY_REGION2 accepts ${ctx.variant} != 0 (padding is not checked)`);
+    } else expectErrno(r, want, `${ctx.variant} = 1`);
+  },
+});
+
+// ---------------------------------------------------------------- deletion
+
+const deleteNonexistent = defineCase({
+  id: 'memslot.gmem.delete_nonexistent',
+  doc: 'memory_size 0 with KVM_MEM_GUEST_MEMFD on a slot that does not exist is refused with EINVAL',
+  requires: NEEDS_GMEM_SLOT,
+  run(ctx) {
+    const { vm, gmem } = vmWithGmem(ctx);
+    expectErrno(vm.__setUserMemoryRegion2(gmemSlot(gmem, 7, BASE_GPA, 0n)), 'EINVAL', 'delete of never-created slot 7');
+  },
+});
+
+const deleteIgnoresFd = defineCase({
+  id: 'memslot.gmem.delete_ignores_fd',
+  doc: 'a guest_memfd slot is deleted by memory_size 0 even when guest_memfd is -1; a second delete fails with EINVAL',
+  requires: NEEDS_GMEM_SLOT,
+  tags: { selftest: `${SELFTEST}:test_add_overlapping_private_memory_regions` },
+  run(ctx) {
+    const { vm, gmem } = vmWithGmem(ctx);
+    vm.setUserMemoryRegion2(gmemSlot(gmem, 0, BASE_GPA, pages(2)));
+    expectOk(vm.__setUserMemoryRegion2(gmemSlot(FD_MINUS_ONE, 0, BASE_GPA, 0n)), 'delete with GUEST_MEMFD and guest_memfd = -1');
+    expectErrno(vm.__setUserMemoryRegion2(gmemSlot(FD_MINUS_ONE, 0, BASE_GPA, 0n)), 'EINVAL', 'second delete of the same slot');
+  },
+});
+
+const deleteChecksOffset = defineCase({
+  id: 'memslot.gmem.delete_checks_offset',
+  doc: 'a delete that carries KVM_MEM_GUEST_MEMFD with an unaligned guest_memfd_offset is refused with EINVAL (the offset check runs before the delete path) and the slot survives',
+  requires: NEEDS_GMEM_SLOT,
+  run(ctx) {
+    const { vm, gmem } = vmWithGmem(ctx);
+    vm.setUserMemoryRegion2(gmemSlot(gmem, 0, BASE_GPA, pages(2)));
+    expectErrno(vm.__setUserMemoryRegion2(gmemSlot(gmem, 0, BASE_GPA, 0n, 1n)), 'EINVAL', 'delete with offset 1');
+    expectErrno(vm.__setUserMemoryRegion2(gmemSlot(gmem, 1, BASE_GPA, PAGE, pages(8))), 'EEXIST', 'the GPA is still taken by slot 0');
+    expectOk(__deleteSlot(vm, 0), 'plain delete');
+  },
+});
+
+const deleteReadd = defineCase({
+  id: 'memslot.gmem.delete_and_readd',
+  doc: 'deleting a guest_memfd slot unbinds its range: the same slot, then another slot, can bind the same range again',
+  requires: NEEDS_GMEM_SLOT,
+  run(ctx) {
+    const { vm, gmem } = vmWithGmem(ctx);
+    const spec = gmemSlot(gmem, 0, BASE_GPA, pages(4), pages(4));
+    vm.setUserMemoryRegion2(spec);
+    for (let i = 0; i < 3; i++) {
+      expectOk(__deleteSlot(vm, 0), `delete #${i}`);
+      expectOk(vm.__setUserMemoryRegion2(spec), `re-add #${i}`);
+    }
+    expectOk(__deleteSlot(vm, 0), 'final delete of slot 0');
+    expectOk(vm.__setUserMemoryRegion2(gmemSlot(gmem, 9, BASE_GPA + pages(256), pages(4), pages(4))), 'slot 9 binds the range slot 0 released');
+  },
+});
+
+// ---------------------------------------------------------------- overlaps
+
+/** Where the second slot's guest_memfd range lies relative to the first slot's pages [4, 8). */
+interface OverlapParams {
+  /** guest_memfd_offset of the second slot (pages). */ offsetPages: number;
+  /** Size of the second slot (pages). */ sizePages: number;
+}
+
+const overlapGmem = defineCase<OverlapParams>({
+  id: 'memslot.gmem.overlapping_file_range',
+  doc: 'a second slot (disjoint GPA) whose guest_memfd range overlaps a range bound to another slot is refused (EINVAL up to 7.1; the errno on >=7.2 comes from fixtures)',
+  requires: NEEDS_GMEM_SLOT,
+  variants: [
+    { name: 'same_range', params: { offsetPages: 4, sizePages: 4 } },
+    { name: 'front_half', params: { offsetPages: 2, sizePages: 4 } },
+    { name: 'back_half', params: { offsetPages: 6, sizePages: 4 } },
+    { name: 'inside', params: { offsetPages: 5, sizePages: 1 } },
+    { name: 'superset', params: { offsetPages: 0, sizePages: 16 } },
+  ],
+  expect: { errno: 'EINVAL' },
+  tags: { linuxGit: [GMEM], selftest: `${SELFTEST}:test_add_overlapping_private_memory_regions` },
+  run(ctx) {
+    const { vm, gmem } = vmWithGmem(ctx);
+    vm.setUserMemoryRegion2(gmemSlot(gmem, 0, BASE_GPA, pages(4), pages(4)));
+    const { offsetPages, sizePages } = ctx.params;
+    const r = vm.__setUserMemoryRegion2(gmemSlot(gmem, 1, BASE_GPA * 2n, pages(sizePages), pages(offsetPages)));
+    ctx.observe('outcome', outcome(r));
+    expectErrno(r, ctx.expected<string>('errno'), `file pages [${offsetPages}, ${offsetPages + sizePages}) over bound pages [4, 8)`);
+  },
+});
+
+const overlapBoth = defineCase({
+  id: 'memslot.gmem.overlapping_gpa_and_file_range',
+  doc: "when both the GPA and the guest_memfd range overlap, the GPA check wins: EEXIST on every version (this is what upstream's selftest asserts)",
+  requires: NEEDS_GMEM_SLOT,
+  tags: { selftest: `${SELFTEST}:test_add_overlapping_private_memory_regions` },
+  run(ctx) {
+    const { vm, gmem } = vmWithGmem(ctx);
+    vm.setUserMemoryRegion2(gmemSlot(gmem, 1, BASE_GPA * 2n, pages(4), pages(4)));
+    expectErrno(vm.__setUserMemoryRegion2(gmemSlot(gmem, 0, BASE_GPA * 2n - pages(2), pages(4), pages(2))), 'EEXIST', 'front half, GPA and file pages both overlapping');
+    expectErrno(vm.__setUserMemoryRegion2(gmemSlot(gmem, 0, BASE_GPA * 2n + pages(2), pages(4), pages(6))), 'EEXIST', 'back half, GPA and file pages both overlapping');
+  },
+});
+
+const adjacentOk = defineCase({
+  id: 'memslot.gmem.adjacent_file_ranges',
+  doc: 'slots bound to adjacent, non-overlapping ranges of one guest_memfd are accepted',
+  requires: NEEDS_GMEM_SLOT,
+  run(ctx) {
+    const { vm, gmem } = vmWithGmem(ctx);
+    expectOk(vm.__setUserMemoryRegion2(gmemSlot(gmem, 0, BASE_GPA, pages(4), pages(4))), 'pages [4, 8)');
+    expectOk(vm.__setUserMemoryRegion2(gmemSlot(gmem, 1, BASE_GPA * 2n, pages(4), 0n)), 'pages [0, 4)');
+    expectOk(vm.__setUserMemoryRegion2(gmemSlot(gmem, 2, BASE_GPA * 3n, pages(8), pages(8))), 'pages [8, 16)');
+  },
+});
+
+/** Which kinds of slots collide in GPA. */
+interface GpaOverlapParams {
+  /** The existing slot is a guest_memfd slot. */ firstGmem: boolean;
+  /** The new slot is a guest_memfd slot. */ secondGmem: boolean;
+}
+
+const gpaOverlap = defineCase<GpaOverlapParams>({
+  id: 'memslot.gmem.overlapping_gpa',
+  doc: 'a slot whose GPA range overlaps an existing slot is refused with EEXIST, whichever of the two is backed by guest_memfd',
+  requires: NEEDS_GMEM_SLOT,
+  variants: [
+    { name: 'gmem_over_gmem', params: { firstGmem: true, secondGmem: true } },
+    { name: 'gmem_over_plain', params: { firstGmem: false, secondGmem: true } },
+    { name: 'plain_over_gmem', params: { firstGmem: true, secondGmem: false } },
+  ],
+  run(ctx) {
+    const { vm, gmem } = vmWithGmem(ctx);
+    const anon = ctx.map(Number(pages(8)), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1);
+    const first = ctx.params.firstGmem ? gmemSlot(gmem, 0, BASE_GPA, pages(4)) : { slot: 0, gpa: BASE_GPA, size: pages(4), hva: anon.addr };
+    vm.setUserMemoryRegion2(first);
+    const gpa = BASE_GPA + pages(2);
+    const second = ctx.params.secondGmem ? gmemSlot(gmem, 1, gpa, pages(4), pages(8)) : { slot: 1, gpa, size: pages(4), hva: anon.addr + pages(4) };
+    expectErrno(vm.__setUserMemoryRegion2(second), 'EEXIST', `slot 1 at ${hex(gpa)} over slot 0 at ${hex(BASE_GPA)}`);
+  },
+});
+
+const dupFd = defineCase({
+  id: 'memslot.gmem.dup_fd_same_file',
+  doc: 'a dup() of a guest_memfd is the same file: it binds, and its bindings collide with those made through the original fd',
+  requires: NEEDS_GMEM_SLOT,
+  expect: { errno: 'EINVAL' },
+  run(ctx) {
+    const { vm, gmem } = vmWithGmem(ctx);
+    const copy = ctx.trackFd(dup(gmem.fd));
+    expectOk(vm.__setUserMemoryRegion2(gmemSlot(copy, 0, BASE_GPA, pages(4))), 'bind through the dup');
+    const r = vm.__setUserMemoryRegion2(gmemSlot(gmem, 1, BASE_GPA * 2n, pages(4)));
+    expectErrno(r, ctx.expected<string>('errno'), 'the same pages through the original fd');
+  },
+});
+
+const twoFiles = defineCase({
+  id: 'memslot.gmem.two_files_same_offsets',
+  doc: 'bindings are per file: the same offsets of two different guest_memfds of one VM can be bound to two slots',
+  requires: NEEDS_GMEM_SLOT,
+  run(ctx) {
+    const { vm, gmem } = vmWithGmem(ctx);
+    const other = ctx.gmem(vm, pages(16), 0n);
+    expectOk(vm.__setUserMemoryRegion2(gmemSlot(gmem, 0, BASE_GPA, pages(4))), 'file A pages [0, 4)');
+    expectOk(vm.__setUserMemoryRegion2(gmemSlot(other, 1, BASE_GPA * 2n, pages(4))), 'file B pages [0, 4)');
+  },
+});
+
+// ---------------------------------------------------------------- changing an existing slot
+
+/** How an existing guest_memfd slot is re-specified. */
+interface ModifyParams {
+  /** What changes. */ change: 'nothing' | 'drop_gmem_flag' | 'add_dirty_log' | 'move_gpa' | 'move_gpa_plain' | 'resize' | 'new_hva' | 'new_offset';
+}
+
+const modify = defineCase<ModifyParams>({
+  id: 'memslot.gmem.modify_existing',
+  doc: 'guest_memfd memslots are immutable: any re-specification of an existing one (even an identical one, a flags-only change, or a move) is refused with EINVAL; only delete works',
+  requires: NEEDS_GMEM_SLOT,
+  variants: (['nothing', 'drop_gmem_flag', 'add_dirty_log', 'move_gpa', 'move_gpa_plain', 'resize', 'new_hva', 'new_offset'] as const).map((change) => ({ name: change, params: { change } })),
+  run(ctx) {
+    const { vm, gmem } = vmWithGmem(ctx);
+    const anon = ctx.map(Number(pages(4)), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1);
+    const spec = gmemSlot(gmem, 0, BASE_GPA, pages(4), 0n, { hva: anon.addr });
+    vm.setUserMemoryRegion2(spec);
+    const again = { ...spec };
+    switch (ctx.params.change) {
+      case 'nothing': break;
+      case 'drop_gmem_flag': again.flags = 0; break;
+      case 'add_dirty_log': again.flags = GMEM_FLAG | KVM_MEM_LOG_DIRTY_PAGES; break;
+      case 'move_gpa': again.gpa = BASE_GPA * 2n; break;
+      case 'move_gpa_plain': again.gpa = BASE_GPA * 2n; again.flags = 0; break;
+      case 'resize': again.size = pages(2); break;
+      case 'new_hva': again.hva = 0n; break;
+      case 'new_offset': again.gmemOffset = pages(4); break;
+    }
+    const r = vm.__setUserMemoryRegion2(again);
+    ctx.observe('outcome', outcome(r));
+    expectErrno(r, 'EINVAL', `re-specifying slot 0 (${ctx.params.change})`);
+    expectOk(__deleteSlot(vm, 0), 'delete still works');
+  },
+});
+
+const convertPlain = defineCase({
+  id: 'memslot.gmem.convert_plain_slot',
+  doc: 'an existing plain (hva-only) slot cannot be turned into a guest_memfd slot in place: EINVAL',
+  requires: NEEDS_GMEM_SLOT,
+  run(ctx) {
+    const { vm, gmem } = vmWithGmem(ctx);
+    const anon = ctx.map(Number(pages(4)), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1);
+    vm.setUserMemoryRegion2({ slot: 0, gpa: BASE_GPA, size: pages(4), hva: anon.addr });
+    expectErrno(vm.__setUserMemoryRegion2(gmemSlot(gmem, 0, BASE_GPA, pages(4), 0n, { hva: anon.addr })), 'EINVAL', 'adding KVM_MEM_GUEST_MEMFD to plain slot 0');
+  },
+});
+
+// ---------------------------------------------------------------- many slots, ids, address spaces
+
+const manySlots = defineCase({
+  id: 'memslot.gmem.many_slots_one_file',
+  doc: '32 slots bound to 32 disjoint one-page ranges of one guest_memfd are all accepted, a 33rd on a bound page is refused, and all delete cleanly',
+  requires: NEEDS_GMEM_SLOT,
+  run(ctx) {
+    const { vm, gmem } = vmWithGmem(ctx, 32);
+    for (let i = 0; i < 32; i++)
+      expectOk(vm.__setUserMemoryRegion2(gmemSlot(gmem, i, BASE_GPA + pages(2 * i), PAGE, pages(i))), `slot ${i} on page ${i}`);
+    expectErrno(vm.__setUserMemoryRegion2(gmemSlot(gmem, 32, BASE_GPA * 2n, PAGE, pages(17))), ctx.expected<string>('errno', 'EINVAL'), 'slot 32 on already-bound page 17');
+    for (let i = 0; i < 32; i++) expectOk(__deleteSlot(vm, i), `delete slot ${i}`);
+  },
+});
+
+const slotIdLimit = defineCase({
+  id: 'memslot.gmem.slot_id_limit',
+  doc: 'slot id KVM_CAP_NR_MEMSLOTS-1 accepts a guest_memfd slot; id KVM_CAP_NR_MEMSLOTS (the first internal id) is refused with EINVAL',
+  requires: NEEDS_GMEM_SLOT,
+  run(ctx) {
+    const { vm, gmem } = vmWithGmem(ctx);
+    const n = vm.checkExtension(KVM_CAP_NR_MEMSLOTS) || ctx.kvm.checkExtension(KVM_CAP_NR_MEMSLOTS);
+    ctx.observe('nr_memslots', n);
+    expectTrue(n > 0 && n <= 0xffff, `KVM_CAP_NR_MEMSLOTS = ${n}`);
+    expectOk(vm.__setUserMemoryRegion2(gmemSlot(gmem, n - 1, BASE_GPA, PAGE)), `slot ${n - 1}`);
+    expectErrno(vm.__setUserMemoryRegion2(gmemSlot(gmem, n, BASE_GPA * 2n, PAGE, PAGE)), 'EINVAL', `slot ${n}`);
+  },
+});
+
+/** Number of memslot address spaces a VM reports (1 when KVM_CAP_MULTI_ADDRESS_SPACE is absent). */
+function addressSpaces(vm: Vm): number {
+  return Math.max(1, vm.checkExtension(KVM_CAP_MULTI_ADDRESS_SPACE));
+}
+
+const asBeyond = defineCase({
+  id: 'memslot.gmem.address_space_beyond_limit',
+  doc: 'a guest_memfd slot in address space N (slot >> 16) where N >= KVM_CAP_MULTI_ADDRESS_SPACE (1 when absent) is refused with EINVAL',
+  requires: NEEDS_GMEM_SLOT,
+  tags: { linuxGit: ['eed52e434bc3'] },
+  run(ctx) {
+    const { vm, gmem } = vmWithGmem(ctx);
+    const n = addressSpaces(vm);
+    ctx.observe('address_spaces', n);
+    for (const as of [n, n + 1, 0xffff])
+      expectErrno(vm.__setUserMemoryRegion2(gmemSlot(gmem, (as << 16) >>> 0, BASE_GPA, PAGE)), 'EINVAL', `address space ${as} of ${n}`);
+  },
+});
+
+const asSecond = defineCase({
+  id: 'memslot.gmem.address_space_one',
+  doc: 'where a VM has a second address space (x86 SMM, KVM_CAP_MULTI_ADDRESS_SPACE >= 2), a guest_memfd slot can be added there, and it binds its own file range',
+  requires: NEEDS_GMEM_SLOT,
+  run(ctx) {
+    const { vm, gmem } = vmWithGmem(ctx);
+    const n = addressSpaces(vm);
+    ctx.observe('address_spaces', n);
+    if (n < 2) ctx.skip(`KVM_CAP_MULTI_ADDRESS_SPACE on a VM of type ${vm.type} is ${vm.checkExtension(KVM_CAP_MULTI_ADDRESS_SPACE)}: no second address space (CONFIG_KVM_SMM off or a private-memory VM)`);
+    expectOk(vm.__setUserMemoryRegion2(gmemSlot(gmem, 0, BASE_GPA, pages(4))), 'slot 0 in address space 0');
+    expectOk(vm.__setUserMemoryRegion2(gmemSlot(gmem, (1 << 16) | 0, BASE_GPA, pages(4), pages(4))), 'slot 0 in address space 1 at the same GPA, other file pages');
+    const r = vm.__setUserMemoryRegion2(gmemSlot(gmem, (1 << 16) | 1, BASE_GPA * 2n, pages(4), 0n));
+    ctx.observe('cross_as_overlap', outcome(r));
+    expectErrno(r, ctx.expected<string>('errno', 'EINVAL'), 'address space 1 binding file pages already bound in address space 0');
+  },
+});
+
+// ---------------------------------------------------------------- lifetime of the file vs the slot
+
+const closeBound = defineCase({
+  id: 'memslot.gmem.close_bound_file',
+  doc: 'closing the only fd of a bound guest_memfd releases the file: its slot can still be deleted, and a new guest_memfd binds the same GPA',
+  requires: NEEDS_GMEM_SLOT,
+  run(ctx) {
+    const vm = ctx.vm();
+    const g = vm.createGuestMemfd(pages(4), 0n);
+    try {
+      vm.setUserMemoryRegion2(gmemSlot(g, 0, BASE_GPA, pages(4)));
+    } finally {
+      g.close();
+    }
+    expectOk(__deleteSlot(vm, 0), 'delete a slot whose guest_memfd was closed');
+    const g2 = ctx.gmem(vm, pages(4), 0n);
+    expectOk(vm.__setUserMemoryRegion2(gmemSlot(g2, 0, BASE_GPA, pages(4))), 'a new guest_memfd at the same GPA');
+  },
+});
+
+export default [
+  v1Ioctl, withDirtyLog, withReadonly, unknownBits, fdKinds, sameGmemOtherVm, unalignedOffset, badBounds, edgesOk,
+  generalChecks, padNonzero, deleteNonexistent, deleteIgnoresFd, deleteChecksOffset, deleteReadd, overlapGmem, overlapBoth,
+  adjacentOk, gpaOverlap, dupFd, twoFiles, modify, convertPlain, manySlots, slotIdLimit, asBeyond, asSecond, closeBound,
+];
