@@ -26,7 +26,8 @@ export function applyKnownFailure(r: CaseResult, fixtures: Expectations, platfor
   const fix = known.fixedBy ? ` (fixed by ${known.fixedBy}${known.fixedIn ? ` in ${known.fixedIn}` : ''})` : '';
   if (r.verdict === 'fail') return { ...r, verdict: 'xfail', message: `${known.reason}: ${r.message}`, hint: `known failure${fix}` };
   if (r.verdict === 'pass') return { ...r, verdict: 'xpass', message: `expected to fail (${known.reason}) but passed`, hint: `known failure${fix}` };
-  return { ...r, hint: r.hint ?? `missing kernel fix${fix}: ${known.reason}` };
+  if (r.verdict === 'error' || r.verdict === 'timeout') return { ...r, hint: r.hint ?? `known failure${fix}: ${known.reason}` };
+  return r;
 }
 
 /** Runs an instance to its verdict; never throws for anything the case or kernel does. */
