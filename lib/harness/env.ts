@@ -75,6 +75,11 @@ export class Env {
   private sysCaps = new Map<number, number>();
   private vmCapCache = new Map<string, number>();
   private vmTypeList: number[] | undefined;
+  /** The KVM vendor module serving /dev/kvm (kvm_intel, kvm_amd, kvm_pvm, …), or 'none'. */
+  get kvmModule(): string {
+    for (const m of ['kvm_pvm', 'kvm_intel', 'kvm_amd', 'kvm_arm']) if (existsSync(`/sys/module/${m}`)) return m;
+    return existsSync('/sys/module/kvm') ? 'kvm' : 'none';
+  }
   /** True when running as root. */
   get root(): boolean {
     return process.getuid?.() === 0;

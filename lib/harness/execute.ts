@@ -12,7 +12,7 @@ import type { Expectations, Platform } from '../fixtures/expectations.js';
 
 /** The platform facts fixture rules are matched against, from an Env. */
 export function platformOf(env: Env): Platform {
-  return { kernel: env.kernel.parts, arch: env.arch === 'x64' ? 'x86_64' : env.arch === 'arm64' ? 'aarch64' : env.arch };
+  return { kernel: env.kernel.parts, arch: env.arch === 'x64' ? 'x86_64' : env.arch === 'arm64' ? 'aarch64' : env.arch, kvmModule: env.kvmModule };
 }
 
 function base(inst: CaseInstance): Omit<CaseResult, 'verdict' | 'message' | 'durationMs'> {

@@ -22,7 +22,7 @@ export function capTable(): [string, number][] {
 /** KVM facts for the run record: non-zero caps on /dev/kvm and on a type-0 VM, VM types, API version. */
 export function kvmFacts(env: Env): Record<string, unknown> {
   const kvm = env.kvm;
-  if (!kvm) return { available: false, reason: env.kvmUnavailableReason };
+  if (!kvm) return { available: false, module: env.kvmModule, reason: env.kvmUnavailableReason };
   const sysCaps: Record<string, number> = {};
   const vmCaps: Record<string, number> = {};
   for (const [name, cap] of capTable()) {
@@ -38,7 +38,7 @@ export function kvmFacts(env: Env): Record<string, unknown> {
     }
     vm.close();
   }
-  return { available: true, apiVersion: kvm.apiVersion(), vmTypes: env.vmTypes, sysCaps, vmCaps };
+  return { available: true, module: env.kvmModule, apiVersion: kvm.apiVersion(), vmTypes: env.vmTypes, sysCaps, vmCaps };
 }
 
 /** The first line of a results file for this run. */

@@ -1,0 +1,66 @@
+/** `qualify --profile NAME`: runs what a platform profile needs and prints a verdict per feature and overall. */
+import { parseArgs } from 'node:util';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { loadProfiles } from '../fixtures/platforms.js';
+import { FEATURES } from '../features/catalog.js';
+import { readResults } from '../report/results-file.js';
+import { qualify, qualificationMarkdown } from '../report/qualify.js';
+import { DEFAULT_FIXTURES_DIR, PROJECT_ROOT } from './paths.js';
+import { UsageError } from './usage-error.js';
+
+const HELP = `usage: gmem-conformance qualify --profile NAME [--results FILE...] [--report FILE] [-j N]
+
+Checks a host against a platform profile (fixtures/platforms/NAME.yaml). Without --results it first
+runs the cases the profile's features need on the live kernel. Prints a verdict per required and
+recommended feature and overall; writes a Markdown report (default results/qualify-NAME.md) and JSON
+beside it. Exit status: 0 qualified, 1 not qualified, 2 bad input.
+Profiles: see fixtures/platforms/.`;
+
+/** Runs the qualify command. */
+export default async function qualifyCommand(argv: string[]): Promise<number> {
+  let p;
+  try {
+    p = parseArgs({ args: argv, options: {
+      profile: { type: 'string' }, results: { type: 'string', multiple: true }, report: { type: 'string' }, jobs: { type: 'string', short: 'j' },
+      fixtures: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    } });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  if (p.values.help) {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  const fixtures = resolve(p.values.fixtures ?? DEFAULT_FIXTURES_DIR);
+  const profiles = loadProfiles(fixtures);
+  const name = p.values.profile;
+  if (!name) throw new UsageError(`--profile is required (one of: ${[...profiles.keys()].join(', ')})`);
+  const profile = profiles.get(name);
+  if (!profile) throw new UsageError(`no profile "${name}" (one of: ${[...profiles.keys()].join(', ')})`);
+  const report = resolve(p.values.report ?? join(PROJECT_ROOT, 'results', `qualify-${name}.md`));
+  let files = (p.values.results ?? []).map((f) => readResults(resolve(f)));
+  if (files.length === 0) {
+    const wanted = new Set([...profile.requires, ...(profile.recommends ?? [])].map((r) => r.feature));
+    const globs = FEATURES.filter((f) => wanted.has(f.id)).flatMap((f) => f.cases);
+    const out = join(dirname(report), `qualify-${name}.jsonl`);
+    mkdirSync(dirname(out), { recursive: true });
+    const main = fileURLToPath(new URL('./main.js', import.meta.url));
+    const args = ['run', '-o', out, '--fixtures', fixtures, '-j', p.values.jobs ?? '2', ...globs.flatMap((g) => ['-t', g])];
+    process.stderr.write(`qualify: running ${globs.length} case selector(s) for ${wanted.size} feature(s) on the live kernel → ${out}\n`);
+    const r = await execa(process.execPath, [main, ...args], { reject: false, stdout: ['pipe'], stderr: 'inherit' });
+    if (r.exitCode === 2 || r.exitCode === 3) throw new Error(`the suite run failed (status ${r.exitCode})`);
+    writeFileSync(out.replace(/\.jsonl$/, '.ktap'), r.stdout);
+    files = [readResults(out)];
+  }
+  const q = qualify(profile, files);
+  const md = qualificationMarkdown(q);
+  mkdirSync(dirname(report), { recursive: true });
+  writeFileSync(report, md);
+  writeFileSync(report.replace(/\.md$/, '') + '.json', `${JSON.stringify(q, null, 2)}\n`);
+  for (const f of q.features) process.stdout.write(`${f.verdict === 'PASS' ? 'PASS' : 'FAIL'}  ${f.level.padEnd(11)} ${f.id.padEnd(34)} ${f.reason}\n`);
+  process.stdout.write(`${q.overall}: ${q.title} on ${q.run.kernel}${q.archMismatch ? ` (${q.archMismatch})` : ''}\nreport: ${report}\n`);
+  return q.overall === 'QUALIFIED' ? 0 : 1;
+}
