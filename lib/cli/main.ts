@@ -30,6 +30,12 @@ async function main(argv: string[]): Promise<number> {
   return mod.default(rest);
 }
 
+// a closed stdout (| head) ends the command quietly, as SIGPIPE would end a C tool
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw e;
+});
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

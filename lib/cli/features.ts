@@ -1,0 +1,41 @@
+/** `features`: lists the feature catalogue, or decides every feature for results files. */
+import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
+import { FEATURES } from '../features/catalog.js';
+import { decideFeatures } from '../features/decide.js';
+import { readResults } from '../report/results-file.js';
+import { UsageError } from './usage-error.js';
+
+const HELP = `usage: gmem-conformance features [--json] [RESULTS.jsonl...]
+
+Without files: the feature catalogue (id, family, capabilities, evidence case globs).
+With files: every feature decided for each file (present/absent/broken/unknown and why).`;
+
+/** Runs the features command. */
+export default async function featuresCommand(argv: string[]): Promise<number> {
+  let p;
+  try {
+    p = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  if (p.values.help) {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  if (p.positionals.length === 0) {
+    if (p.values.json) process.stdout.write(`${JSON.stringify(FEATURES, null, 2)}\n`);
+    else for (const f of FEATURES) process.stdout.write(`${f.id.padEnd(40)} ${f.family.padEnd(12)} ${f.title}\n`);
+    return 0;
+  }
+  const decided = p.positionals.map((file) => {
+    const r = readResults(resolve(file));
+    return { file, kernel: r.run.kernel, platform: r.run.platform, features: decideFeatures(r.run, r.results) };
+  });
+  if (p.values.json) process.stdout.write(`${JSON.stringify(decided, null, 2)}\n`);
+  else for (const d of decided) {
+    process.stdout.write(`# ${d.file}: ${d.platform} ${d.kernel}\n`);
+    for (const f of d.features) process.stdout.write(`${f.id.padEnd(40)} ${(f.state === 'present' && !f.verified ? 'advertised' : f.state).padEnd(10)} ${f.value ? `[${f.value}] ` : ''}${f.reason}\n`);
+  }
+  return 0;
+}

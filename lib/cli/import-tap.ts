@@ -1,0 +1,55 @@
+/** `import`: turns kselftest runner output (TAP 13) into a results file the matrix can merge as evidence. */
+import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { hostname, release } from 'node:os';
+import { importKselftestTap } from '../report/import-tap.js';
+import { ResultsWriter } from '../report/results-file.js';
+import { InputError } from '../fixtures/source.js';
+import { suiteVersion } from '../harness/metadata.js';
+import { UsageError } from './usage-error.js';
+
+const HELP = `usage: gmem-conformance import KSELFTEST.tap -o OUT.jsonl [--kernel REL] [--platform LABEL] [--host NAME]
+
+Reads the output of run_kselftest.sh (TAP 13, with each test's own TAP behind "# ") and writes a
+results file with ids kselftest.<collection>.<test>[.<subtest>]. Give it the kernel, platform and host
+of the run it came from (default: this machine's) so the matrix merges it into the right column.`;
+
+/** Runs the import command. */
+export default async function importCommand(argv: string[]): Promise<number> {
+  let p;
+  try {
+    p = parseArgs({ args: argv, allowPositionals: true, options: {
+      out: { type: 'string', short: 'o' }, kernel: { type: 'string' }, platform: { type: 'string' }, host: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    } });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  if (p.values.help) {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  if (p.positionals.length !== 1) throw new UsageError('import needs exactly one TAP file');
+  if (!p.values.out) throw new UsageError('import needs -o OUT.jsonl');
+  const file = resolve(p.positionals[0] as string);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new InputError(file, 0, 0, `cannot read: ${(e as Error).message}`);
+  }
+  const results = importKselftestTap(file, text); // throws before anything is written
+  const w = new ResultsWriter(resolve(p.values.out));
+  const arch = process.arch === 'x64' ? 'x86_64' : process.arch;
+  w.append({
+    type: 'run', format: 1, suiteVersion: suiteVersion(), started: new Date().toISOString(), kernel: p.values.kernel ?? release(), arch,
+    host: p.values.host ?? hostname(), platform: p.values.platform ?? arch, kvm: {}, options: { imported: file, source: 'kselftest' },
+  });
+  for (const r of results) w.append(r);
+  const totals: Record<string, number> = {};
+  for (const r of results) totals[r.verdict] = (totals[r.verdict] ?? 0) + 1;
+  w.append({ type: 'end', finished: new Date().toISOString(), totals, exitCode: 0 });
+  w.close();
+  process.stderr.write(`import: ${results.length} result(s) from ${file} → ${p.values.out}\n`);
+  return 0;
+}

@@ -1,0 +1,86 @@
+/** Converts kselftest runner output (TAP 13, run_kselftest.sh style, nested TAP in "# " lines) into results. */
+import { Parser } from 'tap-parser';
+import type { CaseResult, Verdict } from '../harness/verdict.js';
+import { InputError } from '../fixtures/source.js';
+
+/** A kselftest result name turned into a dotted id segment. */
+export function idSegment(name: string): string {
+  return name.trim().toLowerCase().replace(/[^a-z0-9_]+/g, '_').replace(/^_+|_+$/g, '') || 'unnamed';
+}
+
+interface Point {
+  ok: boolean;
+  name: string;
+  skip: boolean | string;
+  todo: boolean | string;
+}
+
+function verdictOf(p: Point, directive: string): Verdict {
+  if (/^TIMEOUT/i.test(directive) || /exit=124\b/.test(p.name)) return 'timeout';
+  if (p.skip) return 'skip';
+  if (/^XFAIL/i.test(directive) || p.todo) return p.ok ? 'xfail' : 'xfail';
+  if (/^XPASS/i.test(directive)) return 'xpass';
+  return p.ok ? 'pass' : 'fail';
+}
+
+function parsePoints(text: string): { points: (Point & { directive: string; comments: string[] })[]; plan?: { end: number }; bailout?: string } {
+  const points: (Point & { directive: string; comments: string[] })[] = [];
+  let pending: string[] = [];
+  let plan: { end: number } | undefined;
+  let bailout: string | undefined;
+  const p = new Parser();
+  p.on('comment', (c: string) => pending.push(c.replace(/\n$/, '')));
+  p.on('plan', (x: { end: number }) => (plan = { end: x.end }));
+  p.on('bailout', (reason: string) => (bailout = reason || 'bail out'));
+  p.on('assert', (a: { ok: boolean; name: string; skip: boolean | string; todo: boolean | string }) => {
+    const m = /^(.*?)\s+#\s*(.*)$/.exec(a.name);
+    const name = m ? (m[1] as string) : a.name;
+    const directive = typeof a.skip === 'string' ? a.skip : typeof a.todo === 'string' ? a.todo : m ? (m[2] as string) : '';
+    points.push({ ok: a.ok, name, skip: a.skip, todo: a.todo, directive, comments: pending });
+    pending = [];
+  });
+  p.end(text);
+  return { points, ...(plan ? { plan } : {}), ...(bailout ? { bailout } : {}) };
+}
+
+/** Options of an import: where the run happened. */
+export interface ImportOptions {
+  /** Kernel release of the imported run. */ kernel: string;
+  /** Platform label. */ platform: string;
+  /** Host name. */ host: string;
+  /** Architecture. */ arch: string;
+}
+
+/** Parses kselftest TAP text into case results with ids kselftest.<collection>.<test>[.<subtest>]. */
+export function importKselftestTap(file: string, text: string): CaseResult[] {
+  const lines = text.split('\n');
+  const versionLine = lines.findIndex((l) => /^TAP version 1[34]\s*$/.test(l));
+  if (versionLine < 0) throw new InputError(file, 1, 1, 'not kselftest TAP: no "TAP version 13" line');
+  const top = parsePoints(lines.slice(versionLine).join('\n'));
+  if (top.bailout) {
+    const at = lines.findIndex((l) => /^Bail out!/.test(l));
+    throw new InputError(file, at + 1, 1, `the kselftest run bailed out: ${top.bailout}`);
+  }
+  if (top.points.length === 0) throw new InputError(file, versionLine + 2, 1, 'no test points after the TAP version line');
+  if (top.plan && top.plan.end !== top.points.length) {
+    const at = lines.findIndex((l) => /^1\.\.\d+/.test(l));
+    throw new InputError(file, at + 1, 1, `plan says 1..${top.plan.end} but ${top.points.length} test point(s) follow (truncated output?)`);
+  }
+  const out: CaseResult[] = [];
+  for (const pt of top.points) {
+    const parts = pt.name.replace(/^selftests:\s*/, '').split(':').map((s) => s.trim()).filter(Boolean);
+    const base = `kselftest.${parts.map(idSegment).join('.')}`;
+    const family = parts.length > 1 ? `kselftest.${idSegment(parts[0] as string)}` : 'kselftest';
+    out.push({ type: 'result', id: base, case: base, family, verdict: verdictOf(pt, pt.directive), message: pt.directive, durationMs: 0 });
+    // nested KTAP/TAP of the test itself, printed behind "# "
+    const nested = pt.comments.map((c) => c.replace(/^# ?/, '')).filter((c, i, all) => i >= all.findIndex((x) => /^TAP version|^KTAP version/.test(x)));
+    if (nested.length && /^(K?TAP) version/.test(nested[0] ?? '')) {
+      const sub = parsePoints(nested.join('\n').replace(/^KTAP version 1/, 'TAP version 13'));
+      for (const s of sub.points) {
+        const id = `${base}.${idSegment(s.name)}`;
+        out.push({ type: 'result', id, case: id, family: base, verdict: verdictOf(s, s.directive), message: s.directive, durationMs: 0 });
+      }
+    }
+  }
+  return out;
+}

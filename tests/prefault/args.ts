@@ -1,0 +1,190 @@
+/**
+ * prefault.args / prefault.ioctl / prefault.mmu: KVM_PRE_FAULT_MEMORY argument checking (done in generic code
+ * before any MMU work, so it is observable even where pre-faulting itself is unsupported), the ioctl on the
+ * wrong kinds of fd, and the documented refusal where the MMU cannot pre-fault.
+ */
+import { defineCase } from '../../lib/harness/case.js';
+import type { CaseContext } from '../../lib/harness/context.js';
+import { CaseFailure, expectEq, expectErrno, outcome } from '../../lib/harness/expect.js';
+import { __ioctlStruct } from '../../lib/kvm/ioctl.js';
+import { pack } from '../../lib/kvm/struct.js';
+import type { Vcpu } from '../../lib/kvm/vcpu.js';
+import { KVM_CAP_PRE_FAULT_MEMORY, KVM_PRE_FAULT_MEMORY, MAP_ANONYMOUS, MAP_NORESERVE, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../lib/uapi/index.js';
+import { hex, NEEDS_GMEM } from '../../lib/cases/gmem.js';
+import { PAGE, prefaultBackingVariants, prefaultSetup, type PrefaultParams } from '../../lib/cases/attr.js';
+
+const TAGS = { linuxGit: ['bc1a5cd00211', '9aed7a6c0b59'], selftest: 'kvm_main.c:kvm_vcpu_pre_fault_memory' } as const;
+/** GPA of the small anonymous slot argument cases use. */
+const SLOT_GPA = 0x100000n;
+const SLOT_PAGES = 16n;
+
+interface ArgSetup {
+  /** vCPU 0 of a VM with a 16-page anonymous slot at SLOT_GPA. */ vcpu: Vcpu;
+  /** Outcome of a valid call over the slot's first page (not EINVAL where the ioctl exists). */ control: string;
+}
+
+/**
+ * A VM with a 16-page slot and a vCPU, plus a valid control call. Skips when the fixtures say this kernel has
+ * no KVM_PRE_FAULT_MEMORY; fails when the control call itself is refused with EINVAL.
+ */
+function argSetup(ctx: CaseContext<unknown>): ArgSetup {
+  if (ctx.expected<string>('ioctl', 'present') === 'absent')
+    ctx.skip('KVM_PRE_FAULT_MEMORY does not exist on this kernel (fixtures: added in 6.10 by bc1a5cd00211); every call would be EINVAL from the vCPU ioctl default');
+  const vm = ctx.vm(0);
+  const m = ctx.map(Number(SLOT_PAGES * PAGE), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1);
+  vm.setUserMemoryRegion2({ slot: 0, gpa: SLOT_GPA, size: SLOT_PAGES * PAGE, hva: m.addr });
+  const vcpu = ctx.track(vm.createVcpu(0));
+  const control = outcome(vcpu.__preFaultMemory(SLOT_GPA, PAGE));
+  ctx.observe('control', control);
+  if (control === 'EINVAL')
+    throw new CaseFailure('control: KVM_PRE_FAULT_MEMORY of one page inside a memslot with valid arguments failed with EINVAL, so the invalid-argument checks below cannot be told apart');
+  return { vcpu, control };
+}
+
+const flagsNonzero = defineCase({
+  id: 'prefault.args.flags_nonzero',
+  doc: 'each of the 64 flag bits is refused with EINVAL and the struct is left as passed',
+  requires: { kvm: true },
+  tags: TAGS,
+  run(ctx) {
+    const { vcpu } = argSetup(ctx);
+    for (let bit = 0n; bit < 64n; bit++) {
+      const r = vcpu.__preFaultMemory(SLOT_GPA, PAGE, 1n << bit);
+      expectErrno(r, 'EINVAL', `flags ${hex(1n << bit)}`);
+      expectEq(r.size, PAGE, `size left after flags ${hex(1n << bit)}`);
+    }
+  },
+});
+
+const unalignedGpa = defineCase({
+  id: 'prefault.args.unaligned_gpa',
+  doc: 'a gpa that is not page-aligned is refused with EINVAL',
+  requires: { kvm: true },
+  tags: TAGS,
+  run(ctx) {
+    const { vcpu } = argSetup(ctx);
+    for (const gpa of [SLOT_GPA + 1n, SLOT_GPA + PAGE / 2n, SLOT_GPA + PAGE - 1n])
+      expectErrno(vcpu.__preFaultMemory(gpa, PAGE), 'EINVAL', `gpa ${hex(gpa)}`);
+  },
+});
+
+const unalignedSize = defineCase({
+  id: 'prefault.args.unaligned_size',
+  doc: 'a size that is not a multiple of the page size is refused with EINVAL',
+  requires: { kvm: true },
+  tags: TAGS,
+  run(ctx) {
+    const { vcpu } = argSetup(ctx);
+    for (const size of [1n, PAGE - 1n, PAGE + 1n, 3n * PAGE / 2n])
+      expectErrno(vcpu.__preFaultMemory(SLOT_GPA, size), 'EINVAL', `size ${hex(size)}`);
+  },
+});
+
+const sizeZero = defineCase({
+  id: 'prefault.args.size_zero',
+  doc: 'size 0 is refused with EINVAL (gpa + size <= gpa), not treated as an empty success',
+  requires: { kvm: true },
+  tags: TAGS,
+  run(ctx) {
+    const { vcpu } = argSetup(ctx);
+    for (const gpa of [0n, SLOT_GPA]) {
+      const r = vcpu.__preFaultMemory(gpa, 0n);
+      expectErrno(r, 'EINVAL', `size 0 at ${hex(gpa)}`);
+      expectEq(r.gpa, gpa, 'gpa left in the struct');
+    }
+  },
+});
+
+const overflow = defineCase({
+  id: 'prefault.args.overflow',
+  doc: 'a range whose end wraps past 2^64, or ends exactly at 2^64, is refused with EINVAL',
+  requires: { kvm: true },
+  tags: TAGS,
+  run(ctx) {
+    const { vcpu } = argSetup(ctx);
+    const top = 1n << 64n;
+    for (const [gpa, size] of [[top - PAGE, 2n * PAGE], [top - PAGE, PAGE], [SLOT_GPA, top - SLOT_GPA]] as const) {
+      const r = vcpu.__preFaultMemory(gpa, size);
+      expectErrno(r, 'EINVAL', `gpa ${hex(gpa)} size ${hex(size)}`);
+      expectEq(r.size, size, `size left after gpa ${hex(gpa)} size ${hex(size)}`);
+    }
+  },
+});
+
+const paddingNonzero = defineCase<{ index: number }>({
+  id: 'prefault.args.padding_nonzero',
+  doc: 'a non-zero padding[i] is not checked in mainline: the call ends exactly like the zero-padding control; a kernel that starts refusing it fails here on purpose',
+  requires: { kvm: true },
+  variants: Array.from({ length: 5 }, (_x, index) => ({ name: `padding${index}`, params: { index } })),
+  expect: { padding: 'ignored' },
+  tags: TAGS,
+  run(ctx) {
+    const { vcpu, control } = argSetup(ctx);
+    const padding = [0n, 0n, 0n, 0n, 0n];
+    padding[ctx.params.index] = 1n;
+    const got = outcome(vcpu.__preFaultMemory(SLOT_GPA + PAGE, PAGE, 0n, padding));
+    ctx.observe('outcome', got);
+    const want = ctx.expected<string>('padding');
+    if (want === 'ignored') {
+      expectEq(got, control, `outcome with padding[${ctx.params.index}] = 1 (the control with zero padding gave ${control})`);
+      ctx.note(`finding: KVM_PRE_FAULT_MEMORY does not check padding[${ctx.params.index}]`);
+    } else expectEq(got, want, `outcome with padding[${ctx.params.index}] = 1`);
+  },
+});
+
+const onVmFd = defineCase({
+  id: 'prefault.ioctl.on_vm_fd',
+  doc: 'KVM_PRE_FAULT_MEMORY on a VM fd fails with ENOTTY (x86 kvm_arch_vm_ioctl default): it is a vCPU ioctl; 0xd5 on the VM fd was the never-merged KVM_LINK_GUEST_MEMFD',
+  requires: { kvm: true },
+  tags: { ...TAGS, proposal: 'gmem-link-rfc-v1', selftest: 'x86.c:kvm_arch_vm_ioctl' },
+  run(ctx) {
+    const r = __ioctlStruct(ctx.vm(0).fd, 'KVM_PRE_FAULT_MEMORY', KVM_PRE_FAULT_MEMORY, pack('kvm_pre_fault_memory', { gpa: 0n, size: PAGE }));
+    expectErrno(r, 'ENOTTY', 'KVM_PRE_FAULT_MEMORY on a VM fd');
+  },
+});
+
+const onSystemFd = defineCase({
+  id: 'prefault.ioctl.on_system_fd',
+  doc: 'KVM_PRE_FAULT_MEMORY on /dev/kvm fails with EINVAL (x86 kvm_arch_dev_ioctl default)',
+  requires: { kvm: true },
+  tags: { ...TAGS, selftest: 'x86.c:kvm_arch_dev_ioctl' },
+  run(ctx) {
+    const r = __ioctlStruct(ctx.kvm.fd, 'KVM_PRE_FAULT_MEMORY', KVM_PRE_FAULT_MEMORY, pack('kvm_pre_fault_memory', { gpa: 0n, size: PAGE }));
+    expectErrno(r, 'EINVAL', 'KVM_PRE_FAULT_MEMORY on /dev/kvm');
+  },
+});
+
+const onGmemFd = defineCase({
+  id: 'prefault.ioctl.on_gmem_fd',
+  doc: 'KVM_PRE_FAULT_MEMORY on a guest_memfd fails with ENOTTY (the file has no ioctls)',
+  requires: NEEDS_GMEM,
+  tags: TAGS,
+  run(ctx) {
+    const g = ctx.gmem(ctx.vm(0), PAGE);
+    const r = __ioctlStruct(g.fd, 'KVM_PRE_FAULT_MEMORY', KVM_PRE_FAULT_MEMORY, pack('kvm_pre_fault_memory', { gpa: 0n, size: PAGE }));
+    expectErrno(r, 'ENOTTY', 'KVM_PRE_FAULT_MEMORY on a guest_memfd');
+  },
+});
+
+const refusedWithoutCap = defineCase<PrefaultParams>({
+  id: 'prefault.mmu.refused_without_cap',
+  doc: 'where KVM_CAP_PRE_FAULT_MEMORY is 0 (no two-dimensional paging: shadow page tables are indexed by GVA), a valid call inside a memslot fails with EOPNOTSUPP and leaves gpa and size untouched',
+  requires: { kvm: true },
+  variants: prefaultBackingVariants(),
+  expect: { errno: 'EOPNOTSUPP' },
+  tags: { linuxGit: ['bc1a5cd00211', '6e01b7601dfe', '9aed7a6c0b59'], selftest: 'mmu.c:kvm_arch_vcpu_pre_fault_memory' },
+  run(ctx) {
+    const sys = ctx.env.sysCap(KVM_CAP_PRE_FAULT_MEMORY);
+    ctx.observe('sysCap', sys);
+    if (sys !== 0) ctx.skip(`KVM_CAP_PRE_FAULT_MEMORY is ${sys} on /dev/kvm: this kernel pre-faults, the refusal path needs a host without TDP`);
+    const { vm, vcpu, base } = prefaultSetup(ctx, ctx.params.backing, 16n * PAGE);
+    expectEq(vm.checkExtension(KVM_CAP_PRE_FAULT_MEMORY), 0, 'KVM_CAP_PRE_FAULT_MEMORY on the VM fd (must agree with /dev/kvm)');
+    const r = vcpu.__preFaultMemory(base, 4n * PAGE);
+    ctx.observe('outcome', outcome(r));
+    expectErrno(r, ctx.expected<string>('errno'), 'a valid 4-page pre-fault inside the slot without KVM_CAP_PRE_FAULT_MEMORY');
+    expectEq(r.gpa, base, 'gpa left in the struct');
+    expectEq(r.size, 4n * PAGE, 'size left in the struct');
+  },
+});
+
+export default [flagsNonzero, unalignedGpa, unalignedSize, sizeZero, overflow, paddingNonzero, onVmFd, onSystemFd, onGmemFd, refusedWithoutCap];
