@@ -1,5 +1,6 @@
 /** The catalogue of features the matrix reports, each tied to capabilities and to the cases that prove it. */
 import type { FeatureDef } from './feature.js';
+import { proposalMatrixRows } from './proposals/matrix-rows.js';
 
 const vmTypes: [string, string, number][] = [
   ['sw_protected', 'KVM_X86_SW_PROTECTED_VM', 1],
@@ -9,16 +10,6 @@ const vmTypes: [string, string, number][] = [
   ['tdx', 'KVM_X86_TDX_VM', 5],
 ];
 
-const proposals: [string, string][] = [
-  ['upm_v7.mfd_inaccessible', 'UPM v7 MFD_INACCESSIBLE'],
-  ['upm_v7.auto_allocate', 'UPM v7 F_SEAL_AUTO_ALLOCATE'],
-  ['upm_v7.mem_private', 'UPM v7 KVM_MEM_PRIVATE memslots'],
-  ['restrictedmem', 'restrictedmem memfd_restricted()'],
-  ['restrictedmem.bind', 'restrictedmem memfd_restricted_bind()'],
-  ['gmem_link.v1', 'KVM_LINK_GUEST_MEMFD (RFC v1, 0xd5)'],
-  ['gmem_link.v2', 'KVM_LINK_GUEST_MEMFD (RFC v2, 0xd6)'],
-  ['move_enc_context.sw_protected', 'intra-host migration of SW_PROTECTED VMs (RFC)'],
-];
 
 /** Every feature, in the order the matrix lists them. */
 export const FEATURES: readonly FeatureDef[] = [
@@ -51,5 +42,6 @@ export const FEATURES: readonly FeatureDef[] = [
   { id: 'fallocate.eintr.memfd', title: 'memfd fallocate returns EINTR under a periodic signal', family: 'eintr', cases: ['eintr.memfd.*'], observation: { key: 'eintr_seen', presentWhen: [true] } },
   { id: 'abi.reserved_fields_rejected', title: 'non-zero reserved fields rejected (KVM_CREATE_GUEST_MEMFD)', family: 'abi', cases: ['gmem.create.reserved_nonzero*'], observation: { key: 'outcome', presentWhen: ['EINVAL'] } },
   { id: 'abi.memslot2_padding_rejected', title: 'non-zero pad1/pad2 rejected (KVM_SET_USER_MEMORY_REGION2)', family: 'abi', cases: ['memslot.gmem.pad_nonzero*'], observation: { key: 'outcome', presentWhen: ['EINVAL'] } },
-  ...proposals.map(([id, title]): FeatureDef => ({ id: `proposal.${id}`, title, family: 'proposal', cases: [`proposal.probe.${id.replace(/\./g, '_')}*`], observation: { key: 'state', presentWhen: ['present'] }, valueKey: 'meaning' })),
+  { id: 'vm_move_enc_context', title: 'KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM (intra-host migration, SEV/SEV-ES)', family: 'vm_type', caps: [{ fd: 'sys', cap: 'KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM' }], cases: ['migrate.*', 'coco.move_enc_context.*'] },
+  ...proposalMatrixRows(),
 ];

@@ -12,7 +12,8 @@ export type ProposalId =
   | 'restrictedmem-mount-rfc-v3'
   | 'restrictedmem-bind-rfc'
   | 'gmem-link-rfc-v1'
-  | 'gmem-link-rfc-v2';
+  | 'gmem-link-rfc-v2'
+  | 'gmem-inplace-conversion-rfc-v1';
 
 /** A patch series that proposed an ABI which never merged. */
 export interface ProposalSeries {
@@ -92,6 +93,15 @@ export const PROPOSALS: readonly ProposalSeries[] = Object.freeze([
     link: 'https://lore.kernel.org/all/cover.1747368092.git.afranji@google.com/',
     fate: 'not merged as of linux-libc-dev 7.2.13',
   },
+  {
+    id: 'gmem-inplace-conversion-rfc-v1',
+    title: '[RFC PATCH v1 00/37] guest_memfd: In-place conversion support',
+    author: 'Ackerley Tng',
+    date: '2025-10-17',
+    messageId: 'cover.1760731772.git.ackerleytng@google.com',
+    link: 'https://lore.kernel.org/all/cover.1760731772.git.ackerleytng@google.com/',
+    fate: 'KVM_SET_MEMORY_ATTRIBUTES2 moved from nr 0xd6 to 0xd2 on review (Sean Christopherson) and became a guest_memfd ioctl; not in linux-libc-dev 7.2.13',
+  },
 ]);
 
 /** One proposed constant, ioctl or syscall number and what that number is in mainline. */
@@ -112,6 +122,8 @@ export interface ProposalAbi {
 
 /** Layout of struct kvm_link_guest_memfd (both RFC versions): { u64 fd; u64 flags; u64 reserved[6]; }. */
 const KVM_LINK_GUEST_MEMFD_SIZE = 64;
+/** Size of the RFC v1 struct kvm_memory_attributes2: { u64 address; u64 size; u64 attributes; u64 flags; u64 reserved[4]; }. */
+const KVM_MEMORY_ATTRIBUTES2_RFC_V1_SIZE = 64;
 const KVMIO = 0xae;
 
 /** The proposal ABIs by name. */
@@ -180,6 +192,22 @@ export const PROPOSAL_ABI = Object.freeze({
     collidesWith: null,
     note: 'same ABI as v1 at 0xd6. Free in linux-libc-dev 7.2.13; the in-place conversion series first proposed _IOWR(KVMIO, 0xd6, 64-byte kvm_memory_attributes2) for KVM_SET_MEMORY_ATTRIBUTES2 (the same number) before moving it to 0xd2',
   },
+  KVM_SET_MEMORY_ATTRIBUTES2_RFC_V1: {
+    name: 'KVM_SET_MEMORY_ATTRIBUTES2',
+    value: _IOWR(KVMIO, 0xd6, KVM_MEMORY_ATTRIBUTES2_RFC_V1_SIZE),
+    proposal: 'gmem-inplace-conversion-rfc-v1',
+    source: 'gmem-inplace-conversion-rfc-v1 (2025-10-17, cover.1760731772.git.ackerleytng@google.com): "[RFC PATCH v1 07/37] KVM: Introduce KVM_SET_MEMORY_ATTRIBUTES2", include/uapi/linux/kvm.h (replacement patch in reply diqz4irqg9qy.fsf@google.com)',
+    collidesWith: null,
+    note: 'VM ioctl, struct kvm_memory_attributes2 { u64 address; u64 size; u64 attributes; u64 flags; u64 reserved[4]; }: the same number and size as KVM_LINK_GUEST_MEMFD v2. Read as that struct, a link request { fd, flags = 0 } has size 0 and is refused with EINVAL before any attribute changes',
+  },
+  KVM_CAP_MEMORY_ATTRIBUTES2_RFC_V1: {
+    name: 'KVM_CAP_MEMORY_ATTRIBUTES2',
+    value: 245,
+    proposal: 'gmem-inplace-conversion-rfc-v1',
+    source: 'gmem-inplace-conversion-rfc-v1 (2025-10-17, cover.1760731772.git.ackerleytng@google.com): "[RFC PATCH v1 07/37] KVM: Introduce KVM_SET_MEMORY_ATTRIBUTES2", include/uapi/linux/kvm.h',
+    collidesWith: 'KVM_CAP_ARM_SEA_TO_USER',
+    note: 'VM capability announcing KVM_SET_MEMORY_ATTRIBUTES2 (returns the supported attributes). Mainline gave 245 to an arm64 capability, so on x86 it reads 0 either way unless the RFC is applied',
+  },
   KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM: {
     name: 'KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM',
     value: 206,
@@ -232,5 +260,30 @@ export const PROPOSAL_STRUCTS = Object.freeze({
     proposal: 'gmem-link-rfc-v1',
     source: 'gmem-link-rfc-v1 (2023-08-07, cover.1691446946.git.ackerleytng@google.com): "[RFC PATCH 02/11] KVM: guest_mem: Add ioctl KVM_LINK_GUEST_MEMFD"; unchanged in v2',
     sameLayoutAs: 'kvm_create_guest_memfd',
+  },
+  /** In-place conversion RFC v1: struct kvm_memory_attributes2 { u64 address; u64 size; u64 attributes; u64 flags; u64 reserved[4]; } */
+  kvm_memory_attributes2_rfc_v1: {
+    size: KVM_MEMORY_ATTRIBUTES2_RFC_V1_SIZE,
+    fields: {
+      address: { offset: 0, size: 8 },
+      size: { offset: 8, size: 8 },
+      attributes: { offset: 16, size: 8 },
+      flags: { offset: 24, size: 8 },
+      reserved: { offset: 32, size: 32, count: 4 },
+    },
+    proposal: 'gmem-inplace-conversion-rfc-v1',
+    source: 'gmem-inplace-conversion-rfc-v1 (2025-10-17, cover.1760731772.git.ackerleytng@google.com): "[RFC PATCH v1 07/37] KVM: Introduce KVM_SET_MEMORY_ATTRIBUTES2"; later versions grew reserved[] to 12 entries and moved the ioctl to nr 0xd2',
+    sameLayoutAs: null,
+  },
+  /** restrictedmem bind RFC: struct file_range { loff_t offset; size_t len; } */
+  file_range: {
+    size: 16,
+    fields: {
+      offset: { offset: 0, size: 8 },
+      len: { offset: 8, size: 8 },
+    },
+    proposal: 'restrictedmem-bind-rfc',
+    source: 'restrictedmem-bind-rfc (2023-04-14, cover.1681430907.git.ackerleytng@google.com): "[RFC PATCH 5/6] mm: restrictedmem: Add memfd_restricted_bind() syscall" (SYSCALL_DEFINE6(memfd_restricted_bind, int fd, struct file_range __user *range, ...))',
+    sameLayoutAs: null,
   },
 } as const satisfies Readonly<Record<string, ProposalStruct>>);

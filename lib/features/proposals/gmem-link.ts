@@ -63,16 +63,16 @@ export function probeGmemLink(k: GmemLinkKernel, nr: 0xd5 | 0xd6): ProbeVerdict 
       ev.add(`vCPU ioctl 0xd5 { gpa 0, size 4096, flags 0 } → ${show(pf)}`);
       ev.add(`KVM_CAP_PRE_FAULT_MEMORY on the VM → ${k.vmCap(dst.value, KVM_CAP_PRE_FAULT_MEMORY)}`);
       if (pf.ok || pf.errno !== 'EINVAL') return ev.taken('KVM_PRE_FAULT_MEMORY (6.10+, vCPU ioctl)');
-      return ev.absent('nr 0xd5 is unused on this kernel (predates KVM_PRE_FAULT_MEMORY, 6.10)');
+      return ev.absent('unused (pre-6.10)');
     }
     const cap245 = k.vmCap(dst.value, KVM_CAP_MEMORY_ATTRIBUTES2_RFC_V1);
     ev.add(`KVM_CHECK_EXTENSION(245: KVM_CAP_MEMORY_ATTRIBUTES2 of the conversion RFC v1, KVM_CAP_ARM_SEA_TO_USER in mainline) on the VM → ${cap245}`);
     if (vmIoctlUnknown) {
-      if (cap245 !== 0) return ev.taken('KVM_SET_MEMORY_ATTRIBUTES2 of the in-place conversion RFC v1 (VM memory attributes disabled)');
-      return ev.absent('nr 0xd6 is unassigned in mainline (and KVM_SET_MEMORY_ATTRIBUTES2 of the conversion RFC v1 is not present)');
+      if (cap245 !== 0) return ev.add('KVM_SET_MEMORY_ATTRIBUTES2 is there but VM memory attributes are disabled').taken('KVM_SET_MEMORY_ATTRIBUTES2 (in-place conversion RFC v1)');
+      return ev.add('no KVM_SET_MEMORY_ATTRIBUTES2 of the conversion RFC v1 either').absent('unassigned in mainline');
     }
     if (link && !link.ok && link.errno === 'EINVAL' && cap245 !== 0)
-      return ev.taken('KVM_SET_MEMORY_ATTRIBUTES2 of the in-place conversion RFC v1 (2025-10): it read the request as size 0');
+      return ev.add('the request was read as kvm_memory_attributes2 with size 0').taken('KVM_SET_MEMORY_ATTRIBUTES2 (in-place conversion RFC v1)');
     return ev.inconclusive(`VM ioctl 0xd6 refused a valid link request with ${link ? show(link) : '?'} and nothing else claims the number`);
   } finally {
     for (const fd of opened.reverse()) k.close(fd);
@@ -108,7 +108,7 @@ export function probeMoveMemoryContext(k: MoveMemoryContextKernel): ProbeVerdict
       if (after === 0) return ev.present();
       return ev.inconclusive('the move succeeded but the source VM is still alive');
     }
-    if (moved.errno === 'EINVAL') return ev.absent('KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM (5.16+) moves SEV/SEV-ES encryption context only');
+    if (moved.errno === 'EINVAL') return ev.absent('KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM: SEV/SEV-ES only (5.16+)');
     return ev.inconclusive(`moving between two plain VMs failed with ${moved.errno}, not mainline's EINVAL`);
   } finally {
     if (src.ok) k.close(src.value);

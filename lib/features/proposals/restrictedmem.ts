@@ -39,7 +39,7 @@ export function probeMemfdRestricted(k: MemfdRestrictedKernel): ProbeVerdict {
       k.close(fd);
     }
   }
-  if (r.errno === 'ENOSYS') return ev.absent('syscall 451 is not implemented (kernel predates cachestat, 6.5)');
+  if (r.errno === 'ENOSYS') return ev.absent('unused: syscall 451 not implemented (pre-6.5)');
   const mfd = k.memfdCreate(MFD_CLOEXEC);
   if (!mfd.ok) return ev.inconclusive(`memfd_create failed with ${mfd.errno}`);
   try {
@@ -69,7 +69,7 @@ export function probeRestrictedUserMount(k: RestrictedUserMountKernel): ProbeVer
   if (base.state === 'inconclusive') return ev.inconclusive('memfd_restricted itself could not be decided');
   if (base.state !== 'present') {
     ev.add('RMFD_USERMNT is a flag of memfd_restricted, which this kernel does not have: not issued');
-    return base.state === 'number-taken' ? ev.taken(`${base.meaning ?? '?'}: syscall 451 carries no RMFD_USERMNT`) : ev.absent(base.meaning);
+    return base.state === 'number-taken' ? ev.taken(base.meaning ?? '?') : ev.absent(base.meaning);
   }
   const mnt = k.tmpfsMountFd();
   ev.add(`fsopen/fsmount(tmpfs) → ${show(mnt)}`);
@@ -81,7 +81,7 @@ export function probeRestrictedUserMount(k: RestrictedUserMountKernel): ProbeVer
       k.close(r.value);
       return ev.present();
     }
-    if (r.errno === 'EINVAL') return ev.absent('memfd_restricted without the mount RFC: flags other than 0 are refused');
+    if (r.errno === 'EINVAL') return ev.absent('memfd_restricted without the mount RFC (flags other than 0 refused)');
     return ev.inconclusive(`memfd_restricted(RMFD_USERMNT) failed with ${r.errno}`);
   } finally {
     k.close(mnt.value);
@@ -112,7 +112,7 @@ export function probeRestrictedBind(k: RestrictedBindKernel): ProbeVerdict {
       if (mfd.ok) k.close(mfd.value);
       ev.add(`memfd_restricted_bind(plain memfd) → ${show(other)}`);
       if (bound.ok && isErrno(other, 'EINVAL')) return ev.present();
-      if (isErrno(bound, 'ENOSYS')) return ev.absent('syscall 452 is not implemented');
+      if (isErrno(bound, 'ENOSYS')) return ev.absent('unused: syscall 452 not implemented');
     } finally {
       k.close(rfd.value);
     }
@@ -122,7 +122,7 @@ export function probeRestrictedBind(k: RestrictedBindKernel): ProbeVerdict {
   const chmod = k.fchmodat2TempFile(0o600);
   ev.add(`syscall 452(AT_FDCWD, temp file 0644, 0600, 0) → ${chmod.ok ? `OK, mode now 0${chmod.value.toString(8)}` : chmod.errno}`);
   if (chmod.ok && chmod.value === 0o600) return ev.taken('fchmodat2 (6.6+)');
-  if (isErrno(chmod, 'ENOSYS')) return ev.absent('syscall 452 is not implemented (kernel predates fchmodat2, 6.6)');
+  if (isErrno(chmod, 'ENOSYS')) return ev.absent('unused: syscall 452 not implemented (pre-6.6)');
   if (base.state === 'present') return ev.inconclusive('memfd_restricted exists but syscall 452 is neither its bind call nor fchmodat2');
   return ev.inconclusive(`syscall 452 answered ${show(chmod)}: neither fchmodat2 nor memfd_restricted_bind`);
 }

@@ -27,7 +27,7 @@ export function probeMfdInaccessible(k: MfdInaccessibleKernel): ProbeVerdict {
   const created = k.memfdCreate(MFD_CLOEXEC | MFD_INACCESSIBLE);
   ev.add(`memfd_create(MFD_CLOEXEC|0x8) → ${show(created)}`);
   if (!created.ok) {
-    if (created.errno === 'EINVAL') return ev.absent('unknown memfd_create flag on this kernel (predates MFD_NOEXEC_SEAL, 6.3)');
+    if (created.errno === 'EINVAL') return ev.absent('unused: unknown memfd_create flag (pre-6.3)');
     return ev.inconclusive(`memfd_create with bit 0x8 failed with ${created.errno}, which neither meaning explains`);
   }
   const fd = created.value;
@@ -49,7 +49,7 @@ export function probeMfdInaccessible(k: MfdInaccessibleKernel): ProbeVerdict {
     const refusesIo = !wr.ok && !mm.ok;
     if (refusesIo && isErrno(combo, 'EINVAL')) return ev.present();
     const execSealed = seals.ok && (seals.value & F_SEAL_EXEC) !== 0;
-    if (wr.ok && mm.ok && combo.ok && execSealed) return ev.taken('MFD_NOEXEC_SEAL (6.3+): the fd is ordinary memory sealed against exec');
+    if (wr.ok && mm.ok && combo.ok && execSealed) return ev.add('the fd is ordinary memory sealed against exec').taken('MFD_NOEXEC_SEAL (6.3+)');
     return ev.inconclusive('the fd neither refuses I/O like MFD_INACCESSIBLE nor behaves like MFD_NOEXEC_SEAL');
   } finally {
     k.close(fd);
@@ -84,7 +84,7 @@ export function probeSealAutoAllocate(k: SealAutoAllocateKernel): ProbeVerdict {
     const sealed = k.addSeals(fd, F_SEAL_AUTO_ALLOCATE);
     ev.add(`F_ADD_SEALS(0x20) → ${show(sealed)}`);
     if (!sealed.ok) {
-      if (sealed.errno === 'EINVAL') return ev.absent('unknown seal on this kernel (predates F_SEAL_EXEC, 6.3)');
+      if (sealed.errno === 'EINVAL') return ev.absent('unused: unknown seal (pre-6.3)');
       return ev.inconclusive(`F_ADD_SEALS(0x20) on a fresh sealable memfd failed with ${sealed.errno}`);
     }
     const seals = k.getSeals(fd);
@@ -111,9 +111,9 @@ export function probeSealAutoAllocate(k: SealAutoAllocateKernel): ProbeVerdict {
     const proposal = !hole.ok && touch === 'SIGBUS' && allocated.ok && refill.ok && after.ok;
     const execSeal = isErrno(chmodX, 'EPERM');
     if (proposal && !execSeal) return ev.present();
-    if (execSeal && hole.ok && touch === 'ok') return ev.taken('F_SEAL_EXEC (6.3+): the seal forbids chmod of the exec bits, holes still fill on write');
+    if (execSeal && hole.ok && touch === 'ok') return ev.add('the seal forbids chmod of the exec bits; holes still fill on write').taken('F_SEAL_EXEC (6.3+)');
     if (execSeal && extra !== 0 && !allocated.ok)
-      return ev.taken('F_SEAL_EXEC (6.3+) on an executable memfd: it implied write seals, so every write fails (not AUTO_ALLOCATE)');
+      return ev.add('F_SEAL_EXEC on an executable memfd implied write seals, so every write fails: not AUTO_ALLOCATE').taken('F_SEAL_EXEC (6.3+)');
     return ev.inconclusive('the seal neither blocks hole allocation like F_SEAL_AUTO_ALLOCATE nor guards exec bits like F_SEAL_EXEC');
   } finally {
     k.close(fd);
@@ -147,14 +147,14 @@ export function probeMemPrivate(k: MemPrivateKernel): ProbeVerdict {
     if (v1.errno !== 'EINVAL') return ev.inconclusive(`the v1 ioctl refused KVM_MEM_PRIVATE with ${v1.errno}, not EINVAL`);
     const caps = k.sysCap(KVM_CAP_GUEST_MEMFD) !== 0 && k.sysCap(KVM_CAP_USER_MEMORY2) !== 0;
     ev.add(`KVM_CAP_GUEST_MEMFD and KVM_CAP_USER_MEMORY2 → ${caps ? 'both set' : 'not both set'}`);
-    if (!caps) return ev.absent('bit 2 is not a memslot flag on this kernel (predates KVM_MEM_GUEST_MEMFD, 6.8)');
+    if (!caps) return ev.absent('unused: not a memslot flag (pre-6.8)');
     const gmem = k.createGmem(vm.value, PAGE, 0);
     ev.add(`KVM_CREATE_GUEST_MEMFD → ${show(gmem)}`);
     if (!gmem.ok) return ev.inconclusive('KVM_CAP_GUEST_MEMFD is set but KVM_CREATE_GUEST_MEMFD fails');
     const v2 = k.setMemslotV2Gmem(vm.value, 1, 16 * PAGE, PAGE, gmem.value);
     k.close(gmem.value);
     ev.add(`KVM_SET_USER_MEMORY_REGION2(KVM_MEM_GUEST_MEMFD) → ${show(v2)}`);
-    if (v2.ok) return ev.taken('KVM_MEM_GUEST_MEMFD (6.8+): bit 2 binds a guest_memfd, only through KVM_SET_USER_MEMORY_REGION2');
+    if (v2.ok) return ev.add('bit 2 binds a guest_memfd, and only through KVM_SET_USER_MEMORY_REGION2').taken('KVM_MEM_GUEST_MEMFD (6.8+)');
     return ev.inconclusive('bit 2 is neither KVM_MEM_PRIVATE nor a working KVM_MEM_GUEST_MEMFD');
   } finally {
     if (mfd.ok) k.close(mfd.value);

@@ -43,9 +43,11 @@ export class Evidence {
   }
 }
 
-/** One line for skip reasons and notes: 'number-taken by MFD_NOEXEC_SEAL (6.3+) [evidence; evidence]'. */
+/** One line for skip reasons and notes: 'number taken by MFD_NOEXEC_SEAL (6.3+) [evidence; evidence]'. */
 export function describeVerdict(v: ProbeVerdict): string {
   const head =
-    v.state === 'number-taken' ? `number taken by ${v.meaning ?? '?'}` : v.meaning ? `${v.state} (${v.meaning})` : v.state;
+    v.state === 'number-taken' ? `number taken by ${v.meaning ?? '?'}`
+      : v.state === 'absent' ? `not present${v.meaning ? `; the number: ${v.meaning}` : ''}`
+        : v.state === 'inconclusive' ? 'contradictory kernel answers' : 'present';
   return `${head} [${v.evidence.join('; ')}]`;
 }

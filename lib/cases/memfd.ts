@@ -1,0 +1,446 @@
+/** Shared pieces of the memfd cases: requirement sets, extra syscalls, the seal matrix table, pid-namespace runner. */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readlinkSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as libc from '../ffi/libc.js';
+import type { CaseContext } from '../harness/context.js';
+import type { Requires } from '../harness/case.js';
+import { CaseFailure, expectEq, expectOk, outcome } from '../harness/expect.js';
+import type { RawResult } from '../sys/errors.js';
+import { __open, fstat } from '../sys/fd.js';
+import { __getSeals, __addSeals, getSeals } from '../sys/fcntl.js';
+import { __fallocate, __ftruncate, __pwrite, __write, pread, pwrite } from '../sys/io.js';
+import { __memfdCreate } from '../sys/memfd.js';
+import { __mmap, __mprotect, Mapping } from '../sys/mman.js';
+import {
+  F_SEAL_EXEC, F_SEAL_FUTURE_WRITE, F_SEAL_GROW, F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_WRITE,
+  FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, MAP_PRIVATE, MAP_SHARED, MFD_ALLOW_SEALING, O_RDWR, O_TRUNC,
+  PROT_READ, PROT_WRITE, SYSCALL,
+} from '../uapi/index.js';
+
+/** The page size the memfd cases assume (x86_64). */
+export const PAGE = 4096;
+
+/** Name prefix of every memfd the suite creates (visible in /proc/<pid>/fd while a case runs). */
+export const MEMFD_NAME = 'gmem-conformance';
+
+/** The sysctl that selects the default exec policy of memfd_create in this pid namespace (6.3+). */
+export const MEMFD_NOEXEC_SYSCTL = '/proc/sys/vm/memfd_noexec';
+
+// MFD_EXEC, MFD_NOEXEC_SEAL and F_SEAL_EXEC arrived in 6.3 together with vm.memfd_noexec
+// (105ff5339f49, 6fd7353829ca), so the sysctl file marks the whole API.
+/** Requirement of cases that use MFD_EXEC, MFD_NOEXEC_SEAL or F_SEAL_EXEC (6.3+). */
+export const NEEDS_MEMFD_EXEC_API: Requires = { files: [MEMFD_NOEXEC_SYSCTL] };
+
+/** Requirement of MFD_HUGETLB cases: hugetlbfs must be built in. */
+export const NEEDS_HUGETLBFS: Requires = { kconfig: ['CONFIG_HUGETLBFS'] };
+
+/** Every F_SEAL_* the kernel defines (F_ALL_SEALS in mm/memfd.c). */
+export const ALL_SEALS = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE | F_SEAL_EXEC;
+
+/** The seals F_SEAL_EXEC implies on a memfd whose mode has an exec bit (c4f75bc8bd6b, "W^X from the start"). */
+export const SEAL_EXEC_IMPLIES = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE;
+
+const SEAL_NAMES: [number, string][] = [
+  [F_SEAL_SEAL, 'SEAL'], [F_SEAL_SHRINK, 'SHRINK'], [F_SEAL_GROW, 'GROW'],
+  [F_SEAL_WRITE, 'WRITE'], [F_SEAL_FUTURE_WRITE, 'FUTURE_WRITE'], [F_SEAL_EXEC, 'EXEC'],
+];
+
+/** A seal mask as text for messages: "0x3e (SHRINK|GROW|WRITE|FUTURE_WRITE|EXEC)". */
+export function sealText(mask: number): string {
+  const names = SEAL_NAMES.filter(([bit]) => mask & bit).map(([, n]) => n);
+  const rest = mask & ~ALL_SEALS;
+  if (rest) names.push(`0x${rest.toString(16)}`);
+  return `0x${mask.toString(16)} (${names.length ? names.join('|') : 'none'})`;
+}
+
+/** Expects F_GET_SEALS on fd to equal want, naming both masks on failure. */
+export function expectSeals(fd: number, want: number, what: string): void {
+  const got = getSeals(fd);
+  if (got !== want) throw new CaseFailure(`${what}: F_GET_SEALS is ${sealText(got)}, expected ${sealText(want)}`);
+}
+
+/** A unique memfd name for one case (so /proc/self/fd links can be told apart). */
+export function uniqueName(tag: string): string {
+  return `${MEMFD_NAME}-${tag}-${process.pid}-${Math.floor(Math.random() * 1e9)}`;
+}
+
+/** The link /proc/self/fd/N shows for a memfd of that name. */
+export function memfdLink(name: string): string {
+  return `/memfd:${name} (deleted)`;
+}
+
+/** readlink of /proc/self/fd/N, or null when fd N is not open. */
+export function fdLink(fd: number): string | null {
+  try {
+    return readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return null;
+  }
+}
+
+/** Permission bits (07777) of an fd's inode. */
+export function modeOf(fd: number): number {
+  return fstat(fd).mode & 0o7777;
+}
+
+/** Octal text of a mode for messages. */
+export function octal(mode: number): string {
+  return `0${mode.toString(8)}`;
+}
+
+/** Raw fchmod(2) (libc has no wrapper in lib/ffi). */
+export function __fchmod(fd: number, mode: number): libc.RawBig {
+  return libc.syscall(SYSCALL.fchmod, fd, mode);
+}
+
+/** Raw chmod(2) on a path. */
+export function __chmod(path: string, mode: number): libc.RawBig {
+  return libc.syscall(SYSCALL.chmod, path, mode);
+}
+
+/** Raw pipe2(2): the two ends on success. */
+export function __pipe2(flags: number): libc.RawBig & { fds: [number, number] } {
+  const buf = Buffer.alloc(8);
+  const r = libc.syscall(SYSCALL.pipe2, buf, flags);
+  return { ...r, fds: [buf.readInt32LE(0), buf.readInt32LE(4)] };
+}
+
+/** Raw memfd_create(2) with the name given as raw bytes (not NUL-terminated unless the buffer is) or a bad pointer. */
+export function __memfdCreateRawName(name: Buffer | bigint | null, flags: number): libc.RawBig {
+  return libc.syscall(SYSCALL.memfd_create, name, flags);
+}
+
+/** vm.memfd_noexec of this process's pid namespace; 0 when the kernel predates the sysctl (6.3). */
+export function hostMemfdNoexec(): number {
+  if (!existsSync(MEMFD_NOEXEC_SYSCTL)) return 0;
+  return Number(readFileSync(MEMFD_NOEXEC_SYSCTL, 'utf8').trim());
+}
+
+// With vm.memfd_noexec 1 or 2 a memfd created without MFD_EXEC/MFD_NOEXEC_SEAL gets F_SEAL_EXEC and
+// with 2 MFD_EXEC is refused; memfd.exec.sysctl_* test those policies in a pid namespace of their own.
+/** Skips the case unless this pid namespace's vm.memfd_noexec is 0 (the default exec policy). */
+export function requireDefaultExecPolicy(ctx: CaseContext<unknown>): void {
+  const v = hostMemfdNoexec();
+  if (v !== 0) ctx.skip(`vm.memfd_noexec is ${v} in this pid namespace (needs 0, the default exec policy); memfd.exec.sysctl_* cover ${v}`);
+}
+
+/** A new memfd of the given flags, closed after the case; its creation is asserted to succeed. */
+export function newMemfd(ctx: CaseContext<unknown>, flags: number, tag = 'fd'): number {
+  const r = __memfdCreate(uniqueName(tag), flags);
+  return ctx.trackFd(Number(expectOk(r, `memfd_create(flags 0x${flags.toString(16)})`)));
+}
+
+/** Byte pattern the seal-matrix memfds are filled with. */
+export const FILL = 0x5a;
+
+/** Size of the seal-matrix memfd: four pages of FILL. */
+export const MATRIX_SIZE = 4 * PAGE;
+
+// Created without MFD_EXEC/MFD_NOEXEC_SEAL so it works on every kernel with sealing (3.17+).
+/** An unsealed MFD_ALLOW_SEALING memfd of MATRIX_SIZE bytes of FILL with the given mode (skips if pre-sealed by policy). */
+export function sealableMemfd(ctx: CaseContext<unknown>, mode: number): number {
+  const r = __memfdCreate(uniqueName('seal'), MFD_ALLOW_SEALING);
+  const fd = ctx.trackFd(Number(expectOk(r, 'memfd_create(MFD_ALLOW_SEALING)')));
+  const initial = getSeals(fd);
+  if (initial !== 0)
+    ctx.skip(`a new MFD_ALLOW_SEALING memfd already carries ${sealText(initial)} (vm.memfd_noexec=${hostMemfdNoexec()} in this pid namespace); the seal cases need an unsealed memfd`);
+  expectOk(__fchmod(fd, mode), `fchmod(${octal(mode)}) before sealing`);
+  pwrite(fd, Buffer.alloc(MATRIX_SIZE, FILL), 0);
+  return fd;
+}
+
+/** What one seal-matrix operation did: the raw result of the decisive call, and what that call was. */
+export interface SealOpResult {
+  /** Result of the call whose outcome the case asserts. */ r: RawResult;
+  /** The call, for messages. */ what: string;
+  /** Checks the effect when the call succeeded (e.g. the bytes arrived); throws CaseFailure. */ verify?: () => void;
+}
+
+/** One operation of the seal matrix: which seals refuse it and with which errno. */
+export interface SealOp {
+  /** Variant name. */ name: string;
+  /** Seals (any of them) that make the kernel refuse the operation. */ refusedBy: number;
+  /** errno of a refusal. */ errno: string;
+  /** Performs the operation on a MATRIX_SIZE memfd of FILL. */ run(ctx: CaseContext<unknown>, fd: number): SealOpResult;
+}
+
+function expectBytes(fd: number, offset: number, want: Buffer, what: string): void {
+  const got = pread(fd, want.length, offset);
+  if (!got.equals(want)) throw new CaseFailure(`${what}: bytes at ${offset} are <${got.toString('hex')}>, expected <${want.toString('hex')}>`);
+}
+
+function expectSize(fd: number, want: number, what: string): void {
+  expectEq(fstat(fd).size, BigInt(want), `${what}: st_size`);
+}
+
+function mapRaw(ctx: CaseContext<unknown>, prot: number, flags: number, fd: number): { r: RawResult; map?: Mapping } {
+  const r = __mmap(MATRIX_SIZE, prot, flags, fd, 0n);
+  if (r.ret === -1n) return { r };
+  const map = ctx.track(new Mapping(r.ret, MATRIX_SIZE));
+  return { r, map };
+}
+
+/** The operations of the seal matrix, each with the seals that refuse it (mm/shmem.c, mm/memfd.c, mm/mmap.c). */
+export const SEAL_OPS: readonly SealOp[] = [
+  {
+    name: 'write', refusedBy: F_SEAL_WRITE | F_SEAL_FUTURE_WRITE, errno: 'EPERM',
+    run(_ctx, fd) {
+      const data = Buffer.from('sealed?');
+      return { r: __pwrite(fd, data, 0), what: 'pwrite of 7 bytes at offset 0 (inside the file)', verify: () => expectBytes(fd, 0, data, 'after pwrite') };
+    },
+  },
+  {
+    name: 'write_fd_offset', refusedBy: F_SEAL_WRITE | F_SEAL_FUTURE_WRITE, errno: 'EPERM',
+    run(_ctx, fd) {
+      const data = Buffer.from('abc');
+      return { r: __write(fd, data), what: 'write(2) of 3 bytes at the file offset 0', verify: () => expectBytes(fd, 0, data, 'after write') };
+    },
+  },
+  {
+    name: 'pwrite_beyond_eof', refusedBy: F_SEAL_WRITE | F_SEAL_FUTURE_WRITE | F_SEAL_GROW, errno: 'EPERM',
+    run(_ctx, fd) {
+      const data = Buffer.from('grow');
+      return {
+        r: __pwrite(fd, data, MATRIX_SIZE), what: `pwrite of 4 bytes at offset ${MATRIX_SIZE} (the end of the file)`,
+        verify: () => { expectSize(fd, MATRIX_SIZE + 4, 'after pwrite beyond EOF'); expectBytes(fd, MATRIX_SIZE, data, 'after pwrite beyond EOF'); },
+      };
+    },
+  },
+  {
+    name: 'mmap_shared_rw', refusedBy: F_SEAL_WRITE | F_SEAL_FUTURE_WRITE, errno: 'EPERM',
+    run(ctx, fd) {
+      const { r, map } = mapRaw(ctx, PROT_READ | PROT_WRITE, MAP_SHARED, fd);
+      return {
+        r, what: 'mmap(PROT_READ|PROT_WRITE, MAP_SHARED)',
+        verify: () => { (map as Mapping).bytes[5] = 0x11; expectBytes(fd, 5, Buffer.from([0x11]), 'a store through the shared mapping'); },
+      };
+    },
+  },
+  {
+    name: 'mmap_shared_ro', refusedBy: 0, errno: 'EPERM',
+    run(ctx, fd) {
+      const { r, map } = mapRaw(ctx, PROT_READ, MAP_SHARED, fd);
+      return { r, what: 'mmap(PROT_READ, MAP_SHARED)', verify: () => expectEq((map as Mapping).bytes[100], FILL, 'byte 100 read through the mapping') };
+    },
+  },
+  {
+    name: 'mprotect_write', refusedBy: F_SEAL_WRITE | F_SEAL_FUTURE_WRITE, errno: 'EACCES',
+    run(ctx, fd) {
+      const { r, map } = mapRaw(ctx, PROT_READ, MAP_SHARED, fd);
+      if (!map) return { r, what: 'mmap(PROT_READ, MAP_SHARED) (before mprotect)' };
+      return {
+        r: __mprotect(map.addr, MATRIX_SIZE, PROT_READ | PROT_WRITE), what: 'mprotect(PROT_READ|PROT_WRITE) of a read-only MAP_SHARED mapping',
+        verify: () => { map.bytes[7] = 0x22; expectBytes(fd, 7, Buffer.from([0x22]), 'a store after mprotect'); },
+      };
+    },
+  },
+  {
+    name: 'mmap_private_rw', refusedBy: 0, errno: 'EPERM',
+    run(ctx, fd) {
+      const { r, map } = mapRaw(ctx, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd);
+      return {
+        r, what: 'mmap(PROT_READ|PROT_WRITE, MAP_PRIVATE)',
+        verify: () => {
+          (map as Mapping).bytes[9] = 0x33;
+          expectEq((map as Mapping).bytes[9], 0x33, 'the private copy holds the store');
+          expectBytes(fd, 9, Buffer.from([FILL]), 'the file after a store to a MAP_PRIVATE copy');
+        },
+      };
+    },
+  },
+  {
+    name: 'ftruncate_grow', refusedBy: F_SEAL_GROW, errno: 'EPERM',
+    run(_ctx, fd) {
+      return { r: __ftruncate(fd, 2 * MATRIX_SIZE), what: `ftruncate(${2 * MATRIX_SIZE}) (grow)`, verify: () => expectSize(fd, 2 * MATRIX_SIZE, 'after growing') };
+    },
+  },
+  {
+    name: 'ftruncate_shrink', refusedBy: F_SEAL_SHRINK, errno: 'EPERM',
+    run(_ctx, fd) {
+      return { r: __ftruncate(fd, PAGE), what: `ftruncate(${PAGE}) (shrink)`, verify: () => expectSize(fd, PAGE, 'after shrinking') };
+    },
+  },
+  {
+    name: 'ftruncate_same_size', refusedBy: 0, errno: 'EPERM',
+    run(_ctx, fd) {
+      return { r: __ftruncate(fd, MATRIX_SIZE), what: `ftruncate(${MATRIX_SIZE}) (the current size)`, verify: () => expectSize(fd, MATRIX_SIZE, 'after ftruncate to the same size') };
+    },
+  },
+  {
+    name: 'open_o_trunc', refusedBy: F_SEAL_SHRINK, errno: 'EPERM',
+    run(ctx, fd) {
+      const r = __open(`/proc/self/fd/${fd}`, O_RDWR | O_TRUNC);
+      if (r.ret >= 0) ctx.trackFd(r.ret);
+      return { r, what: 'open(/proc/self/fd/N, O_RDWR|O_TRUNC)', verify: () => expectSize(fd, 0, 'after O_TRUNC') };
+    },
+  },
+  {
+    name: 'fallocate_within', refusedBy: 0, errno: 'EPERM',
+    run(_ctx, fd) {
+      return { r: __fallocate(fd, 0, 0, MATRIX_SIZE), what: `fallocate(0, 0, ${MATRIX_SIZE}) (inside the file)`, verify: () => expectBytes(fd, 0, Buffer.alloc(16, FILL), 'data after fallocate inside the file') };
+    },
+  },
+  {
+    name: 'fallocate_grow', refusedBy: F_SEAL_GROW, errno: 'EPERM',
+    run(_ctx, fd) {
+      return { r: __fallocate(fd, 0, MATRIX_SIZE, PAGE), what: `fallocate(0, ${MATRIX_SIZE}, ${PAGE}) (beyond EOF)`, verify: () => expectSize(fd, MATRIX_SIZE + PAGE, 'after fallocate beyond EOF') };
+    },
+  },
+  {
+    name: 'fallocate_keep_size_beyond', refusedBy: F_SEAL_GROW, errno: 'EPERM',
+    run(_ctx, fd) {
+      return { r: __fallocate(fd, FALLOC_FL_KEEP_SIZE, MATRIX_SIZE, PAGE), what: `fallocate(KEEP_SIZE, ${MATRIX_SIZE}, ${PAGE}) (beyond EOF)`, verify: () => expectSize(fd, MATRIX_SIZE, 'after KEEP_SIZE fallocate') };
+    },
+  },
+  {
+    name: 'punch_hole', refusedBy: F_SEAL_WRITE | F_SEAL_FUTURE_WRITE, errno: 'EPERM',
+    run(_ctx, fd) {
+      return {
+        r: __fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, PAGE, PAGE), what: `fallocate(PUNCH_HOLE|KEEP_SIZE, ${PAGE}, ${PAGE})`,
+        verify: () => { expectBytes(fd, PAGE, Buffer.alloc(16), 'the punched page'); expectSize(fd, MATRIX_SIZE, 'after punching'); },
+      };
+    },
+  },
+  {
+    name: 'add_more_seals', refusedBy: F_SEAL_SEAL, errno: 'EPERM',
+    run(_ctx, fd) {
+      const before = getSeals(fd);
+      const more = F_SEAL_SHRINK | F_SEAL_GROW;
+      return { r: __addSeals(fd, more), what: 'F_ADD_SEALS(SHRINK|GROW)', verify: () => expectSeals(fd, before | more, 'after adding SHRINK|GROW') };
+    },
+  },
+  {
+    name: 'fchmod_exec_bit', refusedBy: F_SEAL_EXEC, errno: 'EPERM',
+    run(_ctx, fd) {
+      const mode = modeOf(fd) ^ 0o100;
+      return { r: __fchmod(fd, mode), what: `fchmod(${octal(mode)}) (toggles the owner exec bit)`, verify: () => expectEq(modeOf(fd), mode, 'mode after fchmod') };
+    },
+  },
+  {
+    name: 'fchmod_other_bits', refusedBy: 0, errno: 'EPERM',
+    run(_ctx, fd) {
+      const mode = modeOf(fd) ^ 0o040;
+      return { r: __fchmod(fd, mode), what: `fchmod(${octal(mode)}) (toggles group read, no exec bit)`, verify: () => expectEq(modeOf(fd), mode, 'mode after fchmod') };
+    },
+  },
+];
+
+/** A row of the seal matrix: the seal applied, the mode of the file before it, the seals that result. */
+export interface SealRow {
+  /** Case id segment. */ name: string;
+  /** Seal passed to F_ADD_SEALS. */ seal: number;
+  /** Mode set before sealing. */ mode: number;
+  /** Seals F_GET_SEALS reports afterwards (F_SEAL_EXEC on an executable file adds write seals). */ effective: number;
+  /** Row needs the 6.3 exec API. */ needsExecApi: boolean;
+  /** Sentence for the case doc. */ doc: string;
+}
+
+/** The seal matrix rows: each seal alone, and F_SEAL_EXEC on a file with and without exec bits. */
+export const SEAL_ROWS: readonly SealRow[] = [
+  { name: 'seal', seal: F_SEAL_SEAL, mode: 0o600, effective: F_SEAL_SEAL, needsExecApi: false, doc: 'F_SEAL_SEAL refuses only further F_ADD_SEALS' },
+  { name: 'shrink', seal: F_SEAL_SHRINK, mode: 0o600, effective: F_SEAL_SHRINK, needsExecApi: false, doc: 'F_SEAL_SHRINK refuses every size reduction (ftruncate, O_TRUNC)' },
+  { name: 'grow', seal: F_SEAL_GROW, mode: 0o600, effective: F_SEAL_GROW, needsExecApi: false, doc: 'F_SEAL_GROW refuses every size increase (ftruncate, writes and fallocate beyond EOF, even KEEP_SIZE)' },
+  { name: 'write', seal: F_SEAL_WRITE, mode: 0o600, effective: F_SEAL_WRITE, needsExecApi: false, doc: 'F_SEAL_WRITE refuses writes, writable shared mappings and hole punching, not resizing' },
+  { name: 'future_write', seal: F_SEAL_FUTURE_WRITE, mode: 0o600, effective: F_SEAL_FUTURE_WRITE, needsExecApi: false, doc: 'F_SEAL_FUTURE_WRITE refuses new writes and writable shared mappings like F_SEAL_WRITE' },
+  { name: 'exec', seal: F_SEAL_EXEC, mode: 0o600, effective: F_SEAL_EXEC, needsExecApi: true, doc: 'F_SEAL_EXEC on a file without exec bits refuses only exec-bit changes' },
+  {
+    name: 'exec_on_executable', seal: F_SEAL_EXEC, mode: 0o700, effective: F_SEAL_EXEC | SEAL_EXEC_IMPLIES, needsExecApi: true,
+    doc: 'F_SEAL_EXEC on a file with an exec bit also applies SHRINK|GROW|WRITE|FUTURE_WRITE (W^X) and refuses all of their operations',
+  },
+];
+
+/** The outcome the contract gives an operation on a file carrying the given seals: 'OK' or an errno name. */
+export function sealOutcome(effective: number, op: SealOp): string {
+  return effective & op.refusedBy ? op.errno : 'OK';
+}
+
+/** Observes outcome(r) and returns it; the common first line of a matrix assertion. */
+export function observeOutcome(ctx: CaseContext<unknown>, r: RawResult): string {
+  const got = outcome(r);
+  ctx.observe('outcome', got);
+  return got;
+}
+
+/** Host-side snapshot of a memfd: size and the first MATRIX_SIZE bytes, to prove a refused call changed nothing. */
+export function snapshot(fd: number): { size: bigint; data: Buffer; seals: number; mode: number } {
+  const st = fstat(fd);
+  return { size: st.size, data: pread(fd, MATRIX_SIZE, 0), seals: Number(__getSeals(fd).ret), mode: st.mode & 0o7777 };
+}
+
+/** Expects a snapshot to be unchanged after a refused call. */
+export function expectUnchanged(fd: number, before: ReturnType<typeof snapshot>, what: string): void {
+  const after = snapshot(fd);
+  expectEq(after.size, before.size, `${what} was refused but st_size changed`);
+  if (!after.data.equals(before.data)) throw new CaseFailure(`${what} was refused but the file's bytes changed`);
+  expectEq(after.seals, before.seals, `${what} was refused but the seals changed`);
+  expectEq(after.mode, before.mode, `${what} was refused but the mode changed`);
+}
+
+/** Where an executable is found on PATH, or null. */
+export function findInPath(cmd: string): string | null {
+  for (const dir of (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(delimiter)) {
+    const p = join(dir, cmd);
+    if (dir && existsSync(p)) return p;
+  }
+  return null;
+}
+
+/** The pid namespace of this process as /proc/self/ns/pid names it ("pid:[4026531836]"). */
+export function pidNamespaceId(): string {
+  return readlinkSync('/proc/self/ns/pid');
+}
+
+/** How a child in a new pid namespace ended and what its function returned. */
+export interface NsOutcome {
+  /** Exit status (null when killed). */ status: number | null;
+  /** Signal that killed it. */ signal: string | null;
+  /** JSON value the function returned. */ value?: unknown;
+  /** stderr of unshare and the child. */ stderr: string;
+  /** True when killed for exceeding the timeout. */ timedOut: boolean;
+}
+
+const PROBE_MAIN = fileURLToPath(new URL('../harness/probe-main.js', import.meta.url));
+
+// unshare(1) --pid --fork --kill-child from util-linux; the child is killed with unshare on timeout.
+// Per-namespace state changed there (vm.memfd_noexec) never reaches this namespace.
+/** Runs an exported function of a case module as pid 1 of a new pid namespace, like lib/harness/probe.ts runs probes. */
+export function runInNewPidNamespace(unshare: string, module: string, fn: string, args: unknown[], timeoutMs = 20000): NsOutcome {
+  const r = spawnSync(unshare, ['--pid', '--fork', '--kill-child', process.execPath, PROBE_MAIN, module, fn, JSON.stringify(args)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: timeoutMs,
+    killSignal: 'SIGKILL',
+    encoding: 'utf8',
+  });
+  const timedOut = (r.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT';
+  const m = /^PROBE-RESULT (.*)$/m.exec(r.stdout ?? '');
+  return { status: r.status, signal: r.signal ?? null, ...(m ? { value: JSON.parse(m[1] as string) as unknown } : {}), stderr: r.stderr ?? '', timedOut };
+}
+
+/** The sysfs directory of one huge page size (exists exactly when the kernel has that hstate). */
+export function hugepageDir(sizeKb: number): string {
+  return `/sys/kernel/mm/hugepages/hugepages-${sizeKb}kB`;
+}
+
+/** free_hugepages minus resv_hugepages of one size (0 when the size does not exist). */
+export function availableHugepages(sizeKb: number): number {
+  const dir = hugepageDir(sizeKb);
+  if (!existsSync(dir)) return 0;
+  const read = (f: string) => Number(readFileSync(join(dir, f), 'utf8').trim());
+  return read('free_hugepages') - read('resv_hugepages');
+}
+
+/** The default huge page size in kB (Hugepagesize in /proc/meminfo), 0 when absent. */
+export function defaultHugepageKb(): number {
+  const m = /^Hugepagesize:\s+(\d+) kB$/m.exec(readFileSync('/proc/meminfo', 'utf8'));
+  return m ? Number(m[1]) : 0;
+}
+
+/** A sentence describing the huge page pool of one size, for skip reasons. */
+export function hugepagePoolText(sizeKb: number): string {
+  const dir = hugepageDir(sizeKb);
+  if (!existsSync(dir)) return `no ${sizeKb} kB huge page size on this machine`;
+  const read = (f: string) => readFileSync(join(dir, f), 'utf8').trim();
+  return `${sizeKb} kB pool: nr_hugepages=${read('nr_hugepages')} free=${read('free_hugepages')} resv=${read('resv_hugepages')} (vm.nr_hugepages=${readFileSync('/proc/sys/vm/nr_hugepages', 'utf8').trim()}; the suite never reserves huge pages itself)`;
+}

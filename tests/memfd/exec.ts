@@ -1,0 +1,418 @@
+/** memfd.exec: W^X for memfds — MFD_EXEC, MFD_NOEXEC_SEAL, F_SEAL_EXEC and the per-pid-namespace vm.memfd_noexec policy. */
+import { readFileSync } from 'node:fs';
+import { defineCase } from '../../lib/harness/case.js';
+import { expectErrno, expectEq, expectOk, outcome, CaseFailure, HarnessError } from '../../lib/harness/expect.js';
+import type { CaseContext } from '../../lib/harness/context.js';
+import { addressOf, close, getpid, syscall } from '../../lib/ffi/libc.js';
+import { __addSeals, addSeals, __getSeals, fcntl } from '../../lib/sys/fcntl.js';
+import { __open } from '../../lib/sys/fd.js';
+import { __write, pwrite } from '../../lib/sys/io.js';
+import { __memfdCreate } from '../../lib/sys/memfd.js';
+import { __mmap, Mapping } from '../../lib/sys/mman.js';
+import {
+  AT_EMPTY_PATH, AT_FDCWD, F_SETFD, F_SEAL_EXEC, F_SEAL_SEAL, F_SEAL_WRITE, MAP_SHARED, MFD_ALLOW_SEALING, MFD_CLOEXEC, MFD_EXEC,
+  MFD_NOEXEC_SEAL, O_CLOEXEC, O_RDONLY, O_WRONLY, PROT_READ, PROT_WRITE, SYSCALL,
+} from '../../lib/uapi/index.js';
+import {
+  MATRIX_SIZE, MEMFD_NOEXEC_SYSCTL, NEEDS_MEMFD_EXEC_API, SEAL_EXEC_IMPLIES, __chmod, __fchmod, expectSeals, findInPath,
+  modeOf, newMemfd, octal, pidNamespaceId, requireDefaultExecPolicy, runInNewPidNamespace, sealText, sealableMemfd, uniqueName,
+} from '../../lib/cases/memfd.js';
+
+const noexecSeal = defineCase({
+  id: 'memfd.exec.noexec_seal_state',
+  doc: 'MFD_NOEXEC_SEAL clears the exec bits (0666), sets F_SEAL_EXEC and enables sealing even without MFD_ALLOW_SEALING; exec bits can then never be set',
+  requires: NEEDS_MEMFD_EXEC_API,
+  tags: { selftest: 'memfd_test.c:test_noexec_seal', linuxGit: ['105ff5339f49'] },
+  run(ctx) {
+    const fd = newMemfd(ctx, MFD_CLOEXEC | MFD_NOEXEC_SEAL, 'noexec');
+    expectEq(modeOf(fd), 0o666, 'mode');
+    expectSeals(fd, F_SEAL_EXEC, 'initial seals');
+    expectErrno(__fchmod(fd, 0o777), 'EPERM', 'fchmod(0777)');
+    expectOk(__addSeals(fd, F_SEAL_WRITE), 'F_ADD_SEALS(WRITE) on a MFD_NOEXEC_SEAL memfd created without MFD_ALLOW_SEALING');
+    expectSeals(fd, F_SEAL_EXEC | F_SEAL_WRITE, 'after adding WRITE');
+    expectEq(modeOf(fd), 0o666, 'mode after the refused fchmod');
+  },
+});
+
+const execFlag = defineCase({
+  id: 'memfd.exec.exec_flag_state',
+  doc: 'MFD_EXEC keeps the exec bits (0777) and, without MFD_ALLOW_SEALING, leaves F_SEAL_SEAL; its mode can be changed freely',
+  requires: NEEDS_MEMFD_EXEC_API,
+  tags: { selftest: 'memfd_test.c:test_exec_no_seal', linuxGit: ['105ff5339f49'] },
+  run(ctx) {
+    if (readFileSync(MEMFD_NOEXEC_SYSCTL, 'utf8').trim() === '2') ctx.skip('vm.memfd_noexec is 2 in this pid namespace, which refuses MFD_EXEC');
+    const fd = newMemfd(ctx, MFD_CLOEXEC | MFD_EXEC, 'exec');
+    expectEq(modeOf(fd), 0o777, 'mode');
+    expectSeals(fd, F_SEAL_SEAL, 'initial seals');
+    expectOk(__fchmod(fd, 0o666), 'fchmod(0666)');
+    expectOk(__fchmod(fd, 0o755), 'fchmod(0755)');
+    expectEq(modeOf(fd), 0o755, 'mode after fchmod');
+  },
+});
+
+/** A target mode for fchmod on an F_SEAL_EXEC'd 0644 file, and whether it changes an exec bit. */
+interface ChmodParams {
+  /** Mode passed to fchmod. */ mode: number;
+}
+
+const sealExecChmod = defineCase<ChmodParams>({
+  id: 'memfd.exec.seal_exec_fchmod',
+  doc: 'with F_SEAL_EXEC on a 0644 memfd, fchmod fails with EPERM exactly when it would change an exec bit (0111); other bits (rw, setuid/setgid/sticky) still change',
+  requires: NEEDS_MEMFD_EXEC_API,
+  tags: { selftest: 'memfd_test.c:test_exec_seal', linuxGit: ['6fd7353829ca'] },
+  variants: [0o600, 0o666, 0o000, 0o4644, 0o2644, 0o1644, 0o777, 0o670, 0o605, 0o700, 0o100, 0o001, 0o010, 0o4755].map((mode) => ({
+    name: `to_${mode.toString(8).padStart(4, '0')}`, params: { mode },
+  })),
+  run(ctx) {
+    const fd = sealableMemfd(ctx, 0o644);
+    addSeals(fd, F_SEAL_EXEC);
+    expectSeals(fd, F_SEAL_EXEC, 'F_SEAL_EXEC on a 0644 file (no exec bit, so no implied write seals)');
+    const r = __fchmod(fd, ctx.params.mode);
+    ctx.observe('outcome', outcome(r));
+    if ((ctx.params.mode ^ 0o644) & 0o111) {
+      expectErrno(r, 'EPERM', `fchmod(${octal(ctx.params.mode)}) changes an exec bit`);
+      expectEq(modeOf(fd), 0o644, 'mode after the refused fchmod');
+    } else {
+      expectOk(r, `fchmod(${octal(ctx.params.mode)}) leaves the exec bits alone`);
+      expectEq(modeOf(fd), ctx.params.mode, 'mode after fchmod');
+    }
+  },
+});
+
+const sealExecPathChmod = defineCase<{ call: 'chmod' | 'fchmodat' }>({
+  id: 'memfd.exec.seal_exec_path_chmod',
+  doc: 'F_SEAL_EXEC binds path-based chmod through /proc/self/fd/N as well: adding x fails with EPERM, rw changes succeed',
+  requires: NEEDS_MEMFD_EXEC_API,
+  variants: [
+    { name: 'chmod', params: { call: 'chmod' } },
+    { name: 'fchmodat', params: { call: 'fchmodat' } },
+  ],
+  run(ctx) {
+    const fd = newMemfd(ctx, MFD_CLOEXEC | MFD_NOEXEC_SEAL, 'pathchmod');
+    const path = `/proc/self/fd/${fd}`;
+    const chmod = (mode: number) => (ctx.params.call === 'chmod' ? __chmod(path, mode) : syscall(SYSCALL.fchmodat, AT_FDCWD, path, mode));
+    expectErrno(chmod(0o755), 'EPERM', `${ctx.params.call}(${path}, 0755)`);
+    expectOk(chmod(0o640), `${ctx.params.call}(${path}, 0640)`);
+    expectEq(modeOf(fd), 0o640, 'mode after the permitted change');
+  },
+});
+
+/** The mode of the file when F_SEAL_EXEC is added, and the seals that must result. */
+interface ImpliesParams {
+  /** Mode before sealing. */ mode: number;
+  /** Seals F_GET_SEALS must report afterwards. */ seals: number;
+}
+
+const sealExecImplies = defineCase<ImpliesParams>({
+  id: 'memfd.exec.seal_exec_implied_seals',
+  doc: 'F_SEAL_EXEC on a memfd with any exec bit (user, group or other) also applies SHRINK|GROW|WRITE|FUTURE_WRITE; without exec bits it adds only EXEC',
+  requires: NEEDS_MEMFD_EXEC_API,
+  tags: { selftest: 'memfd_test.c:test_exec_seal', linuxGit: ['c4f75bc8bd6b'] },
+  variants: [
+    { name: 'mode_0777', params: { mode: 0o777, seals: F_SEAL_EXEC | SEAL_EXEC_IMPLIES } },
+    { name: 'mode_0700', params: { mode: 0o700, seals: F_SEAL_EXEC | SEAL_EXEC_IMPLIES } },
+    { name: 'mode_0610', params: { mode: 0o610, seals: F_SEAL_EXEC | SEAL_EXEC_IMPLIES } },
+    { name: 'mode_0601', params: { mode: 0o601, seals: F_SEAL_EXEC | SEAL_EXEC_IMPLIES } },
+    { name: 'mode_0666', params: { mode: 0o666, seals: F_SEAL_EXEC } },
+    { name: 'mode_0000', params: { mode: 0o000, seals: F_SEAL_EXEC } },
+  ],
+  run(ctx) {
+    const fd = sealableMemfd(ctx, ctx.params.mode);
+    expectOk(__addSeals(fd, F_SEAL_EXEC), `F_ADD_SEALS(EXEC) on a ${octal(ctx.params.mode)} file`);
+    ctx.observe('seals', sealText(Number(__getSeals(fd).ret)));
+    expectSeals(fd, ctx.params.seals, `after F_ADD_SEALS(EXEC) on a ${octal(ctx.params.mode)} file`);
+  },
+});
+
+/** File mode and the expected answer of F_ADD_SEALS(EXEC) while a writable shared mapping exists. */
+interface BusyParams {
+  /** Mode before sealing. */ mode: number;
+  /** 'OK' or errno. */ outcome: string;
+}
+
+const sealExecBusy = defineCase<BusyParams>({
+  id: 'memfd.exec.seal_exec_with_writable_mapping',
+  doc: 'F_SEAL_EXEC on an executable memfd implies F_SEAL_WRITE, so it fails with EBUSY (no seal added) while a writable shared mapping exists; on a non-executable memfd it succeeds',
+  requires: NEEDS_MEMFD_EXEC_API,
+  tags: { linuxGit: ['c4f75bc8bd6b', '3b041514cb6e'] },
+  variants: [
+    { name: 'executable', params: { mode: 0o755, outcome: 'EBUSY' } },
+    { name: 'not_executable', params: { mode: 0o644, outcome: 'OK' } },
+  ],
+  run(ctx) {
+    const fd = sealableMemfd(ctx, ctx.params.mode);
+    const m = __mmap(MATRIX_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0n);
+    const map = ctx.track(new Mapping(BigInt(expectOk(m, 'mmap(RW, MAP_SHARED)')), MATRIX_SIZE));
+    const r = __addSeals(fd, F_SEAL_EXEC);
+    ctx.observe('outcome', outcome(r));
+    const want = ctx.expected<string>('outcome', ctx.params.outcome);
+    if (want === 'OK') {
+      expectOk(r, `F_ADD_SEALS(EXEC) on a ${octal(ctx.params.mode)} file with a writable shared mapping`);
+      expectSeals(fd, F_SEAL_EXEC, 'after sealing');
+      map.bytes[0] = 1;
+    } else {
+      expectErrno(r, want, `F_ADD_SEALS(EXEC) on a ${octal(ctx.params.mode)} file with a writable shared mapping`);
+      expectSeals(fd, 0, 'after the refused F_SEAL_EXEC (the implied F_SEAL_WRITE must not slip through)');
+      map.close();
+      expectOk(__addSeals(fd, F_SEAL_EXEC), 'F_ADD_SEALS(EXEC) after munmap');
+      expectSeals(fd, F_SEAL_EXEC | SEAL_EXEC_IMPLIES, 'after munmap and sealing');
+    }
+  },
+});
+
+/** Probe: execveat(3, "", …, AT_EMPTY_PATH) of the memfd passed as fd 3; returns only when execveat failed. */
+export function execveatFd3(): string {
+  // The script's interpreter opens /dev/fd/3, which exec would close if fd 3 were close-on-exec (ENOENT).
+  fcntl(3, F_SETFD, 0, 'fcntl(F_SETFD, 0)');
+  const arg0 = Buffer.from('gmem-conformance-memfd\0');
+  const argv = Buffer.alloc(16);
+  argv.writeBigUInt64LE(addressOf(arg0), 0);
+  const envp = Buffer.alloc(8);
+  const r = syscall(SYSCALL.execveat, 3, '', argv, envp, AT_EMPTY_PATH);
+  return outcome(r);
+}
+
+const SCRIPT_STATUS = 42;
+
+/** How the memfd is prepared before execveat, and what must happen. */
+interface ExecveatParams {
+  /** memfd_create flags. */ flags: number;
+  /** fchmod before sealing (null: keep). */ chmod: number | null;
+  /** Seal to add (0: none). */ seal: number;
+  /** 'runs' (the script exits 42) or the errno execveat fails with. */ result: string;
+}
+
+const execveat = defineCase<ExecveatParams>({
+  id: 'memfd.exec.execveat',
+  doc: 'execveat(AT_EMPTY_PATH) runs a memfd script that has an exec bit (also when W^X-sealed) and fails with EACCES on MFD_NOEXEC_SEAL or a mode without exec bits',
+  requires: { ...NEEDS_MEMFD_EXEC_API, files: [MEMFD_NOEXEC_SYSCTL, '/bin/sh', '/dev/fd'] },
+  tags: { linuxGit: ['105ff5339f49'] },
+  variants: [
+    { name: 'mfd_exec', params: { flags: MFD_EXEC, chmod: null, seal: 0, result: 'runs' } },
+    { name: 'mfd_exec_sealed_exec', params: { flags: MFD_EXEC | MFD_ALLOW_SEALING, chmod: 0o755, seal: F_SEAL_EXEC, result: 'runs' } },
+    { name: 'mfd_noexec_seal', params: { flags: MFD_NOEXEC_SEAL, chmod: null, seal: 0, result: 'EACCES' } },
+    { name: 'mfd_exec_chmod_0644', params: { flags: MFD_EXEC, chmod: 0o644, seal: 0, result: 'EACCES' } },
+  ],
+  run(ctx) {
+    if (ctx.params.flags & MFD_EXEC && readFileSync(MEMFD_NOEXEC_SYSCTL, 'utf8').trim() === '2') ctx.skip('vm.memfd_noexec is 2 in this pid namespace, which refuses MFD_EXEC');
+    const rw = Number(expectOk(__memfdCreate(uniqueName('execveat'), MFD_CLOEXEC | ctx.params.flags), 'memfd_create'));
+    let ro: number;
+    try {
+      pwrite(rw, Buffer.from(`#!/bin/sh\nexit ${SCRIPT_STATUS}\n`), 0);
+      if (ctx.params.chmod !== null) expectOk(__fchmod(rw, ctx.params.chmod), `fchmod(${octal(ctx.params.chmod)})`);
+      if (ctx.params.seal) addSeals(rw, ctx.params.seal);
+      // exec refuses files open for writing (ETXTBSY): hand the child a read-only open and drop the writer.
+      ro = ctx.trackFd(Number(expectOk(__open(`/proc/self/fd/${rw}`, O_RDONLY | O_CLOEXEC), 'reopen O_RDONLY')));
+    } finally {
+      close(rw);
+    }
+    const p = ctx.probe('execveatFd3', [], { fds: [ro], timeoutMs: 15000 });
+    ctx.observe('status', p.status);
+    if (ctx.params.result === 'runs') {
+      if (p.status === 0) throw new CaseFailure(`execveat of the memfd failed with ${String(p.value)}`);
+      expectEq(p.status, SCRIPT_STATUS, `exit status of the exec'd memfd script (signal ${p.signal}; stderr ${p.stderr.trim().slice(-200)})`);
+    } else {
+      if (p.status !== 0) throw new CaseFailure(`expected execveat to fail with ${ctx.params.result}, but the child ended with status ${p.status} signal ${p.signal}`);
+      expectEq(p.value, ctx.params.result, 'execveat outcome');
+    }
+  },
+});
+
+// ---- vm.memfd_noexec, always inside a pid namespace of the case's own ----
+
+/** One step a child performs inside its new pid namespace. */
+export type NsStep =
+  | { op: 'write'; value: string }
+  | { op: 'read' }
+  | { op: 'create'; flags: number }
+  | { op: 'nested'; steps: NsStep[] };
+
+/** What a step found. */
+export type NsResult =
+  | { op: 'write'; value: string; outcome: string }
+  | { op: 'read'; value: string }
+  | { op: 'create'; flags: number; outcome: string; mode?: number; seals?: number }
+  | { op: 'nested'; results?: NsResult[]; error?: string };
+
+// Refuses to touch the sysctl unless it really is pid 1 of a namespace other than outerNs.
+/** Probe run as pid 1 of a new pid namespace: performs the steps and returns what each found. */
+export function nsRunSteps(outerNs: string, steps: NsStep[], unshare: string): NsResult[] {
+  const here = pidNamespaceId();
+  if (getpid() !== 1 || here === outerNs) throw new Error(`refusing to write ${MEMFD_NOEXEC_SYSCTL}: not pid 1 of a new pid namespace (pid ${getpid()}, ${here})`);
+  const out: NsResult[] = [];
+  for (const step of steps) {
+    switch (step.op) {
+      case 'write': {
+        const o = __open(MEMFD_NOEXEC_SYSCTL, O_WRONLY | O_CLOEXEC);
+        if (o.ret < 0) { out.push({ op: 'write', value: step.value, outcome: `open: ${outcome(o)}` }); break; }
+        const w = __write(o.ret, Buffer.from(`${step.value}\n`));
+        close(o.ret);
+        out.push({ op: 'write', value: step.value, outcome: outcome(w) });
+        break;
+      }
+      case 'read':
+        out.push({ op: 'read', value: readFileSync(MEMFD_NOEXEC_SYSCTL, 'utf8').trim() });
+        break;
+      case 'create': {
+        const r = __memfdCreate(uniqueName('ns'), step.flags | MFD_CLOEXEC);
+        if (r.ret < 0) { out.push({ op: 'create', flags: step.flags, outcome: outcome(r) }); break; }
+        out.push({ op: 'create', flags: step.flags, outcome: 'OK', mode: modeOf(r.ret), seals: Number(__getSeals(r.ret).ret) });
+        close(r.ret);
+        break;
+      }
+      case 'nested': {
+        const n = runInNewPidNamespace(unshare, import.meta.url, 'nsRunSteps', [here, step.steps, unshare]);
+        out.push(n.status === 0 && Array.isArray(n.value) ? { op: 'nested', results: n.value as NsResult[] } : { op: 'nested', error: `status ${n.status} signal ${n.signal}: ${n.stderr.trim().slice(-300)}` });
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+/** Runs steps in a new pid namespace and returns their results; asserts the host's sysctl did not move. */
+function runNsSteps(ctx: CaseContext<unknown>, steps: NsStep[]): NsResult[] {
+  requireDefaultExecPolicy(ctx);
+  const unshare = findInPath('unshare');
+  if (!unshare) ctx.skip('needs unshare(1) from util-linux in PATH to create a pid namespace');
+  const hostBefore = readFileSync(MEMFD_NOEXEC_SYSCTL, 'utf8').trim();
+  const n = runInNewPidNamespace(unshare, ctx.module, 'nsRunSteps', [pidNamespaceId(), steps, unshare]);
+  const hostAfter = readFileSync(MEMFD_NOEXEC_SYSCTL, 'utf8').trim();
+  expectEq(hostAfter, hostBefore, `vm.memfd_noexec of the suite's own pid namespace after the case`);
+  if (/unshare failed/.test(n.stderr)) ctx.skip(`unshare(CLONE_NEWPID) refused here: ${n.stderr.trim().split('\n')[0]}`);
+  if (n.status !== 0 || !Array.isArray(n.value)) throw new HarnessError(`pid-namespace child failed: status ${n.status} signal ${n.signal}${n.timedOut ? ' (timed out)' : ''}: ${n.stderr.trim().slice(-400)}`);
+  return n.value as NsResult[];
+}
+
+/** Expected result of one step, matched against what the child found. */
+type Want =
+  | { op: 'write'; outcome: string }
+  | { op: 'read'; value: string }
+  | { op: 'create'; outcome: string; mode?: number; seals?: number }
+  | { op: 'nested'; wants: Want[] };
+
+function expectResults(got: NsResult[], wants: Want[], where: string): void {
+  expectEq(got.length, wants.length, `${where}: number of step results`);
+  wants.forEach((w, i) => {
+    const g = got[i] as NsResult;
+    const at = `${where} step ${i + 1} (${w.op})`;
+    if (w.op === 'write' && g.op === 'write') expectEq(g.outcome, w.outcome, `${at}: writing "${g.value}" to vm.memfd_noexec`);
+    else if (w.op === 'read' && g.op === 'read') expectEq(g.value, w.value, `${at}: vm.memfd_noexec`);
+    else if (w.op === 'create' && g.op === 'create') {
+      const flags = `memfd_create(flags 0x${g.flags.toString(16)})`;
+      expectEq(g.outcome, w.outcome, `${at}: ${flags}`);
+      if (w.mode !== undefined) expectEq(g.mode, w.mode, `${at}: mode of ${flags} (${octal(g.mode ?? 0)})`);
+      if (w.seals !== undefined) expectEq(g.seals, w.seals, `${at}: seals of ${flags} (${sealText(g.seals ?? 0)})`);
+    } else if (w.op === 'nested' && g.op === 'nested') {
+      if (g.error !== undefined || !g.results) throw new HarnessError(`${at}: nested pid-namespace child failed: ${g.error}`);
+      expectResults(g.results, w.wants, `${where} > nested namespace`);
+    } else throw new HarnessError(`${at}: result of kind ${g.op} for a ${w.op} step`);
+  });
+}
+
+const NS_REQUIRES = { ...NEEDS_MEMFD_EXEC_API, root: true };
+const NS_TAGS = { selftest: 'memfd_test.c:test_sysctl_simple/test_sysctl_nested', linuxGit: ['105ff5339f49', '9876cfe8ec1c', '202e14222fad'] };
+const NOEXEC = { outcome: 'OK', mode: 0o666, seals: F_SEAL_EXEC };
+
+/** A vm.memfd_noexec scenario: steps for the namespaced child and what each must find. */
+interface Scenario {
+  /** Case id. */ id: string;
+  /** Doc sentence. */ doc: string;
+  /** Steps and their expected results, side by side. */ plan: [NsStep, Want][];
+}
+
+function nested(plan: [NsStep, Want][]): [NsStep, Want] {
+  return [{ op: 'nested', steps: plan.map(([s]) => s) }, { op: 'nested', wants: plan.map(([, w]) => w) }];
+}
+
+const write = (value: string, outcomeName = 'OK'): [NsStep, Want] => [{ op: 'write', value }, { op: 'write', outcome: outcomeName }];
+const read = (value: string): [NsStep, Want] => [{ op: 'read' }, { op: 'read', value }];
+const create = (flags: number, want: Omit<Extract<Want, { op: 'create' }>, 'op'>): [NsStep, Want] => [{ op: 'create', flags }, { op: 'create', ...want }];
+
+const SCENARIOS: Scenario[] = [
+  {
+    id: 'memfd.exec.sysctl_namespaced',
+    doc: 'vm.memfd_noexec is per pid namespace: a new namespace starts with its parent value, takes 1 and 2, and the suite\'s own namespace keeps its value',
+    plan: [read('0'), write('1'), read('1'), write('2'), read('2')],
+  },
+  {
+    id: 'memfd.exec.sysctl_0',
+    doc: 'vm.memfd_noexec=0: memfd_create without MFD_EXEC/MFD_NOEXEC_SEAL behaves as MFD_EXEC (0777, sealing as requested); both explicit flags work',
+    plan: [
+      write('0'),
+      create(0, { outcome: 'OK', mode: 0o777, seals: F_SEAL_SEAL }),
+      create(MFD_ALLOW_SEALING, { outcome: 'OK', mode: 0o777, seals: 0 }),
+      create(MFD_EXEC, { outcome: 'OK', mode: 0o777, seals: F_SEAL_SEAL }),
+      create(MFD_NOEXEC_SEAL, NOEXEC),
+    ],
+  },
+  {
+    id: 'memfd.exec.sysctl_1',
+    doc: 'vm.memfd_noexec=1: memfd_create without exec flags behaves as MFD_NOEXEC_SEAL (0666, F_SEAL_EXEC, sealing enabled); MFD_EXEC is still honoured',
+    plan: [
+      write('1'),
+      create(0, NOEXEC),
+      create(MFD_ALLOW_SEALING, NOEXEC),
+      create(MFD_EXEC, { outcome: 'OK', mode: 0o777, seals: F_SEAL_SEAL }),
+      create(MFD_EXEC | MFD_ALLOW_SEALING, { outcome: 'OK', mode: 0o777, seals: 0 }),
+      create(MFD_NOEXEC_SEAL, NOEXEC),
+    ],
+  },
+  {
+    id: 'memfd.exec.sysctl_2',
+    doc: 'vm.memfd_noexec=2: MFD_EXEC fails with EACCES; without exec flags memfd_create behaves as MFD_NOEXEC_SEAL (6.6+: not refused)',
+    plan: [
+      write('2'),
+      create(MFD_EXEC, { outcome: 'EACCES' }),
+      create(MFD_EXEC | MFD_ALLOW_SEALING, { outcome: 'EACCES' }),
+      create(0, NOEXEC),
+      create(MFD_ALLOW_SEALING, NOEXEC),
+      create(MFD_NOEXEC_SEAL, NOEXEC),
+    ],
+  },
+  {
+    id: 'memfd.exec.sysctl_lower_in_own_namespace',
+    doc: 'a namespace may lower its own vm.memfd_noexec down to its parent\'s value (6.6+: no ratchet), and the lowered value takes effect',
+    plan: [write('2'), write('1'), read('1'), write('0'), read('0'), create(0, { outcome: 'OK', mode: 0o777, seals: F_SEAL_SEAL })],
+  },
+  {
+    id: 'memfd.exec.sysctl_child_inherits_floor',
+    doc: 'a child pid namespace inherits its parent\'s vm.memfd_noexec as a floor: writing a lower value fails with EINVAL, a higher one applies only to the child',
+    plan: [
+      write('1'),
+      nested([
+        read('1'),
+        write('0', 'EINVAL'),
+        read('1'),
+        create(0, NOEXEC),
+        write('2'),
+        create(MFD_EXEC, { outcome: 'EACCES' }),
+      ]),
+      read('1'),
+      create(MFD_EXEC, { outcome: 'OK', mode: 0o777, seals: F_SEAL_SEAL }),
+    ],
+  },
+  {
+    id: 'memfd.exec.sysctl_invalid_values',
+    doc: 'vm.memfd_noexec accepts only 0, 1 and 2: 3, -1 and a non-number fail with EINVAL and leave the value unchanged',
+    plan: [write('1'), write('3', 'EINVAL'), write('-1', 'EINVAL'), write('x', 'EINVAL'), read('1')],
+  },
+];
+
+const sysctlCases = SCENARIOS.map((s) =>
+  defineCase({
+    id: s.id,
+    doc: `${s.doc}; runs in a new pid namespace (unshare --pid --fork) so the host value is never touched`,
+    requires: NS_REQUIRES,
+    tags: NS_TAGS,
+    timeoutMs: 60000,
+    run(ctx) {
+      const got = runNsSteps(ctx, s.plan.map(([step]) => step));
+      ctx.observe('results', got);
+      expectResults(got, s.plan.map(([, w]) => w), 'namespace');
+    },
+  }),
+);
+
+
+export default [noexecSeal, execFlag, sealExecChmod, sealExecPathChmod, sealExecImplies, sealExecBusy, execveat, ...sysctlCases];

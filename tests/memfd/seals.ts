@@ -1,0 +1,386 @@
+/** memfd.seals: the seal × operation matrix, F_ADD_SEALS argument checking, and how seals travel with the inode. */
+import { defineCase, type CaseDef } from '../../lib/harness/case.js';
+import { expectErrno, expectEq, expectOk, outcome, CaseFailure } from '../../lib/harness/expect.js';
+import { addSeals, __addSeals, __getSeals } from '../../lib/sys/fcntl.js';
+import { __open, __dup, fstat } from '../../lib/sys/fd.js';
+import { __pwrite, pread, pwrite } from '../../lib/sys/io.js';
+import { __mmap, __mprotect, Mapping } from '../../lib/sys/mman.js';
+import { socketpair, sendFds, recvFds } from '../../lib/sys/socket.js';
+import { syscall } from '../../lib/ffi/libc.js';
+import {
+  F_ADD_SEALS, F_SEAL_EXEC, F_SEAL_FUTURE_WRITE, F_SEAL_GROW, F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_WRITE,
+  MAP_PRIVATE, MAP_SHARED, O_CLOEXEC, O_RDONLY, O_RDWR, O_TMPFILE, O_WRONLY, PROT_READ, PROT_WRITE, SYSCALL,
+} from '../../lib/uapi/index.js';
+import {
+  ALL_SEALS, MATRIX_SIZE, NEEDS_MEMFD_EXEC_API, SEAL_OPS, SEAL_ROWS, __pipe2, expectSeals, expectUnchanged, newMemfd,
+  observeOutcome, octal, requireDefaultExecPolicy, sealOutcome, sealText, sealableMemfd, snapshot, type SealRow,
+} from '../../lib/cases/memfd.js';
+
+/** Parameters of one cell of the seal matrix. */
+interface CellParams {
+  /** SEAL_OPS name. */ op: string;
+  /** 'OK' or the errno the contract gives this cell (a fixture may override it per kernel). */ outcome: string;
+}
+
+function matrixRow(row: SealRow): CaseDef<CellParams> {
+  return defineCase<CellParams>({
+    id: `memfd.seals.${row.name}`,
+    doc: `${row.doc}; one variant per operation, each asserting success or the exact errno and that a refused call changed nothing`,
+    ...(row.needsExecApi ? { requires: NEEDS_MEMFD_EXEC_API } : {}),
+    tags: {
+      selftest: 'memfd_test.c:test_seal_write/future_write/shrink/grow/exec',
+      linuxGit: row.needsExecApi ? ['6fd7353829ca', 'c4f75bc8bd6b'] : row.seal === F_SEAL_FUTURE_WRITE ? ['ab3948f58ff8'] : ['40e041a2c858'],
+    },
+    variants: SEAL_OPS.map((op) => ({ name: op.name, params: { op: op.name, outcome: sealOutcome(row.effective, op) } })),
+    run(ctx) {
+      const op = SEAL_OPS.find((o) => o.name === ctx.params.op);
+      if (!op) throw new Error(`unknown seal op ${ctx.params.op}`);
+      const fd = sealableMemfd(ctx, row.mode);
+      addSeals(fd, row.seal);
+      expectSeals(fd, row.effective, `F_ADD_SEALS(${sealText(row.seal)}) on a ${octal(row.mode)} file`);
+      const before = snapshot(fd);
+      const res = op.run(ctx, fd);
+      observeOutcome(ctx, res.r);
+      const want = ctx.expected<string>('outcome', ctx.params.outcome);
+      const what = `${res.what} on a file sealed ${sealText(row.effective)}`;
+      if (want === 'OK') {
+        expectOk(res.r, what);
+        res.verify?.();
+      } else {
+        expectErrno(res.r, want, what);
+        expectUnchanged(fd, before, res.what);
+      }
+    },
+  });
+}
+
+const matrix = SEAL_ROWS.map(matrixRow);
+
+const sealSealBlocksAll = defineCase({
+  id: 'memfd.seals.seal_seal_blocks_every_seal',
+  doc: 'after F_SEAL_SEAL, F_ADD_SEALS fails with EPERM for every seal bit and for 0, and the mask stays F_SEAL_SEAL',
+  tags: { selftest: 'memfd_test.c:test_basic' },
+  run(ctx) {
+    const fd = sealableMemfd(ctx, 0o600);
+    addSeals(fd, F_SEAL_SEAL);
+    for (const seal of [0, F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_WRITE, F_SEAL_FUTURE_WRITE, F_SEAL_EXEC])
+      expectErrno(__addSeals(fd, seal), 'EPERM', `F_ADD_SEALS(${sealText(seal)}) after F_SEAL_SEAL`);
+    expectSeals(fd, F_SEAL_SEAL, 'after the refused additions');
+  },
+});
+
+const withoutAllowSealing = defineCase({
+  id: 'memfd.seals.without_allow_sealing',
+  doc: 'a memfd created without MFD_ALLOW_SEALING reports F_SEAL_SEAL and refuses every F_ADD_SEALS with EPERM',
+  tags: { selftest: 'memfd_test.c:test_basic' },
+  run(ctx) {
+    requireDefaultExecPolicy(ctx);
+    const fd = newMemfd(ctx, 0, 'nosealing');
+    expectSeals(fd, F_SEAL_SEAL, 'initial seals');
+    for (const seal of [F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_WRITE, F_SEAL_FUTURE_WRITE, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE, 0])
+      expectErrno(__addSeals(fd, seal), 'EPERM', `F_ADD_SEALS(${sealText(seal)}) without MFD_ALLOW_SEALING`);
+    expectSeals(fd, F_SEAL_SEAL, 'after the refused additions');
+  },
+});
+
+const unknownBits = defineCase({
+  id: 'memfd.seals.unknown_bits',
+  doc: 'F_ADD_SEALS with any bit outside F_ALL_SEALS (bits 6..31) fails with EINVAL and adds nothing, even together with a valid seal',
+  run(ctx) {
+    const fd = sealableMemfd(ctx, 0o600);
+    for (let bit = 6; bit < 32; bit++) {
+      const v = (1 << bit) >>> 0;
+      expectErrno(syscall(SYSCALL.fcntl, fd, F_ADD_SEALS, v), 'EINVAL', `F_ADD_SEALS(0x${v.toString(16)})`);
+      expectErrno(syscall(SYSCALL.fcntl, fd, F_ADD_SEALS, (v | F_SEAL_GROW) >>> 0), 'EINVAL', `F_ADD_SEALS(GROW|0x${v.toString(16)})`);
+    }
+    expectSeals(fd, 0, 'after the refused additions');
+  },
+});
+
+const upperBits = defineCase({
+  id: 'memfd.seals.upper_32_bits',
+  doc: 'F_ADD_SEALS takes an int: bits 32..63 of the fcntl argument are ignored since 6.4 (were EINVAL), so 1<<32|GROW adds exactly GROW',
+  tags: { linuxGit: ['f7b8f70ba44f'] },
+  expect: { upper: 'ignored' },
+  run(ctx) {
+    const fd = sealableMemfd(ctx, 0o600);
+    const r = syscall(SYSCALL.fcntl, fd, F_ADD_SEALS, (1n << 32n) | BigInt(F_SEAL_GROW));
+    ctx.observe('outcome', outcome(r));
+    const want = ctx.expected<string>('upper');
+    if (want === 'ignored') {
+      expectOk(r, 'F_ADD_SEALS(1<<32 | GROW) through the raw syscall');
+      expectSeals(fd, F_SEAL_GROW, 'after F_ADD_SEALS(1<<32 | GROW)');
+    } else {
+      expectErrno(r, want, 'F_ADD_SEALS(1<<32 | GROW) through the raw syscall');
+      expectSeals(fd, 0, 'after the refused F_ADD_SEALS');
+    }
+  },
+});
+
+const addZero = defineCase({
+  id: 'memfd.seals.add_zero_and_repeat',
+  doc: 'F_ADD_SEALS(0) succeeds and changes nothing; adding a seal twice succeeds; seals accumulate (never removed)',
+  run(ctx) {
+    const fd = sealableMemfd(ctx, 0o600);
+    expectOk(__addSeals(fd, 0), 'F_ADD_SEALS(0)');
+    expectSeals(fd, 0, 'after F_ADD_SEALS(0)');
+    expectOk(__addSeals(fd, F_SEAL_SHRINK), 'F_ADD_SEALS(SHRINK)');
+    expectOk(__addSeals(fd, F_SEAL_SHRINK), 'F_ADD_SEALS(SHRINK) again');
+    expectOk(__addSeals(fd, F_SEAL_GROW), 'F_ADD_SEALS(GROW)');
+    expectSeals(fd, F_SEAL_SHRINK | F_SEAL_GROW, 'SHRINK then GROW');
+    expectOk(__addSeals(fd, F_SEAL_SHRINK | F_SEAL_WRITE | F_SEAL_SEAL), 'F_ADD_SEALS(SHRINK|WRITE|SEAL)');
+    expectSeals(fd, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL, 'after the combined addition');
+  },
+});
+
+const allAtOnce = defineCase({
+  id: 'memfd.seals.all_seals_at_once',
+  doc: 'F_ADD_SEALS(F_ALL_SEALS) on an unmapped memfd succeeds and F_GET_SEALS returns all six seals',
+  requires: NEEDS_MEMFD_EXEC_API,
+  run(ctx) {
+    const fd = sealableMemfd(ctx, 0o600);
+    addSeals(fd, ALL_SEALS);
+    expectSeals(fd, ALL_SEALS, 'after F_ADD_SEALS(all)');
+  },
+});
+
+/** A non-memfd file for F_ADD_SEALS/F_GET_SEALS. */
+interface OtherFileParams {
+  /** How to open it; returns the fds to close and the one to test. */ kind: 'dev_null' | 'dev_null_rdonly' | 'pipe_write_end' | 'pipe_read_end' | 'socket' | 'shmem_tmpfile';
+  /** Expected F_ADD_SEALS errno. */ add: string;
+  /** Expected F_GET_SEALS outcome: an errno, or a seal mask as a number. */ get: string | number;
+}
+
+const otherFiles = defineCase<OtherFileParams>({
+  id: 'memfd.seals.other_files',
+  doc: 'F_ADD_SEALS/F_GET_SEALS on files that are not memfds: EINVAL on non-shmem files (EPERM first when not open for writing); a plain shmem file carries F_SEAL_SEAL',
+  variants: [
+    { name: 'dev_null', params: { kind: 'dev_null', add: 'EINVAL', get: 'EINVAL' } },
+    { name: 'dev_null_rdonly', params: { kind: 'dev_null_rdonly', add: 'EPERM', get: 'EINVAL' } },
+    { name: 'pipe_write_end', params: { kind: 'pipe_write_end', add: 'EINVAL', get: 'EINVAL' } },
+    { name: 'pipe_read_end', params: { kind: 'pipe_read_end', add: 'EPERM', get: 'EINVAL' } },
+    { name: 'socket', params: { kind: 'socket', add: 'EINVAL', get: 'EINVAL' } },
+    { name: 'shmem_tmpfile', params: { kind: 'shmem_tmpfile', add: 'EPERM', get: F_SEAL_SEAL }, requires: { files: ['/dev/shm'] } },
+  ],
+  run(ctx) {
+    let fd: number;
+    switch (ctx.params.kind) {
+      case 'dev_null': fd = ctx.trackFd(Number(expectOk(__open('/dev/null', O_RDWR | O_CLOEXEC), 'open /dev/null'))); break;
+      case 'dev_null_rdonly': fd = ctx.trackFd(Number(expectOk(__open('/dev/null', O_RDONLY | O_CLOEXEC), 'open /dev/null'))); break;
+      case 'pipe_write_end':
+      case 'pipe_read_end': {
+        const p = __pipe2(O_CLOEXEC);
+        expectOk(p, 'pipe2');
+        ctx.trackFd(p.fds[0]);
+        ctx.trackFd(p.fds[1]);
+        fd = ctx.params.kind === 'pipe_write_end' ? p.fds[1] : p.fds[0];
+        break;
+      }
+      case 'socket': {
+        const [a, b] = socketpair();
+        ctx.trackFd(a);
+        ctx.trackFd(b);
+        fd = a;
+        break;
+      }
+      case 'shmem_tmpfile': {
+        const r = __open('/dev/shm', O_TMPFILE | O_RDWR | O_CLOEXEC, 0o600);
+        if (r.ret < 0) ctx.skip(`O_TMPFILE on /dev/shm failed with ${outcome(r)} (not tmpfs here)`);
+        fd = ctx.trackFd(r.ret);
+        break;
+      }
+    }
+    ctx.observe('add', outcome(__addSeals(fd, F_SEAL_SEAL)));
+    expectErrno(__addSeals(fd, F_SEAL_SHRINK), ctx.params.add, `F_ADD_SEALS(SHRINK) on ${ctx.params.kind}`);
+    const g = __getSeals(fd);
+    if (typeof ctx.params.get === 'number') expectEq(Number(expectOk(g, `F_GET_SEALS on ${ctx.params.kind}`)), ctx.params.get, `F_GET_SEALS on ${ctx.params.kind}`);
+    else expectErrno(g, ctx.params.get, `F_GET_SEALS on ${ctx.params.kind}`);
+  },
+});
+
+const rdonlyCannotAdd = defineCase({
+  id: 'memfd.seals.rdonly_fd_cannot_add',
+  doc: 'an O_RDONLY reopen of a memfd (/proc/self/fd/N) can read the seals but F_ADD_SEALS fails with EPERM; an O_WRONLY reopen can add them',
+  tags: { selftest: 'memfd_test.c:test_share_open' },
+  run(ctx) {
+    const fd = sealableMemfd(ctx, 0o600);
+    addSeals(fd, F_SEAL_SHRINK);
+    const ro = ctx.trackFd(Number(expectOk(__open(`/proc/self/fd/${fd}`, O_RDONLY | O_CLOEXEC), 'open O_RDONLY')));
+    expectSeals(ro, F_SEAL_SHRINK, 'F_GET_SEALS through the O_RDONLY fd');
+    expectErrno(__addSeals(ro, F_SEAL_GROW), 'EPERM', 'F_ADD_SEALS(GROW) through an O_RDONLY fd');
+    expectErrno(__addSeals(ro, F_SEAL_SEAL), 'EPERM', 'F_ADD_SEALS(SEAL) through an O_RDONLY fd');
+    expectSeals(fd, F_SEAL_SHRINK, 'after the refused additions');
+    const wo = ctx.trackFd(Number(expectOk(__open(`/proc/self/fd/${fd}`, O_WRONLY | O_CLOEXEC), 'open O_WRONLY')));
+    expectOk(__addSeals(wo, F_SEAL_GROW), 'F_ADD_SEALS(GROW) through an O_WRONLY fd');
+    expectSeals(fd, F_SEAL_SHRINK | F_SEAL_GROW, 'seals seen through the first fd');
+  },
+});
+
+const throughDup = defineCase({
+  id: 'memfd.seals.shared_through_dup',
+  doc: 'seals added through a dup() are visible through the original fd and vice versa, and survive closing either',
+  tags: { selftest: 'memfd_test.c:test_share_dup' },
+  run(ctx) {
+    const fd = sealableMemfd(ctx, 0o600);
+    const d = ctx.trackFd(Number(expectOk(__dup(fd), 'dup')));
+    addSeals(fd, F_SEAL_WRITE);
+    expectSeals(d, F_SEAL_WRITE, 'dup after sealing the original');
+    addSeals(d, F_SEAL_SHRINK);
+    expectSeals(fd, F_SEAL_WRITE | F_SEAL_SHRINK, 'original after sealing the dup');
+    addSeals(fd, F_SEAL_SEAL);
+    expectErrno(__addSeals(d, F_SEAL_GROW), 'EPERM', 'F_ADD_SEALS(GROW) through the dup after F_SEAL_SEAL');
+    expectErrno(__pwrite(d, Buffer.from('x'), 0), 'EPERM', 'pwrite through the dup');
+  },
+});
+
+const throughProcReopen = defineCase({
+  id: 'memfd.seals.shared_through_proc_reopen',
+  doc: 'open("/proc/self/fd/N", O_RDWR) yields a new open file of the same inode: seals added through either are seen by both and bind writes through both',
+  tags: { selftest: 'memfd_test.c:test_share_open' },
+  run(ctx) {
+    const fd = sealableMemfd(ctx, 0o600);
+    const re = ctx.trackFd(Number(expectOk(__open(`/proc/self/fd/${fd}`, O_RDWR | O_CLOEXEC), 'open /proc/self/fd/N O_RDWR')));
+    expectEq(fstat(re).ino, fstat(fd).ino, 'inode of the reopened fd');
+    addSeals(fd, F_SEAL_WRITE);
+    expectSeals(re, F_SEAL_WRITE, 'reopened fd after sealing the original');
+    expectErrno(__pwrite(re, Buffer.from('x'), 0), 'EPERM', 'pwrite through the reopened fd');
+    addSeals(re, F_SEAL_SHRINK);
+    expectSeals(fd, F_SEAL_WRITE | F_SEAL_SHRINK, 'original after sealing through the reopened fd');
+  },
+});
+
+/** Probe: runs in a child process that got the sealed memfd as fd 3; reports what it sees and adds F_SEAL_SEAL. */
+export function childSealView(): { seals: number; write: string; read: string; addSeal: string } {
+  const seals = Number(__getSeals(3).ret);
+  const write = outcome(__pwrite(3, Buffer.from('child'), 0));
+  const read = pread(3, 5, 0).toString('latin1');
+  const addSeal = outcome(__addSeals(3, F_SEAL_SEAL));
+  return { seals, write, read, addSeal };
+}
+
+const inChild = defineCase({
+  id: 'memfd.seals.shared_with_child_process',
+  doc: 'a child process that inherits the memfd sees its seals, is refused writes with EPERM, and a seal it adds is seen by the parent',
+  tags: { selftest: 'memfd_test.c:test_share_fork' },
+  run(ctx) {
+    const fd = sealableMemfd(ctx, 0o600);
+    pwrite(fd, Buffer.from('hello'), 0);
+    addSeals(fd, F_SEAL_WRITE | F_SEAL_SHRINK);
+    const p = ctx.probe('childSealView', [], { fds: [fd] });
+    if (p.status !== 0 || p.value === undefined) throw new CaseFailure(`child failed: status ${p.status} signal ${p.signal}: ${p.stderr.trim().split('\n').pop()}`);
+    const v = p.value as ReturnType<typeof childSealView>;
+    expectEq(v.seals, F_SEAL_WRITE | F_SEAL_SHRINK, 'F_GET_SEALS in the child');
+    expectEq(v.write, 'EPERM', 'pwrite in the child');
+    expectEq(v.read, 'hello', 'bytes the child reads');
+    expectEq(v.addSeal, 'OK', 'F_ADD_SEALS(SEAL) in the child');
+    expectSeals(fd, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_SEAL, 'parent after the child added F_SEAL_SEAL');
+  },
+});
+
+const throughScmRights = defineCase({
+  id: 'memfd.seals.shared_through_scm_rights',
+  doc: 'a memfd passed over a unix socket (SCM_RIGHTS) arrives with its seals, which still refuse writes and further sealing',
+  run(ctx) {
+    const fd = sealableMemfd(ctx, 0o600);
+    addSeals(fd, F_SEAL_WRITE | F_SEAL_SEAL);
+    const [a, b] = socketpair();
+    ctx.trackFd(a);
+    ctx.trackFd(b);
+    sendFds(a, [fd]);
+    const got = recvFds(b, 1);
+    for (const f of got) ctx.trackFd(f);
+    expectEq(got.length, 1, 'fds received');
+    const r = got[0] as number;
+    expectEq(fstat(r).ino, fstat(fd).ino, 'inode of the received fd');
+    expectSeals(r, F_SEAL_WRITE | F_SEAL_SEAL, 'received fd');
+    expectErrno(__pwrite(r, Buffer.from('x'), 0), 'EPERM', 'pwrite through the received fd');
+    expectErrno(__addSeals(r, F_SEAL_GROW), 'EPERM', 'F_ADD_SEALS through the received fd');
+  },
+});
+
+/** How a mapping exists while F_SEAL_WRITE is added, and what F_ADD_SEALS must answer. */
+interface BusyParams {
+  /** Mapping kind. */ map: 'shared_rw' | 'shared_ro' | 'shared_ro_of_rdonly_fd' | 'private_rw' | 'shared_rw_unmapped';
+  /** 'OK' or the errno. */ outcome: string;
+}
+
+const writeSealWithMappings = defineCase<BusyParams>({
+  id: 'memfd.seals.write_with_existing_mapping',
+  doc: 'F_SEAL_WRITE fails with EBUSY while a MAP_SHARED mapping that may become writable exists (VM_MAYWRITE, even if PROT_READ), and succeeds with private or read-only-fd mappings or after munmap',
+  tags: { selftest: 'memfd_test.c:test_share_mmap' },
+  variants: [
+    { name: 'shared_rw', params: { map: 'shared_rw', outcome: 'EBUSY' } },
+    { name: 'shared_ro', params: { map: 'shared_ro', outcome: 'EBUSY' } },
+    { name: 'shared_ro_of_rdonly_fd', params: { map: 'shared_ro_of_rdonly_fd', outcome: 'OK' } },
+    { name: 'private_rw', params: { map: 'private_rw', outcome: 'OK' } },
+    { name: 'shared_rw_unmapped', params: { map: 'shared_rw_unmapped', outcome: 'OK' } },
+  ],
+  run(ctx) {
+    const fd = sealableMemfd(ctx, 0o600);
+    const kind = ctx.params.map;
+    let mapFd = fd;
+    if (kind === 'shared_ro_of_rdonly_fd') mapFd = ctx.trackFd(Number(expectOk(__open(`/proc/self/fd/${fd}`, O_RDONLY | O_CLOEXEC), 'open O_RDONLY')));
+    const prot = kind === 'shared_rw' || kind === 'private_rw' || kind === 'shared_rw_unmapped' ? PROT_READ | PROT_WRITE : PROT_READ;
+    const flags = kind === 'private_rw' ? MAP_PRIVATE : MAP_SHARED;
+    const m = __mmap(MATRIX_SIZE, prot, flags, mapFd, 0n);
+    const map = ctx.track(new Mapping(BigInt(expectOk(m, `mmap for ${kind}`)), MATRIX_SIZE));
+    if (kind === 'shared_rw_unmapped') map.close();
+    const r = __addSeals(fd, F_SEAL_WRITE);
+    observeOutcome(ctx, r);
+    const want = ctx.expected<string>('outcome', ctx.params.outcome);
+    if (want === 'OK') {
+      expectOk(r, `F_ADD_SEALS(WRITE) with a ${kind} mapping`);
+      expectSeals(fd, F_SEAL_WRITE, 'after sealing');
+    } else {
+      expectErrno(r, want, `F_ADD_SEALS(WRITE) with a ${kind} mapping`);
+      expectSeals(fd, 0, 'after the refused F_SEAL_WRITE');
+      expectOk(__addSeals(fd, F_SEAL_SHRINK), 'F_ADD_SEALS(SHRINK) with the same mapping (only WRITE is busy)');
+      map.close();
+      expectOk(__addSeals(fd, F_SEAL_WRITE), 'F_ADD_SEALS(WRITE) after munmap');
+      expectSeals(fd, F_SEAL_WRITE | F_SEAL_SHRINK, 'after munmap and sealing');
+    }
+  },
+});
+
+const futureWriteKeepsMapping = defineCase({
+  id: 'memfd.seals.future_write_keeps_existing_mapping',
+  doc: 'F_SEAL_FUTURE_WRITE is accepted while shared mappings exist; they keep writing (a read-only one may still be mprotect()ed writable), while write() and new writable shared mappings fail with EPERM',
+  tags: { selftest: 'memfd_test.c:test_seal_future_write', linuxGit: ['ab3948f58ff8'] },
+  run(ctx) {
+    const fd = sealableMemfd(ctx, 0o600);
+    const map = ctx.map(MATRIX_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd);
+    const ro = ctx.map(MATRIX_SIZE, PROT_READ, MAP_SHARED, fd);
+    expectOk(__addSeals(fd, F_SEAL_FUTURE_WRITE), 'F_ADD_SEALS(FUTURE_WRITE) with shared mappings');
+    map.bytes[3] = 0x77;
+    expectEq(pread(fd, 1, 3)[0], 0x77, 'a store through the pre-existing writable mapping reaches the file');
+    expectOk(__mprotect(ro.addr, MATRIX_SIZE, PROT_READ | PROT_WRITE), 'mprotect(RW) of a read-only shared mapping made before the seal');
+    ro.bytes[4] = 0x78;
+    expectEq(pread(fd, 1, 4)[0], 0x78, 'a store through the re-protected mapping reaches the file');
+    expectErrno(__pwrite(fd, Buffer.from('x'), 0), 'EPERM', 'pwrite after FUTURE_WRITE');
+    const again = __mmap(MATRIX_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0n);
+    if (again.ret !== -1n) ctx.track(new Mapping(again.ret, MATRIX_SIZE));
+    expectErrno(again, 'EPERM', 'a new writable shared mapping after FUTURE_WRITE');
+    const re = ctx.trackFd(Number(expectOk(__open(`/proc/self/fd/${fd}`, O_RDWR | O_CLOEXEC), 'reopen O_RDWR')));
+    expectErrno(__pwrite(re, Buffer.from('x'), 0), 'EPERM', 'pwrite through a reopened fd after FUTURE_WRITE');
+  },
+});
+
+const sealsPerInode = defineCase({
+  id: 'memfd.seals.per_inode',
+  doc: 'seals belong to the inode: two memfds are sealed independently, and closing the sealing fd leaves the seals on a reopened fd',
+  run(ctx) {
+    const a = sealableMemfd(ctx, 0o600);
+    const b = sealableMemfd(ctx, 0o600);
+    addSeals(a, F_SEAL_GROW);
+    expectSeals(b, 0, 'the other memfd');
+    const re = ctx.trackFd(Number(expectOk(__open(`/proc/self/fd/${a}`, O_RDWR | O_CLOEXEC), 'reopen O_RDWR')));
+    expectOk(syscall(SYSCALL.close, a), 'close the sealing fd');
+    expectSeals(re, F_SEAL_GROW, 'reopened fd after the original was closed');
+    expectErrno(__pwrite(re, Buffer.from('x'), BigInt(MATRIX_SIZE)), 'EPERM', 'pwrite beyond EOF through the reopened fd');
+  },
+});
+
+export default [
+  ...matrix, sealSealBlocksAll, withoutAllowSealing, unknownBits, upperBits, addZero, allAtOnce, otherFiles, rdonlyCannotAdd,
+  throughDup, throughProcReopen, inChild, throughScmRights, writeSealWithMappings, futureWriteKeepsMapping, sealsPerInode,
+];
