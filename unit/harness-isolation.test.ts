@@ -14,7 +14,7 @@ test('misbehaving cases each become one result and the run continues', () => {
   assert.equal(r.status, 1, `exit status ${r.status}\n${r.stdout}\n${r.stderr}`);
   const file = readResults(results);
   const byId = new Map(file.results.map((x) => [x.id, x]));
-  assert.equal(file.results.length, 10, 'one result per case');
+  assert.equal(file.results.length, 11, 'one result per case');
   assert.equal(byId.get('harness.demo.pass_before')?.verdict, 'pass');
   const bus = byId.get('harness.demo.sigbus');
   assert.equal(bus?.verdict, 'fail');
@@ -25,7 +25,9 @@ test('misbehaving cases each become one result and the run continues', () => {
   assert.equal(byId.get('harness.demo.throws')?.verdict, 'error');
   assert.equal(byId.get('harness.demo.fails')?.verdict, 'fail');
   assert.equal(byId.get('harness.demo.leaks')?.verdict, 'error');
-  assert.match(byId.get('harness.demo.leaks')?.message ?? '', /leaked fds/);
+  assert.match(byId.get('harness.demo.leaks')?.message ?? '', /case leaked fds \d+ \(closed by the harness\)/);
+  assert.equal(byId.get('harness.demo.leaks_mapping')?.verdict, 'error');
+  assert.match(byId.get('harness.demo.leaks_mapping')?.message ?? '', /case leaked mappings [0-9a-f]+-[0-9a-f]+ \/memfd:harness-leak-map \(deleted\) \(unmapped by the harness\)/);
   assert.equal(byId.get('harness.demo.needs_missing_file')?.verdict, 'skip');
   assert.equal(byId.get('harness.demo.needs_missing_file')?.message, 'needs /nonexistent/gmem-conformance, which does not exist');
   assert.equal(byId.get('harness.demo.fresh')?.verdict, 'pass');
@@ -37,10 +39,10 @@ test('misbehaving cases each become one result and the run continues', () => {
   assert.ok(lines.includes('  not ok 2 harness.demo.sigbus'));
   assert.ok(lines.some((l) => /^ {2}not ok 3 harness\.demo\.hang # TIMEOUT /.test(l)));
   assert.ok(lines.some((l) => /^ {2}not ok 4 harness\.demo\.throws # ERROR case threw TypeError: boom$/.test(l)));
-  assert.ok(lines.some((l) => /^ {2}ok 7 harness\.demo\.needs_missing_file # SKIP needs /.test(l)));
-  assert.ok(lines.includes('  ok 10 harness.demo.pass_after'));
-  assert.ok(lines.includes('# Totals: pass:4 fail:3 xfail:0 xpass:0 skip:1 error:2'));
-  assert.ok(lines.includes('4 passed, 5 failed, 1 skipped'));
+  assert.ok(lines.some((l) => /^ {2}ok 8 harness\.demo\.needs_missing_file # SKIP needs /.test(l)));
+  assert.ok(lines.includes('  ok 11 harness.demo.pass_after'));
+  assert.ok(lines.includes('# Totals: pass:4 fail:3 xfail:0 xpass:0 skip:1 error:3'));
+  assert.ok(lines.includes('4 passed, 6 failed, 1 skipped'));
 });
 
 test('with -j 2 the KTAP keeps plan order and every result arrives once', () => {
@@ -48,8 +50,8 @@ test('with -j 2 the KTAP keeps plan order and every result arrives once', () => 
   const results = join(dir, 'r.jsonl');
   const r = cli(['--cases', HARNESS_CASES, '-o', results, '-j', '2']);
   const numbers = r.stdout.split('\n').filter((l) => /^ {2}(not )?ok \d+ /.test(l)).map((l) => Number(/ok (\d+)/.exec(l)?.[1]));
-  assert.deepEqual(numbers, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-  assert.equal(readResults(results).results.length, 10);
+  assert.deepEqual(numbers, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+  assert.equal(readResults(results).results.length, 11);
 });
 
 test('an all-skipped run exits with KSFT_SKIP (4)', () => {

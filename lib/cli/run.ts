@@ -11,6 +11,7 @@ import { ResultsWriter } from '../report/results-file.js';
 import { Expectations } from '../fixtures/expectations.js';
 import type { CaseInstance } from '../harness/case.js';
 import { printList } from './list.js';
+import { machineState, type MachineState } from '../harness/leaks.js';
 import { DEFAULT_FIXTURES_DIR, DEFAULT_RESULTS } from './paths.js';
 import { UsageError, positiveInt, positiveSeconds } from './usage-error.js';
 
@@ -97,6 +98,14 @@ export function orderByFamily(instances: CaseInstance[]): CaseInstance[] {
   return [...byFam.values()].flat();
 }
 
+/** KTAP diagnostic lines comparing the machine before and after a run (VMs, unevictable, mlocked memory). */
+export function machineReport(a: MachineState, b: MachineState): string[] {
+  const vms = a.vms === null || b.vms === null ? 'VMs unknown (debugfs not mounted)' : `VMs on the machine ${a.vms} → ${b.vms}`;
+  const lines = [`# machine: ${vms}; Unevictable ${a.unevictableKb} → ${b.unevictableKb} kB; Mlocked ${a.mlockedKb} → ${b.mlockedKb} kB (machine-wide, other processes included)`];
+  if (b.ownVms) lines.push(`# warning: ${b.ownVms} VM(s) created by this run's processes still exist after the run`);
+  return lines;
+}
+
 /** Runs the command; returns the process exit status. */
 export async function runCommand(argv: string[]): Promise<number> {
   const o = parseRunArgs(argv);
@@ -135,16 +144,21 @@ export async function runCommand(argv: string[]): Promise<number> {
   const ktap = new KtapWriter(out, planFamilies(chosen));
   ktap.header();
   out(`# gmem-conformance ${record.suiteVersion} on ${record.kernel} (${record.arch}, ${record.host}); results: ${o.results}`);
+  const ours = new Set<number>([process.pid]);
+  const machineBefore = machineState(ours);
   await runInstances(chosen, {
     jobs: o.jobs, timeoutMs: o.timeoutMs, casesDir: o.cases, fixturesDir: o.fixtures, allowHostUnsafe: o.allowHostUnsafe,
+    onWorker: (pid) => ours.add(pid),
     onResult: (r) => {
       results.append(r);
       ktap.record(r);
     },
   });
+  const machineAfter = machineState(ours);
+  for (const line of machineReport(machineBefore, machineAfter)) out(line);
   ktap.footer();
   const code = kselftestExitCode(ktap.totals);
-  results.append({ type: 'end', finished: new Date().toISOString(), totals: { ...ktap.totals }, exitCode: code });
+  results.append({ type: 'end', finished: new Date().toISOString(), totals: { ...ktap.totals }, exitCode: code, machine: { before: machineBefore, after: machineAfter } });
   results.close();
   if (ktapFile) await new Promise<void>((r) => ktapFile?.end(r));
   return code;

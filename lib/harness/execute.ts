@@ -6,8 +6,8 @@ import { CaseFailure, CaseSkip, HarnessError } from './expect.js';
 import { mergeRequires, unmetRequirement, vmTypeOf } from './requirements.js';
 import type { Env } from './env.js';
 import { SyscallError } from '../sys/errors.js';
-import { openFds } from '../sys/fd.js';
 import { close } from '../ffi/libc.js';
+import { leaked, processResources, unmapLeaked } from './leaks.js';
 import type { Expectations, Platform } from '../fixtures/expectations.js';
 
 /** The platform facts fixture rules are matched against, from an Env. */
@@ -44,7 +44,7 @@ export async function executeInstance(inst: CaseInstance, env: Env, fixtures: Ex
     return finish('error', `requirement check broke: ${(e as Error).message}`);
   }
   if (unmet) return finish('skip', unmet);
-  const before = new Set(openFds());
+  const before = processResources();
   const { values, commits } = fixtures.overrides(inst.id, inst.def.id, platform);
   const ctx = new CaseContext<unknown>({
     params: inst.variant?.params ?? {}, env, vmType: vmTypeOf(req), module: inst.module,
@@ -65,11 +65,19 @@ export async function executeInstance(inst: CaseInstance, env: Env, fixtures: Ex
   }
   const cleanupErrors = ctx.cleanup();
   if (cleanupErrors.length && verdict === 'pass') { verdict = 'error'; message = `cleanup failed: ${cleanupErrors.join('; ')}`; }
-  const leaked = openFds().filter((fd) => !before.has(fd));
-  if (leaked.length) {
-    for (const fd of leaked) close(fd);
-    if (verdict === 'pass') { verdict = 'error'; message = `case leaked fds ${leaked.join(', ')} (closed by the harness)`; }
-    else ctx.note(`case leaked fds ${leaked.join(', ')} (closed by the harness)`);
+  const left = leaked(before, processResources());
+  const leaks: string[] = [];
+  if (left.mappings.length) {
+    unmapLeaked(left.mappings);
+    leaks.push(`mappings ${left.mappings.join(', ')} (unmapped by the harness)`);
+  }
+  if (left.fds.length) {
+    for (const fd of left.fds) close(fd);
+    leaks.push(`fds ${left.fds.join(', ')} (closed by the harness)`);
+  }
+  if (leaks.length) {
+    if (verdict === 'pass') { verdict = 'error'; message = `case leaked ${leaks.join('; ')}`; }
+    else ctx.note(`case leaked ${leaks.join('; ')}`);
   }
   const extra: Partial<CaseResult> = {};
   if (ctx.notes.length) extra.notes = ctx.notes;

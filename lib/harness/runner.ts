@@ -13,6 +13,7 @@ export interface RunnerOptions extends WorkerArgs {
   /** Parallel workers (≥1). */ jobs: number;
   /** Default per-case timeout in ms. */ timeoutMs: number;
   /** Called as each result arrives (in completion order). */ onResult: (r: CaseResult) => void;
+  /** Called with the pid of every worker process started (for leak accounting). */ onWorker?: (pid: number) => void;
 }
 
 /** Splits the plan into consecutive segments: runs of parallel-safe cases, and each serial case alone. */
@@ -36,6 +37,7 @@ export async function runInstances(instances: CaseInstance[], opts: RunnerOption
   const pool: (WorkerHandle | null)[] = Array.from({ length: Math.max(1, opts.jobs) }, () => null);
   const startWorker = async (): Promise<WorkerHandle> => {
     const w = new WorkerHandle(args);
+    opts.onWorker?.(w.pid);
     await w.whenReady();
     return w;
   };

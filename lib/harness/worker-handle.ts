@@ -36,6 +36,10 @@ export class WorkerHandle {
       this.onExit?.(code, signal);
     });
   }
+  /** The worker's process id. */
+  get pid(): number {
+    return this.child.pid ?? -1;
+  }
   /** True once the process has exited or was killed (it may not have been reaped yet). */
   get dead(): boolean {
     return this.exited || this.killed;

@@ -24,6 +24,7 @@ export interface EndRecord {
   /** ISO date the run finished. */ finished: string;
   /** Verdict counts. */ totals: Record<string, number>;
   /** kselftest exit code of the run. */ exitCode: number;
+  /** Machine state (VMs, unevictable and mlocked memory) before and after the run. */ machine?: { before: unknown; after: unknown };
 }
 
 /** One line of a results file. */

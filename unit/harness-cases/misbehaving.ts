@@ -53,6 +53,16 @@ export default [
     },
   }),
   defineCase({
+    id: 'harness.demo.leaks_mapping',
+    doc: 'closes its memfd but leaves a mapping of it: the harness unmaps it and reports the leak',
+    run() {
+      const fd = memfdCreate('harness-leak-map', 0);
+      libc.ftruncate(fd, 4096);
+      mmap(4096, PROT_READ, MAP_SHARED, fd);
+      libc.close(fd);
+    },
+  }),
+  defineCase({
     id: 'harness.demo.needs_missing_file',
     doc: 'requires a file that does not exist',
     requires: { files: ['/nonexistent/gmem-conformance'] },
