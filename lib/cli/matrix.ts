@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { readResults } from '../report/results-file.js';
-import { buildMatrix, matrixJson, matrixMarkdown } from '../report/matrix.js';
+import { buildMatrix, matrixJson, matrixMarkdown, type Matrix } from '../report/matrix.js';
 import { matrixHtml } from '../report/matrix-html.js';
 import { UsageError } from './usage-error.js';
 
@@ -28,15 +28,19 @@ export default async function matrixCommand(argv: string[]): Promise<number> {
   if (p.positionals.length === 0) throw new UsageError('matrix needs at least one results file');
   const formats = (p.values.format ?? 'md,json,html').split(',');
   for (const f of formats) if (!['md', 'json', 'html'].includes(f)) throw new UsageError(`--format: unknown format "${f}" (md, json, html)`);
-  const files = p.positionals.map((f) => readResults(resolve(f)));
-  const m = buildMatrix(files);
   const dir = resolve(p.values.out ?? 'results/matrix');
-  mkdirSync(dir, { recursive: true });
-  const md = matrixMarkdown(m);
-  if (formats.includes('md')) writeFileSync(join(dir, 'matrix.md'), md);
-  if (formats.includes('json')) writeFileSync(join(dir, 'matrix.json'), matrixJson(m));
-  if (formats.includes('html')) writeFileSync(join(dir, 'matrix.html'), matrixHtml(m));
-  if (!p.values.out) process.stdout.write(md);
+  const m = writeMatrix(p.positionals.map((f) => resolve(f)), dir, formats);
+  if (!p.values.out) process.stdout.write(matrixMarkdown(m));
   process.stderr.write(`matrix: ${m.columns.length} column(s), ${m.features.length} features → ${dir}/matrix.{${formats.join(',')}}\n`);
   return 0;
+}
+
+/** Reads results files (all of them first, so bad input writes nothing) and writes the matrix files into dir. */
+export function writeMatrix(resultsFiles: string[], dir: string, formats: string[]): Matrix {
+  const m = buildMatrix(resultsFiles.map((f) => readResults(f)));
+  mkdirSync(dir, { recursive: true });
+  if (formats.includes('md')) writeFileSync(join(dir, 'matrix.md'), matrixMarkdown(m));
+  if (formats.includes('json')) writeFileSync(join(dir, 'matrix.json'), matrixJson(m));
+  if (formats.includes('html')) writeFileSync(join(dir, 'matrix.html'), matrixHtml(m));
+  return m;
 }

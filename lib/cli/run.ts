@@ -1,7 +1,7 @@
 /** `run` (the default command): runs the selected cases on the live kernel, KTAP on stdout, JSON lines to a file. */
 import { parseArgs } from 'node:util';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { loadInstances, select, DEFAULT_CASES_DIR } from '../harness/registry.js';
 import { runInstances } from '../harness/runner.js';
 import { env } from '../harness/env.js';
@@ -31,6 +31,7 @@ options:
       --timeout SEC        per-case timeout unless a case sets its own (default 30)
   -o, --results FILE       JSON-lines results file (default results/latest.jsonl)
       --ktap FILE          also write the KTAP to FILE
+      --matrix DIR         where the run's feature matrix goes (default results/matrix; 'none' skips it)
       --platform LABEL     platform label recorded for the feature matrix (default: arch)
       --fixtures DIR       fixtures directory (default fixtures/)
       --cases DIR          directory of compiled case modules (default dist/tests)
@@ -58,6 +59,7 @@ export function parseRunArgs(argv: string[]) {
         timeout: { type: 'string' },
         results: { type: 'string', short: 'o' },
         ktap: { type: 'string' },
+        matrix: { type: 'string' },
         platform: { type: 'string' },
         fixtures: { type: 'string' },
         cases: { type: 'string' },
@@ -75,6 +77,7 @@ export function parseRunArgs(argv: string[]) {
     list: v.list ?? false, json: v.json ?? false, include: v.test ?? [], exclude: v.exclude ?? [],
     jobs: positiveInt('--jobs', v.jobs, 1), timeoutMs: positiveSeconds('--timeout', v.timeout, 30) * 1000,
     results: resolve(v.results ?? DEFAULT_RESULTS), ktap: v.ktap ? resolve(v.ktap) : undefined,
+    matrix: v.matrix === 'none' ? undefined : resolve(v.matrix ?? join(dirname(resolve(v.results ?? DEFAULT_RESULTS)), 'matrix')),
     platform: v.platform, fixtures: resolve(v.fixtures ?? DEFAULT_FIXTURES_DIR), cases: resolve(v.cases ?? DEFAULT_CASES_DIR),
     allowHostUnsafe: v['allow-host-unsafe'] ?? false, help: v.help ?? false, version: v.version ?? false,
   };
@@ -161,6 +164,11 @@ export async function runCommand(argv: string[]): Promise<number> {
   results.append({ type: 'end', finished: new Date().toISOString(), totals: { ...ktap.totals }, exitCode: code, machine: { before: machineBefore, after: machineAfter } });
   results.close();
   if (ktapFile) await new Promise<void>((r) => ktapFile?.end(r));
+  if (o.matrix) {
+    const { writeMatrix } = await import('./matrix.js');
+    writeMatrix([o.results], o.matrix, ['md', 'json', 'html']);
+    process.stderr.write(`# feature matrix: ${o.matrix}/matrix.{md,json,html}\n`);
+  }
   return code;
 }
 
