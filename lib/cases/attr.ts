@@ -14,7 +14,7 @@ import * as libc from '../ffi/libc.js';
 import {
   GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, KVM_EXIT_HLT, KVM_EXIT_IO, KVM_EXIT_MEMORY_FAULT, KVM_EXIT_MMIO,
   KVM_MEM_GUEST_MEMFD, KVM_MEMORY_ATTRIBUTE_PRIVATE, MADV_NOHUGEPAGE, MAP_ANONYMOUS, MAP_NORESERVE, MAP_PRIVATE, MAP_SHARED,
-  PROT_READ, PROT_WRITE, SIGALRM, SYSCALL, errnoName, errnoValue,
+  PROT_READ, PROT_WRITE, errnoValue,
 } from '../uapi/index.js';
 
 /** Guest page size (x86_64). */
@@ -185,54 +185,6 @@ export function expectMemoryFault(vcpu: Vcpu, want: MemoryFaultWant, what: strin
   if (mf.gpa !== want.gpa) throw new CaseFailure(`${what}: memory_fault.gpa ${show(mf.gpa)}, expected ${show(want.gpa)}`);
   if (mf.size !== want.size) throw new CaseFailure(`${what}: memory_fault.size ${show(mf.size)}, expected ${show(want.size)}`);
   return s;
-}
-
-const CLOCK_MONOTONIC = 1; // <linux/time.h>; not in the generated tables
-const SIGEV_THREAD_ID = 4; // <asm-generic/siginfo.h>; not in the generated tables
-
-/**
- * A POSIX timer that sends SIGALRM to this thread every `periodUs` microseconds (SIGEV_THREAD_ID), with a
- * no-op Node handler installed first so the signal interrupts syscalls without killing the process.
- * close() deletes the timer and removes the handler; it is idempotent.
- */
-export class SignalTimer {
-  private id: number | null = null;
-  private readonly handler = (): void => { this.delivered++; };
-  /** Signals Node has dispatched to the handler so far. */ delivered = 0;
-  /** Starts the timer. Throws (harness error) if the kernel refuses timer_create/timer_settime. */
-  constructor(periodUs: number) {
-    process.on('SIGALRM', this.handler);
-    const sev = Buffer.alloc(64);
-    sev.writeInt32LE(SIGALRM, 8); // sigev_signo
-    sev.writeInt32LE(SIGEV_THREAD_ID, 12); // sigev_notify
-    sev.writeInt32LE(libc.gettid(), 16); // _sigev_un._tid
-    const idBuf = Buffer.alloc(4);
-    const c = libc.syscall(SYSCALL.timer_create as number, CLOCK_MONOTONIC, sev, idBuf);
-    if (c.ret < 0n) {
-      process.off('SIGALRM', this.handler);
-      throw new Error(`timer_create failed: ${errnoName(c.errno)}`);
-    }
-    this.id = idBuf.readInt32LE(0);
-    const its = Buffer.alloc(32);
-    const ns = BigInt(periodUs) * 1000n;
-    its.writeBigInt64LE(ns / 1_000_000_000n, 0);
-    its.writeBigInt64LE(ns % 1_000_000_000n, 8);
-    its.writeBigInt64LE(ns / 1_000_000_000n, 16);
-    its.writeBigInt64LE(ns % 1_000_000_000n, 24);
-    const s = libc.syscall(SYSCALL.timer_settime as number, this.id, 0, its, null);
-    if (s.ret < 0n) {
-      this.close();
-      throw new Error(`timer_settime failed: ${errnoName(s.errno)}`);
-    }
-  }
-  /** Deletes the timer and removes the handler. */
-  close(): void {
-    if (this.id !== null) {
-      libc.syscall(SYSCALL.timer_delete as number, this.id);
-      this.id = null;
-    }
-    process.off('SIGALRM', this.handler);
-  }
 }
 
 /** Backing of the memslot a pre-fault case maps. */

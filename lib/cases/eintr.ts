@@ -8,9 +8,10 @@
  * cachestat counts every folio in the file's page cache, which is where both guest_memfd and shmem
  * keep the pages fallocate() allocates.
  */
+import { __cachestat as sysCachestat } from '../sys/cachestat.js';
 import * as libc from '../ffi/libc.js';
 import { SyscallError, check } from '../sys/errors.js';
-import { ERRNO, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, SYSCALL } from '../uapi/index.js';
+import { ERRNO, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE } from '../uapi/index.js';
 import type { Variant } from '../harness/case.js';
 import { PAGE } from './gmem.js';
 import { PeriodicSignal, periodFromEnv } from './periodic-signal.js';
@@ -22,19 +23,10 @@ export const MiB = 1n << 20n;
 /** One gibibyte. */
 export const GiB = 1n << 30n;
 
-/** sizeof(struct cachestat_range) = { u64 off; u64 len; }. */
-const CACHESTAT_RANGE_SIZE = 16;
-/** sizeof(struct cachestat) = five u64 counters. */
-const CACHESTAT_SIZE = 40;
-
 /** Raw cachestat(2) over [off, off+len) (len 0 = to the end of the file); nrCache in pages. */
 export function __cachestat(fd: number, off: bigint = 0n, len: bigint = 0n): libc.RawBig & { nrCache: bigint } {
-  const range = Buffer.alloc(CACHESTAT_RANGE_SIZE);
-  range.writeBigUInt64LE(off, 0);
-  range.writeBigUInt64LE(len, 8);
-  const cs = Buffer.alloc(CACHESTAT_SIZE);
-  const r = libc.syscall(SYSCALL.cachestat, fd, range, cs, 0);
-  return { ...r, nrCache: r.ret === 0n ? cs.readBigUInt64LE(0) : -1n };
+  const r = sysCachestat(fd, off, len);
+  return { ret: r.ret, errno: r.errno, nrCache: r.counts?.cache ?? -1n };
 }
 
 /** Bytes of [off, off+len) present in the file's page cache (cachestat nr_cache × PAGE); throws SyscallError. */

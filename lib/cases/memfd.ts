@@ -1,4 +1,5 @@
 /** Shared pieces of the memfd cases: requirement sets, extra syscalls, the seal matrix table, pid-namespace runner. */
+import { __fchmod } from '../sys/fd.js';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
@@ -88,23 +89,6 @@ export function modeOf(fd: number): number {
 /** Octal text of a mode for messages. */
 export function octal(mode: number): string {
   return `0${mode.toString(8)}`;
-}
-
-/** Raw fchmod(2) (libc has no wrapper in lib/ffi). */
-export function __fchmod(fd: number, mode: number): libc.RawBig {
-  return libc.syscall(SYSCALL.fchmod, fd, mode);
-}
-
-/** Raw chmod(2) on a path. */
-export function __chmod(path: string, mode: number): libc.RawBig {
-  return libc.syscall(SYSCALL.chmod, path, mode);
-}
-
-/** Raw pipe2(2): the two ends on success. */
-export function __pipe2(flags: number): libc.RawBig & { fds: [number, number] } {
-  const buf = Buffer.alloc(8);
-  const r = libc.syscall(SYSCALL.pipe2, buf, flags);
-  return { ...r, fds: [buf.readInt32LE(0), buf.readInt32LE(4)] };
 }
 
 /** Raw memfd_create(2) with the name given as raw bytes (not NUL-terminated unless the buffer is) or a bad pointer. */

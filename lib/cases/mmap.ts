@@ -1,4 +1,5 @@
 /** Shared pieces of guest_memfd mmap cases: mapping helpers, byte checks, a probe child that touches a mapping, and a tiny guest that reads a guest_memfd slot. */
+import { __mremap } from '../sys/mman.js';
 import * as libc from '../ffi/libc.js';
 import { check } from '../sys/errors.js';
 import { __mmap } from '../sys/mman.js';
@@ -13,7 +14,7 @@ import { GuestProgram } from '../kvm/guest-program.js';
 import { getField } from '../kvm/struct.js';
 import {
   KVM_EXIT_HLT, KVM_EXIT_INTERNAL_ERROR, KVM_EXIT_IO, KVM_MEM_GUEST_MEMFD, MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED,
-  MREMAP_MAYMOVE, PROT_READ, PROT_WRITE, SYSCALL,
+  PROT_READ, PROT_WRITE,
 } from '../uapi/index.js';
 
 /** PROT_READ | PROT_WRITE. */
@@ -39,11 +40,6 @@ export function expectFilled(bytes: Uint8Array, from: number, to: number, value:
     if (bytes[i] !== value)
       throw new CaseFailure(`${what}: byte at offset 0x${i.toString(16)} is 0x${(bytes[i] ?? 0).toString(16)}, expected 0x${value.toString(16)} over [0x${from.toString(16)}, 0x${to.toString(16)})`);
   }
-}
-
-/** Raw mremap(2) with MREMAP_MAYMOVE: ret is the new address or -1n. */
-export function __mremap(addr: bigint, oldLength: number, newLength: number): libc.RawBig {
-  return libc.syscall(SYSCALL.mremap, addr, oldLength, newLength, MREMAP_MAYMOVE, 0);
 }
 
 /** One step a probe child performs on its mapping of fd 3. */

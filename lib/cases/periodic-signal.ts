@@ -11,19 +11,8 @@
  */
 import * as libc from '../ffi/libc.js';
 import { check } from '../sys/errors.js';
-import { SYSCALL, SIGALRM, SIGUSR1, SIGUSR2 } from '../uapi/index.js';
-
-/** CLOCK_MONOTONIC from <linux/time.h> (not in the generated uapi tables). */
-export const CLOCK_MONOTONIC = 1;
-
-/** SIGEV_THREAD_ID from <asm-generic/siginfo.h>: deliver to the thread named in sigev_notify_thread_id. */
-export const SIGEV_THREAD_ID = 4;
-
-/** sizeof(struct sigevent) on x86_64 (SIGEV_MAX_SIZE). */
-export const SIGEVENT_SIZE = 64;
-
-/** sizeof(struct itimerspec) on x86_64: { it_interval, it_value }, each a 16-byte timespec. */
-export const ITIMERSPEC_SIZE = 32;
+import { SYSCALL, SIGALRM, SIGUSR1, SIGUSR2, CLOCK_MONOTONIC, SIGEV_THREAD_ID } from '../uapi/index.js';
+import { layoutOf, pack, setField } from '../kvm/struct.js';
 
 /** Signals the helper may use: each must be one Node can install a listener for. */
 export const PERIODIC_SIGNALS = { SIGALRM, SIGUSR1, SIGUSR2 } as const;
@@ -31,25 +20,21 @@ export const PERIODIC_SIGNALS = { SIGALRM, SIGUSR1, SIGUSR2 } as const;
 /** Name of a signal the helper may use. */
 export type PeriodicSignalName = keyof typeof PERIODIC_SIGNALS;
 
-/** Builds struct sigevent { sigev_value @0, sigev_signo @8, sigev_notify @12, _tid @16 } for SIGEV_THREAD_ID. */
+/** Builds the kernel's struct sigevent for SIGEV_THREAD_ID delivery of signo to thread tid. */
 export function threadSigevent(signo: number, tid: number): Buffer {
-  const ev = Buffer.alloc(SIGEVENT_SIZE);
-  ev.writeBigUInt64LE(0n, 0);
-  ev.writeInt32LE(signo, 8);
-  ev.writeInt32LE(SIGEV_THREAD_ID, 12);
-  ev.writeInt32LE(tid, 16);
-  return ev;
+  return pack('sigevent', { sigev_signo: signo, sigev_notify: SIGEV_THREAD_ID, '_sigev_un._tid': tid });
 }
 
-/** Builds struct itimerspec with the same first expiry and interval (a periodic timer); 0 disarms. */
+/** Builds struct __kernel_itimerspec with the same first expiry and interval (a periodic timer); 0 disarms. */
 export function periodicItimerspec(periodNs: bigint): Buffer {
-  const spec = Buffer.alloc(ITIMERSPEC_SIZE);
   const sec = periodNs / 1_000_000_000n;
   const nsec = periodNs % 1_000_000_000n;
-  spec.writeBigInt64LE(sec, 0); // it_interval.tv_sec
-  spec.writeBigInt64LE(nsec, 8); // it_interval.tv_nsec
-  spec.writeBigInt64LE(sec, 16); // it_value.tv_sec
-  spec.writeBigInt64LE(nsec, 24); // it_value.tv_nsec
+  const spec = pack('__kernel_itimerspec');
+  for (const member of ['it_interval', 'it_value']) {
+    const base = layoutOf('__kernel_itimerspec').fields[member]?.offset ?? 0;
+    setField('__kernel_timespec', spec, 'tv_sec', sec, base);
+    setField('__kernel_timespec', spec, 'tv_nsec', nsec, base);
+  }
   return spec;
 }
 

@@ -2,6 +2,7 @@
 import * as libc from '../ffi/libc.js';
 import { KVM_MEMORY_ENCRYPT_OP, KVM_SEV_ES_INIT, KVM_SEV_INIT, KVM_SEV_LAUNCH_START, KVM_SEV_LAUNCH_UPDATE_VMSA, O_CLOEXEC, O_RDWR } from '../uapi/index.js';
 import { check } from '../sys/errors.js';
+import { getField, pack } from '../kvm/struct.js';
 import type { CaseContext } from '../harness/context.js';
 import type { Vm } from '../kvm/vm.js';
 
@@ -12,12 +13,6 @@ export const SEV_POLICY_ES = 1 << 2;
 /** vCPUs per SEV VM, as sev_migrate_tests.c uses (NR_MIGRATE_TEST_VCPUS). */
 export const NR_MIGRATE_VCPUS = 4;
 
-// Not in the generated layouts (lead: please add them to the uapi generator):
-// struct kvm_sev_cmd { __u32 id; __u32 pad0; __u64 data; __u32 error; __u32 sev_fd; }  → 24 bytes
-// struct kvm_sev_launch_start { __u32 handle; __u32 policy; __u64 dh_uaddr; __u32 dh_len; __u32 pad0;
-//                               __u64 session_uaddr; __u32 session_len; __u32 pad1; }  → 40 bytes
-const SEV_CMD_SIZE = 24;
-const LAUNCH_START_SIZE = 40;
 
 /** Result of a KVM_MEMORY_ENCRYPT_OP: the ioctl's status plus the firmware error the kernel wrote back. */
 export interface SevResult extends libc.Raw {
@@ -26,12 +21,9 @@ export interface SevResult extends libc.Raw {
 
 /** Raw KVM_MEMORY_ENCRYPT_OP with a struct kvm_sev_cmd (its _IOC_SIZE is that of a pointer, so no size check applies). */
 export function __sevCommand(vm: Vm, id: number, data: Buffer | null, sevFd: number): SevResult {
-  const cmd = Buffer.alloc(SEV_CMD_SIZE);
-  cmd.writeUInt32LE(id, 0);
-  cmd.writeBigUInt64LE(data ? libc.addressOf(data) : 0n, 8);
-  cmd.writeUInt32LE(sevFd >>> 0, 20);
+  const cmd = pack('kvm_sev_cmd', { id, data: data ? libc.addressOf(data) : 0n, sev_fd: sevFd >>> 0 });
   const r = libc.ioctlPtr(vm.fd, KVM_MEMORY_ENCRYPT_OP, cmd);
-  return { ...r, fwError: cmd.readUInt32LE(16) };
+  return { ...r, fwError: Number(getField('kvm_sev_cmd', cmd, 'error')) };
 }
 
 /** Checked KVM_MEMORY_ENCRYPT_OP: names the command and the firmware error when it fails. */
@@ -62,8 +54,7 @@ export function sevVm(ctx: CaseContext<unknown>, fd: number, opts: SevVmOptions)
   sevCommand(vm, opts.es ? KVM_SEV_ES_INIT : KVM_SEV_INIT, null, fd, opts.es ? 'KVM_SEV_ES_INIT' : 'KVM_SEV_INIT');
   for (let i = 0; i < (opts.vcpus ?? NR_MIGRATE_VCPUS); i++) ctx.track(vm.createVcpu(i));
   if (opts.launch === false) return vm;
-  const start = Buffer.alloc(LAUNCH_START_SIZE);
-  start.writeUInt32LE(opts.es ? SEV_POLICY_ES : 0, 4);
+  const start = pack('kvm_sev_launch_start', { policy: opts.es ? SEV_POLICY_ES : 0 });
   sevCommand(vm, KVM_SEV_LAUNCH_START, start, fd, 'KVM_SEV_LAUNCH_START');
   if (opts.es) sevCommand(vm, KVM_SEV_LAUNCH_UPDATE_VMSA, null, fd, 'KVM_SEV_LAUNCH_UPDATE_VMSA');
   return vm;

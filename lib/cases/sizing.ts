@@ -4,8 +4,8 @@
  * cases see whether fallocate() really allocated or punched pages. guest_memfd never accounts
  * st_blocks, so cachestat's nr_cache (folios in the file's page cache) is the kernel's own count.
  */
-import * as libc from '../ffi/libc.js';
-import { SYSCALL, ERRNO } from '../uapi/index.js';
+import { __cachestat as sysCachestat } from '../sys/cachestat.js';
+import { ERRNO } from '../uapi/index.js';
 import { check } from '../sys/errors.js';
 import { expectEq } from '../harness/expect.js';
 import { PAGE } from './gmem.js';
@@ -61,20 +61,10 @@ export interface CacheStat {
   /** Dirty pages of the range (nr_dirty). */ dirty: bigint;
 }
 
-/** sizeof(struct cachestat_range) = { __u64 off; __u64 len; } from <linux/mman.h>. */
-const CACHESTAT_RANGE_SIZE = 16;
-
-/** sizeof(struct cachestat) = five __u64 counters from <linux/mman.h>. */
-const CACHESTAT_SIZE = 40;
-
 /** Raw cachestat(2) over [offset, offset+length) of fd; length 0 means "to the end of the file". */
 export function __cachestat(fd: number, offset: bigint = 0n, length: bigint = 0n): CacheStat {
-  const range = Buffer.alloc(CACHESTAT_RANGE_SIZE);
-  range.writeBigUInt64LE(offset, 0);
-  range.writeBigUInt64LE(length, 8);
-  const out = Buffer.alloc(CACHESTAT_SIZE);
-  const r = libc.syscall(SYSCALL.cachestat as number, fd, range, out, 0);
-  return { ret: r.ret, errno: r.errno, cached: out.readBigUInt64LE(0), dirty: out.readBigUInt64LE(8) };
+  const r = sysCachestat(fd, offset, length);
+  return { ret: r.ret, errno: r.errno, cached: r.counts?.cache ?? 0n, dirty: r.counts?.dirty ?? 0n };
 }
 
 /** Why a case cannot observe allocation when cachestat(2) fails with ENOSYS, for ctx.skip(). */

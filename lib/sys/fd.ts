@@ -1,6 +1,6 @@
 /** File-descriptor basics: open/close/dup, fstat decoded from the kernel's struct stat, fd counting. */
 import * as libc from '../ffi/libc.js';
-import { STRUCTS } from '../uapi/index.js';
+import { STRUCTS, SYSCALL } from '../uapi/index.js';
 import { check, type RawResult } from './errors.js';
 import { readdirSync } from 'node:fs';
 
@@ -86,4 +86,21 @@ export function fstat(fd: number): StatInfo {
 /** The fds this process has open right now (from /proc/self/fd), for leak checks. */
 export function openFds(): number[] {
   return readdirSync('/proc/self/fd').map(Number).filter((n) => Number.isInteger(n));
+}
+
+/** Raw fchmod(2). */
+export function __fchmod(fd: number, mode: number): libc.RawBig {
+  return libc.syscall(SYSCALL.fchmod, fd, mode);
+}
+
+/** Raw chmod(2) on a path. */
+export function __chmod(path: string, mode: number): libc.RawBig {
+  return libc.syscall(SYSCALL.chmod, path, mode);
+}
+
+/** Raw pipe2(2): the two ends on success. */
+export function __pipe2(flags: number): libc.RawBig & { fds: [number, number] } {
+  const buf = Buffer.alloc(8);
+  const r = libc.syscall(SYSCALL.pipe2, buf, flags);
+  return { ...r, fds: [buf.readInt32LE(0), buf.readInt32LE(4)] };
 }

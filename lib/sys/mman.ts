@@ -1,6 +1,7 @@
 /** mmap/munmap/madvise/mprotect raw/checked pairs and Mapping, a byte view over a mapped region. */
 import * as libc from '../ffi/libc.js';
 import { check } from './errors.js';
+import { MREMAP_MAYMOVE, SYSCALL } from '../uapi/index.js';
 
 /** A live mapping: its address, length and a Uint8Array over its bytes (touching it may fault). */
 export class Mapping {
@@ -61,4 +62,9 @@ export function __mprotect(addr: libc.U64, length: libc.U64, prot: number): libc
 /** Raw munmap(2). */
 export function __munmap(addr: libc.U64, length: libc.U64): libc.Raw {
   return libc.munmap(addr, length);
+}
+
+/** Raw mremap(2) with MREMAP_MAYMOVE: ret is the new address or -1n. */
+export function __mremap(addr: bigint, oldLength: libc.U64, newLength: libc.U64): libc.RawBig {
+  return libc.syscall(SYSCALL.mremap, addr, oldLength, newLength, MREMAP_MAYMOVE, 0);
 }

@@ -104,6 +104,7 @@ const KERNEL: Unit = {
     'linux/types.h', 'linux/ioctl.h', 'linux/kvm.h', 'linux/memfd.h', 'linux/fcntl.h', 'linux/falloc.h',
     'linux/mman.h', 'linux/mempolicy.h', 'linux/fs.h', 'linux/stat.h', 'asm/stat.h', 'asm/signal.h',
     'linux/resource.h', 'linux/sched.h', 'linux/magic.h', 'linux/errno.h', 'asm/unistd.h', 'asm/socket.h',
+    'linux/time.h', 'linux/time_types.h', 'asm/siginfo.h', 'asm/ioctls.h', 'linux/fadvise.h',
   ],
   harvest: [
     { file: 'linux/kvm.h', pick: ALL },
@@ -117,8 +118,12 @@ const KERNEL: Unit = {
     { file: 'asm/mman.h', pick: ALL },
     { file: 'linux/mman.h', pick: ALL },
     { file: 'linux/mempolicy.h', pick: ALL },
-    { file: 'linux/fs.h', pick: /^(SEEK_|RENAME_)/ },
-    { file: 'linux/stat.h', pick: /^S_/ },
+    { file: 'linux/fs.h', pick: /^(SEEK_|RENAME_|FS_IOC_|FIBMAP$|FIGETBSZ$|FICLONE|FIDEDUPERANGE$|FIFREEZE$|FITHAW$|FITRIM$)/ },
+    { file: 'linux/stat.h', pick: /^(S_|STATX_)/ },
+    { file: 'linux/time.h', pick: /^(CLOCK_|TIMER_ABSTIME$)/ },
+    { file: 'asm-generic/siginfo.h', pick: /^(SIGEV_|SI_)/ },
+    { file: 'asm-generic/ioctls.h', pick: /^(FIO|TIOCINQ$)/ },
+    { file: 'linux/fadvise.h', pick: /^POSIX_FADV_/ },
     { file: 'asm/signal.h', pick: ALL },
     { file: 'asm-generic/signal-defs.h', pick: ALL },
     { file: 'asm-generic/resource.h', pick: ALL },
@@ -131,6 +136,7 @@ const KERNEL: Unit = {
     'kvm_create_guest_memfd', 'kvm_userspace_memory_region', 'kvm_userspace_memory_region2',
     'kvm_memory_attributes', 'kvm_pre_fault_memory', 'kvm_enable_cap', 'kvm_regs', 'kvm_sregs',
     'kvm_segment', 'kvm_dtable', 'kvm_run', 'kvm_dirty_log', 'kvm_clear_dirty_log', 'kvm_irqfd', 'stat',
+    'kvm_sev_cmd', 'kvm_sev_launch_start', 'sigevent', '__kernel_itimerspec', '__kernel_timespec', 'cachestat_range', 'cachestat',
   ],
 };
 

@@ -2157,6 +2157,46 @@ export const RENAME_NOREPLACE = 0x1;
 export const RENAME_EXCHANGE = 0x2;
 /** #define RENAME_WHITEOUT (1 << 2) — <linux/fs.h> */
 export const RENAME_WHITEOUT = 0x4;
+/** #define FIBMAP _IO(0x00,1) — <linux/fs.h> */
+export const FIBMAP = 0x1;
+/** #define FIGETBSZ _IO(0x00,2) — <linux/fs.h> */
+export const FIGETBSZ = 0x2;
+/** #define FIFREEZE _IOWR('X', 119, int) — <linux/fs.h> */
+export const FIFREEZE = 0xc0045877;
+/** #define FITHAW _IOWR('X', 120, int) — <linux/fs.h> */
+export const FITHAW = 0xc0045878;
+/** #define FITRIM _IOWR('X', 121, struct fstrim_range) — <linux/fs.h> */
+export const FITRIM = 0xc0185879;
+/** #define FICLONE _IOW(0x94, 9, int) — <linux/fs.h> */
+export const FICLONE = 0x40049409;
+/** #define FICLONERANGE _IOW(0x94, 13, struct file_clone_range) — <linux/fs.h> */
+export const FICLONERANGE = 0x4020940d;
+/** #define FIDEDUPERANGE _IOWR(0x94, 54, struct file_dedupe_range) — <linux/fs.h> */
+export const FIDEDUPERANGE = 0xc0189436;
+/** #define FS_IOC_GETFLAGS _IOR('f', 1, long) — <linux/fs.h> */
+export const FS_IOC_GETFLAGS = 0x80086601;
+/** #define FS_IOC_SETFLAGS _IOW('f', 2, long) — <linux/fs.h> */
+export const FS_IOC_SETFLAGS = 0x40086602;
+/** #define FS_IOC_GETVERSION _IOR('v', 1, long) — <linux/fs.h> */
+export const FS_IOC_GETVERSION = 0x80087601;
+/** #define FS_IOC_SETVERSION _IOW('v', 2, long) — <linux/fs.h> */
+export const FS_IOC_SETVERSION = 0x40087602;
+/** #define FS_IOC_FSGETXATTR _IOR('X', 31, struct fsxattr) — <linux/fs.h> */
+export const FS_IOC_FSGETXATTR = 0x801c581f;
+/** #define FS_IOC_FSSETXATTR _IOW('X', 32, struct fsxattr) — <linux/fs.h> */
+export const FS_IOC_FSSETXATTR = 0x401c5820;
+/** #define FS_IOC_GETFSLABEL _IOR(0x94, 49, char[FSLABEL_MAX]) — <linux/fs.h> */
+export const FS_IOC_GETFSLABEL = 0x81009431;
+/** #define FS_IOC_SETFSLABEL _IOW(0x94, 50, char[FSLABEL_MAX]) — <linux/fs.h> */
+export const FS_IOC_SETFSLABEL = 0x41009432;
+/** #define FS_IOC_GETFSUUID _IOR(0x15, 0, struct fsuuid2) — <linux/fs.h> */
+export const FS_IOC_GETFSUUID = 0x80111500;
+/** #define FS_IOC_GETFSSYSFSPATH _IOR(0x15, 1, struct fs_sysfs_path) — <linux/fs.h> */
+export const FS_IOC_GETFSSYSFSPATH = 0x80811501;
+/** #define FS_IOC_GETLBMD_CAP _IOWR(0x15, 2, struct logical_block_metadata_cap) — <linux/fs.h> */
+export const FS_IOC_GETLBMD_CAP = 0xc0101502;
+/** #define FS_IOC_SHUTDOWN _IOR('X', 125, __u32) — <linux/fs.h> */
+export const FS_IOC_SHUTDOWN = 0x8004587d;
 // ---- <linux/stat.h>
 /** #define S_IFMT 00170000 — <linux/stat.h> */
 export const S_IFMT = 0xf000;
@@ -2204,6 +2244,162 @@ export const S_IROTH = 0x4;
 export const S_IWOTH = 0x2;
 /** #define S_IXOTH 00001 — <linux/stat.h> */
 export const S_IXOTH = 0x1;
+/** #define STATX_TYPE 0x00000001U — <linux/stat.h> */
+export const STATX_TYPE = 0x1;
+/** #define STATX_MODE 0x00000002U — <linux/stat.h> */
+export const STATX_MODE = 0x2;
+/** #define STATX_NLINK 0x00000004U — <linux/stat.h> */
+export const STATX_NLINK = 0x4;
+/** #define STATX_UID 0x00000008U — <linux/stat.h> */
+export const STATX_UID = 0x8;
+/** #define STATX_GID 0x00000010U — <linux/stat.h> */
+export const STATX_GID = 0x10;
+/** #define STATX_ATIME 0x00000020U — <linux/stat.h> */
+export const STATX_ATIME = 0x20;
+/** #define STATX_MTIME 0x00000040U — <linux/stat.h> */
+export const STATX_MTIME = 0x40;
+/** #define STATX_CTIME 0x00000080U — <linux/stat.h> */
+export const STATX_CTIME = 0x80;
+/** #define STATX_INO 0x00000100U — <linux/stat.h> */
+export const STATX_INO = 0x100;
+/** #define STATX_SIZE 0x00000200U — <linux/stat.h> */
+export const STATX_SIZE = 0x200;
+/** #define STATX_BLOCKS 0x00000400U — <linux/stat.h> */
+export const STATX_BLOCKS = 0x400;
+/** #define STATX_BASIC_STATS 0x000007ffU — <linux/stat.h> */
+export const STATX_BASIC_STATS = 0x7ff;
+/** #define STATX_BTIME 0x00000800U — <linux/stat.h> */
+export const STATX_BTIME = 0x800;
+/** #define STATX_MNT_ID 0x00001000U — <linux/stat.h> */
+export const STATX_MNT_ID = 0x1000;
+/** #define STATX_DIOALIGN 0x00002000U — <linux/stat.h> */
+export const STATX_DIOALIGN = 0x2000;
+/** #define STATX_MNT_ID_UNIQUE 0x00004000U — <linux/stat.h> */
+export const STATX_MNT_ID_UNIQUE = 0x4000;
+/** #define STATX_SUBVOL 0x00008000U — <linux/stat.h> */
+export const STATX_SUBVOL = 0x8000;
+/** #define STATX_WRITE_ATOMIC 0x00010000U — <linux/stat.h> */
+export const STATX_WRITE_ATOMIC = 0x10000;
+/** #define STATX_DIO_READ_ALIGN 0x00020000U — <linux/stat.h> */
+export const STATX_DIO_READ_ALIGN = 0x20000;
+/** #define STATX__RESERVED 0x80000000U — <linux/stat.h> */
+export const STATX__RESERVED = 0x80000000;
+/** #define STATX_ALL 0x00000fffU — <linux/stat.h> */
+export const STATX_ALL = 0xfff;
+/** #define STATX_ATTR_COMPRESSED 0x00000004 — <linux/stat.h> */
+export const STATX_ATTR_COMPRESSED = 0x4;
+/** #define STATX_ATTR_IMMUTABLE 0x00000010 — <linux/stat.h> */
+export const STATX_ATTR_IMMUTABLE = 0x10;
+/** #define STATX_ATTR_APPEND 0x00000020 — <linux/stat.h> */
+export const STATX_ATTR_APPEND = 0x20;
+/** #define STATX_ATTR_NODUMP 0x00000040 — <linux/stat.h> */
+export const STATX_ATTR_NODUMP = 0x40;
+/** #define STATX_ATTR_ENCRYPTED 0x00000800 — <linux/stat.h> */
+export const STATX_ATTR_ENCRYPTED = 0x800;
+/** #define STATX_ATTR_AUTOMOUNT 0x00001000 — <linux/stat.h> */
+export const STATX_ATTR_AUTOMOUNT = 0x1000;
+/** #define STATX_ATTR_MOUNT_ROOT 0x00002000 — <linux/stat.h> */
+export const STATX_ATTR_MOUNT_ROOT = 0x2000;
+/** #define STATX_ATTR_VERITY 0x00100000 — <linux/stat.h> */
+export const STATX_ATTR_VERITY = 0x100000;
+/** #define STATX_ATTR_DAX 0x00200000 — <linux/stat.h> */
+export const STATX_ATTR_DAX = 0x200000;
+/** #define STATX_ATTR_WRITE_ATOMIC 0x00400000 — <linux/stat.h> */
+export const STATX_ATTR_WRITE_ATOMIC = 0x400000;
+// ---- <linux/time.h>
+/** #define CLOCK_REALTIME 0 — <linux/time.h> */
+export const CLOCK_REALTIME = 0;
+/** #define CLOCK_MONOTONIC 1 — <linux/time.h> */
+export const CLOCK_MONOTONIC = 1;
+/** #define CLOCK_PROCESS_CPUTIME_ID 2 — <linux/time.h> */
+export const CLOCK_PROCESS_CPUTIME_ID = 2;
+/** #define CLOCK_THREAD_CPUTIME_ID 3 — <linux/time.h> */
+export const CLOCK_THREAD_CPUTIME_ID = 3;
+/** #define CLOCK_MONOTONIC_RAW 4 — <linux/time.h> */
+export const CLOCK_MONOTONIC_RAW = 4;
+/** #define CLOCK_REALTIME_COARSE 5 — <linux/time.h> */
+export const CLOCK_REALTIME_COARSE = 5;
+/** #define CLOCK_MONOTONIC_COARSE 6 — <linux/time.h> */
+export const CLOCK_MONOTONIC_COARSE = 6;
+/** #define CLOCK_BOOTTIME 7 — <linux/time.h> */
+export const CLOCK_BOOTTIME = 7;
+/** #define CLOCK_REALTIME_ALARM 8 — <linux/time.h> */
+export const CLOCK_REALTIME_ALARM = 8;
+/** #define CLOCK_BOOTTIME_ALARM 9 — <linux/time.h> */
+export const CLOCK_BOOTTIME_ALARM = 9;
+/** #define CLOCK_SGI_CYCLE 10 — <linux/time.h> */
+export const CLOCK_SGI_CYCLE = 10;
+/** #define CLOCK_TAI 11 — <linux/time.h> */
+export const CLOCK_TAI = 11;
+/** #define CLOCK_AUX MAX_CLOCKS — <linux/time.h> */
+export const CLOCK_AUX = 16;
+/** #define CLOCK_AUX_LAST (CLOCK_AUX + MAX_AUX_CLOCKS - 1) — <linux/time.h> */
+export const CLOCK_AUX_LAST = 23;
+/** #define TIMER_ABSTIME 0x01 — <linux/time.h> */
+export const TIMER_ABSTIME = 0x1;
+// ---- <asm-generic/siginfo.h>
+/** #define SI_MAX_SIZE 128 — <asm-generic/siginfo.h> */
+export const SI_MAX_SIZE = 128;
+/** #define SI_USER 0 — <asm-generic/siginfo.h> */
+export const SI_USER = 0;
+/** #define SI_KERNEL 0x80 — <asm-generic/siginfo.h> */
+export const SI_KERNEL = 0x80;
+/** #define SI_QUEUE -1 — <asm-generic/siginfo.h> */
+export const SI_QUEUE = -1;
+/** #define SI_TIMER -2 — <asm-generic/siginfo.h> */
+export const SI_TIMER = -2;
+/** #define SI_MESGQ -3 — <asm-generic/siginfo.h> */
+export const SI_MESGQ = -3;
+/** #define SI_ASYNCIO -4 — <asm-generic/siginfo.h> */
+export const SI_ASYNCIO = -4;
+/** #define SI_SIGIO -5 — <asm-generic/siginfo.h> */
+export const SI_SIGIO = -5;
+/** #define SI_TKILL -6 — <asm-generic/siginfo.h> */
+export const SI_TKILL = -6;
+/** #define SI_DETHREAD -7 — <asm-generic/siginfo.h> */
+export const SI_DETHREAD = -7;
+/** #define SI_ASYNCNL -60 — <asm-generic/siginfo.h> */
+export const SI_ASYNCNL = -60;
+/** #define SIGEV_SIGNAL 0 — <asm-generic/siginfo.h> */
+export const SIGEV_SIGNAL = 0;
+/** #define SIGEV_NONE 1 — <asm-generic/siginfo.h> */
+export const SIGEV_NONE = 1;
+/** #define SIGEV_THREAD 2 — <asm-generic/siginfo.h> */
+export const SIGEV_THREAD = 2;
+/** #define SIGEV_THREAD_ID 4 — <asm-generic/siginfo.h> */
+export const SIGEV_THREAD_ID = 4;
+/** #define SIGEV_MAX_SIZE 64 — <asm-generic/siginfo.h> */
+export const SIGEV_MAX_SIZE = 64;
+/** #define SIGEV_PAD_SIZE ((SIGEV_MAX_SIZE - __ARCH_SIGEV_PREAMBLE_SIZE) / sizeof(int)) — <asm-generic/siginfo.h> */
+export const SIGEV_PAD_SIZE = 12;
+// ---- <asm-generic/ioctls.h>
+/** #define FIONREAD 0x541B — <asm-generic/ioctls.h> */
+export const FIONREAD = 0x541b;
+/** #define TIOCINQ FIONREAD — <asm-generic/ioctls.h> */
+export const TIOCINQ = 0x541b;
+/** #define FIONBIO 0x5421 — <asm-generic/ioctls.h> */
+export const FIONBIO = 0x5421;
+/** #define FIONCLEX 0x5450 — <asm-generic/ioctls.h> */
+export const FIONCLEX = 0x5450;
+/** #define FIOCLEX 0x5451 — <asm-generic/ioctls.h> */
+export const FIOCLEX = 0x5451;
+/** #define FIOASYNC 0x5452 — <asm-generic/ioctls.h> */
+export const FIOASYNC = 0x5452;
+/** #define FIOQSIZE 0x5460 — <asm-generic/ioctls.h> */
+export const FIOQSIZE = 0x5460;
+// ---- <linux/fadvise.h>
+/** #define POSIX_FADV_NORMAL 0 — <linux/fadvise.h> */
+export const POSIX_FADV_NORMAL = 0;
+/** #define POSIX_FADV_RANDOM 1 — <linux/fadvise.h> */
+export const POSIX_FADV_RANDOM = 1;
+/** #define POSIX_FADV_SEQUENTIAL 2 — <linux/fadvise.h> */
+export const POSIX_FADV_SEQUENTIAL = 2;
+/** #define POSIX_FADV_WILLNEED 3 — <linux/fadvise.h> */
+export const POSIX_FADV_WILLNEED = 3;
+/** #define POSIX_FADV_DONTNEED 6 — <linux/fadvise.h> */
+export const POSIX_FADV_DONTNEED = 4;
+/** #define POSIX_FADV_NOREUSE 7 — <linux/fadvise.h> */
+export const POSIX_FADV_NOREUSE = 5;
 // ---- <asm/signal.h>
 /** #define NSIG 32 — <asm/signal.h> */
 export const NSIG = 32;
@@ -4054,6 +4250,80 @@ export const STRUCTS = deepFreeze({
       st_ctime: { offset: 104, size: 8 },
       st_ctime_nsec: { offset: 112, size: 8 },
       __unused: { offset: 120, size: 24, count: 3 },
+    },
+  },
+  /** struct kvm_sev_cmd <asm/kvm.h>: 24 bytes */
+  kvm_sev_cmd: {
+    size: 24,
+    fields: {
+      id: { offset: 0, size: 4 },
+      pad0: { offset: 4, size: 4 },
+      data: { offset: 8, size: 8 },
+      error: { offset: 16, size: 4 },
+      sev_fd: { offset: 20, size: 4 },
+    },
+  },
+  /** struct kvm_sev_launch_start <asm/kvm.h>: 40 bytes */
+  kvm_sev_launch_start: {
+    size: 40,
+    fields: {
+      handle: { offset: 0, size: 4 },
+      policy: { offset: 4, size: 4 },
+      dh_uaddr: { offset: 8, size: 8 },
+      dh_len: { offset: 16, size: 4 },
+      pad0: { offset: 20, size: 4 },
+      session_uaddr: { offset: 24, size: 8 },
+      session_len: { offset: 32, size: 4 },
+      pad1: { offset: 36, size: 4 },
+    },
+  },
+  /** struct sigevent <asm-generic/siginfo.h>: 64 bytes */
+  sigevent: {
+    size: 64,
+    fields: {
+      sigev_value: { offset: 0, size: 8 },
+      sigev_signo: { offset: 8, size: 4 },
+      sigev_notify: { offset: 12, size: 4 },
+      _sigev_un: { offset: 16, size: 48 },
+      '_sigev_un._pad': { offset: 16, size: 48, count: 12 },
+      '_sigev_un._tid': { offset: 16, size: 4 },
+      '_sigev_un._sigev_thread': { offset: 16, size: 16 },
+      '_sigev_un._sigev_thread._attribute': { offset: 24, size: 8 },
+    },
+  },
+  /** struct __kernel_itimerspec <linux/time_types.h>: 32 bytes */
+  __kernel_itimerspec: {
+    size: 32,
+    fields: {
+      it_interval: { offset: 0, size: 16 },
+      it_value: { offset: 16, size: 16 },
+    },
+  },
+  /** struct __kernel_timespec <linux/time_types.h>: 16 bytes */
+  __kernel_timespec: {
+    size: 16,
+    fields: {
+      tv_sec: { offset: 0, size: 8 },
+      tv_nsec: { offset: 8, size: 8 },
+    },
+  },
+  /** struct cachestat_range <linux/mman.h>: 16 bytes */
+  cachestat_range: {
+    size: 16,
+    fields: {
+      off: { offset: 0, size: 8 },
+      len: { offset: 8, size: 8 },
+    },
+  },
+  /** struct cachestat <linux/mman.h>: 40 bytes */
+  cachestat: {
+    size: 40,
+    fields: {
+      nr_cache: { offset: 0, size: 8 },
+      nr_dirty: { offset: 8, size: 8 },
+      nr_writeback: { offset: 16, size: 8 },
+      nr_evicted: { offset: 24, size: 8 },
+      nr_recently_evicted: { offset: 32, size: 8 },
     },
   },
   /** struct msghdr <bits/socket.h>: 56 bytes */

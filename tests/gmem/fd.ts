@@ -20,16 +20,11 @@ import {
   ANON_INODE_FS_MAGIC, AT_EMPTY_PATH, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_SETFL, F_SEAL_GROW, F_SEAL_SEAL, F_SEAL_WRITE,
   FALLOC_FL_KEEP_SIZE, FD_CLOEXEC, GUEST_MEMFD_MAGIC, O_ACCMODE, O_APPEND, O_DIRECT, O_LARGEFILE, O_NOATIME, O_NONBLOCK,
   O_RDWR, O_WRONLY, S_IFREG, SEEK_CUR, SEEK_DATA, SEEK_END, SEEK_HOLE, SEEK_SET, SYSCALL,
+  FIOCLEX, FIONCLEX, FIGETBSZ, STATX_BASIC_STATS,
 } from '../../lib/uapi/index.js';
 import { NEEDS_GMEM, PAGE, gmemFlagVariants, hex, type GmemFlagParams } from '../../lib/cases/gmem.js';
 import { residentPages } from '../../lib/cases/sizing.js';
 
-/** FIOCLEX from <asm-generic/ioctls.h> (not in the generated uapi tables). */
-const FIOCLEX = 0x5451;
-/** FIONCLEX from <asm-generic/ioctls.h>. */
-const FIONCLEX = 0x5450;
-/** FIGETBSZ = _IO(0x00, 2) from <linux/fs.h>. */
-const FIGETBSZ = 2;
 
 /** Size of the guest_memfds these cases create. */
 const SIZE = 16n * PAGE;
@@ -292,7 +287,6 @@ const statxAgrees = defineCase({
   run(ctx) {
     const g = ctx.gmem(ctx.vm(), SIZE);
     const buf = Buffer.alloc(256); // struct statx
-    const STATX_BASIC_STATS = 0x7ff; // <linux/stat.h>
     expectOk(libc.syscall(SYSCALL.statx as number, g.fd, '', AT_EMPTY_PATH, STATX_BASIC_STATS, buf), 'statx(AT_EMPTY_PATH)');
     const st = fstat(g.fd);
     expectEq(buf.readUInt16LE(28), st.mode, 'stx_mode');

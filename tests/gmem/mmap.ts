@@ -1,4 +1,5 @@
 /** gmem.mmap: host mappings of guest_memfd (GUEST_MEMFD_FLAG_MMAP / INIT_SHARED): sharing, holes, faults past EOF, protections, madvise, mremap. */
+import { __mremap } from '../../lib/sys/mman.js';
 import { defineCase } from '../../lib/harness/case.js';
 import { expectEq, expectErrno, expectOk, expectTrue } from '../../lib/harness/expect.js';
 import type { CaseContext } from '../../lib/harness/context.js';
@@ -14,7 +15,7 @@ import { dup } from '../../lib/sys/fd.js';
 import { fallocate } from '../../lib/sys/io.js';
 import { NEEDS_GMEM, PAGE, hex } from '../../lib/cases/gmem.js';
 import {
-  NEEDS_GMEM_MMAP, NEEDS_GMEM_SHARED, NEEDS_GMEM_SLOT, RW, STORED_VALUE, __mremap, describeExits, expectCompleted, expectFilled,
+  NEEDS_GMEM_MMAP, NEEDS_GMEM_SHARED, NEEDS_GMEM_SLOT, RW, STORED_VALUE, describeExits, expectCompleted, expectFilled,
   expectKilledAt, expectProgramRan, guestReadingGmem, mapGmem, runToHlt, touchGmem, type TouchResult, type TouchSpec,
 } from '../../lib/cases/mmap.js';
 import { readFileSync } from 'node:fs';

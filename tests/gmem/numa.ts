@@ -3,14 +3,14 @@ import { readFileSync } from 'node:fs';
 import { defineCase, type Requires } from '../../lib/harness/case.js';
 import { CaseFailure, expectEq, expectErrno, expectOk, expectTrue } from '../../lib/harness/expect.js';
 import type { CaseContext } from '../../lib/harness/context.js';
-import * as libc from '../../lib/ffi/libc.js';
 import { fallocate } from '../../lib/sys/io.js';
 import {
   ERRNO, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, MPOL_BIND,
-  MPOL_DEFAULT, MPOL_F_ADDR, MPOL_F_NODE, MPOL_INTERLEAVE, MPOL_MAX, MPOL_PREFERRED, SYSCALL,
+  MPOL_DEFAULT, MPOL_INTERLEAVE, MPOL_MAX, MPOL_PREFERRED,
 } from '../../lib/uapi/index.js';
 import { PAGE } from '../../lib/cases/gmem.js';
 import { mapGmem } from '../../lib/cases/mmap.js';
+import { MASK_BITS, __getMempolicy, __mbind, __nodeOfPage, __queryPages } from '../../lib/sys/mempolicy.js';
 
 const MMAP = BigInt(GUEST_MEMFD_FLAG_MMAP);
 const SHARED = BigInt(GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED);
@@ -20,9 +20,6 @@ const SELFTEST = 'guest_memfd_test.c';
 /** Commit that made guest_memfd keep its NUMA policy in the inode (shared policy) rather than per VMA. */
 const SHARED_POLICY_COMMIT = 'ed1ffa810bd6';
 
-/** Bits of the nodemask buffers passed to the kernel (must cover nr_node_ids for get_mempolicy). */
-const MASK_BITS = 1024;
-
 const NUMA_MMAP: Requires = { kconfig: ['CONFIG_NUMA'], caps: ['KVM_CAP_GUEST_MEMFD'], gmemFlags: ['GUEST_MEMFD_FLAG_MMAP'] };
 const NUMA_SHARED: Requires = { ...NUMA_MMAP, gmemFlags: ['GUEST_MEMFD_FLAG_MMAP', 'GUEST_MEMFD_FLAG_INIT_SHARED'] };
 
@@ -31,47 +28,6 @@ const memoryVariants = [
   { name: 'private', params: { flags: MMAP } },
   { name: 'shared', params: { flags: SHARED }, requires: { gmemFlags: ['GUEST_MEMFD_FLAG_INIT_SHARED'] } },
 ];
-
-function nodemask(nodes: readonly number[]): Buffer {
-  const b = Buffer.alloc(MASK_BITS / 8);
-  for (const n of nodes) b[n >> 3] = (b[n >> 3] ?? 0) | (1 << (n & 7));
-  return b;
-}
-
-function nodesOf(mask: Buffer): number[] {
-  const out: number[] = [];
-  for (let n = 0; n < mask.length * 8; n++) if (((mask[n >> 3] ?? 0) >> (n & 7)) & 1) out.push(n);
-  return out;
-}
-
-/** Raw mbind(2) of [addr, addr+length) with a nodemask of the given nodes (null = no mask). */
-function __mbind(addr: bigint, length: number, mode: number, nodes: readonly number[] | null, flags = 0): libc.RawBig {
-  return libc.syscall(SYSCALL.mbind, addr, length, mode, nodes ? nodemask(nodes) : null, nodes ? MASK_BITS : 0, flags);
-}
-
-/** Raw get_mempolicy(2) with MPOL_F_ADDR: the policy mode and nodes that apply at addr. */
-function __getMempolicy(addr: bigint): libc.RawBig & { mode: number; nodes: number[] } {
-  const mode = Buffer.alloc(4);
-  const mask = Buffer.alloc(MASK_BITS / 8);
-  const r = libc.syscall(SYSCALL.get_mempolicy, mode, mask, MASK_BITS, addr, MPOL_F_ADDR);
-  return { ...r, mode: mode.readInt32LE(0), nodes: nodesOf(mask) };
-}
-
-/** Raw get_mempolicy(2) with MPOL_F_NODE | MPOL_F_ADDR: the node of the page at addr (faults it in). */
-function __nodeOfPage(addr: bigint): libc.RawBig & { node: number } {
-  const node = Buffer.alloc(4);
-  const r = libc.syscall(SYSCALL.get_mempolicy, node, null, 0, addr, MPOL_F_ADDR | MPOL_F_NODE);
-  return { ...r, node: node.readInt32LE(0) };
-}
-
-/** Raw move_pages(2) on this process in query mode (nodes = NULL): the node, or -errno, of each page. */
-function __queryPages(addrs: readonly bigint[]): libc.RawBig & { status: number[] } {
-  const pages = Buffer.alloc(8 * addrs.length);
-  addrs.forEach((a, i) => pages.writeBigUInt64LE(a, 8 * i));
-  const status = Buffer.alloc(4 * addrs.length);
-  const r = libc.syscall(SYSCALL.move_pages, 0, addrs.length, pages, null, status, 0);
-  return { ...r, status: addrs.map((_a, i) => status.readInt32LE(4 * i)) };
-}
 
 /** Online NUMA nodes from sysfs ("0-1,3" → [0, 1, 3]). */
 function onlineNodes(): number[] {

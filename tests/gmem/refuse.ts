@@ -23,19 +23,11 @@ import {
   _IOR, _IOW, FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_INSERT_RANGE, FALLOC_FL_KEEP_SIZE, FALLOC_FL_NO_HIDE_STALE, FALLOC_FL_PUNCH_HOLE,
   FALLOC_FL_UNSHARE_RANGE, FALLOC_FL_WRITE_ZEROES, FALLOC_FL_ZERO_RANGE, GUEST_MEMFD_FLAG_MMAP,
   KVM_CAP_GUEST_MEMFD, KVM_CHECK_EXTENSION, KVM_CREATE_VCPU, KVM_GET_API_VERSION, KVM_SET_USER_MEMORY_REGION, MAP_PRIVATE,
-  MAP_SHARED, MFD_CLOEXEC, O_CLOEXEC, PROT_EXEC, PROT_READ, PROT_WRITE, STRUCTS, SYSCALL,
+  MAP_SHARED, MFD_CLOEXEC, O_CLOEXEC, PROT_EXEC, PROT_READ, PROT_WRITE, STRUCTS, SYSCALL, FIONREAD, FIOQSIZE, FIBMAP, FS_IOC_GETFLAGS,
 } from '../../lib/uapi/index.js';
 import { NEEDS_GMEM, PAGE, gmemFlagVariants, hex, type GmemFlagParams } from '../../lib/cases/gmem.js';
 import { expectResidentIfObservable } from '../../lib/cases/sizing.js';
 
-/** FIONREAD from <asm-generic/ioctls.h> (not in the generated uapi tables). */
-const FIONREAD = 0x541b;
-/** FIOQSIZE from <asm-generic/ioctls.h>. */
-const FIOQSIZE = 0x5460;
-/** FIBMAP = _IO(0x00, 1) from <linux/fs.h>. */
-const FIBMAP = 1;
-/** FS_IOC_GETFLAGS = _IOR('f', 1, long) from <linux/fs.h>. */
-const FS_IOC_GETFLAGS = _IOR(0x66, 1, 8);
 /** sizeof(struct space_resv) from <linux/falloc.h>: s16 l_type, l_whence; s64 l_start, l_len; s32 l_sysid, l_pid, l_pad[4]. */
 const SPACE_RESV_SIZE = 48;
 /** FS_IOC_RESVSP64 = _IOW('X', 42, struct space_resv) from <linux/falloc.h>: the legacy XFS preallocation ioctl. */

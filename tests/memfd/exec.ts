@@ -1,4 +1,5 @@
 /** memfd.exec: W^X for memfds — MFD_EXEC, MFD_NOEXEC_SEAL, F_SEAL_EXEC and the per-pid-namespace vm.memfd_noexec policy. */
+import { __chmod, __fchmod } from '../../lib/sys/fd.js';
 import { readFileSync } from 'node:fs';
 import { defineCase } from '../../lib/harness/case.js';
 import { expectErrno, expectEq, expectOk, outcome, CaseFailure, HarnessError } from '../../lib/harness/expect.js';
@@ -14,7 +15,7 @@ import {
   MFD_NOEXEC_SEAL, O_CLOEXEC, O_RDONLY, O_WRONLY, PROT_READ, PROT_WRITE, SYSCALL,
 } from '../../lib/uapi/index.js';
 import {
-  MATRIX_SIZE, MEMFD_NOEXEC_SYSCTL, NEEDS_MEMFD_EXEC_API, SEAL_EXEC_IMPLIES, __chmod, __fchmod, expectSeals, findInPath,
+  MATRIX_SIZE, MEMFD_NOEXEC_SYSCTL, NEEDS_MEMFD_EXEC_API, SEAL_EXEC_IMPLIES, expectSeals, findInPath,
   modeOf, newMemfd, octal, pidNamespaceId, requireDefaultExecPolicy, runInNewPidNamespace, sealText, sealableMemfd, uniqueName,
 } from '../../lib/cases/memfd.js';
 

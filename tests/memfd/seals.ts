@@ -1,4 +1,5 @@
 /** memfd.seals: the seal × operation matrix, F_ADD_SEALS argument checking, and how seals travel with the inode. */
+import { __pipe2 } from '../../lib/sys/fd.js';
 import { defineCase, type CaseDef } from '../../lib/harness/case.js';
 import { expectErrno, expectEq, expectOk, outcome, CaseFailure } from '../../lib/harness/expect.js';
 import { addSeals, __addSeals, __getSeals } from '../../lib/sys/fcntl.js';
@@ -12,7 +13,7 @@ import {
   MAP_PRIVATE, MAP_SHARED, O_CLOEXEC, O_RDONLY, O_RDWR, O_TMPFILE, O_WRONLY, PROT_READ, PROT_WRITE, SYSCALL,
 } from '../../lib/uapi/index.js';
 import {
-  ALL_SEALS, MATRIX_SIZE, NEEDS_MEMFD_EXEC_API, SEAL_OPS, SEAL_ROWS, __pipe2, expectSeals, expectUnchanged, newMemfd,
+  ALL_SEALS, MATRIX_SIZE, NEEDS_MEMFD_EXEC_API, SEAL_OPS, SEAL_ROWS, expectSeals, expectUnchanged, newMemfd,
   observeOutcome, octal, requireDefaultExecPolicy, sealOutcome, sealText, sealableMemfd, snapshot, type SealRow,
 } from '../../lib/cases/memfd.js';
 

@@ -6,7 +6,8 @@
 import { defineCase } from '../../lib/harness/case.js';
 import { CaseFailure, expectEq, outcome } from '../../lib/harness/expect.js';
 import { MAP_ANONYMOUS, MAP_NORESERVE, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../lib/uapi/index.js';
-import { PAGE, SignalTimer, prefaultRetryLoop, prefaultSetup, type PrefaultParams } from '../../lib/cases/attr.js';
+import { PeriodicSignal } from '../../lib/cases/periodic-signal.js';
+import { PAGE, prefaultRetryLoop, prefaultSetup, type PrefaultParams } from '../../lib/cases/attr.js';
 
 /** 64 MiB of 4 KiB faults: tens of milliseconds of work, far longer than the timer period. */
 const SIZE = 64n << 20n;
@@ -30,7 +31,7 @@ const timerRetry = defineCase<PrefaultParams>({
   tags: { linuxGit: ['bc1a5cd00211', '9aed7a6c0b59'], selftest: 'kvm_main.c:kvm_vcpu_pre_fault_memory (signal_pending)' },
   run(ctx) {
     const { vcpu, base, end } = prefaultSetup(ctx, ctx.params.backing, SIZE);
-    const timer = ctx.track(new SignalTimer(PERIOD_US));
+    const timer = ctx.track(PeriodicSignal.start(PERIOD_US / 1000));
     const t0 = process.hrtime.bigint();
     const loop = prefaultRetryLoop(vcpu, base, SIZE, 10_000_000, 60_000);
     const elapsedUs = Number((process.hrtime.bigint() - t0) / 1000n);
@@ -74,7 +75,7 @@ const pendingSignal = defineCase({
     const control = outcome(vcpu.__preFaultMemory(gpa, PAGE));
     ctx.observe('control', control);
     if (control === 'EINTR') throw new CaseFailure('the control call without a timer failed with EINTR');
-    const timer = ctx.track(new SignalTimer(PENDING_PERIOD_US));
+    const timer = ctx.track(PeriodicSignal.start(PENDING_PERIOD_US / 1000));
     const stop = Date.now() + PENDING_BUDGET_MS;
     let calls = 0;
     let eintr = 0;
