@@ -57,10 +57,12 @@ export async function executeInstance(inst: CaseInstance, env: Env, fixtures: Ex
   try {
     await inst.def.run(ctx);
   } catch (e) {
-    if (e instanceof CaseFailure) { verdict = 'fail'; message = e.message; }
-    else if (e instanceof CaseSkip) { verdict = 'skip'; message = e.message; }
-    else if (e instanceof SyscallError) { verdict = 'fail'; message = e.message; }
-    else if (e instanceof HarnessError) { verdict = 'error'; message = e.message; }
+    // by name as well as by class: a case module compiled in another build has its own copies of the classes
+    const kind = e instanceof Error ? e.name : '';
+    if (e instanceof CaseFailure || kind === 'CaseFailure') { verdict = 'fail'; message = (e as Error).message; }
+    else if (e instanceof CaseSkip || kind === 'CaseSkip') { verdict = 'skip'; message = (e as Error).message; }
+    else if (e instanceof SyscallError || kind === 'SyscallError') { verdict = 'fail'; message = (e as Error).message; }
+    else if (e instanceof HarnessError || kind === 'HarnessError') { verdict = 'error'; message = (e as Error).message; }
     else { verdict = 'error'; message = `case threw ${(e as Error)?.name ?? 'a non-error'}: ${(e as Error)?.message ?? String(e)}`; }
   }
   const cleanupErrors = ctx.cleanup();
