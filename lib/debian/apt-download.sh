@@ -2,8 +2,11 @@
 # Download one Debian package (amd64) from a suite into the project's cache and print the .deb path.
 #
 # Usage: lib/debian/apt-download.sh SUITE PACKAGE [VERSION]
+#        lib/debian/apt-download.sh --list SUITE REGEX
 #   SUITE    bookworm, bookworm-backports, trixie, sid, experimental, ...
 #   VERSION  exact version; default: the suite's candidate
+#   --list   print "PACKAGE VERSION" for every package of SUITE whose whole name matches the
+#            extended regular expression REGEX (one line per version the suite serves); downloads nothing
 #
 # Environment: GMEM_CACHE_DIR (default /var/cache/gmem-conformance when writable, else <project>/.cache),
 #              GMEM_DEBIAN_MIRROR (default http://deb.debian.org/debian)
@@ -14,8 +17,10 @@
 # package list is refreshed at most once every 6 hours.
 set -euo pipefail
 
-suite=${1:?usage: apt-download.sh SUITE PACKAGE [VERSION]}
-pkg=${2:?usage: apt-download.sh SUITE PACKAGE [VERSION]}
+list=
+if [[ ${1:-} == --list ]]; then list=1; shift; fi
+suite=${1:?usage: apt-download.sh SUITE PACKAGE [VERSION] | --list SUITE REGEX}
+pkg=${2:?usage: apt-download.sh SUITE PACKAGE [VERSION] | --list SUITE REGEX}
 want=${3:-}
 arch=amd64
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -32,7 +37,7 @@ die() { log "error: $*"; exit 1; }
 safe() { printf '%s' "${1//:/%3a}"; }
 
 mkdir -p "$debdir"
-if [[ -n $want ]]; then
+if [[ -z $list && -n $want ]]; then
   hit=$(ls "$debdir/${pkg}_$(safe "$want")_"*.deb 2>/dev/null | head -n1 || true)
   [[ -n $hit ]] && { printf '%s\n' "$hit"; exit 0; }
 fi
@@ -57,7 +62,17 @@ stamp=$aptdir/lists/.updated
 if [[ ! -f $stamp || -n $(find "$stamp" -mmin +360 2>/dev/null) ]]; then
   log "updating the package list of $suite"
   apt-get "${opts[@]}" -q update >&2 || die "apt-get update for $suite failed"
+  # apt-get update exits 0 even when it could fetch nothing: only a Packages index proves it worked
+  compgen -G "$aptdir/lists/*_${suite}_main_binary-${arch}_Packages*" >/dev/null \
+    || die "could not fetch the package list of $suite from $mirror (no network to Debian's archive?)"
   touch "$stamp"
+fi
+if [[ -n $list ]]; then
+  names=$(apt-cache "${opts[@]}" pkgnames | grep -E "^(${pkg})\$" | sort || true)
+  [[ -n $names ]] || exit 0
+  # madison: "name | version | source"
+  xargs apt-cache "${opts[@]}" madison <<<"$names" | awk -F' *[|] *' '{gsub(/^ +/, "", $1); print $1, $2}' | sort -u
+  exit 0
 fi
 version=$want
 if [[ -z $version ]]; then

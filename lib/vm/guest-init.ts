@@ -1,0 +1,89 @@
+/** The guest's /init (busybox sh): load modules, mount the host root and the results share over 9p, run the job, reboot. */
+
+/** 9p mount tag of the host root (read-only). */
+export const ROOT_TAG = 'gmemroot';
+/** 9p mount tag of the per-boot results share (read-write). */
+export const OUT_TAG = 'gmemout';
+/** Where the results share appears inside the chroot: job.sh, results.jsonl, ktap.txt, status live there. */
+export const GUEST_OUT_DIR = '/run/gmem-out';
+
+/**
+ * The init script. Everything it learns goes to init.log on the results share (one "key value" line
+ * per event) and, for the console log, to the serial console. It ends with `reboot -f`, which QEMU
+ * (-no-reboot) turns into its own exit; a failure anywhere ends the same way, never in a shell.
+ */
+export const GUEST_INIT = `#!/bin/sh
+export PATH=/bin
+OUT=
+say() {
+  echo "gmem-init: $*"
+  [ -n "$OUT" ] && echo "$*" >> /out/init.log
+}
+finish() {
+  sync
+  reboot -f
+  echo o > /proc/sysrq-trigger
+  sleep 5
+  exit 1
+}
+fatal() {
+  say "fatal $*"
+  finish
+}
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+loaded=
+failed=
+for w in $(cat /proc/cmdline); do
+  case "$w" in gmem.hostname=*) hostname "\${w#gmem.hostname=}" ;; esac
+done
+while read -r m; do
+  [ -n "$m" ] || continue
+  # the one of kvm_intel/kvm_amd the CPU cannot use would only fail noisily
+  case "$m" in
+    kvm_intel) grep -qw vmx /proc/cpuinfo || continue ;;
+    kvm_amd) grep -qw svm /proc/cpuinfo || continue ;;
+  esac
+  if err=$(insmod "/lib/modules/$m.ko" 2>&1); then loaded="$loaded $m"; else failed="$failed $m($(echo "$err" | tail -n 1 | tr ' ' '_'))"; fi
+done < /modules.order
+mkdir -p /out /newroot
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 ${OUT_TAG} /out || fatal "cannot mount the results share (9p tag ${OUT_TAG})"
+OUT=1
+say "stage modules"
+say "modules-loaded$loaded"
+say "modules-failed$failed"
+say "kernel $(cat /proc/sys/kernel/osrelease)"
+[ -e /dev/kvm ] && say "dev-kvm yes" || say "dev-kvm no"
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=262144 ${ROOT_TAG} /newroot || fatal "cannot mount the host root (9p tag ${ROOT_TAG})"
+mount -t tmpfs -o mode=0755 tmpfs /newroot/run || fatal "cannot mount a tmpfs on /run"
+mkdir -p /newroot${GUEST_OUT_DIR}
+mount -o bind /out /newroot${GUEST_OUT_DIR} || fatal "cannot bind the results share into the root"
+mount -t tmpfs -o mode=1777 tmpfs /newroot/tmp || fatal "cannot mount a tmpfs on /tmp"
+mount -t proc proc /newroot/proc || fatal "cannot mount /proc"
+mount -t sysfs sysfs /newroot/sys || fatal "cannot mount /sys"
+mount -t devtmpfs devtmpfs /newroot/dev || fatal "cannot mount /dev"
+mkdir -p /newroot/dev/shm && mount -t tmpfs tmpfs /newroot/dev/shm
+say "stage job-start $(cut -d' ' -f1 /proc/uptime)"
+chroot /newroot /bin/sh ${GUEST_OUT_DIR}/job.sh < /dev/null > /out/job.log 2>&1
+say "stage job-end $? $(cut -d' ' -f1 /proc/uptime)"
+finish
+`;
+
+/** Quotes a string for /bin/sh. */
+export function shQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The job the guest runs in the chroot: the suite with its output on the share, then the exit status, framed as a file. */
+export function jobScript(opts: { cwd: string; node: string; nodeArgs: string[]; cli: string; args: string[]; env: Record<string, string> }): string {
+  const env = Object.entries(opts.env).map(([k, val]) => `export ${k}=${shQuote(val)}`).join('\n');
+  const out = GUEST_OUT_DIR;
+  return `#!/bin/sh
+cd ${shQuote(opts.cwd)} || exit 97
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/tmp
+${env}
+${[opts.node, ...opts.nodeArgs, opts.cli].map(shQuote).join(' ')} ${opts.args.map(shQuote).join(' ')} > ${out}/ktap.txt 2> ${out}/stderr.txt
+echo $? > ${out}/status.tmp && mv ${out}/status.tmp ${out}/status
+`;
+}
