@@ -27,7 +27,7 @@ interface SimConfig {
   /** memfd_create bit 0x8. */ mfd8: 'inaccessible' | 'noexec' | 'none' | 'weird';
   /** memfd seal 0x20. */ seal20: 'autoalloc' | 'exec' | 'none';
   /** fchmod always fails with EPERM (an LSM, say): F_SEAL_EXEC then lands on an executable file. */ fchmodBlocked?: boolean;
-  /** memslot bit 2 through the v1 ioctl (v7) / guest_memfd through v2 (mainline). */ memslot: 'v7' | 'gmem' | 'none';
+  /** memslot bit 2 through the v1 ioctl (v7) / guest_memfd through v2 (mainline; 'gmem-private-vms': 6.8–6.17, type-0 VMs refuse it). */ memslot: 'v7' | 'gmem' | 'gmem-private-vms' | 'none';
   /** syscall 451. */ sys451: 'restricted' | 'restricted+usermnt' | 'cachestat' | 'none' | 'weird';
   /** syscall 452. */ sys452: 'bind' | 'fchmodat2' | 'none';
   /** /dev/kvm present. */ kvm: boolean;
@@ -288,6 +288,7 @@ class SimKernel implements ProbeKernel {
     return this.cfg.memslot === 'v7' ? ok() : fail('EINVAL');
   }
   setMemslotV2Gmem(): Answer {
+    if (this.cfg.memslot === 'gmem-private-vms') return fail('EINVAL');
     return this.cfg.memslot === 'gmem' ? ok() : fail('ENOTTY');
   }
   moveEncContext(dstVm: number, sourceFd: number): Answer {
@@ -323,6 +324,7 @@ const LINK_RFC_V1: SimConfig = {
   vmD5: 'link', vcpuD5: 'none', vmD6: 'none', move: 'rfc', swProtected: true,
 };
 const LINK_RFC_V2: SimConfig = { ...MAINLINE_618, vmD6: 'link', move: 'rfc', swProtected: true };
+const LINUX_612: SimConfig = { ...MAINLINE_618, memslot: 'gmem-private-vms' };
 const INPLACE_RFC_V1: SimConfig = { ...MAINLINE_618, vmD6: 'sma2' };
 const NO_KVM: SimConfig = { ...MAINLINE_618, kvm: false };
 
@@ -360,6 +362,10 @@ check('mainline 6.18 (every number taken or free)', MAINLINE_618, {
   gmem_link_v1: ['number-taken', 'KVM_PRE_FAULT_MEMORY'],
   gmem_link_v2: ['absent', 'unassigned'],
   gmem_link_move_memory_context: ['absent', 'SEV'],
+});
+
+check('Linux 6.12 (guest_memfd memslots only on private-memory VM types)', LINUX_612, {
+  upm_v7_mem_private: ['number-taken', 'KVM_MEM_GUEST_MEMFD', 'type-0 VM refuses bit 2 through both ioctls'],
 });
 
 check('UPM v7 kernel (5.19 + the series)', UPM_V7, {

@@ -9,8 +9,8 @@ import { PAGE } from './gmem.js';
 /** KVM_MEM_GUEST_MEMFD as a number for MemslotSpec.flags. */
 export const GMEM_FLAG = KVM_MEM_GUEST_MEMFD;
 
-/** Requirement of every guest_memfd memslot case: guest_memfd plus the v2 memslot ioctl. */
-export const NEEDS_GMEM_SLOT: Requires = { caps: ['KVM_CAP_GUEST_MEMFD', 'KVM_CAP_USER_MEMORY2'] };
+/** Requirement of every guest_memfd memslot case: guest_memfd, the v2 memslot ioctl, and a VM that reports KVM_CAP_GUEST_MEMFD (6.8–6.17 bind guest_memfd only on private-memory VM types, and say so there). */
+export const NEEDS_GMEM_SLOT: Requires = { caps: ['KVM_CAP_GUEST_MEMFD', 'KVM_CAP_USER_MEMORY2'], vmCaps: ['KVM_CAP_GUEST_MEMFD'] };
 
 /** A GPA far from anything KVM maps by itself (upstream set_memory_region_test uses 0xc0000000 too). */
 export const BASE_GPA = 0xc000_0000n;

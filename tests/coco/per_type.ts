@@ -65,7 +65,7 @@ const memattrCapPerType = defineCase<VmTypeParams>({
 const readonlyPerType = defineCase<VmTypeParams>({
   id: 'coco.memslot.readonly',
   doc: 'a KVM_MEM_READONLY memslot is accepted unless the type has protected state (SEV-ES, SNP, TDX: EINVAL), and KVM_CAP_READONLY_MEM on the VM says the same',
-  requires: { kvm: true },
+  requires: { kvm: true, caps: ['KVM_CAP_USER_MEMORY2'] },
   variants: vmTypeVariants(),
   expect: { capAgrees: true },
   tags: { linuxGit: ['66155de93bcf', 'd30d9ee94cc0'], selftest: 'kvm_main.c:check_memory_region_flags' },

@@ -203,7 +203,7 @@ const privateInitial: CaseDef<PrivateParams> = defineCase<PrivateParams>({
     'a guest access to a guest_memfd created without INIT_SHARED never yields host data: on the MMU path an MMAP file is served from guest_memfd ' +
     '(KVM_MEMSLOT_GMEM_ONLY: zeros, then the guest’s own store) and a non-MMAP slot without userspace_addr fails KVM_RUN with EFAULT; ' +
     'on an emulated vCPU (accesses copied through userspace_addr) the refused access is KVM_EXIT_MMIO at the GPA',
-  requires: { caps: ['KVM_CAP_GUEST_MEMFD', 'KVM_CAP_USER_MEMORY2'] },
+  requires: { caps: ['KVM_CAP_GUEST_MEMFD', 'KVM_CAP_USER_MEMORY2'], vmCaps: ['KVM_CAP_GUEST_MEMFD'] },
   variants: [
     { name: 'mmap_no_init_shared', params: { flags: BigInt(GUEST_MEMFD_FLAG_MMAP), mapHva: true }, requires: { gmemFlags: ['GUEST_MEMFD_FLAG_MMAP'] } },
     { name: 'no_mmap', params: { flags: 0n, mapHva: false } },

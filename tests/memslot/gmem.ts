@@ -3,7 +3,7 @@ import { defineCase, type CaseDef } from '../../lib/harness/case.js';
 import type { CaseContext } from '../../lib/harness/context.js';
 import { expectErrno, expectOk, expectTrue, outcome } from '../../lib/harness/expect.js';
 import {
-  KVM_CAP_MULTI_ADDRESS_SPACE, KVM_CAP_NR_MEMSLOTS, KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY,
+  KVM_CAP_GUEST_MEMFD, KVM_CAP_MULTI_ADDRESS_SPACE, KVM_CAP_NR_MEMSLOTS, KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY,
   O_RDWR, O_CLOEXEC, PROT_READ, PROT_WRITE, MAP_SHARED, MAP_ANONYMOUS,
 } from '../../lib/uapi/index.js';
 import { close } from '../../lib/ffi/libc.js';
@@ -544,8 +544,26 @@ const closeBound = defineCase({
   },
 });
 
+const refusedWithoutVmCap = defineCase({
+  id: 'memslot.gmem.refused_without_vm_cap',
+  doc: 'a VM whose KVM_CHECK_EXTENSION(KVM_CAP_GUEST_MEMFD) is 0 refuses a guest_memfd memslot with EINVAL, even though it can create the guest_memfd',
+  requires: { caps: ['KVM_CAP_GUEST_MEMFD', 'KVM_CAP_USER_MEMORY2'] },
+  tags: { linuxGit: [V2] },
+  run(ctx) {
+    const vm = ctx.vm();
+    const vmCap = vm.checkExtension(KVM_CAP_GUEST_MEMFD);
+    ctx.observe('vm_cap', vmCap);
+    if (vmCap !== 0) ctx.skip(`this VM type binds guest_memfd (KVM_CAP_GUEST_MEMFD on the VM fd is ${vmCap}); the binding cases cover it`);
+    const gmem = ctx.gmem(vm, PAGE);
+    const r = vm.__setUserMemoryRegion2(gmemSlot(gmem, 0, BASE_GPA, PAGE));
+    ctx.observe('outcome', outcome(r));
+    expectErrno(r, 'EINVAL', 'KVM_SET_USER_MEMORY_REGION2 with a guest_memfd on a VM that does not advertise KVM_CAP_GUEST_MEMFD');
+  },
+});
+
 export default [
   v1Ioctl, withDirtyLog, withReadonly, unknownBits, fdKinds, sameGmemOtherVm, unalignedOffset, badBounds, edgesOk,
   generalChecks, padNonzero, deleteNonexistent, deleteIgnoresFd, deleteChecksOffset, deleteReadd, overlapGmem, overlapBoth,
   adjacentOk, gpaOverlap, dupFd, twoFiles, modify, convertPlain, manySlots, slotIdLimit, asBeyond, asSecond, closeBound,
+  refusedWithoutVmCap,
 ];

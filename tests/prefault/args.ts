@@ -169,7 +169,7 @@ const onGmemFd = defineCase({
 const refusedWithoutCap = defineCase<PrefaultParams>({
   id: 'prefault.mmu.refused_without_cap',
   doc: 'where KVM_CAP_PRE_FAULT_MEMORY is 0 (no two-dimensional paging: shadow page tables are indexed by GVA), a valid call inside a memslot fails with EOPNOTSUPP and leaves gpa and size untouched',
-  requires: { kvm: true },
+  requires: { kvm: true, caps: ['KVM_CAP_USER_MEMORY2'] },
   variants: prefaultBackingVariants(),
   expect: { errno: 'EOPNOTSUPP' },
   tags: { linuxGit: ['bc1a5cd00211', '6e01b7601dfe', '9aed7a6c0b59'], selftest: 'mmu.c:kvm_arch_vcpu_pre_fault_memory' },

@@ -155,6 +155,14 @@ export function probeMemPrivate(k: MemPrivateKernel): ProbeVerdict {
     k.close(gmem.value);
     ev.add(`KVM_SET_USER_MEMORY_REGION2(KVM_MEM_GUEST_MEMFD) → ${show(v2)}`);
     if (v2.ok) return ev.add('bit 2 binds a guest_memfd, and only through KVM_SET_USER_MEMORY_REGION2').taken('KVM_MEM_GUEST_MEMFD (6.8+)');
+    // 6.8–6.17: only VM types with private memory accept KVM_MEM_GUEST_MEMFD (check_memory_region_flags), so a
+    // type-0 VM refuses it with EINVAL through both ioctls. The proposal's own behaviour (the v1 ioctl accepting
+    // the bit) is absent all the same, and the headers the kernel advertises give the bit to KVM_MEM_GUEST_MEMFD.
+    if (v2.errno === 'EINVAL') {
+      return ev
+        .add('a type-0 VM refuses bit 2 through both ioctls: KVM_MEM_GUEST_MEMFD is limited to VM types with private memory here')
+        .taken('KVM_MEM_GUEST_MEMFD (6.8+; private-memory VM types only on this kernel)');
+    }
     return ev.inconclusive('bit 2 is neither KVM_MEM_PRIVATE nor a working KVM_MEM_GUEST_MEMFD');
   } finally {
     if (mfd.ok) k.close(mfd.value);
