@@ -23,7 +23,7 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund --loglevel=error >&2
 fi
 stamp=dist/.build-stamp
-if [ ! -f "$stamp" ] || [ -n "$(find lib tests unit tsconfig.json package.json -newer "$stamp" \( -name '*.ts' -o -name '*.json' \) -print -quit 2>/dev/null)" ]; then
+if [ ! -f "$stamp" ] || [ -n "$(find lib tests unit bench tsconfig.json package.json -newer "$stamp" \( -name '*.ts' -o -name '*.json' \) -print -quit 2>/dev/null)" ]; then
   bootstrap_log "compiling TypeScript"
   rm -rf dist
   npx --no-install tsc -p tsconfig.json >&2

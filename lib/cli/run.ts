@@ -1,5 +1,6 @@
 /** `run` (the default command): runs the selected cases on the live kernel, KTAP on stdout, JSON lines to a file. */
 import { parseArgs } from 'node:util';
+import { availableParallelism } from 'node:os';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { loadInstances, select, DEFAULT_CASES_DIR } from '../harness/registry.js';
@@ -27,7 +28,7 @@ options:
   -t, --test SEL           select cases (repeatable): an id, a case id, a family prefix
                            (gmem.create), or a glob (gmem.*.punch_*)
   -x, --exclude SEL        exclude cases (repeatable), same forms as --test
-  -j, --jobs N             parallel worker processes (default 1)
+  -j, --jobs N             parallel worker processes (default: the number of CPUs, at most 4)
       --timeout SEC        per-case timeout unless a case sets its own (default 30)
   -o, --results FILE       JSON-lines results file (default results/latest.jsonl)
       --ktap FILE          also write the KTAP to FILE
@@ -75,7 +76,7 @@ export function parseRunArgs(argv: string[]) {
   if (v.json && !v.list) throw new UsageError('--json only goes with --list');
   return {
     list: v.list ?? false, json: v.json ?? false, include: v.test ?? [], exclude: v.exclude ?? [],
-    jobs: positiveInt('--jobs', v.jobs, 1), timeoutMs: positiveSeconds('--timeout', v.timeout, 30) * 1000,
+    jobs: positiveInt('--jobs', v.jobs, Math.min(4, availableParallelism())), timeoutMs: positiveSeconds('--timeout', v.timeout, 30) * 1000,
     results: resolve(v.results ?? DEFAULT_RESULTS), ktap: v.ktap ? resolve(v.ktap) : undefined,
     matrix: v.matrix === 'none' ? undefined : resolve(v.matrix ?? join(dirname(resolve(v.results ?? DEFAULT_RESULTS)), 'matrix')),
     platform: v.platform, fixtures: resolve(v.fixtures ?? DEFAULT_FIXTURES_DIR), cases: resolve(v.cases ?? DEFAULT_CASES_DIR),

@@ -9,6 +9,7 @@ import { SyscallError } from '../sys/errors.js';
 import { close } from '../ffi/libc.js';
 import { leaked, processResources, unmapLeaked } from './leaks.js';
 import type { Expectations, Platform } from '../fixtures/expectations.js';
+import type { FixtureOverrides } from './protocol.js';
 
 /** The platform facts fixture rules are matched against, from an Env. */
 export function platformOf(env: Env): Platform {
@@ -31,11 +32,10 @@ export function applyKnownFailure(r: CaseResult, fixtures: Expectations, platfor
 }
 
 /** Runs an instance to its verdict; never throws for anything the case or kernel does. */
-export async function executeInstance(inst: CaseInstance, env: Env, fixtures: Expectations): Promise<CaseResult> {
+export async function executeInstance(inst: CaseInstance, env: Env, fixture: FixtureOverrides): Promise<CaseResult> {
   const t0 = performance.now();
-  const platform = platformOf(env);
   const finish = (verdict: Verdict, message: string, extra: Partial<CaseResult> = {}): CaseResult =>
-    applyKnownFailure({ ...base(inst), verdict, message, durationMs: Math.round((performance.now() - t0) * 1000) / 1000, ...extra }, fixtures, platform);
+    ({ ...base(inst), verdict, message, durationMs: Math.round((performance.now() - t0) * 1000) / 1000, ...extra });
   const req = mergeRequires(inst.def.requires, inst.variant?.requires);
   let unmet: string | null;
   try {
@@ -45,7 +45,7 @@ export async function executeInstance(inst: CaseInstance, env: Env, fixtures: Ex
   }
   if (unmet) return finish('skip', unmet);
   const before = processResources();
-  const { values, commits } = fixtures.overrides(inst.id, inst.def.id, platform);
+  const { values, commits } = fixture;
   const ctx = new CaseContext<unknown>({
     params: inst.variant?.params ?? {}, env, vmType: vmTypeOf(req), module: inst.module,
     ...(inst.variant ? { variant: inst.variant.name } : {}),

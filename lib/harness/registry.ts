@@ -40,6 +40,18 @@ export async function loadInstances(dir = DEFAULT_CASES_DIR): Promise<CaseInstan
   return out;
 }
 
+/** Imports one case module and expands its cases (what a worker needs for the instances it is sent). */
+export async function loadModuleInstances(url: string): Promise<CaseInstance[]> {
+  const mod = (await import(url)) as { default?: unknown };
+  const exported = Array.isArray(mod.default) ? mod.default : mod.default === undefined ? [] : [mod.default];
+  const out: CaseInstance[] = [];
+  for (const def of exported) {
+    if (!isCase(def)) throw new Error(`${url}: default export holds something that is not a case`);
+    out.push(...instancesOf(def, url));
+  }
+  return out;
+}
+
 /** Converts a glob (* and ?; ** is the same as *) into an anchored RegExp over instance ids. */
 export function globToRegExp(glob: string): RegExp {
   const src = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*+/g, '.*').replace(/\?/g, '.');

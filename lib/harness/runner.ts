@@ -7,6 +7,10 @@ import type { CaseInstance } from './case.js';
 import type { CaseResult } from './verdict.js';
 import type { WorkerArgs } from './protocol.js';
 import { WorkerHandle } from './worker-handle.js';
+import { Expectations } from '../fixtures/expectations.js';
+import { applyKnownFailure, platformOf } from './execute.js';
+import { mergeRequires, unmetRequirement } from './requirements.js';
+import { env } from './env.js';
 
 /** Options of a run. */
 export interface RunnerOptions extends WorkerArgs {
@@ -41,12 +45,21 @@ export async function runInstances(instances: CaseInstance[], opts: RunnerOption
     await w.whenReady();
     return w;
   };
-  const runOne = async (slot: number, inst: CaseInstance): Promise<CaseResult> => {
+  // fixtures are applied here, not in the workers: a worker then needs neither yaml nor valibot, and a
+  // crash or timeout of a known failure is marked like any other result of it
+  const fixtures = Expectations.load(opts.fixturesDir);
+  const platform = platformOf(env());
+  const runOne = async (slot: number, inst: CaseInstance): Promise<CaseResult> => applyKnownFailure(await runRaw(slot, inst), fixtures, platform);
+  const runRaw = async (slot: number, inst: CaseInstance): Promise<CaseResult> => {
+    const fixture = fixtures.overrides(inst.id, inst.def.id, platform);
     const timeout = inst.def.timeoutMs ?? opts.timeoutMs;
     if (inst.def.isolation === 'fresh') {
+      // a fresh case that will skip does not need its own process to say so
+      const unmet = unmetRequirement(mergeRequires(inst.def.requires, inst.variant?.requires), env());
+      if (unmet) return { type: 'result', id: inst.id, case: inst.def.id, ...(inst.variant ? { variant: inst.variant.name } : {}), family: inst.family, verdict: 'skip', message: unmet, durationMs: 0 };
       const w = await startWorker();
       try {
-        return await w.run(inst, timeout);
+        return await w.run(inst, timeout, fixture);
       } finally {
         await w.stop();
       }
@@ -56,7 +69,7 @@ export async function runInstances(instances: CaseInstance[], opts: RunnerOption
       w = await startWorker();
       pool[slot] = w;
     }
-    const r = await w.run(inst, timeout);
+    const r = await w.run(inst, timeout, fixture);
     if (w.dead) pool[slot] = null;
     return r;
   };

@@ -3,9 +3,18 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { CaseInstance } from './case.js';
 import type { CaseResult } from './verdict.js';
-import type { WorkerArgs, WorkerMessage } from './protocol.js';
+import type { FixtureOverrides, WorkerArgs, WorkerMessage } from './protocol.js';
 
 const WORKER = fileURLToPath(new URL('./worker.js', import.meta.url));
+
+/** The most telling part of a dead worker's stderr: V8's FATAL ERROR line or the last Error line, else the last 3 lines. */
+export function crashCause(stderr: string): string {
+  const lines = stderr.trim().split('\n').map((l) => l.trim()).filter(Boolean);
+  const fatal = lines.find((l) => l.startsWith('FATAL ERROR:'));
+  if (fatal) return fatal;
+  const error = lines.filter((l) => /^\w*Error\b/.test(l)).pop();
+  return error ?? lines.slice(-3).join(' | ');
+}
 
 /** A running worker process. */
 export class WorkerHandle {
@@ -19,7 +28,7 @@ export class WorkerHandle {
   constructor(args: WorkerArgs) {
     this.child = fork(WORKER, [JSON.stringify(args)], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'pipe', 'ipc'] });
     this.child.stderr?.on('data', (d: Buffer) => {
-      this.stderrTail = (this.stderrTail + d.toString()).slice(-2000);
+      this.stderrTail = (this.stderrTail + d.toString()).slice(-16000);
     });
     this.child.on('message', (m: WorkerMessage) => this.onMessage?.(m));
     // an IPC write to a worker that just died surfaces here; its exit is handled by onExit
@@ -49,7 +58,7 @@ export class WorkerHandle {
     return this.ready;
   }
   /** Runs one instance; a crash, exit or timeout becomes that instance's result and kills the worker. */
-  run(inst: CaseInstance, timeoutMs: number): Promise<CaseResult> {
+  run(inst: CaseInstance, timeoutMs: number, fixture: FixtureOverrides = { values: {}, commits: [] }): Promise<CaseResult> {
     const t0 = performance.now();
     const base = { type: 'result' as const, id: inst.id, case: inst.def.id, ...(inst.variant ? { variant: inst.variant.name } : {}), family: inst.family };
     const elapsed = () => Math.round(performance.now() - t0);
@@ -75,7 +84,7 @@ export class WorkerHandle {
         }
       };
       this.onExit = (code, signal) => {
-        const tail = this.stderrTail.trim().split('\n').slice(-3).join(' | ');
+        const tail = crashCause(this.stderrTail);
         if (signal) settle({ ...base, verdict: 'fail', message: `crashed: killed by ${signal}${tail ? ` (${tail})` : ''}`, durationMs: elapsed(), signal });
         else settle({ ...base, verdict: 'error', message: `worker exited with status ${code} during the case${tail ? `: ${tail}` : ''}`, durationMs: elapsed() });
       };
@@ -83,7 +92,7 @@ export class WorkerHandle {
         settle({ ...base, verdict: 'error', message: 'worker was dead before the case started', durationMs: 0 });
         return;
       }
-      this.child.send({ type: 'run', id: inst.id }, (err) => {
+      this.child.send({ type: 'run', id: inst.id, module: inst.module, fixture }, (err) => {
         if (err) settle({ ...base, verdict: 'error', message: `could not send the case to its worker: ${err.message}`, durationMs: elapsed() });
       });
     });

@@ -1,8 +1,7 @@
 /** A worker process: loads the cases once, then runs instances the runner sends, one at a time. */
-import { loadInstances } from './registry.js';
+import { loadModuleInstances } from './registry.js';
 import { executeInstance } from './execute.js';
 import { env } from './env.js';
-import { Expectations } from '../fixtures/expectations.js';
 import type { RunMessage, WorkerArgs, WorkerMessage } from './protocol.js';
 import type { CaseInstance } from './case.js';
 
@@ -14,20 +13,31 @@ async function main(): Promise<void> {
   const args = JSON.parse(process.argv[2] ?? '{}') as WorkerArgs;
   const e = env();
   e.allowHostUnsafe = args.allowHostUnsafe;
-  const fixtures = Expectations.load(args.fixturesDir);
   const byId = new Map<string, CaseInstance>();
-  for (const i of await loadInstances(args.casesDir)) byId.set(i.id, i);
+  const loaded = new Set<string>();
   void e.kvm; // open /dev/kvm before the first case so it is not counted as that case's leak
   let queue = Promise.resolve();
   process.on('message', (m: RunMessage) => {
     queue = queue.then(async () => {
+      if (!loaded.has(m.module)) {
+        loaded.add(m.module);
+        for (const i of await loadModuleInstances(m.module)) byId.set(i.id, i);
+      }
       const inst = byId.get(m.id);
       if (!inst) {
         await send({ type: 'fatal', message: `worker has no case ${m.id}` });
         return;
       }
       await send({ type: 'started', id: m.id });
-      const result = await executeInstance(inst, e, fixtures);
+      let result;
+      try {
+        result = await executeInstance(inst, e, m.fixture);
+      } catch (err) {
+        // the harness's own code failed around the case (e.g. EMFILE in the leak check): the worker's
+        // state is unknown, so say why and let the runner replace it
+        await send({ type: 'fatal', message: `harness failed running ${m.id}: ${(err as Error).message}` });
+        return;
+      }
       await send({ type: 'result', result });
     });
   });

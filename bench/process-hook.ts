@@ -1,0 +1,68 @@
+/**
+ * Loaded into every node process of a measured run (NODE_OPTIONS=--import=<this file>): when the
+ * process exits normally it appends one JSON line to $GMEM_BENCH_PROCLOG with its role (runner,
+ * worker, probe), its lifetime and its peak RSS (VmHWM). Measurement only: it changes nothing the
+ * process does. Processes killed by a signal (crashes, timeouts) write no line; so that probes
+ * killed by SIGBUS/SIGSEGV are counted too, each spawnSync() of a worker is also timed from the
+ * worker's side and logged as a `spawn` record (role spawn, probe = module:function or the command).
+ */
+import { appendFileSync, readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
+
+/** One process's record. */
+export interface ProcessRecord {
+  /** runner (lib/cli/main.js), worker, probe, or the script's basename. */ role: string;
+  /** Process id. */ pid: number;
+  /** Wall-clock start and end, ms since the epoch. */ startMs: number; endMs: number;
+  /** Peak and final RSS in kB. */ hwmKb: number; rssKb: number;
+  /** Exit code. */ code: number;
+  /** For probes: the case module's basename and the function; for spawns: that, or the command. */ probe?: string;
+  /** For spawns: the signal that ended the child, if any. */ signal?: string | null;
+}
+
+const log = process.env.GMEM_BENCH_PROCLOG;
+const script = process.argv[1] ?? '';
+const ROLES: Record<string, string> = { 'main.js': 'runner', 'worker.js': 'worker', 'probe-main.js': 'probe' };
+
+/** kB value of a /proc/self/status field. */
+function statusKb(field: string): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(readFileSync('/proc/self/status', 'utf8'));
+  return m ? Number(m[1]) : -1;
+}
+
+if (log) {
+  const role = ROLES[basename(script)] ?? basename(script);
+  process.on('exit', (code) => {
+    const rec: ProcessRecord = {
+      role, pid: process.pid, startMs: performance.timeOrigin, endMs: Date.now(), hwmKb: statusKb('VmHWM'), rssKb: statusKb('VmRSS'), code,
+    };
+    if (role === 'probe') rec.probe = `${basename(process.argv[2] ?? '')}:${process.argv[3] ?? ''}`;
+    try {
+      appendFileSync(log, `${JSON.stringify(rec)}\n`);
+    } catch {
+      // a process that ran out of fds cannot log; it is simply missing from the profile
+    }
+  });
+}
+
+if (log && ROLES[basename(script)] === 'worker') {
+  // time every spawnSync of the worker (probes and commands cases run), however the child ends
+  const cp = createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process');
+  const original = cp.spawnSync;
+  const timed = function (this: unknown, ...args: unknown[]) {
+    const startMs = Date.now();
+    const r = (original as (...a: unknown[]) => ReturnType<typeof original>).apply(this, args);
+    const argv = (Array.isArray(args[1]) ? args[1] : []) as string[];
+    const what = basename(argv[0] ?? '') === 'probe-main.js' ? `${(argv[1] ?? '').split('/').slice(-2).join('/')}:${argv[2] ?? ''}` : basename(String(args[0]));
+    const rec: ProcessRecord = { role: 'spawn', pid: r.pid ?? -1, startMs, endMs: Date.now(), hwmKb: -1, rssKb: -1, code: r.status ?? -1, probe: what, signal: r.signal };
+    try {
+      appendFileSync(log, `${JSON.stringify(rec)}\n`);
+    } catch {
+      // out of fds: not logged
+    }
+    return r;
+  };
+  cp.spawnSync = timed as typeof original;
+  syncBuiltinESMExports();
+}
