@@ -25,7 +25,7 @@ export const FEATURES: readonly FeatureDef[] = [
   { id: 'gmem.init_shared', title: 'GUEST_MEMFD_FLAG_INIT_SHARED', family: 'guest_memfd', caps: [{ fd: 'vm', cap: 'KVM_CAP_GUEST_MEMFD_FLAGS', mask: 2 }], cases: ['gmem.mmap.*init_shared*', 'gmem.mmap.*shared*'] },
   { id: 'gmem.numa', title: 'mbind/get_mempolicy on guest_memfd mappings', family: 'guest_memfd', caps: [{ fd: 'vm', cap: 'KVM_CAP_GUEST_MEMFD_FLAGS', mask: 1 }], cases: ['gmem.numa.*'] },
   { id: 'gmem.lifetime', title: 'guest_memfd lifetime and fd passing', family: 'guest_memfd', caps: [{ fd: 'sys', cap: 'KVM_CAP_GUEST_MEMFD' }], cases: ['gmem.lifetime.*'] },
-  { id: 'memslot2', title: 'KVM_SET_USER_MEMORY_REGION2 with guest_memfd', family: 'memslot', caps: [{ fd: 'sys', cap: 'KVM_CAP_USER_MEMORY2' }], cases: ['memslot.*', 'kselftest.kvm.set_memory_region_test*'] },
+  { id: 'memslot2', title: 'KVM_SET_USER_MEMORY_REGION2 with guest_memfd (default VM type)', family: 'memslot', caps: [{ fd: 'sys', cap: 'KVM_CAP_USER_MEMORY2' }, { fd: 'vm', cap: 'KVM_CAP_GUEST_MEMFD' }], cases: ['memslot.*', 'kselftest.kvm.set_memory_region_test*'] },
   { id: 'memslot.gmem_overlap_errno', title: 'errno for a guest_memfd range bound twice', family: 'memslot', caps: [{ fd: 'sys', cap: 'KVM_CAP_USER_MEMORY2' }], cases: ['memslot.gmem.overlapping_file_range'], valueKey: 'outcome' },
   { id: 'guest.gmem_backed', title: 'vCPU runs on guest_memfd memory', family: 'guest', caps: [{ fd: 'sys', cap: 'KVM_CAP_GUEST_MEMFD' }], cases: ['guest.*'] },
   { id: 'memory_attributes', title: 'KVM_SET_MEMORY_ATTRIBUTES on the VM', family: 'attributes', caps: [{ fd: 'vm', cap: 'KVM_CAP_MEMORY_ATTRIBUTES' }], cases: ['attr.*', 'kselftest.kvm.x86_private_mem_conversions_test*'] },
