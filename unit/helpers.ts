@@ -2,6 +2,10 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { after } from 'node:test';
 
 /** The project root. */
 export const ROOT = resolve(fileURLToPath(new URL('../../', import.meta.url)));
@@ -16,4 +20,17 @@ export const HARNESS_CASES = resolve(fileURLToPath(new URL('./harness-cases', im
 export function cli(args: string[], opts: { env?: Record<string, string>; timeoutMs?: number } = {}) {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...(opts.env ?? {}) }, timeout: opts.timeoutMs ?? 60_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, signal: r.signal };
+}
+
+/** A maker of temporary directories that are all removed when the calling test file's tests are done. */
+export function useScratchDirs(): (prefix: string) => string {
+  const dirs: string[] = [];
+  after(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+  return (prefix) => {
+    const dir = mkdtempSync(join(tmpdir(), prefix));
+    dirs.push(dir);
+    return dir;
+  };
 }

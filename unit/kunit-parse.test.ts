@@ -5,14 +5,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { cli, HARNESS_CASES, ROOT } from './helpers.js';
-
-function kunitPy(): { path?: string; why?: string } {
-  if (process.env.GMEM_KUNIT_PY) return { path: process.env.GMEM_KUNIT_PY };
-  const r = spawnSync('bash', [join(ROOT, 'lib/debian/kunit-parser.sh')], { encoding: 'utf8', timeout: 300_000 });
-  if (r.status !== 0) return { why: `kunit.py unavailable: lib/debian/kunit-parser.sh failed: ${r.stderr.trim().split('\n').pop()}` };
-  return { path: r.stdout.trim() };
-}
+import { cli, HARNESS_CASES } from './helpers.js';
+import { kunitPy } from './export-helpers.js';
 
 const parser = kunitPy();
 

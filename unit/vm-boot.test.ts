@@ -1,22 +1,13 @@
 /** Booting real kernels: a result comes back from inside the guest; a panic is reported as a panic and a hang as a hang, never waited on. */
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { tmpdir } from 'node:os';
-import { cli } from './helpers.js';
+import { cli, useScratchDirs } from './helpers.js';
 import { vmSkipReason, qemuProcessesWith } from './vm-helpers.js';
 
-const scratchDirs: string[] = [];
 /** A temporary directory removed when the file's tests are done. */
-function scratch(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  scratchDirs.push(dir);
-  return dir;
-}
-after(() => {
-  for (const d of scratchDirs) rmSync(d, { recursive: true, force: true });
-});
+const scratch = useScratchDirs();
 
 
 const KERNEL = '6.12';

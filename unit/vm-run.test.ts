@@ -1,22 +1,13 @@
 /** `kernels run` over the host and a Debian kernel: one results file per kernel, the summary, and the merged matrix. */
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tmpdir } from 'node:os';
-import { cli } from './helpers.js';
+import { cli, useScratchDirs } from './helpers.js';
 import { vmSkipReason } from './vm-helpers.js';
 
-const scratchDirs: string[] = [];
 /** A temporary directory removed when the file's tests are done. */
-function scratch(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  scratchDirs.push(dir);
-  return dir;
-}
-after(() => {
-  for (const d of scratchDirs) rmSync(d, { recursive: true, force: true });
-});
+const scratch = useScratchDirs();
 
 
 const skip = vmSkipReason(['6.1']);

@@ -1,10 +1,9 @@
 /** The pieces of lib/vm that need no VM: cpio, Debian versions, kernels.yaml, kernel specs, verdicts, console scanning, module order. */
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tmpdir } from 'node:os';
 import { cpioArchive } from '../lib/vm/cpio.js';
 import { compareDebianVersions } from '../lib/vm/debian-version.js';
 import { loadCandidates, packageRegex, parseKernelSpec, kernelSet, DEFAULT_KERNELS_FILE } from '../lib/vm/candidates.js';
@@ -15,18 +14,10 @@ import { imageRelease } from '../lib/vm/kernel-source.js';
 import { overallStatus, summaryTable } from '../lib/cli/kernels.js';
 import { unavailableReport } from '../lib/vm/candidate-run.js';
 import { InputError } from '../lib/fixtures/source.js';
-import { cli } from './helpers.js';
+import { cli, useScratchDirs } from './helpers.js';
 
-const scratchDirs: string[] = [];
 /** A temporary directory removed when the file's tests are done. */
-function scratch(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  scratchDirs.push(dir);
-  return dir;
-}
-after(() => {
-  for (const d of scratchDirs) rmSync(d, { recursive: true, force: true });
-});
+const scratch = useScratchDirs();
 
 
 test('cpio newc: busybox cpio lists what was written, with modes and symlinks', { skip: existsSync('/bin/busybox') ? false : '/bin/busybox is not installed' }, () => {
