@@ -59,6 +59,9 @@ mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=262144 ${ROOT_
 mount -t tmpfs -o mode=0755 tmpfs /newroot/run || fatal "cannot mount a tmpfs on /run"
 mkdir -p /newroot${GUEST_OUT_DIR}
 mount -o bind /out /newroot${GUEST_OUT_DIR} || fatal "cannot bind the results share into the root"
+# the host's /tmp stays reachable under /run/host-tmp: a project checked out below /tmp (CI's clones)
+# is bound back to its own path by the job before it starts
+mkdir -p /newroot/run/host-tmp && mount -o bind /newroot/tmp /newroot/run/host-tmp
 mount -t tmpfs -o mode=1777 tmpfs /newroot/tmp || fatal "cannot mount a tmpfs on /tmp"
 mount -t proc proc /newroot/proc || fatal "cannot mount /proc"
 mount -t sysfs sysfs /newroot/sys || fatal "cannot mount /sys"
@@ -80,7 +83,11 @@ export function jobScript(opts: { cwd: string; node: string; nodeArgs: string[];
   const env = Object.entries(opts.env).map(([k, val]) => `export ${k}=${shQuote(val)}`).join('\n');
   const out = GUEST_OUT_DIR;
   return `#!/bin/sh
-cd ${shQuote(opts.cwd)} || exit 97
+CWD=${shQuote(opts.cwd)}
+case "$CWD" in
+  /tmp/*) mkdir -p "$CWD" && mount -o bind "/run/host-tmp/\${CWD#/tmp/}" "$CWD" || exit 96 ;;
+esac
+cd "$CWD" || exit 97
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/tmp
 ${env}
 ${[opts.node, ...opts.nodeArgs, opts.cli].map(shQuote).join(' ')} ${opts.args.map(shQuote).join(' ')} > ${out}/ktap.txt 2> ${out}/stderr.txt

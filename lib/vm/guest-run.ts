@@ -139,7 +139,9 @@ export async function runInGuest(o: GuestRunOptions): Promise<GuestRunReport> {
     } else {
       outcome = 'boot-failed';
       const fatal = init.fatal ?? /gmem-init: fatal (.*)/.exec(consoleText)?.[1];
-      detail = fatal ? `guest init: ${fatal}` : `the guest stopped before the suite finished (last stage: ${lastStage(init)}; QEMU exit ${exit.code ?? exit.signal})`;
+      const job = /job-end (\d+)/.exec(init.stage ?? '')?.[1];
+      const why = job === '96' ? '; the job could not bind the project from the host\'s /tmp' : job === '97' ? '; the job could not enter the project directory' : job ? `; the job exited ${job}` : '';
+      detail = fatal ? `guest init: ${fatal}` : `the guest stopped before the suite finished (last stage: ${lastStage(init)}${why}; QEMU exit ${exit.code ?? exit.signal})`;
     }
     return {
       label, release: o.tree.release, origin: o.tree.origin, outcome, detail, suiteExit, resultsFile,
