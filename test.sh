@@ -6,4 +6,9 @@ set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")"
 bash ci/bootstrap.sh
 if kunit=$(bash lib/debian/kunit-parser.sh 2>/dev/null); then export GMEM_KUNIT_PY=$kunit; fi
+# Debian's Chromium renders the feature matrix page in unit/matrix-html.test.ts (it skips, saying so, without it)
+if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" -eq 0 ]; then
+  printf '# test.sh: installing Debian chromium for the matrix page test\n' >&2
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >&2 || printf '# test.sh: chromium could not be installed\n' >&2
+fi
 exec node --test "$@" dist/unit/
