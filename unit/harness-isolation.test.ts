@@ -14,7 +14,7 @@ test('misbehaving cases each become one result and the run continues', () => {
   assert.equal(r.status, 1, `exit status ${r.status}\n${r.stdout}\n${r.stderr}`);
   const file = readResults(results);
   const byId = new Map(file.results.map((x) => [x.id, x]));
-  assert.equal(file.results.length, 11, 'one result per case');
+  assert.equal(file.results.length, 12, 'one result per case');
   assert.equal(byId.get('harness.demo.pass_before')?.verdict, 'pass');
   const bus = byId.get('harness.demo.sigbus');
   assert.equal(bus?.verdict, 'fail');
@@ -33,6 +33,9 @@ test('misbehaving cases each become one result and the run continues', () => {
   assert.equal(byId.get('harness.demo.fresh')?.verdict, 'pass');
   assert.equal(byId.get('harness.demo.serial')?.verdict, 'pass');
   assert.equal(byId.get('harness.demo.pass_after')?.verdict, 'pass');
+  const pins = byId.get('harness.demo.pins_memory');
+  assert.equal(pins?.verdict, 'pass');
+  assert.ok(pins?.notes?.some((n) => /Unevictable memory \(guest_memfd and mlocked pages\) grew by 1\d\d MiB across this case/.test(n)), JSON.stringify(pins?.notes));
   assert.ok(file.end, 'the run wrote its end record');
   // KTAP: one line per case, in plan order, with the directives
   const lines = r.stdout.split('\n');
@@ -41,8 +44,8 @@ test('misbehaving cases each become one result and the run continues', () => {
   assert.ok(lines.some((l) => /^ {2}not ok 4 harness\.demo\.throws # ERROR case threw TypeError: boom$/.test(l)));
   assert.ok(lines.some((l) => /^ {2}ok 8 harness\.demo\.needs_missing_file # SKIP needs /.test(l)));
   assert.ok(lines.includes('  ok 11 harness.demo.pass_after'));
-  assert.ok(lines.includes('# Totals: pass:4 fail:3 xfail:0 xpass:0 skip:1 error:3'));
-  assert.ok(lines.includes('4 passed, 6 failed, 1 skipped'));
+  assert.ok(lines.includes('# Totals: pass:5 fail:3 xfail:0 xpass:0 skip:1 error:3'));
+  assert.ok(lines.includes('5 passed, 6 failed, 1 skipped'));
 });
 
 test('with -j 2 the KTAP keeps plan order and every result arrives once', () => {
@@ -50,8 +53,8 @@ test('with -j 2 the KTAP keeps plan order and every result arrives once', () => 
   const results = join(dir, 'r.jsonl');
   const r = cli(['--cases', HARNESS_CASES, '-o', results, '-j', '2']);
   const numbers = r.stdout.split('\n').filter((l) => /^ {2}(not )?ok \d+ /.test(l)).map((l) => Number(/ok (\d+)/.exec(l)?.[1]));
-  assert.deepEqual(numbers, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
-  assert.equal(readResults(results).results.length, 11);
+  assert.deepEqual(numbers, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+  assert.equal(readResults(results).results.length, 12);
 });
 
 test('an all-skipped run exits with KSFT_SKIP (4)', () => {

@@ -22,7 +22,7 @@ test('kunit.py parses a run with every verdict and counts it as the suite does',
   const dir = mkdtempSync(join(tmpdir(), 'gmem-kunit-'));
   const r = cli(['--cases', HARNESS_CASES, '-o', join(dir, 'r.jsonl')]);
   const p = parse(r.stdout);
-  assert.match(p.out, /Testing complete\. Ran 11 tests: passed: 4, failed: 6, skipped: 1/);
+  assert.match(p.out, /Testing complete\. Ran 12 tests: passed: 5, failed: 6, skipped: 1/);
   assert.doesNotMatch(p.out, /\[ERROR\]|could not parse|unexpected|Test plan/i);
 });
 

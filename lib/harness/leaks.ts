@@ -53,3 +53,11 @@ export function machineState(pids: ReadonlySet<number> = new Set()): MachineStat
   const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(mem)?.[1] ?? 0);
   return { vms, ownVms, unevictableKb: kb('Unevictable'), mlockedKb: kb('Mlocked') };
 }
+
+/** Unevictable memory of the machine in kB: guest_memfd pages and mlocked pages both count there. */
+export function pinnedKb(): number {
+  return machineState().unevictableKb;
+}
+
+/** Growth of pinned memory across a case above which the case is reported as having left memory behind. */
+export const PINNED_LEAK_KB = 64 * 1024;

@@ -4,7 +4,7 @@ import { expectErrno, expectTrue } from '../../lib/harness/expect.js';
 import { memfdCreate } from '../../lib/sys/memfd.js';
 import { mmap } from '../../lib/sys/mman.js';
 import * as libc from '../../lib/ffi/libc.js';
-import { MAP_SHARED, PROT_READ, PROT_WRITE } from '../../lib/uapi/index.js';
+import { MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE, SYSCALL } from '../../lib/uapi/index.js';
 
 export default [
   defineCase({
@@ -91,6 +91,17 @@ export default [
     doc: 'passes after the misbehaving ones: the run went on',
     run() {
       expectErrno(libc.close(-1), 'EBADF', 'close(-1)');
+    },
+  }),
+  defineCase({
+    id: 'harness.demo.pins_memory',
+    doc: 'locks 128 MiB of anonymous memory and leaves it locked: the result carries a note naming the growth',
+    run() {
+      const len = 128n << 20n;
+      const m = libc.mmap(0n, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0n);
+      expectTrue(m.ret !== -1n, 'anonymous mmap of 128 MiB');
+      const r = libc.syscall(SYSCALL.mlock, m.ret, len);
+      expectTrue(r.ret === 0n, `mlock of 128 MiB failed with errno ${r.errno}`);
     },
   }),
 ];
