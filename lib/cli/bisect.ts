@@ -1,10 +1,9 @@
 /** `bisect`: judge one kernel for `git bisect run` (0 good / 1 bad / 125 skip), or find the first kernel of an ordered list where a case flips. */
-import { parseArgs } from 'node:util';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { UsageError, positiveInt, positiveSeconds } from './usage-error.js';
+import { UsageError, positiveInt, positiveSeconds, parseCommandLine } from './usage-error.js';
 import { InputError } from '../fixtures/source.js';
 import { DEFAULT_KERNELS_FILE, SPEC_HELP, kernelSet, loadCandidates, parseKernelSpec, type KernelSpec } from '../vm/candidates.js';
 import { filesIn, prepareKernel, runKernel, type RunKernelOptions } from '../vm/candidate-run.js';
@@ -52,20 +51,16 @@ options:
 ${SPEC_HELP}`;
 
 function parse(argv: string[]) {
-  try {
-    return parseArgs({
-      args: argv, allowPositionals: true, strict: true,
-      options: {
-        test: { type: 'string', short: 't', multiple: true }, exclude: { type: 'string', short: 'x', multiple: true },
-        'good-if': { type: 'string' }, crash: { type: 'string' }, kernel: { type: 'string' }, modules: { type: 'string' },
-        build: { type: 'string' }, set: { type: 'string' }, kernels: { type: 'string' }, timeout: { type: 'string' },
-        'case-timeout': { type: 'string' }, accel: { type: 'string' }, memory: { type: 'string' }, append: { type: 'string' },
-        out: { type: 'string', short: 'o' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  return parseCommandLine({
+    args: argv, allowPositionals: true, strict: true,
+    options: {
+      test: { type: 'string', short: 't', multiple: true }, exclude: { type: 'string', short: 'x', multiple: true },
+      'good-if': { type: 'string' }, crash: { type: 'string' }, kernel: { type: 'string' }, modules: { type: 'string' },
+      build: { type: 'string' }, set: { type: 'string' }, kernels: { type: 'string' }, timeout: { type: 'string' },
+      'case-timeout': { type: 'string' }, accel: { type: 'string' }, memory: { type: 'string' }, append: { type: 'string' },
+      out: { type: 'string', short: 'o' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
 }
 
 type Parsed = ReturnType<typeof parse>;

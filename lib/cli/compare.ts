@@ -1,10 +1,9 @@
 /** `compare`: baseline vs candidate results; exit 1 on regressions, Markdown (and JSON) a CI can post. */
-import { parseArgs } from 'node:util';
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { readResults } from '../report/results-file.js';
 import { compareResults, comparisonMarkdown, hasRegressions } from '../report/compare.js';
-import { UsageError } from './usage-error.js';
+import { UsageError, parseCommandLine } from './usage-error.js';
 
 const HELP = `usage: gmem-conformance compare BASELINE.jsonl CANDIDATE.jsonl [--json FILE] [--markdown FILE]
 
@@ -13,12 +12,7 @@ Exit status: 0 no regression, 1 a case newly fails or a present feature was lost
 
 /** Runs the compare command. */
 export default async function compareCommand(argv: string[]): Promise<number> {
-  let p;
-  try {
-    p = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'string' }, markdown: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const p = parseCommandLine({ args: argv, allowPositionals: true, options: { json: { type: 'string' }, markdown: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
   if (p.values.help) {
     process.stdout.write(`${HELP}\n`);
     return 0;

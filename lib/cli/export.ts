@@ -1,5 +1,4 @@
 /** `export`: a results file as KCIDB JSON, JUnit XML or LAVA test-case calls; the LAVA QEMU job from its template. */
-import { parseArgs } from 'node:util';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { readResults, type ResultsFile } from '../report/results-file.js';
@@ -12,7 +11,7 @@ import { Expectations, type Platform } from '../fixtures/expectations.js';
 import type { KnownFailureInfo } from '../export/kcidb.js';
 import { VERDICTS, type CaseResult } from '../harness/verdict.js';
 import { InputError } from '../fixtures/source.js';
-import { UsageError } from './usage-error.js';
+import { UsageError, parseCommandLine } from './usage-error.js';
 
 /** The LAVA QEMU job template shipped with the suite. */
 export const LAVA_JOB_TEMPLATE = resolve(PROJECT_ROOT, 'ci', 'lava', 'qemu-job.yaml');
@@ -139,17 +138,12 @@ function checkOption(name: string, value: string | undefined, re: RegExp, what: 
 }
 
 async function exportKcidb(argv: string[]): Promise<number> {
-  let p;
-  try {
-    p = parseArgs({ args: argv, allowPositionals: true, options: {
-      out: { type: 'string', short: 'o' }, origin: { type: 'string' }, 'checkout-id': { type: 'string' }, 'build-id': { type: 'string' },
-      'run-id': { type: 'string' }, 'path-prefix': { type: 'string' }, 'git-commit': { type: 'string' }, 'git-url': { type: 'string' },
-      'git-branch': { type: 'string' }, 'tree-name': { type: 'string' }, 'config-name': { type: 'string' }, 'log-url': { type: 'string' },
-      cases: { type: 'string' }, 'no-miss': { type: 'boolean' }, fixtures: { type: 'string' },
-    } });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const p = parseCommandLine({ args: argv, allowPositionals: true, options: {
+    out: { type: 'string', short: 'o' }, origin: { type: 'string' }, 'checkout-id': { type: 'string' }, 'build-id': { type: 'string' },
+    'run-id': { type: 'string' }, 'path-prefix': { type: 'string' }, 'git-commit': { type: 'string' }, 'git-url': { type: 'string' },
+    'git-branch': { type: 'string' }, 'tree-name': { type: 'string' }, 'config-name': { type: 'string' }, 'log-url': { type: 'string' },
+    cases: { type: 'string' }, 'no-miss': { type: 'boolean' }, fixtures: { type: 'string' },
+  } });
   const v = p.values;
   const origin = v.origin ?? 'gmem_conformance';
   checkOption('--origin', origin, ORIGIN_RE, 'a KCIDB origin ([a-z0-9_]+)');
@@ -180,24 +174,14 @@ async function exportKcidb(argv: string[]): Promise<number> {
 }
 
 async function exportJunit(argv: string[]): Promise<number> {
-  let p;
-  try {
-    p = parseArgs({ args: argv, allowPositionals: true, options: { out: { type: 'string', short: 'o' }, name: { type: 'string' } } });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const p = parseCommandLine({ args: argv, allowPositionals: true, options: { out: { type: 'string', short: 'o' }, name: { type: 'string' } } });
   const file = oneResultsFile('junit', p.positionals);
   write(p.values.out, toJunit(file, { name: p.values.name ?? 'gmem-conformance' }));
   return 0;
 }
 
 async function exportLavaResults(argv: string[]): Promise<number> {
-  let p;
-  try {
-    p = parseArgs({ args: argv, allowPositionals: true, options: { out: { type: 'string', short: 'o' } } });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const p = parseCommandLine({ args: argv, allowPositionals: true, options: { out: { type: 'string', short: 'o' } } });
   const file = oneResultsFile('lava-results', p.positionals);
   write(p.values.out, lavaResultsScript(file));
   return 0;
@@ -206,12 +190,7 @@ async function exportLavaResults(argv: string[]): Promise<number> {
 async function exportLavaJob(argv: string[]): Promise<number> {
   const options: Record<string, { type: 'string'; short?: string }> = { out: { type: 'string', short: 'o' }, template: { type: 'string' } };
   for (const k of Object.keys(LAVA_JOB_PLACEHOLDERS)) options[k.replace(/_/g, '-')] = { type: 'string' };
-  let p;
-  try {
-    p = parseArgs({ args: argv, allowPositionals: false, options });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const p = parseCommandLine({ args: argv, allowPositionals: false, options });
   const given = p.values as Record<string, string | undefined>;
   const values: Record<string, string> = { ...JOB_DEFAULTS };
   for (const k of Object.keys(LAVA_JOB_PLACEHOLDERS)) {

@@ -1,10 +1,9 @@
 /** `features`: lists the feature catalogue, or decides every feature for results files. */
-import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { FEATURES } from '../features/catalog.js';
 import { decideFeatures } from '../features/decide.js';
 import { readResults } from '../report/results-file.js';
-import { UsageError } from './usage-error.js';
+import { parseCommandLine } from './usage-error.js';
 
 const HELP = `usage: gmem-conformance features [--json] [RESULTS.jsonl...]
 
@@ -13,12 +12,7 @@ With files: every feature decided for each file (present/absent/broken/unknown a
 
 /** Runs the features command. */
 export default async function featuresCommand(argv: string[]): Promise<number> {
-  let p;
-  try {
-    p = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const p = parseCommandLine({ args: argv, allowPositionals: true, options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
   if (p.values.help) {
     process.stdout.write(`${HELP}\n`);
     return 0;

@@ -1,5 +1,4 @@
 /** `import`: turns kselftest runner output (TAP 13) into a results file the matrix can merge as evidence. */
-import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { hostname, release } from 'node:os';
@@ -7,7 +6,7 @@ import { importKselftestTap } from '../report/import-tap.js';
 import { ResultsWriter } from '../report/results-file.js';
 import { InputError } from '../fixtures/source.js';
 import { suiteVersion } from '../harness/metadata.js';
-import { UsageError } from './usage-error.js';
+import { UsageError, parseCommandLine } from './usage-error.js';
 
 const HELP = `usage: gmem-conformance import KSELFTEST.tap -o OUT.jsonl [--kernel REL] [--platform LABEL] [--host NAME]
 
@@ -17,14 +16,9 @@ of the run it came from (default: this machine's) so the matrix merges it into t
 
 /** Runs the import command. */
 export default async function importCommand(argv: string[]): Promise<number> {
-  let p;
-  try {
-    p = parseArgs({ args: argv, allowPositionals: true, options: {
-      out: { type: 'string', short: 'o' }, kernel: { type: 'string' }, platform: { type: 'string' }, host: { type: 'string' }, help: { type: 'boolean', short: 'h' },
-    } });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const p = parseCommandLine({ args: argv, allowPositionals: true, options: {
+    out: { type: 'string', short: 'o' }, kernel: { type: 'string' }, platform: { type: 'string' }, host: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  } });
   if (p.values.help) {
     process.stdout.write(`${HELP}\n`);
     return 0;

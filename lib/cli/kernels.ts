@@ -1,9 +1,8 @@
 /** `kernels`: fetch candidate kernels, boot one with the suite inside, or run the suite on a set of kernels and merge the matrix. */
-import { parseArgs } from 'node:util';
 import { availableParallelism, totalmem } from 'node:os';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { UsageError, positiveInt, positiveSeconds } from './usage-error.js';
+import { UsageError, positiveInt, positiveSeconds, parseCommandLine } from './usage-error.js';
 import { DEFAULT_KERNELS_FILE, SPEC_HELP, kernelSet, loadCandidates, parseKernelSpec, type KernelSpec } from '../vm/candidates.js';
 import { prepareKernel, runCandidates, runKernel, unavailableReport } from '../vm/candidate-run.js';
 import { KernelUnavailable } from '../vm/kernel-source.js';
@@ -51,20 +50,16 @@ first use by ci/kernels/install-qemu.sh (qemu from bookworm-backports on Debian 
 export const EXIT_KERNEL_UNTESTED = 5;
 
 function parse(argv: string[]) {
-  try {
-    return parseArgs({
-      args: argv, allowPositionals: true, strict: true,
-      options: {
-        out: { type: 'string', short: 'o' }, jobs: { type: 'string', short: 'j' },
-        test: { type: 'string', short: 't', multiple: true }, exclude: { type: 'string', short: 'x', multiple: true },
-        set: { type: 'string' }, kernels: { type: 'string' }, timeout: { type: 'string' }, 'case-timeout': { type: 'string' },
-        accel: { type: 'string' }, memory: { type: 'string' }, append: { type: 'string' }, console: { type: 'string' },
-        json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  return parseCommandLine({
+    args: argv, allowPositionals: true, strict: true,
+    options: {
+      out: { type: 'string', short: 'o' }, jobs: { type: 'string', short: 'j' },
+      test: { type: 'string', short: 't', multiple: true }, exclude: { type: 'string', short: 'x', multiple: true },
+      set: { type: 'string' }, kernels: { type: 'string' }, timeout: { type: 'string' }, 'case-timeout': { type: 'string' },
+      accel: { type: 'string' }, memory: { type: 'string' }, append: { type: 'string' }, console: { type: 'string' },
+      json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
 }
 
 /** The accelerator an --accel value asks for. */

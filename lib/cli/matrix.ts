@@ -1,11 +1,10 @@
 /** `matrix`: merges results files (several kernels, several hosts) into one feature matrix (Markdown, JSON, HTML). */
-import { parseArgs } from 'node:util';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { readResults } from '../report/results-file.js';
 import { buildMatrix, matrixJson, matrixMarkdown, type Matrix } from '../report/matrix.js';
 import { matrixHtml } from '../report/matrix-html.js';
-import { UsageError } from './usage-error.js';
+import { UsageError, parseCommandLine } from './usage-error.js';
 
 const HELP = `usage: gmem-conformance matrix [-o DIR] [--format md,json,html] RESULTS.jsonl...
 
@@ -15,12 +14,7 @@ matrix.html (default DIR: results/matrix); prints the Markdown when -o is not gi
 
 /** Runs the matrix command. */
 export default async function matrixCommand(argv: string[]): Promise<number> {
-  let p;
-  try {
-    p = parseArgs({ args: argv, allowPositionals: true, options: { out: { type: 'string', short: 'o' }, format: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const p = parseCommandLine({ args: argv, allowPositionals: true, options: { out: { type: 'string', short: 'o' }, format: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
   if (p.values.help) {
     process.stdout.write(`${HELP}\n`);
     return 0;

@@ -1,5 +1,4 @@
 /** `qualify --profile NAME`: runs what a platform profile needs and prints a verdict per feature and overall. */
-import { parseArgs } from 'node:util';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,7 +8,7 @@ import { FEATURES } from '../features/catalog.js';
 import { readResults } from '../report/results-file.js';
 import { qualify, qualificationMarkdown } from '../report/qualify.js';
 import { DEFAULT_FIXTURES_DIR, PROJECT_ROOT } from './paths.js';
-import { UsageError } from './usage-error.js';
+import { UsageError, parseCommandLine } from './usage-error.js';
 
 const HELP = `usage: gmem-conformance qualify --profile NAME [--results FILE...] [--report FILE] [-j N]
 
@@ -21,15 +20,10 @@ Profiles: see fixtures/platforms/.`;
 
 /** Runs the qualify command. */
 export default async function qualifyCommand(argv: string[]): Promise<number> {
-  let p;
-  try {
-    p = parseArgs({ args: argv, options: {
-      profile: { type: 'string' }, results: { type: 'string', multiple: true }, report: { type: 'string' }, jobs: { type: 'string', short: 'j' },
-      fixtures: { type: 'string' }, help: { type: 'boolean', short: 'h' },
-    } });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const p = parseCommandLine({ args: argv, options: {
+    profile: { type: 'string' }, results: { type: 'string', multiple: true }, report: { type: 'string' }, jobs: { type: 'string', short: 'j' },
+    fixtures: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  } });
   if (p.values.help) {
     process.stdout.write(`${HELP}\n`);
     return 0;

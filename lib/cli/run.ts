@@ -1,5 +1,4 @@
 /** `run` (the default command): runs the selected cases on the live kernel, KTAP on stdout, JSON lines to a file. */
-import { parseArgs } from 'node:util';
 import { availableParallelism } from 'node:os';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -14,7 +13,7 @@ import type { CaseInstance } from '../harness/case.js';
 import { printList } from './list.js';
 import { machineState, type MachineState } from '../harness/leaks.js';
 import { DEFAULT_FIXTURES_DIR, DEFAULT_RESULTS } from './paths.js';
-import { UsageError, positiveInt, positiveSeconds } from './usage-error.js';
+import { UsageError, positiveInt, positiveSeconds, parseCommandLine } from './usage-error.js';
 
 /** Help text of the run command. */
 export const RUN_HELP = `usage: gmem-conformance [run] [options]
@@ -45,33 +44,28 @@ exit status (kselftest): 0 all ran cases passed, 1 a case failed/errored/timed o
 
 /** Parses the run command's arguments. */
 export function parseRunArgs(argv: string[]) {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: false,
-      strict: true,
-      options: {
-        list: { type: 'boolean', short: 'l' },
-        json: { type: 'boolean' },
-        test: { type: 'string', short: 't', multiple: true },
-        exclude: { type: 'string', short: 'x', multiple: true },
-        jobs: { type: 'string', short: 'j' },
-        timeout: { type: 'string' },
-        results: { type: 'string', short: 'o' },
-        ktap: { type: 'string' },
-        matrix: { type: 'string' },
-        platform: { type: 'string' },
-        fixtures: { type: 'string' },
-        cases: { type: 'string' },
-        'allow-host-unsafe': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-        version: { type: 'boolean' },
-      },
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const parsed = parseCommandLine({
+    args: argv,
+    allowPositionals: false,
+    strict: true,
+    options: {
+      list: { type: 'boolean', short: 'l' },
+      json: { type: 'boolean' },
+      test: { type: 'string', short: 't', multiple: true },
+      exclude: { type: 'string', short: 'x', multiple: true },
+      jobs: { type: 'string', short: 'j' },
+      timeout: { type: 'string' },
+      results: { type: 'string', short: 'o' },
+      ktap: { type: 'string' },
+      matrix: { type: 'string' },
+      platform: { type: 'string' },
+      fixtures: { type: 'string' },
+      cases: { type: 'string' },
+      'allow-host-unsafe': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean' },
+    },
+  });
   const v = parsed.values;
   if (v.json && !v.list) throw new UsageError('--json only goes with --list');
   return {

@@ -1,4 +1,5 @@
 /** Command-line errors: printed as "gmem-conformance: <message>" with exit status 2. */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 /** A bad command line (unknown option, bad value). */
 export class UsageError extends Error {
@@ -20,4 +21,13 @@ export function positiveSeconds(name: string, value: string | undefined, fallbac
   if (value === undefined) return fallback;
   if (!/^\d+(\.\d+)?$/.test(value) || Number(value) <= 0) throw new UsageError(`${name} expects a positive number of seconds, got "${value}"`);
   return Number(value);
+}
+
+/** node:util parseArgs whose complaints (unknown option, missing value) become UsageErrors. */
+export function parseCommandLine<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
 }
