@@ -1,5 +1,5 @@
 /** JUnit XML (as Jenkins and GitLab read it) from a results file: one testsuite per family, one testcase per instance. */
-import type { ResultsFile } from '../report/results-file.js';
+import { resultsByFamily, type ResultsFile } from '../report/results-file.js';
 import type { CaseResult } from '../harness/verdict.js';
 import { printable } from './names.js';
 
@@ -78,8 +78,7 @@ export interface JunitOptions {
 /** Converts a results file into a JUnit XML document. */
 export function toJunit(file: ResultsFile, o: JunitOptions): string {
   const { run } = file;
-  const families = new Map<string, CaseResult[]>();
-  for (const r of file.results) families.set(r.family, [...(families.get(r.family) ?? []), r]);
+  const families = resultsByFamily(file.results);
   const total = count(file.results);
   const out = ['<?xml version="1.0" encoding="UTF-8"?>'];
   out.push(`<testsuites${attrs({ name: o.name, tests: total.tests, failures: total.failures, errors: total.errors, skipped: total.skipped, time: seconds(total.ms) })}>`);

@@ -1,5 +1,5 @@
 /** LAVA: results as lava-test-case calls (one per instance, a test set per family), and the QEMU job template. */
-import type { ResultsFile } from '../report/results-file.js';
+import { resultsByFamily, type ResultsFile } from '../report/results-file.js';
 import type { CaseResult, Verdict } from '../harness/verdict.js';
 import { ktapResultDiagnostics, ktapResultLine } from '../report/ktap.js';
 import { dottedName, uniqueDottedNames } from './names.js';
@@ -53,21 +53,15 @@ export function lavaResultsScript(file: ResultsFile): string {
     'set -e',
     'command -v lava-test-case >/dev/null 2>&1 || { echo "lava-test-case not found: run this inside a LAVA test shell" >&2; exit 1; }',
   ];
-  let family: string | null = null;
-  let n = 0;
-  for (const r of file.results) {
-    if (r.family !== family) {
-      if (family !== null) out.push('lava-test-set stop');
-      family = r.family;
-      n = 0;
-      out.push(`lava-test-set start ${shellQuote(dottedName(family))}`);
-    }
-    n++;
-    for (const line of why(n, r)) out.push(`printf '%s\\n' ${shellQuote(line.replace(/[\r\n]/g, ' '))}`);
-    const seconds = (Math.max(0, r.durationMs) / 1000).toFixed(6);
-    out.push(`lava-test-case ${shellQuote(names.get(r.id) as string)} --result ${lavaResult(r.verdict)} --measurement ${seconds} --units seconds`);
+  for (const [family, results] of resultsByFamily(file.results)) {
+    out.push(`lava-test-set start ${shellQuote(dottedName(family))}`);
+    results.forEach((r, i) => {
+      for (const line of why(i + 1, r)) out.push(`printf '%s\\n' ${shellQuote(line.replace(/[\r\n]/g, ' '))}`);
+      const seconds = (Math.max(0, r.durationMs) / 1000).toFixed(6);
+      out.push(`lava-test-case ${shellQuote(names.get(r.id) as string)} --result ${lavaResult(r.verdict)} --measurement ${seconds} --units seconds`);
+    });
+    out.push('lava-test-set stop');
   }
-  if (family !== null) out.push('lava-test-set stop');
   if (!file.end) out.push(`printf '%s\\n' ${shellQuote('# the run did not finish: no end record in the results file (killed, or the kernel died under it)')}`);
   out.push(`lava-test-case ${LAVA_RUN_CASE} --result ${runResult(file)}`);
   return `${out.join('\n')}\n`;

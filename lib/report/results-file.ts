@@ -95,3 +95,15 @@ export function readResults(path: string): ResultsFile {
   if (!run) throw new InputError(path, 1, 1, 'no "run" record: not a gmem-conformance results file');
   return { path, run, results, ...(end ? { end } : {}) };
 }
+
+/** Results grouped by family, families in order of first appearance, each keeping file order: under -j a
+ * results file interleaves families as cases finish, while reports list one block per family. */
+export function resultsByFamily(results: readonly CaseResult[]): Map<string, CaseResult[]> {
+  const families = new Map<string, CaseResult[]>();
+  for (const r of results) {
+    const list = families.get(r.family);
+    if (list) list.push(r);
+    else families.set(r.family, [r]);
+  }
+  return families;
+}
