@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { UsageError, positiveInt, positiveSeconds, parseCommandLine } from './usage-error.js';
 import { InputError } from '../fixtures/source.js';
-import { DEFAULT_KERNELS_FILE, SPEC_HELP, kernelSet, loadCandidates, parseKernelSpec, type KernelSpec } from '../vm/candidates.js';
+import { buildKernel } from '../vm/kernel-build.js';
+import { DEFAULT_BUILD_FRAGMENTS, DEFAULT_KERNELS_FILE, SPEC_HELP, kernelSet, loadCandidates, parseKernelSpec, type KernelSpec } from '../vm/candidates.js';
 import { filesIn, prepareKernel, runKernel, type RunKernelOptions } from '../vm/candidate-run.js';
 import { KernelUnavailable } from '../vm/kernel-source.js';
 import { ensureQemu, QemuUnavailable } from '../vm/qemu.js';
@@ -13,6 +14,7 @@ import { judge, resultLines, type GoodIf, type Judgement } from '../vm/judge.js'
 import { accelOf, suiteRunArgs } from './kernels.js';
 
 const HELP = `usage: gmem-conformance bisect run --kernel IMAGE [--modules DIR] [--build CMD] -t SEL... [options]
+       gmem-conformance bisect run --tree DIR [--fragments A,B] -t SEL... [options]
        gmem-conformance bisect list [--set NAME | SPEC...] -t SEL... [options]
 
 bisect run   for \`git bisect run\`: optionally builds (--build, run with sh -c in the current
@@ -23,6 +25,9 @@ bisect run   for \`git bisect run\`: optionally builds (--build, run with sh -c 
              e.g.  git bisect run gmem-conformance bisect run --build 'make -j2 bzImage modules &&
                      make modules_install INSTALL_MOD_PATH=/tmp/mods' --kernel arch/x86/boot/bzImage
                      --modules /tmp/mods -t gmem.create.one_page --good-if absent
+             or, with the project's own build (defconfig + kvm_guest.config + fixtures/kconfig
+             fragments, out of tree, cached per commit; a failed build is a skip):
+                   git bisect run gmem-conformance bisect run --tree . -t attr.convert
 bisect list  walks an ordered list of kernels (default: the "debian" set of fixtures/kernels.yaml,
              6.1 → 7.3-rc) by binary search and prints the first one whose state differs from the
              first kernel's, with every step. Exit 0 found, 1 no change between first and last,
@@ -38,6 +43,9 @@ options:
       --kernel IMAGE    run: the kernel image (bzImage)
       --modules DIR     run: its modules (a modules_install root or lib/modules/<release>)
       --build CMD       run: build command; a non-zero exit means skip (125)
+      --tree DIR        run: build the kernel tree DIR at its current commit with the project's
+                        fragments (kernels build), instead of --kernel/--build
+      --fragments A,B   run --tree: fragments (default sw-protected-vm,numa,hugetlb,guest-init)
       --set NAME        list: a set of fixtures/kernels.yaml (default: debian)
       --kernels FILE    candidates file (default fixtures/kernels.yaml)
       --timeout S       limit per boot (default 600)
@@ -56,7 +64,7 @@ function parse(argv: string[]) {
     options: {
       test: { type: 'string', short: 't', multiple: true }, exclude: { type: 'string', short: 'x', multiple: true },
       'good-if': { type: 'string' }, crash: { type: 'string' }, kernel: { type: 'string' }, modules: { type: 'string' },
-      build: { type: 'string' }, set: { type: 'string' }, kernels: { type: 'string' }, timeout: { type: 'string' },
+      build: { type: 'string' }, tree: { type: 'string' }, fragments: { type: 'string' }, set: { type: 'string' }, kernels: { type: 'string' }, timeout: { type: 'string' },
       'case-timeout': { type: 'string' }, accel: { type: 'string' }, memory: { type: 'string' }, append: { type: 'string' },
       out: { type: 'string', short: 'o' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
@@ -115,7 +123,8 @@ async function testKernel(spec: KernelSpec, p: Parsed, outDir: string, goodIf: G
 
 async function runMode(p: Parsed): Promise<number> {
   const v = p.values;
-  if (!v.kernel) throw new UsageError('bisect run needs --kernel IMAGE');
+  if (v.tree && (v.kernel || v.build || v.modules)) throw new UsageError('bisect run takes --tree DIR, or --kernel IMAGE with --build/--modules, not both');
+  if (!v.kernel && !v.tree) throw new UsageError('bisect run needs --kernel IMAGE (or --tree DIR)');
   if (!v.test?.length) throw new UsageError('bisect run needs -t SEL (the cases to judge)');
   const goodIf = goodIfOf(v['good-if']);
   if (v.build) {
@@ -135,7 +144,20 @@ async function runMode(p: Parsed): Promise<number> {
     }
     throw e;
   }
-  const spec: KernelSpec = { kind: 'image', image: resolve(v.kernel), modules: v.modules ? resolve(v.modules) : undefined };
+  let spec: KernelSpec;
+  if (v.tree) {
+    const tree = resolve(v.tree);
+    const fragments = v.fragments?.split(',').filter(Boolean) ?? [...DEFAULT_BUILD_FRAGMENTS];
+    try {
+      const built = buildKernel({ kind: 'build', source: { kind: 'tree', path: tree }, fragments }, (l) => say(l));
+      spec = { kind: 'image', label: built.label, image: built.image, modules: built.modulesDir ?? undefined };
+    } catch (e) {
+      if (e instanceof InputError) throw new UsageError(e.message);
+      if (!(e instanceof KernelUnavailable)) throw e;
+      say(`the build failed: ${e.message} → skip (125)`);
+      return 125;
+    }
+  } else spec = { kind: 'image', image: resolve(v.kernel as string), modules: v.modules ? resolve(v.modules) : undefined };
   const outDir = v.out ? resolve(v.out) : mkdtempSync(join(tmpdir(), 'gmem-bisect-'));
   try {
     const t = await testKernel(spec, p, outDir, goodIf);

@@ -4,7 +4,9 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UsageError, positiveInt, positiveSeconds, parseCommandLine } from './usage-error.js';
 import { DEFAULT_KERNELS_FILE, SPEC_HELP, kernelSet, loadCandidates, parseKernelSpec, type KernelSpec } from '../vm/candidates.js';
-import { prepareKernel, runCandidates, runKernel, unavailableReport } from '../vm/candidate-run.js';
+import { DEFAULT_GUEST_MEMORY_MIB, guestSettingsFor, prepareKernel, runCandidates, runKernel, unavailableReport } from '../vm/candidate-run.js';
+import { buildKernel, cachedBuild, type BuildOptions, type BuildSpec } from '../vm/kernel-build.js';
+import { InputError } from '../fixtures/source.js';
 import { KernelUnavailable } from '../vm/kernel-source.js';
 import { autoAccel, ensureQemu, QemuUnavailable, type Accel } from '../vm/qemu.js';
 import type { GuestRunReport } from '../vm/guest-run.js';
@@ -21,6 +23,11 @@ const HELP = `usage: gmem-conformance kernels <command> [options]
       boots one kernel, runs \`run RUN-ARGS\` inside, prints its KTAP (or the report with --json)
   kernels fetch [--set NAME | SPEC...]
       downloads and unpacks kernels into the cache (nothing is installed on the host)
+  kernels build [--set NAME | SPEC...] [--fragments A,B] [--force] [--build-timeout S] [--build-jobs N]
+      builds kernels from source (default: the set "built"): Debian's linux-source-<version> or a
+      kernel tree, configured as defconfig + kvm_guest.config + fixtures/kconfig fragments, out of tree
+      in the cache, keyed by source version + fragment contents; progress and the log (build.log in
+      the build directory) go to the terminal. \`kernels run\` and \`boot\` build what is not cached.
   kernels list
       the candidates, the sets and the kernels already in the cache
 
@@ -34,8 +41,13 @@ options:
       --timeout S        limit per kernel, boot to end (default 900; boot: 600); QEMU is killed then
       --case-timeout S   per-case timeout inside (default 60)
       --accel A          tcg, kvm or auto (default auto: kvm only where the host CPU shows vmx/svm)
-      --memory MIB       guest memory (default 2048)
-      --append WORDS     extra guest kernel command-line words
+      --memory MIB       guest memory (default: the candidate's guest.memory, else 2048)
+      --fragments A,B    build: fragments for kernel trees given on the command line (default
+                         sw-protected-vm,numa,hugetlb,guest-init)
+      --force            build: rebuild even when the cache has the build
+      --build-timeout S  limit for one kernel build, all steps (default 9000)
+      --build-jobs N     make -j for builds (default: cores)
+      --append WORDS     extra guest kernel command-line words (after the candidate's guest.append)
       --console FILE     boot: keep the guest console log there
       --json             boot: print the run report as JSON instead of the KTAP
 
@@ -58,6 +70,7 @@ function parse(argv: string[]) {
       set: { type: 'string' }, kernels: { type: 'string' }, timeout: { type: 'string' }, 'case-timeout': { type: 'string' },
       accel: { type: 'string' }, memory: { type: 'string' }, append: { type: 'string' }, console: { type: 'string' },
       json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      fragments: { type: 'string' }, force: { type: 'boolean' }, 'build-timeout': { type: 'string' }, 'build-jobs': { type: 'string' },
     },
   });
 }
@@ -111,19 +124,24 @@ export function overallStatus(reports: GuestRunReport[]): number {
   return 0;
 }
 
-function specsFrom(positionals: string[], setName: string | undefined, kernelsFile: string) {
+function specsFrom(positionals: string[], setName: string | undefined, kernelsFile: string, fragments?: string) {
   const candidates = loadCandidates(kernelsFile);
-  if (positionals.length && setName) throw new UsageError('give kernel specs or --set, not both');
-  if (positionals.length) return { specs: positionals.map((p) => parseKernelSpec(p, candidates)), tests: [] as string[], exclude: [] as string[] };
+  const frags = fragments?.split(',').filter(Boolean);
+  if (positionals.length) {
+    const specs = positionals.map((p) => parseKernelSpec(p, candidates)).map((s) => (frags && s.kind === 'build' ? { ...s, fragments: frags } : s));
+    return { specs, tests: [] as string[], exclude: [] as string[] };
+  }
   return kernelSet(candidates, setName ?? 'default');
 }
 
 async function runCommand(p: ReturnType<typeof parse>): Promise<number> {
   const v = p.values;
   if (!v.out) throw new UsageError('kernels run needs -o DIR');
-  const memoryMiB = positiveInt('--memory', v.memory, 2048);
-  const jobs = positiveInt('--jobs', v.jobs, defaultJobs(memoryMiB));
-  const sel = specsFrom(p.positionals.slice(1), v.set, resolve(v.kernels ?? DEFAULT_KERNELS_FILE));
+  if (p.positionals.length > 1 && v.set) throw new UsageError('give kernel specs or --set, not both');
+  const memoryMiB = v.memory === undefined ? undefined : positiveInt('--memory', v.memory, DEFAULT_GUEST_MEMORY_MIB);
+  const sel = specsFrom(p.positionals.slice(1), v.set, resolve(v.kernels ?? DEFAULT_KERNELS_FILE), v.fragments);
+  const largest = Math.max(...sel.specs.map((s) => guestSettingsFor(s, { memoryMiB }).memoryMiB));
+  const jobs = positiveInt('--jobs', v.jobs, defaultJobs(largest));
   const cliSelects = (v.test?.length ?? 0) + (v.exclude?.length ?? 0) > 0;
   const tests = cliSelects ? v.test ?? [] : sel.tests;
   const exclude = cliSelects ? v.exclude ?? [] : sel.exclude;
@@ -134,6 +152,7 @@ async function runCommand(p: ReturnType<typeof parse>): Promise<number> {
   const reports = await runCandidates({
     specs: sel.specs, outDir, jobs, log, suiteArgs,
     timeoutMs: positiveSeconds('--timeout', v.timeout, 900) * 1000, accel: accelOf(v.accel), memoryMiB, append: v.append?.split(/\s+/).filter(Boolean),
+    build: buildOptions(v),
   });
   for (const r of reports.filter((x) => x.outcome !== 'completed')) {
     process.stderr.write(`\n# ${r.label}: ${r.outcome}: ${r.detail}\n`);
@@ -168,11 +187,12 @@ async function bootCommand(argv: string[]): Promise<number> {
   let report: GuestRunReport;
   try {
     if (spec.kind !== 'host') ensureQemu();
-    const k = prepareKernel(spec, log);
+    const k = prepareKernel(spec, log, buildOptions(v));
     const results = resolve(v.out ?? join('results', `${k.label}.jsonl`));
     report = await runKernel(k, { results, console: v.console ? resolve(v.console) : undefined }, {
       suiteArgs: ['run', ...runArgs.filter((a, i) => !(i === 0 && a === 'run'))], timeoutMs: positiveSeconds('--timeout', v.timeout, 600) * 1000,
-      accel: accelOf(v.accel), memoryMiB: positiveInt('--memory', v.memory, 2048), append: v.append?.split(/\s+/).filter(Boolean),
+      accel: accelOf(v.accel), memoryMiB: v.memory === undefined ? undefined : positiveInt('--memory', v.memory, DEFAULT_GUEST_MEMORY_MIB),
+      append: v.append?.split(/\s+/).filter(Boolean),
     });
   } catch (e) {
     if (!(e instanceof KernelUnavailable || e instanceof QemuUnavailable)) throw e;
@@ -190,10 +210,11 @@ async function bootCommand(argv: string[]): Promise<number> {
 }
 
 function fetchCommand(p: ReturnType<typeof parse>): number {
+  if (p.positionals.length > 1 && p.values.set) throw new UsageError('give kernel specs or --set, not both');
   const sel = specsFrom(p.positionals.slice(1), p.values.set, resolve(p.values.kernels ?? DEFAULT_KERNELS_FILE));
   let status = 0;
   for (const spec of sel.specs) {
-    if (spec.kind === 'host') continue;
+    if (spec.kind === 'host' || spec.kind === 'build') continue;
     try {
       const k = prepareKernel(spec, log);
       const t = k.tree;
@@ -210,14 +231,54 @@ function fetchCommand(p: ReturnType<typeof parse>): number {
 function listCommand(p: ReturnType<typeof parse>): number {
   const c = loadCandidates(resolve(p.values.kernels ?? DEFAULT_KERNELS_FILE));
   for (const s of c.specs) {
-    const what = s.kind === 'host' ? 'the live kernel' : s.kind === 'debian' ? `debian ${s.suite} ${s.package}${s.version ? `=${s.version}` : ''}` : `image ${s.image}`;
+    const what = s.kind === 'host' ? 'the live kernel' : s.kind === 'debian' ? `debian ${s.suite} ${s.package}${s.version ? `=${s.version}` : ''}`
+      : s.kind === 'build' ? `build ${s.source.kind === 'tree' ? s.source.path : `${s.source.suite} ${s.source.package}${s.source.version ? `=${s.source.version}` : ''}`} + ${s.fragments.join(', ')}${buildState(s)}`
+      : `image ${s.image}`;
     process.stdout.write(`${(s.label ?? '').padEnd(8)} ${what}${s.note ? `  (${s.note})` : ''}\n`);
   }
   for (const [name, set] of c.sets) process.stdout.write(`set ${name}: ${set.kernels.join(' ')}${set.tests.length ? `; cases ${set.tests.join(' ')}` : ''}\n`);
-  const dir = join(cacheDir(), 'kernels');
-  if (existsSync(dir))
-    for (const name of readdirSync(dir)) if (existsSync(join(dir, name, 'kernel.json'))) process.stdout.write(`cached: ${join(dir, name)}\n`);
+  for (const sub of ['kernels', 'kernel-builds']) {
+    const dir = join(cacheDir(), sub);
+    if (existsSync(dir))
+      for (const name of readdirSync(dir)) if (existsSync(join(dir, name, 'kernel.json'))) process.stdout.write(`cached: ${join(dir, name)}\n`);
+  }
   return 0;
+}
+
+function buildState(s: BuildSpec): string {
+  try {
+    const hit = cachedBuild(s);
+    return hit?.record ? ` [built: ${hit.record.release}]` : ' [not built yet]';
+  } catch (e) {
+    return ` [${(e as Error).message}]`;
+  }
+}
+
+function buildOptions(v: ReturnType<typeof parse>['values']): BuildOptions {
+  return {
+    timeoutMs: positiveSeconds('--build-timeout', v['build-timeout'], 150 * 60) * 1000,
+    jobs: v['build-jobs'] === undefined ? undefined : positiveInt('--build-jobs', v['build-jobs'], 1), force: v.force ?? false,
+  };
+}
+
+function buildCommand(p: ReturnType<typeof parse>): number {
+  const sel = specsFrom(p.positionals.slice(1), p.values.set ?? 'built', resolve(p.values.kernels ?? DEFAULT_KERNELS_FILE), p.values.fragments);
+  const o = buildOptions(p.values);
+  const builds = sel.specs.filter((s): s is BuildSpec => s.kind === 'build');
+  if (builds.length === 0) throw new UsageError(`none of ${sel.specs.map((s) => s.label ?? s.kind).join(', ')} is built from source (source: build in fixtures/kernels.yaml, or a kernel tree directory)`);
+  let status = 0;
+  for (const spec of builds) {
+    const started = Date.now();
+    try {
+      const t = buildKernel(spec, log, o);
+      process.stdout.write(`${t.label}\t${t.release}\t${t.image}\t${t.modulesDir ?? '-'}\t${secs(Date.now() - started)}\t${t.origin}\n`);
+    } catch (e) {
+      if (!(e instanceof KernelUnavailable || e instanceof InputError)) throw e;
+      process.stderr.write(`# kernels: ${spec.label ?? 'build'}: ${e.message}\n`);
+      status = EXIT_KERNEL_UNTESTED;
+    }
+  }
+  return status;
 }
 
 /** Runs the kernels command. */
@@ -236,5 +297,6 @@ export default async function kernelsCommand(argv: string[]): Promise<number> {
   if (sub === 'run') return runCommand(p);
   if (sub === 'fetch') return fetchCommand(p);
   if (sub === 'list') return listCommand(p);
-  throw new UsageError(`unknown kernels command "${sub}" (run, boot, fetch, list)`);
+  if (sub === 'build') return buildCommand(p);
+  throw new UsageError(`unknown kernels command "${sub}" (run, boot, fetch, build, list)`);
 }

@@ -5,6 +5,7 @@ import { hostname, release, arch } from 'node:os';
 import * as U from '../uapi/index.js';
 import { Kvm } from '../kvm/kvm.js';
 import { Vm } from '../kvm/vm.js';
+import { identifyKvmModule, liveKvmModuleFacts } from './kvm-module.js';
 
 /** A parsed kernel release: numbers for comparison plus the original string. */
 export interface KernelVersion {
@@ -19,10 +20,26 @@ export function parseKernelRelease(rel: string): KernelVersion {
   return { release: rel, parts: [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)] };
 }
 
+/** True when a .config's header ("# Linux/x86 7.2.13 Kernel Configuration") names the running kernel's version. */
+export function configMatchesRelease(text: string, rel: string): boolean {
+  const m = /^# Linux\/\S+ (\d+\.\d+(?:\.\d+)?)\S* Kernel Configuration$/m.exec(text.slice(0, 512));
+  if (!m) return false;
+  const a = parseKernelRelease(m[1] as string).parts;
+  const b = parseKernelRelease(rel).parts;
+  return a[0] === b[0] && a[1] === b[1] && a[2] === b[2];
+}
+
+/**
+ * The kernel's config: /proc/config.gz, else GMEM_KERNEL_CONFIG (set by the suite's guest runner to the
+ * candidate's config file, seen through the read-only host root, and honoured only in such a guest:
+ * on a host it would describe another kernel), else /boot/config-<release>.
+ */
 function readKconfig(rel: string): Map<string, string> | null {
   let text: string | null = null;
+  const given = process.env.GMEM_IN_GUEST === '1' ? process.env.GMEM_KERNEL_CONFIG : undefined;
   try {
     if (existsSync('/proc/config.gz')) text = gunzipSync(readFileSync('/proc/config.gz')).toString();
+    else if (given && existsSync(given) && configMatchesRelease(readFileSync(given, 'utf8'), rel)) text = readFileSync(given, 'utf8');
     else if (existsSync(`/boot/config-${rel}`)) text = readFileSync(`/boot/config-${rel}`, 'utf8');
   } catch {
     text = null;
@@ -70,6 +87,7 @@ export class Env {
   /** True inside a guest booted by the suite's own QEMU runner (GMEM_IN_GUEST=1). */ readonly inSuiteGuest = process.env.GMEM_IN_GUEST === '1';
   /** Cases marked hostUnsafe may run (--allow-host-unsafe). */ allowHostUnsafe = process.env.GMEM_ALLOW_HOST_UNSAFE === '1';
   private kvmHandle: Kvm | null | undefined;
+  private kvmModuleName: string | undefined;
   private kvmError = '';
   private kconfigCache: Map<string, string> | null | undefined;
   private sysCaps = new Map<number, number>();
@@ -77,8 +95,8 @@ export class Env {
   private vmTypeList: number[] | undefined;
   /** The KVM vendor module serving /dev/kvm (kvm_intel, kvm_amd, kvm_pvm, …), or 'none'. */
   get kvmModule(): string {
-    for (const m of ['kvm_pvm', 'kvm_intel', 'kvm_amd', 'kvm_arm']) if (existsSync(`/sys/module/${m}`)) return m;
-    return existsSync('/sys/module/kvm') ? 'kvm' : 'none';
+    this.kvmModuleName ??= identifyKvmModule(liveKvmModuleFacts());
+    return this.kvmModuleName;
   }
   /** True when running as root. */
   get root(): boolean {

@@ -50,7 +50,7 @@ export function unmetRequirement(req: Requires, env: Env): string | null {
   if (needsKvm && !env.kvm) return `needs /dev/kvm: ${env.kvmUnavailableReason}`;
   if (req.kconfig?.length) {
     const cfg = env.kconfig;
-    if (!cfg) return `needs ${req.kconfig.join(', ')} but the kernel config is unreadable (no /proc/config.gz or /boot/config-${env.kernel.release})`;
+    if (!cfg) return `needs ${req.kconfig.join(', ')} but the kernel config is unreadable (no /proc/config.gz, no matching GMEM_KERNEL_CONFIG in a suite guest, no /boot/config-${env.kernel.release})`;
     for (const k of req.kconfig) {
       const v = cfg.get(k);
       if (v !== 'y' && v !== 'm') return `needs ${k}=y or m (${v === undefined ? 'not set' : `${k}=${v}`} in the running kernel's config)`;

@@ -6,6 +6,7 @@ import { KernelUnavailable, prepareDebianKernel, prepareImageKernel, type Kernel
 import { runInGuest, type GuestRunReport } from './guest-run.js';
 import { runOnHost } from './host-run.js';
 import { ensureQemu, QemuUnavailable, type Accel } from './qemu.js';
+import { buildKernel, type BuildOptions } from './kernel-build.js';
 
 /** A kernel ready to run: the host, or a prepared tree. */
 export interface PreparedKernel {
@@ -14,19 +15,30 @@ export interface PreparedKernel {
   /** Boot tree; null for the host. */ tree: KernelTree | null;
 }
 
-/** Fetches/unpacks a spec (cached). Throws KernelUnavailable with the reason. */
-export function prepareKernel(spec: KernelSpec, log?: Log): PreparedKernel {
+/** Fetches/unpacks a spec, or builds it from source (cached). Throws KernelUnavailable with the reason. */
+export function prepareKernel(spec: KernelSpec, log?: Log, build?: BuildOptions): PreparedKernel {
   if (spec.kind === 'host') return { label: spec.label, spec, tree: null };
-  const tree = spec.kind === 'debian' ? prepareDebianKernel(spec, log) : prepareImageKernel(spec);
+  const tree = spec.kind === 'debian' ? prepareDebianKernel(spec, log)
+    : spec.kind === 'build' ? buildKernel(spec, log ?? ((l) => process.stderr.write(`# kernels: ${l}\n`)), build)
+    : prepareImageKernel(spec);
   return { label: tree.label, spec, tree };
 }
+
+/** The guest settings of a run: the command line's memory wins over the candidate's, its append words follow the candidate's. */
+export function guestSettingsFor(spec: KernelSpec, o: Pick<RunKernelOptions, 'memoryMiB' | 'append'>): { memoryMiB: number; cpus?: number; numaNodes?: number; append: string[] } {
+  const g = spec.kind === 'host' ? undefined : spec.guest;
+  return { memoryMiB: o.memoryMiB ?? g?.memoryMiB ?? DEFAULT_GUEST_MEMORY_MIB, cpus: g?.cpus, numaNodes: g?.numaNodes, append: [...(g?.append ?? []), ...(o.append ?? [])] };
+}
+
+/** Guest memory when neither the candidate nor the command line says. */
+export const DEFAULT_GUEST_MEMORY_MIB = 2048;
 
 /** Options shared by every kernel of a run. */
 export interface RunKernelOptions {
   /** `run` arguments for the suite (selection, per-case timeout, -j 1). */ suiteArgs: string[];
   /** Limit per kernel (boot to end). */ timeoutMs: number;
   /** Accelerator for guests. */ accel: Accel;
-  /** Guest memory. */ memoryMiB: number;
+  /** Guest memory from the command line (default: the candidate's, else DEFAULT_GUEST_MEMORY_MIB). */ memoryMiB?: number;
   /** Extra kernel command-line words. */ append?: string[];
 }
 
@@ -47,8 +59,9 @@ export function filesIn(outDir: string, label: string): KernelFiles {
 export async function runKernel(k: PreparedKernel, files: KernelFiles, o: RunKernelOptions): Promise<GuestRunReport> {
   for (const f of [files.results, files.ktap, files.console]) if (f) rmSync(f, { force: true });
   if (!k.tree) return runOnHost({ label: k.label, suiteArgs: o.suiteArgs, resultsOut: files.results, ktapOut: files.ktap, timeoutMs: o.timeoutMs });
+  const g = guestSettingsFor(k.spec, o);
   return runInGuest({
-    tree: k.tree, suiteArgs: o.suiteArgs, timeoutMs: o.timeoutMs, accel: o.accel, memoryMiB: o.memoryMiB, append: o.append,
+    tree: k.tree, suiteArgs: o.suiteArgs, timeoutMs: o.timeoutMs, accel: o.accel, memoryMiB: g.memoryMiB, cpus: g.cpus, numaNodes: g.numaNodes, append: g.append,
     resultsOut: files.results, ktapOut: files.ktap, consoleOut: files.console,
   });
 }
@@ -68,6 +81,7 @@ export interface CandidateRunOptions extends RunKernelOptions {
   /** Kernels run at once. */ jobs: number;
   /** Progress lines. */ log: Log;
   /** Called as each kernel finishes. */ onReport?: (r: GuestRunReport) => void;
+  /** How kernels built from source are built. */ build?: BuildOptions;
 }
 
 /** Prepares every kernel (sequentially: downloads are cached), then runs them `jobs` at a time; returns the reports in spec order. */
@@ -90,7 +104,7 @@ export async function runCandidates(o: CandidateRunOptions): Promise<GuestRunRep
     const wanted = spec.label ?? (spec.kind === 'debian' ? `${spec.suite}-${spec.package}` : 'image');
     try {
       if (spec.kind !== 'host' && qemuProblem) throw new KernelUnavailable(qemuProblem);
-      const k = prepareKernel(spec, (l) => o.log(`[${wanted}] ${l}`));
+      const k = prepareKernel(spec, (l) => o.log(`[${wanted}] ${l}`), o.build);
       let label = k.label;
       for (let n = 2; used.has(label); n++) label = `${k.label}-${n}`;
       used.add(label);

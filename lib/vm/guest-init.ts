@@ -66,6 +66,9 @@ mount -t tmpfs -o mode=1777 tmpfs /newroot/tmp || fatal "cannot mount a tmpfs on
 mount -t proc proc /newroot/proc || fatal "cannot mount /proc"
 mount -t sysfs sysfs /newroot/sys || fatal "cannot mount /sys"
 mount -t devtmpfs devtmpfs /newroot/dev || fatal "cannot mount /dev"
+# devtmpfs has no /dev/fd or stdio links (udev makes them on a full system); cases open /dev/fd/N
+[ -e /newroot/dev/fd ] || ln -s /proc/self/fd /newroot/dev/fd
+for n in 0:stdin 1:stdout 2:stderr; do [ -e /newroot/dev/\${n#*:} ] || ln -s /proc/self/fd/\${n%%:*} /newroot/dev/\${n#*:}; done
 mkdir -p /newroot/dev/shm && mount -t tmpfs tmpfs /newroot/dev/shm
 say "stage job-start $(cut -d' ' -f1 /proc/uptime)"
 chroot /newroot /bin/sh ${GUEST_OUT_DIR}/job.sh < /dev/null > /out/job.log 2>&1

@@ -31,6 +31,7 @@ export interface GuestRunOptions {
   /** Whole-boot limit. */ timeoutMs: number;
   /** Guest memory (default 2048 MiB). */ memoryMiB?: number;
   /** Guest CPUs (default 1). */ cpus?: number;
+  /** NUMA nodes the guest memory is split into (default: none, one node). */ numaNodes?: number;
   /** Accelerator (default tcg). */ accel?: Accel;
   /** Extra kernel command-line words. */ append?: string[];
   /** Node options for the suite inside (default under TCG: --jitless --no-expose-wasm, see NODE_ARGS_TCG). */ nodeArgs?: string[];
@@ -89,12 +90,12 @@ export async function runInGuest(o: GuestRunOptions): Promise<GuestRunReport> {
     const initramfs = buildInitramfs(o.tree, initrd);
     const args = [...o.suiteArgs, '-o', `${GUEST_OUT_DIR}/results.jsonl`, '--platform', o.platform ?? label];
     writeFileSync(join(out, 'job.sh'), jobScript({
-      cwd: PROJECT_ROOT, node: process.execPath, nodeArgs: o.nodeArgs ?? (accel === 'tcg' ? NODE_ARGS_TCG : []), cli: GUEST_CLI, args, env: { GMEM_IN_GUEST: '1' },
+      cwd: PROJECT_ROOT, node: process.execPath, nodeArgs: o.nodeArgs ?? (accel === 'tcg' ? NODE_ARGS_TCG : []), cli: GUEST_CLI, args, env: { GMEM_IN_GUEST: '1', ...(o.tree.config ? { GMEM_KERNEL_CONFIG: o.tree.config } : {}) },
     }));
     const consoleLog = join(work, 'console.log');
     const append = ['console=ttyS0', 'panic=-1', 'rdinit=/init', 'nokaslr', 'mitigations=off', `gmem.hostname=qemu-${accel}`, ...(o.append ?? [])].join(' ');
     const exit = await runQemu({
-      qemu, kernel: o.tree.image, initrd, append, memoryMiB: o.memoryMiB ?? 2048, cpus: o.cpus ?? 1, accel,
+      qemu, kernel: o.tree.image, initrd, append, memoryMiB: o.memoryMiB ?? 2048, cpus: o.cpus ?? 1, numaNodes: o.numaNodes, accel,
       timeoutMs: o.timeoutMs, consoleLog, doneFile: join(out, 'status'),
       shares: [{ tag: ROOT_TAG, path: '/', readonly: true }, { tag: OUT_TAG, path: out, readonly: false }],
     });

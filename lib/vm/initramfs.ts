@@ -11,7 +11,7 @@ import type { KernelTree } from './kernel-source.js';
 export const GUEST_MODULES = ['virtio_pci', '9pnet_virtio', '9p', 'kvm_amd', 'kvm_intel'];
 
 /** Busybox applets the init script uses. */
-const APPLETS = ['sh', 'mount', 'umount', 'insmod', 'mkdir', 'chroot', 'reboot', 'poweroff', 'sync', 'cat', 'cut', 'echo', 'sleep', 'mv', 'ls', 'tail', 'tr', 'dmesg', 'grep', 'hostname'];
+const APPLETS = ['sh', 'mount', 'umount', 'insmod', 'mkdir', 'chroot', 'reboot', 'poweroff', 'sync', 'cat', 'cut', 'echo', 'sleep', 'mv', 'ls', 'tail', 'tr', 'dmesg', 'grep', 'hostname', 'ln'];
 
 /** The busybox the initramfs is built with (Debian's busybox-static installs /bin/busybox). */
 export const BUSYBOX = process.env.GMEM_BUSYBOX ?? '/bin/busybox';

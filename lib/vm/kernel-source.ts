@@ -1,7 +1,7 @@
 /** Kernel sources: Debian packages fetched into the cache (downloaded once, unpacked, depmod'ed) or a user's own image. */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, openSync, readSync, closeSync } from 'node:fs';
-import { basename, join, relative, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { PROJECT_ROOT } from '../cli/paths.js';
 import { cacheSubdir } from './cache.js';
 import { compareDebianVersions } from './debian-version.js';
@@ -14,6 +14,7 @@ export interface KernelTree {
   /** Absolute path of the bzImage/vmlinuz. */ image: string;
   /** lib/modules/<release> holding modules.dep, or null when the kernel has no modules tree. */ modulesDir: string | null;
   /** Where it came from, for reports: "debian sid linux-binary-7.2.13+deb14-amd64 7.2.13-1" or "image /path". */ origin: string;
+  /** The kernel's .config on the host, when known (the guest reads it through the read-only host root). */ config?: string | null;
 }
 
 /** A kernel that cannot be had: download or unpack failed, or the spec matches nothing. The message is the exact reason. */
@@ -46,7 +47,8 @@ export function imageRelease(image: string): string | null {
   }
 }
 
-function aptDownload(args: string[]): string {
+/** Runs lib/debian/apt-download.sh with these arguments and returns what it printed (a .deb path or a listing); KernelUnavailable with its reason on failure. */
+export function aptDownload(args: string[]): string {
   const r = spawnSync('bash', [APT_DOWNLOAD, ...args], { encoding: 'utf8', timeout: 15 * 60_000 });
   if (r.status !== 0) {
     const lines = (r.stderr ?? '').trim().split('\n');
@@ -82,11 +84,17 @@ function readTreeRecord(dir: string): TreeRecord | null {
   }
 }
 
+/** The kernel config a package ships: boot/config-<release> (linux-image-*) or lib/modules/<release>/config (linux-binary-*). */
+export function packagedConfig(dir: string, rec: { release: string; modulesDir: string | null }): string | null {
+  const places = [join(dir, 'boot', `config-${rec.release}`), ...(rec.modulesDir ? [join(dir, rec.modulesDir, 'config')] : [])];
+  return places.find((p) => existsSync(p)) ?? null;
+}
+
 function treeFromRecord(dir: string, rec: TreeRecord, label: string | undefined): KernelTree {
   return {
     label: label ?? rec.release, release: rec.release, image: join(dir, rec.image),
     modulesDir: rec.modulesDir ? join(dir, rec.modulesDir) : null,
-    origin: `debian ${rec.suite} ${rec.packages[0]} ${rec.version}`,
+    origin: `debian ${rec.suite} ${rec.packages[0]} ${rec.version}`, config: packagedConfig(dir, rec),
   };
 }
 
@@ -214,5 +222,11 @@ export function prepareImageKernel(spec: ImageSpec): KernelTree {
       release ??= rel;
     }
   }
-  return { label: spec.label ?? release ?? basename(spec.image), release: release ?? 'unknown', image: spec.image, modulesDir, origin: `image ${spec.image}` };
+  return { label: spec.label ?? release ?? basename(spec.image), release: release ?? 'unknown', image: spec.image, modulesDir, origin: `image ${spec.image}`, config: imageConfig(spec.image) };
+}
+
+/** The .config of a kernel image built here: `config` beside it (a kernels build directory) or the tree's .config for arch/<arch>/boot/bzImage. */
+export function imageConfig(image: string): string | null {
+  const places = [join(dirname(image), 'config'), resolve(dirname(image), '..', '..', '..', '.config')];
+  return places.find((p) => existsSync(p) && statSync(p).isFile()) ?? null;
 }

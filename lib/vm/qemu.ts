@@ -53,6 +53,7 @@ export interface QemuOptions {
   /** 9p shares. */ shares: Share[];
   /** Guest memory. */ memoryMiB: number;
   /** Guest CPUs. */ cpus: number;
+  /** NUMA nodes: the memory is split evenly among them, the CPUs go round-robin (default: no -numa, one node). */ numaNodes?: number;
   /** Accelerator. */ accel: Accel;
   /** Hard limit for the whole boot; QEMU is killed then. */ timeoutMs: number;
   /** Serial console log file. */ consoleLog: string;
@@ -89,6 +90,19 @@ function hookExit(): void {
   }
 }
 
+/** -object/-numa arguments splitting memoryMiB into `nodes` RAM backends (the last takes the remainder); CPUs round-robin; none for one node. */
+export function numaArgs(memoryMiB: number, cpus: number, nodes: number): string[] {
+  if (nodes <= 1) return [];
+  const each = Math.floor(memoryMiB / nodes);
+  const out: string[] = [];
+  for (let n = 0; n < nodes; n++) {
+    const size = n === nodes - 1 ? memoryMiB - each * (nodes - 1) : each;
+    const mine = Array.from({ length: cpus }, (_x, c) => c).filter((c) => c % nodes === n);
+    out.push('-object', `memory-backend-ram,id=gmem-node${n},size=${size}M`, '-numa', `node,nodeid=${n},memdev=gmem-node${n}${mine.map((c) => `,cpus=${c}`).join('')}`);
+  }
+  return out;
+}
+
 /** The QEMU command line (without the binary) for a boot. */
 export function qemuArgs(o: QemuOptions): string[] {
   const args = [
@@ -97,6 +111,7 @@ export function qemuArgs(o: QemuOptions): string[] {
     '-kernel', o.kernel, '-initrd', o.initrd, '-append', o.append,
     '-serial', `file:${o.consoleLog}`,
   ];
+  args.push(...numaArgs(o.memoryMiB, o.cpus, o.numaNodes ?? 1));
   for (const s of o.shares)
     args.push('-virtfs', `local,path=${s.path},mount_tag=${s.tag},security_model=none,multidevs=remap${s.readonly ? ',readonly=on' : ''}`);
   return args;
