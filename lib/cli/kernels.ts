@@ -42,6 +42,7 @@ options:
       --case-timeout S   per-case timeout inside (default 60)
       --accel A          tcg, kvm or auto (default auto: kvm only where the host CPU shows vmx/svm)
       --memory MIB       guest memory (default: the candidate's guest.memory, else 2048)
+      --numa-nodes N     split guest memory into N NUMA nodes (default: the candidate's guest.numa_nodes)
       --fragments A,B    build: fragments for kernel trees given on the command line (default
                          sw-protected-vm,numa,hugetlb,guest-init)
       --force            build: rebuild even when the cache has the build
@@ -70,7 +71,7 @@ function parse(argv: string[]) {
       set: { type: 'string' }, kernels: { type: 'string' }, timeout: { type: 'string' }, 'case-timeout': { type: 'string' },
       accel: { type: 'string' }, memory: { type: 'string' }, append: { type: 'string' }, console: { type: 'string' },
       json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
-      fragments: { type: 'string' }, force: { type: 'boolean' }, 'build-timeout': { type: 'string' }, 'build-jobs': { type: 'string' },
+      'numa-nodes': { type: 'string' }, fragments: { type: 'string' }, force: { type: 'boolean' }, 'build-timeout': { type: 'string' }, 'build-jobs': { type: 'string' },
     },
   });
 }
@@ -152,7 +153,7 @@ async function runCommand(p: ReturnType<typeof parse>): Promise<number> {
   const reports = await runCandidates({
     specs: sel.specs, outDir, jobs, log, suiteArgs,
     timeoutMs: positiveSeconds('--timeout', v.timeout, 900) * 1000, accel: accelOf(v.accel), memoryMiB, append: v.append?.split(/\s+/).filter(Boolean),
-    build: buildOptions(v),
+    build: buildOptions(v), numaNodes: numaNodesOf(v['numa-nodes']),
   });
   for (const r of reports.filter((x) => x.outcome !== 'completed')) {
     process.stderr.write(`\n# ${r.label}: ${r.outcome}: ${r.detail}\n`);
@@ -192,7 +193,7 @@ async function bootCommand(argv: string[]): Promise<number> {
     report = await runKernel(k, { results, console: v.console ? resolve(v.console) : undefined }, {
       suiteArgs: ['run', ...runArgs.filter((a, i) => !(i === 0 && a === 'run'))], timeoutMs: positiveSeconds('--timeout', v.timeout, 600) * 1000,
       accel: accelOf(v.accel), memoryMiB: v.memory === undefined ? undefined : positiveInt('--memory', v.memory, DEFAULT_GUEST_MEMORY_MIB),
-      append: v.append?.split(/\s+/).filter(Boolean),
+      append: v.append?.split(/\s+/).filter(Boolean), numaNodes: numaNodesOf(v['numa-nodes']),
     });
   } catch (e) {
     if (!(e instanceof KernelUnavailable || e instanceof QemuUnavailable)) throw e;
@@ -243,6 +244,13 @@ function listCommand(p: ReturnType<typeof parse>): number {
       for (const name of readdirSync(dir)) if (existsSync(join(dir, name, 'kernel.json'))) process.stdout.write(`cached: ${join(dir, name)}\n`);
   }
   return 0;
+}
+
+function numaNodesOf(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = positiveInt('--numa-nodes', value, 1);
+  if (n > 8) throw new UsageError(`--numa-nodes expects 1 to 8, got ${n}`);
+  return n;
 }
 
 function buildState(s: BuildSpec): string {

@@ -25,9 +25,9 @@ export function prepareKernel(spec: KernelSpec, log?: Log, build?: BuildOptions)
 }
 
 /** The guest settings of a run: the command line's memory wins over the candidate's, its append words follow the candidate's. */
-export function guestSettingsFor(spec: KernelSpec, o: Pick<RunKernelOptions, 'memoryMiB' | 'append'>): { memoryMiB: number; cpus?: number; numaNodes?: number; append: string[] } {
+export function guestSettingsFor(spec: KernelSpec, o: Pick<RunKernelOptions, 'memoryMiB' | 'append' | 'numaNodes'>): { memoryMiB: number; cpus?: number; numaNodes?: number; append: string[] } {
   const g = spec.kind === 'host' ? undefined : spec.guest;
-  return { memoryMiB: o.memoryMiB ?? g?.memoryMiB ?? DEFAULT_GUEST_MEMORY_MIB, cpus: g?.cpus, numaNodes: g?.numaNodes, append: [...(g?.append ?? []), ...(o.append ?? [])] };
+  return { memoryMiB: o.memoryMiB ?? g?.memoryMiB ?? DEFAULT_GUEST_MEMORY_MIB, cpus: g?.cpus, numaNodes: o.numaNodes ?? g?.numaNodes, append: [...(g?.append ?? []), ...(o.append ?? [])] };
 }
 
 /** Guest memory when neither the candidate nor the command line says. */
@@ -40,6 +40,7 @@ export interface RunKernelOptions {
   /** Accelerator for guests. */ accel: Accel;
   /** Guest memory from the command line (default: the candidate's, else DEFAULT_GUEST_MEMORY_MIB). */ memoryMiB?: number;
   /** Extra kernel command-line words. */ append?: string[];
+  /** NUMA nodes from the command line (default: the candidate's). */ numaNodes?: number;
 }
 
 /** Where one kernel's outputs go. */

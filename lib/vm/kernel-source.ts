@@ -90,11 +90,34 @@ export function packagedConfig(dir: string, rec: { release: string; modulesDir: 
   return places.find((p) => existsSync(p)) ?? null;
 }
 
-function treeFromRecord(dir: string, rec: TreeRecord, label: string | undefined): KernelTree {
+/**
+ * linux-binary-* packages ship no config: their linux-headers-* twin has it as .config. It is fetched
+ * once and only that file kept, as boot/config-<release> of the tree; null when it cannot be had.
+ */
+function fetchBinaryConfig(dir: string, rec: TreeRecord, log: Log): string | null {
+  const main = rec.packages[0] ?? '';
+  if (!main.startsWith('linux-binary-')) return null;
+  const headers = `linux-headers-${main.slice('linux-binary-'.length)}`;
+  const dest = join(dir, 'boot', `config-${rec.release}`);
+  try {
+    log(`fetching ${headers} ${rec.version} for the kernel config`);
+    const deb = aptDownload([rec.suite, headers, rec.version]);
+    mkdirSync(join(dir, 'boot'), { recursive: true });
+    const r = spawnSync('bash', ['-c', 'set -o pipefail; dpkg-deb --fsys-tarfile "$1" | tar -x -O --wildcards "./usr/src/linux-headers-*/.config" > "$2.tmp" && [ -s "$2.tmp" ] && mv "$2.tmp" "$2"', '_', deb, dest], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error((r.stderr || 'no .config in the package').trim());
+    return dest;
+  } catch (e) {
+    rmSync(`${dest}.tmp`, { force: true });
+    log(`no kernel config for ${rec.release}: ${(e as Error).message}; the guest's config-dependent cases will skip`);
+    return null;
+  }
+}
+
+function treeFromRecord(dir: string, rec: TreeRecord, label: string | undefined, log: Log = () => undefined): KernelTree {
   return {
     label: label ?? rec.release, release: rec.release, image: join(dir, rec.image),
     modulesDir: rec.modulesDir ? join(dir, rec.modulesDir) : null,
-    origin: `debian ${rec.suite} ${rec.packages[0]} ${rec.version}`, config: packagedConfig(dir, rec),
+    origin: `debian ${rec.suite} ${rec.packages[0]} ${rec.version}`, config: packagedConfig(dir, rec) ?? fetchBinaryConfig(dir, rec, log),
   };
 }
 
@@ -166,7 +189,7 @@ function unpack(suite: string, packages: { pkg: string; deb: string }[], version
 export function prepareDebianKernel(spec: DebianSpec, log: Log = (l) => process.stderr.write(`# kernels: ${l}\n`)): KernelTree {
   if (spec.version) {
     const hit = cachedTrees(spec.suite, spec.package, spec.version)[0];
-    if (hit) return treeFromRecord(hit.dir, hit.rec, spec.label);
+    if (hit) return treeFromRecord(hit.dir, hit.rec, spec.label, log);
   }
   let listed: { pkg: string; version: string }[];
   try {
@@ -175,7 +198,7 @@ export function prepareDebianKernel(spec: DebianSpec, log: Log = (l) => process.
     const hit = cachedTrees(spec.suite, spec.package, spec.version)[0];
     if (hit) {
       log(`cannot list ${spec.suite} (${(e as Error).message}); using the cached ${hit.rec.packages[0]} ${hit.rec.version}`);
-      return treeFromRecord(hit.dir, hit.rec, spec.label);
+      return treeFromRecord(hit.dir, hit.rec, spec.label, log);
     }
     throw e;
   }
@@ -187,7 +210,7 @@ export function prepareDebianKernel(spec: DebianSpec, log: Log = (l) => process.
   const chosen = matching.sort((a, b) => compareDebianVersions(b.version, a.version) || a.pkg.localeCompare(b.pkg))[0] as { pkg: string; version: string };
   const dir = treeDir(chosen.pkg, chosen.version);
   const rec = readTreeRecord(dir);
-  if (rec) return treeFromRecord(dir, rec, spec.label);
+  if (rec) return treeFromRecord(dir, rec, spec.label, log);
   const pkgs = [chosen.pkg];
   if (chosen.pkg.startsWith('linux-binary-')) pkgs.push(`linux-modules-${chosen.pkg.slice('linux-binary-'.length)}`);
   const debs = pkgs.map((pkg) => {
@@ -195,7 +218,7 @@ export function prepareDebianKernel(spec: DebianSpec, log: Log = (l) => process.
     return { pkg, deb: aptDownload([spec.suite, pkg, chosen.version]) };
   });
   const unpacked = unpack(spec.suite, debs, chosen.version, log);
-  return treeFromRecord(unpacked, readTreeRecord(unpacked) as TreeRecord, spec.label);
+  return treeFromRecord(unpacked, readTreeRecord(unpacked) as TreeRecord, spec.label, log);
 }
 
 /** A user's kernel image with its optional modules (a modules_install root or lib/modules/<release> itself). */
