@@ -261,6 +261,18 @@ export function projectedAttempts(rep: RetryReport, len: bigint, endBytes: bigin
   return gained <= 0 ? Infinity : Math.ceil((Number(len - endBytes) / gained) * secondHalf);
 }
 
+/** The least memory an EINTR case needs: calibration (CALIBRATION_BYTES) plus a 256 MiB range, within half of MemAvailable. */
+export const EINTR_MEMORY_FLOOR = 512n * MiB;
+
+/**
+ * The most a case may allocate here: `most`, or half of MemAvailable when that is less (rounded down
+ * to `granule`), so that a small guest runs the case with the ranges it can hold instead of skipping.
+ */
+export function memoryBound(meminfo: Map<string, bigint>, most: bigint, granule: bigint): bigint {
+  const half = (memAvailable(meminfo) / 2n / granule) * granule;
+  return half < most ? half : most;
+}
+
 /** MemAvailable in bytes from /proc/meminfo via the case's Env. */
 export function memAvailable(meminfo: Map<string, bigint>): bigint {
   return meminfo.get('MemAvailable') ?? 0n;

@@ -18,7 +18,7 @@ import { NEEDS_GMEM, PAGE } from '../../lib/cases/gmem.js';
 import {
   CALIBRATION_BYTES, GiB, MiB, allocate, bytesText, cachedBytes, calibrate, chunkedRetry, classify, memAvailable, naiveRetry, projectedAttempts,
   periodName, periodVariants, releaseAndCheck, resolvePeriod, roundUp, stallBytes, underSignal,
-  type AllocRates, type PeriodParams, type PeriodSpec, type RetryOutcome,
+  EINTR_MEMORY_FLOOR, memoryBound, type AllocRates, type PeriodParams, type PeriodSpec, type RetryOutcome,
 } from '../../lib/cases/eintr.js';
 
 /** The most any case here fallocates (the file is created this large; only a prefix is used). */
@@ -41,11 +41,18 @@ const SMALL_PERIODS = 2;
 const CHUNK_BOUND = { maxAttempts: 100, maxMs: 20_000 };
 
 const COMMON = {
-  requires: { ...NEEDS_GMEM, memoryBytes: CAP },
+  requires: { ...NEEDS_GMEM, memoryBytes: EINTR_MEMORY_FLOOR },
   tags: { seed: '001', linuxGit: ['a7800aa80ea4'] },
   isolation: 'fresh' as const,
   serial: true,
 };
+
+/** The case's allocation bound: `most`, or half of MemAvailable when less (the requirement only asks for EINTR_MEMORY_FLOOR). */
+function boundOf(ctx: CaseContext<unknown>, most: bigint): bigint {
+  const cap = memoryBound(ctx.env.meminfo(), most, GRANULE);
+  ctx.observe('bound_bytes', Number(cap));
+  return cap;
+}
 
 /** A guest_memfd of `size` bytes (default CAP) on a new VM, calibrated; skips when cachestat cannot count its pages. */
 function calibratedGmem(ctx: CaseContext<unknown>, flags: bigint, withRewalk: boolean, size: bigint = CAP): { fd: number; rates: AllocRates; memBefore: bigint } {
@@ -61,8 +68,9 @@ function calibratedGmem(ctx: CaseContext<unknown>, flags: bigint, withRewalk: bo
 /** A range that takes `periods` signal periods to allocate from scratch (at least 256 MiB); skips beyond CAP. */
 function rangeForPeriods(ctx: CaseContext<unknown>, periods: number, periodMs: number, rates: AllocRates): bigint {
   const len = roundUp(Math.max(periods * periodMs * rates.freshBytesPerMs, Number(4n * GRANULE)), GRANULE);
-  if (len > CAP)
-    ctx.skip(`allocating for ${periods} periods of ${periodMs} ms needs ${bytesText(len)} here (${bytesText(rates.freshBytesPerMs)}/ms), more than this case's ${bytesText(CAP)} bound`);
+  const cap = boundOf(ctx, CAP);
+  if (len > cap)
+    ctx.skip(`allocating for ${periods} periods of ${periodMs} ms needs ${bytesText(len)} here (${bytesText(rates.freshBytesPerMs)}/ms), more than this case's ${bytesText(cap)} bound${cap < CAP ? ' (half of MemAvailable)' : ''}`);
   return len;
 }
 
@@ -199,7 +207,7 @@ const naiveLarge = defineCase<PeriodParams>({
   id: 'eintr.gmem.naive_retry_large',
   doc: 'retrying the same whole-range guest_memfd fallocate on EINTR, for a range well beyond what one period can re-walk, ends as the fixture says (livelock: each retry restarts at the first page)',
   ...COMMON,
-  requires: { ...NEEDS_GMEM, memoryBytes: NAIVE_CAP },
+  requires: { ...NEEDS_GMEM, memoryBytes: EINTR_MEMORY_FLOOR },
   variants: periodVariants([5, 'env']),
   timeoutMs: 60_000,
   run(ctx) {
@@ -207,7 +215,7 @@ const naiveLarge = defineCase<PeriodParams>({
     ctx.observe('feature', 'fallocate.eintr_progress.gmem');
     ctx.observe('period_ms', periodMs);
     const { fd, rates, memBefore } = calibratedGmem(ctx, 0n, true, NAIVE_CAP);
-    const len = rangeBeyondStall(ctx, periodMs, rates, NAIVE_CAP, NAIVE_MIN_BEYOND_STALL);
+    const len = rangeBeyondStall(ctx, periodMs, rates, boundOf(ctx, NAIVE_CAP), NAIVE_MIN_BEYOND_STALL);
     const { outcome } = runNaive(ctx, fd, len, periodMs);
     releaseAndCheck(ctx, fd, len, memBefore);
     expectEq(outcome, ctx.expected<RetryOutcome>('naive_retry'), `naive EINTR retry of fallocate(KEEP_SIZE, ${bytesText(len)}) under a ${periodMs} ms signal (bound ${NAIVE_BOUND.maxAttempts} attempts / ${NAIVE_BOUND.maxMs} ms)`);
@@ -228,7 +236,8 @@ const naiveSmall = defineCase<PeriodParams>({
     const stall = stallBytes(periodMs, rates);
     ctx.observe('stall_model_bytes', Math.round(stall));
     const len = roundUp(SMALL_PERIODS * periodMs * rates.freshBytesPerMs, 2n * MiB);
-    if (len > CAP) ctx.skip(`${SMALL_PERIODS} periods of ${periodMs} ms allocate ${bytesText(len)} here, more than this case's ${bytesText(CAP)} bound`);
+    const cap = boundOf(ctx, CAP);
+    if (len > cap) ctx.skip(`${SMALL_PERIODS} periods of ${periodMs} ms allocate ${bytesText(len)} here, more than this case's ${bytesText(cap)} bound`);
     if (Number(len) > stall / 2)
       ctx.skip(`at ${periodMs} ms no range both needs ${SMALL_PERIODS} periods to allocate (${bytesText(len)}) and re-walks within half a period (${bytesText(stall / 2)}) on this machine`);
     const { outcome, eintr } = runNaive(ctx, fd, len, periodMs);
@@ -261,7 +270,7 @@ const chunked = defineCase<ChunkParams>({
     ctx.observe('period_ms', periodMs);
     ctx.observe('chunk_bytes', Number(chunk));
     const { fd, rates, memBefore } = calibratedGmem(ctx, 0n, true);
-    const len = rangeBeyondStall(ctx, periodMs, rates, CAP, CHUNK_MIN_BEYOND_STALL);
+    const len = rangeBeyondStall(ctx, periodMs, rates, boundOf(ctx, CAP), CHUNK_MIN_BEYOND_STALL);
     const stall = stallBytes(periodMs, rates);
     if (Number(chunk) > stall)
       ctx.skip(`a ${bytesText(chunk)} chunk does not re-walk within one ${periodMs} ms period here (${bytesText(stall)}): the chunk itself would stall`);
