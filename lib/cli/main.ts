@@ -15,6 +15,7 @@ const COMMANDS: Record<string, string> = {
   kernels: 'kernels',
   bisect: 'bisect',
   export: 'export',
+  mutation: 'mutation',
 };
 
 async function main(argv: string[]): Promise<number> {
