@@ -14,7 +14,7 @@ import {
 } from '../../lib/cases/attr.js';
 
 const PRIVATE = BigInt(KVM_MEMORY_ATTRIBUTE_PRIVATE);
-const TAGS = { linuxGit: ['5a475554db1e', '8dd2eee9d526', '89ea60c2c7b5'], selftest: 'x86/private_mem_conversions_test.c' } as const;
+const TAGS = { linuxGit: ['5a475554db1e', '8dd2eee9d526', '89ea60c2c7b5'], selftest: 'x86/private_mem_conversions_test.c:guest_test_explicit_conversion' } as const;
 
 const sharedPrivateShared = defineCase({
   id: 'attr.convert.shared_private_shared',
@@ -55,7 +55,7 @@ const punchDiscardsPrivate = defineCase({
   id: 'attr.convert.punch_discards_private',
   doc: 'punching a hole in guest_memfd under a PRIVATE page discards the guest\'s data: the next private read returns zeroes',
   requires: NEEDS_SW_PROTECTED,
-  tags: { ...TAGS, selftest: 'x86/private_mem_conversions_test.c:guest_punch_hole' },
+  tags: { ...TAGS, selftest: 'x86/private_mem_conversions_test.c:guest_test_punch_hole' },
   timeoutMs: 20000,
   run(ctx) {
     const vm = ctx.vm();

@@ -312,7 +312,7 @@ function expectResults(got: NsResult[], wants: Want[], where: string): void {
 }
 
 const NS_REQUIRES = { ...NEEDS_MEMFD_EXEC_API, root: true };
-const NS_TAGS = { selftest: 'memfd_test.c:test_sysctl_simple/test_sysctl_nested', linuxGit: ['105ff5339f49', '9876cfe8ec1c', '202e14222fad'] };
+const NS_TAGS = { selftest: ['memfd_test.c:test_sysctl_simple', 'memfd_test.c:test_sysctl_nested'], linuxGit: ['105ff5339f49', '9876cfe8ec1c', '202e14222fad'] };
 const NOEXEC = { outcome: 'OK', mode: 0o666, seals: F_SEAL_EXEC };
 
 /** A vm.memfd_noexec scenario: steps for the namespaced child and what each must find. */

@@ -40,7 +40,6 @@ const badFd = defineCase<{ kind: BadFd }>({
   variants: (['closed', 'memfd', 'dev_kvm', 'vcpu', 'guest_memfd'] as const).map((kind) => ({
     name: kind, params: { kind }, ...(kind === 'guest_memfd' ? { requires: { caps: ['KVM_CAP_GUEST_MEMFD'] } } : {}),
   })),
-  tags: { selftest: SELFTEST },
   run(ctx) {
     const dst = ctx.vm(0);
     let fd: number;
@@ -72,7 +71,6 @@ const selfSource = defineCase({
   id: 'migrate.move_enc_context.self_source',
   doc: 'a VM cannot move the context from itself: EINVAL',
   requires: NEEDS_MOVE,
-  tags: { selftest: SELFTEST },
   run(ctx) {
     const vm = auxVm(ctx, 1);
     expectErrno(__moveFrom(vm, vm.fd), 'EINVAL', 'source = the destination VM itself');
