@@ -1,19 +1,19 @@
 /** memfd.seals: the seal × operation matrix, F_ADD_SEALS argument checking, and how seals travel with the inode. */
 import { __pipe2 } from '../../lib/sys/fd.js';
 import { defineCase, type CaseDef } from '../../lib/harness/case.js';
-import { expectErrno, expectEq, expectOk, outcome, CaseFailure } from '../../lib/harness/expect.js';
+import { expectErrno, expectEq, expectOk, expectTrue, outcome, CaseFailure } from '../../lib/harness/expect.js';
 import { addSeals, __addSeals, __getSeals } from '../../lib/sys/fcntl.js';
 import { __open, __dup, fstat } from '../../lib/sys/fd.js';
-import { __pwrite, pread, pwrite } from '../../lib/sys/io.js';
+import { __ftruncate, __pwrite, ftruncate, pread, pwrite } from '../../lib/sys/io.js';
 import { __mmap, __mprotect, Mapping } from '../../lib/sys/mman.js';
 import { socketpair, sendFds, recvFds } from '../../lib/sys/socket.js';
 import { syscall } from '../../lib/ffi/libc.js';
 import {
   F_ADD_SEALS, F_SEAL_EXEC, F_SEAL_FUTURE_WRITE, F_SEAL_GROW, F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_WRITE,
-  MAP_PRIVATE, MAP_SHARED, O_CLOEXEC, O_RDONLY, O_RDWR, O_TMPFILE, O_WRONLY, PROT_READ, PROT_WRITE, SYSCALL,
+  MAP_PRIVATE, MAP_SHARED, MFD_ALLOW_SEALING, MFD_CLOEXEC, MFD_HUGETLB, O_CLOEXEC, O_RDONLY, O_RDWR, O_TMPFILE, O_WRONLY, PROT_READ, PROT_WRITE, SYSCALL,
 } from '../../lib/uapi/index.js';
 import {
-  ALL_SEALS, MATRIX_SIZE, NEEDS_MEMFD_EXEC_API, SEAL_OPS, SEAL_ROWS, expectSeals, expectUnchanged, newMemfd,
+  ALL_SEALS, MATRIX_SIZE, availableHugepages, defaultHugepageKb, hugepagePoolText, NEEDS_MEMFD_EXEC_API, SEAL_OPS, SEAL_ROWS, expectSeals, expectUnchanged, newMemfd,
   observeOutcome, octal, requireDefaultExecPolicy, sealOutcome, sealText, sealableMemfd, snapshot, type SealRow,
 } from '../../lib/cases/memfd.js';
 
@@ -391,7 +391,81 @@ const sealsPerInode = defineCase({
   },
 });
 
+const resize = defineCase({
+  id: 'memfd.seals.resize',
+  doc: 'F_SEAL_SHRINK|F_SEAL_GROW together fix the size: reads, writes and writable shared mappings still work, every ftruncate to another size and a pwrite past EOF fail with EPERM',
+  tags: { selftest: 'memfd_test.c:test_seal_resize', linuxGit: ['40e041a2c858'] },
+  run(ctx) {
+    const fd = sealableMemfd(ctx, 0o600);
+    addSeals(fd, F_SEAL_SHRINK | F_SEAL_GROW);
+    expectSeals(fd, F_SEAL_SHRINK | F_SEAL_GROW, 'after F_ADD_SEALS(SHRINK|GROW)');
+    expectEq(pread(fd, 4, 0).length, 4, 'pread');
+    expectOk(__pwrite(fd, Buffer.from('\0\0\0\0'), 0), 'pwrite inside the file');
+    const m = __mmap(MATRIX_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0n);
+    if (m.ret !== -1n) ctx.track(new Mapping(m.ret, MATRIX_SIZE));
+    expectOk(m, 'writable shared mapping');
+    expectErrno(__ftruncate(fd, MATRIX_SIZE / 2), 'EPERM', 'ftruncate to half the size');
+    expectErrno(__ftruncate(fd, MATRIX_SIZE * 2), 'EPERM', 'ftruncate to twice the size');
+    // A pwrite across EOF writes up to EOF and stops there (short count), or fails with EPERM; it never grows the file.
+    const big = __pwrite(fd, Buffer.alloc(MATRIX_SIZE * 8), 0);
+    ctx.observe('grow_write', big.ret < 0 ? outcome(big) : String(big.ret));
+    if (big.ret >= 0) expectTrue(BigInt(big.ret) <= BigInt(MATRIX_SIZE), `pwrite of 8x the size wrote ${big.ret} bytes, past EOF`);
+    else expectErrno(big, 'EPERM', 'pwrite growing the file 8x');
+    expectEq(fstat(fd).size, BigInt(MATRIX_SIZE), 'st_size');
+  },
+});
+
+/** Which backing the pinned memfd has. */
+type PinBacking = 'shmem' | 'hugetlb';
+
+const IORING_REGISTER_BUFFERS = 0;
+const IORING_UNREGISTER_BUFFERS = 1;
+
+const writeWhilePinned = defineCase<{ backing: PinBacking }>({
+  id: 'memfd.seals.write_while_pinned',
+  doc: 'F_SEAL_WRITE is not granted while pages of the memfd are pinned for writing (an io_uring fixed buffer over its shared mapping, no mapping left): EBUSY, or success only if the kernel replaced the pinned pages; once the pin is gone it succeeds',
+  variants: [
+    { name: 'shmem', params: { backing: 'shmem' } },
+    { name: 'hugetlb', params: { backing: 'hugetlb' }, requires: { kconfig: ['CONFIG_HUGETLBFS'] } },
+  ],
+  tags: { selftest: 'fuse_test.c:main', kernelFn: 'memfd.c:memfd_wait_for_pins', linuxGit: ['40e041a2c858'] },
+  run(ctx) {
+    let size = MATRIX_SIZE;
+    let fd: number;
+    if (ctx.params.backing === 'hugetlb') {
+      const kb = defaultHugepageKb();
+      if (kb === 0) ctx.skip('no Hugepagesize in /proc/meminfo');
+      if (availableHugepages(kb) < 2) ctx.skip(`needs two free ${kb} kB huge pages (pinning faults them in), ${availableHugepages(kb)} available (${hugepagePoolText(kb)})`);
+      size = 2 * kb * 1024;
+      fd = newMemfd(ctx, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_HUGETLB, 'pinned');
+      ftruncate(fd, size);
+    } else {
+      fd = sealableMemfd(ctx, 0o600);
+    }
+    const map = ctx.map(size, PROT_READ | PROT_WRITE, MAP_SHARED, fd);
+    map.bytes.fill(0x11);
+    const params = Buffer.alloc(120);
+    const ring = syscall(SYSCALL.io_uring_setup, 1, params);
+    if (ring.ret < 0n) ctx.skip(`io_uring_setup failed with ${outcome(ring)} (io_uring unavailable: kernel.io_uring_disabled or no CONFIG_IO_URING), so no long-term pin can be taken`);
+    const ringFd = ctx.trackFd(Number(ring.ret));
+    const iov = Buffer.alloc(16);
+    iov.writeBigUInt64LE(map.addr, 0);
+    iov.writeBigUInt64LE(BigInt(size), 8);
+    const reg = syscall(SYSCALL.io_uring_register, ringFd, IORING_REGISTER_BUFFERS, iov, 1);
+    if (reg.ret < 0n) ctx.skip(`IORING_REGISTER_BUFFERS over the memfd mapping failed with ${outcome(reg)}: the kernel refused the long-term pin`);
+    map.close();
+    const busy = __addSeals(fd, F_SEAL_WRITE);
+    ctx.observe('seal_while_pinned', outcome(busy));
+    if (busy.ret === 0) ctx.note('F_SEAL_WRITE succeeded while pinned: the kernel must have replaced the pinned pages');
+    else expectErrno(busy, 'EBUSY', 'F_ADD_SEALS(WRITE) while the pages are pinned for writing');
+    expectOk(syscall(SYSCALL.io_uring_register, ringFd, IORING_UNREGISTER_BUFFERS, null, 0), 'IORING_UNREGISTER_BUFFERS');
+    if (busy.ret !== 0) expectOk(__addSeals(fd, F_SEAL_WRITE), 'F_ADD_SEALS(WRITE) after the pin is gone');
+    expectSeals(fd, F_SEAL_WRITE, 'final seals');
+  },
+});
+
 export default [
   ...matrix, sealSealBlocksAll, withoutAllowSealing, unknownBits, upperBits, addZero, allAtOnce, otherFiles, rdonlyCannotAdd,
   throughDup, throughProcReopen, inChild, throughScmRights, writeSealWithMappings, futureWriteKeepsMapping, sealsPerInode,
+  resize, writeWhilePinned,
 ];
