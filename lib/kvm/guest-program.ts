@@ -83,6 +83,18 @@ export class GuestProgram {
     this.code.push(opcode, rel & 0xff);
     return this;
   }
+  /** mov r32, imm32 in 16-bit code (operand-size prefix): the hypercall registers eax, ebx, ecx, edx. */
+  movImm32(reg: 'eax' | 'ecx' | 'edx' | 'ebx', v: number): this {
+    const r = { eax: 0, ecx: 1, edx: 2, ebx: 3 }[reg];
+    this.code.push(0x66, 0xb8 + r);
+    this.code.push(v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff);
+    return this;
+  }
+  /** A KVM hypercall: vmmcall (0f 01 d9) on AMD, vmcall (0f 01 c1) on Intel; KVM emulates the other one too. */
+  hypercall(amd: boolean): this {
+    this.code.push(0x0f, 0x01, amd ? 0xd9 : 0xc1);
+    return this;
+  }
   /** hlt. */
   hlt(): this {
     this.code.push(0xf4);
