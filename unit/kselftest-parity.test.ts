@@ -60,8 +60,9 @@ function cachedDebs(): { debs: string[] } | { skip: string } {
   const files = existsSync(dir) ? readdirSync(dir) : [];
   const debs: string[] = [];
   for (const want of table.sources) {
-    const name = files.find((n) => n === `${want.package}_${want.version}_all.deb`);
-    if (!name) return { skip: `${want.package}_${want.version}_all.deb is not in ${dir} (fetch it with lib/debian/apt-download.sh)` };
+    // The version the table was taken from, else any other version of the package (a newer one may add functions).
+    const name = files.find((n) => n === `${want.package}_${want.version}_all.deb`) ?? files.filter((n) => n.startsWith(`${want.package}_`) && n.endsWith('_all.deb')).sort().pop();
+    if (!name) return { skip: `no ${want.package}_*_all.deb in ${dir} (the table is from ${want.version}; fetch it with lib/debian/apt-download.sh)` };
     debs.push(join(dir, name));
   }
   return { debs };
@@ -114,4 +115,18 @@ test('the README shows the table totals exactly as the table gives them', () => 
   const b = readme.indexOf(end);
   assert.ok(a >= 0 && b > a, 'README.md has no kselftest-parity totals section');
   assert.equal(readme.slice(a + begin.length, b).trim(), parityMarkdown(table), 'README totals are stale: paste parityMarkdown(loadParity(...)) between the markers');
+});
+
+test('shapeProblems: an entry without cases, a missing mode, and out_of_scope outside a scoped file are reported', () => {
+  const problems = shapeProblems('x.c', {
+    path: 'tools/testing/selftests/x.c',
+    functions: { test_a: {}, test_b: { out_of_scope: 'not ours' }, test_c: { via: ['test_z'] } },
+  });
+  assert.deepEqual(problems, [
+    'x.c:test_a: no covering case (cases: or via:)',
+    'x.c:test_b: out_of_scope is only allowed in a file with a scope',
+    'x.c:test_c: via names test_z, which is not in this file\'s table',
+  ]);
+  assert.deepEqual(shapeProblems('m.c', { path: 'tools/testing/selftests/m.c', modes: ['shmem', 'hugetlbfs'], functions: { test_a: { shmem: ['a.b'] } } }),
+    ['m.c:test_a: no case for mode hugetlbfs']);
 });

@@ -312,7 +312,16 @@ function expectResults(got: NsResult[], wants: Want[], where: string): void {
 }
 
 const NS_REQUIRES = { ...NEEDS_MEMFD_EXEC_API, root: true };
-const NS_TAGS = { selftest: ['memfd_test.c:test_sysctl_simple', 'memfd_test.c:test_sysctl_nested'], linuxGit: ['105ff5339f49', '9876cfe8ec1c', '202e14222fad'] };
+const NS_LINUX_GIT = ['105ff5339f49', '9876cfe8ec1c', '202e14222fad'];
+/** The memfd_test.c functions each scenario covers (sysctl_invalid_values has no selftest counterpart). */
+const NS_SELFTESTS: Record<string, readonly string[]> = {
+  'memfd.exec.sysctl_namespaced': ['memfd_test.c:test_sysctl_simple', 'memfd_test.c:test_sysctl_nested'],
+  'memfd.exec.sysctl_0': ['memfd_test.c:test_sysctl_simple', 'memfd_test.c:test_sysctl_sysctl0', 'memfd_test.c:test_sysctl_set_sysctl0'],
+  'memfd.exec.sysctl_1': ['memfd_test.c:test_sysctl_simple', 'memfd_test.c:test_sysctl_sysctl1', 'memfd_test.c:test_sysctl_set_sysctl1'],
+  'memfd.exec.sysctl_2': ['memfd_test.c:test_sysctl_simple', 'memfd_test.c:test_sysctl_sysctl2', 'memfd_test.c:test_sysctl_set_sysctl2'],
+  'memfd.exec.sysctl_lower_in_own_namespace': ['memfd_test.c:test_sysctl_simple', 'memfd_test.c:test_sysctl_set_sysctl0'],
+  'memfd.exec.sysctl_child_inherits_floor': ['memfd_test.c:test_sysctl_nested', 'memfd_test.c:test_sysctl_sysctl1_failset', 'memfd_test.c:test_sysctl_sysctl2_failset'],
+};
 const NOEXEC = { outcome: 'OK', mode: 0o666, seals: F_SEAL_EXEC };
 
 /** A vm.memfd_noexec scenario: steps for the namespaced child and what each must find. */
@@ -405,7 +414,7 @@ const sysctlCases = SCENARIOS.map((s) =>
     id: s.id,
     doc: `${s.doc}; runs in a new pid namespace (unshare --pid --fork) so the host value is never touched`,
     requires: NS_REQUIRES,
-    tags: NS_TAGS,
+    tags: { linuxGit: NS_LINUX_GIT, ...(NS_SELFTESTS[s.id] ? { selftest: NS_SELFTESTS[s.id] } : {}) },
     timeoutMs: 60000,
     run(ctx) {
       const got = runNsSteps(ctx, s.plan.map(([step]) => step));
