@@ -1,6 +1,7 @@
 /** memfd.seals: the seal × operation matrix, F_ADD_SEALS argument checking, and how seals travel with the inode. */
 import { __pipe2 } from '../../lib/sys/fd.js';
 import { defineCase, type CaseDef } from '../../lib/harness/case.js';
+import type { CaseContext } from '../../lib/harness/context.js';
 import { expectErrno, expectEq, expectOk, expectTrue, outcome, CaseFailure } from '../../lib/harness/expect.js';
 import { addSeals, __addSeals, __getSeals } from '../../lib/sys/fcntl.js';
 import { __open, __dup, fstat } from '../../lib/sys/fd.js';
@@ -13,14 +14,52 @@ import {
   MAP_PRIVATE, MAP_SHARED, MFD_ALLOW_SEALING, MFD_CLOEXEC, MFD_HUGETLB, O_CLOEXEC, O_RDONLY, O_RDWR, O_TMPFILE, O_WRONLY, PROT_READ, PROT_WRITE, SYSCALL,
 } from '../../lib/uapi/index.js';
 import {
-  ALL_SEALS, MATRIX_SIZE, availableHugepages, defaultHugepageKb, hugepagePoolText, NEEDS_MEMFD_EXEC_API, SEAL_OPS, SEAL_ROWS, expectSeals, expectUnchanged, newMemfd,
+  ALL_SEALS, HUGE_BACKINGS, HUGE_MATRIX_PAGES, HUGE_SEAL_OPS, MATRIX_SIZE, availableHugepages, hugeSealOutcome, hugepageDir, sealableHugeMemfd, defaultHugepageKb, hugepagePoolText, NEEDS_MEMFD_EXEC_API, SEAL_OPS, SEAL_ROWS, expectSeals, expectUnchanged, newMemfd,
   observeOutcome, octal, requireDefaultExecPolicy, sealOutcome, sealText, sealableMemfd, snapshot, type SealRow,
 } from '../../lib/cases/memfd.js';
 
 /** Parameters of one cell of the seal matrix. */
 interface CellParams {
-  /** SEAL_OPS name. */ op: string;
+  /** SEAL_OPS (or HUGE_SEAL_OPS) name. */ op: string;
   /** 'OK' or the errno the contract gives this cell (a fixture may override it per kernel). */ outcome: string;
+  /** HUGE_BACKINGS name for the hugetlb variants; absent on shmem. */ backing?: string;
+}
+
+/** The hugetlb variants of a row: every HUGE_SEAL_OPS operation on each huge page size the machine has. */
+function hugeVariants(row: SealRow) {
+  return HUGE_BACKINGS.flatMap((b) => HUGE_SEAL_OPS.map((op) => ({
+    name: `${b.name}_${op.name}`,
+    params: { op: op.name, outcome: hugeSealOutcome(row.effective, op), backing: b.name },
+    requires: { kconfig: ['CONFIG_HUGETLBFS'], files: [hugepageDir(b.kb), ...(row.needsExecApi ? NEEDS_MEMFD_EXEC_API.files ?? [] : [])] },
+  })));
+}
+
+/** One hugetlb cell: like the shmem body, on a two-huge-page file that is faulted in only where free huge pages allow. */
+function runHugeCell(ctx: CaseContext<CellParams>, row: SealRow): void {
+  const b = HUGE_BACKINGS.find((x) => x.name === ctx.params.backing);
+  const op = HUGE_SEAL_OPS.find((o) => o.name === ctx.params.op);
+  if (!b || !op) throw new Error(`unknown hugetlb cell ${ctx.params.backing}/${ctx.params.op}`);
+  const huge = b.kb * 1024;
+  const free = availableHugepages(b.kb);
+  const want = ctx.expected<string>('outcome', ctx.params.outcome);
+  if (want === 'OK' && op.allocates > 0 && free < op.allocates)
+    ctx.skip(`needs ${op.allocates} free ${b.kb} kB huge page(s) for the allocation to succeed, ${free} available (${hugepagePoolText(b.kb)})`);
+  const faultable = free >= HUGE_MATRIX_PAGES + op.allocates;
+  if (!faultable) ctx.note(`no free ${b.kb} kB huge pages to fault: the file stays a hole and stores through mappings are not verified`);
+  const fd = sealableHugeMemfd(ctx, b, row.mode, faultable);
+  addSeals(fd, row.seal);
+  expectSeals(fd, row.effective, `F_ADD_SEALS(${sealText(row.seal)}) on a ${octal(row.mode)} hugetlb file`);
+  const before = snapshot(fd);
+  const res = op.run(ctx, fd, huge, faultable);
+  observeOutcome(ctx, res.r);
+  const what = `${res.what} on a ${b.name} file sealed ${sealText(row.effective)}`;
+  if (want === 'OK') {
+    expectOk(res.r, what);
+    res.verify?.();
+  } else {
+    expectErrno(res.r, want, what);
+    expectUnchanged(fd, before, res.what);
+  }
 }
 
 /** The memfd_test.c functions each matrix row covers (the exec row on a 0600 file has no selftest counterpart). */
@@ -36,14 +75,18 @@ const ROW_SELFTESTS: Record<string, readonly string[]> = {
 function matrixRow(row: SealRow): CaseDef<CellParams> {
   return defineCase<CellParams>({
     id: `memfd.seals.${row.name}`,
-    doc: `${row.doc}; one variant per operation, each asserting success or the exact errno and that a refused call changed nothing`,
+    doc: `${row.doc}; one variant per operation on shmem and on hugetlb (2 MiB, 1 GiB where the machine has it), each asserting success or the exact errno and that a refused call changed nothing`,
     ...(row.needsExecApi ? { requires: NEEDS_MEMFD_EXEC_API } : {}),
     tags: {
       ...(ROW_SELFTESTS[row.name] ? { selftest: ROW_SELFTESTS[row.name] } : {}),
       linuxGit: row.needsExecApi ? ['6fd7353829ca', 'c4f75bc8bd6b'] : row.seal === F_SEAL_FUTURE_WRITE ? ['ab3948f58ff8'] : ['40e041a2c858'],
     },
-    variants: SEAL_OPS.map((op) => ({ name: op.name, params: { op: op.name, outcome: sealOutcome(row.effective, op) } })),
+    variants: [
+      ...SEAL_OPS.map((op) => ({ name: op.name, params: { op: op.name, outcome: sealOutcome(row.effective, op) } })),
+      ...hugeVariants(row),
+    ],
     run(ctx) {
+      if (ctx.params.backing) { runHugeCell(ctx, row); return; }
       const op = SEAL_OPS.find((o) => o.name === ctx.params.op);
       if (!op) throw new Error(`unknown seal op ${ctx.params.op}`);
       const fd = sealableMemfd(ctx, row.mode);
