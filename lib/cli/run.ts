@@ -1,13 +1,13 @@
 /** `run` (the default command): runs the selected cases on the live kernel, KTAP on stdout, JSON lines to a file. */
 import { availableParallelism } from 'node:os';
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { loadInstances, select, DEFAULT_CASES_DIR } from '../harness/registry.js';
 import { runInstances } from '../harness/runner.js';
 import { env } from '../harness/env.js';
 import { runRecord } from '../harness/metadata.js';
 import { KtapWriter, kselftestExitCode, type PlannedFamily } from '../report/ktap.js';
-import { ResultsWriter } from '../report/results-file.js';
+import { ResultsWriter, ReplacedFile } from '../report/results-writer.js';
+import { checkDistinctOutputs, checkNotAnInput, checkOutputDir, checkOutputFile, makeParentDir } from './output-paths.js';
 import { Expectations } from '../fixtures/expectations.js';
 import type { CaseInstance } from '../harness/case.js';
 import { printList } from './list.js';
@@ -104,6 +104,32 @@ export function machineReport(a: MachineState, b: MachineState): string[] {
   return lines;
 }
 
+/** Signals that end a run early: its workers are stopped, its finished results kept in FILE.partial. */
+const STOP_SIGNALS = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 } as const;
+
+/** Checks every output path of a run against the others and against its inputs, before anything is touched. */
+export function checkRunOutputs(o: ReturnType<typeof parseRunArgs>): void {
+  checkOutputFile('-o/--results', o.results, 'replace');
+  if (o.ktap) {
+    checkOutputFile('--ktap', o.ktap);
+    checkDistinctOutputs([['-o/--results', o.results], ['--ktap', o.ktap]]);
+  }
+  if (o.matrix) {
+    checkOutputDir('--matrix', o.matrix);
+    for (const f of ['matrix.md', 'matrix.json', 'matrix.html']) {
+      checkNotAnInput('--matrix', join(o.matrix, f), [o.results]);
+      if (o.ktap) checkNotAnInput('--matrix', join(o.matrix, f), [o.ktap]);
+    }
+  }
+  for (const [option, out] of [['-o/--results', o.results], ['--ktap', o.ktap], ['--matrix', o.matrix]] as const) {
+    if (!out) continue;
+    for (const [what, dir] of [['--fixtures', o.fixtures], ['--cases', o.cases]] as const) {
+      const rel = relative(dir, out);
+      if (rel === '' || (!rel.startsWith('..') && !isAbsolute(rel))) throw new UsageError(`${option}: ${out} is inside the ${what} directory ${dir}, an input of the run`);
+    }
+  }
+}
+
 /** Runs the command; returns the process exit status. */
 export async function runCommand(argv: string[]): Promise<number> {
   const o = parseRunArgs(argv);
@@ -123,42 +149,71 @@ export async function runCommand(argv: string[]): Promise<number> {
     printList(chosen, o.json);
     return 0;
   }
-  Expectations.load(o.fixtures); // fail early, before anything runs, on a bad fixture
+  // everything that can be refused is refused here, before any file is touched
+  Expectations.load(o.fixtures);
+  checkRunOutputs(o);
   const e = env();
   e.allowHostUnsafe = o.allowHostUnsafe;
   const platform = o.platform ?? (e.arch === 'x64' ? 'x86_64' : e.arch);
-  const results = new ResultsWriter(o.results);
-  let ktapFile: WriteStream | undefined;
-  if (o.ktap) {
-    mkdirSync(dirname(o.ktap), { recursive: true });
-    ktapFile = createWriteStream(o.ktap);
+  const record = runRecord(e, platform, { include: o.include, exclude: o.exclude, jobs: o.jobs, timeoutMs: o.timeoutMs, allowHostUnsafe: o.allowHostUnsafe });
+  makeParentDir(o.results);
+  const results = new ResultsWriter(o.results); // the lock: a second writer of this file stops here, exit 2
+  if (results.movedAside) process.stderr.write(`# the results a killed run left in ${results.partial} are kept as ${results.movedAside}\n`);
+  let ktap: ReplacedFile | undefined;
+  try {
+    if (o.ktap) {
+      makeParentDir(o.ktap);
+      ktap = new ReplacedFile(o.ktap);
+    }
+  } catch (err) {
+    results.discard();
+    throw new UsageError(`--ktap: ${(err as Error).message}`);
   }
   const out = (line: string) => {
     process.stdout.write(`${line}\n`);
-    ktapFile?.write(`${line}\n`);
+    ktap?.write(`${line}\n`);
   };
-  const record = runRecord(e, platform, { include: o.include, exclude: o.exclude, jobs: o.jobs, timeoutMs: o.timeoutMs, allowHostUnsafe: o.allowHostUnsafe });
   results.append(record);
-  const ktap = new KtapWriter(out, planFamilies(chosen));
-  ktap.header();
+  const writer = new KtapWriter(out, planFamilies(chosen));
+  writer.header();
   out(`# gmem-conformance ${record.suiteVersion} on ${record.kernel} (${record.arch}, ${record.host}); results: ${o.results}`);
   const ours = new Set<number>([process.pid]);
   const machineBefore = machineState(ours);
-  await runInstances(chosen, {
-    jobs: o.jobs, timeoutMs: o.timeoutMs, casesDir: o.cases, fixturesDir: o.fixtures, allowHostUnsafe: o.allowHostUnsafe,
-    onWorker: (pid) => ours.add(pid),
-    onResult: (r) => {
-      results.append(r);
-      ktap.record(r);
-    },
-  });
+  const abort = new AbortController();
+  let stoppedBy: keyof typeof STOP_SIGNALS | undefined;
+  const onSignal = (sig: keyof typeof STOP_SIGNALS) => {
+    if (stoppedBy) return;
+    stoppedBy = sig;
+    process.stderr.write(`# ${sig}: stopping the workers\n`);
+    abort.abort();
+  };
+  for (const sig of Object.keys(STOP_SIGNALS) as (keyof typeof STOP_SIGNALS)[]) process.on(sig, onSignal);
+  try {
+    await runInstances(chosen, {
+      jobs: o.jobs, timeoutMs: o.timeoutMs, casesDir: o.cases, fixturesDir: o.fixtures, allowHostUnsafe: o.allowHostUnsafe, signal: abort.signal,
+      onWorker: (pid) => ours.add(pid),
+      onResult: (r) => {
+        results.append(r);
+        writer.record(r);
+      },
+    });
+  } finally {
+    for (const sig of Object.keys(STOP_SIGNALS) as (keyof typeof STOP_SIGNALS)[]) process.off(sig, onSignal);
+  }
+  if (stoppedBy) {
+    // an interrupted run is incomplete: no end record, the previous results file stays as it was
+    results.abandon();
+    ktap?.abandon();
+    process.stderr.write(`# interrupted by ${stoppedBy}: the finished results are in ${results.partial}; ${o.results} was not replaced\n`);
+    return 128 + STOP_SIGNALS[stoppedBy];
+  }
   const machineAfter = machineState(ours);
   for (const line of machineReport(machineBefore, machineAfter)) out(line);
-  ktap.footer();
-  const code = kselftestExitCode(ktap.totals);
-  results.append({ type: 'end', finished: new Date().toISOString(), totals: { ...ktap.totals }, exitCode: code, machine: { before: machineBefore, after: machineAfter } });
-  results.close();
-  if (ktapFile) await new Promise<void>((r) => ktapFile?.end(r));
+  writer.footer();
+  const code = kselftestExitCode(writer.totals);
+  results.append({ type: 'end', finished: new Date().toISOString(), totals: { ...writer.totals }, exitCode: code, machine: { before: machineBefore, after: machineAfter } });
+  results.commit();
+  ktap?.commit();
   if (o.matrix) {
     const { writeMatrix } = await import('./matrix.js');
     writeMatrix([o.results], o.matrix, ['md', 'json', 'html']);

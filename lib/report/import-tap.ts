@@ -82,5 +82,12 @@ export function importKselftestTap(file: string, text: string): CaseResult[] {
       }
     }
   }
+  // a name kselftest printed twice (or two that map to one id) gets a numbered id: results ids are unique
+  const seen = new Map<string, number>();
+  for (const r of out) {
+    const n = (seen.get(r.id) ?? 0) + 1;
+    seen.set(r.id, n);
+    if (n > 1) r.id = r.case = `${r.id}_${n}`;
+  }
   return out;
 }
