@@ -180,7 +180,7 @@ test('bad input and bad options are refused with exit status 2', () => {
   const bad = join(dir, 'bad.jsonl');
   writeFileSync(bad, `${readFileSync(live.results, 'utf8').split('\n')[0]}\n{"type":"result","id":"a.b","case":"a.b","family":"a","verdict":"maybe","message":"","durationMs":1}\n`);
   const cases: [string[], RegExp][] = [
-    [['export', 'kcidb', bad], /bad\.jsonl:2:1: result a\.b: unknown verdict "maybe"/],
+    [['export', 'kcidb', bad], /bad\.jsonl:2:55: result a\.b: unknown verdict "maybe"/],
     [['export', 'kcidb', join(dir, 'missing.jsonl')], /missing\.jsonl: cannot read/],
     [['export', 'kcidb', live.results, '--origin', 'My-Lab'], /--origin expects a KCIDB origin/],
     [['export', 'kcidb', live.results, '--git-commit', 'abc123'], /--git-commit expects a full 40-hex commit id/],

@@ -11,7 +11,7 @@ import { Expectations, type Platform } from '../fixtures/expectations.js';
 import type { KnownFailureInfo } from '../export/kcidb.js';
 import type { CaseResult } from '../harness/verdict.js';
 import { checkNotAnInput, checkOutputFile, writeOutputFile } from './output-paths.js';
-import { UsageError, parseCommandLine } from './usage-error.js';
+import { UsageError, checkLabel, parseCommandLine } from './usage-error.js';
 
 /** The LAVA QEMU job template shipped with the suite. */
 export const LAVA_JOB_TEMPLATE = resolve(PROJECT_ROOT, 'ci', 'lava', 'qemu-job.yaml');
@@ -161,7 +161,8 @@ async function exportLavaJob(argv: string[]): Promise<number> {
   const values: Record<string, string> = { ...JOB_DEFAULTS };
   for (const k of Object.keys(LAVA_JOB_PLACEHOLDERS)) {
     const x = given[k.replace(/_/g, '-')];
-    if (x !== undefined) values[k] = x;
+    // every value lands in a YAML job that LAVA turns into shell steps: one line, no control characters
+    if (x !== undefined) values[k] = k === 'suite_args' && x === '' ? x : checkLabel(`--${k.replace(/_/g, '-')}`, x, 8192);
   }
   const missing = Object.keys(LAVA_JOB_PLACEHOLDERS).filter((k) => values[k] === undefined);
   if (missing.length) throw new UsageError(`export lava-job needs ${missing.map((k) => `--${k.replace(/_/g, '-')}`).join(', ')}`);

@@ -7,7 +7,7 @@ import { ResultsWriter } from '../report/results-writer.js';
 import { checkNotAnInput, checkOutputFile, makeParentDir } from './output-paths.js';
 import { InputError } from '../fixtures/source.js';
 import { suiteVersion } from '../harness/metadata.js';
-import { UsageError, parseCommandLine } from './usage-error.js';
+import { UsageError, checkLabel, parseCommandLine } from './usage-error.js';
 
 const HELP = `usage: gmem-conformance import KSELFTEST.tap -o OUT.jsonl [--kernel REL] [--platform LABEL] [--host NAME]
 
@@ -26,6 +26,7 @@ export default async function importCommand(argv: string[]): Promise<number> {
   }
   if (p.positionals.length !== 1) throw new UsageError('import needs exactly one TAP file');
   if (!p.values.out) throw new UsageError('import needs -o OUT.jsonl');
+  for (const k of ['kernel', 'platform', 'host'] as const) if (p.values[k] !== undefined) checkLabel(`--${k}`, p.values[k] as string);
   const file = resolve(p.positionals[0] as string);
   const outPath = resolve(p.values.out);
   checkNotAnInput('-o', outPath, [file]);

@@ -14,8 +14,8 @@ function statOrNull(path: string): Stats | null {
     return statSync(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return null;
-    if (code === 'ENOTDIR') throw new UsageError(`${path}: a component of the path is not a directory`);
+    // ENOTDIR: a component is a file; the walk up in nearestExisting() names it
+    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
     throw new UsageError(`${path}: cannot be examined (${code ?? (e as Error).message})`);
   }
 }

@@ -13,7 +13,7 @@ import type { CaseInstance } from '../harness/case.js';
 import { printList } from './list.js';
 import { machineState, type MachineState } from '../harness/leaks.js';
 import { DEFAULT_FIXTURES_DIR, DEFAULT_RESULTS } from './paths.js';
-import { UsageError, positiveInt, positiveSeconds, parseCommandLine } from './usage-error.js';
+import { UsageError, checkLabel, positiveInt, positiveSeconds, parseCommandLine } from './usage-error.js';
 
 /** Help text of the run command. */
 export const RUN_HELP = `usage: gmem-conformance [run] [options]
@@ -68,10 +68,13 @@ export function parseRunArgs(argv: string[]) {
   });
   const v = parsed.values;
   if (v.json && !v.list) throw new UsageError('--json only goes with --list');
+  for (const [name, value] of [['-o/--results', v.results], ['--ktap', v.ktap], ['--matrix', v.matrix], ['--fixtures', v.fixtures], ['--cases', v.cases]] as const)
+    if (value === '') throw new UsageError(`${name} expects a ${name === '--ktap' || name === '-o/--results' ? 'file name' : 'directory'}, got ""`);
+  if (v.platform !== undefined) checkLabel('--platform', v.platform);
   return {
     list: v.list ?? false, json: v.json ?? false, include: v.test ?? [], exclude: v.exclude ?? [],
     jobs: positiveInt('--jobs', v.jobs, Math.min(4, availableParallelism())), timeoutMs: positiveSeconds('--timeout', v.timeout, 30) * 1000,
-    results: resolve(v.results ?? DEFAULT_RESULTS), ktap: v.ktap ? resolve(v.ktap) : undefined,
+    results: resolve(v.results ?? DEFAULT_RESULTS), ktap: v.ktap !== undefined ? resolve(v.ktap) : undefined,
     matrix: v.matrix === 'none' ? undefined : resolve(v.matrix ?? join(dirname(resolve(v.results ?? DEFAULT_RESULTS)), 'matrix')),
     platform: v.platform, fixtures: resolve(v.fixtures ?? DEFAULT_FIXTURES_DIR), cases: resolve(v.cases ?? DEFAULT_CASES_DIR),
     allowHostUnsafe: v['allow-host-unsafe'] ?? false, help: v.help ?? false, version: v.version ?? false,
@@ -174,7 +177,9 @@ export async function runCommand(argv: string[]): Promise<number> {
     ktap?.write(`${line}\n`);
   };
   results.append(record);
-  const writer = new KtapWriter(out, planFamilies(chosen));
+  const plan = planFamilies(chosen);
+  const numbers = new Map(plan.flatMap((f) => f.ids.map((id, i) => [id, i + 1] as const)));
+  const writer = new KtapWriter(out, plan);
   writer.header();
   out(`# gmem-conformance ${record.suiteVersion} on ${record.kernel} (${record.arch}, ${record.host}); results: ${o.results}`);
   const ours = new Set<number>([process.pid]);
@@ -193,6 +198,8 @@ export async function runCommand(argv: string[]): Promise<number> {
       jobs: o.jobs, timeoutMs: o.timeoutMs, casesDir: o.cases, fixturesDir: o.fixtures, allowHostUnsafe: o.allowHostUnsafe, signal: abort.signal,
       onWorker: (pid) => ours.add(pid),
       onResult: (r) => {
+        const n = numbers.get(r.id);
+        if (n !== undefined) r.ktapNumber = n;
         results.append(r);
         writer.record(r);
       },

@@ -31,3 +31,15 @@ export function parseCommandLine<T extends ParseArgsConfig>(config: T): ReturnTy
     throw new UsageError((e as Error).message);
   }
 }
+
+/** Control characters a label may not hold: C0, DEL, C1 and the Unicode line/paragraph separators. */
+const LABEL_CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+
+/** Checks a label that ends up in files, scripts and reports (platform, kernel, host): non-empty, one line, no control characters, at most max characters. */
+export function checkLabel(name: string, value: string, max = 200): string {
+  if (value.trim() === '') throw new UsageError(`${name} expects a non-empty label`);
+  const bad = LABEL_CONTROL.exec(value);
+  if (bad) throw new UsageError(`${name}: control character U+${bad[0].charCodeAt(0).toString(16).padStart(4, '0').toUpperCase()} at column ${bad.index + 1} is not allowed in a label`);
+  if (value.length > max) throw new UsageError(`${name}: a label has at most ${max} characters, got ${value.length}`);
+  return value;
+}

@@ -94,7 +94,8 @@ export function readResults(path: string): ResultsFile {
       if (!isObject(rec.options)) fail('options', 'run record: "options" must be an object');
       run = rec as unknown as RunRecord;
     } else if (rec.type === 'result') {
-      if (typeof rec.id !== 'string' || rec.id === '' || typeof rec.verdict !== 'string') fail('id', 'result record needs string "id" and "verdict"');
+      if (typeof rec.id !== 'string' || rec.id === '') fail('id', 'result record needs string "id" and "verdict"');
+      if (typeof rec.verdict !== 'string') fail('verdict', 'result record needs string "id" and "verdict"');
       const id = rec.id as string;
       if (!run) fail('type', `result ${id} before the "run" record`);
       if (!(VERDICTS as readonly string[]).includes(rec.verdict as string)) fail('verdict', `result ${id}: unknown verdict "${String(rec.verdict)}" (${VERDICTS.join(', ')})`);
@@ -102,6 +103,7 @@ export function readResults(path: string): ResultsFile {
       if (typeof rec.durationMs !== 'number' || !Number.isFinite(rec.durationMs) || rec.durationMs < 0) fail('durationMs', `result ${id}: "durationMs" must be a number of milliseconds >= 0`);
       if (rec.notes !== undefined && !(Array.isArray(rec.notes) && rec.notes.every((x) => typeof x === 'string'))) fail('notes', `result ${id}: "notes" must be a list of strings`);
       if (rec.observations !== undefined && !isObject(rec.observations)) fail('observations', `result ${id}: "observations" must be an object`);
+      if (rec.ktapNumber !== undefined && !(Number.isInteger(rec.ktapNumber) && (rec.ktapNumber as number) >= 1)) fail('ktapNumber', `result ${id}: "ktapNumber" must be a positive integer`);
       for (const k of RESULT_OPTIONAL_STRINGS) if (rec[k] !== undefined && typeof rec[k] !== 'string') fail(k, `result ${id}: "${k}" must be a string`);
       const first = seen.get(id);
       if (first) fail('id', `result ${id} appears twice (first at line ${first})`);
@@ -118,6 +120,13 @@ export function readResults(path: string): ResultsFile {
   });
   if (!run) throw new InputError(path, 1, 1, 'no "run" record: not a gmem-conformance results file');
   return { path, run, results, ...(end ? { end } : {}) };
+}
+
+/** The KTAP test number of each result: the one the run recorded (plan order), else its position in its family in file order (older files). */
+export function ktapNumbers(results: readonly CaseResult[]): Map<CaseResult, number> {
+  const out = new Map<CaseResult, number>();
+  for (const list of resultsByFamily(results).values()) list.forEach((r, i) => out.set(r, r.ktapNumber ?? i + 1));
+  return out;
 }
 
 /** Results grouped by family, families in order of first appearance, each keeping file order: under -j a
