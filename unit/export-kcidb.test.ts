@@ -1,7 +1,7 @@
 /** `export kcidb`: documents valid against KernelCI's KCIDB I/O v5.3 schema (ajv + ajv-formats), statuses, ids, paths. */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import AjvModule from 'ajv/dist/2020.js';
 import formatsModule from 'ajv-formats';
@@ -166,6 +166,7 @@ test('awkward ids, messages and records still give a valid document with unique 
     res('kselftest.kvm.guest_memfd_test', 'xfail', 'known'),
   ];
   writeFileSync(odd, `${recs.map((r) => JSON.stringify(r)).join('\n')}\n`);
+  mkdirSync(join(dir, 'no-fixtures'), { recursive: true }); // an empty fixtures directory (a missing one is refused)
   const { doc } = exportKcidb(odd, ['--fixtures', join(dir, 'no-fixtures')]);
   assertValid(doc);
   const paths = doc.tests.map((t) => t.path);

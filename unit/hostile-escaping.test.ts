@@ -129,6 +129,7 @@ test('Markdown (compare, matrix), HTML (matrix page) and XML (JUnit) of hostile 
   const py = spawnSync('python3', ['-c', 'import sys, xml.dom.minidom as m; d = m.parse(sys.argv[1]); print(len(d.getElementsByTagName("testcase")))', junit], { encoding: 'utf8' });
   assert.equal(py.status, 0, `JUnit XML is well-formed: ${py.stderr}`);
   assert.equal(Number(py.stdout.trim()), hostileStrings(marker).length);
+  mkdirSync(join(dir, 'none'));
   const k = cli(['export', 'kcidb', results, '--no-miss', '--fixtures', join(dir, 'none')]);
   assert.equal(k.status, 0, k.stderr);
   assert.doesNotThrow(() => JSON.parse(k.stdout));

@@ -239,7 +239,14 @@ export default async function bisectCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${HELP}\n`);
     return sub ? 0 : 2;
   }
-  if (sub === 'list') return listMode(parse(argv));
+  if (sub === 'list') {
+    const p = parse(argv);
+    if (p.values.help) {
+      process.stdout.write(`${HELP}\n`);
+      return 0;
+    }
+    return listMode(p);
+  }
   if (sub !== 'run') throw new UsageError(`unknown bisect command "${sub}" (run, list)`);
   // git bisect run reads exit 2 as "bad": a usage error must stop the bisection instead
   try {
@@ -254,6 +261,8 @@ export default async function bisectCommand(argv: string[]): Promise<number> {
       say(`${e.message} → stopping the bisection (255)`);
       return 255;
     }
-    throw e;
+    // git bisect run reads 3 (this suite's internal error) as "bad" too: anything unforeseen stops it
+    say(`internal error: ${(e as Error).stack ?? String(e)} → stopping the bisection (255)`);
+    return 255;
   }
 }

@@ -11,7 +11,7 @@ import { Expectations, type Platform } from '../fixtures/expectations.js';
 import type { KnownFailureInfo } from '../export/kcidb.js';
 import type { CaseResult } from '../harness/verdict.js';
 import { checkNotAnInput, checkOutputFile, writeOutputFile } from './output-paths.js';
-import { UsageError, checkLabel, parseCommandLine } from './usage-error.js';
+import { UsageError, checkLabel, existingDir, parseCommandLine } from './usage-error.js';
 
 /** The LAVA QEMU job template shipped with the suite. */
 export const LAVA_JOB_TEMPLATE = resolve(PROJECT_ROOT, 'ci', 'lava', 'qemu-job.yaml');
@@ -120,6 +120,7 @@ async function exportKcidb(argv: string[]): Promise<number> {
   checkOption('--git-url', v['git-url'], /^https:\/\/[^\s\0]+$/, 'an https:// URL');
   checkOption('--log-url', v['log-url'], /^[a-z][a-z0-9+.-]*:[^\s\0]+$/i, 'a URL');
   const file = oneResultsFile('kcidb', p.positionals, v.out);
+  if (v.cases !== undefined) existingDir('--cases', resolve(v.cases));
   const missing = v['no-miss'] ? [] : await missingInstances(file, resolve(v.cases ?? DEFAULT_CASES_DIR));
   const doc = toKcidb(file, {
     origin, checkoutId: v['checkout-id'], buildId: v['build-id'], runId: v['run-id'], pathPrefix: v['path-prefix'] ?? 'gmem_conformance',

@@ -160,6 +160,10 @@ async function bootCommand(argv: string[]): Promise<number> {
   const runArgs = dash >= 0 ? argv.slice(dash + 1) : [];
   const p = parse(own);
   const v = p.values;
+  if (v.help) {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
   const [, specText, ...extra] = p.positionals;
   if (!specText || extra.length) throw new UsageError('kernels boot takes exactly one kernel spec (suite arguments go after --)');
   if (runArgs.some((a) => a === '-o' || a === '--results' || a.startsWith('--results=') || a === '--platform'))

@@ -8,7 +8,7 @@ import { FEATURES } from '../features/catalog.js';
 import { readResults } from '../report/results-file.js';
 import { qualify, qualificationMarkdown } from '../report/qualify.js';
 import { DEFAULT_FIXTURES_DIR, PROJECT_ROOT } from './paths.js';
-import { UsageError, parseCommandLine, positiveInt } from './usage-error.js';
+import { UsageError, existingDir, parseCommandLine, positiveInt } from './usage-error.js';
 import { checkDistinctOutputs, checkNotAnInput, checkOutputFile, writeOutputFile } from './output-paths.js';
 
 const HELP = `usage: gmem-conformance qualify --profile NAME [--results FILE...] [--report FILE] [-j N]
@@ -29,7 +29,7 @@ export default async function qualifyCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${HELP}\n`);
     return 0;
   }
-  const fixtures = resolve(p.values.fixtures ?? DEFAULT_FIXTURES_DIR);
+  const fixtures = existingDir('--fixtures', resolve(p.values.fixtures ?? DEFAULT_FIXTURES_DIR));
   const profiles = loadProfiles(fixtures);
   const name = p.values.profile;
   if (!name) throw new UsageError(`--profile is required (one of: ${[...profiles.keys()].join(', ')})`);

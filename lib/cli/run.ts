@@ -1,5 +1,6 @@
 /** `run` (the default command): runs the selected cases on the live kernel, KTAP on stdout, JSON lines to a file. */
-import { availableParallelism } from 'node:os';
+import { availableParallelism, freemem } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { loadInstances, select, DEFAULT_CASES_DIR } from '../harness/registry.js';
 import { runInstances } from '../harness/runner.js';
@@ -13,7 +14,7 @@ import type { CaseInstance } from '../harness/case.js';
 import { printList } from './list.js';
 import { machineState, type MachineState } from '../harness/leaks.js';
 import { DEFAULT_FIXTURES_DIR, DEFAULT_RESULTS } from './paths.js';
-import { UsageError, checkLabel, positiveInt, positiveSeconds, parseCommandLine } from './usage-error.js';
+import { UsageError, checkLabel, existingDir, positiveInt, positiveSeconds, parseCommandLine } from './usage-error.js';
 
 /** Help text of the run command. */
 export const RUN_HELP = `usage: gmem-conformance [run] [options]
@@ -73,7 +74,7 @@ export function parseRunArgs(argv: string[]) {
   if (v.platform !== undefined) checkLabel('--platform', v.platform);
   return {
     list: v.list ?? false, json: v.json ?? false, include: v.test ?? [], exclude: v.exclude ?? [],
-    jobs: positiveInt('--jobs', v.jobs, Math.min(4, availableParallelism())), timeoutMs: positiveSeconds('--timeout', v.timeout, 30) * 1000,
+    jobs: positiveInt('--jobs', v.jobs, Math.min(4, availableParallelism()), 1024), timeoutMs: positiveSeconds('--timeout', v.timeout, 30) * 1000,
     results: resolve(v.results ?? DEFAULT_RESULTS), ktap: v.ktap !== undefined ? resolve(v.ktap) : undefined,
     matrix: v.matrix === 'none' ? undefined : resolve(v.matrix ?? join(dirname(resolve(v.results ?? DEFAULT_RESULTS)), 'matrix')),
     platform: v.platform, fixtures: resolve(v.fixtures ?? DEFAULT_FIXTURES_DIR), cases: resolve(v.cases ?? DEFAULT_CASES_DIR),
@@ -105,6 +106,24 @@ export function machineReport(a: MachineState, b: MachineState): string[] {
   const lines = [`# machine: ${vms}; Unevictable ${a.unevictableKb} → ${b.unevictableKb} kB; Mlocked ${a.mlockedKb} → ${b.mlockedKb} kB (machine-wide, other processes included)`];
   if (b.ownVms) lines.push(`# warning: ${b.ownVms} VM(s) created by this run's processes still exist after the run`);
   return lines;
+}
+
+/** Memory one worker may need (the largest measured is ~75 MiB, a probe child beside it ~54 MiB). */
+export const WORKER_MEMORY_BYTES = 192 * 2 ** 20;
+
+/** -j capped so the workers fit in half of MemAvailable (each case may use the other half); the note says why when it caps. */
+export function capJobsByMemory(jobs: number, memAvailable: number = memAvailableBytes()): { jobs: number; note: string | null } {
+  const fit = Math.max(1, Math.floor(memAvailable / 2 / WORKER_MEMORY_BYTES));
+  if (jobs <= fit) return { jobs, note: null };
+  return { jobs: fit, note: `-j ${jobs} capped at ${fit}: MemAvailable is ${Math.round(memAvailable / 2 ** 20)} MiB and each worker may need ${WORKER_MEMORY_BYTES / 2 ** 20} MiB (half of it is kept for the cases)` };
+}
+
+function memAvailableBytes(): number {
+  try {
+    const m = /^MemAvailable:\s+(\d+) kB/m.exec(readFileSync('/proc/meminfo', 'utf8'));
+    if (m) return Number(m[1]) * 1024;
+  } catch { /* no /proc */ }
+  return freemem();
 }
 
 /** Signals that end a run early: its workers are stopped, its finished results kept in FILE.partial. */
@@ -145,7 +164,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     process.stdout.write(`gmem-conformance ${suiteVersion()}\n`);
     return 0;
   }
-  const all = await loadInstances(o.cases);
+  const all = await loadInstances(existingDir('--cases', o.cases));
   const chosen = orderByFamily(select(all, o.include, o.exclude));
   if (o.include.length && chosen.length === 0) throw new UsageError(`no case matches ${o.include.map((s) => `-t ${s}`).join(' ')}`);
   if (o.list) {
@@ -153,8 +172,15 @@ export async function runCommand(argv: string[]): Promise<number> {
     return 0;
   }
   // everything that can be refused is refused here, before any file is touched
-  Expectations.load(o.fixtures);
+  const fixtures = Expectations.load(o.fixtures);
+  // fixture ids must name cases of the suite: those of --cases, and the shipped ones (the default fixtures serve those)
+  const known = new Set(all.flatMap((i) => [i.id, i.def.id]));
+  if (o.cases !== resolve(DEFAULT_CASES_DIR)) for (const i of await loadInstances(DEFAULT_CASES_DIR)) known.add(i.id).add(i.def.id);
+  fixtures.checkIds((id) => known.has(id));
   checkRunOutputs(o);
+  const capped = capJobsByMemory(o.jobs);
+  if (capped.note) process.stderr.write(`# ${capped.note}\n`);
+  o.jobs = capped.jobs;
   const e = env();
   e.allowHostUnsafe = o.allowHostUnsafe;
   const platform = o.platform ?? (e.arch === 'x64' ? 'x86_64' : e.arch);
