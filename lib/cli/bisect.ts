@@ -84,6 +84,16 @@ export interface BisectStep {
   /** Seconds the step took. */ seconds: number;
 }
 
+/** Checks every number and choice of the command line before anything is built, fetched or booted. */
+function checkNumbers(p: Parsed): void {
+  const v = p.values;
+  positiveSeconds('--case-timeout', v['case-timeout'], 60);
+  positiveSeconds('--timeout', v.timeout, 600);
+  positiveInt('--memory', v.memory, 2048);
+  accelOf(v.accel);
+  if (v.crash && v.crash !== 'skip' && v.crash !== 'bad') throw new UsageError(`--crash expects skip or bad, got "${v.crash}"`);
+}
+
 async function testKernel(spec: KernelSpec, p: Parsed, outDir: string, goodIf: GoodIf): Promise<{ label: string; release: string; judgement: Judgement }> {
   const v = p.values;
   const crashBad = (v.crash ?? 'skip') === 'bad';
@@ -118,6 +128,7 @@ async function runMode(p: Parsed): Promise<number> {
   if (!v.kernel) throw new UsageError('bisect run needs --kernel IMAGE');
   if (!v.test?.length) throw new UsageError('bisect run needs -t SEL (the cases to judge)');
   const goodIf = goodIfOf(v['good-if']);
+  checkNumbers(p);
   if (v.build) {
     say(`building: ${v.build}`);
     const b = spawnSync('sh', ['-c', v.build], { stdio: ['ignore', 2, 2] });
@@ -159,6 +170,7 @@ async function listMode(p: Parsed): Promise<number> {
   const v = p.values;
   if (!v.test?.length) throw new UsageError('bisect list needs -t SEL (the cases to judge)');
   const goodIf = goodIfOf(v['good-if']);
+  checkNumbers(p);
   const candidates = loadCandidates(resolve(v.kernels ?? DEFAULT_KERNELS_FILE));
   const positionals = p.positionals.slice(1);
   if (positionals.length && v.set) throw new UsageError('give kernel specs or --set, not both');

@@ -9,6 +9,7 @@ import { KernelUnavailable } from '../vm/kernel-source.js';
 import { autoAccel, ensureQemu, QemuUnavailable, type Accel } from '../vm/qemu.js';
 import type { GuestRunReport } from '../vm/guest-run.js';
 import { cacheDir } from '../vm/cache.js';
+import { checkOutputDir, checkOutputFile } from './output-paths.js';
 
 const HELP = `usage: gmem-conformance kernels <command> [options]
 
@@ -128,12 +129,16 @@ async function runCommand(p: ReturnType<typeof parse>): Promise<number> {
   const tests = cliSelects ? v.test ?? [] : sel.tests;
   const exclude = cliSelects ? v.exclude ?? [] : sel.exclude;
   const outDir = resolve(v.out);
+  checkOutputDir('-o', outDir);
+  // every number is checked before the first kernel is fetched or booted
+  const timeoutMs = positiveSeconds('--timeout', v.timeout, 900) * 1000;
+  const accel = accelOf(v.accel);
   const suiteArgs = await suiteRunArgs(tests, exclude, positiveSeconds('--case-timeout', v['case-timeout'], 60));
   const started = Date.now();
   log(`${sel.specs.length} kernel(s), ${jobs} at a time; cases: ${tests.length ? tests.join(' ') : 'all'}${exclude.length ? ` except ${exclude.join(' ')}` : ''}; cache ${cacheDir()}`);
   const reports = await runCandidates({
     specs: sel.specs, outDir, jobs, log, suiteArgs,
-    timeoutMs: positiveSeconds('--timeout', v.timeout, 900) * 1000, accel: accelOf(v.accel), memoryMiB, append: v.append?.split(/\s+/).filter(Boolean),
+    timeoutMs, accel, memoryMiB, append: v.append?.split(/\s+/).filter(Boolean),
   });
   for (const r of reports.filter((x) => x.outcome !== 'completed')) {
     process.stderr.write(`\n# ${r.label}: ${r.outcome}: ${r.detail}\n`);
@@ -169,14 +174,20 @@ async function bootCommand(argv: string[]): Promise<number> {
   if (runArgs.some((a) => a === '-o' || a === '--results' || a.startsWith('--results=') || a === '--platform'))
     throw new UsageError('kernels boot sets -o and --platform of the run inside itself; give -o before --');
   const spec: KernelSpec = parseKernelSpec(specText, loadCandidates(resolve(v.kernels ?? DEFAULT_KERNELS_FILE)));
+  // every number and output is checked before the kernel is fetched or booted
+  const timeoutMs = positiveSeconds('--timeout', v.timeout, 600) * 1000;
+  const accel = accelOf(v.accel);
+  const memoryMiB = positiveInt('--memory', v.memory, 2048);
+  if (v.out) checkOutputFile('-o', resolve(v.out), 'replace');
+  if (v.console) checkOutputFile('--console', resolve(v.console));
   let report: GuestRunReport;
   try {
     if (spec.kind !== 'host') ensureQemu();
     const k = prepareKernel(spec, log);
     const results = resolve(v.out ?? join('results', `${k.label}.jsonl`));
     report = await runKernel(k, { results, console: v.console ? resolve(v.console) : undefined }, {
-      suiteArgs: ['run', ...runArgs.filter((a, i) => !(i === 0 && a === 'run'))], timeoutMs: positiveSeconds('--timeout', v.timeout, 600) * 1000,
-      accel: accelOf(v.accel), memoryMiB: positiveInt('--memory', v.memory, 2048), append: v.append?.split(/\s+/).filter(Boolean),
+      suiteArgs: ['run', ...runArgs.filter((a, i) => !(i === 0 && a === 'run'))], timeoutMs,
+      accel, memoryMiB, append: v.append?.split(/\s+/).filter(Boolean),
     });
   } catch (e) {
     if (!(e instanceof KernelUnavailable || e instanceof QemuUnavailable)) throw e;

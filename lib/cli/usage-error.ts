@@ -53,13 +53,18 @@ export function checkLabel(name: string, value: string, max = 200): string {
 
 /** Checks that an input directory option names a readable directory; throws a UsageError naming the option. */
 export function existingDir(name: string, path: string): string {
+  const fail = (e: unknown) => new UsageError(`${name}: ${path} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   let st;
   try {
     st = statSync(path);
-    readdirSync(path);
   } catch (e) {
-    throw new UsageError(`${name}: ${path} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw fail(e);
   }
   if (!st.isDirectory()) throw new UsageError(`${name}: ${path} is not a directory`);
+  try {
+    readdirSync(path);
+  } catch (e) {
+    throw fail(e);
+  }
   return path;
 }
