@@ -201,3 +201,19 @@ test('bad input and bad options are refused with exit status 2', () => {
   assert.equal(help.status, 0);
   assert.match(help.stdout, /kcidb RESULTS\.jsonl/);
 });
+
+test('the KTAP lines of every excerpt are the same whatever order the cases finished in (as under -j)', () => {
+  const lines = readFileSync(every.results, 'utf8').trim().split('\n');
+  const [run, ...rest] = lines;
+  const end = rest.pop() as string;
+  const reversed = join(dir, 'reversed.jsonl');
+  writeFileSync(reversed, `${[run, ...rest.reverse(), end].join('\n')}\n`);
+  const excerpts = (file: string) => new Map(exportKcidb(file, ['--fixtures', every.fixtures, '--no-miss']).doc.tests.map((t) => [t.path, t.log_excerpt]));
+  const a = excerpts(every.results);
+  const b = excerpts(reversed);
+  assert.deepEqual([...b].sort(), [...a].sort());
+  assert.match(a.get('gmem_conformance.harness.demo.sigbus') ?? '', /^not ok 2 harness\.demo\.sigbus/m, 'the number is the case\'s place in its family\'s plan');
+  // the LAVA script, too, echoes the plan's numbers
+  const lava = (file: string) => cli(['export', 'lava-results', file]).stdout.split('\n').filter((l) => /not ok \d+/.test(l)).sort();
+  assert.deepEqual(lava(reversed), lava(every.results));
+});
