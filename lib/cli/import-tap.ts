@@ -7,6 +7,8 @@ import { ResultsWriter } from '../report/results-writer.js';
 import { checkNotAnInput, checkOutputFile, makeParentDir } from './output-paths.js';
 import { InputError } from '../fixtures/source.js';
 import { suiteVersion } from '../harness/metadata.js';
+import { VERDICTS } from '../harness/verdict.js';
+import { kselftestExitCode, type Totals } from '../report/ktap.js';
 import { UsageError, checkLabel, parseCommandLine } from './usage-error.js';
 
 const HELP = `usage: gmem-conformance import KSELFTEST.tap -o OUT.jsonl [--kernel REL] [--platform LABEL] [--host NAME]
@@ -46,9 +48,10 @@ export default async function importCommand(argv: string[]): Promise<number> {
     host: p.values.host ?? hostname(), platform: p.values.platform ?? arch, kvm: {}, options: { imported: file, source: 'kselftest' },
   });
   for (const r of results) w.append(r);
-  const totals: Record<string, number> = {};
-  for (const r of results) totals[r.verdict] = (totals[r.verdict] ?? 0) + 1;
-  w.append({ type: 'end', finished: new Date().toISOString(), totals, exitCode: 0 });
+  const totals = Object.fromEntries(VERDICTS.map((x) => [x, 0])) as Totals;
+  for (const r of results) totals[r.verdict] += 1;
+  // the exit status kselftest gives these verdicts (1 when a test failed), not 0 for every import
+  w.append({ type: 'end', finished: new Date().toISOString(), totals, exitCode: kselftestExitCode(totals) });
   w.commit();
   process.stderr.write(`import: ${results.length} result(s) from ${file} → ${p.values.out}\n`);
   return 0;
