@@ -16,11 +16,10 @@ import * as libc from '../ffi/libc.js';
 import { LOCK_EX, LOCK_NB, errnoName } from '../uapi/index.js';
 import { InputError } from '../fixtures/source.js';
 import type { ResultsLine } from './results-file.js';
+import { partialPath } from './replaced-file.js';
 
 /** Where a run writing `path` keeps its records until it completes (and where a killed run's results stay). */
-export function partialPath(path: string): string {
-  return `${path}.partial`;
-}
+export { partialPath };
 
 /** The lock file guarding `path` against a second writer. */
 export function lockPath(path: string): string {
@@ -162,34 +161,5 @@ export class ResultsWriter {
       unlinkSync(lockPath(this.path));
     } catch { /* already gone */ }
     closeSync(this.lockFd);
-  }
-}
-
-/** A text output written to `FILE.partial` and renamed over FILE by commit(), so a failed or killed run leaves the old FILE whole; a device (/dev/null, a tty) is written directly. */
-export class ReplacedFile {
-  private fd: number;
-  private readonly temp: string | null;
-  /** Opens the output (the checks of cli/output-paths.ts come first); throws on an unusable path. */
-  constructor(readonly path: string) {
-    let device = false;
-    try {
-      device = !statSync(path).isFile();
-    } catch { /* does not exist yet: a new regular file */ }
-    this.temp = device ? null : partialPath(path);
-    this.fd = openSync(this.temp ?? path, 'w', 0o644);
-  }
-  /** Writes text (one write(2)). */
-  write(text: string): void {
-    writeSync(this.fd, text);
-  }
-  /** Done: flush and rename over the output. */
-  commit(): void {
-    if (this.temp) fsyncSync(this.fd);
-    closeSync(this.fd);
-    if (this.temp) renameSync(this.temp, this.path);
-  }
-  /** Interrupted: keep what was written in the partial file, leave the output as it was. */
-  abandon(): void {
-    closeSync(this.fd);
   }
 }
