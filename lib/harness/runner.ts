@@ -18,6 +18,7 @@ export interface RunnerOptions extends WorkerArgs {
   /** Default per-case timeout in ms. */ timeoutMs: number;
   /** Called as each result arrives (in completion order). */ onResult: (r: CaseResult) => void;
   /** Called with the pid of every worker process started (for leak accounting). */ onWorker?: (pid: number) => void;
+  /** Aborting stops the run: no new case starts, every worker is killed, and results not yet reported are dropped (they would only say "killed"). */ signal?: AbortSignal;
 }
 
 /** Splits the plan into consecutive segments: runs of parallel-safe cases, and each serial case alone. */
@@ -39,8 +40,17 @@ export function segments(instances: CaseInstance[]): CaseInstance[][] {
 export async function runInstances(instances: CaseInstance[], opts: RunnerOptions): Promise<void> {
   const args: WorkerArgs = { casesDir: opts.casesDir, fixturesDir: opts.fixturesDir, allowHostUnsafe: opts.allowHostUnsafe };
   const pool: (WorkerHandle | null)[] = Array.from({ length: Math.max(1, opts.jobs) }, () => null);
+  const live = new Set<WorkerHandle>();
+  const aborted = () => opts.signal?.aborted === true;
+  const killAll = () => {
+    for (const w of live) w.kill();
+  };
+  opts.signal?.addEventListener('abort', killAll, { once: true });
   const startWorker = async (): Promise<WorkerHandle> => {
+    if (aborted()) throw new Error('the run was stopped');
     const w = new WorkerHandle(args);
+    live.add(w);
+    void w.whenExited().then(() => live.delete(w));
     opts.onWorker?.(w.pid);
     await w.whenReady();
     return w;
@@ -75,11 +85,12 @@ export async function runInstances(instances: CaseInstance[], opts: RunnerOption
   };
   try {
     for (const seg of segments(instances)) {
+      if (aborted()) break;
       let next = 0;
       const slots = Math.min(pool.length, seg.length);
       await Promise.all(
         Array.from({ length: slots }, async (_x, slot) => {
-          while (next < seg.length) {
+          while (next < seg.length && !aborted()) {
             const inst = seg[next++] as CaseInstance;
             let r: CaseResult;
             try {
@@ -88,12 +99,13 @@ export async function runInstances(instances: CaseInstance[], opts: RunnerOption
               pool[slot] = null;
               r = { type: 'result', id: inst.id, case: inst.def.id, family: inst.family, verdict: 'error', message: (e as Error).message, durationMs: 0 };
             }
-            opts.onResult(r);
+            if (!aborted()) opts.onResult(r);
           }
         }),
       );
     }
   } finally {
+    opts.signal?.removeEventListener('abort', killAll);
     await Promise.all(pool.map((w) => w?.stop()));
   }
 }

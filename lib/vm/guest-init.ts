@@ -2,6 +2,9 @@
 
 /** 9p mount tag of the host root (read-only). */
 export const ROOT_TAG = 'gmemroot';
+/** The kernel command-line word every guest of the suite's QEMU runner boots with; with GMEM_IN_GUEST=1 it lets host-unsafe cases run (lib/harness/env.ts). */
+export const SUITE_GUEST_CMDLINE = 'gmem.suite_guest=1';
+
 /** 9p mount tag of the per-boot results share (read-write). */
 export const OUT_TAG = 'gmemout';
 /** Where the results share appears inside the chroot: job.sh, results.jsonl, ktap.txt, status live there. */

@@ -5,9 +5,10 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PROJECT_ROOT } from '../cli/paths.js';
 import { buildInitramfs, type InitramfsInfo } from './initramfs.js';
-import { GUEST_OUT_DIR, OUT_TAG, ROOT_TAG, jobScript } from './guest-init.js';
+import { GUEST_OUT_DIR, OUT_TAG, ROOT_TAG, SUITE_GUEST_CMDLINE, jobScript } from './guest-init.js';
 import { ensureQemu, runQemu, type Accel } from './qemu.js';
 import { scanConsole } from './console.js';
+import { resultsLeftAt } from '../report/results-writer.js';
 import type { KernelTree } from './kernel-source.js';
 
 /** The compiled CLI the guest runs (this very build, seen through the read-only host root). */
@@ -93,7 +94,7 @@ export async function runInGuest(o: GuestRunOptions): Promise<GuestRunReport> {
       cwd: PROJECT_ROOT, node: process.execPath, nodeArgs: o.nodeArgs ?? (accel === 'tcg' ? NODE_ARGS_TCG : []), cli: GUEST_CLI, args, env: { GMEM_IN_GUEST: '1', ...(o.tree.config ? { GMEM_KERNEL_CONFIG: o.tree.config } : {}) },
     }));
     const consoleLog = join(work, 'console.log');
-    const append = ['console=ttyS0', 'panic=-1', 'rdinit=/init', 'nokaslr', 'mitigations=off', `gmem.hostname=qemu-${accel}`, ...(o.append ?? [])].join(' ');
+    const append = ['console=ttyS0', 'panic=-1', 'rdinit=/init', 'nokaslr', 'mitigations=off', `gmem.hostname=qemu-${accel}`, SUITE_GUEST_CMDLINE, ...(o.append ?? [])].join(' ');
     const exit = await runQemu({
       qemu, kernel: o.tree.image, initrd, append, memoryMiB: o.memoryMiB ?? 2048, cpus: o.cpus ?? 1, numaNodes: o.numaNodes, accel,
       timeoutMs: o.timeoutMs, consoleLog, doneFile: join(out, 'status'),
@@ -104,7 +105,8 @@ export async function runInGuest(o: GuestRunOptions): Promise<GuestRunReport> {
     const init = readInitLog(join(out, 'init.log'));
     const statusText = existsSync(join(out, 'status')) ? readFileSync(join(out, 'status'), 'utf8').trim() : null;
     const suiteExit = statusText !== null && /^\d+$/.test(statusText) ? Number(statusText) : null;
-    const guestResults = join(out, 'results.jsonl');
+    // a completed run renamed results.jsonl.partial to results.jsonl; a killed one left the partial file
+    const guestResults = resultsLeftAt(join(out, 'results.jsonl')) ?? join(out, 'results.jsonl');
     let resultsFile: string | null = null;
     if (existsSync(guestResults) && o.resultsOut) {
       resultsFile = resolve(o.resultsOut);
