@@ -62,7 +62,7 @@ export async function runInstances(instances: CaseInstance[], opts: RunnerOption
   const runOne = async (slot: number, inst: CaseInstance): Promise<CaseResult> => applyKnownFailure(await runRaw(slot, inst), fixtures, platform);
   const runRaw = async (slot: number, inst: CaseInstance): Promise<CaseResult> => {
     const fixture = fixtures.overrides(inst.id, inst.def.id, platform);
-    const timeout = inst.def.timeoutMs ?? opts.timeoutMs;
+    const timeout = Math.round((inst.def.timeoutMs ?? opts.timeoutMs) * timeoutScale());
     if (inst.def.isolation === 'fresh') {
       // a fresh case that will skip does not need its own process to say so
       const unmet = unmetRequirement(mergeRequires(inst.def.requires, inst.variant?.requires), env());
@@ -108,4 +108,14 @@ export async function runInstances(instances: CaseInstance[], opts: RunnerOption
     opts.signal?.removeEventListener('abort', killAll);
     await Promise.all(pool.map((w) => w?.stop()));
   }
+}
+
+/**
+ * The factor every per-case timeout is multiplied by: GMEM_TIMEOUT_SCALE (1 to 20), which the guest
+ * runner sets under TCG, where the same work takes several times as long as on the host; 1 otherwise
+ * or for a value out of range. Cases' own time bounds inside their verdict logic are not scaled.
+ */
+export function timeoutScale(): number {
+  const v = Number(process.env.GMEM_TIMEOUT_SCALE ?? '1');
+  return Number.isFinite(v) && v >= 1 && v <= 20 ? v : 1;
 }

@@ -21,6 +21,9 @@ export const GUEST_CLI = resolve(fileURLToPath(new URL('../cli/main.js', import.
  */
 export const NODE_ARGS_TCG = ['--jitless', '--no-expose-wasm'];
 
+/** Per-case timeouts are this many times longer in a TCG guest: measured, the EINTR cases' calibration alone takes 20-40 s there. */
+export const TCG_TIMEOUT_SCALE = 4;
+
 /** How a run ended: the suite completed; the kernel panicked/oopsed/hung; it never got to run the suite; or the kernel/QEMU could not be had. */
 export type GuestOutcome = 'completed' | 'panic' | 'oops' | 'hang' | 'boot-failed' | 'qemu-failed' | 'unavailable';
 
@@ -91,7 +94,7 @@ export async function runInGuest(o: GuestRunOptions): Promise<GuestRunReport> {
     const initramfs = buildInitramfs(o.tree, initrd);
     const args = [...o.suiteArgs, '-o', `${GUEST_OUT_DIR}/results.jsonl`, '--platform', o.platform ?? label];
     writeFileSync(join(out, 'job.sh'), jobScript({
-      cwd: PROJECT_ROOT, node: process.execPath, nodeArgs: o.nodeArgs ?? (accel === 'tcg' ? NODE_ARGS_TCG : []), cli: GUEST_CLI, args, env: { GMEM_IN_GUEST: '1', ...(o.tree.config ? { GMEM_KERNEL_CONFIG: o.tree.config } : {}) },
+      cwd: PROJECT_ROOT, node: process.execPath, nodeArgs: o.nodeArgs ?? (accel === 'tcg' ? NODE_ARGS_TCG : []), cli: GUEST_CLI, args, env: { GMEM_IN_GUEST: '1', GMEM_TIMEOUT_SCALE: accel === 'tcg' ? String(TCG_TIMEOUT_SCALE) : '1', ...(o.tree.config ? { GMEM_KERNEL_CONFIG: o.tree.config } : {}) },
     }));
     const consoleLog = join(work, 'console.log');
     const append = ['console=ttyS0', 'panic=-1', 'rdinit=/init', 'nokaslr', 'mitigations=off', `gmem.hostname=qemu-${accel}`, SUITE_GUEST_CMDLINE, ...(o.append ?? [])].join(' ');
