@@ -3,6 +3,7 @@
  * costs one worker, which is replaced; cases marked serial run alone, cases marked fresh get a
  * worker of their own.
  */
+import { timeoutScale } from './timeout-scale.js';
 import type { CaseInstance } from './case.js';
 import type { CaseResult } from './verdict.js';
 import type { WorkerArgs } from './protocol.js';
@@ -110,12 +111,3 @@ export async function runInstances(instances: CaseInstance[], opts: RunnerOption
   }
 }
 
-/**
- * The factor every per-case timeout is multiplied by: GMEM_TIMEOUT_SCALE (1 to 20), which the guest
- * runner sets under TCG, where the same work takes several times as long as on the host; 1 otherwise
- * or for a value out of range. Cases' own time bounds inside their verdict logic are not scaled.
- */
-export function timeoutScale(): number {
-  const v = Number(process.env.GMEM_TIMEOUT_SCALE ?? '1');
-  return Number.isFinite(v) && v >= 1 && v <= 20 ? v : 1;
-}
