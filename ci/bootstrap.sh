@@ -10,7 +10,9 @@ cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.."
 bootstrap_log() { printf '# bootstrap: %s\n' "$*" >&2; }
 apt_install() {
   [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1 || { bootstrap_log "cannot install $* (not root, or no apt-get)"; exit 2; }
-  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"; } >&2
+  # apt's progress (a line per package) is dropped; its errors stay on stderr
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"; } >/dev/null ||
+    { bootstrap_log "apt-get install $* failed"; exit 2; }
 }
 
 node=$(bash ci/node.sh)

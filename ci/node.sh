@@ -76,14 +76,17 @@ pinned() {
       die "npm is needed to fetch Node.js v$version (install npm, or set GMEM_NODE=system with Node.js >= $major)"
     # Debian's npm only serves to fetch the pinned release; its nodejs comes along as npm's dependency
     log "npm not found: installing Debian's nodejs and npm to fetch Node.js v$version"
-    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm; } >&2
+    # apt's progress (one line per package, ~300 for npm) is dropped; its errors stay on stderr
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm; } >/dev/null ||
+      die "Debian's nodejs and npm could not be installed"
   fi
   log "fetching Node.js v$version (npm package node-linux-$arch) into $cache/node"
   tmp=$(mktemp -d "$cache/node/.fetch.XXXXXX")
   # expanded now: tmp is local to this function, the trap runs after it returned
   trap "rm -rf '$tmp'" EXIT
   # npm pack prints the tarball's name last; its progress and notices go to stderr
-  tgz=$(cd "$tmp" && npm pack "node-linux-$arch@$version" --pack-destination "$tmp" --loglevel=error --no-fund --no-audit | tail -n1)
+  tgz=$(cd "$tmp" && npm pack "node-linux-$arch@$version" --pack-destination "$tmp" --loglevel=error --no-fund --no-audit | tail -n1) ||
+    die "npm pack node-linux-$arch@$version failed (network, registry or TLS trust: see npm's error above)"
   [[ -f $tmp/$tgz ]] || die "npm pack node-linux-$arch@$version produced no tarball"
   # sha512 in hex on both sides: coreutils only (no openssl or xxd in a minimal Debian)
   want=$(printf '%s' "${integrity#sha512-}" | base64 -d | od -An -v -tx1 | tr -d ' \n')
