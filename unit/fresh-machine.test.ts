@@ -30,7 +30,7 @@ async function whyNot(): Promise<string | null> {
 
 const why = await whyNot();
 
-test("./run.sh in a fresh Debian 12 root without Node.js, and the kselftest collection on an untouched one", { skip: why ?? false, timeout: 40 * 60_000 }, async (t) => {
+test('./run.sh in a fresh Debian 12 root without Node.js, and the kselftest collection on an untouched one', { skip: why ?? false, timeout: 40 * 60_000 }, async (t) => {
   const out: string[] = [];
   const status = await new Promise<number | null>((resolve) => {
     const child = spawn('bash', [join(ROOT, 'ci', 'fresh-machine.sh')], { stdio: ['ignore', 'pipe', 'pipe'] });
