@@ -45,7 +45,10 @@ test('./run.sh in a fresh Debian 12 root without Node.js, and the kselftest coll
     t.skip(/fresh-machine: error: (.*)/.exec(text)?.[1] ?? 'the fresh root could not be built');
     return;
   }
-  assert.ok(status === 0 || status === 4, `run.sh in the fresh root: exit ${status} (0 or 4 expected, as on the host)\n${tail}`);
+  // a failed case's reason is the # line before its not ok: both, wherever they are in the long output
+  const lines = text.split('\n');
+  const failed = lines.flatMap((l, i) => (/^\s*not ok /.test(l) ? [lines[i - 1] ?? '', l] : [])).join('\n');
+  assert.ok(status === 0 || status === 4, `run.sh in the fresh root: exit ${status} (0 or 4 expected, as on the host)\n${failed}\n${tail}`);
   const pinned = /^version (\S+)$/m.exec(readFileSync(join(ROOT, 'ci', 'node.pin'), 'utf8'))?.[1];
   assert.match(text, new RegExp(`^fresh-machine: run\\.sh exit ${status}, kselftest target exit [04] \\(node ${pinned?.replace(/\./g, '\\.')}, \\d+ s\\)$`, 'm'), tail);
   assert.match(text, /^# Totals: pass:\d+ fail:0 /m, 'the suite ran to its totals inside');
