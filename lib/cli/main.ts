@@ -1,7 +1,11 @@
 #!/usr/bin/env node
 /** gmem-conformance entry point: dispatches to one module per subcommand (lib/cli/<command>.js). */
-import { UsageError } from './usage-error.js';
-import { InputError } from '../fixtures/source.js';
+// first and alone: modules imported statically here are compiled before the cache is on
+import { enableCompileCache } from './compile-cache.js';
+
+enableCompileCache();
+const { UsageError } = await import('./usage-error.js');
+const { InputError } = await import('../fixtures/source.js');
 
 /** Subcommands and the module implementing each; every module's default export is (argv) => exit status. */
 const COMMANDS: Record<string, string> = {

@@ -78,7 +78,7 @@ export function lavaResultsScript(file: ResultsFile): string {
 export const LAVA_JOB_PLACEHOLDERS: Record<string, string> = {
   job_name: 'name of the LAVA job',
   kernel_url: 'URL of the kernel image (bzImage) to boot',
-  rootfs_url: 'URL of a raw ext4 root filesystem (root=/dev/vda, bash; Node.js >= 20, or Debian >= 13 with network)',
+  rootfs_url: 'URL of a raw ext4 root filesystem (root=/dev/vda, bash; Node.js >= 24.22.3, or network: run.sh fetches the pinned Node.js)',
   rootfs_compression: 'compression of the rootfs image: gz, xz, zstd, bz2 or zip',
   repo_url: 'git URL of gmem-conformance (LAVA clones it as the test definition repository)',
   repo_branch: 'branch of that repository',

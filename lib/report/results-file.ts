@@ -8,6 +8,7 @@ export interface RunRecord {
   /** Always 'run'. */ type: 'run';
   /** Results format version. */ format: 1;
   /** Suite version from package.json. */ suiteVersion: string;
+  /** Node.js version the suite ran on (process.versions.node; absent in files written before it was recorded). */ node?: string;
   /** ISO date the run started. */ started: string;
   /** uname -r. */ kernel: string;
   /** uname -m. */ arch: string;
