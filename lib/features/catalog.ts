@@ -35,7 +35,7 @@ export const FEATURES: readonly FeatureDef[] = [
   { id: 'memory_fault_exit', title: 'KVM_EXIT_MEMORY_FAULT', family: 'attributes', caps: [{ fd: 'sys', cap: 'KVM_CAP_MEMORY_FAULT_INFO' }], cases: ['exit.memory_fault.*', 'kselftest.kvm.x86_private_mem_kvm_exits_test*'] },
   { id: 'pre_fault', title: 'KVM_PRE_FAULT_MEMORY', family: 'attributes', caps: [{ fd: 'sys', cap: 'KVM_CAP_PRE_FAULT_MEMORY' }], cases: ['prefault.*', 'kselftest.kvm.pre_fault_memory_test*'] },
   { id: 'pre_fault.private', title: 'KVM_PRE_FAULT_MEMORY of private guest_memfd memory', family: 'attributes', caps: [{ fd: 'sys', cap: 'KVM_CAP_PRE_FAULT_MEMORY' }], vmType: 1, cases: ['prefault.*@sw_protected_private'] },
-  ...vmTypes.map(([name, constName, n]): FeatureDef => ({ id: `vm_type.${name}`, title: `VM type ${constName} (${n})`, family: 'vm_type', vmType: n, cases: [`coco.${name}.*`] })),
+  ...vmTypes.map(([name, constName, n]): FeatureDef => ({ id: `vm_type.${name}`, title: `VM type ${constName} (${n})`, family: 'vm_type', vmType: n, cases: [`coco.*@${name}`, `memslot.gmem.*@${name}_vm`] })),
   { id: 'memfd', title: 'memfd_create', family: 'memfd', cases: ['memfd.create.*', 'memfd.io.*', 'kselftest.memfd.memfd_test*'] },
   { id: 'memfd.seals', title: 'memfd seals (SEAL/SHRINK/GROW/WRITE/FUTURE_WRITE/EXEC)', family: 'memfd', cases: ['memfd.seals.*'] },
   { id: 'memfd.noexec', title: 'MFD_NOEXEC_SEAL / MFD_EXEC / vm.memfd_noexec', family: 'memfd', cases: ['memfd.exec.*'] },
