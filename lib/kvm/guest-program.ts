@@ -50,6 +50,20 @@ export class GuestProgram {
   reportImm(v: number, port: number): this {
     return this.movAlImm(v).outAl(port);
   }
+  /**
+   * mov eax, nr; mov ebx, a0; mov ecx, a1; mov edx, a2; vmcall — a KVM hypercall (KVM_HC_*) with up to
+   * three arguments, truncated to 32 bits as KVM does outside long mode. The result comes back in EAX
+   * (outAl reports its low byte). KVM patches vmcall to vmmcall on AMD.
+   */
+  hypercall(nr: number, a0 = 0, a1 = 0, a2 = 0): this {
+    for (const [op, v] of [[0xb8, nr], [0xbb, a0], [0xb9, a1], [0xba, a2]] as const) {
+      this.code.push(0x66, op);
+      this.imm16(v & 0xffff);
+      this.imm16((v >>> 16) & 0xffff);
+    }
+    this.code.push(0x0f, 0x01, 0xc1);
+    return this;
+  }
   /** hlt. */
   hlt(): this {
     this.code.push(0xf4);
