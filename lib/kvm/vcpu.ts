@@ -95,11 +95,6 @@ export class Vcpu {
   __run(): libc.Raw {
     return __ioctlVal(this.fd, KVM_RUN, 0);
   }
-  /** Checked KVM_RUN returning the decoded exit. */
-  runOnce(): Exit {
-    check('KVM_RUN', this.__run(), `vcpu ${this.id}`);
-    return this.exit();
-  }
   /** Decodes the exit currently described by kvm_run. */
   exit(): Exit {
     const b = this.runBuf;

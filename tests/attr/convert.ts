@@ -8,10 +8,9 @@ import { expectEq, expectOk } from '../../lib/harness/expect.js';
 import { GuestProgram } from '../../lib/kvm/guest-program.js';
 import { __fallocate } from '../../lib/sys/io.js';
 import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, KVM_MEMORY_ATTRIBUTE_PRIVATE } from '../../lib/uapi/index.js';
-import {
-  DATA_GPA, DATA_SEG, GUEST_MARK, NEEDS_SW_PROTECTED, PAGE, REPORT_PORT, SHARED_SENTINEL, SYNC_PORT,
-  expectHlt, expectOut, filledPages, installCode, realModeVcpu, setDataSlot,
-} from '../../lib/cases/attr.js';
+import { DATA_GPA, DATA_SEG, REPORT_PORT, SYNC_PORT, installCode, startVcpu } from '../../lib/kvm/guest.js';
+import { expectHlt, expectOut } from '../../lib/kvm/vcpu-run.js';
+import { GUEST_MARK, NEEDS_SW_PROTECTED, PAGE, SHARED_SENTINEL, filledPages, setDataSlot } from '../../lib/cases/attr.js';
 
 const PRIVATE = BigInt(KVM_MEMORY_ATTRIBUTE_PRIVATE);
 const TAGS = { linuxGit: ['5a475554db1e', '8dd2eee9d526', '89ea60c2c7b5'], selftest: 'x86/private_mem_conversions_test.c' } as const;
@@ -37,7 +36,7 @@ const sharedPrivateShared = defineCase({
       .reportImm(2, SYNC_PORT)
       .reportByte(0, REPORT_PORT)
       .hlt());
-    const vcpu = realModeVcpu(ctx, vm);
+    const vcpu = startVcpu(ctx, vm);
     expectEq(expectOut(vcpu, REPORT_PORT, 'shared read'), SHARED_SENTINEL, 'guest read of the shared page (served from userspace_addr)');
     expectOut(vcpu, SYNC_PORT, 'checkpoint before conversion to private');
     expectOk(vm.__setMemoryAttributes(DATA_GPA, PAGE, PRIVATE), 'KVM_SET_MEMORY_ATTRIBUTES(PRIVATE) on the data page');
@@ -70,7 +69,7 @@ const punchDiscardsPrivate = defineCase({
       .reportImm(1, SYNC_PORT)
       .reportByte(0, REPORT_PORT)
       .hlt());
-    const vcpu = realModeVcpu(ctx, vm);
+    const vcpu = startVcpu(ctx, vm);
     expectEq(expectOut(vcpu, REPORT_PORT, 'private write then read'), GUEST_MARK, 'guest read-back of its private write');
     expectOut(vcpu, SYNC_PORT, 'checkpoint before the punch');
     expectOk(__fallocate(g.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0n, PAGE), 'fallocate(PUNCH_HOLE) of the private page');
@@ -96,7 +95,7 @@ const partialRange = defineCase({
     for (const off of [0, 0x1000, 0x2000]) p.reportByte(off, REPORT_PORT);
     for (const off of [0, 0x1000, 0x2000]) p.storeByte(off, GUEST_MARK);
     installCode(ctx, vm, p.reportImm(1, SYNC_PORT).hlt());
-    const vcpu = realModeVcpu(ctx, vm);
+    const vcpu = startVcpu(ctx, vm);
     expectEq(expectOut(vcpu, REPORT_PORT, 'page 0'), SHARED_SENTINEL, 'guest read of shared page 0');
     expectEq(expectOut(vcpu, REPORT_PORT, 'page 1'), 0, 'guest read of private page 1 (zeroed guest_memfd page)');
     expectEq(expectOut(vcpu, REPORT_PORT, 'page 2'), SHARED_SENTINEL, 'guest read of shared page 2');
