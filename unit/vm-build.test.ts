@@ -17,7 +17,7 @@ import { cli, useScratchDirs } from './helpers.js';
 const scratch = useScratchDirs();
 
 test('the project fragments parse, and together ask for SW_PROTECTED_VM, NUMA, hugetlbfs, 9p and /proc/config.gz', () => {
-  assert.deepEqual(listFragments(), ['guest-init', 'hugetlb', 'numa', 'sw-protected-vm']);
+  assert.deepEqual(listFragments(), ['guest-init', 'hugetlb', 'numa', 'slim', 'sw-protected-vm']);
   const all = loadFragments([...DEFAULT_BUILD_FRAGMENTS]);
   const want: [string, string][] = [
     ['CONFIG_KVM_SW_PROTECTED_VM', 'y'], ['CONFIG_EXPERT', 'y'], ['CONFIG_KVM', 'y'], ['CONFIG_KVM_AMD', 'y'], ['CONFIG_NUMA', 'y'],
@@ -38,7 +38,7 @@ test('fragment lines: values, "is not set", comments; anything else is an error 
     ['# only comments\n', /\/x\/t\.config:1:1: the fragment sets no CONFIG_ option/],
   ];
   for (const [text, message] of bad) assert.throws(() => parseFragment('t', '/x/t.config', text), (e: Error) => e instanceof InputError && message.test(e.message), text);
-  assert.throws(() => loadFragment('no-such-fragment'), /no kconfig fragment "no-such-fragment" \(the project's: guest-init, hugetlb, numa, sw-protected-vm\)/);
+  assert.throws(() => loadFragment('no-such-fragment'), /no kconfig fragment "no-such-fragment" \(the project's: guest-init, hugetlb, numa, slim, sw-protected-vm\)/);
 });
 
 test('two fragments setting one option differently are refused, naming both', () => {

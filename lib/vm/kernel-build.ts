@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { appendFileSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import { PROJECT_ROOT } from '../cli/paths.js';
 import { cacheSubdir } from './cache.js';
 import { compareDebianVersions } from './debian-version.js';
 import { conflictingOptions, fragmentHash, loadFragment, unmetOptions, type Fragment } from './kconfig-fragment.js';
@@ -220,6 +221,7 @@ export function buildKernel(spec: BuildSpec, log: Log, o: BuildOptions = {}): Ke
   }
   const started = Date.now();
   const deadline = started + (o.timeoutMs ?? 150 * 60_000);
+  ensureBuildDeps();
   const src = resolved.tree(log);
   mkdirSync(dir, { recursive: true });
   rmSync(join(dir, 'kernel.json'), { force: true });
@@ -273,6 +275,15 @@ export function buildKernel(spec: BuildSpec, log: Log, o: BuildOptions = {}): Ke
   writeFileSync(join(dir, 'kernel.json'), `${JSON.stringify(rec, null, 2)}\n`);
   log(`built ${release} in ${rec.buildSeconds} s → ${dir}`);
   return treeOf(dir, rec, spec.label);
+}
+
+/** Installs the build dependencies when missing (ci/kernels/install-build-deps.sh); KernelBuildFailed with its reason otherwise. */
+export function ensureBuildDeps(): void {
+  const r = spawnSync('bash', [join(PROJECT_ROOT, 'ci', 'kernels', 'install-build-deps.sh')], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'], timeout: 20 * 60_000 });
+  if (r.status !== 0) {
+    const last = (r.stderr ?? '').trim().split('\n').filter(Boolean).pop() ?? `exit ${r.status ?? r.signal}`;
+    throw new KernelBuildFailed(`step build dependencies: ${last.replace(/^install-build-deps: (error: )?/, '')}`);
+  }
 }
 
 /** The lines of a build log that say why it failed: compiler/kconfig errors, not make's own "*** Error" echoes. */

@@ -261,4 +261,24 @@ const placementAfterPunch = defineCase({
   },
 });
 
-export default [roundTrip, defaultResets, invalidPolicy, badNodes, scopeAcrossMappings, survivesRemap, nodeOfPage, queryPages, placement, placementAfterPunch];
+const placementInterleave = defineCase({
+  id: 'gmem.numa.placement_interleave',
+  doc: 'pages allocated under MPOL_INTERLEAVE over two nodes alternate between them page by page (the interleave index advances by one per page)',
+  requires: { ...NUMA_SHARED, numaNodes: 2 },
+  tags: { selftest: `${SELFTEST}:test_numa_allocation`, linuxGit: [SHARED_POLICY_COMMIT, '06ba195f136a'] },
+  run(ctx) {
+    const [n0, n1] = twoNodes(ctx);
+    const { m } = mapped(ctx, SHARED);
+    expectOk(__mbind(m.addr, SIZE, MPOL_INTERLEAVE, [n0, n1]), `mbind(MPOL_INTERLEAVE, nodes ${n0},${n1}) of pages 0-3`);
+    m.bytes.fill(0xaa);
+    const q = __queryPages([0, 1, 2, 3].map((p) => m.addr + BigInt(p) * PAGE));
+    expectOk(q, 'move_pages query');
+    ctx.observe('nodes', q.status.join(','));
+    for (const n of q.status) expectTrue(n === n0 || n === n1, `page placed on node ${n}, outside the interleave set ${n0},${n1}`);
+    const same = q.status.slice(1).filter((n, i) => n === q.status[i]).length;
+    if (same > 0)
+      throw new CaseFailure(`nodes of pages 0-3 are ${q.status.join(',')}: consecutive pages share a node ${same} time(s); under MPOL_INTERLEAVE over two nodes they alternate (an interleave index that advances by two per page puts every page on one node)`);
+  },
+});
+
+export default [roundTrip, defaultResets, invalidPolicy, badNodes, scopeAcrossMappings, survivesRemap, nodeOfPage, queryPages, placement, placementAfterPunch, placementInterleave];

@@ -2,9 +2,9 @@
 import { existsSync } from 'node:fs';
 import { defineCase } from '../../lib/harness/case.js';
 import type { CaseContext } from '../../lib/harness/context.js';
-import { expectErrno, expectEq, expectOk, expectTrue, outcome } from '../../lib/harness/expect.js';
+import { CaseFailure, expectErrno, expectEq, expectOk, expectTrue, outcome } from '../../lib/harness/expect.js';
 import { __addSeals, __getSeals, addSeals, getFl } from '../../lib/sys/fcntl.js';
-import { fstat } from '../../lib/sys/fd.js';
+import { __fchmod, fstat } from '../../lib/sys/fd.js';
 import { __fallocate, __ftruncate, __pread, __pwrite, __write, fallocate, ftruncate, pread } from '../../lib/sys/io.js';
 import { __memfdCreate, memfdCreate } from '../../lib/sys/memfd.js';
 import { __mmap, Mapping, mmap } from '../../lib/sys/mman.js';
@@ -170,6 +170,52 @@ const initialState = defineCase<StateParams>({
     expectEq(modeOf(fd), ctx.params.mode, 'mode');
     expectEq(fstat(fd).size, 0n, 'st_size');
     expectEq(getFl(fd), O_RDWR | O_LARGEFILE, 'F_GETFL');
+  },
+});
+
+/** A target mode for fchmod on an F_SEAL_EXEC'd 0644 hugetlb memfd. */
+interface HugeChmodParams {
+  /** Mode passed to fchmod. */ mode: number;
+  /** Create with MFD_NOEXEC_SEAL (0666 + F_SEAL_EXEC from the start) instead of sealing a 0644 file. */ noexecSeal: boolean;
+}
+
+const sealExecFchmod = defineCase<HugeChmodParams>({
+  id: 'memfd.hugetlb.seal_exec_fchmod',
+  doc: 'F_SEAL_EXEC binds a hugetlb memfd as it binds a shmem one: fchmod fails with EPERM exactly when it would change an exec bit (0111), other bits still change (needs no huge page: nothing is faulted)',
+  requires: { ...NEEDS_HUGETLBFS, ...NEEDS_MEMFD_EXEC_API },
+  tags: { selftest: 'memfd_test.c:test_seal_exec (hugetlbfs mode)', linuxGit: ['6fd7353829ca'] },
+  variants: [
+    ...[0o755, 0o744, 0o645, 0o600, 0o666, 0o4644].map((mode) => ({ name: `to_${mode.toString(8).padStart(4, '0')}`, params: { mode, noexecSeal: false } })),
+    { name: 'noexec_seal_to_0777', params: { mode: 0o777, noexecSeal: true } },
+    { name: 'noexec_seal_to_0644', params: { mode: 0o644, noexecSeal: true } },
+  ],
+  run(ctx) {
+    const { mode, noexecSeal } = ctx.params;
+    let before: number;
+    let fd: number;
+    if (noexecSeal) {
+      fd = createHuge(ctx, MFD_CLOEXEC | MFD_NOEXEC_SEAL);
+      before = 0o666;
+    } else {
+      requireDefaultExecPolicy(ctx);
+      fd = createHuge(ctx, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+      expectOk(__fchmod(fd, 0o644), 'fchmod(0644) before any seal');
+      addSeals(fd, F_SEAL_EXEC);
+      before = 0o644;
+    }
+    expectEq(Number(expectOk(__getSeals(fd), 'F_GET_SEALS')) & F_SEAL_EXEC, F_SEAL_EXEC, 'F_SEAL_EXEC is set');
+    const r = __fchmod(fd, mode);
+    ctx.observe('outcome', outcome(r));
+    const what = `fchmod(0${mode.toString(8)}) of an F_SEAL_EXEC hugetlb memfd (mode 0${before.toString(8)})`;
+    if ((mode ^ before) & 0o111) {
+      if (r.ret === 0n)
+        throw new CaseFailure(`${what} succeeded and the mode is now 0${modeOf(fd).toString(8)}: hugetlbfs_setattr() does not enforce F_SEAL_EXEC (shmem_setattr() refuses with EPERM)`);
+      expectErrno(r, 'EPERM', `${what} changes an exec bit`);
+      expectEq(modeOf(fd), before, 'mode after the refused fchmod');
+    } else {
+      expectOk(r, `${what} leaves the exec bits alone`);
+      expectEq(modeOf(fd), mode, 'mode after fchmod');
+    }
   },
 });
 
@@ -407,5 +453,5 @@ const writeSealBusy = defineCase({
 
 export default [
   sizeEncoding, sizeSweep, unknownBits, sizeWithoutHugetlb, initialState, truncAlign, writeRefused, mmapOffset, seals,
-  noPagesMmap, noPagesNoreserve, noPagesFallocate, punchEmpty, mmapRoundtrip, fallocateAllocates, writeSealBusy,
+  sealExecFchmod, noPagesMmap, noPagesNoreserve, noPagesFallocate, punchEmpty, mmapRoundtrip, fallocateAllocates, writeSealBusy,
 ];

@@ -163,7 +163,7 @@ interface BoundsParams {
 
 const badBounds = defineCase<BoundsParams>({
   id: 'memslot.gmem.range_outside_file',
-  doc: 'a slot whose guest_memfd range [offset, offset+size) leaves the 16-page file, or wraps, is refused with EINVAL',
+  doc: 'a slot whose guest_memfd range [offset, offset+size) leaves the 16-page file, or wraps (unsigned, or signed past INT64_MAX), is refused with EINVAL',
   requires: NEEDS_GMEM_SLOT,
   variants: [
     { name: 'size_beyond_end', params: { offset: 0n, size: pages(17) } },
@@ -172,6 +172,11 @@ const badBounds = defineCase<BoundsParams>({
     { name: 'offset_past_end', params: { offset: pages(32), size: PAGE } },
     { name: 'offset_wraps', params: { offset: (1n << 64n) - PAGE, size: pages(2) } },
     { name: 'offset_negative', params: { offset: 1n << 63n, size: PAGE } },
+    // kvm_gmem_bind() checks offset + size > i_size: with a signed offset (loff_t, before 7.2) the
+    // largest aligned positive offset plus any size wraps to a negative sum and passed the check
+    { name: 'offset_max_aligned', params: { offset: (1n << 63n) - PAGE, size: PAGE } },
+    { name: 'offset_max_aligned_file', params: { offset: (1n << 63n) - PAGE, size: pages(16) } },
+    { name: 'sum_wraps_negative', params: { offset: (1n << 63n) - pages(8), size: pages(16) } },
   ],
   run(ctx) {
     const { vm, gmem } = vmWithGmem(ctx);
