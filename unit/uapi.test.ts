@@ -123,7 +123,7 @@ const KERNEL_HEADERS = [
   'linux/types.h', 'linux/ioctl.h', 'linux/kvm.h', 'linux/memfd.h', 'linux/fcntl.h', 'linux/falloc.h', 'linux/mman.h',
   'linux/mempolicy.h', 'linux/fs.h', 'linux/stat.h', 'asm/stat.h', 'asm/signal.h', 'linux/resource.h', 'linux/sched.h',
   'linux/magic.h', 'linux/errno.h', 'asm/unistd.h', 'asm/socket.h', 'linux/time.h', 'linux/time_types.h', 'asm/siginfo.h',
-  'asm/ioctls.h', 'linux/fadvise.h',
+  'asm/ioctls.h', 'linux/fadvise.h', 'linux/kvm_para.h',
 ];
 const LIBC_HEADERS = ['sys/types.h', 'sys/socket.h', 'sys/uio.h', 'sys/un.h', 'stdio.h'];
 const LIBC_STRUCTS = new Set(['msghdr', 'cmsghdr', 'iovec']);
