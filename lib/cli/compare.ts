@@ -1,9 +1,10 @@
 /** `compare`: baseline vs candidate results; exit 1 on regressions, Markdown (and JSON) a CI can post. */
 import { writeFileSync } from 'node:fs';
+import { UsageError } from '../errors.js';
 import { resolve } from 'node:path';
 import { readResults } from '../report/results-file.js';
 import { compareResults, comparisonMarkdown, hasRegressions } from '../report/compare.js';
-import { UsageError, parseCommandLine } from './usage-error.js';
+import { parseCommandLine } from './args.js';
 
 const HELP = `usage: gmem-conformance compare BASELINE.jsonl CANDIDATE.jsonl [--json FILE] [--markdown FILE]
 

@@ -1,17 +1,17 @@
 /** `export`: a results file as KCIDB JSON, JUnit XML or LAVA test-case calls; the LAVA QEMU job from its template. */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { readResults, type ResultsFile } from '../report/results-file.js';
+import { readResults } from '../report/results-file.js';
 import { toKcidb, validateAgainstSchema, ORIGIN_RE, OBJECT_ID_RE, PATH_RE, KCIDB_SCHEMA_FILE } from '../export/kcidb.js';
 import { toJunit } from '../export/junit.js';
 import { lavaResultsScript, renderLavaJob, LAVA_JOB_PLACEHOLDERS } from '../export/lava.js';
 import { DEFAULT_CASES_DIR, loadInstances, select } from '../harness/registry.js';
-import { DEFAULT_FIXTURES_DIR, PROJECT_ROOT } from './paths.js';
+import { DEFAULT_FIXTURES_DIR, PROJECT_ROOT } from '../paths.js';
 import { Expectations, type Platform } from '../fixtures/expectations.js';
 import type { KnownFailureInfo } from '../export/kcidb.js';
-import { VERDICTS, type CaseResult } from '../harness/verdict.js';
-import { InputError } from '../fixtures/source.js';
-import { UsageError, parseCommandLine } from './usage-error.js';
+import { VERDICTS, type CaseResult, type ResultsFile } from '../harness/verdict.js';
+import { UsageError, InputError } from '../errors.js';
+import { parseCommandLine } from './args.js';
 
 /** The LAVA QEMU job template shipped with the suite. */
 export const LAVA_JOB_TEMPLATE = resolve(PROJECT_ROOT, 'ci', 'lava', 'qemu-job.yaml');

@@ -4,9 +4,9 @@ import { resolve } from 'node:path';
 import { hostname, release } from 'node:os';
 import { importKselftestTap } from '../report/import-tap.js';
 import { ResultsWriter } from '../report/results-file.js';
-import { InputError } from '../fixtures/source.js';
+import { UsageError, InputError } from '../errors.js';
 import { suiteVersion } from '../harness/metadata.js';
-import { UsageError, parseCommandLine } from './usage-error.js';
+import { parseCommandLine } from './args.js';
 
 const HELP = `usage: gmem-conformance import KSELFTEST.tap -o OUT.jsonl [--kernel REL] [--platform LABEL] [--host NAME]
 

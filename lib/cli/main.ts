@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 /** gmem-conformance entry point: dispatches to one module per subcommand (lib/cli/<command>.js). */
-import { UsageError } from './usage-error.js';
-import { InputError } from '../fixtures/source.js';
+import { UsageError, InputError } from '../errors.js';
 
 /** Subcommands and the module implementing each; every module's default export is (argv) => exit status. */
 const COMMANDS: Record<string, string> = {

@@ -1,5 +1,6 @@
 /** `run` (the default command): runs the selected cases on the live kernel, KTAP on stdout, JSON lines to a file. */
 import { availableParallelism } from 'node:os';
+import { UsageError } from '../errors.js';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { loadInstances, select, DEFAULT_CASES_DIR } from '../harness/registry.js';
@@ -12,8 +13,8 @@ import { Expectations } from '../fixtures/expectations.js';
 import type { CaseInstance } from '../harness/case.js';
 import { printList } from './list.js';
 import { machineState, type MachineState } from '../harness/leaks.js';
-import { DEFAULT_FIXTURES_DIR, DEFAULT_RESULTS } from './paths.js';
-import { UsageError, positiveInt, positiveSeconds, parseCommandLine } from './usage-error.js';
+import { DEFAULT_FIXTURES_DIR, DEFAULT_RESULTS } from '../paths.js';
+import { positiveInt, positiveSeconds, parseCommandLine } from './args.js';
 
 /** Help text of the run command. */
 export const RUN_HELP = `usage: gmem-conformance [run] [options]

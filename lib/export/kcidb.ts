@@ -4,10 +4,9 @@ import { resolve } from 'node:path';
 import { createHash } from 'node:crypto';
 import AjvModule from 'ajv/dist/2020.js';
 import formatsModule from 'ajv-formats';
-import type { ResultsFile } from '../report/results-file.js';
-import type { CaseResult, Verdict } from '../harness/verdict.js';
+import type { CaseResult, ResultsFile, Verdict } from '../harness/verdict.js';
 import { ktapResultDiagnostics, ktapResultLine } from '../report/ktap.js';
-import { PROJECT_ROOT } from '../cli/paths.js';
+import { PROJECT_ROOT } from '../paths.js';
 import { printable, runKey, truncate, uniqueDottedNames } from './names.js';
 
 /** Schema version written into every document. */

@@ -1,6 +1,6 @@
 /** LAVA: results as lava-test-case calls (one per instance, a test set per family), and the QEMU job template. */
-import { resultsByFamily, type ResultsFile } from '../report/results-file.js';
-import type { CaseResult, Verdict } from '../harness/verdict.js';
+import { resultsByFamily } from '../report/results-file.js';
+import type { CaseResult, ResultsFile, Verdict } from '../harness/verdict.js';
 import { ktapResultDiagnostics, ktapResultLine } from '../report/ktap.js';
 import { dottedName, uniqueDottedNames } from './names.js';
 

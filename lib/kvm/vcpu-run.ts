@@ -12,7 +12,7 @@ import {
   KVM_EXIT_INTR, KVM_EXIT_IO, KVM_EXIT_IO_OUT, KVM_EXIT_MEMORY_FAULT, KVM_EXIT_MMIO, KVM_EXIT_SHUTDOWN,
   KVM_EXIT_SYSTEM_EVENT, KVM_EXIT_UNKNOWN, errnoValue, formatErrno,
 } from '../uapi/index.js';
-import { layoutOf } from './struct.js';
+import { layoutOf } from '../uapi/struct.js';
 import type { Exit, Vcpu } from './vcpu.js';
 
 /** Most exits a guest may produce in runToHlt before it must have halted. */

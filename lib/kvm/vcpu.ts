@@ -8,7 +8,7 @@ import {
 import { check } from '../sys/errors.js';
 import { Mapping, mmap } from '../sys/mman.js';
 import { __ioctlStruct, __ioctlVal, ioctlStruct } from './ioctl.js';
-import { getField, layoutOf, pack, setField } from './struct.js';
+import { getField, layoutOf, pack, setField } from '../uapi/struct.js';
 import type { Vm } from './vm.js';
 
 /** A decoded KVM exit: the reason plus the fields relevant to it. */

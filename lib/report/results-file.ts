@@ -1,34 +1,8 @@
 /** JSON-lines results: one record per line, appended as each case finishes so a killed run keeps them. */
 import { openSync, writeSync, closeSync, fsyncSync, readFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { CaseResult } from '../harness/verdict.js';
-import { InputError } from '../fixtures/source.js';
-
-/** The first line of a results file: what ran where. */
-export interface RunRecord {
-  /** Always 'run'. */ type: 'run';
-  /** Results format version. */ format: 1;
-  /** Suite version from package.json. */ suiteVersion: string;
-  /** ISO date the run started. */ started: string;
-  /** uname -r. */ kernel: string;
-  /** uname -m. */ arch: string;
-  /** Hostname. */ host: string;
-  /** Platform label used by the feature matrix (defaults to arch). */ platform: string;
-  /** KVM facts: available, api version, system caps, VM caps, VM types. */ kvm: Record<string, unknown>;
-  /** Command line options that shape the run. */ options: Record<string, unknown>;
-}
-
-/** The last line of a complete results file. */
-export interface EndRecord {
-  /** Always 'end'. */ type: 'end';
-  /** ISO date the run finished. */ finished: string;
-  /** Verdict counts. */ totals: Record<string, number>;
-  /** kselftest exit code of the run. */ exitCode: number;
-  /** Machine state (VMs, unevictable and mlocked memory) before and after the run. */ machine?: { before: unknown; after: unknown };
-}
-
-/** One line of a results file. */
-export type ResultsLine = RunRecord | CaseResult | EndRecord;
+import type { CaseResult, EndRecord, ResultsFile, ResultsLine, RunRecord } from '../harness/verdict.js';
+import { InputError } from '../errors.js';
 
 function stringify(x: unknown): string {
   return JSON.stringify(x, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
@@ -50,14 +24,6 @@ export class ResultsWriter {
     fsyncSync(this.fd);
     closeSync(this.fd);
   }
-}
-
-/** A results file read back: its run record, case results, and end record if the run completed. */
-export interface ResultsFile {
-  /** File path. */ path: string;
-  /** Run metadata. */ run: RunRecord;
-  /** Case results in file order. */ results: CaseResult[];
-  /** End record; absent when the run was killed. */ end?: EndRecord;
 }
 
 /** Reads a results file; malformed lines are InputErrors with line and column. */
