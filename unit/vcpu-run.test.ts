@@ -75,7 +75,7 @@ describe('vcpu-run', () => {
   it('runToHlt collects OUTs until HLT; any other exit or no HLT within the bound fails', () => {
     assert.deepEqual(runToHlt(scripted([out(0x20, 1), out(0x21, 2), hlt]), 'guest'), [[0x20, 1], [0x21, 2]]);
     assert.throws(() => runToHlt(scripted([out(0x20, 1), fault(0n, 0x10000n, 0x1000n)]), 'guest'),
-      { message: 'guest: after 1 OUT exits, expected OUT or KVM_EXIT_HLT, got KVM_RUN failed with EFAULT (14), KVM_EXIT_MEMORY_FAULT flags 0x0 gpa 0x10000 size 0x1000' });
+      { message: 'guest: after 1 OUT exits: expected OUT or KVM_EXIT_HLT, got KVM_RUN failed with EFAULT (14), KVM_EXIT_MEMORY_FAULT flags 0x0 gpa 0x10000 size 0x1000' });
     assert.throws(() => runToHlt(scripted([out(0x20, 1), out(0x20, 2), out(0x20, 3)]), 'guest', 3),
       { message: 'guest: expected KVM_EXIT_HLT within 3 exits, got OUT 0x20=0x1, OUT 0x20=0x2, KVM_EXIT_IO OUT port 0x20 size 1 data <03>' });
     const t = __runToHlt(scripted([out(0x10, 0xaa), { exit: { reason: KVM_EXIT_MMIO, mmio: { physAddr: 0x10000n, len: 1, isWrite: false, data: Buffer.from([0]) } } }]));

@@ -63,7 +63,7 @@ export function writeCode(view: Uint8Array, code: GuestProgram | Buffer, at = CO
   view.set(codeBytes(code), at);
 }
 
-/** Binds the code slot (anonymous shared memory, KVM_SET_USER_MEMORY_REGION2) with code at CODE_GPA; returns its mapping. */
+/** Binds the code slot (anonymous shared memory, KVM_SET_USER_MEMORY_REGION2), code at CODE_GPA; returns the mapping. */
 export function installCode(owner: GuestOwner, vm: Vm, code: GuestProgram | Buffer): Mapping {
   const m = owner.map(Number(CODE_SLOT_SIZE), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1);
   writeCode(m.bytes, code);

@@ -38,7 +38,8 @@ export type Out = [port: number, byte: number];
 const EXIT_NAMES: Record<number, string> = {
   [KVM_EXIT_UNKNOWN]: 'KVM_EXIT_UNKNOWN', [KVM_EXIT_EXCEPTION]: 'KVM_EXIT_EXCEPTION', [KVM_EXIT_IO]: 'KVM_EXIT_IO',
   [KVM_EXIT_HYPERCALL]: 'KVM_EXIT_HYPERCALL', [KVM_EXIT_DEBUG]: 'KVM_EXIT_DEBUG', [KVM_EXIT_HLT]: 'KVM_EXIT_HLT',
-  [KVM_EXIT_MMIO]: 'KVM_EXIT_MMIO', [KVM_EXIT_SHUTDOWN]: 'KVM_EXIT_SHUTDOWN', [KVM_EXIT_FAIL_ENTRY]: 'KVM_EXIT_FAIL_ENTRY',
+  [KVM_EXIT_MMIO]: 'KVM_EXIT_MMIO', [KVM_EXIT_SHUTDOWN]: 'KVM_EXIT_SHUTDOWN',
+  [KVM_EXIT_FAIL_ENTRY]: 'KVM_EXIT_FAIL_ENTRY',
   [KVM_EXIT_INTR]: 'KVM_EXIT_INTR', [KVM_EXIT_INTERNAL_ERROR]: 'KVM_EXIT_INTERNAL_ERROR',
   [KVM_EXIT_SYSTEM_EVENT]: 'KVM_EXIT_SYSTEM_EVENT', [KVM_EXIT_MEMORY_FAULT]: 'KVM_EXIT_MEMORY_FAULT',
 };
@@ -85,24 +86,29 @@ export function isHlt(s: Step): boolean {
   return s.ret === 0 && s.reason === KVM_EXIT_HLT;
 }
 
+/** The failure of an expect*: `<what>: expected <wanted>, got <what the vCPU did>`. */
+function unexpected(what: string, wanted: string, got: Step | string): UnexpectedExit {
+  return new UnexpectedExit(`${what}: expected ${wanted}, got ${typeof got === 'string' ? got : describeStep(got)}`);
+}
+
 /** Runs one step and expects a one-byte OUT to `port`; returns the byte. */
 export function expectOut(vcpu: Vcpu, port: number, what: string): number {
   const s = step(vcpu);
-  if (!isOut(s, port)) throw new UnexpectedExit(`${what}: expected KVM_EXIT_IO OUT port ${hex(port)} size 1, got ${describeStep(s)}`);
+  if (!isOut(s, port)) throw unexpected(what, `KVM_EXIT_IO OUT port ${hex(port)} size 1`, s);
   return s.io.data[0] as number;
 }
 
 /** Runs one step and expects KVM_EXIT_HLT. */
 export function expectHlt(vcpu: Vcpu, what: string): void {
   const s = step(vcpu);
-  if (!isHlt(s)) throw new UnexpectedExit(`${what}: expected KVM_EXIT_HLT, got ${describeStep(s)}`);
+  if (!isHlt(s)) throw unexpected(what, 'KVM_EXIT_HLT', s);
 }
 
 /** Runs one step and expects KVM_EXIT_MMIO at gpa in that direction; returns the step (mmio.len, mmio.data). */
 export function expectMmio(vcpu: Vcpu, gpa: bigint, isWrite: boolean, what: string): Step {
   const s = step(vcpu);
   if (!(s.ret === 0 && s.reason === KVM_EXIT_MMIO && s.mmio && s.mmio.physAddr === gpa && s.mmio.isWrite === isWrite))
-    throw new UnexpectedExit(`${what}: expected KVM_EXIT_MMIO ${isWrite ? 'write' : 'read'} at ${hex(gpa)}, got ${describeStep(s)}`);
+    throw unexpected(what, `KVM_EXIT_MMIO ${isWrite ? 'write' : 'read'} at ${hex(gpa)}`, s);
   return s;
 }
 
@@ -123,20 +129,25 @@ export interface MemoryFaultWant {
 /** Runs one step and expects KVM_RUN to fail with EFAULT and KVM_EXIT_MEMORY_FAULT with exactly these fields. */
 export function expectMemoryFault(vcpu: Vcpu, want: MemoryFaultWant, what: string): Step {
   const s = step(vcpu);
-  const wanted = `KVM_RUN failed with ${formatErrno(errnoValue('EFAULT'))}, KVM_EXIT_MEMORY_FAULT flags ${hex(want.flags)} gpa ${hex(want.gpa)} size ${hex(want.size)}`;
+  const efault = errnoValue('EFAULT');
   const mf = s.memoryFault;
-  if (!(s.ret < 0 && s.errno === errnoValue('EFAULT') && s.reason === KVM_EXIT_MEMORY_FAULT && mf)
-    || mf.flags !== want.flags || mf.gpa !== want.gpa || mf.size !== want.size)
-    throw new UnexpectedExit(`${what}: expected ${wanted}, got ${describeStep(s)}`);
+  if (!(s.ret < 0 && s.errno === efault && s.reason === KVM_EXIT_MEMORY_FAULT && mf)
+    || mf.flags !== want.flags || mf.gpa !== want.gpa || mf.size !== want.size) {
+    const fields = `flags ${hex(want.flags)} gpa ${hex(want.gpa)} size ${hex(want.size)}`;
+    throw unexpected(what, `KVM_RUN failed with ${formatErrno(efault)}, KVM_EXIT_MEMORY_FAULT ${fields}`, s);
+  }
   return s;
 }
 
-/** Runs one step and expects KVM_EXIT_HYPERCALL with hypercall number `nr` (KVM_HC_*); returns the step (hypercall.args). */
-export function expectHypercall(vcpu: Vcpu, nr: number, what: string): Step & { hypercall: NonNullable<Exit['hypercall']> } {
+/** A step that is a KVM_EXIT_HYPERCALL. */
+export type HypercallStep = Step & { hypercall: NonNullable<Exit['hypercall']> };
+
+/** Runs one step and expects KVM_EXIT_HYPERCALL with number `nr` (KVM_HC_*); returns it (hypercall.args). */
+export function expectHypercall(vcpu: Vcpu, nr: number, what: string): HypercallStep {
   const s = step(vcpu);
   if (!(s.ret === 0 && s.reason === KVM_EXIT_HYPERCALL && s.hypercall && s.hypercall.nr === BigInt(nr)))
-    throw new UnexpectedExit(`${what}: expected KVM_EXIT_HYPERCALL nr ${nr}, got ${describeStep(s)}`);
-  return s as Step & { hypercall: NonNullable<Exit['hypercall']> };
+    throw unexpected(what, `KVM_EXIT_HYPERCALL nr ${nr}`, s);
+  return s as HypercallStep;
 }
 
 /** Completes a pending KVM_EXIT_HYPERCALL: the guest sees `ret` in RAX when KVM_RUN re-enters it. */
@@ -172,6 +183,6 @@ export function describeTrace(t: Trace): string {
 export function runToHlt(vcpu: Vcpu, what: string, maxExits = MAX_EXITS): Out[] {
   const t = __runToHlt(vcpu, maxExits);
   if (t.halted) return t.outs;
-  if (isOut(t.end)) throw new UnexpectedExit(`${what}: expected KVM_EXIT_HLT within ${maxExits} exits, got ${describeTrace(t)}`);
-  throw new UnexpectedExit(`${what}: after ${t.outs.length} OUT exits, expected OUT or KVM_EXIT_HLT, got ${describeStep(t.end)}`);
+  if (isOut(t.end)) throw unexpected(what, `KVM_EXIT_HLT within ${maxExits} exits`, describeTrace(t));
+  throw unexpected(`${what}: after ${t.outs.length} OUT exits`, 'OUT or KVM_EXIT_HLT', t.end);
 }
