@@ -82,8 +82,8 @@ describe('vcpu-run', () => {
     assert.equal(t.halted, false);
     assert.deepEqual(t.outs, [[0x10, 0xaa]]);
   });
-  it('GuestProgram.hypercall loads EAX, EBX, ECX, EDX with 32-bit immediates, then vmcall', () => {
-    assert.equal(new GuestProgram().hypercall(12, 0x10000, 1, 16).bytes().toString('hex'),
-      '66b80c000000' + '66bb00000100' + '66b901000000' + '66ba10000000' + '0f01c1');
+  it('a KVM_HC_MAP_GPA_RANGE call in GuestProgram: EAX, EBX, ECX, EDX as 32-bit immediates, then vmcall', () => {
+    const p = new GuestProgram().movImm32('eax', KVM_HC_MAP_GPA_RANGE).movImm32('ebx', 0x10000).movImm32('ecx', 1).movImm32('edx', 16);
+    assert.equal(p.hypercall(false).bytes().toString('hex'), '66b80c000000' + '66bb00000100' + '66b901000000' + '66ba10000000' + '0f01c1');
   });
 });

@@ -5,7 +5,7 @@
 import type { Requires, Variant } from '../harness/case.js';
 import type { CaseContext } from '../harness/context.js';
 import { CaseFailure, show } from '../harness/expect.js';
-import type { Vm } from '../kvm/vm.js';
+import type { MemslotSpec, Vm } from '../kvm/vm.js';
 import type { Vcpu } from '../kvm/vcpu.js';
 import { DATA_GPA, DATA_SLOT } from '../kvm/guest.js';
 import type { Mapping } from '../sys/mman.js';
@@ -131,6 +131,7 @@ export interface PrefaultSetup {
   /** vCPU 0. */ vcpu: Vcpu;
   /** Slot start. */ base: bigint;
   /** Slot end (exclusive). */ end: bigint;
+  /** The memslot as set (to delete and re-create it). */ slot: MemslotSpec;
 }
 
 /** Builds a PrefaultSetup; anonymous memory is marked MADV_NOHUGEPAGE so faults are 4 KiB each. */
@@ -149,12 +150,13 @@ export function prefaultSetup(ctx: CaseContext<unknown>, backing: PrefaultBackin
     hva = m.addr;
     if (backing === 'gmem_private') gmemFd = ctx.gmem(vm, size).fd;
   }
-  vm.setUserMemoryRegion2({
+  const slot: MemslotSpec = {
     slot: PREFAULT_SLOT, gpa: PREFAULT_GPA, size, hva,
     flags: gmemFd === undefined ? 0 : KVM_MEM_GUEST_MEMFD, gmemFd: gmemFd ?? 0,
-  });
+  };
+  vm.setUserMemoryRegion2(slot);
   if (backing === 'gmem_private') vm.setMemoryAttributes(PREFAULT_GPA, size, BigInt(KVM_MEMORY_ATTRIBUTE_PRIVATE));
-  return { vm, vcpu: ctx.track(vm.createVcpu(0)), base: PREFAULT_GPA, end: PREFAULT_GPA + size };
+  return { vm, vcpu: ctx.track(vm.createVcpu(0)), base: PREFAULT_GPA, end: PREFAULT_GPA + size, slot };
 }
 
 /** How a retry loop over KVM_PRE_FAULT_MEMORY ended. */

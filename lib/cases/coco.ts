@@ -6,7 +6,10 @@
 import type { Variant } from '../harness/case.js';
 import type { Vm } from '../kvm/vm.js';
 import * as libc from '../ffi/libc.js';
-import { GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, KVM_MEMORY_ENCRYPT_OP, KVM_SEV_INIT2 } from '../uapi/index.js';
+import {
+  GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, KVM_GET_DEVICE_ATTR, KVM_MEMORY_ENCRYPT_OP, KVM_SEV_INIT2, KVM_X86_GRP_SEV,
+  KVM_X86_SEV_VMSA_FEATURES,
+} from '../uapi/index.js';
 
 /** Mainline properties of one x86 VM type. */
 export interface VmTypeInfo {
@@ -60,12 +63,25 @@ export interface SevResult extends libc.Raw {
  * version). KVM_MEMORY_ENCRYPT_OP is declared _IOWR(..., unsigned long) but takes a struct kvm_sev_cmd
  * { u32 id; u32 pad0; u64 data; u32 error; u32 sev_fd; } (24 bytes), so the _IOC_SIZE check does not apply.
  */
-export function __sevInit2(vm: Vm, sevFd: number): SevResult {
+export function __sevInit2(vm: Vm, sevFd: number, fields: { vmsaFeatures?: bigint; flags?: number } = {}): SevResult {
   const init = Buffer.alloc(48); // struct kvm_sev_init { u64 vmsa_features; u32 flags; u16 ghcb_version; u16 pad1; u32 pad2[8]; }
+  init.writeBigUInt64LE(fields.vmsaFeatures ?? 0n, 0);
+  init.writeUInt32LE((fields.flags ?? 0) >>> 0, 8);
   const cmd = Buffer.alloc(24);
   cmd.writeUInt32LE(KVM_SEV_INIT2, 0);
   cmd.writeBigUInt64LE(libc.addressOf(init), 8);
   cmd.writeUInt32LE(sevFd, 20);
   const r = libc.ioctlPtr(vm.fd, KVM_MEMORY_ENCRYPT_OP, cmd);
   return { ...r, fwError: cmd.readUInt32LE(16) };
+}
+
+/** Raw KVM_GET_DEVICE_ATTR(KVM_X86_GRP_SEV, KVM_X86_SEV_VMSA_FEATURES) on /dev/kvm: the VMSA features KVM supports. */
+export function __sevVmsaFeatures(kvmFd: number): libc.Raw & { value: bigint } {
+  const value = Buffer.alloc(8);
+  const attr = Buffer.alloc(24); // struct kvm_device_attr { u32 flags; u32 group; u64 attr; u64 addr; }
+  attr.writeUInt32LE(KVM_X86_GRP_SEV, 4);
+  attr.writeBigUInt64LE(BigInt(KVM_X86_SEV_VMSA_FEATURES), 8);
+  attr.writeBigUInt64LE(libc.addressOf(value), 16);
+  const r = libc.ioctlPtr(kvmFd, KVM_GET_DEVICE_ATTR, attr);
+  return { ...r, value: value.readBigUInt64LE(0) };
 }

@@ -16,7 +16,8 @@ import { __memfdCreate } from '../sys/memfd.js';
 import { __mmap, __mprotect, Mapping } from '../sys/mman.js';
 import {
   F_SEAL_EXEC, F_SEAL_FUTURE_WRITE, F_SEAL_GROW, F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_WRITE,
-  FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, MAP_PRIVATE, MAP_SHARED, MFD_ALLOW_SEALING, O_RDWR, O_TRUNC,
+  FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, MAP_NORESERVE, MAP_PRIVATE, MAP_SHARED, MFD_ALLOW_SEALING, MFD_HUGE_1GB, MFD_HUGE_2MB,
+  MFD_HUGETLB, O_RDWR, O_TRUNC,
   PROT_READ, PROT_WRITE, SYSCALL,
 } from '../uapi/index.js';
 
@@ -427,4 +428,170 @@ export function hugepagePoolText(sizeKb: number): string {
   if (!existsSync(dir)) return `no ${sizeKb} kB huge page size on this machine`;
   const read = (f: string) => readFileSync(join(dir, f), 'utf8').trim();
   return `${sizeKb} kB pool: nr_hugepages=${read('nr_hugepages')} free=${read('free_hugepages')} resv=${read('resv_hugepages')} (vm.nr_hugepages=${readFileSync('/proc/sys/vm/nr_hugepages', 'utf8').trim()}; the suite never reserves huge pages itself)`;
+}
+
+// ---------------------------------------------------------------- the seal matrix on hugetlb backing
+
+/** A hugetlb backing of the seal matrix: MFD_HUGE_* encoding and page size. */
+export interface HugeBacking {
+  /** Variant prefix, e.g. hugetlb_2m. */ name: string;
+  /** MFD_HUGE_2MB / MFD_HUGE_1GB. */ encoding: number;
+  /** Huge page size in kB. */ kb: number;
+}
+
+/** The huge page sizes the seal matrix runs on (each variant requires its hstate to exist). */
+export const HUGE_BACKINGS: readonly HugeBacking[] = [
+  { name: 'hugetlb_2m', encoding: MFD_HUGE_2MB, kb: 2048 },
+  { name: 'hugetlb_1g', encoding: MFD_HUGE_1GB, kb: 1048576 },
+];
+
+/** Size of a hugetlb seal-matrix memfd, in huge pages (memfd_test.c's mfd_def_size in hugetlbfs mode). */
+export const HUGE_MATRIX_PAGES = 2;
+
+/** One operation of the seal matrix on a hugetlb memfd of HUGE_MATRIX_PAGES huge pages. */
+export interface HugeSealOp {
+  /** Name (the shmem op it mirrors). */ name: string;
+  /** Seals that make the kernel refuse it. */ refusedBy: number;
+  /** errno of a refusal. */ errno: string;
+  /** Outcome when no seal refuses it: 'OK', or the errno hugetlbfs always gives (it has no write(2)). */ base: string;
+  /** Huge pages the operation allocates when it succeeds (the variant then needs that many free). */ allocates: number;
+  /** Performs it; `faultable` says whether free huge pages allow touching mappings to verify the effect. */
+  run(ctx: CaseContext<unknown>, fd: number, huge: number, faultable: boolean): SealOpResult;
+}
+
+function hugeMap(ctx: CaseContext<unknown>, prot: number, flags: number, fd: number, huge: number): { r: RawResult; map?: Mapping } {
+  // MAP_NORESERVE: no reservation at mmap time, so the mapping itself needs no free huge page.
+  const len = HUGE_MATRIX_PAGES * huge;
+  const r = __mmap(len, prot, flags | MAP_NORESERVE, fd, 0n);
+  if (r.ret === -1n) return { r };
+  return { r, map: ctx.track(new Mapping(r.ret, len)) };
+}
+
+/** The seal-matrix operations as hugetlbfs implements them (fs/hugetlbfs/inode.c, mm/memfd.c, mm/mmap.c). */
+export const HUGE_SEAL_OPS: readonly HugeSealOp[] = [
+  {
+    name: 'write', refusedBy: 0, errno: 'EINVAL', base: 'EINVAL', allocates: 0,
+    run: (_c, fd) => ({ r: __pwrite(fd, Buffer.from('sealed?'), 0), what: 'pwrite of 7 bytes at offset 0 (hugetlbfs has no write_iter)' }),
+  },
+  {
+    name: 'write_fd_offset', refusedBy: 0, errno: 'EINVAL', base: 'EINVAL', allocates: 0,
+    run: (_c, fd) => ({ r: __write(fd, Buffer.from('abc')), what: 'write(2) of 3 bytes (hugetlbfs has no write_iter)' }),
+  },
+  {
+    name: 'pwrite_beyond_eof', refusedBy: 0, errno: 'EINVAL', base: 'EINVAL', allocates: 0,
+    run: (_c, fd, huge) => ({ r: __pwrite(fd, Buffer.from('grow'), HUGE_MATRIX_PAGES * huge), what: 'pwrite of 4 bytes at EOF (hugetlbfs has no write_iter)' }),
+  },
+  {
+    name: 'mmap_shared_rw', refusedBy: F_SEAL_WRITE | F_SEAL_FUTURE_WRITE, errno: 'EPERM', base: 'OK', allocates: 0,
+    run(ctx, fd, huge, faultable) {
+      const { r, map } = hugeMap(ctx, PROT_READ | PROT_WRITE, MAP_SHARED, fd, huge);
+      return {
+        r, what: 'mmap(PROT_READ|PROT_WRITE, MAP_SHARED|MAP_NORESERVE)',
+        verify: () => { if (faultable) { (map as Mapping).bytes[5] = 0x11; expectBytes(fd, 5, Buffer.from([0x11]), 'a store through the shared mapping'); } },
+      };
+    },
+  },
+  {
+    name: 'mmap_shared_ro', refusedBy: 0, errno: 'EPERM', base: 'OK', allocates: 0,
+    run(ctx, fd, huge, faultable) {
+      const { r, map } = hugeMap(ctx, PROT_READ, MAP_SHARED, fd, huge);
+      return { r, what: 'mmap(PROT_READ, MAP_SHARED|MAP_NORESERVE)', verify: () => { if (faultable) expectBytes(fd, 100, Buffer.from([(map as Mapping).bytes[100] as number]), 'byte 100 read through the mapping'); } };
+    },
+  },
+  {
+    name: 'mprotect_write', refusedBy: F_SEAL_WRITE | F_SEAL_FUTURE_WRITE, errno: 'EACCES', base: 'OK', allocates: 0,
+    run(ctx, fd, huge) {
+      const { r, map } = hugeMap(ctx, PROT_READ, MAP_SHARED, fd, huge);
+      if (!map) return { r, what: 'mmap(PROT_READ, MAP_SHARED|MAP_NORESERVE) (before mprotect)' };
+      return { r: __mprotect(map.addr, HUGE_MATRIX_PAGES * huge, PROT_READ | PROT_WRITE), what: 'mprotect(PROT_READ|PROT_WRITE) of a read-only MAP_SHARED mapping' };
+    },
+  },
+  {
+    name: 'mmap_private_rw', refusedBy: 0, errno: 'EPERM', base: 'OK', allocates: 0,
+    run: (ctx, fd, huge) => ({ r: hugeMap(ctx, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, huge).r, what: 'mmap(PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_NORESERVE)' }),
+  },
+  {
+    name: 'ftruncate_grow', refusedBy: F_SEAL_GROW, errno: 'EPERM', base: 'OK', allocates: 0,
+    run: (_c, fd, huge) => ({ r: __ftruncate(fd, 2 * HUGE_MATRIX_PAGES * huge), what: 'ftruncate to twice the size (grow)', verify: () => expectSize(fd, 2 * HUGE_MATRIX_PAGES * huge, 'after growing') }),
+  },
+  {
+    name: 'ftruncate_shrink', refusedBy: F_SEAL_SHRINK, errno: 'EPERM', base: 'OK', allocates: 0,
+    run: (_c, fd, huge) => ({ r: __ftruncate(fd, huge), what: 'ftruncate to one huge page (shrink)', verify: () => expectSize(fd, huge, 'after shrinking') }),
+  },
+  {
+    name: 'ftruncate_same_size', refusedBy: 0, errno: 'EPERM', base: 'OK', allocates: 0,
+    run: (_c, fd, huge) => ({ r: __ftruncate(fd, HUGE_MATRIX_PAGES * huge), what: 'ftruncate to the current size' }),
+  },
+  {
+    name: 'open_o_trunc', refusedBy: F_SEAL_SHRINK, errno: 'EPERM', base: 'OK', allocates: 0,
+    run(ctx, fd) {
+      const r = __open(`/proc/self/fd/${fd}`, O_RDWR | O_TRUNC);
+      if (r.ret >= 0) ctx.trackFd(r.ret);
+      return { r, what: 'open(/proc/self/fd/N, O_RDWR|O_TRUNC)', verify: () => expectSize(fd, 0, 'after O_TRUNC') };
+    },
+  },
+  {
+    name: 'fallocate_within', refusedBy: 0, errno: 'EPERM', base: 'OK', allocates: HUGE_MATRIX_PAGES,
+    run: (_c, fd, huge) => ({ r: __fallocate(fd, 0, 0, HUGE_MATRIX_PAGES * huge), what: 'fallocate over the whole file' }),
+  },
+  {
+    name: 'fallocate_grow', refusedBy: F_SEAL_GROW, errno: 'EPERM', base: 'OK', allocates: 1,
+    run: (_c, fd, huge) => ({ r: __fallocate(fd, 0, HUGE_MATRIX_PAGES * huge, huge), what: 'fallocate of one huge page beyond EOF', verify: () => expectSize(fd, (HUGE_MATRIX_PAGES + 1) * huge, 'after fallocate beyond EOF') }),
+  },
+  {
+    name: 'fallocate_keep_size_beyond', refusedBy: F_SEAL_GROW, errno: 'EPERM', base: 'OK', allocates: 1,
+    run: (_c, fd, huge) => ({ r: __fallocate(fd, FALLOC_FL_KEEP_SIZE, HUGE_MATRIX_PAGES * huge, huge), what: 'fallocate(KEEP_SIZE) of one huge page beyond EOF', verify: () => expectSize(fd, HUGE_MATRIX_PAGES * huge, 'after KEEP_SIZE fallocate') }),
+  },
+  {
+    name: 'punch_hole', refusedBy: F_SEAL_WRITE | F_SEAL_FUTURE_WRITE, errno: 'EPERM', base: 'OK', allocates: 0,
+    run: (_c, fd, huge) => ({ r: __fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, huge, huge), what: 'fallocate(PUNCH_HOLE|KEEP_SIZE) of the second huge page', verify: () => expectSize(fd, HUGE_MATRIX_PAGES * huge, 'after punching') }),
+  },
+  {
+    name: 'add_more_seals', refusedBy: F_SEAL_SEAL, errno: 'EPERM', base: 'OK', allocates: 0,
+    run(_c, fd) {
+      const before = getSeals(fd);
+      const more = F_SEAL_SHRINK | F_SEAL_GROW;
+      return { r: __addSeals(fd, more), what: 'F_ADD_SEALS(SHRINK|GROW)', verify: () => expectSeals(fd, before | more, 'after adding SHRINK|GROW') };
+    },
+  },
+  {
+    name: 'fchmod_exec_bit', refusedBy: F_SEAL_EXEC, errno: 'EPERM', base: 'OK', allocates: 0,
+    run(_c, fd) {
+      const mode = modeOf(fd) ^ 0o100;
+      return { r: __fchmod(fd, mode), what: `fchmod(${octal(mode)}) (toggles the owner exec bit)`, verify: () => expectEq(modeOf(fd), mode, 'mode after fchmod') };
+    },
+  },
+  {
+    name: 'fchmod_other_bits', refusedBy: 0, errno: 'EPERM', base: 'OK', allocates: 0,
+    run(_c, fd) {
+      const mode = modeOf(fd) ^ 0o040;
+      return { r: __fchmod(fd, mode), what: `fchmod(${octal(mode)}) (toggles group read, no exec bit)`, verify: () => expectEq(modeOf(fd), mode, 'mode after fchmod') };
+    },
+  },
+];
+
+/** The outcome the contract gives a hugetlb operation on a file carrying the given seals. */
+export function hugeSealOutcome(effective: number, op: HugeSealOp): string {
+  return effective & op.refusedBy ? op.errno : op.base;
+}
+
+/**
+ * An unsealed MFD_ALLOW_SEALING|MFD_HUGETLB memfd of HUGE_MATRIX_PAGES huge pages with the given mode. Its pages are
+ * filled with FILL only when `fill` (that faults them in, so it needs free huge pages); otherwise they stay holes.
+ */
+export function sealableHugeMemfd(ctx: CaseContext<unknown>, b: HugeBacking, mode: number, fill: boolean): number {
+  const r = __memfdCreate(uniqueName('hseal'), (MFD_ALLOW_SEALING | MFD_HUGETLB | b.encoding) >>> 0);
+  const fd = ctx.trackFd(Number(expectOk(r, `memfd_create(MFD_ALLOW_SEALING|MFD_HUGETLB|${b.name})`)));
+  const initial = getSeals(fd);
+  if (initial !== 0)
+    ctx.skip(`a new MFD_ALLOW_SEALING hugetlb memfd already carries ${sealText(initial)} (vm.memfd_noexec=${hostMemfdNoexec()} in this pid namespace); the seal cases need an unsealed memfd`);
+  expectOk(__fchmod(fd, mode), `fchmod(${octal(mode)}) before sealing`);
+  const len = HUGE_MATRIX_PAGES * b.kb * 1024;
+  expectOk(__ftruncate(fd, len), `ftruncate(${len})`);
+  if (fill) {
+    const m = ctx.track(new Mapping(expectOk(__mmap(len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0n), 'mmap to fill'), len));
+    m.bytes.fill(FILL);
+    m.close();
+  }
+  return fd;
 }

@@ -14,6 +14,7 @@ const COMMANDS: Record<string, string> = {
   kernels: 'kernels',
   bisect: 'bisect',
   export: 'export',
+  mutation: 'mutation',
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -37,6 +37,9 @@ options:
       --fixtures DIR       fixtures directory (default fixtures/)
       --cases DIR          directory of compiled case modules (default dist/tests)
       --allow-host-unsafe  run cases that refuse to run on a host (they may take it down)
+      --mutate-expectations  a mutation run: expected errnos and values are replaced by ones the
+                           kernel cannot give, so every case must fail (checks that cases can fail;
+                           \`mutation BASE MUTATED\` lists those that did not). Not a result.
   -h, --help               this help
       --version            print the suite version
 
@@ -63,6 +66,7 @@ export function parseRunArgs(argv: string[]) {
       fixtures: { type: 'string' },
       cases: { type: 'string' },
       'allow-host-unsafe': { type: 'boolean' },
+      'mutate-expectations': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean' },
     },
@@ -76,6 +80,7 @@ export function parseRunArgs(argv: string[]) {
     matrix: v.matrix === 'none' ? undefined : resolve(v.matrix ?? join(dirname(resolve(v.results ?? DEFAULT_RESULTS)), 'matrix')),
     platform: v.platform, fixtures: resolve(v.fixtures ?? DEFAULT_FIXTURES_DIR), cases: resolve(v.cases ?? DEFAULT_CASES_DIR),
     allowHostUnsafe: v['allow-host-unsafe'] ?? false, help: v.help ?? false, version: v.version ?? false,
+    mutateExpectations: v['mutate-expectations'] ?? false,
   };
 }
 
@@ -138,11 +143,17 @@ export async function runCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${line}\n`);
     ktapFile?.write(`${line}\n`);
   };
-  const record = runRecord(e, platform, { include: o.include, exclude: o.exclude, jobs: o.jobs, timeoutMs: o.timeoutMs, allowHostUnsafe: o.allowHostUnsafe });
+  // workers read it at start (lib/harness/expect.ts): set before any is spawned
+  if (o.mutateExpectations) process.env.GMEM_MUTATE_EXPECTATIONS = '1';
+  const record = runRecord(e, platform, {
+    include: o.include, exclude: o.exclude, jobs: o.jobs, timeoutMs: o.timeoutMs, allowHostUnsafe: o.allowHostUnsafe,
+    ...(o.mutateExpectations ? { mutateExpectations: true } : {}),
+  });
   results.append(record);
   const ktap = new KtapWriter(out, planFamilies(chosen));
   ktap.header();
   out(`# gmem-conformance ${record.suiteVersion} on ${record.kernel} (${record.arch}, ${record.host}); results: ${o.results}`);
+  if (o.mutateExpectations) out('# MUTATION RUN: every expected errno and value is replaced by one the kernel cannot give; verdicts are not results');
   const ours = new Set<number>([process.pid]);
   const machineBefore = machineState(ours);
   await runInstances(chosen, {

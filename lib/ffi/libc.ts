@@ -90,6 +90,28 @@ export function ioctlVal(fd: number, request: number, arg: U64 = 0): Raw {
   return raw(c.ioctlVal(fd, request, arg));
 }
 
+type AsyncFn = { async: (...args: unknown[]) => void };
+
+function onWorkerThread(fn: unknown, args: unknown[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    (fn as AsyncFn).async(...args, (err: unknown, ret: number) => (err ? reject(err) : resolve(ret)));
+  });
+}
+
+/**
+ * ioctl(2) with a pointer argument, issued on one of libuv's worker threads so that this thread can act while it
+ * blocks (KVM_RUN of a vCPU while the memslots change). Resolves with the return value only: errno is per
+ * thread and is not carried back, so callers read the outcome from what the kernel wrote (kvm_run, the struct).
+ */
+export function ioctlPtrAsync(fd: number, request: number, arg: Buffer | null): Promise<number> {
+  return onWorkerThread(c.ioctlPtr, [fd, request, arg]);
+}
+
+/** ioctl(2) with an integer argument on a worker thread (see ioctlPtrAsync: return value only, no errno). */
+export function ioctlValAsync(fd: number, request: number, arg: U64 = 0): Promise<number> {
+  return onWorkerThread(c.ioctlVal, [fd, request, arg]);
+}
+
 /** One argument of a raw syscall: an integer, or a buffer passed as a pointer, or a string. */
 export type SyscallArg = number | bigint | Buffer | string | null;
 

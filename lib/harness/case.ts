@@ -21,7 +21,16 @@ export interface Tags {
   /** linux-git commits (12-hex) that introduced or fixed the behaviour. */ linuxGit?: readonly string[];
   /** Proposal key from lib/uapi/proposals.ts when the case tests a never-merged ABI. */ proposal?: string;
   /** Seed thread under shared/seeds the case grew from. */ seed?: string;
-  /** Upstream selftest the case corresponds to. */ selftest?: string;
+  /**
+   * Upstream selftest functions the case covers, as `<file>:<function>` with the file as the parity table
+   * names it (e.g. `guest_memfd_test.c:test_fallocate`); every value must be a function listed in
+   * fixtures/kselftest-parity.yaml whose entry names this case (checked by unit/kselftest-parity.test.ts).
+   */
+  selftest?: string | readonly string[];
+  /** Kernel source functions whose checks the case exercises (e.g. `guest_memfd.c:kvm_gmem_bind`), not selftests. */
+  kernelFn?: string | readonly string[];
+  /** Selftests of a never-merged RFC the case follows (they exist only in the patch series, not in any tree). */
+  rfcSelftest?: string;
 }
 
 /** One variant of a case: a name (the `@suffix` of its id), parameters and extra requirements. */

@@ -26,6 +26,29 @@ export class HarnessError extends Error {
   }
 }
 
+/**
+ * A mutation run (run --mutate-expectations, GMEM_MUTATE_EXPECTATIONS=1): expectErrno, expectErrnoOneOf
+ * and expectEq compare against a value the kernel cannot have given (another errno; the expected
+ * value plus one, negated, or altered), so every case whose verdict rests on them must fail. A case
+ * that still passes asserts nothing through them. Never a real result: the run record says so.
+ */
+export const MUTATING = process.env.GMEM_MUTATE_EXPECTATIONS === '1';
+
+/** The errno a mutation run expects instead of `want`. */
+export function mutatedErrno(want: number): number {
+  const einval = errnoValue('EINVAL');
+  return want === einval ? errnoValue('EPERM') : einval;
+}
+
+/** The value a mutation run expects instead of `v`. */
+export function mutatedValue<T>(v: T): T {
+  if (typeof v === 'bigint') return (v + 1n) as T;
+  if (typeof v === 'number') return (Number.isNaN(v) ? 0 : v + 1) as T;
+  if (typeof v === 'boolean') return !v as T;
+  if (typeof v === 'string') return `${v}\u0000mutated` as T;
+  return { mutated: v } as T;
+}
+
 function isFailure(r: RawResult): boolean {
   return r.ret === -1 || r.ret === -1n;
 }
@@ -35,7 +58,8 @@ function isFailure(r: RawResult): boolean {
  * -1", or "failed with X instead of Y".
  */
 export function expectErrno(r: RawResult, errno: string | number, what: string): void {
-  const want = typeof errno === 'number' ? errno : errnoValue(errno);
+  const given = typeof errno === 'number' ? errno : errnoValue(errno);
+  const want = MUTATING ? mutatedErrno(given) : given;
   const wantText = formatErrno(want);
   if (isFailure(r)) {
     if (r.errno !== want) throw new CaseFailure(`${what}: expected ${wantText}, but it failed with ${formatErrno(r.errno)}`);
@@ -47,7 +71,8 @@ export function expectErrno(r: RawResult, errno: string | number, what: string):
 }
 
 /** Expects a raw call to fail with any of several errnos (where the ABI allows more than one). */
-export function expectErrnoOneOf(r: RawResult, errnos: readonly string[], what: string): void {
+export function expectErrnoOneOf(r: RawResult, given: readonly string[], what: string): void {
+  const errnos = MUTATING ? ['ENOTUNIQ'] : given;
   if (isFailure(r) && errnos.some((e) => errnoValue(e) === r.errno)) return;
   if (isFailure(r)) throw new CaseFailure(`${what}: expected one of ${errnos.join('/')}, but it failed with ${formatErrno(r.errno)}`);
   throw new CaseFailure(`${what}: expected one of ${errnos.join('/')}, but the call succeeded (ret=${r.ret})`);
@@ -60,7 +85,8 @@ export function expectOk<T extends RawResult>(r: T, what: string): T['ret'] {
 }
 
 /** Expects strict equality (BigInt-aware); prints both values in hex where they are integers. */
-export function expectEq<T>(actual: T, expected: T, what: string): void {
+export function expectEq<T>(actual: T, given: T, what: string): void {
+  const expected = MUTATING ? mutatedValue(given) : given;
   if (actual === expected) return;
   throw new CaseFailure(`${what}: expected ${show(expected)}, got ${show(actual)}`);
 }

@@ -50,18 +50,49 @@ export class GuestProgram {
   reportImm(v: number, port: number): this {
     return this.movAlImm(v).outAl(port);
   }
-  /**
-   * mov eax, nr; mov ebx, a0; mov ecx, a1; mov edx, a2; vmcall — a KVM hypercall (KVM_HC_*) with up to
-   * three arguments, truncated to 32 bits as KVM does outside long mode. The result comes back in EAX
-   * (outAl reports its low byte). KVM patches vmcall to vmmcall on AMD.
-   */
-  hypercall(nr: number, a0 = 0, a1 = 0, a2 = 0): this {
-    for (const [op, v] of [[0xb8, nr], [0xbb, a0], [0xb9, a1], [0xba, a2]] as const) {
-      this.code.push(0x66, op);
-      this.imm16(v & 0xffff);
-      this.imm16((v >>> 16) & 0xffff);
-    }
-    this.code.push(0x0f, 0x01, 0xc1);
+  /** mov bl, imm8. */
+  movBlImm(v: number): this {
+    this.code.push(0xb3, v & 0xff);
+    return this;
+  }
+  /** mov bl, al. */
+  movBlAl(): this {
+    this.code.push(0x88, 0xc3);
+    return this;
+  }
+  /** cmp al, bl. */
+  cmpAlBl(): this {
+    this.code.push(0x38, 0xd8);
+    return this;
+  }
+  /** The offset the next instruction is assembled at (a jump target). */
+  here(): number {
+    return this.code.length;
+  }
+  /** je rel8 to an offset returned by here(). */
+  je(target: number): this {
+    return this.jump8(0x74, target);
+  }
+  /** jmp rel8 to an offset returned by here(). */
+  jmp(target: number): this {
+    return this.jump8(0xeb, target);
+  }
+  private jump8(opcode: number, target: number): this {
+    const rel = target - (this.code.length + 2);
+    if (rel < -128 || rel > 127) throw new Error(`jump of ${rel} bytes does not fit rel8`);
+    this.code.push(opcode, rel & 0xff);
+    return this;
+  }
+  /** mov r32, imm32 in 16-bit code (operand-size prefix): the hypercall registers eax, ebx, ecx, edx. */
+  movImm32(reg: 'eax' | 'ecx' | 'edx' | 'ebx', v: number): this {
+    const r = { eax: 0, ecx: 1, edx: 2, ebx: 3 }[reg];
+    this.code.push(0x66, 0xb8 + r);
+    this.code.push(v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff);
+    return this;
+  }
+  /** A KVM hypercall: vmmcall (0f 01 d9) on AMD, vmcall (0f 01 c1) on Intel; KVM emulates the other one too. */
+  hypercall(amd: boolean): this {
+    this.code.push(0x0f, 0x01, amd ? 0xd9 : 0xc1);
     return this;
   }
   /** hlt. */

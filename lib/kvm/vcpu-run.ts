@@ -59,7 +59,8 @@ export function step(vcpu: Vcpu): Step {
 
 /** A one-line description of a step, for failure messages and observations. */
 export function describeStep(s: Step): string {
-  const head = s.ret < 0 ? `KVM_RUN failed with ${formatErrno(s.errno)}, ${exitName(s.reason)}` : exitName(s.reason);
+  const failed = s.errno ? `KVM_RUN failed with ${formatErrno(s.errno)}` : `KVM_RUN returned ${s.ret}`;
+  const head = s.ret < 0 ? `${failed}, ${exitName(s.reason)}` : exitName(s.reason);
   if (s.io) {
     const dir = s.io.direction === KVM_EXIT_IO_OUT ? 'OUT' : 'IN';
     const count = s.io.count === 1 ? '' : ` count ${s.io.count}`;

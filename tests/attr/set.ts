@@ -10,7 +10,7 @@ import { PAGE, attrVmVariants, validAttributes, type AttrVmParams } from '../../
 const PRIVATE = BigInt(KVM_MEMORY_ATTRIBUTE_PRIVATE);
 /** An arbitrary page-aligned GPA with nothing special about it (no memslot needed: attributes are per gfn). */
 const BASE = 0x100000n;
-const TAGS = { linuxGit: ['5a475554db1e'], selftest: 'kvm_main.c:kvm_vm_ioctl_set_mem_attributes' } as const;
+const TAGS = { linuxGit: ['5a475554db1e'], kernelFn: 'kvm_main.c:kvm_vm_ioctl_set_mem_attributes' } as const;
 
 const attrArg = (address: bigint, size: bigint, attributes: bigint, flags = 0n) =>
   pack('kvm_memory_attributes', { address, size, attributes, flags });
@@ -19,7 +19,7 @@ const type0PrivateRefused = defineCase({
   id: 'attr.set.type0_private_refused',
   doc: 'a default VM reports KVM_CAP_MEMORY_ATTRIBUTES 0 and refuses PRIVATE: EINVAL where the ioctl is built, ENOTTY where /dev/kvm reports the cap as 0 (not built)',
   requires: { kvm: true },
-  tags: { linuxGit: ['5a475554db1e', '89ea60c2c7b5'], selftest: 'kvm_main.c:kvm_supported_mem_attributes' },
+  tags: { linuxGit: ['5a475554db1e', '89ea60c2c7b5'], kernelFn: 'kvm_main.c:kvm_supported_mem_attributes' },
   run(ctx) {
     const sys = ctx.env.sysCap(KVM_CAP_MEMORY_ATTRIBUTES);
     const vm = ctx.vm(0);
@@ -52,7 +52,7 @@ const onSystemFd = defineCase({
   id: 'attr.set.on_system_fd',
   doc: 'KVM_SET_MEMORY_ATTRIBUTES on /dev/kvm fails with EINVAL (x86 kvm_arch_dev_ioctl default)',
   requires: { kvm: true },
-  tags: { selftest: 'x86.c:kvm_arch_dev_ioctl' },
+  tags: { kernelFn: 'x86.c:kvm_arch_dev_ioctl' },
   run(ctx) {
     const r = __ioctlStruct(ctx.kvm.fd, 'KVM_SET_MEMORY_ATTRIBUTES', KVM_SET_MEMORY_ATTRIBUTES, attrArg(BASE, PAGE, 0n));
     expectErrno(r, 'EINVAL', 'KVM_SET_MEMORY_ATTRIBUTES on /dev/kvm');
@@ -63,7 +63,7 @@ const onVcpuFd = defineCase({
   id: 'attr.set.on_vcpu_fd',
   doc: 'KVM_SET_MEMORY_ATTRIBUTES on a vCPU fd fails with EINVAL (x86 kvm_arch_vcpu_ioctl default): it is a VM ioctl',
   requires: { kvm: true },
-  tags: { selftest: 'x86.c:kvm_arch_vcpu_ioctl' },
+  tags: { kernelFn: 'x86.c:kvm_arch_vcpu_ioctl' },
   run(ctx) {
     const vcpu = ctx.track(ctx.vm().createVcpu(0));
     const r = __ioctlStruct(vcpu.fd, 'KVM_SET_MEMORY_ATTRIBUTES', KVM_SET_MEMORY_ATTRIBUTES, attrArg(BASE, PAGE, 0n));

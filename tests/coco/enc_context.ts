@@ -32,7 +32,7 @@ const moveBadSourceFd = defineCase({
   id: 'coco.move_enc_context.bad_source_fd',
   doc: 'a source fd that is closed or not a VM is refused: EBADF from sev.c where the vendor module implements the move, EINVAL where it has no vm_move_enc_context_from (VMX, other vendors)',
   requires: { caps: ['KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM'] },
-  tags: { linuxGit: ['b56639318bb2'], selftest: 'svm/sev.c:sev_vm_move_enc_context_from; x86.c:kvm_vm_ioctl_enable_cap' },
+  tags: { linuxGit: ['b56639318bb2'], kernelFn: 'svm/sev.c:sev_vm_move_enc_context_from; x86.c:kvm_vm_ioctl_enable_cap' },
   run(ctx) {
     const dst = ctx.vm(0);
     const devNull = open('/dev/null', O_RDWR | O_CLOEXEC);

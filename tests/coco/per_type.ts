@@ -20,7 +20,7 @@ const gmemFlagsPerType = defineCase<VmTypeParams>({
   doc: 'KVM_CAP_GUEST_MEMFD_FLAGS on a VM is MMAP for types with private memory (SW_PROTECTED, SNP, TDX) and MMAP|INIT_SHARED otherwise, and creation accepts exactly the advertised flags',
   requires: { caps: ['KVM_CAP_GUEST_MEMFD', 'KVM_CAP_GUEST_MEMFD_FLAGS'] },
   variants: vmTypeVariants(),
-  tags: { linuxGit: ['44c6cb9fe988'], selftest: 'x86.c:kvm_arch_supports_gmem_init_shared; kvm_host.h:kvm_gmem_get_supported_flags' },
+  tags: { linuxGit: ['44c6cb9fe988'], kernelFn: 'x86.c:kvm_arch_supports_gmem_init_shared; kvm_host.h:kvm_gmem_get_supported_flags' },
   run(ctx) {
     const t = ctx.params.type;
     const vm = ctx.vm();
@@ -49,7 +49,7 @@ const memattrCapPerType = defineCase<VmTypeParams>({
   doc: 'KVM_CAP_MEMORY_ATTRIBUTES on /dev/kvm is 0 or PRIVATE; on a VM it is PRIVATE exactly for types with private memory (SW_PROTECTED, SNP, TDX) where the ioctl is built, else 0',
   requires: { kvm: true },
   variants: vmTypeVariants(),
-  tags: { linuxGit: ['5a475554db1e', '89ea60c2c7b5'], selftest: 'kvm_main.c:kvm_supported_mem_attributes' },
+  tags: { linuxGit: ['5a475554db1e', '89ea60c2c7b5'], kernelFn: 'kvm_main.c:kvm_supported_mem_attributes' },
   run(ctx) {
     const t = ctx.params.type;
     const sys = ctx.env.sysCap(KVM_CAP_MEMORY_ATTRIBUTES);
@@ -68,7 +68,7 @@ const readonlyPerType = defineCase<VmTypeParams>({
   requires: { kvm: true, caps: ['KVM_CAP_USER_MEMORY2'] },
   variants: vmTypeVariants(),
   expect: { capAgrees: true },
-  tags: { linuxGit: ['66155de93bcf', 'd30d9ee94cc0'], selftest: 'kvm_main.c:check_memory_region_flags' },
+  tags: { linuxGit: ['66155de93bcf', 'd30d9ee94cc0'], kernelFn: 'kvm_main.c:check_memory_region_flags' },
   run(ctx) {
     const t = ctx.params.type;
     const vm = ctx.vm();
@@ -89,7 +89,7 @@ const gmemReadonly = defineCase<VmTypeParams>({
   doc: 'KVM_MEM_GUEST_MEMFD together with KVM_MEM_READONLY is refused with EINVAL on the types with private memory too (the default type is memslot.gmem.with_readonly)',
   requires: { caps: ['KVM_CAP_GUEST_MEMFD'] },
   variants: vmTypeVariants((t) => t.privateMem),
-  tags: { linuxGit: ['e563592224e0'], selftest: 'kvm_main.c:check_memory_region_flags' },
+  tags: { linuxGit: ['e563592224e0'], kernelFn: 'kvm_main.c:check_memory_region_flags' },
   run(ctx) {
     const t = ctx.params.type;
     const vm = ctx.vm();

@@ -29,7 +29,7 @@ const createType = defineCase<CreateParams>({
   doc: 'KVM_CREATE_VM succeeds for a type exactly when KVM_CAP_VM_TYPES lists it (type 0 always), and fails with EINVAL for every other type',
   requires: { kvm: true },
   variants: createVariants,
-  tags: { linuxGit: ['89ea60c2c7b5'], selftest: 'x86.c:kvm_is_vm_type_supported' },
+  tags: { linuxGit: ['89ea60c2c7b5'], kernelFn: 'x86.c:kvm_is_vm_type_supported' },
   run(ctx) {
     const type = ctx.params.type;
     const listed = ctx.env.vmTypes.map(BigInt);
@@ -61,7 +61,7 @@ const prefaultBeforeLaunch = defineCase<VmTypeParams>({
   doc: 'SNP and TDX VMs refuse KVM_PRE_FAULT_MEMORY with EOPNOTSUPP until launch is finalised (pre_fault_allowed is set by SNP_LAUNCH_FINISH / TDX_FINALIZE_VM)',
   requires: { caps: ['KVM_CAP_PRE_FAULT_MEMORY'] },
   variants: vmTypeVariants((t) => !t.preFaultAtCreate),
-  tags: { linuxGit: ['bc1a5cd00211'], selftest: 'svm/sev.c:snp_launch_finish; vmx/tdx.c:tdx_td_finalize' },
+  tags: { linuxGit: ['bc1a5cd00211'], kernelFn: 'svm/sev.c:snp_launch_finish; vmx/tdx.c:tdx_td_finalize' },
   run(ctx) {
     const vm = ctx.vm();
     ctx.observe('vmCap', vm.checkExtension(KVM_CAP_PRE_FAULT_MEMORY));

@@ -18,7 +18,7 @@ import {
 const PRIVATE = BigInt(KVM_MEMORY_ATTRIBUTE_PRIVATE);
 const FLAG_PRIVATE = BigInt(KVM_MEMORY_EXIT_FLAG_PRIVATE);
 const SELFTEST = 'x86/private_mem_kvm_exits_test.c';
-const TAGS = { linuxGit: ['16f95f3b95ca', '8dd2eee9d526'], selftest: SELFTEST } as const;
+const TAGS = { linuxGit: ['16f95f3b95ca', '8dd2eee9d526'] } as const;
 
 /** How the guest touches the data page. */
 interface AccessParams {
@@ -77,7 +77,7 @@ const resolvedByConversion = defineCase({
   id: 'exit.memory_fault.resolved_by_conversion',
   doc: 'after a PRIVATE memory-fault exit, converting the page to shared and re-entering KVM_RUN completes the access from userspace_addr',
   requires: NEEDS_SW_PROTECTED,
-  tags: { ...TAGS, selftest: 'x86/private_mem_conversions_test.c' },
+  tags: { ...TAGS, selftest: 'x86/private_mem_conversions_test.c:guest_test_explicit_conversion' },
   timeoutMs: 20000,
   run(ctx) {
     const vm = ctx.vm();
@@ -116,7 +116,7 @@ const privateGmemClosed = defineCase({
   id: 'exit.memory_fault.private_gmem_closed',
   doc: 'after the guest_memfd behind a PRIVATE page is closed (bindings invalidated), a guest access exits with KVM_EXIT_MEMORY_FAULT (flags PRIVATE, the GPA, one page)',
   requires: NEEDS_SW_PROTECTED,
-  tags: { linuxGit: ['16f95f3b95ca', 'a7800aa80ea4'], selftest: 'guest_memfd.c:kvm_gmem_release' },
+  tags: { linuxGit: ['16f95f3b95ca', 'a7800aa80ea4'], kernelFn: 'guest_memfd.c:kvm_gmem_release' },
   timeoutMs: 20000,
   run(ctx) {
     const vm = ctx.vm();
@@ -136,7 +136,7 @@ const type0PrivateGmem = defineCase({
   doc: 'on a default VM, a slot bound to a guest_memfd created with MMAP but not INIT_SHARED is gmem-only: guest reads and writes are served from guest_memfd (zeroed at first use), never from userspace_addr, and cause no memory-fault exit',
   requires: { caps: ['KVM_CAP_GUEST_MEMFD', 'KVM_CAP_GUEST_MEMFD_FLAGS'], gmemFlags: ['GUEST_MEMFD_FLAG_MMAP'] },
   expect: { access: 'from_gmem' },
-  tags: { linuxGit: ['a7800aa80ea4', '44c6cb9fe988'], selftest: 'guest_memfd.c:kvm_gmem_bind (KVM_MEMSLOT_GMEM_ONLY); mmu.c:__kvm_mmu_faultin_pfn' },
+  tags: { linuxGit: ['a7800aa80ea4', '44c6cb9fe988'], kernelFn: 'guest_memfd.c:kvm_gmem_bind (KVM_MEMSLOT_GMEM_ONLY); mmu.c:__kvm_mmu_faultin_pfn' },
   timeoutMs: 20000,
   run(ctx) {
     const vm = ctx.vm(0);
@@ -168,7 +168,7 @@ const type0GmemClosed = defineCase({
   id: 'exit.memory_fault.type0_gmem_closed',
   doc: 'on a default VM, a guest access to a gmem-only slot (guest_memfd MMAP|INIT_SHARED) after the guest_memfd is closed exits with KVM_EXIT_MEMORY_FAULT: flags 0 (shared), the GPA, one page',
   requires: { caps: ['KVM_CAP_GUEST_MEMFD', 'KVM_CAP_GUEST_MEMFD_FLAGS', 'KVM_CAP_MEMORY_FAULT_INFO'], gmemFlags: ['GUEST_MEMFD_FLAG_MMAP', 'GUEST_MEMFD_FLAG_INIT_SHARED'] },
-  tags: { linuxGit: ['16f95f3b95ca', '44c6cb9fe988'], selftest: 'mmu.c:kvm_mmu_faultin_pfn_gmem; guest_memfd.c:kvm_gmem_get_pfn' },
+  tags: { linuxGit: ['16f95f3b95ca', '44c6cb9fe988'], kernelFn: 'mmu.c:kvm_mmu_faultin_pfn_gmem; guest_memfd.c:kvm_gmem_get_pfn' },
   timeoutMs: 20000,
   run(ctx) {
     const vm = ctx.vm(0);

@@ -17,7 +17,7 @@ const sizeZero = defineCase<GmemFlagParams>({
   doc: 'KVM_CREATE_GUEST_MEMFD with size 0 fails with EINVAL',
   requires: NEEDS_GMEM,
   variants: gmemFlagVariants(),
-  tags: { selftest: 'guest_memfd_test.c', linuxGit: ['a7800aa80ea4'] },
+  tags: { linuxGit: ['a7800aa80ea4'] },
   run(ctx) {
     const vm = ctx.vm();
     expectErrno(vm.__createGuestMemfd(0n, ctx.params.flags), 'EINVAL', 'size 0');

@@ -299,7 +299,6 @@ const bindingDoesNotPin = defineCase({
   id: 'gmem.lifetime.binding_does_not_pin_file',
   doc: 'a memslot binding holds no reference on the guest_memfd: once its last fd is closed (no mapping), a guest access to the slot fails with EFAULT and KVM_EXIT_MEMORY_FAULT',
   requires: NEEDS_GMEM_SLOT,
-  tags: { selftest: 'guest_memfd_test.c:test_guest_memfd_guest' },
   run(ctx) {
     const vm = ctx.vm();
     const g = ctx.track(vm.createGuestMemfd(SLOT_SIZE, SHARED));

@@ -36,7 +36,7 @@ function flagsVariant(name: string, flags: number, seals: number, mode: number) 
 const flagCombos = defineCase<FlagsParams>({
   id: 'memfd.create.flags',
   doc: 'each valid flag combination creates a memfd with the documented seals, mode, FD_CLOEXEC, F_GETFL O_RDWR|O_LARGEFILE, size 0 and an unlinked regular inode',
-  tags: { selftest: 'memfd_test.c:test_create/test_exec_no_seal/test_noexec_seal', linuxGit: ['9183df25fe7b', '105ff5339f49'] },
+  tags: { selftest: ['memfd_test.c:test_create', 'memfd_test.c:test_exec_no_seal', 'memfd_test.c:test_noexec_seal'], linuxGit: ['9183df25fe7b', '105ff5339f49'] },
   variants: [
     flagsVariant('none', 0, F_SEAL_SEAL, 0o777),
     flagsVariant('cloexec', MFD_CLOEXEC, F_SEAL_SEAL, 0o777),

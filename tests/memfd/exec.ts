@@ -12,7 +12,7 @@ import { __memfdCreate } from '../../lib/sys/memfd.js';
 import { __mmap, Mapping } from '../../lib/sys/mman.js';
 import {
   AT_EMPTY_PATH, AT_FDCWD, F_SETFD, F_SEAL_EXEC, F_SEAL_SEAL, F_SEAL_WRITE, MAP_SHARED, MFD_ALLOW_SEALING, MFD_CLOEXEC, MFD_EXEC,
-  MFD_NOEXEC_SEAL, O_CLOEXEC, O_RDONLY, O_WRONLY, PROT_READ, PROT_WRITE, SYSCALL,
+  MFD_HUGETLB, MFD_NOEXEC_SEAL, O_CLOEXEC, O_RDONLY, O_WRONLY, PROT_READ, PROT_WRITE, SYSCALL,
 } from '../../lib/uapi/index.js';
 import {
   MATRIX_SIZE, MEMFD_NOEXEC_SYSCTL, NEEDS_MEMFD_EXEC_API, SEAL_EXEC_IMPLIES, expectSeals, findInPath,
@@ -312,7 +312,16 @@ function expectResults(got: NsResult[], wants: Want[], where: string): void {
 }
 
 const NS_REQUIRES = { ...NEEDS_MEMFD_EXEC_API, root: true };
-const NS_TAGS = { selftest: 'memfd_test.c:test_sysctl_simple/test_sysctl_nested', linuxGit: ['105ff5339f49', '9876cfe8ec1c', '202e14222fad'] };
+const NS_LINUX_GIT = ['105ff5339f49', '9876cfe8ec1c', '202e14222fad'];
+/** The memfd_test.c functions each scenario covers (sysctl_invalid_values has no selftest counterpart). */
+const NS_SELFTESTS: Record<string, readonly string[]> = {
+  'memfd.exec.sysctl_namespaced': ['memfd_test.c:test_sysctl_simple', 'memfd_test.c:test_sysctl_nested'],
+  'memfd.exec.sysctl_0': ['memfd_test.c:test_sysctl_simple', 'memfd_test.c:test_sysctl_sysctl0', 'memfd_test.c:test_sysctl_set_sysctl0'],
+  'memfd.exec.sysctl_1': ['memfd_test.c:test_sysctl_simple', 'memfd_test.c:test_sysctl_sysctl1', 'memfd_test.c:test_sysctl_set_sysctl1'],
+  'memfd.exec.sysctl_2': ['memfd_test.c:test_sysctl_simple', 'memfd_test.c:test_sysctl_sysctl2', 'memfd_test.c:test_sysctl_set_sysctl2'],
+  'memfd.exec.sysctl_lower_in_own_namespace': ['memfd_test.c:test_sysctl_simple', 'memfd_test.c:test_sysctl_set_sysctl0'],
+  'memfd.exec.sysctl_child_inherits_floor': ['memfd_test.c:test_sysctl_nested', 'memfd_test.c:test_sysctl_sysctl1_failset', 'memfd_test.c:test_sysctl_sysctl2_failset'],
+};
 const NOEXEC = { outcome: 'OK', mode: 0o666, seals: F_SEAL_EXEC };
 
 /** A vm.memfd_noexec scenario: steps for the namespaced child and what each must find. */
@@ -405,7 +414,7 @@ const sysctlCases = SCENARIOS.map((s) =>
     id: s.id,
     doc: `${s.doc}; runs in a new pid namespace (unshare --pid --fork) so the host value is never touched`,
     requires: NS_REQUIRES,
-    tags: NS_TAGS,
+    tags: { linuxGit: NS_LINUX_GIT, ...(NS_SELFTESTS[s.id] ? { selftest: NS_SELFTESTS[s.id] } : {}) },
     timeoutMs: 60000,
     run(ctx) {
       const got = runNsSteps(ctx, s.plan.map(([step]) => step));
@@ -415,5 +424,38 @@ const sysctlCases = SCENARIOS.map((s) =>
   }),
 );
 
+/** A step list with MFD_HUGETLB added to every memfd_create, nested namespaces included (memfd_test.c's hugetlbfs mode). */
+function onHugetlb(plan: [NsStep, Want][]): [NsStep, Want][] {
+  return plan.map(([st, w]): [NsStep, Want] => {
+    if (st.op === 'create') return [{ op: 'create', flags: (st.flags | MFD_HUGETLB) >>> 0 }, w];
+    if (st.op === 'nested' && w.op === 'nested') {
+      const inner = onHugetlb(st.steps.map((x, i) => [x, w.wants[i] as Want]));
+      return [{ op: 'nested', steps: inner.map(([x]) => x) }, { op: 'nested', wants: inner.map(([, y]) => y) }];
+    }
+    return [st, w];
+  });
+}
 
-export default [noexecSeal, execFlag, sealExecChmod, sealExecPathChmod, sealExecImplies, sealExecBusy, execveat, ...sysctlCases];
+const HUGETLB_SCENARIOS: [string, string][] = [
+  ['sysctl_0', 'memfd.exec.sysctl_0'], ['sysctl_1', 'memfd.exec.sysctl_1'], ['sysctl_2', 'memfd.exec.sysctl_2'],
+  ['child_floor', 'memfd.exec.sysctl_child_inherits_floor'],
+];
+
+const hugetlbSysctl = defineCase<{ scenario: string }>({
+  id: 'memfd.hugetlb.sysctl',
+  doc: 'vm.memfd_noexec applies to MFD_HUGETLB memfds exactly as to shmem ones (the vm.memfd_noexec scenarios with MFD_HUGETLB added to every memfd_create; no huge page is needed); runs in a new pid namespace',
+  requires: { ...NS_REQUIRES, kconfig: ['CONFIG_HUGETLBFS'] },
+  tags: { selftest: ['memfd_test.c:test_sysctl_simple', 'memfd_test.c:test_sysctl_nested'], linuxGit: ['105ff5339f49'] },
+  timeoutMs: 60000,
+  variants: HUGETLB_SCENARIOS.map(([name, scenario]) => ({ name, params: { scenario } })),
+  run(ctx) {
+    const s = SCENARIOS.find((x) => x.id === ctx.params.scenario);
+    if (!s) throw new HarnessError(`unknown scenario ${ctx.params.scenario}`);
+    const plan = onHugetlb(s.plan);
+    const got = runNsSteps(ctx, plan.map(([step]) => step));
+    ctx.observe('results', got);
+    expectResults(got, plan.map(([, w]) => w), 'namespace (MFD_HUGETLB)');
+  },
+});
+
+export default [noexecSeal, execFlag, sealExecChmod, sealExecPathChmod, sealExecImplies, sealExecBusy, execveat, ...sysctlCases, hugetlbSysctl];

@@ -76,7 +76,7 @@ const sizeEncoding = defineCase<SizeParams>({
   id: 'memfd.hugetlb.size_encoding',
   doc: 'MFD_HUGETLB with an MFD_HUGE_* size succeeds exactly when the kernel has that huge page size (/sys/kernel/mm/hugepages), with st_blksize of that size; otherwise ENODEV',
   requires: NEEDS_HUGETLBFS,
-  tags: { selftest: 'memfd_test.c (hugetlbfs mode)', linuxGit: ['749df87bd7be'] },
+  tags: { linuxGit: ['749df87bd7be'] },
   variants: SIZES.map(([name, encoding, kb]) => ({ name, params: { encoding, kb } })),
   run(ctx) {
     const kb = ctx.params.kb || defaultHugepageKb();
@@ -239,7 +239,6 @@ const writeRefused = defineCase({
   id: 'memfd.hugetlb.write_refused',
   doc: 'hugetlbfs files have no write(2): write and pwrite fail with EINVAL; pread of an unallocated range within st_size returns zeros',
   requires: NEEDS_HUGETLBFS,
-  tags: { selftest: 'memfd_test.c:mfd_assert_write (hugetlbfs skips write)' },
   run(ctx) {
     const huge = defaultHugeBytes(ctx);
     const fd = createHuge(ctx, MFD_CLOEXEC);

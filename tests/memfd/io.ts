@@ -27,7 +27,6 @@ function expectRead(fd: number, offset: bigint | number, want: Buffer, what: str
 const roundTrip = defineCase({
   id: 'memfd.io.write_read_roundtrip',
   doc: 'write(2) stores bytes at the file offset and advances it; after lseek(0) read(2) returns them; read at EOF returns 0',
-  tags: { selftest: 'memfd_test.c:mfd_assert_write/mfd_assert_read' },
   run(ctx) {
     const fd = newMemfd(ctx, MFD_CLOEXEC, 'rw');
     const data = Buffer.from('guest private memory, or not');
@@ -60,7 +59,6 @@ const pwriteGap = defineCase({
 const mmapCoherent = defineCase({
   id: 'memfd.io.mmap_shared_coherent',
   doc: 'MAP_SHARED mappings and read/write see the same page cache: writes through the fd appear in every mapping and stores appear in pread',
-  tags: { selftest: 'memfd_test.c:mfd_assert_mmap_shared' },
   run(ctx) {
     const fd = newMemfd(ctx, MFD_CLOEXEC, 'mmap');
     ftruncate(fd, 2n * P);
@@ -77,7 +75,6 @@ const mmapCoherent = defineCase({
 const privateCow = defineCase({
   id: 'memfd.io.mmap_private_cow',
   doc: 'a store to a MAP_PRIVATE mapping stays private (copy-on-write): the file and a shared mapping keep the old bytes',
-  tags: { selftest: 'memfd_test.c:mfd_assert_fork_private_write' },
   run(ctx) {
     const fd = newMemfd(ctx, MFD_CLOEXEC, 'cow');
     pwrite(fd, fill(PAGE, 0x11), 0);
@@ -94,7 +91,6 @@ const privateCow = defineCase({
 const truncGrow = defineCase({
   id: 'memfd.io.ftruncate_grow_sparse',
   doc: 'ftruncate growing a memfd sets st_size, allocates nothing (st_blocks 0) and the new range reads as zeros',
-  tags: { selftest: 'memfd_test.c:mfd_assert_grow' },
   run(ctx) {
     const fd = newMemfd(ctx, MFD_CLOEXEC, 'grow');
     ftruncate(fd, 16n * P);
@@ -108,7 +104,6 @@ const truncGrow = defineCase({
 const truncShrink = defineCase({
   id: 'memfd.io.ftruncate_shrink_discards',
   doc: 'ftruncate shrinking a memfd discards the data beyond the new size: growing again reads zeros there, st_blocks drops',
-  tags: { selftest: 'memfd_test.c:mfd_assert_shrink' },
   run(ctx) {
     const fd = newMemfd(ctx, MFD_CLOEXEC, 'shrink');
     pwrite(fd, fill(4 * PAGE, 0x7e), 0);
@@ -137,7 +132,6 @@ const truncInvalid = defineCase({
 const fallocateAlloc = defineCase({
   id: 'memfd.io.fallocate_allocates',
   doc: 'fallocate(0) beyond EOF extends st_size and allocates pages; with KEEP_SIZE it allocates without changing st_size; data already there survives',
-  tags: { selftest: 'memfd_test.c:mfd_assert_grow' },
   run(ctx) {
     const fd = newMemfd(ctx, MFD_CLOEXEC, 'falloc');
     pwrite(fd, Buffer.from('keep'), 0);
@@ -154,7 +148,6 @@ const fallocateAlloc = defineCase({
 const punch = defineCase({
   id: 'memfd.io.punch_hole_zeroes',
   doc: 'FALLOC_FL_PUNCH_HOLE|KEEP_SIZE frees the pages (st_blocks drops), keeps st_size, and the range reads as zeros through read and a shared mapping',
-  tags: { selftest: 'memfd_test.c:mfd_assert_write' },
   run(ctx) {
     const fd = newMemfd(ctx, MFD_CLOEXEC, 'punch');
     pwrite(fd, fill(4 * PAGE, 0x42), 0);

@@ -1,39 +1,92 @@
 /** memfd.seals: the seal × operation matrix, F_ADD_SEALS argument checking, and how seals travel with the inode. */
 import { __pipe2 } from '../../lib/sys/fd.js';
 import { defineCase, type CaseDef } from '../../lib/harness/case.js';
-import { expectErrno, expectEq, expectOk, outcome, CaseFailure } from '../../lib/harness/expect.js';
+import type { CaseContext } from '../../lib/harness/context.js';
+import { expectErrno, expectEq, expectOk, expectTrue, outcome, CaseFailure } from '../../lib/harness/expect.js';
 import { addSeals, __addSeals, __getSeals } from '../../lib/sys/fcntl.js';
 import { __open, __dup, fstat } from '../../lib/sys/fd.js';
-import { __pwrite, pread, pwrite } from '../../lib/sys/io.js';
+import { __ftruncate, __pwrite, ftruncate, pread, pwrite } from '../../lib/sys/io.js';
 import { __mmap, __mprotect, Mapping } from '../../lib/sys/mman.js';
 import { socketpair, sendFds, recvFds } from '../../lib/sys/socket.js';
 import { syscall } from '../../lib/ffi/libc.js';
 import {
   F_ADD_SEALS, F_SEAL_EXEC, F_SEAL_FUTURE_WRITE, F_SEAL_GROW, F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_WRITE,
-  MAP_PRIVATE, MAP_SHARED, O_CLOEXEC, O_RDONLY, O_RDWR, O_TMPFILE, O_WRONLY, PROT_READ, PROT_WRITE, SYSCALL,
+  MAP_PRIVATE, MAP_SHARED, MFD_ALLOW_SEALING, MFD_CLOEXEC, MFD_HUGETLB, O_CLOEXEC, O_RDONLY, O_RDWR, O_TMPFILE, O_WRONLY, PROT_READ, PROT_WRITE, SYSCALL,
 } from '../../lib/uapi/index.js';
 import {
-  ALL_SEALS, MATRIX_SIZE, NEEDS_MEMFD_EXEC_API, SEAL_OPS, SEAL_ROWS, expectSeals, expectUnchanged, newMemfd,
+  ALL_SEALS, HUGE_BACKINGS, HUGE_MATRIX_PAGES, HUGE_SEAL_OPS, MATRIX_SIZE, availableHugepages, hugeSealOutcome, hugepageDir, sealableHugeMemfd, defaultHugepageKb, hugepagePoolText, NEEDS_MEMFD_EXEC_API, SEAL_OPS, SEAL_ROWS, expectSeals, expectUnchanged, newMemfd,
   observeOutcome, octal, requireDefaultExecPolicy, sealOutcome, sealText, sealableMemfd, snapshot, type SealRow,
 } from '../../lib/cases/memfd.js';
 
 /** Parameters of one cell of the seal matrix. */
 interface CellParams {
-  /** SEAL_OPS name. */ op: string;
+  /** SEAL_OPS (or HUGE_SEAL_OPS) name. */ op: string;
   /** 'OK' or the errno the contract gives this cell (a fixture may override it per kernel). */ outcome: string;
+  /** HUGE_BACKINGS name for the hugetlb variants; absent on shmem. */ backing?: string;
 }
+
+/** The hugetlb variants of a row: every HUGE_SEAL_OPS operation on each huge page size the machine has. */
+function hugeVariants(row: SealRow) {
+  return HUGE_BACKINGS.flatMap((b) => HUGE_SEAL_OPS.map((op) => ({
+    name: `${b.name}_${op.name}`,
+    params: { op: op.name, outcome: hugeSealOutcome(row.effective, op), backing: b.name },
+    requires: { kconfig: ['CONFIG_HUGETLBFS'], files: [hugepageDir(b.kb), ...(row.needsExecApi ? NEEDS_MEMFD_EXEC_API.files ?? [] : [])] },
+  })));
+}
+
+/** One hugetlb cell: like the shmem body, on a two-huge-page file that is faulted in only where free huge pages allow. */
+function runHugeCell(ctx: CaseContext<CellParams>, row: SealRow): void {
+  const b = HUGE_BACKINGS.find((x) => x.name === ctx.params.backing);
+  const op = HUGE_SEAL_OPS.find((o) => o.name === ctx.params.op);
+  if (!b || !op) throw new Error(`unknown hugetlb cell ${ctx.params.backing}/${ctx.params.op}`);
+  const huge = b.kb * 1024;
+  const free = availableHugepages(b.kb);
+  const want = ctx.expected<string>('outcome', ctx.params.outcome);
+  if (want === 'OK' && op.allocates > 0 && free < op.allocates)
+    ctx.skip(`needs ${op.allocates} free ${b.kb} kB huge page(s) for the allocation to succeed, ${free} available (${hugepagePoolText(b.kb)})`);
+  const faultable = free >= HUGE_MATRIX_PAGES + op.allocates;
+  if (!faultable) ctx.note(`no free ${b.kb} kB huge pages to fault: the file stays a hole and stores through mappings are not verified`);
+  const fd = sealableHugeMemfd(ctx, b, row.mode, faultable);
+  addSeals(fd, row.seal);
+  expectSeals(fd, row.effective, `F_ADD_SEALS(${sealText(row.seal)}) on a ${octal(row.mode)} hugetlb file`);
+  const before = snapshot(fd);
+  const res = op.run(ctx, fd, huge, faultable);
+  observeOutcome(ctx, res.r);
+  const what = `${res.what} on a ${b.name} file sealed ${sealText(row.effective)}`;
+  if (want === 'OK') {
+    expectOk(res.r, what);
+    res.verify?.();
+  } else {
+    expectErrno(res.r, want, what);
+    expectUnchanged(fd, before, res.what);
+  }
+}
+
+/** The memfd_test.c functions each matrix row covers (the exec row on a 0600 file has no selftest counterpart). */
+const ROW_SELFTESTS: Record<string, readonly string[]> = {
+  seal: ['memfd_test.c:test_basic'],
+  shrink: ['memfd_test.c:test_seal_shrink'],
+  grow: ['memfd_test.c:test_seal_grow'],
+  write: ['memfd_test.c:test_seal_write', 'memfd_test.c:test_seal_write_map_read_shared'],
+  future_write: ['memfd_test.c:test_seal_future_write'],
+  exec_on_executable: ['memfd_test.c:test_exec_seal'],
+};
 
 function matrixRow(row: SealRow): CaseDef<CellParams> {
   return defineCase<CellParams>({
     id: `memfd.seals.${row.name}`,
-    doc: `${row.doc}; one variant per operation, each asserting success or the exact errno and that a refused call changed nothing`,
+    doc: `${row.doc}; one variant per operation on shmem and on hugetlb (2 MiB, 1 GiB where the machine has it), each asserting success or the exact errno and that a refused call changed nothing`,
     ...(row.needsExecApi ? { requires: NEEDS_MEMFD_EXEC_API } : {}),
     tags: {
-      selftest: 'memfd_test.c:test_seal_write/future_write/shrink/grow/exec',
+      ...(ROW_SELFTESTS[row.name] ? { selftest: ROW_SELFTESTS[row.name] } : {}),
       linuxGit: row.needsExecApi ? ['6fd7353829ca', 'c4f75bc8bd6b'] : row.seal === F_SEAL_FUTURE_WRITE ? ['ab3948f58ff8'] : ['40e041a2c858'],
     },
-    variants: SEAL_OPS.map((op) => ({ name: op.name, params: { op: op.name, outcome: sealOutcome(row.effective, op) } })),
+    variants: [
+      ...SEAL_OPS.map((op) => ({ name: op.name, params: { op: op.name, outcome: sealOutcome(row.effective, op) } })),
+      ...hugeVariants(row),
+    ],
     run(ctx) {
+      if (ctx.params.backing) { runHugeCell(ctx, row); return; }
       const op = SEAL_OPS.find((o) => o.name === ctx.params.op);
       if (!op) throw new Error(`unknown seal op ${ctx.params.op}`);
       const fd = sealableMemfd(ctx, row.mode);
@@ -381,7 +434,81 @@ const sealsPerInode = defineCase({
   },
 });
 
+const resize = defineCase({
+  id: 'memfd.seals.resize',
+  doc: 'F_SEAL_SHRINK|F_SEAL_GROW together fix the size: reads, writes and writable shared mappings still work, every ftruncate to another size and a pwrite past EOF fail with EPERM',
+  tags: { selftest: 'memfd_test.c:test_seal_resize', linuxGit: ['40e041a2c858'] },
+  run(ctx) {
+    const fd = sealableMemfd(ctx, 0o600);
+    addSeals(fd, F_SEAL_SHRINK | F_SEAL_GROW);
+    expectSeals(fd, F_SEAL_SHRINK | F_SEAL_GROW, 'after F_ADD_SEALS(SHRINK|GROW)');
+    expectEq(pread(fd, 4, 0).length, 4, 'pread');
+    expectOk(__pwrite(fd, Buffer.from('\0\0\0\0'), 0), 'pwrite inside the file');
+    const m = __mmap(MATRIX_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0n);
+    if (m.ret !== -1n) ctx.track(new Mapping(m.ret, MATRIX_SIZE));
+    expectOk(m, 'writable shared mapping');
+    expectErrno(__ftruncate(fd, MATRIX_SIZE / 2), 'EPERM', 'ftruncate to half the size');
+    expectErrno(__ftruncate(fd, MATRIX_SIZE * 2), 'EPERM', 'ftruncate to twice the size');
+    // A pwrite across EOF writes up to EOF and stops there (short count), or fails with EPERM; it never grows the file.
+    const big = __pwrite(fd, Buffer.alloc(MATRIX_SIZE * 8), 0);
+    ctx.observe('grow_write', big.ret < 0 ? outcome(big) : String(big.ret));
+    if (big.ret >= 0) expectTrue(BigInt(big.ret) <= BigInt(MATRIX_SIZE), `pwrite of 8x the size wrote ${big.ret} bytes, past EOF`);
+    else expectErrno(big, 'EPERM', 'pwrite growing the file 8x');
+    expectEq(fstat(fd).size, BigInt(MATRIX_SIZE), 'st_size');
+  },
+});
+
+/** Which backing the pinned memfd has. */
+type PinBacking = 'shmem' | 'hugetlb';
+
+const IORING_REGISTER_BUFFERS = 0;
+const IORING_UNREGISTER_BUFFERS = 1;
+
+const writeWhilePinned = defineCase<{ backing: PinBacking }>({
+  id: 'memfd.seals.write_while_pinned',
+  doc: 'F_SEAL_WRITE is not granted while pages of the memfd are pinned for writing (an io_uring fixed buffer over its shared mapping, no mapping left): EBUSY, or success only if the kernel replaced the pinned pages; once the pin is gone it succeeds',
+  variants: [
+    { name: 'shmem', params: { backing: 'shmem' } },
+    { name: 'hugetlb', params: { backing: 'hugetlb' }, requires: { kconfig: ['CONFIG_HUGETLBFS'] } },
+  ],
+  tags: { selftest: 'fuse_test.c:main', kernelFn: 'memfd.c:memfd_wait_for_pins', linuxGit: ['40e041a2c858'] },
+  run(ctx) {
+    let size = MATRIX_SIZE;
+    let fd: number;
+    if (ctx.params.backing === 'hugetlb') {
+      const kb = defaultHugepageKb();
+      if (kb === 0) ctx.skip('no Hugepagesize in /proc/meminfo');
+      if (availableHugepages(kb) < 2) ctx.skip(`needs two free ${kb} kB huge pages (pinning faults them in), ${availableHugepages(kb)} available (${hugepagePoolText(kb)})`);
+      size = 2 * kb * 1024;
+      fd = newMemfd(ctx, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_HUGETLB, 'pinned');
+      ftruncate(fd, size);
+    } else {
+      fd = sealableMemfd(ctx, 0o600);
+    }
+    const map = ctx.map(size, PROT_READ | PROT_WRITE, MAP_SHARED, fd);
+    map.bytes.fill(0x11);
+    const params = Buffer.alloc(120);
+    const ring = syscall(SYSCALL.io_uring_setup, 1, params);
+    if (ring.ret < 0n) ctx.skip(`io_uring_setup failed with ${outcome(ring)} (io_uring unavailable: kernel.io_uring_disabled or no CONFIG_IO_URING), so no long-term pin can be taken`);
+    const ringFd = ctx.trackFd(Number(ring.ret));
+    const iov = Buffer.alloc(16);
+    iov.writeBigUInt64LE(map.addr, 0);
+    iov.writeBigUInt64LE(BigInt(size), 8);
+    const reg = syscall(SYSCALL.io_uring_register, ringFd, IORING_REGISTER_BUFFERS, iov, 1);
+    if (reg.ret < 0n) ctx.skip(`IORING_REGISTER_BUFFERS over the memfd mapping failed with ${outcome(reg)}: the kernel refused the long-term pin`);
+    map.close();
+    const busy = __addSeals(fd, F_SEAL_WRITE);
+    ctx.observe('seal_while_pinned', outcome(busy));
+    if (busy.ret === 0) ctx.note('F_SEAL_WRITE succeeded while pinned: the kernel must have replaced the pinned pages');
+    else expectErrno(busy, 'EBUSY', 'F_ADD_SEALS(WRITE) while the pages are pinned for writing');
+    expectOk(syscall(SYSCALL.io_uring_register, ringFd, IORING_UNREGISTER_BUFFERS, null, 0), 'IORING_UNREGISTER_BUFFERS');
+    if (busy.ret !== 0) expectOk(__addSeals(fd, F_SEAL_WRITE), 'F_ADD_SEALS(WRITE) after the pin is gone');
+    expectSeals(fd, F_SEAL_WRITE, 'final seals');
+  },
+});
+
 export default [
   ...matrix, sealSealBlocksAll, withoutAllowSealing, unknownBits, upperBits, addZero, allAtOnce, otherFiles, rdonlyCannotAdd,
   throughDup, throughProcReopen, inChild, throughScmRights, writeSealWithMappings, futureWriteKeepsMapping, sealsPerInode,
+  resize, writeWhilePinned,
 ];

@@ -1,7 +1,7 @@
 /** memslot.gmem: KVM_SET_USER_MEMORY_REGION2 with KVM_MEM_GUEST_MEMFD — flags, the guest_memfd field, offsets, overlaps, changes, limits. */
 import { defineCase, type CaseDef } from '../../lib/harness/case.js';
 import type { CaseContext } from '../../lib/harness/context.js';
-import { expectErrno, expectOk, expectTrue, outcome } from '../../lib/harness/expect.js';
+import { CaseFailure, expectErrno, expectOk, expectTrue, outcome } from '../../lib/harness/expect.js';
 import {
   KVM_CAP_GUEST_MEMFD, KVM_CAP_MULTI_ADDRESS_SPACE, KVM_CAP_NR_MEMSLOTS, KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY,
   O_RDWR, O_CLOEXEC, PROT_READ, PROT_WRITE, MAP_SHARED, MAP_ANONYMOUS,
@@ -10,7 +10,7 @@ import { close } from '../../lib/ffi/libc.js';
 import { open, dup } from '../../lib/sys/fd.js';
 import { ftruncate } from '../../lib/sys/io.js';
 import type { Vm } from '../../lib/kvm/vm.js';
-import { PAGE, hex } from '../../lib/cases/gmem.js';
+import { PAGE, hex, gmemFlagVariants, type GmemFlagParams } from '../../lib/cases/gmem.js';
 import {
   GMEM_FLAG, NEEDS_GMEM_SLOT, BASE_GPA, FD_MINUS_ONE, gmemSlot, __deleteSlot, pages, vmTypeVariants, type VmTypeParams,
 } from '../../lib/cases/memslot.js';
@@ -566,9 +566,28 @@ const refusedWithoutVmCap = defineCase({
   },
 });
 
+const offsetNearInt64Max = defineCase<GmemFlagParams>({
+  id: 'memslot.gmem.offset_near_int64_max',
+  doc: 'a guest_memfd slot at offset ALIGN_DOWN(INT64_MAX, PAGE) is refused with EINVAL: offset + size overflows a signed loff_t and must not wrap past the file-size check',
+  requires: NEEDS_GMEM_SLOT,
+  variants: gmemFlagVariants(),
+  tags: { selftest: 'guest_memfd_test.c:test_invalid_binding', kernelFn: 'guest_memfd.c:kvm_gmem_bind' },
+  run(ctx) {
+    const vm = ctx.vm();
+    const gmem = ctx.gmem(vm, pages(4), ctx.params.flags);
+    const offset = ((1n << 63n) - 1n) & ~(PAGE - 1n);
+    const r = vm.__setUserMemoryRegion2(gmemSlot(gmem, 0, BASE_GPA, gmem.size, offset));
+    if (r.ret === 0) {
+      ctx.defer(() => { __deleteSlot(vm, 0); });
+      throw new CaseFailure(`KVM_SET_USER_MEMORY_REGION2 bound a ${hex(gmem.size)}-byte slot at guest_memfd offset ${hex(offset)} of a ${hex(gmem.size)}-byte file: offset + size wrapped to a negative loff_t and passed kvm_gmem_bind's size check (defect)`);
+    }
+    expectErrno(r, 'EINVAL', `offset ${hex(offset)} size ${hex(gmem.size)}`);
+  },
+});
+
 export default [
   v1Ioctl, withDirtyLog, withReadonly, unknownBits, fdKinds, sameGmemOtherVm, unalignedOffset, badBounds, edgesOk,
   generalChecks, padNonzero, deleteNonexistent, deleteIgnoresFd, deleteChecksOffset, deleteReadd, overlapGmem, overlapBoth,
   adjacentOk, gpaOverlap, dupFd, twoFiles, modify, convertPlain, manySlots, slotIdLimit, asBeyond, asSecond, closeBound,
-  refusedWithoutVmCap,
+  refusedWithoutVmCap, offsetNearInt64Max,
 ];

@@ -13,7 +13,7 @@ import { KVM_CAP_PRE_FAULT_MEMORY, KVM_PRE_FAULT_MEMORY, MAP_ANONYMOUS, MAP_NORE
 import { hex, NEEDS_GMEM } from '../../lib/cases/gmem.js';
 import { PAGE, prefaultBackingVariants, prefaultSetup, type PrefaultParams } from '../../lib/cases/attr.js';
 
-const TAGS = { linuxGit: ['bc1a5cd00211', '9aed7a6c0b59'], selftest: 'kvm_main.c:kvm_vcpu_pre_fault_memory' } as const;
+const TAGS = { linuxGit: ['bc1a5cd00211', '9aed7a6c0b59'], kernelFn: 'kvm_main.c:kvm_vcpu_pre_fault_memory' } as const;
 /** GPA of the small anonymous slot argument cases use. */
 const SLOT_GPA = 0x100000n;
 const SLOT_PAGES = 16n;
@@ -136,7 +136,7 @@ const onVmFd = defineCase({
   id: 'prefault.ioctl.on_vm_fd',
   doc: 'KVM_PRE_FAULT_MEMORY on a VM fd fails with ENOTTY (x86 kvm_arch_vm_ioctl default): it is a vCPU ioctl; 0xd5 on the VM fd was the never-merged KVM_LINK_GUEST_MEMFD',
   requires: { kvm: true },
-  tags: { ...TAGS, proposal: 'gmem-link-rfc-v1', selftest: 'x86.c:kvm_arch_vm_ioctl' },
+  tags: { ...TAGS, proposal: 'gmem-link-rfc-v1', kernelFn: 'x86.c:kvm_arch_vm_ioctl' },
   run(ctx) {
     const r = __ioctlStruct(ctx.vm(0).fd, 'KVM_PRE_FAULT_MEMORY', KVM_PRE_FAULT_MEMORY, pack('kvm_pre_fault_memory', { gpa: 0n, size: PAGE }));
     expectErrno(r, 'ENOTTY', 'KVM_PRE_FAULT_MEMORY on a VM fd');
@@ -147,7 +147,7 @@ const onSystemFd = defineCase({
   id: 'prefault.ioctl.on_system_fd',
   doc: 'KVM_PRE_FAULT_MEMORY on /dev/kvm fails with EINVAL (x86 kvm_arch_dev_ioctl default)',
   requires: { kvm: true },
-  tags: { ...TAGS, selftest: 'x86.c:kvm_arch_dev_ioctl' },
+  tags: { ...TAGS, kernelFn: 'x86.c:kvm_arch_dev_ioctl' },
   run(ctx) {
     const r = __ioctlStruct(ctx.kvm.fd, 'KVM_PRE_FAULT_MEMORY', KVM_PRE_FAULT_MEMORY, pack('kvm_pre_fault_memory', { gpa: 0n, size: PAGE }));
     expectErrno(r, 'EINVAL', 'KVM_PRE_FAULT_MEMORY on /dev/kvm');
@@ -172,7 +172,7 @@ const refusedWithoutCap = defineCase<PrefaultParams>({
   requires: { kvm: true, caps: ['KVM_CAP_USER_MEMORY2'] },
   variants: prefaultBackingVariants(),
   expect: { errno: 'EOPNOTSUPP' },
-  tags: { linuxGit: ['bc1a5cd00211', '6e01b7601dfe', '9aed7a6c0b59'], selftest: 'mmu.c:kvm_arch_vcpu_pre_fault_memory' },
+  tags: { linuxGit: ['bc1a5cd00211', '6e01b7601dfe', '9aed7a6c0b59'], kernelFn: 'mmu.c:kvm_arch_vcpu_pre_fault_memory' },
   run(ctx) {
     const sys = ctx.env.sysCap(KVM_CAP_PRE_FAULT_MEMORY);
     ctx.observe('sysCap', sys);

@@ -28,7 +28,7 @@ const timerRetry = defineCase<PrefaultParams>({
   isolation: 'fresh',
   serial: true,
   timeoutMs: 90000,
-  tags: { linuxGit: ['bc1a5cd00211', '9aed7a6c0b59'], selftest: 'kvm_main.c:kvm_vcpu_pre_fault_memory (signal_pending)' },
+  tags: { linuxGit: ['bc1a5cd00211', '9aed7a6c0b59'], kernelFn: 'kvm_main.c:kvm_vcpu_pre_fault_memory (signal_pending)' },
   run(ctx) {
     const { vcpu, base, end } = prefaultSetup(ctx, ctx.params.backing, SIZE);
     const timer = ctx.track(PeriodicSignal.start(PERIOD_US / 1000));
@@ -62,7 +62,7 @@ const pendingSignal = defineCase({
   isolation: 'fresh',
   serial: true,
   timeoutMs: 30000,
-  tags: { linuxGit: ['bc1a5cd00211', '9aed7a6c0b59'], selftest: 'kvm_main.c:kvm_vcpu_pre_fault_memory (signal_pending before the first page)' },
+  tags: { linuxGit: ['bc1a5cd00211', '9aed7a6c0b59'], kernelFn: 'kvm_main.c:kvm_vcpu_pre_fault_memory (signal_pending before the first page)' },
   run(ctx) {
     if (ctx.expected<string>('ioctl', 'present') === 'absent')
       ctx.skip('KVM_PRE_FAULT_MEMORY does not exist on this kernel (fixtures: added in 6.10 by bc1a5cd00211)');

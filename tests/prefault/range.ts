@@ -76,7 +76,7 @@ const repeat = defineCase<PrefaultParams>({
   doc: 'pre-faulting a range that is already mapped succeeds again (spurious faults count as progress)',
   requires: REQUIRES,
   variants: prefaultBackingVariants(),
-  tags: TAGS,
+  tags: { linuxGit: TAGS.linuxGit },
   timeoutMs: 60000,
   run(ctx) {
     const { vcpu, base } = prefaultSetup(ctx, ctx.params.backing, TEST_SIZE);

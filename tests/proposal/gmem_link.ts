@@ -34,7 +34,7 @@ const KVM = { kvm: true } as const;
 
 /** Tags of a link case (variants v1/v2 cover both RFCs; the seed carries v1). */
 function tags(selftest?: string) {
-  return { proposal: 'gmem-link-rfc-v1', seed: '004', ...(selftest ? { selftest } : {}) };
+  return { proposal: 'gmem-link-rfc-v1', seed: '004', ...(selftest ? { rfcSelftest: selftest } : {}) };
 }
 
 /** Probes the variant's link ABI (skips unless present) and returns its proof. */

@@ -92,7 +92,7 @@ function tmpfsMount(ctx: CaseContext<unknown>): number {
 const userMount = defineCase({
   id: 'proposal.restrictedmem.usermnt',
   doc: 'memfd_restricted(RMFD_USERMNT, mount_fd) creates the file on a tmpfs mount; a negative fd or a non-mount fd is refused with EINVAL (RFC v3 selftests)',
-  tags: { proposal: 'restrictedmem-mount-rfc-v3', selftest: 'restrictedmem RFC v3 2/2: restrictedmem_tmpfile_invalid_fd, restrictedmem_tmpfile_fd_not_a_mount' },
+  tags: { proposal: 'restrictedmem-mount-rfc-v3', rfcSelftest: 'restrictedmem RFC v3 2/2: restrictedmem_tmpfile_invalid_fd, restrictedmem_tmpfile_fd_not_a_mount' },
   run(ctx) {
     const proof = requireProposal(ctx, 'restrictedmem_rfc_usermnt');
     const flag = rmfdUsermnt(proof);

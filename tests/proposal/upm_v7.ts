@@ -63,7 +63,7 @@ function failHoleWrite(ctx: CaseContext<unknown>, fd: number, what: string): voi
 const selftestSequence = defineCase({
   id: 'proposal.upm_v7.auto_allocate_selftest_sequence',
   doc: 'the v7 selftest sequence: writes allocate before the seal and into allocated pages after it; after PUNCH_HOLE write() fails and a mapped write gets SIGBUS; after fallocate() both work again',
-  tags: { ...TAGS, selftest: SELFTEST },
+  tags: { ...TAGS, rfcSelftest: SELFTEST },
   run(ctx) {
     const seal = sealAutoAllocate(requireProposal(ctx, 'upm_v7_seal_auto_allocate'));
     const fd = ctx.memfd('kern_memfd_seal_auto_allocate', MFD_CLOEXEC | MFD_ALLOW_SEALING);
