@@ -4,5 +4,7 @@
 # skipped; 2 bad command line or input.
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")"
-bash ci/bootstrap.sh
-exec node dist/lib/cli/main.js "$@"
+node=$(bash ci/bootstrap.sh)
+# children that start `node` by name (helpers, nested bootstraps) get the same runtime
+export PATH="$(dirname "$node"):$PATH"
+exec "$node" dist/lib/cli/main.js "$@"

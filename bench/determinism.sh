@@ -5,4 +5,4 @@
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")/.."
 source bench/build.sh
-exec node "$build/bench/determinism.js" "$@"
+exec "$node" "$build/bench/determinism.js" "$@"

@@ -14,4 +14,4 @@ if [ ! -x /usr/bin/time ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null
   printf '# bench: installing Debian'"'"'s time (peak RSS of suite runs)\n' >&2
   apt-get install -y -qq time >&2 || printf '# bench: no /usr/bin/time: RSS from /proc only\n' >&2
 fi
-exec node "$build/bench/bench.js" "$@"
+exec "$node" "$build/bench/bench.js" "$@"

@@ -1,31 +1,44 @@
 #!/usr/bin/env bash
-# Installs and builds whatever is missing: Node.js (Debian's, if absent), npm dependencies, the
-# compiled TypeScript. Sourced by run.sh and test.sh; idempotent and quiet when nothing is missing.
+# Installs and builds whatever is missing: the Node.js to run on (ci/node.sh: the system's when it is
+# at least the pinned release, else the pinned release fetched into the cache; GMEM_NODE overrides),
+# npm dependencies, the compiled TypeScript. Run by run.sh, test.sh and the kselftest installer;
+# idempotent and quiet when nothing is missing. Prints the node binary's path on stdout (nothing else
+# goes there), for the caller to run the suite with.
 set -euo pipefail
 cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.."
 
 bootstrap_log() { printf '# bootstrap: %s\n' "$*" >&2; }
+apt_install() {
+  [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1 || { bootstrap_log "cannot install $* (not root, or no apt-get)"; exit 2; }
+  # apt's progress (a line per package) is dropped; its errors stay on stderr
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"; } >/dev/null ||
+    { bootstrap_log "apt-get install $* failed"; exit 2; }
+}
 
-if ! command -v node >/dev/null 2>&1; then
-  bootstrap_log "node not found: installing Debian's nodejs and npm"
-  apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >&2
-fi
-if [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
-  echo "gmem-conformance needs Node.js >= 20 (found $(node --version))" >&2
-  exit 2
-fi
+node=$(bash ci/node.sh)
+# npm, npx and tsc start through `#!/usr/bin/env node`: they run on the chosen node too
+PATH=$(dirname "$node"):$PATH
+export PATH
+
 if ! command -v gcc >/dev/null 2>&1 || ! command -v python3 >/dev/null 2>&1; then
   bootstrap_log "installing gcc and python3 (uapi check, kernel KTAP parser)"
-  apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev python3 >&2
+  apt_install gcc libc6-dev python3
 fi
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  if ! command -v npm >/dev/null 2>&1; then
+    bootstrap_log "npm not found: installing Debian's npm for npm ci"
+    apt_install npm
+  fi
   bootstrap_log "installing npm dependencies (npm ci)"
-  npm ci --no-audit --no-fund --loglevel=error >&2
+  # --ignore-scripts: no dependency needs one (koffi's binary comes in @koromix/koffi-<platform>), and
+  # npm 9 (Debian 12's) would otherwise run koffi's source build that npm 11 skips anyway
+  npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >&2
 fi
 stamp=dist/.build-stamp
 if [ ! -f "$stamp" ] || [ -n "$(find lib tests unit bench tsconfig.json package.json -newer "$stamp" \( -name '*.ts' -o -name '*.json' \) -print -quit 2>/dev/null)" ]; then
   bootstrap_log "compiling TypeScript"
   rm -rf dist
-  npx --no-install tsc -p tsconfig.json >&2
+  "$node" node_modules/typescript/bin/tsc -p tsconfig.json >&2
   touch "$stamp"
 fi
+printf '%s\n' "$node"

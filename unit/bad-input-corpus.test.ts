@@ -42,9 +42,9 @@ const BAD_RESULTS: [string, string, RegExp][] = [
   ['empty', '', /empty\.jsonl:1:1: no "run" record/],
   ['not-json', `${RUN}\nhello world\n${RUN}\n`, /not-json\.jsonl:2:1: not valid JSON/],
   ['no-type', `${RUN}\n{"id":"a.b"}\n`, /no-type\.jsonl:2:1: record has no "type"/],
-  ['bad-type', `${RUN}\n{"type":"bogus"}\n`, /bad-type\.jsonl:2:1: unknown record type "bogus"/],
+  ['bad-type', `${RUN}\n{"type":"bogus"}\n`, /bad-type\.jsonl:2:2: unknown record type "bogus"/],
   ['no-verdict', `${RUN}\n{"type":"result","id":"a.b"}\n`, /no-verdict\.jsonl:2:1: result record needs string "id" and "verdict"/],
-  ['no-run', '{"type":"result","id":"a.b","verdict":"pass"}\n', /no-run\.jsonl:1:1: no "run" record/],
+  ['no-run', '{"type":"result","id":"a.b","verdict":"pass"}\n', /no-run\.jsonl:1:2: result a\.b before the "run" record/],
 ];
 
 for (const [name, text, message] of BAD_RESULTS) {

@@ -1,7 +1,7 @@
 /** `export kcidb`: documents valid against KernelCI's KCIDB I/O v5.3 schema (ajv + ajv-formats), statuses, ids, paths. */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import AjvModule from 'ajv/dist/2020.js';
 import formatsModule from 'ajv-formats';
@@ -166,6 +166,7 @@ test('awkward ids, messages and records still give a valid document with unique 
     res('kselftest.kvm.guest_memfd_test', 'xfail', 'known'),
   ];
   writeFileSync(odd, `${recs.map((r) => JSON.stringify(r)).join('\n')}\n`);
+  mkdirSync(join(dir, 'no-fixtures'), { recursive: true }); // an empty fixtures directory (a missing one is refused)
   const { doc } = exportKcidb(odd, ['--fixtures', join(dir, 'no-fixtures')]);
   assertValid(doc);
   const paths = doc.tests.map((t) => t.path);
@@ -180,7 +181,7 @@ test('bad input and bad options are refused with exit status 2', () => {
   const bad = join(dir, 'bad.jsonl');
   writeFileSync(bad, `${readFileSync(live.results, 'utf8').split('\n')[0]}\n{"type":"result","id":"a.b","case":"a.b","family":"a","verdict":"maybe","message":"","durationMs":1}\n`);
   const cases: [string[], RegExp][] = [
-    [['export', 'kcidb', bad], /bad\.jsonl:2:1: result a\.b: unknown verdict "maybe"/],
+    [['export', 'kcidb', bad], /bad\.jsonl:2:55: result a\.b: unknown verdict "maybe"/],
     [['export', 'kcidb', join(dir, 'missing.jsonl')], /missing\.jsonl: cannot read/],
     [['export', 'kcidb', live.results, '--origin', 'My-Lab'], /--origin expects a KCIDB origin/],
     [['export', 'kcidb', live.results, '--git-commit', 'abc123'], /--git-commit expects a full 40-hex commit id/],
@@ -199,4 +200,20 @@ test('bad input and bad options are refused with exit status 2', () => {
   const help = cli(['export', '--help']);
   assert.equal(help.status, 0);
   assert.match(help.stdout, /kcidb RESULTS\.jsonl/);
+});
+
+test('the KTAP lines of every excerpt are the same whatever order the cases finished in (as under -j)', () => {
+  const lines = readFileSync(every.results, 'utf8').trim().split('\n');
+  const [run, ...rest] = lines;
+  const end = rest.pop() as string;
+  const reversed = join(dir, 'reversed.jsonl');
+  writeFileSync(reversed, `${[run, ...rest.reverse(), end].join('\n')}\n`);
+  const excerpts = (file: string) => new Map(exportKcidb(file, ['--fixtures', every.fixtures, '--no-miss']).doc.tests.map((t) => [t.path, t.log_excerpt]));
+  const a = excerpts(every.results);
+  const b = excerpts(reversed);
+  assert.deepEqual([...b].sort(), [...a].sort());
+  assert.match(a.get('gmem_conformance.harness.demo.sigbus') ?? '', /^not ok 2 harness\.demo\.sigbus/m, 'the number is the case\'s place in its family\'s plan');
+  // the LAVA script, too, echoes the plan's numbers
+  const lava = (file: string) => cli(['export', 'lava-results', file]).stdout.split('\n').filter((l) => /not ok \d+/.test(l)).sort();
+  assert.deepEqual(lava(reversed), lava(every.results));
 });

@@ -80,6 +80,8 @@ test('install.sh lays out a kselftest collection: test, settings, list entry, th
   for (const p of ['suite/dist/lib/cli/main.js', 'suite/dist/tests', 'suite/fixtures/expectations', 'suite/data/kcidb/kcidb-io.schema.v5.3.json', 'suite/package.json', 'suite/node_modules/koffi', 'suite/node_modules/yaml']) {
     assert.ok(existsSync(join(coll, p)), `${p} installed`);
   }
+  const bundled = spawnSync(join(coll, 'node/bin/node'), ['-p', 'process.version'], { encoding: 'utf8' });
+  assert.equal(bundled.stdout.trim(), `v${readFileSync(join(ROOT, 'ci/node.pin'), 'utf8').match(/^version (\S+)$/m)?.[1]}`, 'the pinned Node.js is in the collection');
   for (const p of ['suite/node_modules/typescript', 'suite/node_modules/playwright-core', 'suite/dist/unit']) assert.equal(existsSync(join(coll, p)), false, `${p} not installed`);
   // installing again replaces the collection and keeps one list entry
   assert.equal(install(dest).status, 0);
@@ -101,7 +103,7 @@ test('the installed test runs by itself with kselftest exit codes 0, 1 and 4', (
   assert.match(bad.out, /gmem-conformance exited with status 2 .*reported as a failure/);
   const noNode = runInstalled([], { GMEM_NODE: '/nonexistent/node' });
   assert.equal(noNode.status, 4);
-  assert.match(noNode.out, /^1\.\.0 # SKIP gmem_conformance needs Node\.js >= 20/m);
+  assert.match(noNode.out, /^1\.\.0 # SKIP gmem_conformance needs Node\.js >= 24/m);
 });
 
 test('under run_kselftest.sh\'s prefixing the output is TAP 13 with one test, and the project\'s importer reads the nested KTAP back', () => {

@@ -2,7 +2,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mutatedErrno, mutatedValue } from '../lib/harness/expect.js';
 import { mutationReport } from '../lib/report/mutation.js';
@@ -23,17 +22,19 @@ test('the report: passed then failed is turned, passed twice is not, skip/error 
   assert.deepEqual(mutationReport(real as never, mutated as never), { turned: ['a'], notTurned: ['b'], stopped: ['c'], missing: ['d'] });
 });
 
-test('the mutation command refuses a real run as MUTATED, and finds the cases that did not turn', () => {
+test('the mutation command refuses a real run as MUTATED, and a real and a mutated run of the same cases turn every passing case', () => {
   const dir = scratch('gmem-mut-');
-  const run = (mutate: boolean) => JSON.stringify({ type: 'run', kernel: 'k', arch: 'x86_64', host: 'h', platform: 'p', options: mutate ? { mutateExpectations: true } : {} });
-  const res = (id: string, verdict: string) => JSON.stringify({ type: 'result', id, case: id, family: 'f', verdict, message: '' });
-  writeFileSync(join(dir, 'real.jsonl'), [run(false), res('x', 'pass'), res('y', 'pass'), ''].join('\n'));
-  writeFileSync(join(dir, 'mut.jsonl'), [run(true), res('x', 'fail'), res('y', 'pass'), ''].join('\n'));
-  const ok = spawnSync(process.execPath, [CLI, 'mutation', join(dir, 'real.jsonl'), join(dir, 'mut.jsonl')], { encoding: 'utf8' });
-  assert.equal(ok.status, 1);
-  assert.match(ok.stdout, /2 cases passed .*: 1 failed under mutation, 1 still passed/);
-  assert.match(ok.stdout, /^not turned: y$/m);
-  const swapped = spawnSync(process.execPath, [CLI, 'mutation', join(dir, 'mut.jsonl'), join(dir, 'real.jsonl')], { encoding: 'utf8' });
+  const real = join(dir, 'real.jsonl');
+  const mutated = join(dir, 'mut.jsonl');
+  const sel = ['-t', 'memfd.create', '-j', '1', '--matrix', 'none'];
+  assert.equal(spawnSync(process.execPath, [CLI, ...sel, '-o', real], { encoding: 'utf8' }).status, 0);
+  const m = spawnSync(process.execPath, [CLI, ...sel, '--mutate-expectations', '-o', mutated], { encoding: 'utf8' });
+  assert.match(m.stdout, /^# MUTATION RUN/m);
+  const ok = spawnSync(process.execPath, [CLI, 'mutation', real, mutated], { encoding: 'utf8' });
+  assert.match(ok.stdout, /^\d+ cases passed .*: \d+ failed under mutation, \d+ still passed/);
+  const stillPassed = Number(/(\d+) still passed/.exec(ok.stdout)?.[1]);
+  assert.equal(ok.status, stillPassed ? 1 : 0, ok.stdout);
+  const swapped = spawnSync(process.execPath, [CLI, 'mutation', mutated, real], { encoding: 'utf8' });
   assert.equal(swapped.status, 2);
   assert.match(swapped.stderr, /is a mutation run; give the real run first/);
 });

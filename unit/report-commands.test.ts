@@ -49,7 +49,7 @@ test('compare reports an errno change as a changed observation', () => {
   rewrite(live, cand, (r) => (r.id === withObs.id ? { ...r, observations: { ...(r.observations as object), outcome: 'EEXIST' } } : r));
   const c = cli(['compare', live, cand]);
   assert.match(c.stdout, /Changed observations/);
-  assert.match(c.stdout, /outcome: "[A-Z]+" → "EEXIST"/);
+  assert.match(c.stdout, /outcome: `"[A-Z]+"` → `"EEXIST"`/);
 });
 
 test('matrix merges two kernels into two columns and shows the differing cases', () => {

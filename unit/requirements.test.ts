@@ -1,7 +1,8 @@
 /** Requirements are checked in a fixed order and an unmet one becomes an exact SKIP sentence. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Env } from '../lib/harness/env.js';
+import { readFileSync } from 'node:fs';
+import { Env, suiteGuestEvidence } from '../lib/harness/env.js';
 import { unmetRequirement, mergeRequires } from '../lib/harness/requirements.js';
 import type { Kvm } from '../lib/kvm/kvm.js';
 
@@ -75,4 +76,20 @@ test('the first unmet requirement wins, in the documented order', () => {
 
 test('variant requirements add to the case requirements', () => {
   assert.deepEqual(mergeRequires({ caps: ['A'] }, { caps: ['B'], gmemFlags: ['F'] }), { caps: ['A', 'B'], gmemFlags: ['F'] });
+});
+
+test('GMEM_IN_GUEST=1 on a host unlocks no host-unsafe case: the guest\'s kernel command line is needed too', () => {
+  const saved = process.env.GMEM_IN_GUEST;
+  process.env.GMEM_IN_GUEST = '1';
+  try {
+    assert.doesNotMatch(readFileSync('/proc/cmdline', 'utf8'), /gmem\.suite_guest=1/, 'this test runs on a host');
+    assert.match(suiteGuestEvidence() ?? '', /GMEM_IN_GUEST=1 is set, but this kernel was not booted by the suite's QEMU runner \(no gmem\.suite_guest=1 on \/proc\/cmdline\)/);
+    const e = new Env();
+    assert.equal(e.inSuiteGuest, false);
+    e.allowHostUnsafe = false;
+    assert.match(unmetRequirement({ hostUnsafe: 'exhausts memory' }, e) ?? '', /^refused on the host \(exhausts memory\); .* \(GMEM_IN_GUEST=1 is ignored: this kernel was not booted by the suite's QEMU runner\)$/);
+  } finally {
+    if (saved === undefined) delete process.env.GMEM_IN_GUEST;
+    else process.env.GMEM_IN_GUEST = saved;
+  }
 });

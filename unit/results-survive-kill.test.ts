@@ -1,16 +1,19 @@
-/** A runner killed mid-run leaves every finished result readable in its JSON-lines file. */
+/** A runner killed mid-run leaves every finished result readable in FILE.partial, and FILE as it was. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { CLI, HARNESS_CASES } from './helpers.js';
 import { readResults } from '../lib/report/results-file.js';
+import { partialPath } from '../lib/report/results-writer.js';
 
-test('SIGKILL of the runner keeps every finished result', async () => {
+test('SIGKILL of the runner keeps every finished result, and the previous results file whole', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'gmem-unit-'));
   const results = join(dir, 'r.jsonl');
+  const previous = `${JSON.stringify({ type: 'run', format: 1, suiteVersion: '0', started: 'before', kernel: 'k', arch: 'x86_64', host: 'h', platform: 'x86_64', kvm: {}, options: {} })}\n`;
+  writeFileSync(results, previous);
   // the hang case has a 1.5 s timeout; kill the runner while it waits on it
   const child = spawn(process.execPath, [CLI, '--cases', HARNESS_CASES, '-o', results], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -22,12 +25,22 @@ test('SIGKILL of the runner keeps every finished result', async () => {
   });
   child.kill('SIGKILL');
   await new Promise((r) => child.once('exit', r));
-  const file = readResults(results);
+  assert.equal(readFileSync(results, 'utf8'), previous, 'the previous results are untouched until a run completes');
+  const file = readResults(partialPath(results));
   assert.equal(file.end, undefined, 'a killed run has no end record');
   const ids = file.results.map((r) => r.id);
   assert.ok(ids.includes('harness.demo.pass_before'));
   assert.ok(ids.includes('harness.demo.sigbus'));
   assert.ok(!ids.includes('harness.demo.pass_after'));
+  // the next run keeps the killed run's results aside and replaces the file only when it completes
+  const next = spawnSync(process.execPath, [CLI, '--cases', HARNESS_CASES, '-t', 'harness.demo.pass_before', '-o', results, '--matrix', 'none'], { encoding: 'utf8' });
+  assert.equal(next.status, 0, next.stderr);
+  assert.match(next.stderr, /the results a killed run left in .*r\.jsonl\.partial are kept as .*r\.jsonl\.killed-/);
+  const aside = readdirSync(dir).filter((f) => f.startsWith('r.jsonl.killed-'));
+  assert.equal(aside.length, 1);
+  assert.deepEqual(readResults(join(dir, aside[0] as string)).results.map((r) => r.id), ids);
+  assert.deepEqual(readResults(results).results.map((r) => r.id), ['harness.demo.pass_before']);
+  assert.equal(existsSync(partialPath(results)), false);
 });
 
 test('a truncated last line (the write the kill interrupted) is ignored, earlier lines are kept', () => {
@@ -38,13 +51,12 @@ test('a truncated last line (the write the kill interrupted) is ignored, earlier
   writeFileSync(path, `${run}\n${res}\n{"type":"result","id":"a.c","ver`);
   const file = readResults(path);
   assert.deepEqual(file.results.map((r) => r.id), ['a.b']);
-  void readFileSync;
 });
 
 test('a malformed line in the middle is a positioned error', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gmem-unit-'));
   const path = join(dir, 'r.jsonl');
-  const run = JSON.stringify({ type: 'run', format: 1 });
+  const run = JSON.stringify({ type: 'run', format: 1, suiteVersion: '0', started: '', kernel: 'k', arch: 'x86_64', host: 'h', platform: 'x86_64', kvm: {}, options: {} });
   writeFileSync(path, `${run}\n{"type": "result", oops}\n{"type":"end","finished":"","totals":{},"exitCode":0}\n`);
   assert.throws(() => readResults(path), (e: Error) => /r\.jsonl:2:\d+: not valid JSON/.test(e.message));
 });

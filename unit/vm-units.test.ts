@@ -14,6 +14,7 @@ import { imageRelease } from '../lib/vm/kernel-source.js';
 import { overallStatus, summaryTable } from '../lib/cli/kernels.js';
 import { unavailableReport } from '../lib/vm/candidate-run.js';
 import { InputError } from '../lib/errors.js';
+import { guestPath, jobScript } from '../lib/vm/guest-init.js';
 import { cli, useScratchDirs } from './helpers.js';
 
 /** A temporary directory removed when the file's tests are done. */
@@ -196,4 +197,12 @@ test('kernels and bisect refuse bad usage before booting anything', () => {
   assert.match(d.stderr, /no case matches -t no\.such\.case/);
   const e = cli(['kernels', 'frob']);
   assert.equal(e.status, 2);
+});
+
+test('the guest job starts the host\'s node by its path in the chroot, /tmp mapped to where the host\'s /tmp is', () => {
+  assert.equal(guestPath('/var/cache/gmem-conformance/node/node-v24.22.3-linux-x64/bin/node'), '/var/cache/gmem-conformance/node/node-v24.22.3-linux-x64/bin/node');
+  assert.equal(guestPath('/tmp/cache/node/node-v24.22.3-linux-x64/bin/node'), '/run/host-tmp/cache/node/node-v24.22.3-linux-x64/bin/node');
+  assert.equal(guestPath('/tmpfoo/node'), '/tmpfoo/node');
+  const job = jobScript({ cwd: '/work/p', node: '/tmp/c/node/bin/node', nodeArgs: ['--jitless'], cli: '/work/p/dist/lib/cli/main.js', args: ['-t', 'gmem'], env: {} });
+  assert.match(job, /^'\/run\/host-tmp\/c\/node\/bin\/node' '--jitless' '\/work\/p\/dist\/lib\/cli\/main\.js' '-t' 'gmem' > /m);
 });

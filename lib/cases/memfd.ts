@@ -1,4 +1,5 @@
 /** Shared pieces of the memfd cases: requirement sets, extra syscalls, the seal matrix table, pid-namespace runner. */
+import { timeoutScale } from '../harness/timeout-scale.js';
 import { __fchmod } from '../sys/fd.js';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readlinkSync } from 'node:fs';
@@ -394,7 +395,7 @@ const PROBE_MAIN = fileURLToPath(new URL('../harness/probe-main.js', import.meta
 export function runInNewPidNamespace(unshare: string, module: string, fn: string, args: unknown[], timeoutMs = 20000): NsOutcome {
   const r = spawnSync(unshare, ['--pid', '--fork', '--kill-child', process.execPath, PROBE_MAIN, module, fn, JSON.stringify(args)], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    timeout: timeoutMs,
+    timeout: Math.round(timeoutMs * timeoutScale()),
     killSignal: 'SIGKILL',
     encoding: 'utf8',
   });

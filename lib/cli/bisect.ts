@@ -92,6 +92,16 @@ export interface BisectStep {
   /** Seconds the step took. */ seconds: number;
 }
 
+/** Checks every number and choice of the command line before anything is built, fetched or booted. */
+function checkNumbers(p: Parsed): void {
+  const v = p.values;
+  positiveSeconds('--case-timeout', v['case-timeout'], 60);
+  positiveSeconds('--timeout', v.timeout, 600);
+  positiveInt('--memory', v.memory, 2048);
+  accelOf(v.accel);
+  if (v.crash && v.crash !== 'skip' && v.crash !== 'bad') throw new UsageError(`--crash expects skip or bad, got "${v.crash}"`);
+}
+
 async function testKernel(spec: KernelSpec, p: Parsed, outDir: string, goodIf: GoodIf): Promise<{ label: string; release: string; judgement: Judgement }> {
   const v = p.values;
   const crashBad = (v.crash ?? 'skip') === 'bad';
@@ -127,6 +137,7 @@ async function runMode(p: Parsed): Promise<number> {
   if (!v.kernel && !v.tree) throw new UsageError('bisect run needs --kernel IMAGE (or --tree DIR)');
   if (!v.test?.length) throw new UsageError('bisect run needs -t SEL (the cases to judge)');
   const goodIf = goodIfOf(v['good-if']);
+  checkNumbers(p);
   if (v.build) {
     say(`building: ${v.build}`);
     const b = spawnSync('sh', ['-c', v.build], { stdio: ['ignore', 2, 2] });
@@ -181,6 +192,7 @@ async function listMode(p: Parsed): Promise<number> {
   const v = p.values;
   if (!v.test?.length) throw new UsageError('bisect list needs -t SEL (the cases to judge)');
   const goodIf = goodIfOf(v['good-if']);
+  checkNumbers(p);
   const candidates = loadCandidates(resolve(v.kernels ?? DEFAULT_KERNELS_FILE));
   const positionals = p.positionals.slice(1);
   if (positionals.length && v.set) throw new UsageError('give kernel specs or --set, not both');
@@ -261,7 +273,14 @@ export default async function bisectCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${HELP}\n`);
     return sub ? 0 : 2;
   }
-  if (sub === 'list') return listMode(parse(argv));
+  if (sub === 'list') {
+    const p = parse(argv);
+    if (p.values.help) {
+      process.stdout.write(`${HELP}\n`);
+      return 0;
+    }
+    return listMode(p);
+  }
   if (sub !== 'run') throw new UsageError(`unknown bisect command "${sub}" (run, list)`);
   // git bisect run reads exit 2 as "bad": a usage error must stop the bisection instead
   try {
@@ -276,6 +295,8 @@ export default async function bisectCommand(argv: string[]): Promise<number> {
       say(`${e.message} → stopping the bisection (255)`);
       return 255;
     }
-    throw e;
+    // git bisect run reads 3 (this suite's internal error) as "bad" too: anything unforeseen stops it
+    say(`internal error: ${(e as Error).stack ?? String(e)} → stopping the bisection (255)`);
+    return 255;
   }
 }

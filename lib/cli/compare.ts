@@ -1,15 +1,16 @@
 /** `compare`: baseline vs candidate results; exit 1 on regressions, Markdown (and JSON) a CI can post. */
-import { writeFileSync } from 'node:fs';
-import { UsageError } from '../errors.js';
 import { resolve } from 'node:path';
+import { UsageError } from '../errors.js';
 import { readResults } from '../report/results-file.js';
-import { compareResults, comparisonMarkdown, hasRegressions } from '../report/compare.js';
+import { compareResults, comparisonMarkdown, comparisonStatus } from '../report/compare.js';
+import { checkDistinctOutputs, checkNotAnInput, checkOutputFile, writeOutputFile } from './output-paths.js';
 import { parseCommandLine } from './args.js';
 
 const HELP = `usage: gmem-conformance compare BASELINE.jsonl CANDIDATE.jsonl [--json FILE] [--markdown FILE]
 
 Prints new failures, fixes, features gained/lost/broken and changed observations (errnos).
-Exit status: 0 no regression, 1 a case newly fails or a present feature was lost or broke, 2 bad input.`;
+Exit status: 0 no regression, 1 a case newly fails, a present feature was lost or broke, or the candidate
+run is incomplete (no end record: killed), 2 bad input.`;
 
 /** Runs the compare command. */
 export default async function compareCommand(argv: string[]): Promise<number> {
@@ -19,11 +20,21 @@ export default async function compareCommand(argv: string[]): Promise<number> {
     return 0;
   }
   if (p.positionals.length !== 2) throw new UsageError('compare needs exactly two results files: BASELINE CANDIDATE');
-  const [base, cand] = p.positionals.map((f) => readResults(resolve(f)));
+  const inputs = p.positionals.map((f) => resolve(f));
+  const outputs: [string, string][] = [];
+  if (p.values.markdown !== undefined) outputs.push(['--markdown', resolve(p.values.markdown)]);
+  if (p.values.json !== undefined) outputs.push(['--json', resolve(p.values.json)]);
+  for (const [option, path] of outputs) {
+    checkNotAnInput(option, path, inputs);
+    checkOutputFile(option, path, 'replace');
+  }
+  checkDistinctOutputs(outputs);
+  const [base, cand] = inputs.map((f) => readResults(f));
   const c = compareResults(base!, cand!);
   const md = comparisonMarkdown(c);
   process.stdout.write(md);
-  if (p.values.markdown) writeFileSync(resolve(p.values.markdown), md);
-  if (p.values.json) writeFileSync(resolve(p.values.json), `${JSON.stringify(c, null, 2)}\n`);
-  return hasRegressions(c) ? 1 : 0;
+  if (p.values.markdown) writeOutputFile(resolve(p.values.markdown), md);
+  if (p.values.json) writeOutputFile(resolve(p.values.json), `${JSON.stringify(c, null, 2)}\n`);
+  if (c.candidateIncomplete) process.stderr.write(`compare: the candidate run is incomplete: ${c.candidateIncomplete}\n`);
+  return comparisonStatus(c);
 }

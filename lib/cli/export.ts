@@ -1,6 +1,8 @@
 /** `export`: a results file as KCIDB JSON, JUnit XML or LAVA test-case calls; the LAVA QEMU job from its template. */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import type { ResultsFile } from '../harness/verdict.js';
+import { UsageError } from '../errors.js';
+import { resolve } from 'node:path';
 import { readResults } from '../report/results-file.js';
 import { toKcidb, validateAgainstSchema, ORIGIN_RE, OBJECT_ID_RE, PATH_RE, KCIDB_SCHEMA_FILE } from '../export/kcidb.js';
 import { toJunit } from '../export/junit.js';
@@ -9,9 +11,9 @@ import { DEFAULT_CASES_DIR, loadInstances, select } from '../harness/registry.js
 import { DEFAULT_FIXTURES_DIR, PROJECT_ROOT } from '../paths.js';
 import { Expectations, type Platform } from '../fixtures/expectations.js';
 import type { KnownFailureInfo } from '../export/kcidb.js';
-import { VERDICTS, type CaseResult, type ResultsFile } from '../harness/verdict.js';
-import { UsageError, InputError } from '../errors.js';
-import { parseCommandLine } from './args.js';
+import type { CaseResult } from '../harness/verdict.js';
+import { checkNotAnInput, checkOutputFile, writeOutputFile } from './output-paths.js';
+import { checkLabel, existingDir, parseCommandLine } from './args.js';
 
 /** The LAVA QEMU job template shipped with the suite. */
 export const LAVA_JOB_TEMPLATE = resolve(PROJECT_ROOT, 'ci', 'lava', 'qemu-job.yaml');
@@ -57,52 +59,18 @@ function write(out: string | undefined, text: string): void {
     process.stdout.write(text);
     return;
   }
-  const file = resolve(out);
-  mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, text);
+  writeOutputFile(resolve(out), text);
 }
 
-function oneResultsFile(format: string, positionals: string[]): ResultsFile {
+/** Reads the one results file of an export, after checking the output path (-o) can be written and is not that file. */
+function oneResultsFile(format: string, positionals: string[], out: string | undefined): ResultsFile {
   if (positionals.length !== 1) throw new UsageError(`export ${format} needs exactly one results file`);
-  const file = readResults(resolve(positionals[0] as string));
-  checkRecords(file);
-  return file;
-}
-
-/** The line (1-based) of each record of a results file, by record order: [run line, result lines…]. */
-function recordLines(path: string): { run: number; results: number[] } {
-  const lines = readFileSync(path, 'utf8').split('\n');
-  const out = { run: 1, results: [] as number[] };
-  lines.forEach((line, i) => {
-    if (/^\s*\{\s*"type"\s*:\s*"run"/.test(line)) out.run = i + 1;
-    else if (/"type"\s*:\s*"result"/.test(line)) out.results.push(i + 1);
-  });
-  return out;
-}
-
-/** Checks the fields the exports read (readResults checks only the framing); a bad one is an InputError at its line. */
-function checkRecords(file: ResultsFile): void {
-  let at: { run: number; results: number[] } | undefined;
-  const lineOf = (i?: number) => {
-    at ??= recordLines(file.path);
-    return i === undefined ? at.run : at.results[i] ?? 0;
-  };
-  for (const k of ['kernel', 'arch', 'host', 'platform', 'suiteVersion', 'started'] as const) {
-    if (typeof file.run[k] !== 'string') throw new InputError(file.path, lineOf(), 1, `run record: "${k}" must be a string`);
+  const input = resolve(positionals[0] as string);
+  if (out !== undefined) {
+    checkNotAnInput('-o', resolve(out), [input]);
+    checkOutputFile('-o', resolve(out), 'replace');
   }
-  if (typeof file.run.kvm !== 'object' || file.run.kvm === null) throw new InputError(file.path, lineOf(), 1, 'run record: "kvm" must be an object');
-  if (typeof file.run.options !== 'object' || file.run.options === null) throw new InputError(file.path, lineOf(), 1, 'run record: "options" must be an object');
-  file.results.forEach((r, i) => {
-    if (!(VERDICTS as readonly string[]).includes(r.verdict)) throw new InputError(file.path, lineOf(i), 1, `result ${r.id}: unknown verdict "${r.verdict}" (${VERDICTS.join(', ')})`);
-    for (const k of ['case', 'family', 'message'] as const) {
-      if (typeof r[k] !== 'string') throw new InputError(file.path, lineOf(i), 1, `result ${r.id}: "${k}" must be a string`);
-    }
-    if (typeof r.durationMs !== 'number') throw new InputError(file.path, lineOf(i), 1, `result ${r.id}: "durationMs" must be a number`);
-    if (r.notes !== undefined && !(Array.isArray(r.notes) && r.notes.every((n) => typeof n === 'string'))) throw new InputError(file.path, lineOf(i), 1, `result ${r.id}: "notes" must be a list of strings`);
-    for (const k of ['variant', 'signal', 'hint'] as const) {
-      if (r[k] !== undefined && typeof r[k] !== 'string') throw new InputError(file.path, lineOf(i), 1, `result ${r.id}: "${k}" must be a string`);
-    }
-  });
+  return readResults(input);
 }
 
 /** Instance ids a killed run had planned but never reported, from the run's own -t/-x selection. */
@@ -153,7 +121,8 @@ async function exportKcidb(argv: string[]): Promise<number> {
   checkOption('--git-commit', v['git-commit'], /^[0-9a-f]{40}$/, 'a full 40-hex commit id');
   checkOption('--git-url', v['git-url'], /^https:\/\/[^\s\0]+$/, 'an https:// URL');
   checkOption('--log-url', v['log-url'], /^[a-z][a-z0-9+.-]*:[^\s\0]+$/i, 'a URL');
-  const file = oneResultsFile('kcidb', p.positionals);
+  const file = oneResultsFile('kcidb', p.positionals, v.out);
+  if (v.cases !== undefined) existingDir('--cases', resolve(v.cases));
   const missing = v['no-miss'] ? [] : await missingInstances(file, resolve(v.cases ?? DEFAULT_CASES_DIR));
   const doc = toKcidb(file, {
     origin, checkoutId: v['checkout-id'], buildId: v['build-id'], runId: v['run-id'], pathPrefix: v['path-prefix'] ?? 'gmem_conformance',
@@ -175,14 +144,14 @@ async function exportKcidb(argv: string[]): Promise<number> {
 
 async function exportJunit(argv: string[]): Promise<number> {
   const p = parseCommandLine({ args: argv, allowPositionals: true, options: { out: { type: 'string', short: 'o' }, name: { type: 'string' } } });
-  const file = oneResultsFile('junit', p.positionals);
+  const file = oneResultsFile('junit', p.positionals, p.values.out);
   write(p.values.out, toJunit(file, { name: p.values.name ?? 'gmem-conformance' }));
   return 0;
 }
 
 async function exportLavaResults(argv: string[]): Promise<number> {
   const p = parseCommandLine({ args: argv, allowPositionals: true, options: { out: { type: 'string', short: 'o' } } });
-  const file = oneResultsFile('lava-results', p.positionals);
+  const file = oneResultsFile('lava-results', p.positionals, p.values.out);
   write(p.values.out, lavaResultsScript(file));
   return 0;
 }
@@ -195,23 +164,30 @@ async function exportLavaJob(argv: string[]): Promise<number> {
   const values: Record<string, string> = { ...JOB_DEFAULTS };
   for (const k of Object.keys(LAVA_JOB_PLACEHOLDERS)) {
     const x = given[k.replace(/_/g, '-')];
-    if (x !== undefined) values[k] = x;
+    // every value lands in a YAML job that LAVA turns into shell steps: one line, no control characters
+    if (x !== undefined) values[k] = k === 'suite_args' && x === '' ? x : checkLabel(`--${k.replace(/_/g, '-')}`, x, 8192);
   }
   const missing = Object.keys(LAVA_JOB_PLACEHOLDERS).filter((k) => values[k] === undefined);
   if (missing.length) throw new UsageError(`export lava-job needs ${missing.map((k) => `--${k.replace(/_/g, '-')}`).join(', ')}`);
   checkOption('--rootfs-compression', values.rootfs_compression, /^(gz|xz|zstd|bz2|zip)$/, 'gz, xz, zstd, bz2 or zip');
   const template = resolve(given.template ?? LAVA_JOB_TEMPLATE);
+  if (given.out !== undefined) {
+    checkNotAnInput('-o', resolve(given.out), [template]);
+    checkOutputFile('-o', resolve(given.out), 'replace');
+  }
   let text: string;
   try {
     text = readFileSync(template, 'utf8');
   } catch (e) {
     throw new UsageError(`cannot read the job template ${template}: ${(e as Error).message}`);
   }
+  let job: string;
   try {
-    write(given.out, renderLavaJob(text, values));
+    job = renderLavaJob(text, values);
   } catch (e) {
     throw new UsageError(`${template}: ${(e as Error).message}`);
   }
+  write(given.out, job);
   return 0;
 }
 

@@ -3,10 +3,13 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { hostname, release } from 'node:os';
 import { importKselftestTap } from '../report/import-tap.js';
-import { ResultsWriter } from '../report/results-file.js';
-import { UsageError, InputError } from '../errors.js';
+import { ResultsWriter } from '../report/results-writer.js';
+import { checkNotAnInput, checkOutputFile, makeParentDir } from './output-paths.js';
+import { InputError, UsageError } from '../errors.js';
 import { suiteVersion } from '../harness/metadata.js';
-import { parseCommandLine } from './args.js';
+import { VERDICTS } from '../harness/verdict.js';
+import { kselftestExitCode, type Totals } from '../report/ktap.js';
+import { checkLabel, parseCommandLine } from './args.js';
 
 const HELP = `usage: gmem-conformance import KSELFTEST.tap -o OUT.jsonl [--kernel REL] [--platform LABEL] [--host NAME]
 
@@ -25,7 +28,11 @@ export default async function importCommand(argv: string[]): Promise<number> {
   }
   if (p.positionals.length !== 1) throw new UsageError('import needs exactly one TAP file');
   if (!p.values.out) throw new UsageError('import needs -o OUT.jsonl');
+  for (const k of ['kernel', 'platform', 'host'] as const) if (p.values[k] !== undefined) checkLabel(`--${k}`, p.values[k] as string);
   const file = resolve(p.positionals[0] as string);
+  const outPath = resolve(p.values.out);
+  checkNotAnInput('-o', outPath, [file]);
+  checkOutputFile('-o', outPath, 'replace');
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -33,17 +40,19 @@ export default async function importCommand(argv: string[]): Promise<number> {
     throw new InputError(file, 0, 0, `cannot read: ${(e as Error).message}`);
   }
   const results = importKselftestTap(file, text); // throws before anything is written
-  const w = new ResultsWriter(resolve(p.values.out));
+  makeParentDir(outPath);
+  const w = new ResultsWriter(outPath);
   const arch = process.arch === 'x64' ? 'x86_64' : process.arch;
   w.append({
     type: 'run', format: 1, suiteVersion: suiteVersion(), started: new Date().toISOString(), kernel: p.values.kernel ?? release(), arch,
     host: p.values.host ?? hostname(), platform: p.values.platform ?? arch, kvm: {}, options: { imported: file, source: 'kselftest' },
   });
   for (const r of results) w.append(r);
-  const totals: Record<string, number> = {};
-  for (const r of results) totals[r.verdict] = (totals[r.verdict] ?? 0) + 1;
-  w.append({ type: 'end', finished: new Date().toISOString(), totals, exitCode: 0 });
-  w.close();
+  const totals = Object.fromEntries(VERDICTS.map((x) => [x, 0])) as Totals;
+  for (const r of results) totals[r.verdict] += 1;
+  // the exit status kselftest gives these verdicts (1 when a test failed), not 0 for every import
+  w.append({ type: 'end', finished: new Date().toISOString(), totals, exitCode: kselftestExitCode(totals) });
+  w.commit();
   process.stderr.write(`import: ${results.length} result(s) from ${file} → ${p.values.out}\n`);
   return 0;
 }

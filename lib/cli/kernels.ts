@@ -11,6 +11,7 @@ import { KernelUnavailable } from '../vm/kernel-source.js';
 import { autoAccel, ensureQemu, QemuUnavailable, type Accel } from '../vm/qemu.js';
 import type { GuestRunReport } from '../vm/guest-run.js';
 import { cacheDir } from '../vm/cache.js';
+import { checkOutputDir, checkOutputFile } from './output-paths.js';
 
 const HELP = `usage: gmem-conformance kernels <command> [options]
 
@@ -147,12 +148,16 @@ async function runCommand(p: ReturnType<typeof parse>): Promise<number> {
   const tests = cliSelects ? v.test ?? [] : sel.tests;
   const exclude = cliSelects ? v.exclude ?? [] : sel.exclude;
   const outDir = resolve(v.out);
+  checkOutputDir('-o', outDir);
+  // every number is checked before the first kernel is fetched or booted
+  const timeoutMs = positiveSeconds('--timeout', v.timeout, 900) * 1000;
+  const accel = accelOf(v.accel);
   const suiteArgs = await suiteRunArgs(tests, exclude, positiveSeconds('--case-timeout', v['case-timeout'], 60));
   const started = Date.now();
   log(`${sel.specs.length} kernel(s), ${jobs} at a time; cases: ${tests.length ? tests.join(' ') : 'all'}${exclude.length ? ` except ${exclude.join(' ')}` : ''}; cache ${cacheDir()}`);
   const reports = await runCandidates({
     specs: sel.specs, outDir, jobs, log, suiteArgs,
-    timeoutMs: positiveSeconds('--timeout', v.timeout, 900) * 1000, accel: accelOf(v.accel), memoryMiB, append: v.append?.split(/\s+/).filter(Boolean),
+    timeoutMs, accel, memoryMiB, append: v.append?.split(/\s+/).filter(Boolean),
     build: buildOptions(v), numaNodes: numaNodesOf(v['numa-nodes']),
   });
   for (const r of reports.filter((x) => x.outcome !== 'completed')) {
@@ -180,20 +185,30 @@ async function bootCommand(argv: string[]): Promise<number> {
   const runArgs = dash >= 0 ? argv.slice(dash + 1) : [];
   const p = parse(own);
   const v = p.values;
+  if (v.help) {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
   const [, specText, ...extra] = p.positionals;
   if (!specText || extra.length) throw new UsageError('kernels boot takes exactly one kernel spec (suite arguments go after --)');
   if (runArgs.some((a) => a === '-o' || a === '--results' || a.startsWith('--results=') || a === '--platform'))
     throw new UsageError('kernels boot sets -o and --platform of the run inside itself; give -o before --');
   const spec: KernelSpec = parseKernelSpec(specText, loadCandidates(resolve(v.kernels ?? DEFAULT_KERNELS_FILE)));
+  // every number and output is checked before the kernel is fetched or booted
+  const timeoutMs = positiveSeconds('--timeout', v.timeout, 600) * 1000;
+  const accel = accelOf(v.accel);
+  const memoryMiB = v.memory === undefined ? undefined : positiveInt('--memory', v.memory, DEFAULT_GUEST_MEMORY_MIB);
+  numaNodesOf(v['numa-nodes']);
+  if (v.out) checkOutputFile('-o', resolve(v.out), 'replace');
+  if (v.console) checkOutputFile('--console', resolve(v.console));
   let report: GuestRunReport;
   try {
     if (spec.kind !== 'host') ensureQemu();
     const k = prepareKernel(spec, log, buildOptions(v));
     const results = resolve(v.out ?? join('results', `${k.label}.jsonl`));
     report = await runKernel(k, { results, console: v.console ? resolve(v.console) : undefined }, {
-      suiteArgs: ['run', ...runArgs.filter((a, i) => !(i === 0 && a === 'run'))], timeoutMs: positiveSeconds('--timeout', v.timeout, 600) * 1000,
-      accel: accelOf(v.accel), memoryMiB: v.memory === undefined ? undefined : positiveInt('--memory', v.memory, DEFAULT_GUEST_MEMORY_MIB),
-      append: v.append?.split(/\s+/).filter(Boolean), numaNodes: numaNodesOf(v['numa-nodes']),
+      suiteArgs: ['run', ...runArgs.filter((a, i) => !(i === 0 && a === 'run'))], timeoutMs,
+      accel, memoryMiB, append: v.append?.split(/\s+/).filter(Boolean), numaNodes: numaNodesOf(v['numa-nodes']),
     });
   } catch (e) {
     if (!(e instanceof KernelUnavailable || e instanceof QemuUnavailable)) throw e;

@@ -1,6 +1,10 @@
 #!/usr/bin/env node
 /** gmem-conformance entry point: dispatches to one module per subcommand (lib/cli/<command>.js). */
-import { UsageError, InputError } from '../errors.js';
+// first and alone: modules imported statically here are compiled before the cache is on
+import { enableCompileCache } from './compile-cache.js';
+
+enableCompileCache();
+const { UsageError, InputError } = await import('../errors.js');
 
 /** Subcommands and the module implementing each; every module's default export is (argv) => exit status. */
 const COMMANDS: Record<string, string> = {

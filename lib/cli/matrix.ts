@@ -1,11 +1,11 @@
 /** `matrix`: merges results files (several kernels, several hosts) into one feature matrix (Markdown, JSON, HTML). */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { UsageError } from '../errors.js';
 import { join, resolve } from 'node:path';
+import { UsageError } from '../errors.js';
 import { readResults } from '../report/results-file.js';
 import { buildMatrix, matrixJson, matrixMarkdown, type Matrix } from '../report/matrix.js';
 import { matrixHtml } from '../report/matrix-html.js';
 import { parseCommandLine } from './args.js';
+import { checkNotAnInput, checkOutputDir, writeOutputFile } from './output-paths.js';
 
 const HELP = `usage: gmem-conformance matrix [-o DIR] [--format md,json,html] RESULTS.jsonl...
 
@@ -24,6 +24,9 @@ export default async function matrixCommand(argv: string[]): Promise<number> {
   const formats = (p.values.format ?? 'md,json,html').split(',');
   for (const f of formats) if (!['md', 'json', 'html'].includes(f)) throw new UsageError(`--format: unknown format "${f}" (md, json, html)`);
   const dir = resolve(p.values.out ?? 'results/matrix');
+  const inputs = p.positionals.map((f) => resolve(f));
+  checkOutputDir('-o', dir);
+  for (const f of formats) checkNotAnInput('-o', join(dir, `matrix.${f}`), inputs);
   const m = writeMatrix(p.positionals.map((f) => resolve(f)), dir, formats);
   if (!p.values.out) process.stdout.write(matrixMarkdown(m));
   process.stderr.write(`matrix: ${m.columns.length} column(s), ${m.features.length} features → ${dir}/matrix.{${formats.join(',')}}\n`);
@@ -33,9 +36,8 @@ export default async function matrixCommand(argv: string[]): Promise<number> {
 /** Reads results files (all of them first, so bad input writes nothing) and writes the matrix files into dir. */
 export function writeMatrix(resultsFiles: string[], dir: string, formats: string[]): Matrix {
   const m = buildMatrix(resultsFiles.map((f) => readResults(f)));
-  mkdirSync(dir, { recursive: true });
-  if (formats.includes('md')) writeFileSync(join(dir, 'matrix.md'), matrixMarkdown(m));
-  if (formats.includes('json')) writeFileSync(join(dir, 'matrix.json'), matrixJson(m));
-  if (formats.includes('html')) writeFileSync(join(dir, 'matrix.html'), matrixHtml(m));
+  if (formats.includes('md')) writeOutputFile(join(dir, 'matrix.md'), matrixMarkdown(m));
+  if (formats.includes('json')) writeOutputFile(join(dir, 'matrix.json'), matrixJson(m));
+  if (formats.includes('html')) writeOutputFile(join(dir, 'matrix.html'), matrixHtml(m));
   return m;
 }

@@ -1,5 +1,5 @@
 /** `qualify --profile NAME`: runs what a platform profile needs and prints a verdict per feature and overall. */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { UsageError } from '../errors.js';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,7 +9,8 @@ import { FEATURES } from '../features/catalog.js';
 import { readResults } from '../report/results-file.js';
 import { qualify, qualificationMarkdown } from '../report/qualify.js';
 import { DEFAULT_FIXTURES_DIR, PROJECT_ROOT } from '../paths.js';
-import { parseCommandLine } from './args.js';
+import { existingDir, parseCommandLine, positiveInt } from './args.js';
+import { checkDistinctOutputs, checkNotAnInput, checkOutputFile, writeOutputFile } from './output-paths.js';
 
 const HELP = `usage: gmem-conformance qualify --profile NAME [--results FILE...] [--report FILE] [-j N]
 
@@ -29,32 +30,42 @@ export default async function qualifyCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${HELP}\n`);
     return 0;
   }
-  const fixtures = resolve(p.values.fixtures ?? DEFAULT_FIXTURES_DIR);
+  const fixtures = existingDir('--fixtures', resolve(p.values.fixtures ?? DEFAULT_FIXTURES_DIR));
   const profiles = loadProfiles(fixtures);
   const name = p.values.profile;
   if (!name) throw new UsageError(`--profile is required (one of: ${[...profiles.keys()].join(', ')})`);
   const profile = profiles.get(name);
   if (!profile) throw new UsageError(`no profile "${name}" (one of: ${[...profiles.keys()].join(', ')})`);
   const report = resolve(p.values.report ?? join(PROJECT_ROOT, 'results', `qualify-${name}.md`));
-  let files = (p.values.results ?? []).map((f) => readResults(resolve(f)));
+  const reportJson = `${report.replace(/\.md$/, '')}.json`;
+  const inputs = (p.values.results ?? []).map((f) => resolve(f));
+  const runOut = join(dirname(report), `qualify-${name}.jsonl`);
+  const outputs: [string, string][] = [['--report', report], ['--report (JSON beside it)', reportJson]];
+  if (inputs.length === 0) outputs.push(['--report (the run beside it)', runOut], ['--report (the KTAP beside it)', runOut.replace(/\.jsonl$/, '.ktap')]);
+  for (const [option, path] of outputs) {
+    checkNotAnInput(option, path, inputs);
+    checkOutputFile(option, path, 'replace');
+  }
+  checkDistinctOutputs(outputs);
+  const jobs = positiveInt('-j/--jobs', p.values.jobs, 2);
+  let files = inputs.map((f) => readResults(f));
   if (files.length === 0) {
     const wanted = new Set([...profile.requires, ...(profile.recommends ?? [])].map((r) => r.feature));
     const globs = FEATURES.filter((f) => wanted.has(f.id)).flatMap((f) => f.cases);
-    const out = join(dirname(report), `qualify-${name}.jsonl`);
+    const out = runOut;
     mkdirSync(dirname(out), { recursive: true });
     const main = fileURLToPath(new URL('./main.js', import.meta.url));
-    const args = ['run', '-o', out, '--fixtures', fixtures, '-j', p.values.jobs ?? '2', ...globs.flatMap((g) => ['-t', g])];
+    const args = ['run', '-o', out, '--fixtures', fixtures, '-j', String(jobs), '--matrix', 'none', ...globs.flatMap((g) => ['-t', g])];
     process.stderr.write(`qualify: running ${globs.length} case selector(s) for ${wanted.size} feature(s) on the live kernel → ${out}\n`);
     const r = await execa(process.execPath, [main, ...args], { reject: false, stdout: ['pipe'], stderr: 'inherit' });
-    if (r.exitCode === 2 || r.exitCode === 3) throw new Error(`the suite run failed (status ${r.exitCode})`);
-    writeFileSync(out.replace(/\.jsonl$/, '.ktap'), r.stdout);
+    if (r.exitCode !== 0 && r.exitCode !== 1 && r.exitCode !== 4) throw new UsageError(`the suite run behind the qualification failed (${r.exitCode === null ? `killed by ${r.signal}` : `exit status ${r.exitCode}`}; its message is above): no verdict`);
+    writeOutputFile(out.replace(/\.jsonl$/, '.ktap'), r.stdout);
     files = [readResults(out)];
   }
   const q = qualify(profile, files);
   const md = qualificationMarkdown(q);
-  mkdirSync(dirname(report), { recursive: true });
-  writeFileSync(report, md);
-  writeFileSync(report.replace(/\.md$/, '') + '.json', `${JSON.stringify(q, null, 2)}\n`);
+  writeOutputFile(report, md);
+  writeOutputFile(reportJson, `${JSON.stringify(q, null, 2)}\n`);
   for (const f of q.features) process.stdout.write(`${f.verdict === 'PASS' ? 'PASS' : 'FAIL'}  ${f.level.padEnd(11)} ${f.id.padEnd(34)} ${f.reason}\n`);
   process.stdout.write(`${q.overall}: ${q.title} on ${q.run.kernel}${q.archMismatch ? ` (${q.archMismatch})` : ''}\nreport: ${report}\n`);
   return q.overall === 'QUALIFIED' ? 0 : 1;

@@ -1,10 +1,12 @@
 /** KCIDB (KernelCI's common results database) I/O v5.3 from a results file: checkout, build, tests, known issues. */
 import { readFileSync } from 'node:fs';
+import type { ResultsFile } from '../harness/verdict.js';
 import { resolve } from 'node:path';
 import { createHash } from 'node:crypto';
 import AjvModule from 'ajv/dist/2020.js';
 import formatsModule from 'ajv-formats';
-import type { CaseResult, ResultsFile, Verdict } from '../harness/verdict.js';
+import { ktapNumbers } from '../report/results-file.js';
+import type { CaseResult, Verdict } from '../harness/verdict.js';
 import { ktapResultDiagnostics, ktapResultLine } from '../report/ktap.js';
 import { PROJECT_ROOT } from '../paths.js';
 import { printable, runKey, truncate, uniqueDottedNames } from './names.js';
@@ -158,10 +160,9 @@ export function toKcidb(file: ResultsFile, o: KcidbOptions): KcidbDocument {
   const issues: Record<string, unknown>[] = [];
   const incidents: Record<string, unknown>[] = [];
   const seenIssue = new Set<string>();
-  const position = new Map<string, number>();
+  const numbers = ktapNumbers(file.results);
   for (const r of file.results) {
-    const n = (position.get(r.family) ?? 0) + 1;
-    position.set(r.family, n);
+    const n = numbers.get(r) as number;
     const path = names.get(r.id) as string;
     const test: KcidbTest = {
       ...common(path), status: kcidbStatus(r.verdict), ...duration(r.durationMs),

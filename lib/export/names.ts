@@ -46,7 +46,8 @@ export function runKey(run: RunRecord): string {
 /** Text without NUL and without the control characters XML 1.0 forbids (tab, LF, CR stay). */
 export function printable(s: string): string {
   // eslint-disable-next-line no-control-regex
-  return s.replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  // control bytes, the two non-characters and lone surrogates (none of them can be in XML 1.0 or valid UTF-8)
+  return s.replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 /** At most `max` UTF-16 units, cut on a character boundary, with a marker saying how much was dropped. */

@@ -56,6 +56,7 @@ const c = {
   getpid: libc.func('getpid', 'int', []),
   gettid: libc.func('gettid', 'int', []),
   kill: libc.func('kill', 'int', ['int', 'int']),
+  flock: libc.func('flock', 'int', ['int', 'int']),
   getrlimit: libc.func('getrlimit', 'int', ['int', 'void *']),
   setrlimit: libc.func('setrlimit', 'int', ['int', 'void *']),
   sysconf: libc.func('sysconf', 'long', ['int']),
@@ -237,6 +238,11 @@ export function gettid(): number {
 /** kill(2). */
 export function kill(pid: number, sig: number): Raw {
   return raw(c.kill(pid, sig));
+}
+
+/** flock(2): advisory whole-file lock on an fd (LOCK_EX | LOCK_NB …); released when the last fd closes. */
+export function flock(fd: number, op: number): Raw {
+  return raw(c.flock(fd, op));
 }
 
 /** getrlimit(2) into a 16-byte struct rlimit buffer. */

@@ -6,6 +6,7 @@ import * as U from '../uapi/index.js';
 import { Kvm } from '../kvm/kvm.js';
 import { Vm } from '../kvm/vm.js';
 import { identifyKvmModule, liveKvmModuleFacts } from './kvm-module.js';
+import { SUITE_GUEST_CMDLINE } from '../vm/guest-init.js';
 
 /** A parsed kernel release: numbers for comparison plus the original string. */
 export interface KernelVersion {
@@ -36,7 +37,7 @@ export function configMatchesRelease(text: string, rel: string): boolean {
  */
 function readKconfig(rel: string): Map<string, string> | null {
   let text: string | null = null;
-  const given = process.env.GMEM_IN_GUEST === '1' ? process.env.GMEM_KERNEL_CONFIG : undefined;
+  const given = suiteGuestEvidence() === null ? process.env.GMEM_KERNEL_CONFIG : undefined;
   try {
     if (existsSync('/proc/config.gz')) text = gunzipSync(readFileSync('/proc/config.gz')).toString();
     else if (given && existsSync(given) && configMatchesRelease(readFileSync(given, 'utf8'), rel)) text = readFileSync(given, 'utf8');
@@ -78,13 +79,31 @@ function numaNodes(): number {
   }
 }
 
+/**
+ * Null inside a guest booted by the suite's QEMU runner, else why not. GMEM_IN_GUEST=1 alone is not
+ * enough: an environment variable leaks (a shell profile, a CI job) and would let host-unsafe cases
+ * take a host down; the guest's kernel command line cannot be set from a shell on the host.
+ */
+export function suiteGuestEvidence(): string | null {
+  if (process.env.GMEM_IN_GUEST !== '1') return 'GMEM_IN_GUEST is not 1';
+  let cmdline = '';
+  try {
+    cmdline = readFileSync('/proc/cmdline', 'utf8');
+  } catch { /* no /proc: not our guest */ }
+  if (!cmdline.split(/\s+/).includes(SUITE_GUEST_CMDLINE)) return `GMEM_IN_GUEST=1 is set, but this kernel was not booted by the suite's QEMU runner (no ${SUITE_GUEST_CMDLINE} on /proc/cmdline)`;
+  return null;
+}
+
+/** The only KVM API version there has ever been (since 2.6.22). */
+const KVM_API_VERSION = 12;
+
 /** Facts about this machine and kernel; KVM facts are probed on first use. */
 export class Env {
   /** Kernel version. */ readonly kernel = parseKernelRelease(release());
   /** Machine architecture (node's name, e.g. x64). */ readonly arch = arch();
   /** Hostname. */ readonly host = hostname();
   /** Page size in bytes. */ readonly pageSize = 4096n;
-  /** True inside a guest booted by the suite's own QEMU runner (GMEM_IN_GUEST=1). */ readonly inSuiteGuest = process.env.GMEM_IN_GUEST === '1';
+  /** True inside a guest booted by the suite's own QEMU runner: GMEM_IN_GUEST=1 and the kernel command line it boots with. */ readonly inSuiteGuest = suiteGuestEvidence() === null;
   /** Cases marked hostUnsafe may run (--allow-host-unsafe). */ allowHostUnsafe = process.env.GMEM_ALLOW_HOST_UNSAFE === '1';
   private kvmHandle: Kvm | null | undefined;
   private kvmModuleName: string | undefined;
@@ -114,7 +133,16 @@ export class Env {
           this.kvmHandle = null;
           this.kvmError = `open(/dev/kvm) failed: ${U.errnoName(r.errno)}`;
         } else {
-          this.kvmHandle = Kvm.adopt(r.ret);
+          // a device that opens but does not answer KVM_GET_API_VERSION with 12 is not KVM: say so
+          // and let the KVM cases skip, instead of failing every one of them (or the run record)
+          const kvm = Kvm.adopt(r.ret);
+          const v = kvm.__apiVersion();
+          if (v.ret === KVM_API_VERSION) this.kvmHandle = kvm;
+          else {
+            kvm.close();
+            this.kvmHandle = null;
+            this.kvmError = v.ret < 0 ? `/dev/kvm is not a KVM device: KVM_GET_API_VERSION failed with ${U.formatErrno(v.errno)}` : `/dev/kvm answers KVM_GET_API_VERSION with ${v.ret}, not ${KVM_API_VERSION}`;
+          }
         }
       }
     }

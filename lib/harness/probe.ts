@@ -1,4 +1,5 @@
 /** Runs one exported function of a case module in a child process and reports how that process ended. */
+import { timeoutScale } from './timeout-scale.js';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -24,7 +25,7 @@ export function runProbe(module: string, fn: string, args: unknown[], opts: Prob
   const fds = opts.fds ?? [];
   const r = spawnSync(process.execPath, [MAIN, module, fn, JSON.stringify(args, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v))], {
     stdio: ['ignore', 'pipe', 'pipe', ...fds],
-    timeout: opts.timeoutMs ?? 10000,
+    timeout: Math.round((opts.timeoutMs ?? 10000) * timeoutScale()),
     killSignal: 'SIGKILL',
     encoding: 'utf8',
   });

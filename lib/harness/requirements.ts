@@ -81,6 +81,6 @@ export function unmetRequirement(req: Requires, env: Env): string | null {
   if (req.numaNodes !== undefined && env.numaNodes < req.numaNodes)
     return `needs ${req.numaNodes} online NUMA nodes, this machine has ${env.numaNodes}`;
   if (req.hostUnsafe && !env.inSuiteGuest && !env.allowHostUnsafe)
-    return `refused on the host (${req.hostUnsafe}); runs inside a suite guest or with --allow-host-unsafe`;
+    return `refused on the host (${req.hostUnsafe}); runs inside a suite guest or with --allow-host-unsafe${process.env.GMEM_IN_GUEST === '1' ? ` (GMEM_IN_GUEST=1 is ignored: this kernel was not booted by the suite's QEMU runner)` : ''}`;
   return null;
 }

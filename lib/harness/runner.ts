@@ -3,6 +3,7 @@
  * costs one worker, which is replaced; cases marked serial run alone, cases marked fresh get a
  * worker of their own.
  */
+import { timeoutScale } from './timeout-scale.js';
 import type { CaseInstance } from './case.js';
 import type { CaseResult } from './verdict.js';
 import type { WorkerArgs } from './protocol.js';
@@ -18,6 +19,7 @@ export interface RunnerOptions extends WorkerArgs {
   /** Default per-case timeout in ms. */ timeoutMs: number;
   /** Called as each result arrives (in completion order). */ onResult: (r: CaseResult) => void;
   /** Called with the pid of every worker process started (for leak accounting). */ onWorker?: (pid: number) => void;
+  /** Aborting stops the run: no new case starts, every worker is killed, and results not yet reported are dropped (they would only say "killed"). */ signal?: AbortSignal;
 }
 
 /** Splits the plan into consecutive segments: runs of parallel-safe cases, and each serial case alone. */
@@ -39,8 +41,17 @@ export function segments(instances: CaseInstance[]): CaseInstance[][] {
 export async function runInstances(instances: CaseInstance[], opts: RunnerOptions): Promise<void> {
   const args: WorkerArgs = { casesDir: opts.casesDir, fixturesDir: opts.fixturesDir, allowHostUnsafe: opts.allowHostUnsafe };
   const pool: (WorkerHandle | null)[] = Array.from({ length: Math.max(1, opts.jobs) }, () => null);
+  const live = new Set<WorkerHandle>();
+  const aborted = () => opts.signal?.aborted === true;
+  const killAll = () => {
+    for (const w of live) w.kill();
+  };
+  opts.signal?.addEventListener('abort', killAll, { once: true });
   const startWorker = async (): Promise<WorkerHandle> => {
+    if (aborted()) throw new Error('the run was stopped');
     const w = new WorkerHandle(args);
+    live.add(w);
+    void w.whenExited().then(() => live.delete(w));
     opts.onWorker?.(w.pid);
     await w.whenReady();
     return w;
@@ -52,7 +63,7 @@ export async function runInstances(instances: CaseInstance[], opts: RunnerOption
   const runOne = async (slot: number, inst: CaseInstance): Promise<CaseResult> => applyKnownFailure(await runRaw(slot, inst), fixtures, platform);
   const runRaw = async (slot: number, inst: CaseInstance): Promise<CaseResult> => {
     const fixture = fixtures.overrides(inst.id, inst.def.id, platform);
-    const timeout = inst.def.timeoutMs ?? opts.timeoutMs;
+    const timeout = Math.round((inst.def.timeoutMs ?? opts.timeoutMs) * timeoutScale());
     if (inst.def.isolation === 'fresh') {
       // a fresh case that will skip does not need its own process to say so
       const unmet = unmetRequirement(mergeRequires(inst.def.requires, inst.variant?.requires), env());
@@ -75,11 +86,12 @@ export async function runInstances(instances: CaseInstance[], opts: RunnerOption
   };
   try {
     for (const seg of segments(instances)) {
+      if (aborted()) break;
       let next = 0;
       const slots = Math.min(pool.length, seg.length);
       await Promise.all(
         Array.from({ length: slots }, async (_x, slot) => {
-          while (next < seg.length) {
+          while (next < seg.length && !aborted()) {
             const inst = seg[next++] as CaseInstance;
             let r: CaseResult;
             try {
@@ -88,12 +100,14 @@ export async function runInstances(instances: CaseInstance[], opts: RunnerOption
               pool[slot] = null;
               r = { type: 'result', id: inst.id, case: inst.def.id, family: inst.family, verdict: 'error', message: (e as Error).message, durationMs: 0 };
             }
-            opts.onResult(r);
+            if (!aborted()) opts.onResult(r);
           }
         }),
       );
     }
   } finally {
+    opts.signal?.removeEventListener('abort', killAll);
     await Promise.all(pool.map((w) => w?.stop()));
   }
 }
+

@@ -20,6 +20,7 @@ export interface CaseResult {
   /** Named observations a case recorded (errnos, counts) for the feature matrix. */ observations?: Record<string, unknown>;
   /** The signal that killed the case's process, when it crashed. */ signal?: string;
   /** Hint printed with a failure, e.g. the commit that fixes a known failure. */ hint?: string;
+  /** The instance's test number in its family's KTAP block (plan order, so it does not depend on which case finished first under -j). */ ktapNumber?: number;
 }
 
 /** True when a verdict makes the run fail (kselftest exit 1). */
@@ -32,6 +33,7 @@ export interface RunRecord {
   /** Always 'run'. */ type: 'run';
   /** Results format version. */ format: 1;
   /** Suite version from package.json. */ suiteVersion: string;
+  /** Node.js version the suite ran on (process.versions.node; absent in files written before it was recorded). */ node?: string;
   /** ISO date the run started. */ started: string;
   /** uname -r. */ kernel: string;
   /** uname -m. */ arch: string;

@@ -53,6 +53,11 @@ export class WorkerHandle {
   get dead(): boolean {
     return this.exited || this.killed;
   }
+  /** Resolves once the process has exited. */
+  whenExited(): Promise<void> {
+    if (this.exited) return Promise.resolve();
+    return new Promise((resolve) => this.child.once('exit', () => resolve()));
+  }
   /** Waits until the worker has loaded the cases. */
   whenReady(): Promise<void> {
     return this.ready;

@@ -42,6 +42,10 @@ async function main(): Promise<void> {
     });
   });
   process.on('disconnect', () => process.exit(0));
+  // a Ctrl-C reaches the whole process group: the runner decides (it stops us), so a terminal's SIGINT
+  // or SIGHUP is never mistaken for a case that crashed
+  process.on('SIGINT', () => undefined);
+  process.on('SIGHUP', () => undefined);
   await send({ type: 'ready', pid: process.pid });
 }
 

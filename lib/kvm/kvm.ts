@@ -33,6 +33,10 @@ export class Kvm {
   static open(): Kvm {
     return new Kvm(check('open', Kvm.__open(), KVM_DEVICE));
   }
+  /** Raw KVM_GET_API_VERSION: ENOTTY when the device is not KVM (e.g. /dev/null bound over /dev/kvm). */
+  __apiVersion(): libc.Raw {
+    return __ioctlVal(this.fd, KVM_GET_API_VERSION, 0);
+  }
   /** KVM_GET_API_VERSION (12 on every kernel since 2.6.22). */
   apiVersion(): number {
     return ioctlVal(this.fd, 'KVM_GET_API_VERSION', KVM_GET_API_VERSION);

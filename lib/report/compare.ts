@@ -2,6 +2,7 @@
 import { isFailing, type CaseResult, type ResultsFile } from '../harness/verdict.js';
 import { decideFeatures } from '../features/decide.js';
 import type { FeatureState } from '../features/feature.js';
+import { mdCode, mdText } from './markdown-escape.js';
 
 /** One case whose verdict changed. */
 export interface VerdictChange {
@@ -40,6 +41,14 @@ export interface Comparison {
   /** Observation values that changed (errno changes show here). */ observationChanges: ObservationChange[];
   /** Cases only in the baseline. */ missing: string[];
   /** Cases only in the candidate. */ added: string[];
+  /** Why the candidate run is incomplete (no end record: killed, or the kernel died under it), else null. */ candidateIncomplete: string | null;
+  /** Why the baseline run is incomplete, else null. */ baselineIncomplete: string | null;
+}
+
+/** Why a run is incomplete (it has no end record), or null for a run that finished. */
+export function incompleteReason(f: ResultsFile): string | null {
+  if (f.end) return null;
+  return `${f.path} has no end record: the run was killed (or the kernel died under it) after ${f.results.length} result(s)`;
 }
 
 const label = (f: ResultsFile) => `${f.run.kernel} on ${f.run.host} (${f.run.platform})`;
@@ -55,6 +64,7 @@ export function compareResults(base: ResultsFile, cand: ResultsFile): Comparison
   const out: Comparison = {
     baseline: label(base), candidate: label(cand), regressions: [], fixes: [], otherChanges: [], featuresLost: [], featuresGained: [],
     featuresChanged: [], observationChanges: [], missing: [], added: [],
+    candidateIncomplete: incompleteReason(cand), baselineIncomplete: incompleteReason(base),
   };
   for (const [id, before] of b) {
     const after = c.get(id);
@@ -94,21 +104,30 @@ export function hasRegressions(c: Comparison): boolean {
   return c.regressions.length > 0 || c.featuresLost.length > 0;
 }
 
+/** compare's exit status: 1 when the candidate regressed or is incomplete (a killed run proves nothing about the cases it never ran), else 0. */
+export function comparisonStatus(c: Comparison): number {
+  return hasRegressions(c) || c.candidateIncomplete ? 1 : 0;
+}
+
 /** The comparison as Markdown, suitable for a CI comment. */
 export function comparisonMarkdown(c: Comparison): string {
-  const lines = [`## gmem-conformance: ${c.candidate} vs baseline ${c.baseline}`, ''];
-  lines.push(hasRegressions(c) ? `**${c.regressions.length} regression(s), ${c.featuresLost.length} feature(s) lost or broken.**` : '**No regressions.**', '');
+  const lines = [`## gmem-conformance: ${mdText(c.candidate)} vs baseline ${mdText(c.baseline)}`, ''];
+  if (c.candidateIncomplete) lines.push(`**Incomplete candidate run**: ${mdText(c.candidateIncomplete)}; ${c.missing.length} case(s) of the baseline have no result in it. This is not a pass.`, '');
+  if (c.baselineIncomplete) lines.push(`Incomplete baseline run: ${mdText(c.baselineIncomplete)}.`, '');
+  if (hasRegressions(c)) lines.push(`**${c.regressions.length} regression(s), ${c.featuresLost.length} feature(s) lost or broken.**`, '');
+  else if (!c.candidateIncomplete) lines.push('**No regressions.**', '');
+  else lines.push('No regressions among the cases that ran.', '');
   const section = (title: string, rows: string[]) => {
     if (!rows.length) return;
     lines.push(`### ${title} (${rows.length})`, '', ...rows, '');
   };
-  section('New failures', c.regressions.map((r) => `- \`${r.id}\`: ${r.before} → **${r.after}** — ${r.message}`));
-  section('Features lost or broken', c.featuresLost.map((f) => `- \`${f.id}\`: ${f.before} → **${f.after}** — ${f.reason}`));
-  section('Fixes', c.fixes.map((r) => `- \`${r.id}\`: ${r.before} → ${r.after}`));
-  section('Features gained', c.featuresGained.map((f) => `- \`${f.id}\`: ${f.before} → ${f.after}`));
-  section('Other feature changes', c.featuresChanged.map((f) => `- \`${f.id}\`: ${f.before} → ${f.after} — ${f.reason}`));
-  section('Other verdict changes', c.otherChanges.map((r) => `- \`${r.id}\`: ${r.before} → ${r.after} — ${r.message}`));
-  section('Changed observations (errnos, values)', c.observationChanges.map((o) => `- \`${o.id}\` ${o.key}: ${JSON.stringify(o.before)} → ${JSON.stringify(o.after)}`));
+  section('New failures', c.regressions.map((r) => `- ${mdCode(r.id)}: ${r.before} → **${r.after}** — ${mdText(r.message)}`));
+  section('Features lost or broken', c.featuresLost.map((f) => `- ${mdCode(f.id)}: ${f.before} → **${f.after}** — ${mdText(f.reason)}`));
+  section('Fixes', c.fixes.map((r) => `- ${mdCode(r.id)}: ${r.before} → ${r.after}`));
+  section('Features gained', c.featuresGained.map((f) => `- ${mdCode(f.id)}: ${f.before} → ${f.after}`));
+  section('Other feature changes', c.featuresChanged.map((f) => `- ${mdCode(f.id)}: ${f.before} → ${f.after} — ${mdText(f.reason)}`));
+  section('Other verdict changes', c.otherChanges.map((r) => `- ${mdCode(r.id)}: ${r.before} → ${r.after} — ${mdText(r.message)}`));
+  section('Changed observations (errnos, values)', c.observationChanges.map((o) => `- ${mdCode(o.id)} ${mdText(o.key)}: ${mdCode(JSON.stringify(o.before) ?? 'undefined')} → ${mdCode(JSON.stringify(o.after) ?? 'undefined')}`));
   if (c.missing.length) lines.push(`${c.missing.length} case(s) ran only in the baseline; ${c.added.length} only in the candidate.`, '');
   return `${lines.join('\n')}\n`;
 }

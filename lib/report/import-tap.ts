@@ -23,6 +23,23 @@ function verdictOf(p: Point, directive: string): Verdict {
   return p.ok ? 'pass' : 'fail';
 }
 
+/** Why a test did not pass, in kselftest's own words: its diagnostic lines (the "# " lines before its result that are not TAP structure), the last 5. */
+export function reasonLines(comments: readonly string[]): string {
+  const lines = comments.map((c) => c.replace(/^#\s?/, '').replace(/^#\s?/, '').trim());
+  // a test that skipped as a whole says why in its plan: "1..0 # SKIP reason"
+  const skipPlan = lines.map((l) => /^\d+\.\.\d+\s*#\s*SKIP\b\s*(.*)$/i.exec(l)?.[1]).find((x) => x);
+  if (skipPlan) return skipPlan;
+  return lines
+    .filter((l) => l !== '' && !/^((not )?ok \d|\d+\.\.\d+|K?TAP version|Subtest:|selftests: )/.test(l))
+    .slice(-5)
+    .join('\n');
+}
+
+function messageOf(verdict: Verdict, directive: string, comments: readonly string[]): string {
+  if (verdict === 'pass') return directive;
+  return [directive, reasonLines(comments)].filter(Boolean).join('\n');
+}
+
 function parsePoints(text: string): { points: (Point & { directive: string; comments: string[] })[]; plan?: { end: number }; bailout?: string } {
   const points: (Point & { directive: string; comments: string[] })[] = [];
   let pending: string[] = [];
@@ -71,16 +88,25 @@ export function importKselftestTap(file: string, text: string): CaseResult[] {
     const parts = pt.name.replace(/^selftests:\s*/, '').split(':').map((s) => s.trim()).filter(Boolean);
     const base = `kselftest.${parts.map(idSegment).join('.')}`;
     const family = parts.length > 1 ? `kselftest.${idSegment(parts[0] as string)}` : 'kselftest';
-    out.push({ type: 'result', id: base, case: base, family, verdict: verdictOf(pt, pt.directive), message: pt.directive, durationMs: 0 });
+    const verdict = verdictOf(pt, pt.directive);
+    out.push({ type: 'result', id: base, case: base, family, verdict, message: messageOf(verdict, pt.directive, pt.comments), durationMs: 0 });
     // nested KTAP/TAP of the test itself, printed behind "# "
     const nested = pt.comments.map((c) => c.replace(/^# ?/, '')).filter((c, i, all) => i >= all.findIndex((x) => /^TAP version|^KTAP version/.test(x)));
     if (nested.length && /^(K?TAP) version/.test(nested[0] ?? '')) {
       const sub = parsePoints(nested.join('\n').replace(/^KTAP version 1/, 'TAP version 13'));
       for (const s of sub.points) {
         const id = `${base}.${idSegment(s.name)}`;
-        out.push({ type: 'result', id, case: id, family: base, verdict: verdictOf(s, s.directive), message: s.directive, durationMs: 0 });
+        const v = verdictOf(s, s.directive);
+        out.push({ type: 'result', id, case: id, family: base, verdict: v, message: messageOf(v, s.directive, s.comments), durationMs: 0 });
       }
     }
+  }
+  // a name kselftest printed twice (or two that map to one id) gets a numbered id: results ids are unique
+  const seen = new Map<string, number>();
+  for (const r of out) {
+    const n = (seen.get(r.id) ?? 0) + 1;
+    seen.set(r.id, n);
+    if (n > 1) r.id = r.case = `${r.id}_${n}`;
   }
   return out;
 }

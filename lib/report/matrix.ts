@@ -3,6 +3,7 @@ import type { CaseResult, ResultsFile } from '../harness/verdict.js';
 import { decideFeatures } from '../features/decide.js';
 import { FEATURES } from '../features/catalog.js';
 import type { FeatureVerdict } from '../features/feature.js';
+import { mdCode, mdText } from './markdown-escape.js';
 
 /** One column: every results file of one platform/kernel/host merged. */
 export interface MatrixColumn {
@@ -93,20 +94,20 @@ export function cellLabel(c: FeatureVerdict): string {
 
 /** The matrix as Markdown: a feature table, then the cases that differ between columns. */
 export function matrixMarkdown(m: Matrix): string {
-  const esc = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
-  const out: string[] = [`# gmem-conformance feature matrix`, '', `Generated ${m.generated} from ${m.columns.reduce((n, c) => n + c.sources.length, 0)} results file(s).`, ''];
+  const esc = mdText;
+  const out: string[] = [`# gmem-conformance feature matrix`, '', `Generated ${esc(m.generated)} from ${m.columns.reduce((n, c) => n + c.sources.length, 0)} results file(s).`, ''];
   out.push(`| feature | ${m.columns.map((c) => esc(c.label)).join(' | ')} |`);
   out.push(`|---|${m.columns.map(() => '---').join('|')}|`);
   for (const f of m.features) {
-    out.push(`| ${esc(f.title)} \`${f.id}\` | ${f.cells.map((c) => `${cellLabel(c)}${c.value ? ` (${esc(c.value)})` : ''}`).join(' | ')} |`);
+    out.push(`| ${esc(f.title)} ${mdCode(f.id)} | ${f.cells.map((c) => `${cellLabel(c)}${c.value ? ` (${esc(c.value)})` : ''}`).join(' | ')} |`);
   }
-  out.push('', `| totals | ${m.columns.map((c) => Object.entries(c.totals).map(([k, v]) => `${k} ${v}`).join(', ')).join(' | ')} |`, '');
+  out.push('', `| totals | ${m.columns.map((c) => Object.entries(c.totals).map(([k, v]) => `${esc(k)} ${esc(String(v))}`).join(', ')).join(' | ')} |`, '');
   const differing = m.cases.filter((c) => new Set(c.cells.map((x) => x?.verdict ?? 'not run')).size > 1);
   if (m.columns.length > 1) {
     out.push(`## Cases whose verdict differs between columns (${differing.length})`, '');
     if (differing.length) {
       out.push(`| case | ${m.columns.map((c) => esc(c.label)).join(' | ')} |`, `|---|${m.columns.map(() => '---').join('|')}|`);
-      for (const c of differing) out.push(`| \`${c.id}\` | ${c.cells.map((x) => (x ? x.verdict : 'not run')).join(' | ')} |`);
+      for (const c of differing) out.push(`| ${mdCode(c.id)} | ${c.cells.map((x) => (x ? esc(x.verdict) : 'not run')).join(' | ')} |`);
     }
   }
   return `${out.join('\n')}\n`;

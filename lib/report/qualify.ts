@@ -4,6 +4,7 @@ import type { PlatformProfile } from '../fixtures/platforms.js';
 import { decideFeatures } from '../features/decide.js';
 import { FEATURES } from '../features/catalog.js';
 import type { FeatureVerdict } from '../features/feature.js';
+import { mdCode, mdText } from './markdown-escape.js';
 
 /** The verdict on one feature of a profile. */
 export interface QualifiedFeature {
@@ -54,15 +55,16 @@ export function qualify(profile: PlatformProfile, files: readonly ResultsFile[])
 
 /** The qualification as a Markdown report a vendor can hand over. */
 export function qualificationMarkdown(q: Qualification): string {
-  const out = [`# Qualification: ${q.title} (\`${q.platform}\`)`, '', `Kernel ${q.run.kernel} on ${q.run.host} (${q.run.arch}), run started ${q.run.started}.`, '', `**${q.overall}**`, ''];
-  if (q.archMismatch) out.push(`Architecture mismatch: ${q.archMismatch}.`, '');
+  const t = mdText;
+  const out = [`# Qualification: ${t(q.title)} (${mdCode(q.platform)})`, '', `Kernel ${t(q.run.kernel)} on ${t(q.run.host)} (${t(q.run.arch)}), run started ${t(q.run.started)}.`, '', `**${q.overall}**`, ''];
+  if (q.archMismatch) out.push(`Architecture mismatch: ${t(q.archMismatch)}.`, '');
   out.push('| level | feature | verdict | why |', '|---|---|---|---|');
-  for (const f of q.features) out.push(`| ${f.level} | ${f.title} \`${f.id}\` | ${f.verdict} | ${f.reason.replace(/\|/g, '\\|')}${f.why ? ` (${f.why})` : ''} |`);
+  for (const f of q.features) out.push(`| ${t(f.level)} | ${t(f.title)} ${mdCode(f.id)} | ${f.verdict} | ${t(f.reason)}${f.why ? ` (${t(f.why)})` : ''} |`);
   out.push('', 'Evidence per feature (case id: verdict):', '');
   for (const f of q.features) {
     if (!f.decision.cases.length) continue;
     const fails = f.decision.cases.filter((c) => c.verdict !== 'pass');
-    out.push(`- \`${f.id}\`: ${Object.entries(f.decision.counts).map(([k, n]) => `${n} ${k}`).join(', ')}${fails.length ? `; not passing: ${fails.slice(0, 5).map((c) => `${c.id} ${c.verdict} (${c.message})`).join('; ')}` : ''}`);
+    out.push(`- ${mdCode(f.id)}: ${Object.entries(f.decision.counts).map(([k, n]) => `${n} ${t(k)}`).join(', ')}${fails.length ? `; not passing: ${fails.slice(0, 5).map((c) => `${mdCode(c.id)} ${t(c.verdict)} (${t(c.message)})`).join('; ')}` : ''}`);
   }
   return `${out.join('\n')}\n`;
 }

@@ -1,4 +1,5 @@
 /** Reading a guest's serial console log: kernel panics, oopses and warnings, with an excerpt around the first one. */
+import { visibleControls } from '../report/markdown-escape.js';
 
 /** What the console shows went wrong in the kernel. */
 export interface ConsoleFindings {
@@ -20,7 +21,8 @@ export function scanConsole(text: string, tailLines = 40): ConsoleFindings {
   const warnings = (text.match(WARN) ?? []).length;
   const firstBad = lines.findIndex((l) => OOPS.test(l) || PANIC.test(l));
   const slice = firstBad >= 0 ? lines.slice(Math.max(0, firstBad - 10), firstBad + 40) : lines.slice(-tailLines);
-  let excerpt = slice.join('\n').trimEnd() || '(the console log is empty)';
+  // the excerpt is printed on a terminal and copied into reports: a guest's escape sequences stay visible, never active
+  let excerpt = slice.map(visibleControls).join('\n').trimEnd() || '(the console log is empty)';
   if (excerpt.length > 6144) excerpt = `${excerpt.slice(0, 6144)}\n[…]`;
-  return { panic, oops, warnings, excerpt };
+  return { panic: panic && visibleControls(panic), oops: oops && visibleControls(oops), warnings, excerpt };
 }

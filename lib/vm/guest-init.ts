@@ -2,6 +2,9 @@
 
 /** 9p mount tag of the host root (read-only). */
 export const ROOT_TAG = 'gmemroot';
+/** The kernel command-line word every guest of the suite's QEMU runner boots with; with GMEM_IN_GUEST=1 it lets host-unsafe cases run (lib/harness/env.ts). */
+export const SUITE_GUEST_CMDLINE = 'gmem.suite_guest=1';
+
 /** 9p mount tag of the per-boot results share (read-write). */
 export const OUT_TAG = 'gmemout';
 /** Where the results share appears inside the chroot: job.sh, results.jsonl, ktap.txt, status live there. */
@@ -81,6 +84,15 @@ export function shQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
+/**
+ * Where a host file is seen inside the guest's chroot: the same path, except below /tmp, which is the
+ * guest's own there (the host's is under /run/host-tmp). The node binary can live there: the pinned
+ * release sits in the cache, and GMEM_CACHE_DIR may point below /tmp.
+ */
+export function guestPath(hostPath: string): string {
+  return hostPath.startsWith('/tmp/') ? `/run/host-tmp/${hostPath.slice('/tmp/'.length)}` : hostPath;
+}
+
 /** The job the guest runs in the chroot: the suite with its output on the share, then the exit status, framed as a file. */
 export function jobScript(opts: { cwd: string; node: string; nodeArgs: string[]; cli: string; args: string[]; env: Record<string, string> }): string {
   const env = Object.entries(opts.env).map(([k, val]) => `export ${k}=${shQuote(val)}`).join('\n');
@@ -93,7 +105,7 @@ esac
 cd "$CWD" || exit 97
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/tmp
 ${env}
-${[opts.node, ...opts.nodeArgs, opts.cli].map(shQuote).join(' ')} ${opts.args.map(shQuote).join(' ')} > ${out}/ktap.txt 2> ${out}/stderr.txt
+${[guestPath(opts.node), ...opts.nodeArgs, opts.cli].map(shQuote).join(' ')} ${opts.args.map(shQuote).join(' ')} > ${out}/ktap.txt 2> ${out}/stderr.txt
 echo $? > ${out}/status.tmp && mv ${out}/status.tmp ${out}/status
 `;
 }

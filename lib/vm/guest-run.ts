@@ -5,9 +5,10 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PROJECT_ROOT } from '../paths.js';
 import { buildInitramfs, type InitramfsInfo } from './initramfs.js';
-import { GUEST_OUT_DIR, OUT_TAG, ROOT_TAG, jobScript } from './guest-init.js';
+import { GUEST_OUT_DIR, OUT_TAG, ROOT_TAG, SUITE_GUEST_CMDLINE, jobScript } from './guest-init.js';
 import { ensureQemu, runQemu, type Accel } from './qemu.js';
 import { scanConsole } from './console.js';
+import { resultsLeftAt } from '../report/results-writer.js';
 import type { KernelTree } from './kernel-source.js';
 
 /** The compiled CLI the guest runs (this very build, seen through the read-only host root). */
@@ -16,9 +17,13 @@ export const GUEST_CLI = resolve(fileURLToPath(new URL('../cli/main.js', import.
 /**
  * Node options for the suite under TCG. V8's JIT writes code that TCG must then retranslate; with
  * --jitless a full run of the suite inside took 2 min instead of 3.5 (7.2, measured). Workers forked by
- * the harness inherit them; --no-expose-wasm keeps V8 from warning about the conflict on stderr.
+ * the harness inherit them. (Node 20 also needed --no-expose-wasm to keep V8 from warning about the
+ * conflict; Node 24's V8 no longer has that flag and refuses to start with it, exit status 9.)
  */
-export const NODE_ARGS_TCG = ['--jitless', '--no-expose-wasm'];
+export const NODE_ARGS_TCG = ['--jitless'];
+
+/** Per-case timeouts are this many times longer in a TCG guest: measured, the EINTR cases' calibration alone takes 20-40 s there. */
+export const TCG_TIMEOUT_SCALE = 4;
 
 /** How a run ended: the suite completed; the kernel panicked/oopsed/hung; it never got to run the suite; or the kernel/QEMU could not be had. */
 export type GuestOutcome = 'completed' | 'panic' | 'oops' | 'hang' | 'boot-failed' | 'qemu-failed' | 'unavailable';
@@ -34,7 +39,7 @@ export interface GuestRunOptions {
   /** NUMA nodes the guest memory is split into (default: none, one node). */ numaNodes?: number;
   /** Accelerator (default tcg). */ accel?: Accel;
   /** Extra kernel command-line words. */ append?: string[];
-  /** Node options for the suite inside (default under TCG: --jitless --no-expose-wasm, see NODE_ARGS_TCG). */ nodeArgs?: string[];
+  /** Node options for the suite inside (default under TCG: --jitless, see NODE_ARGS_TCG). */ nodeArgs?: string[];
   /** Copy the guest's results file (as is) here. */ resultsOut?: string;
   /** Copy the console log here. */ consoleOut?: string;
   /** Copy the guest's KTAP here. */ ktapOut?: string;
@@ -90,10 +95,10 @@ export async function runInGuest(o: GuestRunOptions): Promise<GuestRunReport> {
     const initramfs = buildInitramfs(o.tree, initrd);
     const args = [...o.suiteArgs, '-o', `${GUEST_OUT_DIR}/results.jsonl`, '--platform', o.platform ?? label];
     writeFileSync(join(out, 'job.sh'), jobScript({
-      cwd: PROJECT_ROOT, node: process.execPath, nodeArgs: o.nodeArgs ?? (accel === 'tcg' ? NODE_ARGS_TCG : []), cli: GUEST_CLI, args, env: { GMEM_IN_GUEST: '1', ...(o.tree.config ? { GMEM_KERNEL_CONFIG: o.tree.config } : {}) },
+      cwd: PROJECT_ROOT, node: process.execPath, nodeArgs: o.nodeArgs ?? (accel === 'tcg' ? NODE_ARGS_TCG : []), cli: GUEST_CLI, args, env: { GMEM_IN_GUEST: '1', GMEM_TIMEOUT_SCALE: accel === 'tcg' ? String(TCG_TIMEOUT_SCALE) : '1', ...(o.tree.config ? { GMEM_KERNEL_CONFIG: o.tree.config } : {}) },
     }));
     const consoleLog = join(work, 'console.log');
-    const append = ['console=ttyS0', 'panic=-1', 'rdinit=/init', 'nokaslr', 'mitigations=off', `gmem.hostname=qemu-${accel}`, ...(o.append ?? [])].join(' ');
+    const append = ['console=ttyS0', 'panic=-1', 'rdinit=/init', 'nokaslr', 'mitigations=off', `gmem.hostname=qemu-${accel}`, SUITE_GUEST_CMDLINE, ...(o.append ?? [])].join(' ');
     const exit = await runQemu({
       qemu, kernel: o.tree.image, initrd, append, memoryMiB: o.memoryMiB ?? 2048, cpus: o.cpus ?? 1, numaNodes: o.numaNodes, accel,
       timeoutMs: o.timeoutMs, consoleLog, doneFile: join(out, 'status'),
@@ -104,7 +109,8 @@ export async function runInGuest(o: GuestRunOptions): Promise<GuestRunReport> {
     const init = readInitLog(join(out, 'init.log'));
     const statusText = existsSync(join(out, 'status')) ? readFileSync(join(out, 'status'), 'utf8').trim() : null;
     const suiteExit = statusText !== null && /^\d+$/.test(statusText) ? Number(statusText) : null;
-    const guestResults = join(out, 'results.jsonl');
+    // a completed run renamed results.jsonl.partial to results.jsonl; a killed one left the partial file
+    const guestResults = resultsLeftAt(join(out, 'results.jsonl')) ?? join(out, 'results.jsonl');
     let resultsFile: string | null = null;
     if (existsSync(guestResults) && o.resultsOut) {
       resultsFile = resolve(o.resultsOut);

@@ -1,6 +1,7 @@
 /** Runs the suite on the live kernel as a child process, reported the same way as a guest run. */
 import { spawn } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { resultsLeftAt } from '../report/results-writer.js';
 import { release } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { GUEST_CLI, type GuestRunReport } from './guest-run.js';
@@ -41,6 +42,9 @@ export function runOnHost(o: HostRunOptions): Promise<GuestRunReport> {
       clearTimeout(limit);
       ktapFile?.end();
       const ms = Date.now() - started;
+      // a suite killed here (timeout) left its finished results in the partial file: bring them back as the results
+      const left = resultsLeftAt(results);
+      if (left && left !== results) renameSync(left, results);
       const have = existsSync(results);
       const count = have ? readFileSync(results, 'utf8').split('\n').filter((l) => l.includes('"type":"result"')).length : 0;
       resolvePromise({
