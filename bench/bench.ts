@@ -15,7 +15,7 @@ import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadInstances, select, DEFAULT_CASES_DIR } from '../lib/harness/registry.js';
 import { orderByFamily } from '../lib/cli/run.js';
-import { DEFAULT_FIXTURES_DIR, PROJECT_ROOT } from '../lib/cli/paths.js';
+import { DEFAULT_FIXTURES_DIR, PROJECT_ROOT } from '../lib/paths.js';
 import { KVM_CAP_GUEST_MEMFD, KVM_CHECK_EXTENSION, KVM_CREATE_GUEST_MEMFD, KVM_CREATE_VM } from '../lib/uapi/index.js';
 import { readResults } from '../lib/report/results-file.js';
 import { summary } from './stats.js';

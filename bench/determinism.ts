@@ -12,7 +12,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readResults } from '../lib/report/results-file.js';
-import { PROJECT_ROOT } from '../lib/cli/paths.js';
+import { PROJECT_ROOT } from '../lib/paths.js';
 import type { CaseResult } from '../lib/harness/verdict.js';
 
 const CLI = fileURLToPath(new URL('../lib/cli/main.js', import.meta.url));

@@ -19,7 +19,7 @@
 import koffi from 'koffi';
 import * as libc from '../lib/ffi/libc.js';
 import { Kvm } from '../lib/kvm/kvm.js';
-import { pack } from '../lib/kvm/struct.js';
+import { pack } from '../lib/uapi/struct.js';
 import { KVM_CAP_GUEST_MEMFD, KVM_CHECK_EXTENSION, KVM_CREATE_GUEST_MEMFD, SYSCALL } from '../lib/uapi/index.js';
 
 /** ns per call of fn over iters calls. */

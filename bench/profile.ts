@@ -16,7 +16,7 @@ import { loadInstances, select, DEFAULT_CASES_DIR } from '../lib/harness/registr
 import { runInstances } from '../lib/harness/runner.js';
 import { WorkerHandle } from '../lib/harness/worker-handle.js';
 import { orderByFamily } from '../lib/cli/run.js';
-import { DEFAULT_FIXTURES_DIR } from '../lib/cli/paths.js';
+import { DEFAULT_FIXTURES_DIR } from '../lib/paths.js';
 import type { CaseInstance } from '../lib/harness/case.js';
 import type { CaseResult } from '../lib/harness/verdict.js';
 import type { ProcessRecord } from './process-hook.js';

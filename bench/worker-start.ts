@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { basename, resolve } from 'node:path';
 import { WorkerHandle } from '../lib/harness/worker-handle.js';
 import { loadInstances, DEFAULT_CASES_DIR } from '../lib/harness/registry.js';
-import { DEFAULT_FIXTURES_DIR } from '../lib/cli/paths.js';
+import { DEFAULT_FIXTURES_DIR } from '../lib/paths.js';
 import { summary } from './stats.js';
 
 /** Timings of fresh workers running one instance each. */

@@ -123,7 +123,7 @@ const KERNEL_HEADERS = [
   'linux/types.h', 'linux/ioctl.h', 'linux/kvm.h', 'linux/memfd.h', 'linux/fcntl.h', 'linux/falloc.h', 'linux/mman.h',
   'linux/mempolicy.h', 'linux/fs.h', 'linux/stat.h', 'asm/stat.h', 'asm/signal.h', 'linux/resource.h', 'linux/sched.h',
   'linux/magic.h', 'linux/errno.h', 'asm/unistd.h', 'asm/socket.h', 'linux/time.h', 'linux/time_types.h', 'asm/siginfo.h',
-  'asm/ioctls.h', 'linux/fadvise.h',
+  'asm/ioctls.h', 'linux/fadvise.h', 'linux/kvm_para.h',
 ];
 const LIBC_HEADERS = ['sys/types.h', 'sys/socket.h', 'sys/uio.h', 'sys/un.h', 'stdio.h'];
 const LIBC_STRUCTS = new Set(['msghdr', 'cmsghdr', 'iovec']);
@@ -312,11 +312,16 @@ describe('known values', () => {
       'io.direction', 'io.size', 'io.port', 'io.count', 'io.data_offset', 'mmio.phys_addr', 'mmio.data', 'mmio.len', 'mmio.is_write',
       'memory_fault.flags', 'memory_fault.gpa', 'memory_fault.size', 'hw.hardware_exit_reason', 'fail_entry.hardware_entry_failure_reason',
       'internal.suberror', 'internal.ndata', 'internal.data', 'system_event.type', 'kvm_valid_regs', 'kvm_dirty_regs', 's',
+      'hypercall.nr', 'hypercall.args', 'hypercall.ret', 'hypercall.flags',
     ])
       assert.ok(Object.hasOwn(f, name), `kvm_run.${name} missing`);
     assert.equal(f.exit_reason.offset, 8);
     assert.equal(f['io.port'].offset, 34);
     assert.equal(f['memory_fault.gpa'].offset, 40);
+    assert.equal(f['hypercall.args'].offset, 40);
+    assert.equal(uapi.KVM_EXIT_HYPERCALL, 3);
+    assert.equal(uapi.KVM_HC_MAP_GPA_RANGE, 12);
+    assert.equal(uapi.KVM_MAP_GPA_RANGE_ENCRYPTED, 16);
   });
   it('UAPI_SOURCE names the package', () => {
     assert.equal(UAPI_SOURCE.package, 'linux-libc-dev');

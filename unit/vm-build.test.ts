@@ -11,7 +11,7 @@ import { numaArgs } from '../lib/vm/qemu.js';
 import { identifyKvmModule, type KvmModuleFacts } from '../lib/harness/kvm-module.js';
 import { configMatchesRelease } from '../lib/harness/env.js';
 import { packagedConfig } from '../lib/vm/kernel-source.js';
-import { InputError } from '../lib/fixtures/source.js';
+import { InputError } from '../lib/errors.js';
 import { cli, useScratchDirs } from './helpers.js';
 
 const scratch = useScratchDirs();

@@ -13,7 +13,7 @@ import { loadOrder, moduleName, isStaticElf } from '../lib/vm/initramfs.js';
 import { imageRelease } from '../lib/vm/kernel-source.js';
 import { overallStatus, summaryTable } from '../lib/cli/kernels.js';
 import { unavailableReport } from '../lib/vm/candidate-run.js';
-import { InputError } from '../lib/fixtures/source.js';
+import { InputError } from '../lib/errors.js';
 import { guestPath, jobScript } from '../lib/vm/guest-init.js';
 import { cli, useScratchDirs } from './helpers.js';
 

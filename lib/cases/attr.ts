@@ -1,41 +1,23 @@
 /**
- * Shared pieces of the attr.*, exit.* and prefault.* cases: a two-slot real-mode guest layout, VM-type
- * variants for memory-attribute cases, KVM_RUN step helpers, and a periodic signal timer for EINTR cases.
+ * Shared pieces of the attr.*, exit.* and prefault.* cases: binding the guest layer's data slot
+ * (lib/kvm/guest.ts), VM-type variants for memory-attribute cases, and pre-fault setups and retry loops.
  */
 import type { Requires, Variant } from '../harness/case.js';
 import type { CaseContext } from '../harness/context.js';
 import { CaseFailure, show } from '../harness/expect.js';
 import type { MemslotSpec, Vm } from '../kvm/vm.js';
-import type { Exit, Vcpu } from '../kvm/vcpu.js';
-import type { GuestProgram } from '../kvm/guest-program.js';
+import type { Vcpu } from '../kvm/vcpu.js';
+import { DATA_GPA, DATA_SLOT } from '../kvm/guest.js';
 import type { Mapping } from '../sys/mman.js';
 import { formatErrno } from '../sys/errors.js';
 import * as libc from '../ffi/libc.js';
 import {
-  GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, KVM_EXIT_HLT, KVM_EXIT_IO, KVM_EXIT_MEMORY_FAULT, KVM_EXIT_MMIO,
-  KVM_MEM_GUEST_MEMFD, KVM_MEMORY_ATTRIBUTE_PRIVATE, MADV_NOHUGEPAGE, MAP_ANONYMOUS, MAP_NORESERVE, MAP_PRIVATE, MAP_SHARED,
+  GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, KVM_MEM_GUEST_MEMFD, KVM_MEMORY_ATTRIBUTE_PRIVATE, MADV_NOHUGEPAGE, MAP_ANONYMOUS, MAP_NORESERVE, MAP_PRIVATE, MAP_SHARED,
   PROT_READ, PROT_WRITE, errnoValue,
 } from '../uapi/index.js';
 
 /** Guest page size (x86_64). */
 export const PAGE = 4096n;
-
-/** Slot id of the code slot (GPA 0, 64 KiB of anonymous shared memory). */
-export const CODE_SLOT = 0;
-/** Size of the code slot. */
-export const CODE_SLOT_SIZE = 0x10000n;
-/** Where the guest program starts (real mode, CS base 0). */
-export const CODE_ENTRY = 0x1000;
-/** Slot id of the data slot the cases vary (gmem or not, private or not). */
-export const DATA_SLOT = 1;
-/** GPA of the data slot; the guest reaches it with DS = DATA_SEG and offsets 0..0xffff. */
-export const DATA_GPA = 0x10000n;
-/** Real-mode segment whose base is DATA_GPA. */
-export const DATA_SEG = 0x1000;
-/** Port the guest reports bytes on (KVM_EXIT_IO, direction out). */
-export const REPORT_PORT = 0x10;
-/** Port the guest uses to hand control to the host between steps. */
-export const SYNC_PORT = 0x11;
 
 /** The value the host writes into shared pages so that a read served from elsewhere is recognisable. */
 export const SHARED_SENTINEL = 0x5a;
@@ -85,14 +67,6 @@ export function filledPages(ctx: CaseContext<unknown>, pages: number, byte: numb
   return m;
 }
 
-/** Maps the code slot at GPA 0 and copies the program to CODE_ENTRY. */
-export function installCode(ctx: CaseContext<unknown>, vm: Vm, program: GuestProgram): Mapping {
-  const code = ctx.map(Number(CODE_SLOT_SIZE), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1);
-  code.bytes.set(program.bytes(), CODE_ENTRY);
-  vm.setUserMemoryRegion2({ slot: CODE_SLOT, gpa: 0n, size: CODE_SLOT_SIZE, hva: code.addr });
-  return code;
-}
-
 /** What backs the data slot. */
 export interface DataSlot {
   /** Shared-side host mapping (userspace_addr); 0 for none. */ hva: bigint;
@@ -119,72 +93,6 @@ export function setDataSlot(vm: Vm, s: DataSlot): void {
 /** Deletes the data slot (memory_size 0). */
 export function deleteDataSlot(vm: Vm): void {
   vm.setUserMemoryRegion2({ slot: DATA_SLOT, gpa: DATA_GPA, size: 0n });
-}
-
-/** vCPU 0 in flat real mode at CODE_ENTRY, closed after the case. */
-export function realModeVcpu(ctx: CaseContext<unknown>, vm: Vm): Vcpu {
-  const vcpu = ctx.track(vm.createVcpu(0));
-  vcpu.setupRealMode(CODE_ENTRY);
-  return vcpu;
-}
-
-/** One KVM_RUN: the raw result and the exit kvm_run describes afterwards. */
-export interface RunStep {
-  /** KVM_RUN return value. */ ret: number;
-  /** errno when ret is -1. */ errno: number;
-  /** Decoded exit. */ exit: Exit;
-}
-
-/** Runs the vCPU once and decodes the exit (never throws for a failed KVM_RUN). */
-export function step(vcpu: Vcpu): RunStep {
-  const r = vcpu.__run();
-  return { ret: r.ret, errno: r.errno, exit: vcpu.exit() };
-}
-
-/** A one-line description of a KVM_RUN step for failure messages. */
-export function describeStep(s: RunStep): string {
-  const head = s.ret < 0 ? `KVM_RUN failed with ${formatErrno(s.errno)}` : 'KVM_RUN returned 0';
-  const e = s.exit;
-  if (e.reason === KVM_EXIT_IO && e.io) return `${head}, KVM_EXIT_IO port 0x${e.io.port.toString(16)} data <${e.io.data.toString('hex')}>`;
-  if (e.reason === KVM_EXIT_MMIO && e.mmio) return `${head}, KVM_EXIT_MMIO at ${show(e.mmio.physAddr)} (${e.mmio.isWrite ? 'write' : 'read'})`;
-  if (e.reason === KVM_EXIT_MEMORY_FAULT && e.memoryFault)
-    return `${head}, KVM_EXIT_MEMORY_FAULT flags ${show(e.memoryFault.flags)} gpa ${show(e.memoryFault.gpa)} size ${show(e.memoryFault.size)}`;
-  if (e.reason === KVM_EXIT_HLT) return `${head}, KVM_EXIT_HLT`;
-  return `${head}, exit_reason ${e.reason}`;
-}
-
-/** Runs until the guest's next OUT on `port`; returns the byte it wrote. Anything else is a failure. */
-export function expectOut(vcpu: Vcpu, port: number, what: string): number {
-  const s = step(vcpu);
-  if (s.ret === 0 && s.exit.reason === KVM_EXIT_IO && s.exit.io && s.exit.io.port === port && s.exit.io.direction === 1)
-    return s.exit.io.data[0] ?? 0;
-  throw new CaseFailure(`${what}: expected the guest's OUT to port 0x${port.toString(16)}, got ${describeStep(s)}`);
-}
-
-/** Runs once more and expects HLT (the end of every guest program). */
-export function expectHlt(vcpu: Vcpu, what: string): void {
-  const s = step(vcpu);
-  if (s.ret === 0 && s.exit.reason === KVM_EXIT_HLT) return;
-  throw new CaseFailure(`${what}: expected KVM_EXIT_HLT, got ${describeStep(s)}`);
-}
-
-/** The fields a KVM_EXIT_MEMORY_FAULT must carry. */
-export interface MemoryFaultWant {
-  /** KVM_MEMORY_EXIT_FLAG_* bits. */ flags: bigint;
-  /** Faulting GPA (page aligned). */ gpa: bigint;
-  /** Size of the faulting range. */ size: bigint;
-}
-
-/** Runs once and expects KVM_RUN to fail with EFAULT and exit_reason KVM_EXIT_MEMORY_FAULT with these fields. */
-export function expectMemoryFault(vcpu: Vcpu, want: MemoryFaultWant, what: string): RunStep {
-  const s = step(vcpu);
-  if (!(s.ret < 0 && s.errno === errnoValue('EFAULT') && s.exit.reason === KVM_EXIT_MEMORY_FAULT && s.exit.memoryFault))
-    throw new CaseFailure(`${what}: expected KVM_RUN to fail with EFAULT (14) and KVM_EXIT_MEMORY_FAULT (${KVM_EXIT_MEMORY_FAULT}), got ${describeStep(s)}`);
-  const mf = s.exit.memoryFault;
-  if (mf.flags !== want.flags) throw new CaseFailure(`${what}: memory_fault.flags ${show(mf.flags)}, expected ${show(want.flags)}`);
-  if (mf.gpa !== want.gpa) throw new CaseFailure(`${what}: memory_fault.gpa ${show(mf.gpa)}, expected ${show(want.gpa)}`);
-  if (mf.size !== want.size) throw new CaseFailure(`${what}: memory_fault.size ${show(mf.size)}, expected ${show(want.size)}`);
-  return s;
 }
 
 /** Backing of the memslot a pre-fault case maps. */

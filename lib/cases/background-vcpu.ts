@@ -7,10 +7,9 @@ import { KVM_EXIT_IO, KVM_EXIT_IO_OUT, KVM_EXIT_MMIO, KVM_RUN } from '../uapi/in
 import { HarnessError } from '../harness/expect.js';
 import type { Vcpu } from '../kvm/vcpu.js';
 import { GuestProgram } from '../kvm/guest-program.js';
-import { completeMmioRead, describeStep, type Step } from './guest.js';
+import { REPORT_PORT } from '../kvm/guest.js';
+import { completeMmioRead, describeStep, type Step } from '../kvm/vcpu-run.js';
 
-/** The I/O port the polling guest reports a changed byte on. */
-export const REPORT_PORT = 0x10;
 
 /**
  * Real-mode code that polls the byte at seg:0 and reports every change of it: `mov bl, initial; L: mov al, [0];
@@ -46,7 +45,7 @@ export class BackgroundVcpu {
   private async loop(): Promise<void> {
     for (;;) {
       const ret = await ioctlValAsync(this.vcpu.fd, KVM_RUN, 0);
-      const e: LoggedExit = { ...this.vcpu.exit(), errno: 0, at: Date.now() - this.t0 };
+      const e: LoggedExit = { ...this.vcpu.exit(), ret, errno: 0, at: Date.now() - this.t0 }; // errno is not read here
       this.exits.push(e);
       if (ret < 0) { this.ended = `KVM_RUN returned ${ret} (${describeStep(e)})`; return; }
       if (e.reason === KVM_EXIT_IO && e.io && e.io.direction === KVM_EXIT_IO_OUT && e.io.port === REPORT_PORT) {

@@ -1,4 +1,4 @@
-/** Shared pieces of guest_memfd mmap cases: mapping helpers, byte checks, a probe child that touches a mapping, and a tiny guest that reads a guest_memfd slot. */
+/** Shared pieces of guest_memfd mmap cases: mapping helpers, byte checks, a probe child that touches a mapping, and a guest (on the guest layer) that reads a guest_memfd slot. */
 import { __mremap } from '../sys/mman.js';
 import * as libc from '../ffi/libc.js';
 import { check } from '../sys/errors.js';
@@ -9,13 +9,12 @@ import { CaseFailure } from '../harness/expect.js';
 import type { GuestMemfd } from '../kvm/guest-memfd.js';
 import type { Requires } from '../harness/case.js';
 import type { Vm } from '../kvm/vm.js';
-import type { Exit, Vcpu } from '../kvm/vcpu.js';
+import type { Vcpu } from '../kvm/vcpu.js';
 import { GuestProgram } from '../kvm/guest-program.js';
-import { getField } from '../kvm/struct.js';
-import {
-  KVM_EXIT_HLT, KVM_EXIT_INTERNAL_ERROR, KVM_EXIT_IO, KVM_MEM_GUEST_MEMFD, MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED,
-  PROT_READ, PROT_WRITE,
-} from '../uapi/index.js';
+import { DATA_GPA, DATA_SEG, DATA_SLOT, REPORT_PORT, SYNC_PORT, installCode, startVcpu } from '../kvm/guest.js';
+import { describeTrace, type Trace } from '../kvm/vcpu-run.js';
+import { KVM_MEM_GUEST_MEMFD, MAP_SHARED, PROT_READ, PROT_WRITE } from '../uapi/index.js';
+import { hex } from './gmem.js';
 
 /** PROT_READ | PROT_WRITE. */
 export const RW = PROT_READ | PROT_WRITE;
@@ -119,71 +118,33 @@ export function expectCompleted<T>(o: ProbeOutcome, what: string): T {
   return o.value as T;
 }
 
-/** Guest layout of the vCPU cases: code in an anonymous slot 0 at GPA 0 (entry CODE_GPA), data in a guest_memfd slot 1 at DATA_GPA. */
-export const CODE_GPA = 0x1000;
-/** GPA of the guest_memfd slot (real-mode segment DATA_GPA >> 4). */
-export const DATA_GPA = 0x10000;
-/** Port on which the guest reports the byte at offset 0 of the guest_memfd slot. */
-export const PORT_DATA = 0x10;
-/** Port on which the guest reports 0x55 after storing STORED_VALUE at offset 1 of the slot. */
-export const PORT_DONE = 0x11;
-/** Byte the guest stores at offset 1 of the guest_memfd slot. */
+/** Byte the reader guest stores at offset 1 of the guest_memfd slot. */
 export const STORED_VALUE = 0x77;
-const CODE_SLOT_SIZE = 16 * 4096;
+/** Checkpoint the reader guest reports on SYNC_PORT after its store. */
+const DONE = 0x55;
 
-/** Code that reports the slot's byte 0 on PORT_DATA, stores STORED_VALUE at byte 1, reports 0x55 on PORT_DONE and halts. */
-function readerProgram(): Buffer {
-  return new GuestProgram().setDs(DATA_GPA >> 4).reportByte(0, PORT_DATA).storeByte(1, STORED_VALUE).reportImm(0x55, PORT_DONE).hlt().bytes();
+/** Code that reports the slot's byte 0 on REPORT_PORT, stores STORED_VALUE at byte 1, reports DONE on SYNC_PORT and halts. */
+function readerProgram(): GuestProgram {
+  return new GuestProgram().setDs(DATA_SEG).reportByte(0, REPORT_PORT).storeByte(1, STORED_VALUE).reportImm(DONE, SYNC_PORT).hlt();
 }
 
 /**
- * A vCPU in real mode at CODE_GPA whose code sits in anonymous memory (slot 0) and whose data is a
- * guest_memfd slot (slot 1, KVM_MEM_GUEST_MEMFD, userspace_addr hva) at DATA_GPA of size bytes.
+ * A vCPU in real mode running the reader program from the guest layer's code slot, whose data slot
+ * (KVM_MEM_GUEST_MEMFD, userspace_addr hva) is size bytes of gmemFd from offset 0.
  */
 export function guestReadingGmem(ctx: CaseContext<unknown>, vm: Vm, gmemFd: number, hva: bigint, size: bigint): Vcpu {
-  const code = ctx.map(CODE_SLOT_SIZE, RW, MAP_PRIVATE | MAP_ANONYMOUS, -1);
-  code.bytes.set(readerProgram(), CODE_GPA);
-  vm.setUserMemoryRegion2({ slot: 0, gpa: 0n, size: BigInt(CODE_SLOT_SIZE), hva: code.addr });
-  vm.setUserMemoryRegion2({ slot: 1, flags: KVM_MEM_GUEST_MEMFD, gpa: BigInt(DATA_GPA), size, hva, gmemFd, gmemOffset: 0n });
-  const vcpu = ctx.track(vm.createVcpu(0));
-  vcpu.setupRealMode(CODE_GPA);
-  return vcpu;
+  installCode(ctx, vm, readerProgram());
+  vm.setUserMemoryRegion2({ slot: DATA_SLOT, flags: KVM_MEM_GUEST_MEMFD, gpa: DATA_GPA, size, hva, gmemFd, gmemOffset: 0n });
+  return startVcpu(ctx, vm);
 }
 
-/** Runs the vCPU until an exit other than port I/O (at most 8 exits); returns the exits. */
-export function runToHlt(vcpu: Vcpu): Exit[] {
-  const exits: Exit[] = [];
-  for (let i = 0; i < 8; i++) {
-    const e = vcpu.runOnce();
-    exits.push(e);
-    if (e.reason !== KVM_EXIT_IO) break;
-  }
-  return exits;
-}
-
-/** Exits as text for messages (internal errors include their suberror). */
-export function describeExits(exits: Exit[], vcpu?: Vcpu): string {
-  return exits.map((e) => {
-    if (e.io) return `IO port 0x${e.io.port.toString(16)} data ${e.io.data.toString('hex')}`;
-    if (e.mmio) return `MMIO ${e.mmio.isWrite ? 'write' : 'read'} of ${e.mmio.len} bytes at GPA 0x${e.mmio.physAddr.toString(16)}`;
-    if (e.reason === KVM_EXIT_INTERNAL_ERROR && vcpu) {
-      const run = Buffer.from(vcpu.run.bytes.buffer, vcpu.run.bytes.byteOffset, vcpu.run.length);
-      return `reason ${e.reason} (KVM_EXIT_INTERNAL_ERROR, suberror ${getField('kvm_run', run, 'internal.suberror')})`;
-    }
-    return `reason ${e.reason}`;
-  }).join(', ');
-}
-
-/** True when the exits are: OUT PORT_DATA with value, OUT PORT_DONE 0x55, HLT. */
-export function programRan(exits: Exit[], value: number): boolean {
-  return exits.length === 3
-    && exits[0]?.io?.port === PORT_DATA && exits[0].io.data[0] === value
-    && exits[1]?.io?.port === PORT_DONE && exits[1].io.data[0] === 0x55
-    && exits[2]?.reason === KVM_EXIT_HLT;
+/** True when the reader program ran to HLT having read value: OUT REPORT_PORT=value, OUT SYNC_PORT=DONE, HLT. */
+export function programRan(t: Trace, value: number): boolean {
+  return t.halted && JSON.stringify(t.outs) === JSON.stringify([[REPORT_PORT, value], [SYNC_PORT, DONE]]);
 }
 
 /** Fails unless the reader program ran to HLT having read value from the guest_memfd slot. */
-export function expectProgramRan(exits: Exit[], value: number, what: string, vcpu?: Vcpu): void {
-  if (!programRan(exits, value))
-    throw new CaseFailure(`${what}: expected OUT 0x${PORT_DATA.toString(16)}=0x${value.toString(16)}, OUT 0x${PORT_DONE.toString(16)}=0x55, HLT; got ${describeExits(exits, vcpu)}`);
+export function expectProgramRan(t: Trace, value: number, what: string): void {
+  if (!programRan(t, value))
+    throw new CaseFailure(`${what}: expected OUT ${hex(REPORT_PORT)}=${hex(value)}, OUT ${hex(SYNC_PORT)}=${hex(DONE)}, KVM_EXIT_HLT; got ${describeTrace(t)}`);
 }

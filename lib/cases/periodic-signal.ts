@@ -12,7 +12,7 @@
 import * as libc from '../ffi/libc.js';
 import { check } from '../sys/errors.js';
 import { SYSCALL, SIGALRM, SIGUSR1, SIGUSR2, CLOCK_MONOTONIC, SIGEV_THREAD_ID } from '../uapi/index.js';
-import { layoutOf, pack, setField } from '../kvm/struct.js';
+import { layoutOf, pack, setField } from '../uapi/struct.js';
 
 /** Signals the helper may use: each must be one Node can install a listener for. */
 export const PERIODIC_SIGNALS = { SIGALRM, SIGUSR1, SIGUSR2 } as const;

@@ -2,7 +2,7 @@
 import * as libc from '../ffi/libc.js';
 import { KVM_MEMORY_ENCRYPT_OP, KVM_SEV_ES_INIT, KVM_SEV_INIT, KVM_SEV_LAUNCH_START, KVM_SEV_LAUNCH_UPDATE_VMSA, O_CLOEXEC, O_RDWR } from '../uapi/index.js';
 import { check } from '../sys/errors.js';
-import { getField, pack } from '../kvm/struct.js';
+import { getField, pack } from '../uapi/struct.js';
 import type { CaseContext } from '../harness/context.js';
 import type { Vm } from '../kvm/vm.js';
 

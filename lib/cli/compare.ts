@@ -1,9 +1,10 @@
 /** `compare`: baseline vs candidate results; exit 1 on regressions, Markdown (and JSON) a CI can post. */
 import { resolve } from 'node:path';
+import { UsageError } from '../errors.js';
 import { readResults } from '../report/results-file.js';
 import { compareResults, comparisonMarkdown, comparisonStatus } from '../report/compare.js';
 import { checkDistinctOutputs, checkNotAnInput, checkOutputFile, writeOutputFile } from './output-paths.js';
-import { UsageError, parseCommandLine } from './usage-error.js';
+import { parseCommandLine } from './args.js';
 
 const HELP = `usage: gmem-conformance compare BASELINE.jsonl CANDIDATE.jsonl [--json FILE] [--markdown FILE]
 

@@ -1,17 +1,19 @@
 /** `export`: a results file as KCIDB JSON, JUnit XML or LAVA test-case calls; the LAVA QEMU job from its template. */
 import { readFileSync } from 'node:fs';
+import type { ResultsFile } from '../harness/verdict.js';
+import { UsageError } from '../errors.js';
 import { resolve } from 'node:path';
-import { readResults, type ResultsFile } from '../report/results-file.js';
+import { readResults } from '../report/results-file.js';
 import { toKcidb, validateAgainstSchema, ORIGIN_RE, OBJECT_ID_RE, PATH_RE, KCIDB_SCHEMA_FILE } from '../export/kcidb.js';
 import { toJunit } from '../export/junit.js';
 import { lavaResultsScript, renderLavaJob, LAVA_JOB_PLACEHOLDERS } from '../export/lava.js';
 import { DEFAULT_CASES_DIR, loadInstances, select } from '../harness/registry.js';
-import { DEFAULT_FIXTURES_DIR, PROJECT_ROOT } from './paths.js';
+import { DEFAULT_FIXTURES_DIR, PROJECT_ROOT } from '../paths.js';
 import { Expectations, type Platform } from '../fixtures/expectations.js';
 import type { KnownFailureInfo } from '../export/kcidb.js';
 import type { CaseResult } from '../harness/verdict.js';
 import { checkNotAnInput, checkOutputFile, writeOutputFile } from './output-paths.js';
-import { UsageError, checkLabel, existingDir, parseCommandLine } from './usage-error.js';
+import { checkLabel, existingDir, parseCommandLine } from './args.js';
 
 /** The LAVA QEMU job template shipped with the suite. */
 export const LAVA_JOB_TEMPLATE = resolve(PROJECT_ROOT, 'ci', 'lava', 'qemu-job.yaml');

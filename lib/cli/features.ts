@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { FEATURES } from '../features/catalog.js';
 import { decideFeatures } from '../features/decide.js';
 import { readResults } from '../report/results-file.js';
-import { parseCommandLine } from './usage-error.js';
+import { parseCommandLine } from './args.js';
 
 const HELP = `usage: gmem-conformance features [--json] [RESULTS.jsonl...]
 

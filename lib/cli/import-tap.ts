@@ -5,11 +5,11 @@ import { hostname, release } from 'node:os';
 import { importKselftestTap } from '../report/import-tap.js';
 import { ResultsWriter } from '../report/results-writer.js';
 import { checkNotAnInput, checkOutputFile, makeParentDir } from './output-paths.js';
-import { InputError } from '../fixtures/source.js';
+import { InputError, UsageError } from '../errors.js';
 import { suiteVersion } from '../harness/metadata.js';
 import { VERDICTS } from '../harness/verdict.js';
 import { kselftestExitCode, type Totals } from '../report/ktap.js';
-import { UsageError, checkLabel, parseCommandLine } from './usage-error.js';
+import { checkLabel, parseCommandLine } from './args.js';
 
 const HELP = `usage: gmem-conformance import KSELFTEST.tap -o OUT.jsonl [--kernel REL] [--platform LABEL] [--host NAME]
 

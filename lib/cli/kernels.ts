@@ -2,11 +2,11 @@
 import { availableParallelism, totalmem } from 'node:os';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { UsageError, positiveInt, positiveSeconds, parseCommandLine } from './usage-error.js';
+import { positiveInt, positiveSeconds, parseCommandLine } from './args.js';
 import { DEFAULT_KERNELS_FILE, SPEC_HELP, kernelSet, loadCandidates, parseKernelSpec, type KernelSpec } from '../vm/candidates.js';
 import { DEFAULT_GUEST_MEMORY_MIB, guestSettingsFor, prepareKernel, runCandidates, runKernel, unavailableReport } from '../vm/candidate-run.js';
 import { buildKernel, cachedBuild, type BuildOptions, type BuildSpec } from '../vm/kernel-build.js';
-import { InputError } from '../fixtures/source.js';
+import { UsageError, InputError } from '../errors.js';
 import { KernelUnavailable } from '../vm/kernel-source.js';
 import { autoAccel, ensureQemu, QemuUnavailable, type Accel } from '../vm/qemu.js';
 import type { GuestRunReport } from '../vm/guest-run.js';

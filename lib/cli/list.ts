@@ -3,7 +3,7 @@ import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CaseInstance } from '../harness/case.js';
 import { mergeRequires } from '../harness/requirements.js';
-import { PROJECT_ROOT } from './paths.js';
+import { PROJECT_ROOT } from '../paths.js';
 
 /** Metadata of one instance as `list --json` prints it. */
 export function instanceMetadata(i: CaseInstance): Record<string, unknown> {

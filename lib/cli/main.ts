@@ -4,8 +4,7 @@
 import { enableCompileCache } from './compile-cache.js';
 
 enableCompileCache();
-const { UsageError } = await import('./usage-error.js');
-const { InputError } = await import('../fixtures/source.js');
+const { UsageError, InputError } = await import('../errors.js');
 
 /** Subcommands and the module implementing each; every module's default export is (argv) => exit status. */
 const COMMANDS: Record<string, string> = {

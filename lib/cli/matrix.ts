@@ -1,9 +1,10 @@
 /** `matrix`: merges results files (several kernels, several hosts) into one feature matrix (Markdown, JSON, HTML). */
 import { join, resolve } from 'node:path';
+import { UsageError } from '../errors.js';
 import { readResults } from '../report/results-file.js';
 import { buildMatrix, matrixJson, matrixMarkdown, type Matrix } from '../report/matrix.js';
 import { matrixHtml } from '../report/matrix-html.js';
-import { UsageError, parseCommandLine } from './usage-error.js';
+import { parseCommandLine } from './args.js';
 import { checkNotAnInput, checkOutputDir, writeOutputFile } from './output-paths.js';
 
 const HELP = `usage: gmem-conformance matrix [-o DIR] [--format md,json,html] RESULTS.jsonl...

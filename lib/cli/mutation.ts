@@ -2,7 +2,8 @@
 import { resolve } from 'node:path';
 import { readResults } from '../report/results-file.js';
 import { mutationReport } from '../report/mutation.js';
-import { UsageError, parseCommandLine } from './usage-error.js';
+import { parseCommandLine } from './args.js';
+import { UsageError } from '../errors.js';
 
 const HELP = `usage: gmem-conformance mutation REAL.jsonl MUTATED.jsonl
 

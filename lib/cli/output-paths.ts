@@ -6,7 +6,7 @@
  */
 import { closeSync, constants, accessSync, mkdirSync, openSync, statSync, unlinkSync, type Stats } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { UsageError } from './usage-error.js';
+import { UsageError } from '../errors.js';
 import { ReplacedFile } from '../report/replaced-file.js';
 
 function statOrNull(path: string): Stats | null {

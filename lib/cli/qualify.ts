@@ -1,5 +1,6 @@
 /** `qualify --profile NAME`: runs what a platform profile needs and prints a verdict per feature and overall. */
 import { mkdirSync } from 'node:fs';
+import { UsageError } from '../errors.js';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
@@ -7,8 +8,8 @@ import { loadProfiles } from '../fixtures/platforms.js';
 import { FEATURES } from '../features/catalog.js';
 import { readResults } from '../report/results-file.js';
 import { qualify, qualificationMarkdown } from '../report/qualify.js';
-import { DEFAULT_FIXTURES_DIR, PROJECT_ROOT } from './paths.js';
-import { UsageError, existingDir, parseCommandLine, positiveInt } from './usage-error.js';
+import { DEFAULT_FIXTURES_DIR, PROJECT_ROOT } from '../paths.js';
+import { existingDir, parseCommandLine, positiveInt } from './args.js';
 import { checkDistinctOutputs, checkNotAnInput, checkOutputFile, writeOutputFile } from './output-paths.js';
 
 const HELP = `usage: gmem-conformance qualify --profile NAME [--results FILE...] [--report FILE] [-j N]

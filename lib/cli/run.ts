@@ -1,5 +1,6 @@
 /** `run` (the default command): runs the selected cases on the live kernel, KTAP on stdout, JSON lines to a file. */
 import { availableParallelism, freemem } from 'node:os';
+import { UsageError } from '../errors.js';
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { loadInstances, select, DEFAULT_CASES_DIR } from '../harness/registry.js';
@@ -14,8 +15,8 @@ import { Expectations } from '../fixtures/expectations.js';
 import type { CaseInstance } from '../harness/case.js';
 import { printList } from './list.js';
 import { machineState, type MachineState } from '../harness/leaks.js';
-import { DEFAULT_FIXTURES_DIR, DEFAULT_RESULTS } from './paths.js';
-import { UsageError, checkLabel, existingDir, positiveInt, positiveSeconds, parseCommandLine } from './usage-error.js';
+import { DEFAULT_FIXTURES_DIR, DEFAULT_RESULTS } from '../paths.js';
+import { checkLabel, existingDir, positiveInt, positiveSeconds, parseCommandLine } from './args.js';
 
 /** Help text of the run command. */
 export const RUN_HELP = `usage: gmem-conformance [run] [options]

@@ -1,6 +1,6 @@
 /** JUnit XML (as Jenkins and GitLab read it) from a results file: one testsuite per family, one testcase per instance. */
-import { resultsByFamily, type ResultsFile } from '../report/results-file.js';
-import type { CaseResult } from '../harness/verdict.js';
+import { resultsByFamily } from '../report/results-file.js';
+import type { CaseResult, ResultsFile } from '../harness/verdict.js';
 import { printable } from './names.js';
 
 /** Escapes text for an XML attribute value or element content (and drops what XML 1.0 cannot hold). */

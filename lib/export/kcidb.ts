@@ -1,13 +1,14 @@
 /** KCIDB (KernelCI's common results database) I/O v5.3 from a results file: checkout, build, tests, known issues. */
 import { readFileSync } from 'node:fs';
+import type { ResultsFile } from '../harness/verdict.js';
 import { resolve } from 'node:path';
 import { createHash } from 'node:crypto';
 import AjvModule from 'ajv/dist/2020.js';
 import formatsModule from 'ajv-formats';
-import { ktapNumbers, type ResultsFile } from '../report/results-file.js';
+import { ktapNumbers } from '../report/results-file.js';
 import type { CaseResult, Verdict } from '../harness/verdict.js';
 import { ktapResultDiagnostics, ktapResultLine } from '../report/ktap.js';
-import { PROJECT_ROOT } from '../cli/paths.js';
+import { PROJECT_ROOT } from '../paths.js';
 import { printable, runKey, truncate, uniqueDottedNames } from './names.js';
 
 /** Schema version written into every document. */

@@ -1,5 +1,6 @@
 /** LAVA: results as lava-test-case calls (one per instance, a test set per family), and the QEMU job template. */
-import { ktapNumbers, resultsByFamily, type ResultsFile } from '../report/results-file.js';
+import { ktapNumbers, resultsByFamily } from '../report/results-file.js';
+import type { ResultsFile } from '../harness/verdict.js';
 import { visibleControls } from '../report/markdown-escape.js';
 import type { CaseResult, Verdict } from '../harness/verdict.js';
 import { ktapResultDiagnostics, ktapResultLine } from '../report/ktap.js';

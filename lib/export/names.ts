@@ -1,6 +1,6 @@
 /** Turning the suite's dotted ids (`gmem.create.size_zero@noflags`) into the names other systems accept. */
 import { createHash } from 'node:crypto';
-import type { RunRecord } from '../report/results-file.js';
+import type { RunRecord } from '../harness/verdict.js';
 
 /** The segments of an instance id: its dotted parts, then the variant (after `@`) as one more segment. */
 export function idSegments(id: string): string[] {

@@ -1,8 +1,6 @@
 /** Decides every feature for one run from its capability answers and the verdicts/observations of its cases. */
-import type { CaseResult } from '../harness/verdict.js';
-import { isFailing } from '../harness/verdict.js';
 import { globToRegExp } from '../harness/registry.js';
-import type { RunRecord } from '../report/results-file.js';
+import { isFailing, type CaseResult, type RunRecord } from '../harness/verdict.js';
 import type { CaseEvidence, FeatureDef, FeatureVerdict } from './feature.js';
 import { FEATURES } from './catalog.js';
 

@@ -6,6 +6,7 @@ import { CaseFailure, CaseSkip, HarnessError } from './expect.js';
 import { mergeRequires, unmetRequirement, vmTypeOf } from './requirements.js';
 import type { Env } from './env.js';
 import { SyscallError } from '../sys/errors.js';
+import { UnexpectedExit } from '../kvm/vcpu-run.js';
 import { close } from '../ffi/libc.js';
 import { PINNED_LEAK_KB, leaked, pinnedKb, processResources, unmapLeaked } from './leaks.js';
 import type { Expectations, Platform } from '../fixtures/expectations.js';
@@ -68,6 +69,7 @@ export async function executeInstance(inst: CaseInstance, env: Env, fixture: Fix
     if (e instanceof CaseFailure || kind === 'CaseFailure') { verdict = 'fail'; message = (e as Error).message; }
     else if (e instanceof CaseSkip || kind === 'CaseSkip') { verdict = 'skip'; message = (e as Error).message; }
     else if (e instanceof SyscallError || kind === 'SyscallError') { verdict = 'fail'; message = (e as Error).message; }
+    else if (e instanceof UnexpectedExit || kind === 'UnexpectedExit') { verdict = 'fail'; message = (e as Error).message; }
     else if (e instanceof HarnessError || kind === 'HarnessError') { verdict = 'error'; message = (e as Error).message; }
     else { verdict = 'error'; message = `case threw ${(e as Error)?.name ?? 'a non-error'}: ${(e as Error)?.message ?? String(e)}`; }
   }

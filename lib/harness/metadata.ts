@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as U from '../uapi/index.js';
 import type { Env } from './env.js';
-import type { RunRecord } from '../report/results-file.js';
+import type { RunRecord } from './verdict.js';
 import { Vm } from '../kvm/vm.js';
 
 /** The suite's version from package.json. */

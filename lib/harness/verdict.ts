@@ -1,4 +1,4 @@
-/** The result vocabulary and the shape of one case's result, shared by runner, reports and tools. */
+/** The results vocabulary — verdicts and every record of a results file — shared by runner, reports and tools. */
 
 /** Every verdict a case instance can end with. */
 export const VERDICTS = ['pass', 'fail', 'skip', 'xfail', 'xpass', 'error', 'timeout'] as const;
@@ -26,4 +26,39 @@ export interface CaseResult {
 /** True when a verdict makes the run fail (kselftest exit 1). */
 export function isFailing(v: Verdict): boolean {
   return v === 'fail' || v === 'error' || v === 'timeout' || v === 'xpass';
+}
+
+/** The first line of a results file: what ran where. */
+export interface RunRecord {
+  /** Always 'run'. */ type: 'run';
+  /** Results format version. */ format: 1;
+  /** Suite version from package.json. */ suiteVersion: string;
+  /** Node.js version the suite ran on (process.versions.node; absent in files written before it was recorded). */ node?: string;
+  /** ISO date the run started. */ started: string;
+  /** uname -r. */ kernel: string;
+  /** uname -m. */ arch: string;
+  /** Hostname. */ host: string;
+  /** Platform label used by the feature matrix (defaults to arch). */ platform: string;
+  /** KVM facts: available, api version, system caps, VM caps, VM types. */ kvm: Record<string, unknown>;
+  /** Command line options that shape the run. */ options: Record<string, unknown>;
+}
+
+/** The last line of a complete results file. */
+export interface EndRecord {
+  /** Always 'end'. */ type: 'end';
+  /** ISO date the run finished. */ finished: string;
+  /** Verdict counts. */ totals: Record<string, number>;
+  /** kselftest exit code of the run. */ exitCode: number;
+  /** Machine state (VMs, unevictable and mlocked memory) before and after the run. */ machine?: { before: unknown; after: unknown };
+}
+
+/** One line of a results file. */
+export type ResultsLine = RunRecord | CaseResult | EndRecord;
+
+/** A results file read back: its run record, case results, and end record if the run completed. */
+export interface ResultsFile {
+  /** File path. */ path: string;
+  /** Run metadata. */ run: RunRecord;
+  /** Case results in file order. */ results: CaseResult[];
+  /** End record; absent when the run was killed. */ end?: EndRecord;
 }

@@ -2,12 +2,13 @@
 import * as libc from '../ffi/libc.js';
 import {
   KVM_RUN, KVM_GET_REGS, KVM_SET_REGS, KVM_GET_SREGS, KVM_SET_SREGS, KVM_PRE_FAULT_MEMORY,
-  PROT_READ, PROT_WRITE, MAP_SHARED, KVM_EXIT_IO, KVM_EXIT_MEMORY_FAULT, KVM_EXIT_MMIO,
+  PROT_READ, PROT_WRITE, MAP_SHARED, KVM_EXIT_IO, KVM_EXIT_MEMORY_FAULT, KVM_EXIT_MMIO, KVM_EXIT_HYPERCALL,
+  KVM_EXIT_INTERNAL_ERROR,
 } from '../uapi/index.js';
 import { check } from '../sys/errors.js';
 import { Mapping, mmap } from '../sys/mman.js';
 import { __ioctlStruct, __ioctlVal, ioctlStruct } from './ioctl.js';
-import { getField, layoutOf, pack, setField } from './struct.js';
+import { getField, layoutOf, pack, setField } from '../uapi/struct.js';
 import type { Vm } from './vm.js';
 
 /** A decoded KVM exit: the reason plus the fields relevant to it. */
@@ -19,6 +20,10 @@ export interface Exit {
   memoryFault?: { flags: bigint; gpa: bigint; size: bigint };
   /** For KVM_EXIT_MMIO: address, length, direction, data. */
   mmio?: { physAddr: bigint; len: number; isWrite: boolean; data: Buffer };
+  /** For KVM_EXIT_HYPERCALL: the hypercall number, its six arguments, and flags (KVM_EXIT_HYPERCALL_LONG_MODE). */
+  hypercall?: { nr: bigint; args: bigint[]; flags: bigint };
+  /** For KVM_EXIT_INTERNAL_ERROR: the KVM_INTERNAL_ERROR_* suberror. */
+  internal?: { suberror: number };
 }
 
 /** Result of KVM_PRE_FAULT_MEMORY: the raw status and the struct as the kernel left it. */
@@ -86,14 +91,9 @@ export class Vcpu {
   reg(name: string): bigint {
     return getField('kvm_regs', this.getRegs(), name);
   }
-  /** Raw KVM_RUN. */
+  /** Raw KVM_RUN (lib/kvm/vcpu-run.ts steps a vCPU and checks its exits). */
   __run(): libc.Raw {
     return __ioctlVal(this.fd, KVM_RUN, 0);
-  }
-  /** Checked KVM_RUN returning the decoded exit. */
-  runOnce(): Exit {
-    check('KVM_RUN', this.__run(), `vcpu ${this.id}`);
-    return this.exit();
   }
   /** Decodes the exit currently described by kvm_run. */
   exit(): Exit {
@@ -125,8 +125,20 @@ export class Vcpu {
         isWrite: getField('kvm_run', b, 'mmio.is_write') !== 0n,
         data: Buffer.from(b.subarray(off, off + len)),
       };
+    } else if (reason === KVM_EXIT_INTERNAL_ERROR) {
+      e.internal = { suberror: Number(getField('kvm_run', b, 'internal.suberror')) };
+    } else if (reason === KVM_EXIT_HYPERCALL) {
+      e.hypercall = {
+        nr: getField('kvm_run', b, 'hypercall.nr'),
+        args: Array.from({ length: 6 }, (_, i) => getField('kvm_run', b, 'hypercall.args', i)),
+        flags: getField('kvm_run', b, 'hypercall.flags'),
+      };
     }
     return e;
+  }
+  /** Sets kvm_run.hypercall.ret: what the guest's hypercall returns (in RAX) when KVM_RUN re-enters it. */
+  setHypercallRet(ret: bigint): void {
+    setField('kvm_run', this.runBuf, 'hypercall.ret', ret);
   }
   /** Raw KVM_PRE_FAULT_MEMORY; returns the struct's gpa/size as the kernel updated them. */
   __preFaultMemory(gpa: bigint, size: bigint, flags: bigint = 0n, padding: readonly bigint[] = []): PreFaultResult {

@@ -6,7 +6,7 @@ import {
 } from '../uapi/index.js';
 import { check } from '../sys/errors.js';
 import { __ioctlStruct, __ioctlVal } from './ioctl.js';
-import { pack, type FieldValue } from './struct.js';
+import { pack, type FieldValue } from '../uapi/struct.js';
 import { GuestMemfd } from './guest-memfd.js';
 import { Vcpu } from './vcpu.js';
 import type { Kvm } from './kvm.js';

@@ -1,7 +1,5 @@
 /** Baseline vs candidate results: new failures, fixes, features gained/lost/broken, changed observations. */
-import type { CaseResult } from '../harness/verdict.js';
-import { isFailing } from '../harness/verdict.js';
-import type { ResultsFile } from './results-file.js';
+import { isFailing, type CaseResult, type ResultsFile } from '../harness/verdict.js';
 import { decideFeatures } from '../features/decide.js';
 import type { FeatureState } from '../features/feature.js';
 import { mdCode, mdText } from './markdown-escape.js';

@@ -1,7 +1,7 @@
 /** Converts kselftest runner output (TAP 13, run_kselftest.sh style, nested TAP in "# " lines) into results. */
 import { Parser } from 'tap-parser';
 import type { CaseResult, Verdict } from '../harness/verdict.js';
-import { InputError } from '../fixtures/source.js';
+import { InputError } from '../errors.js';
 
 /** A kselftest result name turned into a dotted id segment. */
 export function idSegment(name: string): string {

@@ -1,6 +1,5 @@
 /** The feature matrix model: results files merged into columns (platform × kernel), features as rows. */
-import type { CaseResult } from '../harness/verdict.js';
-import type { ResultsFile } from './results-file.js';
+import type { CaseResult, ResultsFile } from '../harness/verdict.js';
 import { decideFeatures } from '../features/decide.js';
 import { FEATURES } from '../features/catalog.js';
 import type { FeatureVerdict } from '../features/feature.js';

@@ -1,5 +1,5 @@
 /** Qualification: a platform profile's required/recommended features checked against one run's results. */
-import type { ResultsFile } from './results-file.js';
+import type { ResultsFile } from '../harness/verdict.js';
 import type { PlatformProfile } from '../fixtures/platforms.js';
 import { decideFeatures } from '../features/decide.js';
 import { FEATURES } from '../features/catalog.js';

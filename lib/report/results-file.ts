@@ -1,42 +1,7 @@
 /** JSON-lines results: the record types and the one strict reader every command uses (the writer is results-writer.ts). */
 import { readFileSync } from 'node:fs';
-import { VERDICTS, type CaseResult } from '../harness/verdict.js';
-import { InputError } from '../fixtures/source.js';
-
-/** The first line of a results file: what ran where. */
-export interface RunRecord {
-  /** Always 'run'. */ type: 'run';
-  /** Results format version. */ format: 1;
-  /** Suite version from package.json. */ suiteVersion: string;
-  /** Node.js version the suite ran on (process.versions.node; absent in files written before it was recorded). */ node?: string;
-  /** ISO date the run started. */ started: string;
-  /** uname -r. */ kernel: string;
-  /** uname -m. */ arch: string;
-  /** Hostname. */ host: string;
-  /** Platform label used by the feature matrix (defaults to arch). */ platform: string;
-  /** KVM facts: available, api version, system caps, VM caps, VM types. */ kvm: Record<string, unknown>;
-  /** Command line options that shape the run. */ options: Record<string, unknown>;
-}
-
-/** The last line of a complete results file. */
-export interface EndRecord {
-  /** Always 'end'. */ type: 'end';
-  /** ISO date the run finished. */ finished: string;
-  /** Verdict counts. */ totals: Record<string, number>;
-  /** kselftest exit code of the run. */ exitCode: number;
-  /** Machine state (VMs, unevictable and mlocked memory) before and after the run. */ machine?: { before: unknown; after: unknown };
-}
-
-/** One line of a results file. */
-export type ResultsLine = RunRecord | CaseResult | EndRecord;
-
-/** A results file read back: its run record, case results, and end record if the run completed. */
-export interface ResultsFile {
-  /** File path. */ path: string;
-  /** Run metadata. */ run: RunRecord;
-  /** Case results in file order. */ results: CaseResult[];
-  /** End record; absent when the run was killed. */ end?: EndRecord;
-}
+import { VERDICTS, type CaseResult, type EndRecord, type ResultsFile, type RunRecord } from '../harness/verdict.js';
+import { InputError } from '../errors.js';
 
 const RUN_STRINGS = ['suiteVersion', 'started', 'kernel', 'arch', 'host', 'platform'] as const;
 const RESULT_STRINGS = ['case', 'family', 'message'] as const;

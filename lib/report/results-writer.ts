@@ -14,8 +14,8 @@ import {
 import { basename, dirname } from 'node:path';
 import * as libc from '../ffi/libc.js';
 import { LOCK_EX, LOCK_NB, errnoName } from '../uapi/index.js';
-import { InputError } from '../fixtures/source.js';
-import type { ResultsLine } from './results-file.js';
+import { InputError } from '../errors.js';
+import type { ResultsLine } from '../harness/verdict.js';
 import { partialPath } from './replaced-file.js';
 
 /** Where a run writing `path` keeps its records until it completes (and where a killed run's results stay). */

@@ -1,7 +1,7 @@
 /** cachestat(2) raw/checked pair: page-cache residency of a file range (how the suite counts guest_memfd pages). */
 import * as libc from '../ffi/libc.js';
 import { SYSCALL } from '../uapi/index.js';
-import { getField, pack } from '../kvm/struct.js';
+import { getField, pack } from '../uapi/struct.js';
 import { check } from './errors.js';
 
 /** The counters of struct cachestat, in pages. */

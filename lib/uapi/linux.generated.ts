@@ -1597,6 +1597,42 @@ export const KVM_TDX_GET_CPUID = 5;
 export const KVM_TDX_CMD_NR_MAX = 6;
 /** #define KVM_TDX_MEASURE_MEMORY_REGION _BITULL(0) — <asm/kvm.h> */
 export const KVM_TDX_MEASURE_MEMORY_REGION = 0x1;
+// ---- <linux/kvm_para.h>
+/** #define KVM_HC_VAPIC_POLL_IRQ 1 — <linux/kvm_para.h> */
+export const KVM_HC_VAPIC_POLL_IRQ = 1;
+/** #define KVM_HC_MMU_OP 2 — <linux/kvm_para.h> */
+export const KVM_HC_MMU_OP = 2;
+/** #define KVM_HC_FEATURES 3 — <linux/kvm_para.h> */
+export const KVM_HC_FEATURES = 3;
+/** #define KVM_HC_PPC_MAP_MAGIC_PAGE 4 — <linux/kvm_para.h> */
+export const KVM_HC_PPC_MAP_MAGIC_PAGE = 4;
+/** #define KVM_HC_KICK_CPU 5 — <linux/kvm_para.h> */
+export const KVM_HC_KICK_CPU = 5;
+/** #define KVM_HC_MIPS_GET_CLOCK_FREQ 6 — <linux/kvm_para.h> */
+export const KVM_HC_MIPS_GET_CLOCK_FREQ = 6;
+/** #define KVM_HC_MIPS_EXIT_VM 7 — <linux/kvm_para.h> */
+export const KVM_HC_MIPS_EXIT_VM = 7;
+/** #define KVM_HC_MIPS_CONSOLE_OUTPUT 8 — <linux/kvm_para.h> */
+export const KVM_HC_MIPS_CONSOLE_OUTPUT = 8;
+/** #define KVM_HC_CLOCK_PAIRING 9 — <linux/kvm_para.h> */
+export const KVM_HC_CLOCK_PAIRING = 9;
+/** #define KVM_HC_SEND_IPI 10 — <linux/kvm_para.h> */
+export const KVM_HC_SEND_IPI = 10;
+/** #define KVM_HC_SCHED_YIELD 11 — <linux/kvm_para.h> */
+export const KVM_HC_SCHED_YIELD = 11;
+/** #define KVM_HC_MAP_GPA_RANGE 12 — <linux/kvm_para.h> */
+export const KVM_HC_MAP_GPA_RANGE = 12;
+// ---- <asm/kvm_para.h>
+/** #define KVM_MAP_GPA_RANGE_PAGE_SZ_4K 0 — <asm/kvm_para.h> */
+export const KVM_MAP_GPA_RANGE_PAGE_SZ_4K = 0;
+/** #define KVM_MAP_GPA_RANGE_PAGE_SZ_2M (1 << 0) — <asm/kvm_para.h> */
+export const KVM_MAP_GPA_RANGE_PAGE_SZ_2M = 0x1;
+/** #define KVM_MAP_GPA_RANGE_PAGE_SZ_1G (1 << 1) — <asm/kvm_para.h> */
+export const KVM_MAP_GPA_RANGE_PAGE_SZ_1G = 0x2;
+/** #define KVM_MAP_GPA_RANGE_ENCRYPTED KVM_MAP_GPA_RANGE_ENC_STAT(1) — <asm/kvm_para.h> */
+export const KVM_MAP_GPA_RANGE_ENCRYPTED = 16;
+/** #define KVM_MAP_GPA_RANGE_DECRYPTED KVM_MAP_GPA_RANGE_ENC_STAT(0) — <asm/kvm_para.h> */
+export const KVM_MAP_GPA_RANGE_DECRYPTED = 0;
 // ---- <linux/memfd.h>
 /** #define MFD_CLOEXEC 0x0001U — <linux/memfd.h> */
 export const MFD_CLOEXEC = 0x1;

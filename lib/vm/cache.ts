@@ -1,7 +1,7 @@
 /** The project's cache directory for downloaded and unpacked kernels (shared with lib/debian/apt-download.sh). */
 import { accessSync, constants, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { PROJECT_ROOT } from '../cli/paths.js';
+import { PROJECT_ROOT } from '../paths.js';
 
 let chosen: string | undefined;
 

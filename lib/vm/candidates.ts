@@ -2,9 +2,9 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as v from 'valibot';
-import { readYaml, validate, InputError } from '../fixtures/source.js';
-import { DEFAULT_FIXTURES_DIR } from '../cli/paths.js';
-import { UsageError } from '../cli/usage-error.js';
+import { readYaml, validate } from '../fixtures/source.js';
+import { DEFAULT_FIXTURES_DIR } from '../paths.js';
+import { UsageError, InputError } from '../errors.js';
 import type { BuildSource } from './kernel-build.js';
 
 /** The default candidates file. */

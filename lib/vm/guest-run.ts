@@ -3,7 +3,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PROJECT_ROOT } from '../cli/paths.js';
+import { PROJECT_ROOT } from '../paths.js';
 import { buildInitramfs, type InitramfsInfo } from './initramfs.js';
 import { GUEST_OUT_DIR, OUT_TAG, ROOT_TAG, SUITE_GUEST_CMDLINE, jobScript } from './guest-init.js';
 import { ensureQemu, runQemu, type Accel } from './qemu.js';

@@ -2,8 +2,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { DEFAULT_FIXTURES_DIR } from '../cli/paths.js';
-import { InputError } from '../fixtures/source.js';
+import { DEFAULT_FIXTURES_DIR } from '../paths.js';
+import { InputError } from '../errors.js';
 
 /** Where the project's fragments live. */
 export const FRAGMENTS_DIR = join(DEFAULT_FIXTURES_DIR, 'kconfig');

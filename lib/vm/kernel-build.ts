@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { appendFileSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { PROJECT_ROOT } from '../cli/paths.js';
+import { PROJECT_ROOT } from '../paths.js';
 import { cacheSubdir } from './cache.js';
 import { compareDebianVersions } from './debian-version.js';
 import { conflictingOptions, fragmentHash, loadFragment, unmetOptions, type Fragment } from './kconfig-fragment.js';

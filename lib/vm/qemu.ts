@@ -2,7 +2,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PROJECT_ROOT } from '../cli/paths.js';
+import { PROJECT_ROOT } from '../paths.js';
 
 /** QEMU or its helpers cannot be had; the message is the exact reason. */
 export class QemuUnavailable extends Error {

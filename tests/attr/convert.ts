@@ -5,14 +5,15 @@
  */
 import { defineCase } from '../../lib/harness/case.js';
 import { readFileSync } from 'node:fs';
-import { CaseFailure, expectEq, expectOk } from '../../lib/harness/expect.js';
+import { expectEq, expectOk } from '../../lib/harness/expect.js';
 import { GuestProgram } from '../../lib/kvm/guest-program.js';
 import { __fallocate } from '../../lib/sys/io.js';
-import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, KVM_CAP_EXIT_HYPERCALL, KVM_EXIT_HYPERCALL, KVM_MEMORY_ATTRIBUTE_PRIVATE } from '../../lib/uapi/index.js';
 import {
-  DATA_GPA, DATA_SEG, GUEST_MARK, NEEDS_SW_PROTECTED, PAGE, REPORT_PORT, SHARED_SENTINEL, SYNC_PORT,
-  describeStep, expectHlt, expectOut, filledPages, installCode, realModeVcpu, setDataSlot, step,
-} from '../../lib/cases/attr.js';
+  FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, KVM_CAP_EXIT_HYPERCALL, KVM_HC_MAP_GPA_RANGE, KVM_MEMORY_ATTRIBUTE_PRIVATE,
+} from '../../lib/uapi/index.js';
+import { DATA_GPA, DATA_SEG, REPORT_PORT, SYNC_PORT, installCode, startVcpu } from '../../lib/kvm/guest.js';
+import { completeHypercall, expectHlt, expectHypercall, expectOut } from '../../lib/kvm/vcpu-run.js';
+import { GUEST_MARK, NEEDS_SW_PROTECTED, PAGE, SHARED_SENTINEL, filledPages, setDataSlot } from '../../lib/cases/attr.js';
 
 const PRIVATE = BigInt(KVM_MEMORY_ATTRIBUTE_PRIVATE);
 const TAGS = { linuxGit: ['5a475554db1e', '8dd2eee9d526', '89ea60c2c7b5'], selftest: 'x86/private_mem_conversions_test.c:guest_test_explicit_conversion' } as const;
@@ -38,7 +39,7 @@ const sharedPrivateShared = defineCase({
       .reportImm(2, SYNC_PORT)
       .reportByte(0, REPORT_PORT)
       .hlt());
-    const vcpu = realModeVcpu(ctx, vm);
+    const vcpu = startVcpu(ctx, vm);
     expectEq(expectOut(vcpu, REPORT_PORT, 'shared read'), SHARED_SENTINEL, 'guest read of the shared page (served from userspace_addr)');
     expectOut(vcpu, SYNC_PORT, 'checkpoint before conversion to private');
     expectOk(vm.__setMemoryAttributes(DATA_GPA, PAGE, PRIVATE), 'KVM_SET_MEMORY_ATTRIBUTES(PRIVATE) on the data page');
@@ -71,7 +72,7 @@ const punchDiscardsPrivate = defineCase({
       .reportImm(1, SYNC_PORT)
       .reportByte(0, REPORT_PORT)
       .hlt());
-    const vcpu = realModeVcpu(ctx, vm);
+    const vcpu = startVcpu(ctx, vm);
     expectEq(expectOut(vcpu, REPORT_PORT, 'private write then read'), GUEST_MARK, 'guest read-back of its private write');
     expectOut(vcpu, SYNC_PORT, 'checkpoint before the punch');
     expectOk(__fallocate(g.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0n, PAGE), 'fallocate(PUNCH_HOLE) of the private page');
@@ -97,7 +98,7 @@ const partialRange = defineCase({
     for (const off of [0, 0x1000, 0x2000]) p.reportByte(off, REPORT_PORT);
     for (const off of [0, 0x1000, 0x2000]) p.storeByte(off, GUEST_MARK);
     installCode(ctx, vm, p.reportImm(1, SYNC_PORT).hlt());
-    const vcpu = realModeVcpu(ctx, vm);
+    const vcpu = startVcpu(ctx, vm);
     expectEq(expectOut(vcpu, REPORT_PORT, 'page 0'), SHARED_SENTINEL, 'guest read of shared page 0');
     expectEq(expectOut(vcpu, REPORT_PORT, 'page 1'), 0, 'guest read of private page 1 (zeroed guest_memfd page)');
     expectEq(expectOut(vcpu, REPORT_PORT, 'page 2'), SHARED_SENTINEL, 'guest read of shared page 2');
@@ -114,7 +115,6 @@ const partialRange = defineCase({
 const MAP_GPA_SET_ATTRIBUTES = 1 << 0;
 const MAP_GPA_SHARED = 1 << 1;
 const MAP_GPA_DO_FALLOCATE = 1 << 2;
-const KVM_HC_MAP_GPA_RANGE = 12;
 
 function isAmd(): boolean {
   try { return /vendor_id\s*:\s*AuthenticAMD/.test(readFileSync('/proc/cpuinfo', 'utf8')); } catch { return false; }
@@ -150,25 +150,18 @@ const guestMapGpaRange = defineCase<{ fallocate: boolean }>({
     mapGpa(prog, MAP_GPA_SET_ATTRIBUTES | extra);                  // private again
     prog.reportByte(0, REPORT_PORT).hlt();
     installCode(ctx, vm, prog);
-    const vcpu = realModeVcpu(ctx, vm);
-    const run = vcpu.run.bytes;
-    const view = Buffer.from(run.buffer, run.byteOffset, run.byteLength);
+    const vcpu = startVcpu(ctx, vm);
     /** Serves the next KVM_EXIT_HYPERCALL as private_mem_conversions_test.c's handle_exit_hypercall does. */
     const serveHypercall = (what: string): number => {
-      const s = step(vcpu);
-      if (s.ret !== 0 || s.exit.reason !== KVM_EXIT_HYPERCALL) throw new CaseFailure(`${what}: expected KVM_EXIT_HYPERCALL, got ${describeStep(s)}`);
-      const nr = view.readBigUInt64LE(32);
-      const gpa = view.readBigUInt64LE(40);
-      const npages = view.readBigUInt64LE(48);
-      const flags = Number(view.readBigUInt64LE(56));
-      expectEq(nr, BigInt(KVM_HC_MAP_GPA_RANGE), `${what}: hypercall.nr`);
+      const [gpa, npages, a2] = expectHypercall(vcpu, KVM_HC_MAP_GPA_RANGE, what).hypercall.args as [bigint, bigint, bigint];
+      const flags = Number(a2);
       expectEq(gpa, DATA_GPA, `${what}: hypercall.args[0] (gpa)`);
       expectEq(npages, 1n, `${what}: hypercall.args[1] (npages)`);
       const toShared = (flags & MAP_GPA_SHARED) !== 0;
       if (flags & MAP_GPA_DO_FALLOCATE)
         expectOk(__fallocate(g.fd, toShared ? FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE : FALLOC_FL_KEEP_SIZE, 0n, PAGE), `${what}: fallocate`);
       if (flags & MAP_GPA_SET_ATTRIBUTES) expectOk(vm.__setMemoryAttributes(gpa, npages * PAGE, toShared ? 0n : PRIVATE), `${what}: KVM_SET_MEMORY_ATTRIBUTES`);
-      view.writeBigUInt64LE(0n, 88); // hypercall.ret
+      completeHypercall(vcpu, 0n);
       return flags;
     };
     expectEq(expectOut(vcpu, REPORT_PORT, 'shared write then read'), SHARED_SENTINEL, 'guest read of its shared write');

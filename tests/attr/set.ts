@@ -2,7 +2,7 @@
 import { defineCase, type CaseDef, type Variant } from '../../lib/harness/case.js';
 import { expectEq, expectErrno, expectOk, outcome } from '../../lib/harness/expect.js';
 import { __ioctlStruct } from '../../lib/kvm/ioctl.js';
-import { pack } from '../../lib/kvm/struct.js';
+import { pack } from '../../lib/uapi/struct.js';
 import { KVM_CAP_MEMORY_ATTRIBUTES, KVM_MEMORY_ATTRIBUTE_PRIVATE, KVM_SET_MEMORY_ATTRIBUTES } from '../../lib/uapi/index.js';
 import { hex, NEEDS_GMEM } from '../../lib/cases/gmem.js';
 import { PAGE, attrVmVariants, validAttributes, type AttrVmParams } from '../../lib/cases/attr.js';

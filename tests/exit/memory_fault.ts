@@ -6,13 +6,13 @@ import { defineCase, type Variant } from '../../lib/harness/case.js';
 import { CaseFailure, expectEq, expectOk, show } from '../../lib/harness/expect.js';
 import { GuestProgram } from '../../lib/kvm/guest-program.js';
 import {
-  GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, KVM_CAP_MEMORY_FAULT_INFO, KVM_EXIT_IO,
+  GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, KVM_CAP_MEMORY_FAULT_INFO,
   KVM_MEMORY_ATTRIBUTE_PRIVATE, KVM_MEMORY_EXIT_FLAG_PRIVATE, errnoValue,
 } from '../../lib/uapi/index.js';
+import { DATA_GPA, DATA_SEG, REPORT_PORT, installCode, startVcpu } from '../../lib/kvm/guest.js';
+import { describeStep, expectHlt, expectMemoryFault, expectOut, isOut, step } from '../../lib/kvm/vcpu-run.js';
 import {
-  DATA_GPA, DATA_SEG, GUEST_MARK, NEEDS_SW_PROTECTED, PAGE, REPORT_PORT, SHARED_SENTINEL,
-  deleteDataSlot, describeStep, expectHlt, expectMemoryFault, expectOut, filledPages, installCode, realModeVcpu,
-  setDataSlot, step,
+  GUEST_MARK, NEEDS_SW_PROTECTED, PAGE, SHARED_SENTINEL, deleteDataSlot, filledPages, setDataSlot,
 } from '../../lib/cases/attr.js';
 
 const PRIVATE = BigInt(KVM_MEMORY_ATTRIBUTE_PRIVATE);
@@ -67,7 +67,7 @@ const privateNoGmemSlot = defineCase<AccessParams>({
     setDataSlot(vm, { hva: shared.addr, size: PAGE });
     expectOk(vm.__setMemoryAttributes(DATA_GPA, PAGE, PRIVATE), 'KVM_SET_MEMORY_ATTRIBUTES(PRIVATE) on a slot without guest_memfd');
     installCode(ctx, vm, touchOnce(ctx.params.write));
-    const vcpu = realModeVcpu(ctx, vm);
+    const vcpu = startVcpu(ctx, vm);
     expectMemoryFault(vcpu, { flags: FLAG_PRIVATE, gpa: DATA_GPA, size: PAGE }, `private ${ctx.params.write ? 'write' : 'read'} of a non-gmem slot`);
     expectEq(shared.bytes[0], SHARED_SENTINEL, 'host view of userspace_addr (the private access must not fall back to it)');
   },
@@ -85,7 +85,7 @@ const resolvedByConversion = defineCase({
     setDataSlot(vm, { hva: shared.addr, size: PAGE });
     expectOk(vm.__setMemoryAttributes(DATA_GPA, PAGE, PRIVATE), 'KVM_SET_MEMORY_ATTRIBUTES(PRIVATE)');
     installCode(ctx, vm, touchOnce(false));
-    const vcpu = realModeVcpu(ctx, vm);
+    const vcpu = startVcpu(ctx, vm);
     expectMemoryFault(vcpu, { flags: FLAG_PRIVATE, gpa: DATA_GPA, size: PAGE }, 'private read of a non-gmem slot');
     expectOk(vm.__setMemoryAttributes(DATA_GPA, PAGE, 0n), 'KVM_SET_MEMORY_ATTRIBUTES(0) to resolve the fault');
     expectEq(expectOut(vcpu, REPORT_PORT, 're-entered read'), SHARED_SENTINEL, 'guest read after the conversion to shared');
@@ -106,7 +106,7 @@ const privateSlotDeleted = defineCase({
     setDataSlot(vm, { hva: shared.addr, size: PAGE, gmemFd: g.fd });
     expectOk(vm.__setMemoryAttributes(DATA_GPA, PAGE, PRIVATE), 'KVM_SET_MEMORY_ATTRIBUTES(PRIVATE)');
     installCode(ctx, vm, touchOnce(false));
-    const vcpu = realModeVcpu(ctx, vm);
+    const vcpu = startVcpu(ctx, vm);
     deleteDataSlot(vm);
     expectMemoryFault(vcpu, { flags: FLAG_PRIVATE, gpa: DATA_GPA, size: PAGE }, 'private read after the slot was deleted');
   },
@@ -125,7 +125,7 @@ const privateGmemClosed = defineCase({
     setDataSlot(vm, { hva: shared.addr, size: PAGE, gmemFd: g.fd });
     expectOk(vm.__setMemoryAttributes(DATA_GPA, PAGE, PRIVATE), 'KVM_SET_MEMORY_ATTRIBUTES(PRIVATE)');
     installCode(ctx, vm, touchOnce(false));
-    const vcpu = realModeVcpu(ctx, vm);
+    const vcpu = startVcpu(ctx, vm);
     g.close();
     expectMemoryFault(vcpu, { flags: FLAG_PRIVATE, gpa: DATA_GPA, size: PAGE }, 'private read after the guest_memfd was closed');
   },
@@ -144,16 +144,16 @@ const type0PrivateGmem = defineCase({
     const g = ctx.gmem(vm, PAGE, BigInt(GUEST_MEMFD_FLAG_MMAP));
     setDataSlot(vm, { hva: shared.addr, size: PAGE, gmemFd: g.fd });
     installCode(ctx, vm, new GuestProgram().setDs(DATA_SEG).reportByte(0, REPORT_PORT).storeByte(0, GUEST_MARK).reportByte(0, REPORT_PORT).hlt());
-    const vcpu = realModeVcpu(ctx, vm);
+    const vcpu = startVcpu(ctx, vm);
     const want = ctx.expected<string>('access');
     if (want === 'memory_fault') {
       expectMemoryFault(vcpu, { flags: 0n, gpa: DATA_GPA, size: PAGE }, 'shared read of guest_memfd memory that is not shared');
       return;
     }
     const first = step(vcpu);
-    if (!(first.ret === 0 && first.exit.reason === KVM_EXIT_IO && first.exit.io?.port === REPORT_PORT))
-      throw new CaseFailure(`first guest read of the gmem-only slot: expected the guest's OUT to port 0x${REPORT_PORT.toString(16)}, got ${describeStep(first)}`);
-    const seen = first.exit.io.data[0] ?? -1;
+    if (!isOut(first, REPORT_PORT))
+      throw new CaseFailure(`first guest read of the gmem-only slot: expected KVM_EXIT_IO OUT port 0x${REPORT_PORT.toString(16)} size 1, got ${describeStep(first)}`);
+    const seen = first.io.data[0] ?? -1;
     ctx.observe('firstRead', seen);
     if (seen === SHARED_SENTINEL)
       throw new CaseFailure(`guest read ${show(seen)}, the byte the host put at userspace_addr: KVM served a gmem-only slot (guest_memfd flags MMAP) from userspace_addr instead of guest_memfd, which would read 0`);
@@ -176,15 +176,15 @@ const type0GmemClosed = defineCase({
     const g = ctx.gmem(vm, PAGE, BigInt(GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED));
     setDataSlot(vm, { hva: shared.addr, size: PAGE, gmemFd: g.fd });
     installCode(ctx, vm, touchOnce(false));
-    const vcpu = realModeVcpu(ctx, vm);
+    const vcpu = startVcpu(ctx, vm);
     g.close();
     const s = step(vcpu);
     ctx.observe('exit', describeStep(s));
-    if (s.ret === 0 && s.exit.reason === KVM_EXIT_IO && s.exit.io?.data[0] === SHARED_SENTINEL)
+    if (isOut(s) && s.io.data[0] === SHARED_SENTINEL)
       throw new CaseFailure(`the guest read ${show(SHARED_SENTINEL)} from userspace_addr: KVM served a gmem-only slot from userspace_addr after its guest_memfd was closed, instead of KVM_EXIT_MEMORY_FAULT`);
-    if (!(s.ret < 0 && s.exit.memoryFault))
+    if (!(s.ret < 0 && s.memoryFault))
       throw new CaseFailure(`read after the guest_memfd was closed: expected KVM_RUN to fail with EFAULT and KVM_EXIT_MEMORY_FAULT, got ${describeStep(s)}`);
-    const mf = s.exit.memoryFault;
+    const mf = s.memoryFault;
     expectEq(s.errno, errnoValue('EFAULT'), 'KVM_RUN errno (EFAULT)');
     expectEq(mf.flags, 0n, 'memory_fault.flags (a shared access)');
     expectEq(mf.gpa, DATA_GPA, 'memory_fault.gpa');

@@ -3,7 +3,7 @@ import { defineCase, type CaseDef } from '../../lib/harness/case.js';
 import { expectErrno, expectOk, expectTrue, outcome } from '../../lib/harness/expect.js';
 import { KVM_CAP_GUEST_MEMFD_FLAGS, KVM_CREATE_GUEST_MEMFD, O_RDWR, O_CLOEXEC } from '../../lib/uapi/index.js';
 import { __ioctlStruct } from '../../lib/kvm/ioctl.js';
-import { pack } from '../../lib/kvm/struct.js';
+import { pack } from '../../lib/uapi/struct.js';
 import { memfdCreate } from '../../lib/sys/memfd.js';
 import { fstat } from '../../lib/sys/fd.js';
 import { open } from '../../lib/sys/fd.js';

@@ -15,9 +15,10 @@ import { dup } from '../../lib/sys/fd.js';
 import { fallocate } from '../../lib/sys/io.js';
 import { NEEDS_GMEM, PAGE, hex } from '../../lib/cases/gmem.js';
 import {
-  NEEDS_GMEM_MMAP, NEEDS_GMEM_SHARED, NEEDS_GMEM_SLOT, RW, STORED_VALUE, describeExits, expectCompleted, expectFilled,
-  expectKilledAt, expectProgramRan, guestReadingGmem, mapGmem, runToHlt, touchGmem, type TouchResult, type TouchSpec,
+  NEEDS_GMEM_MMAP, NEEDS_GMEM_SHARED, NEEDS_GMEM_SLOT, RW, STORED_VALUE, expectCompleted, expectFilled,
+  expectKilledAt, expectProgramRan, guestReadingGmem, mapGmem, touchGmem, type TouchResult, type TouchSpec,
 } from '../../lib/cases/mmap.js';
+import { __runToHlt, describeTrace } from '../../lib/kvm/vcpu-run.js';
 import { readFileSync } from 'node:fs';
 
 /** Probe body of the SIGBUS/SIGSEGV cases, re-exported so ctx.probe can run it from this module. */
@@ -594,9 +595,9 @@ const guestUsesSlot = defineCase<{ hva: 'null' | 'gmem_mapping' }>({
     if (ctx.params.hva === 'null') host.close(); // upstream unmaps before running the guest and passes userspace_addr NULL
     else hva = host.addr;
     const vcpu = guestReadingGmem(ctx, vm, g.fd, hva, size);
-    const exits = runToHlt(vcpu);
-    ctx.observe('exits', describeExits(exits, vcpu));
-    expectProgramRan(exits, 0xaa, `guest run with userspace_addr ${ctx.params.hva === 'null' ? '0' : 'the guest_memfd mapping'}`, vcpu);
+    const trace = __runToHlt(vcpu);
+    ctx.observe('exits', describeTrace(trace));
+    expectProgramRan(trace, 0xaa, `guest run with userspace_addr ${ctx.params.hva === 'null' ? '0' : 'the guest_memfd mapping'}`);
     const after = mapGmem(ctx, g);
     expectEq(after.bytes[1], STORED_VALUE, 'byte the guest stored, read through a new host mapping');
     expectFilled(after.bytes, 2, Number(size), 0xaa, 'bytes the guest did not touch');

@@ -4,14 +4,18 @@ import { expectEq, expectOk, expectTrue, CaseFailure } from '../../lib/harness/e
 import {
   FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, GUEST_MEMFD_FLAG_MMAP, KVM_EXIT_MEMORY_FAULT,
   KVM_MEMORY_EXIT_FLAG_PRIVATE, PROT_READ, PROT_WRITE, MAP_SHARED, MAP_ANONYMOUS,
+  errnoValue,
 } from '../../lib/uapi/index.js';
 import { __fallocate } from '../../lib/sys/io.js';
 import { GuestProgram } from '../../lib/kvm/guest-program.js';
 import { PAGE, hex } from '../../lib/cases/gmem.js';
 import { GMEM_FLAG, __deleteSlot } from '../../lib/cases/memslot.js';
 import {
-  NEEDS_GUEST_ON_GMEM, CODE_GPA, DATA_GPA, STACK_GPA, PROBE_GPA, gmemGuest, loadCode, step, describeStep, expectOut,
-  expectHlt, expectMmio, runToHlt, completeMmioRead, accessPath, classifyProbe, probeUnbackedLoad, SHARED_GMEM_FLAGS,
+  CODE_GPA, DATA_GPA, DATA_SEG, DATA_SLOT, SCRATCH_GPA, STACK_GPA, installCode, startVcpu, writeCode,
+} from '../../lib/kvm/guest.js';
+import { completeMmioRead, describeStep, expectHlt, expectMmio, expectOut, runToHlt, step } from '../../lib/kvm/vcpu-run.js';
+import {
+  NEEDS_GUEST_ON_GMEM, PROBE_GPA, gmemGuest, accessPath, classifyProbe, probeUnbackedLoad, SHARED_GMEM_FLAGS,
 } from '../../lib/cases/guest.js';
 
 const P = Number(PAGE);
@@ -23,7 +27,7 @@ const readsHostData = defineCase({
   doc: 'bytes the host writes through the guest_memfd mmap are what the guest loads at the same GPAs',
   requires: NEEDS_GUEST_ON_GMEM,
   run(ctx) {
-    const spots: [number, number][] = [[DATA_GPA, 0x5a], [DATA_GPA + 1, 0xa5], [DATA_GPA + P - 1, 0x01], [15 * P + 0x123, 0x7e]];
+    const spots: [number, number][] = [[SCRATCH_GPA, 0x5a], [SCRATCH_GPA + 1, 0xa5], [SCRATCH_GPA + P - 1, 0x01], [15 * P + 0x123, 0x7e]];
     const code = prog();
     for (const [gpa] of spots) code.reportByte(gpa, 0x20);
     const g = gmemGuest(ctx, { code: code.hlt().bytes() });
@@ -38,7 +42,7 @@ const hostSeesWrites = defineCase({
   doc: 'bytes the guest stores into guest_memfd memory are visible through the host mmap once the vCPU exits',
   requires: NEEDS_GUEST_ON_GMEM,
   run(ctx) {
-    const spots: [number, number][] = [[DATA_GPA, 0x11], [DATA_GPA + P - 1, 0x22], [15 * P + 0x123, 0x33]];
+    const spots: [number, number][] = [[SCRATCH_GPA, 0x11], [SCRATCH_GPA + P - 1, 0x22], [15 * P + 0x123, 0x33]];
     const code = prog();
     for (const [gpa, v] of spots) code.storeByte(gpa, v);
     const g = gmemGuest(ctx, { code: code.hlt().bytes() });
@@ -52,15 +56,15 @@ const secondMapping = defineCase({
   doc: 'a second mmap of the guest_memfd (whole file, and one page at an offset) sees guest stores, and host stores made through it reach the guest',
   requires: NEEDS_GUEST_ON_GMEM,
   run(ctx) {
-    const g = gmemGuest(ctx, { code: prog().reportByte(DATA_GPA + 0x10, 0x20).storeByte(DATA_GPA + 0x20, 0x55).hlt().bytes() });
+    const g = gmemGuest(ctx, { code: prog().reportByte(SCRATCH_GPA + 0x10, 0x20).storeByte(SCRATCH_GPA + 0x20, 0x55).hlt().bytes() });
     const whole = ctx.map(Number(g.gmem.size), PROT_READ | PROT_WRITE, MAP_SHARED, g.gmem.fd);
-    const page = ctx.map(P, PROT_READ | PROT_WRITE, MAP_SHARED, g.gmem.fd, BigInt(DATA_GPA));
+    const page = ctx.map(P, PROT_READ | PROT_WRITE, MAP_SHARED, g.gmem.fd, BigInt(SCRATCH_GPA));
     page.bytes[0x10] = 0x44;
     const seen = runToHlt(g.vcpu, 'guest');
     expectEq(seen[0]?.[1], 0x44, 'guest load of a byte the host wrote through a one-page mapping at offset 0x3000');
-    expectEq(whole.bytes[DATA_GPA + 0x20], 0x55, 'second whole-file mapping');
+    expectEq(whole.bytes[SCRATCH_GPA + 0x20], 0x55, 'second whole-file mapping');
     expectEq(page.bytes[0x20], 0x55, 'one-page mapping at offset 0x3000');
-    expectEq(g.map.bytes[DATA_GPA + 0x20], 0x55, 'the slot’s own mapping');
+    expectEq(g.map.bytes[SCRATCH_GPA + 0x20], 0x55, 'the slot’s own mapping');
   },
 });
 
@@ -76,7 +80,7 @@ const codeInGmem = defineCase({
     const rip = g.vcpu.reg('rip');
     ctx.observe('rip_after_hlt', Number(rip));
     expectEq(rip, BigInt(CODE_GPA + first.length), 'RIP after HLT');
-    loadCode(g.map.bytes, prog().reportImm(0x02, 0x21).hlt().bytes());
+    writeCode(g.map.bytes, prog().reportImm(0x02, 0x21).hlt());
     g.vcpu.setupRealMode(CODE_GPA, STACK_GPA);
     expectEq(expectOut(g.vcpu, 0x21, 'rewritten program'), 0x02, 'rewritten program’s report');
     expectHlt(g.vcpu, 'rewritten program');
@@ -89,13 +93,13 @@ const slotOffset = defineCase({
   requires: NEEDS_GUEST_ON_GMEM,
   run(ctx) {
     const base = 16 * P;
-    const g = gmemGuest(ctx, { code: prog().reportByte(DATA_GPA, 0x20).storeByte(DATA_GPA + 1, 0x62).hlt().bytes(), filePages: 32, slotOffsetPages: 16 });
-    g.map.bytes[base + DATA_GPA] = 0x61;
-    g.map.bytes[DATA_GPA] = 0x99;
+    const g = gmemGuest(ctx, { code: prog().reportByte(SCRATCH_GPA, 0x20).storeByte(SCRATCH_GPA + 1, 0x62).hlt().bytes(), filePages: 32, slotOffsetPages: 16 });
+    g.map.bytes[base + SCRATCH_GPA] = 0x61;
+    g.map.bytes[SCRATCH_GPA] = 0x99;
     const seen = runToHlt(g.vcpu, 'guest');
     expectEq(seen[0]?.[1], 0x61, 'guest load of GPA 0x3000 (file offset 0x13000)');
-    expectEq(g.map.bytes[base + DATA_GPA + 1], 0x62, 'guest store landed at file offset 0x13001');
-    expectEq(g.map.bytes[DATA_GPA + 1], 0, 'file offset 0x3001 (outside the slot) untouched');
+    expectEq(g.map.bytes[base + SCRATCH_GPA + 1], 0x62, 'guest store landed at file offset 0x13001');
+    expectEq(g.map.bytes[SCRATCH_GPA + 1], 0, 'file offset 0x3001 (outside the slot) untouched');
   },
 });
 
@@ -104,21 +108,21 @@ const punch = defineCase({
   doc: 'after the host punches a page while the vCPU is stopped, the guest reads zeros there, neighbours keep their data, and a new guest store refaults the page',
   requires: NEEDS_GUEST_ON_GMEM,
   run(ctx) {
-    const code = prog().reportByte(DATA_GPA, 0x20)
-      .reportByte(DATA_GPA, 0x21).reportByte(DATA_GPA + P - 1, 0x22).reportByte(DATA_GPA + P, 0x23)
-      .storeByte(DATA_GPA, 0x77).hlt().bytes();
+    const code = prog().reportByte(SCRATCH_GPA, 0x20)
+      .reportByte(SCRATCH_GPA, 0x21).reportByte(SCRATCH_GPA + P - 1, 0x22).reportByte(SCRATCH_GPA + P, 0x23)
+      .storeByte(SCRATCH_GPA, 0x77).hlt().bytes();
     const g = gmemGuest(ctx, { code });
-    g.map.bytes[DATA_GPA] = 0x5a;
-    g.map.bytes[DATA_GPA + P - 1] = 0x5b;
-    g.map.bytes[DATA_GPA + P] = 0x5c;
+    g.map.bytes[SCRATCH_GPA] = 0x5a;
+    g.map.bytes[SCRATCH_GPA + P - 1] = 0x5b;
+    g.map.bytes[SCRATCH_GPA + P] = 0x5c;
     expectEq(expectOut(g.vcpu, 0x20, 'before punch'), 0x5a, 'guest load before the punch');
-    expectOk(__fallocate(g.gmem.fd, PUNCH, BigInt(DATA_GPA), PAGE), 'PUNCH_HOLE of the data page');
-    expectEq(g.map.bytes[DATA_GPA], 0, 'host view right after the punch');
+    expectOk(__fallocate(g.gmem.fd, PUNCH, BigInt(SCRATCH_GPA), PAGE), 'PUNCH_HOLE of the data page');
+    expectEq(g.map.bytes[SCRATCH_GPA], 0, 'host view right after the punch');
     expectEq(expectOut(g.vcpu, 0x21, 'after punch'), 0, 'guest load of the punched page');
     expectEq(expectOut(g.vcpu, 0x22, 'after punch'), 0, 'guest load of the punched page’s last byte');
     expectEq(expectOut(g.vcpu, 0x23, 'after punch'), 0x5c, 'guest load of the next page (not punched)');
     expectHlt(g.vcpu, 'after the store');
-    expectEq(g.map.bytes[DATA_GPA], 0x77, 'host view of the guest’s store into the refaulted page');
+    expectEq(g.map.bytes[SCRATCH_GPA], 0x77, 'host view of the guest’s store into the refaulted page');
   },
 });
 
@@ -127,10 +131,10 @@ const fallocateKeeps = defineCase({
   doc: 'fallocate(KEEP_SIZE) over the whole file while the vCPU is stopped leaves the guest’s data in place',
   requires: NEEDS_GUEST_ON_GMEM,
   run(ctx) {
-    const g = gmemGuest(ctx, { code: prog().storeByte(DATA_GPA, 0x81).reportImm(0x01, 0x10).reportByte(DATA_GPA, 0x20).hlt().bytes() });
+    const g = gmemGuest(ctx, { code: prog().storeByte(SCRATCH_GPA, 0x81).reportImm(0x01, 0x10).reportByte(SCRATCH_GPA, 0x20).hlt().bytes() });
     expectOut(g.vcpu, 0x10, 'sync point after the store');
     expectOk(__fallocate(g.gmem.fd, FALLOC_FL_KEEP_SIZE, 0n, g.gmem.size), 'fallocate the whole file');
-    expectEq(g.map.bytes[DATA_GPA], 0x81, 'host view after fallocate');
+    expectEq(g.map.bytes[SCRATCH_GPA], 0x81, 'host view after fallocate');
     expectEq(expectOut(g.vcpu, 0x20, 'after fallocate'), 0x81, 'guest load after fallocate');
     expectHlt(g.vcpu, 'end');
   },
@@ -147,11 +151,11 @@ const noSlot: CaseDef<NoSlotParams> = defineCase<NoSlotParams>({
   requires: NEEDS_GUEST_ON_GMEM,
   variants: [{ name: 'load', params: { write: false } }, { name: 'store', params: { write: true } }],
   run(ctx) {
-    const code = new GuestProgram().setDs(0x1000);
+    const code = new GuestProgram().setDs(DATA_SEG);
     if (ctx.params.write) code.storeByte(0x10, 0x6d).reportImm(0x01, 0x20);
     else code.loadAl(0x10).outAl(0x20);
-    const g = gmemGuest(ctx, { code: code.hlt().bytes() });
-    const s = expectMmio(g.vcpu, PROBE_GPA, ctx.params.write, 'access to GPA 0x10010 (the slot ends at 0x10000)');
+    const g = gmemGuest(ctx, { code: code.hlt() });
+    const s = expectMmio(g.vcpu, PROBE_GPA, ctx.params.write, `access to GPA ${hex(PROBE_GPA)} (the slot ends at ${hex(DATA_GPA)})`);
     expectEq(s.mmio?.len, 1, 'mmio.len');
     if (ctx.params.write) {
       expectEq(s.mmio?.data[0], 0x6d, 'mmio.data of the store');
@@ -170,18 +174,15 @@ const deletedSlot = defineCase({
   requires: NEEDS_GUEST_ON_GMEM,
   run(ctx) {
     const vm = ctx.vm(0);
-    const plain = ctx.map(0x10000, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1);
-    loadCode(plain.bytes, new GuestProgram().setDs(0x1000).reportByte(0x10, 0x20).reportByte(0x10, 0x21).reportByte(0x10, 0x22).hlt().bytes());
-    vm.setUserMemoryRegion({ slot: 0, gpa: 0n, size: 0x10000n, hva: plain.addr });
+    installCode(ctx, vm, new GuestProgram().setDs(DATA_SEG).reportByte(0x10, 0x20).reportByte(0x10, 0x21).reportByte(0x10, 0x22).hlt());
     const gmem = ctx.gmem(vm, 4n * PAGE, SHARED_GMEM_FLAGS);
     const gm = ctx.map(4 * P, PROT_READ | PROT_WRITE, MAP_SHARED, gmem.fd);
     gm.bytes[0x10] = 0x4d;
-    const spec = { slot: 1, flags: GMEM_FLAG, gpa: 0x10000n, size: 4n * PAGE, hva: gm.addr, gmemFd: gmem.fd, gmemOffset: 0n };
+    const spec = { slot: DATA_SLOT, flags: GMEM_FLAG, gpa: DATA_GPA, size: 4n * PAGE, hva: gm.addr, gmemFd: gmem.fd, gmemOffset: 0n };
     vm.setUserMemoryRegion2(spec);
-    const vcpu = ctx.track(vm.createVcpu(0));
-    vcpu.setupRealMode(CODE_GPA, STACK_GPA);
+    const vcpu = startVcpu(ctx, vm);
     expectEq(expectOut(vcpu, 0x20, 'slot present'), 0x4d, 'guest load through the guest_memfd slot');
-    expectOk(__deleteSlot(vm, 1), 'delete the guest_memfd slot');
+    expectOk(__deleteSlot(vm, DATA_SLOT), 'delete the guest_memfd slot');
     expectMmio(vcpu, PROBE_GPA, false, 'load after the slot was deleted');
     completeMmioRead(vcpu, [0x66]);
     expectOk(vm.__setUserMemoryRegion2(spec), 're-add the slot');
@@ -213,15 +214,12 @@ const privateInitial: CaseDef<PrivateParams> = defineCase<PrivateParams>({
     const path = accessPath(ctx);
     ctx.observe('access_path', path);
     const vm = ctx.vm(0);
-    const plain = ctx.map(0x10000, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1);
-    loadCode(plain.bytes, new GuestProgram().reportImm(0x11, 0x10).setDs(0x1000)
-      .loadAl(0x10).outAl(0x20).storeByte(0x10, 0x42).loadAl(0x10).outAl(0x21).hlt().bytes());
-    vm.setUserMemoryRegion({ slot: 0, gpa: 0n, size: 0x10000n, hva: plain.addr });
+    installCode(ctx, vm, new GuestProgram().reportImm(0x11, 0x10).setDs(DATA_SEG)
+      .loadAl(0x10).outAl(0x20).storeByte(0x10, 0x42).loadAl(0x10).outAl(0x21).hlt());
     const gmem = ctx.gmem(vm, 4n * PAGE, ctx.params.flags);
     const hva = ctx.params.mapHva ? ctx.map(4 * P, PROT_READ | PROT_WRITE, MAP_SHARED, gmem.fd).addr : 0n;
-    vm.setUserMemoryRegion2({ slot: 1, flags: GMEM_FLAG, gpa: 0x10000n, size: 4n * PAGE, hva, gmemFd: gmem.fd, gmemOffset: 0n });
-    const vcpu = ctx.track(vm.createVcpu(0));
-    vcpu.setupRealMode(CODE_GPA, STACK_GPA);
+    vm.setUserMemoryRegion2({ slot: DATA_SLOT, flags: GMEM_FLAG, gpa: DATA_GPA, size: 4n * PAGE, hva, gmemFd: gmem.fd, gmemOffset: 0n });
+    const vcpu = startVcpu(ctx, vm);
     expectOut(vcpu, 0x10, 'checkpoint before the access');
     if (path === 'emulator') {
       const s = expectMmio(vcpu, PROBE_GPA, false, `load of the not-shared guest_memfd page (access path ${path})`);
@@ -237,9 +235,9 @@ const privateInitial: CaseDef<PrivateParams> = defineCase<PrivateParams>({
     }
     const s = step(vcpu);
     ctx.observe('exit', describeStep(s));
-    if (s.errno !== 14) throw new CaseFailure(`load through a slot with userspace_addr 0: expected KVM_RUN to fail with EFAULT, got ${describeStep(s)}`);
+    if (s.errno !== errnoValue('EFAULT')) throw new CaseFailure(`load through a slot with userspace_addr 0: expected KVM_RUN to fail with EFAULT, got ${describeStep(s)}`);
     if (s.reason === KVM_EXIT_MEMORY_FAULT && s.memoryFault) {
-      expectEq(s.memoryFault.gpa, 0x10000n, 'memory_fault.gpa');
+      expectEq(s.memoryFault.gpa, DATA_GPA, 'memory_fault.gpa');
       expectTrue((s.memoryFault.flags & BigInt(KVM_MEMORY_EXIT_FLAG_PRIVATE)) === 0n, `memory_fault.flags ${hex(s.memoryFault.flags)} has PRIVATE on a VM without private memory`);
     }
   },
@@ -268,17 +266,17 @@ const coexist = defineCase({
   doc: 'a guest_memfd slot and a plain v1 slot work side by side: the guest reads and writes both and the host sees each write in the right backing',
   requires: NEEDS_GUEST_ON_GMEM,
   run(ctx) {
-    const code = new GuestProgram().setDs(0x1000).reportByte(0x10, 0x20).storeByte(0x11, 0x4e)
-      .setDs(0).reportByte(DATA_GPA, 0x21).storeByte(DATA_GPA + 1, 0x3e).hlt().bytes();
+    const code = new GuestProgram().setDs(DATA_SEG).reportByte(0x10, 0x20).storeByte(0x11, 0x4e)
+      .setDs(0).reportByte(SCRATCH_GPA, 0x21).storeByte(SCRATCH_GPA + 1, 0x3e).hlt().bytes();
     const g = gmemGuest(ctx, { code });
     const plain = ctx.map(4 * P, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1);
-    g.vm.setUserMemoryRegion({ slot: 1, gpa: 0x10000n, size: 4n * PAGE, hva: plain.addr });
+    g.vm.setUserMemoryRegion({ slot: DATA_SLOT, gpa: DATA_GPA, size: 4n * PAGE, hva: plain.addr });
     plain.bytes[0x10] = 0x3c;
-    g.map.bytes[DATA_GPA] = 0x4c;
+    g.map.bytes[SCRATCH_GPA] = 0x4c;
     const seen = runToHlt(g.vcpu, 'guest');
     expectEq(JSON.stringify(seen), JSON.stringify([[0x20, 0x3c], [0x21, 0x4c]]), 'bytes the guest loaded (plain slot, then guest_memfd slot)');
     expectEq(plain.bytes[0x11], 0x4e, 'guest store into the plain slot');
-    expectEq(g.map.bytes[DATA_GPA + 1], 0x3e, 'guest store into the guest_memfd slot');
+    expectEq(g.map.bytes[SCRATCH_GPA + 1], 0x3e, 'guest store into the guest_memfd slot');
   },
 });
 
@@ -287,13 +285,13 @@ const vmClosed = defineCase({
   doc: 'with the VM fd closed, the guest_memfd still accepts fallocate/punch and the vCPU still runs code from it',
   requires: NEEDS_GUEST_ON_GMEM,
   run(ctx) {
-    const g = gmemGuest(ctx, { code: prog().storeByte(DATA_GPA, 0x31).reportByte(DATA_GPA, 0x20).hlt().bytes() });
+    const g = gmemGuest(ctx, { code: prog().storeByte(SCRATCH_GPA, 0x31).reportByte(SCRATCH_GPA, 0x20).hlt().bytes() });
     g.vm.close();
     expectOk(__fallocate(g.gmem.fd, FALLOC_FL_KEEP_SIZE, 8n * PAGE, 2n * PAGE), 'fallocate after the VM fd is closed');
     expectOk(__fallocate(g.gmem.fd, PUNCH, 9n * PAGE, PAGE), 'punch after the VM fd is closed');
     const seen = runToHlt(g.vcpu, 'guest after VM fd close');
     expectEq(seen[0]?.[1], 0x31, 'guest load after its store');
-    expectEq(g.map.bytes[DATA_GPA], 0x31, 'host view of the guest store');
+    expectEq(g.map.bytes[SCRATCH_GPA], 0x31, 'host view of the guest store');
   },
 });
 
@@ -302,11 +300,11 @@ const gmemClosed = defineCase({
   doc: 'closing the guest_memfd fd while its mmap (the slot’s userspace_addr) lives does not disturb the guest: it runs and its stores show in the mapping',
   requires: NEEDS_GUEST_ON_GMEM,
   run(ctx) {
-    const g = gmemGuest(ctx, { code: prog().storeByte(DATA_GPA, 0x32).reportByte(DATA_GPA, 0x20).hlt().bytes() });
+    const g = gmemGuest(ctx, { code: prog().storeByte(SCRATCH_GPA, 0x32).reportByte(SCRATCH_GPA, 0x20).hlt().bytes() });
     g.gmem.close();
     const seen = runToHlt(g.vcpu, 'guest after closing the guest_memfd fd');
     expectEq(seen[0]?.[1], 0x32, 'guest load after its store');
-    expectEq(g.map.bytes[DATA_GPA], 0x32, 'host view of the guest store');
+    expectEq(g.map.bytes[SCRATCH_GPA], 0x32, 'host view of the guest store');
   },
 });
 
@@ -315,7 +313,7 @@ const twoSlots = defineCase({
   doc: 'two slots on disjoint ranges of one guest_memfd each reach their own file range',
   requires: NEEDS_GUEST_ON_GMEM,
   run(ctx) {
-    const code = new GuestProgram().setDs(0x2000).storeByte(0x10, 0x71).reportByte(0x10, 0x20).setDs(0).storeByte(DATA_GPA, 0x72).hlt().bytes();
+    const code = new GuestProgram().setDs(0x2000).storeByte(0x10, 0x71).reportByte(0x10, 0x20).setDs(0).storeByte(SCRATCH_GPA, 0x72).hlt().bytes();
     const g = gmemGuest(ctx, { code, filePages: 32, slotPages: 16 });
     g.vm.setUserMemoryRegion2({
       slot: 1, flags: GMEM_FLAG, gpa: 0x20000n, size: 4n * PAGE, hva: g.map.addr + 16n * PAGE, gmemFd: g.gmem.fd, gmemOffset: 16n * PAGE,
@@ -323,7 +321,7 @@ const twoSlots = defineCase({
     const seen = runToHlt(g.vcpu, 'guest');
     expectEq(seen[0]?.[1], 0x71, 'guest load from slot 1');
     expectEq(g.map.bytes[16 * P + 0x10], 0x71, 'slot 1 store at file offset 0x10010');
-    expectEq(g.map.bytes[DATA_GPA], 0x72, 'slot 0 store at file offset 0x3000');
+    expectEq(g.map.bytes[SCRATCH_GPA], 0x72, 'slot 0 store at file offset 0x3000');
     expectEq(g.map.bytes[0x10], 0, 'file offset 0x10 untouched');
   },
 });
@@ -333,14 +331,13 @@ const twoVcpus = defineCase({
   doc: 'two vCPUs of one VM run separate code from the same guest_memfd and each store lands',
   requires: NEEDS_GUEST_ON_GMEM,
   run(ctx) {
-    const g = gmemGuest(ctx, { code: prog().storeByte(DATA_GPA, 0xa0).reportImm(0x00, 0x20).hlt().bytes() });
-    g.map.bytes.set(prog().storeByte(DATA_GPA + 1, 0xa1).reportImm(0x01, 0x20).hlt().bytes(), CODE_GPA + 0x800);
-    const v1 = ctx.track(g.vm.createVcpu(1));
-    v1.setupRealMode(CODE_GPA + 0x800, STACK_GPA - 0x100);
+    const g = gmemGuest(ctx, { code: prog().storeByte(SCRATCH_GPA, 0xa0).reportImm(0x00, 0x20).hlt().bytes() });
+    g.map.bytes.set(prog().storeByte(SCRATCH_GPA + 1, 0xa1).reportImm(0x01, 0x20).hlt().bytes(), CODE_GPA + 0x800);
+    const v1 = startVcpu(ctx, g.vm, 1, CODE_GPA + 0x800, STACK_GPA - 0x100);
     expectEq(JSON.stringify(runToHlt(v1, 'vCPU 1')), JSON.stringify([[0x20, 1]]), 'vCPU 1 report');
     expectEq(JSON.stringify(runToHlt(g.vcpu, 'vCPU 0')), JSON.stringify([[0x20, 0]]), 'vCPU 0 report');
-    expectEq(g.map.bytes[DATA_GPA], 0xa0, 'vCPU 0 store');
-    expectEq(g.map.bytes[DATA_GPA + 1], 0xa1, 'vCPU 1 store');
+    expectEq(g.map.bytes[SCRATCH_GPA], 0xa0, 'vCPU 0 store');
+    expectEq(g.map.bytes[SCRATCH_GPA + 1], 0xa1, 'vCPU 1 store');
   },
 });
 

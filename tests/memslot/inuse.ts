@@ -19,7 +19,8 @@ import { KVM_EXIT_INTERNAL_ERROR, KVM_EXIT_SHUTDOWN, MAP_ANONYMOUS, MAP_SHARED, 
 import type { Vm } from '../../lib/kvm/vm.js';
 import type { Mapping } from '../../lib/sys/mman.js';
 import { BackgroundVcpu, pollingGuest } from '../../lib/cases/background-vcpu.js';
-import { CODE_GPA, STACK_GPA, describeStep, loadCode } from '../../lib/cases/guest.js';
+import { startVcpu, writeCode } from '../../lib/kvm/guest.js';
+import { describeStep } from '../../lib/kvm/vcpu-run.js';
 import { PAGE, hex } from '../../lib/cases/gmem.js';
 
 const SELFTEST = 'set_memory_region_test.c';
@@ -40,13 +41,12 @@ interface Setup { vm: Vm; region: Mapping; bg: BackgroundVcpu }
 function setup(ctx: CaseContext<unknown>, regionPages: number, initial: number): Setup {
   const vm = ctx.vm(0);
   const low = ctx.map(Number(LOW_SIZE), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1);
-  loadCode(low.bytes, pollingGuest(Number(REGION_GPA >> 4n), initial), CODE_GPA);
+  writeCode(low.bytes, pollingGuest(Number(REGION_GPA >> 4n), initial));
   vm.setUserMemoryRegion({ slot: 0, flags: 0, gpa: 0n, size: LOW_SIZE, hva: low.addr });
   const region = ctx.map(regionPages * Number(PAGE), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1);
   region.bytes[0] = initial;
   vm.setUserMemoryRegion({ slot: REGION_SLOT, flags: 0, gpa: REGION_GPA, size: BigInt(regionPages) * PAGE, hva: region.addr });
-  const vcpu = ctx.track(vm.createVcpu(0));
-  vcpu.setupRealMode(CODE_GPA, STACK_GPA);
+  const vcpu = startVcpu(ctx, vm);
   const bg = new BackgroundVcpu(vcpu, QUIT);
   bg.mmioData = () => MMIO_VAL;
   return { vm, region, bg };

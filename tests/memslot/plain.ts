@@ -11,7 +11,7 @@ import { defineCase } from '../../lib/harness/case.js';
 import { CaseFailure, expectErrno, expectOk } from '../../lib/harness/expect.js';
 import { ioctlVal } from '../../lib/ffi/libc.js';
 import { KVM_CAP_NR_MEMSLOTS, KVM_EXIT_INTERNAL_ERROR, KVM_SET_NR_MMU_PAGES, MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../lib/uapi/index.js';
-import { describeStep, step } from '../../lib/cases/guest.js';
+import { describeStep, step } from '../../lib/kvm/vcpu-run.js';
 import { PAGE, hex } from '../../lib/cases/gmem.js';
 
 const SELFTEST = 'set_memory_region_test.c';

@@ -9,7 +9,7 @@ import {
   KVM_SEV_GUEST_STATUS, KVM_SEV_INIT, KVM_SEV_LAUNCH_UPDATE_VMSA, KVM_SEV_NR_MAX, KVM_SEV_SNP_LAUNCH_FINISH, KVM_SEV_SNP_LAUNCH_START,
   MFD_CLOEXEC, errnoName,
 } from '../../lib/uapi/index.js';
-import { pack } from '../../lib/kvm/struct.js';
+import { pack } from '../../lib/uapi/struct.js';
 import { __sevInit2 } from '../../lib/cases/coco.js';
 import { memfdCreate } from '../../lib/sys/memfd.js';
 import type { Vm } from '../../lib/kvm/vm.js';

@@ -7,7 +7,7 @@ import { defineCase } from '../../lib/harness/case.js';
 import type { CaseContext } from '../../lib/harness/context.js';
 import { CaseFailure, expectEq, expectErrno, outcome } from '../../lib/harness/expect.js';
 import { __ioctlStruct } from '../../lib/kvm/ioctl.js';
-import { pack } from '../../lib/kvm/struct.js';
+import { pack } from '../../lib/uapi/struct.js';
 import type { Vcpu } from '../../lib/kvm/vcpu.js';
 import { KVM_CAP_PRE_FAULT_MEMORY, KVM_PRE_FAULT_MEMORY, MAP_ANONYMOUS, MAP_NORESERVE, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../lib/uapi/index.js';
 import { hex, NEEDS_GMEM } from '../../lib/cases/gmem.js';

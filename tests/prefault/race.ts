@@ -9,7 +9,7 @@ import { defineCase } from '../../lib/harness/case.js';
 import type { CaseContext } from '../../lib/harness/context.js';
 import { CaseFailure, HarnessError, expectEq } from '../../lib/harness/expect.js';
 import { ioctlPtrAsync } from '../../lib/ffi/libc.js';
-import { pack } from '../../lib/kvm/struct.js';
+import { pack } from '../../lib/uapi/struct.js';
 import { KVM_SET_USER_MEMORY_REGION2, errnoName, errnoValue } from '../../lib/uapi/index.js';
 import { hex } from '../../lib/cases/gmem.js';
 import { PAGE, prefaultBackingVariants, prefaultSetup, type PrefaultParams, type PrefaultSetup } from '../../lib/cases/attr.js';

@@ -15,7 +15,8 @@ import type { Vm } from '../../lib/kvm/vm.js';
 import type { Vcpu } from '../../lib/kvm/vcpu.js';
 import { requireProposal } from '../../lib/features/proposals/case-support.js';
 import { __linkGuestMemfd, type PresentProof } from '../../lib/features/proposals/calls.js';
-import { SHARED_FILL, bindDataSlot, loadProgram, readerProgram, runForByte, writerProgram } from '../../lib/features/proposals/guest-flow.js';
+import { SHARED_FILL, bindDataSlot, readerProgram, runForByte, writerProgram } from '../../lib/features/proposals/guest-flow.js';
+import { loadGuest } from '../../lib/kvm/guest.js';
 
 type LinkFeature = 'gmem_link_v1' | 'gmem_link_v2';
 /** Which RFC numbering a variant uses. */
@@ -77,7 +78,7 @@ function store(ctx: CaseContext<unknown>, path: DataPath, vm: Vm, fd: number, va
     return undefined;
   }
   bindDataSlot(ctx, vm, fd, true);
-  const vcpu = loadProgram(ctx, vm, writerProgram(value));
+  const vcpu = loadGuest(ctx, vm, writerProgram(value));
   expectEq(runForByte(vcpu, 'writer guest'), value, 'the writer guest reads back its private byte');
   return vcpu;
 }
@@ -91,7 +92,7 @@ function load(ctx: CaseContext<unknown>, path: DataPath, vm: Vm, fd: number): nu
     return v;
   }
   bindDataSlot(ctx, vm, fd, true);
-  return runForByte(loadProgram(ctx, vm, readerProgram()), 'reader guest');
+  return runForByte(loadGuest(ctx, vm, readerProgram()), 'reader guest');
 }
 
 const nonzeroFlags = defineCase<LinkParams>({
@@ -239,7 +240,7 @@ const migrateFlow = defineCase<LinkParams>({
     const src = ctx.vm(KVM_X86_SW_PROTECTED_VM);
     const g = ctx.gmem(src, PAGE);
     bindDataSlot(ctx, src, g.fd, true);
-    expectEq(runForByte(loadProgram(ctx, src, writerProgram(0x77)), 'source guest'), 0x77, 'the source guest reads back its private byte');
+    expectEq(runForByte(loadGuest(ctx, src, writerProgram(0x77)), 'source guest'), 0x77, 'the source guest reads back its private byte');
 
     const [a, b] = socketpair();
     ctx.trackFd(a);
@@ -250,7 +251,7 @@ const migrateFlow = defineCase<LinkParams>({
     const dst = ctx.vm(KVM_X86_SW_PROTECTED_VM);
     const linked = link(ctx, proof, dst, received[0] as number);
     bindDataSlot(ctx, dst, linked, false);
-    const vcpu = loadProgram(ctx, dst, readerProgram());
+    const vcpu = loadGuest(ctx, dst, readerProgram());
 
     expectOk(dst.__enableCap(KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM, [BigInt(src.fd)]), 'KVM_ENABLE_CAP(KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM, source VM)');
     expectErrno(src.__checkExtension(KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM), 'EIO', 'an ioctl on the source VM after the move (it must be dead)');

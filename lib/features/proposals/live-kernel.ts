@@ -11,7 +11,7 @@ import {
   KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM,
 } from '../../uapi/index.js';
 import { PROPOSAL_ABI, PROPOSAL_STRUCTS } from '../../uapi/proposals.js';
-import { pack } from '../../kvm/struct.js';
+import { pack } from '../../uapi/struct.js';
 import { __fstat } from '../../sys/fd.js';
 import { runProbe } from '../../harness/probe.js';
 import { fail, ok, type Answer, type ProbeKernel, type TouchOutcome } from './kernel.js';

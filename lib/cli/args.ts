@@ -1,14 +1,8 @@
-/** Command-line errors: printed as "gmem-conformance: <message>" with exit status 2. */
+/** Command-line option parsing whose complaints are UsageErrors (printed as "gmem-conformance: <message>", exit status 2). */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { readdirSync, statSync } from 'node:fs';
+import { UsageError } from '../errors.js';
 
-/** A bad command line (unknown option, bad value). */
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
 
 /** Parses a positive integer option of at most max (default 2^20) or throws a UsageError naming the option. */
 export function positiveInt(name: string, value: string | undefined, fallback: number, max = 2 ** 20): number {

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The project root (the directory holding package.json). */
-export const PROJECT_ROOT = resolve(fileURLToPath(new URL('../../../', import.meta.url)));
+export const PROJECT_ROOT = resolve(fileURLToPath(new URL('../../', import.meta.url)));
 
 /** The fixtures directory shipped with the suite. */
 export const DEFAULT_FIXTURES_DIR = resolve(PROJECT_ROOT, 'fixtures');

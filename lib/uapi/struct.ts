@@ -1,5 +1,5 @@
 /** Packs and unpacks kernel structs by the generated layouts (field offsets/sizes from C). */
-import { STRUCTS } from '../uapi/index.js';
+import { STRUCTS } from './index.js';
 
 /** Name of a struct whose layout the uapi generator recorded. */
 export type StructName = keyof typeof STRUCTS;
