@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Expectations, type Platform } from '../lib/fixtures/expectations.js';
-import { InputError } from '../lib/fixtures/source.js';
+import { InputError } from '../lib/errors.js';
 import { useScratchDirs } from './helpers.js';
 
 const scratch = useScratchDirs();

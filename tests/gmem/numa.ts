@@ -265,7 +265,7 @@ const placementInterleave = defineCase({
   id: 'gmem.numa.placement_interleave',
   doc: 'pages allocated under MPOL_INTERLEAVE over two nodes alternate between them page by page (the interleave index advances by one per page)',
   requires: { ...NUMA_SHARED, numaNodes: 2 },
-  tags: { selftest: `${SELFTEST}:test_numa_allocation`, linuxGit: [SHARED_POLICY_COMMIT, '06ba195f136a'] },
+  tags: { kernelFn: 'guest_memfd.c:kvm_gmem_get_policy', linuxGit: [SHARED_POLICY_COMMIT, '06ba195f136a'] },
   run(ctx) {
     const [n0, n1] = twoNodes(ctx);
     const { m } = mapped(ctx, SHARED);

@@ -183,7 +183,7 @@ const sealExecFchmod = defineCase<HugeChmodParams>({
   id: 'memfd.hugetlb.seal_exec_fchmod',
   doc: 'F_SEAL_EXEC binds a hugetlb memfd as it binds a shmem one: fchmod fails with EPERM exactly when it would change an exec bit (0111), other bits still change (needs no huge page: nothing is faulted)',
   requires: { ...NEEDS_HUGETLBFS, ...NEEDS_MEMFD_EXEC_API },
-  tags: { selftest: 'memfd_test.c:test_seal_exec (hugetlbfs mode)', linuxGit: ['6fd7353829ca'] },
+  tags: { selftest: 'memfd_test.c:test_exec_seal', kernelFn: 'hugetlbfs/inode.c:hugetlbfs_setattr', linuxGit: ['6fd7353829ca'] },
   variants: [
     ...[0o755, 0o744, 0o645, 0o600, 0o666, 0o4644].map((mode) => ({ name: `to_${mode.toString(8).padStart(4, '0')}`, params: { mode, noexecSeal: false } })),
     { name: 'noexec_seal_to_0777', params: { mode: 0o777, noexecSeal: true } },
