@@ -1,5 +1,8 @@
 /** Assertions for cases: each failure message says which of three things went wrong. */
 import { errnoName, errnoValue } from '../uapi/index.js';
+import { MUTATING, mutatedErrno, mutatedValue } from '../mutation.js';
+
+export { MUTATING, mutatedErrno, mutatedValue };
 import { formatErrno, type RawResult } from '../sys/errors.js';
 
 /** Thrown by an assertion: the kernel did something other than what the case expects (verdict fail). */
@@ -24,29 +27,6 @@ export class HarnessError extends Error {
     super(message, options);
     this.name = 'HarnessError';
   }
-}
-
-/**
- * A mutation run (run --mutate-expectations, GMEM_MUTATE_EXPECTATIONS=1): expectErrno, expectErrnoOneOf
- * and expectEq compare against a value the kernel cannot have given (another errno; the expected
- * value plus one, negated, or altered), so every case whose verdict rests on them must fail. A case
- * that still passes asserts nothing through them. Never a real result: the run record says so.
- */
-export const MUTATING = process.env.GMEM_MUTATE_EXPECTATIONS === '1';
-
-/** The errno a mutation run expects instead of `want`. */
-export function mutatedErrno(want: number): number {
-  const einval = errnoValue('EINVAL');
-  return want === einval ? errnoValue('EPERM') : einval;
-}
-
-/** The value a mutation run expects instead of `v`. */
-export function mutatedValue<T>(v: T): T {
-  if (typeof v === 'bigint') return (v + 1n) as T;
-  if (typeof v === 'number') return (Number.isNaN(v) ? 0 : v + 1) as T;
-  if (typeof v === 'boolean') return !v as T;
-  if (typeof v === 'string') return `${v}\u0000mutated` as T;
-  return { mutated: v } as T;
 }
 
 function isFailure(r: RawResult): boolean {

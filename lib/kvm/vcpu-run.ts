@@ -13,6 +13,7 @@ import {
   KVM_EXIT_SYSTEM_EVENT, KVM_EXIT_UNKNOWN, errnoValue, formatErrno,
 } from '../uapi/index.js';
 import { layoutOf } from '../uapi/struct.js';
+import { MUTATING, mutatedValue } from '../mutation.js';
 import type { Exit, Vcpu } from './vcpu.js';
 
 /** Most exits a guest may produce in runToHlt before it must have halted. */
@@ -128,7 +129,8 @@ export interface MemoryFaultWant {
 }
 
 /** Runs one step and expects KVM_RUN to fail with EFAULT and KVM_EXIT_MEMORY_FAULT with exactly these fields. */
-export function expectMemoryFault(vcpu: Vcpu, want: MemoryFaultWant, what: string): Step {
+export function expectMemoryFault(vcpu: Vcpu, given: MemoryFaultWant, what: string): Step {
+  const want = MUTATING ? { flags: mutatedValue(given.flags), gpa: mutatedValue(given.gpa), size: mutatedValue(given.size) } : given;
   const s = step(vcpu);
   const efault = errnoValue('EFAULT');
   const mf = s.memoryFault;
