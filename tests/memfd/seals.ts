@@ -53,6 +53,12 @@ function runHugeCell(ctx: CaseContext<CellParams>, row: SealRow): void {
   const res = op.run(ctx, fd, huge, faultable);
   observeOutcome(ctx, res.r);
   const what = `${res.what} on a ${b.name} file sealed ${sealText(row.effective)}`;
+  judgeSealedOp(res, want, what, fd, before);
+}
+
+/** The memfd_test.c functions each matrix row covers (the exec row on a 0600 file has no selftest counterpart). */
+/** The verdict of one operation on a sealed file: success (and its own check), or the errno with the file unchanged. */
+function judgeSealedOp(res: { r: Parameters<typeof expectOk>[0]; what: string; verify?: () => void }, want: string, what: string, fd: number, before: ReturnType<typeof snapshot>): void {
   if (want === 'OK') {
     expectOk(res.r, what);
     res.verify?.();
@@ -62,7 +68,6 @@ function runHugeCell(ctx: CaseContext<CellParams>, row: SealRow): void {
   }
 }
 
-/** The memfd_test.c functions each matrix row covers (the exec row on a 0600 file has no selftest counterpart). */
 const ROW_SELFTESTS: Record<string, readonly string[]> = {
   seal: ['memfd_test.c:test_basic'],
   shrink: ['memfd_test.c:test_seal_shrink'],
@@ -97,13 +102,7 @@ function matrixRow(row: SealRow): CaseDef<CellParams> {
       observeOutcome(ctx, res.r);
       const want = ctx.expected<string>('outcome', ctx.params.outcome);
       const what = `${res.what} on a file sealed ${sealText(row.effective)}`;
-      if (want === 'OK') {
-        expectOk(res.r, what);
-        res.verify?.();
-      } else {
-        expectErrno(res.r, want, what);
-        expectUnchanged(fd, before, res.what);
-      }
+      judgeSealedOp(res, want, what, fd, before);
     },
   });
 }
