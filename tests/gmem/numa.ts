@@ -1,7 +1,7 @@
 /** gmem.numa: NUMA memory policy on guest_memfd mappings — mbind/get_mempolicy round trips, policy scope, page placement. */
 import { readFileSync } from 'node:fs';
 import { defineCase, type Requires } from '../../lib/harness/case.js';
-import { CaseFailure, expectEq, expectErrno, expectOk, expectTrue } from '../../lib/harness/expect.js';
+import { expectEq, expectErrno, expectOk, expectTrue } from '../../lib/harness/expect.js';
 import type { CaseContext } from '../../lib/harness/context.js';
 import { fallocate } from '../../lib/sys/io.js';
 import {
@@ -46,8 +46,7 @@ const modeName = (m: number) => MODE_NAMES[m] ?? `mode ${m}`;
 function expectPolicy(addr: bigint, mode: number, nodes: readonly number[], what: string): void {
   const got = __getMempolicy(addr);
   expectOk(got, `get_mempolicy(MPOL_F_ADDR) ${what}`);
-  if (got.mode !== mode || got.nodes.join(',') !== nodes.join(','))
-    throw new CaseFailure(`${what}: expected ${modeName(mode)} on nodes [${nodes.join(',')}], got ${modeName(got.mode)} on [${got.nodes.join(',')}]`);
+  expectEq(`${modeName(got.mode)} on nodes [${got.nodes.join(',')}]`, `${modeName(mode)} on nodes [${nodes.join(',')}]`, what);
 }
 
 /** The first online node (node 0 on almost every machine). */
@@ -276,8 +275,7 @@ const placementInterleave = defineCase({
     ctx.observe('nodes', q.status.join(','));
     for (const n of q.status) expectTrue(n === n0 || n === n1, `page placed on node ${n}, outside the interleave set ${n0},${n1}`);
     const same = q.status.slice(1).filter((n, i) => n === q.status[i]).length;
-    if (same > 0)
-      throw new CaseFailure(`nodes of pages 0-3 are ${q.status.join(',')}: consecutive pages share a node ${same} time(s); under MPOL_INTERLEAVE over two nodes they alternate (an interleave index that advances by two per page puts every page on one node)`);
+    expectEq(same, 0, `times consecutive pages share a node (nodes of pages 0-3: ${q.status.join(',')}); under MPOL_INTERLEAVE over two nodes they alternate, an interleave index that advances by two per page puts every page on one node`);
   },
 });
 
