@@ -198,7 +198,7 @@ async function bootCommand(argv: string[]): Promise<number> {
   const timeoutMs = positiveSeconds('--timeout', v.timeout, 600) * 1000;
   const accel = accelOf(v.accel);
   const memoryMiB = v.memory === undefined ? undefined : positiveInt('--memory', v.memory, DEFAULT_GUEST_MEMORY_MIB);
-  numaNodesOf(v['numa-nodes']);
+  const numaNodes = numaNodesOf(v['numa-nodes']);
   if (v.out) checkOutputFile('-o', resolve(v.out), 'replace');
   if (v.console) checkOutputFile('--console', resolve(v.console));
   let report: GuestRunReport;
@@ -208,7 +208,7 @@ async function bootCommand(argv: string[]): Promise<number> {
     const results = resolve(v.out ?? join('results', `${k.label}.jsonl`));
     report = await runKernel(k, { results, console: v.console ? resolve(v.console) : undefined }, {
       suiteArgs: ['run', ...runArgs.filter((a, i) => !(i === 0 && a === 'run'))], timeoutMs,
-      accel, memoryMiB, append: v.append?.split(/\s+/).filter(Boolean), numaNodes: numaNodesOf(v['numa-nodes']),
+      accel, memoryMiB, append: v.append?.split(/\s+/).filter(Boolean), numaNodes,
     });
   } catch (e) {
     if (!(e instanceof KernelUnavailable || e instanceof QemuUnavailable)) throw e;

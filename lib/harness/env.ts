@@ -39,8 +39,15 @@ function readKconfig(rel: string): Map<string, string> | null {
   let text: string | null = null;
   const given = suiteGuestEvidence() === null ? process.env.GMEM_KERNEL_CONFIG : undefined;
   try {
+    // read once, and only when /proc/config.gz is not there
+    const guestConfig = (): string | null => {
+      if (!given || !existsSync(given)) return null;
+      const t = readFileSync(given, 'utf8');
+      return configMatchesRelease(t, rel) ? t : null;
+    };
+    let fromGuest: string | null = null;
     if (existsSync('/proc/config.gz')) text = gunzipSync(readFileSync('/proc/config.gz')).toString();
-    else if (given && existsSync(given) && configMatchesRelease(readFileSync(given, 'utf8'), rel)) text = readFileSync(given, 'utf8');
+    else if ((fromGuest = guestConfig()) !== null) text = fromGuest;
     else if (existsSync(`/boot/config-${rel}`)) text = readFileSync(`/boot/config-${rel}`, 'utf8');
   } catch {
     text = null;

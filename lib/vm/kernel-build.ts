@@ -10,6 +10,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../paths.js';
 import { cacheSubdir } from './cache.js';
+import { shQuote } from './guest-init.js';
 import { compareDebianVersions } from './debian-version.js';
 import { conflictingOptions, fragmentHash, loadFragment, unmetOptions, type Fragment } from './kconfig-fragment.js';
 import type { BuildSpecOf } from './candidates.js';
@@ -239,7 +240,7 @@ export function buildKernel(spec: BuildSpec, log: Log, o: BuildOptions = {}): Ke
     appendFileSync(logFile, `\n# step ${name}: ${argv.join(' ')}\n`);
     const t0 = Date.now();
     // timeout(1) signals the whole process group (make and its children), and tee keeps the log
-    const r = spawnSync('timeout', ['--kill-after=30', String(left), 'bash', '-c', `set -o pipefail; "$@" 2>&1 | tee -a ${shellQuote(logFile)}${o.echo === false ? ' >/dev/null' : ' >&2'}`, '_', ...argv], {
+    const r = spawnSync('timeout', ['--kill-after=30', String(left), 'bash', '-c', `set -o pipefail; "$@" 2>&1 | tee -a ${shQuote(logFile)}${o.echo === false ? ' >/dev/null' : ' >&2'}`, '_', ...argv], {
       stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, LC_ALL: 'C' },
     });
     if (r.status === 124 || r.status === 137) throw new KernelBuildFailed(`step ${name}: killed at the build's time limit of ${Math.round(((o.timeoutMs ?? 150 * 60_000)) / 60_000)} min (see ${logFile})`);
@@ -290,8 +291,4 @@ export function ensureBuildDeps(): void {
 export function failureLines(log: string): string[] {
   const lines = log.split('\n').filter((l) => !/^make(\[\d+\])?: /.test(l));
   return lines.filter((l) => /error|can't|cannot|No such file|not found|\*\*\*/i.test(l)).slice(-3).map((l) => l.trim());
-}
-
-function shellQuote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
 }
