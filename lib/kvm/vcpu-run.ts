@@ -54,9 +54,19 @@ export function exitName(reason: number): string {
 
 /** One KVM_RUN and the decoded exit; never throws. */
 export function step(vcpu: Vcpu): Step {
-  const r = vcpu.__run();
-  return { ...vcpu.exit(), ret: r.ret, errno: r.ret < 0 ? r.errno : 0 };
+  // as the kvm selftests' vcpu_run(): a signal to this thread (SIGCHLD of an earlier case's child, say)
+  // ends KVM_RUN with EINTR / KVM_EXIT_INTR before the guest ran; entering again resumes it unchanged
+  for (let i = 0; ; i++) {
+    const r = vcpu.__run();
+    const exit = vcpu.exit();
+    if (r.ret < 0 && r.errno === EINTR && exit.reason === KVM_EXIT_INTR && i < MAX_EINTR_RETRIES) continue;
+    return { ...exit, ret: r.ret, errno: r.ret < 0 ? r.errno : 0 };
+  }
 }
+
+/** How often step() re-enters KVM_RUN after EINTR before reporting it. */
+const MAX_EINTR_RETRIES = 100;
+const EINTR = errnoValue('EINTR');
 
 /** A one-line description of a step, for failure messages and observations. */
 export function describeStep(s: Step): string {
