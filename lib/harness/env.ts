@@ -7,6 +7,7 @@ import { Kvm } from '../kvm/kvm.js';
 import { Vm } from '../kvm/vm.js';
 import { identifyKvmModule, liveKvmModuleFacts } from './kvm-module.js';
 import { SUITE_GUEST_CMDLINE } from '../vm/guest-init.js';
+import { parseDotConfig } from '../kconfig.js';
 
 /** A parsed kernel release: numbers for comparison plus the original string. */
 export interface KernelVersion {
@@ -53,12 +54,7 @@ function readKconfig(rel: string): Map<string, string> | null {
     text = null;
   }
   if (text === null) return null;
-  const map = new Map<string, string>();
-  for (const line of text.split('\n')) {
-    const m = /^(CONFIG_\w+)=(.*)$/.exec(line);
-    if (m) map.set(m[1] as string, m[2] as string);
-  }
-  return map;
+  return parseDotConfig(text);
 }
 
 function meminfo(): Map<string, bigint> {

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import * as U from '../uapi/index.js';
 import type { Requires } from './case.js';
 import type { Env } from './env.js';
+import { configEnabled } from '../kconfig.js';
 
 const table = U as unknown as Record<string, unknown>;
 
@@ -53,7 +54,7 @@ export function unmetRequirement(req: Requires, env: Env): string | null {
     if (!cfg) return `needs ${req.kconfig.join(', ')} but the kernel config is unreadable (no /proc/config.gz, no matching GMEM_KERNEL_CONFIG in a suite guest, no /boot/config-${env.kernel.release})`;
     for (const k of req.kconfig) {
       const v = cfg.get(k);
-      if (v !== 'y' && v !== 'm') return `needs ${k}=y or m (${v === undefined ? 'not set' : `${k}=${v}`} in the running kernel's config)`;
+      if (!configEnabled(cfg, k)) return `needs ${k}=y or m (${v === undefined ? 'not set' : `${k}=${v}`} in the running kernel's config)`;
     }
   }
   for (const name of req.caps ?? []) {

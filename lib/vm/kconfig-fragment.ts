@@ -4,6 +4,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { DEFAULT_FIXTURES_DIR } from '../paths.js';
 import { InputError } from '../errors.js';
+import { parseDotConfig } from '../kconfig.js';
 
 /** Where the project's fragments live. */
 export const FRAGMENTS_DIR = join(DEFAULT_FIXTURES_DIR, 'kconfig');
@@ -54,18 +55,6 @@ export function loadFragment(nameOrPath: string, dir = FRAGMENTS_DIR): Fragment 
 /** Names of the project's fragments. */
 export function listFragments(dir = FRAGMENTS_DIR): string[] {
   return readdirSync(dir).filter((f) => f.endsWith('.config')).map((f) => basename(f, '.config')).sort();
-}
-
-/** Options of a .config file (CONFIG_X=v and "# CONFIG_X is not set" → 'n'). */
-export function parseDotConfig(text: string): Map<string, string> {
-  const map = new Map<string, string>();
-  for (const line of text.split('\n')) {
-    const set = /^(CONFIG_[A-Za-z0-9_]+)=(.*)$/.exec(line);
-    if (set) map.set(set[1] as string, set[2] as string);
-    const unset = /^# (CONFIG_[A-Za-z0-9_]+) is not set$/.exec(line);
-    if (unset) map.set(unset[1] as string, 'n');
-  }
-  return map;
 }
 
 /** A fragment option the final .config does not carry (a dependency is missing, or the option does not exist in that tree). */
