@@ -24,7 +24,7 @@ const HELP = `usage: gmem-conformance kernels <command> [options]
       boots one kernel, runs \`run RUN-ARGS\` inside, prints its KTAP (or the report with --json)
   kernels fetch [--set NAME | SPEC...]
       downloads and unpacks kernels into the cache (nothing is installed on the host)
-  kernels build [--set NAME | SPEC...] [--fragments A,B] [--force] [--build-timeout S] [--build-jobs N]
+  kernels build [--set NAME | SPEC...] [--fragments A,B] [--force] [--keep-objects] [--build-timeout S] [--build-jobs N]
       builds kernels from source (default: the set "built"): Debian's linux-source-<version> or a
       kernel tree, configured as defconfig + kvm_guest.config + fixtures/kconfig fragments, out of tree
       in the cache, keyed by source version + fragment contents; progress and the log (build.log in
@@ -47,6 +47,7 @@ options:
       --fragments A,B    build: fragments for kernel trees given on the command line (default
                          sw-protected-vm,numa,hugetlb,guest-init)
       --force            build: rebuild even when the cache has the build
+      --keep-objects     build: keep the object tree (obj/, ~3 GB) in the cache after a build
       --build-timeout S  limit for one kernel build, all steps (default 9000)
       --build-jobs N     make -j for builds (default: cores)
       --append WORDS     extra guest kernel command-line words (after the candidate's guest.append)
@@ -72,7 +73,7 @@ function parse(argv: string[]) {
       set: { type: 'string' }, kernels: { type: 'string' }, timeout: { type: 'string' }, 'case-timeout': { type: 'string' },
       accel: { type: 'string' }, memory: { type: 'string' }, append: { type: 'string' }, console: { type: 'string' },
       json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
-      'numa-nodes': { type: 'string' }, fragments: { type: 'string' }, force: { type: 'boolean' }, 'build-timeout': { type: 'string' }, 'build-jobs': { type: 'string' },
+      'numa-nodes': { type: 'string' }, fragments: { type: 'string' }, force: { type: 'boolean' }, 'keep-objects': { type: 'boolean' }, 'build-timeout': { type: 'string' }, 'build-jobs': { type: 'string' },
     },
   });
 }
@@ -281,6 +282,7 @@ function buildOptions(v: ReturnType<typeof parse>['values']): BuildOptions {
   return {
     timeoutMs: positiveSeconds('--build-timeout', v['build-timeout'], 150 * 60) * 1000,
     jobs: v['build-jobs'] === undefined ? undefined : positiveInt('--build-jobs', v['build-jobs'], 1), force: v.force ?? false,
+    keepObjects: v['keep-objects'] ?? false,
   };
 }
 

@@ -70,6 +70,7 @@ export interface BuildOptions {
   /** make -j (default: the CPU count). */ jobs?: number;
   /** Build even when the cache has the result. */ force?: boolean;
   /** Echo the build's output to stderr (default true); it always goes to build.log. */ echo?: boolean;
+  /** Keep the object tree (obj/, ~3 GB) after a successful build; by default only what a boot needs stays. */ keepObjects?: boolean;
 }
 
 /** A build step failed or ran out of time; the message names the step and the log. */
@@ -275,6 +276,12 @@ export function buildKernel(spec: BuildSpec, log: Log, o: BuildOptions = {}): Ke
   };
   writeFileSync(join(dir, 'kernel.json'), `${JSON.stringify(rec, null, 2)}\n`);
   log(`built ${release} in ${rec.buildSeconds} s → ${dir}`);
+  if (!o.keepObjects && resolved.cacheable) {
+    // a boot needs bzImage, config and modroot only; the objects are ~3 GB per build and no later step reads
+    // them. A tree with uncommitted changes keeps them: its next build is incremental in the same directory.
+    rmSync(obj, { recursive: true, force: true });
+    log(`removed the object tree ${obj} (--keep-objects keeps it)`);
+  }
   return treeOf(dir, rec, spec.label);
 }
 
