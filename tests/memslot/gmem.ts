@@ -5,7 +5,7 @@
  * Kernel checks: KVM_SET_USER_MEMORY_REGION2 with guest_memfd (virt/kvm/kvm_main.c kvm_vm_ioctl,
  *   kvm_vm_ioctl_set_memory_region, kvm_set_memory_region, check_memory_region_flags; arch/x86/kvm/x86.c
  *   kvm_arch_prepare_memory_region; virt/kvm/guest_memfd.c kvm_gmem_bind; read in 7.2.13 and 7.3-rc7 (identical
- *   here), and torvalds/linux 01f492e1817e for the pre-7.2 kvm_gmem_bind; 6.18 itself not read), in the kernel's order
+ *   here), and torvalds/linux 01f492e1817e for the pre-7.2 kvm_gmem_bind; 6.18 itself not read)
  *   1. copy_from_user of the struct → EFAULT | refused: memslot.gmem.bad_struct_pointer
  *      | accepted: memslot.gmem.range_at_file_edges
  *   2. v1 ioctl: flags outside KVM_SET_USER_MEMORY_REGION_V1_FLAGS (GUEST_MEMFD) → EINVAL
