@@ -751,14 +751,16 @@ const gpaLimit = defineCase({
     ctx.observe('phys_bits', bits);
     ctx.observe('tdp', tdp === undefined ? 'unknown' : tdp);
     const vm = ctx.vm();
-    const gmem = ctx.gmem(vm, pages(2), 0n);
+    // each attempt binds its own file pages, so that a binding overlap (EINVAL before 7.2, EEXIST after) cannot
+    // stand in for the gfn limit: kvm_gmem_bind runs before kvm_arch_prepare_memory_region
+    const gmem = ctx.gmem(vm, pages(4), 0n);
     const top = 1n << BigInt(bits);
     expectOk(vm.__setUserMemoryRegion2(gmemSlot(gmem, 0, top - PAGE, PAGE)), `last page below 2^${bits} (gpa ${hex(top - PAGE)})`);
     const refused: [bigint, bigint][] = [[1n << 52n, PAGE], [(1n << 52n) - PAGE, pages(2)]];
     if (tdp === true && !sme && bits < 52) refused.push([top, PAGE], [top - PAGE, pages(2)]);
     else ctx.observe('at_phys_limit', outcome(vm.__setUserMemoryRegion2(gmemSlot(gmem, 1, top, PAGE, PAGE))));
     for (const [gpa, size] of refused)
-      expectErrno(vm.__setUserMemoryRegion2(gmemSlot(gmem, 2, gpa, size)), 'EINVAL', `slot [${hex(gpa)}, +${hex(size)})`);
+      expectErrno(vm.__setUserMemoryRegion2(gmemSlot(gmem, 2, gpa, size, pages(2))), 'EINVAL', `slot [${hex(gpa)}, +${hex(size)})`);
   },
 });
 
