@@ -260,7 +260,8 @@ const withoutMemslot = defineCase<AttrVmParams>({
 
 const maxRangeEnd = defineCase<AttrVmParams>({
   id: 'attr.set.max_range_end',
-  doc: 'the highest page that does not wrap, [2^64 - 2 pages, 2^64 - 1 page), is accepted with the supported attributes and can be reset (the wrap check refuses only a sum past 2^64 - 1)',
+  doc: 'the highest page that does not wrap, [2^64 - 2 pages, 2^64 - 1 page), is accepted with the supported ' +
+    'attributes and can be reset (the wrap check refuses only a sum past 2^64 - 1)',
   requires: { kvm: true },
   variants: attrVmVariants(),
   tags: TAGS,
@@ -268,7 +269,8 @@ const maxRangeEnd = defineCase<AttrVmParams>({
     const vm = ctx.vm();
     const attrs = validAttributes(ctx.params);
     const address = (1n << 64n) - 2n * PAGE;
-    expectOk(vm.__setMemoryAttributes(address, PAGE, attrs), `attributes ${hex(attrs)} at ${hex(address)} size ${hex(PAGE)}`);
+    const what = `attributes ${hex(attrs)} at ${hex(address)} size ${hex(PAGE)}`;
+    expectOk(vm.__setMemoryAttributes(address, PAGE, attrs), what);
     expectOk(vm.__setMemoryAttributes(address, PAGE, 0n), 'resetting the top page to 0');
   },
 });

@@ -12,7 +12,8 @@
  *   3. flags & ~kvm_gmem_get_supported_flags(kvm) → EINVAL; per VM type: INIT_SHARED only where the VM has no
  *      private memory | refused: gmem.create.flag_bit, coco.gmem_flags.per_type
  *      | accepted: gmem.create.flag_bit, gmem.create.all_advertised_flags, coco.gmem_flags.per_type
- *   4. size <= 0 as a signed loff_t (0, bit 63 set) → EINVAL | refused: gmem.create.size_zero, gmem.create.negative_size
+ *   4. size <= 0 as a signed loff_t (0, bit 63 set) → EINVAL
+ *      | refused: gmem.create.size_zero, gmem.create.negative_size
  *      | accepted: gmem.create.one_page, gmem.create.max_size
  *   5. !PAGE_ALIGNED(size) → EINVAL, up to INT64_MAX | refused: gmem.create.unaligned_sizes,
  *      gmem.create.unaligned_above_page | accepted: gmem.create.one_page, gmem.create.max_size, gmem.sizing.create
@@ -73,7 +74,8 @@ const unalignedSizes = defineCase<GmemFlagParams>({
 
 const unalignedAbovePage = defineCase<GmemFlagParams>({
   id: 'gmem.create.unaligned_above_page',
-  doc: 'sizes PAGE+1, 2*PAGE-1, 1 MiB+1, ALIGN_DOWN(INT64_MAX)+1 and INT64_MAX (positive but unaligned) are refused with EINVAL',
+  doc: 'sizes PAGE+1, 2*PAGE-1, 1 MiB+1, ALIGN_DOWN(INT64_MAX)+1 and INT64_MAX (positive but unaligned) are ' +
+    'refused with EINVAL',
   requires: NEEDS_GMEM,
   variants: gmemFlagVariants(),
   run(ctx) {
@@ -269,7 +271,8 @@ const manyVms = defineCase({
 
 const maxSize = defineCase<GmemFlagParams>({
   id: 'gmem.create.max_size',
-  doc: 'the largest positive page-aligned size, ALIGN_DOWN(INT64_MAX, PAGE), is accepted: fstat reports it and no page is allocated (sizes are not limited beyond loff_t)',
+  doc: 'the largest positive page-aligned size, ALIGN_DOWN(INT64_MAX, PAGE), is accepted: fstat reports it ' +
+    'and no page is allocated (sizes are not limited beyond loff_t)',
   requires: NEEDS_GMEM,
   variants: gmemFlagVariants(),
   tags: { kernelFn: 'guest_memfd.c:kvm_gmem_create' },
@@ -285,7 +288,8 @@ const maxSize = defineCase<GmemFlagParams>({
 
 const badStructPointer = defineCase({
   id: 'gmem.create.bad_struct_pointer',
-  doc: 'KVM_CREATE_GUEST_MEMFD whose argument points at no user memory (NULL, a kernel address) fails with EFAULT and creates no fd',
+  doc: 'KVM_CREATE_GUEST_MEMFD whose argument points at no user memory (NULL, a kernel address) fails with ' +
+    'EFAULT and creates no fd',
   requires: NEEDS_GMEM,
   run(ctx) {
     const vm = ctx.vm();
@@ -307,7 +311,8 @@ function rlimitBuf(cur = 0n, max = 0n): Buffer {
 
 const fdLimit = defineCase({
   id: 'gmem.create.fd_limit',
-  doc: 'with RLIMIT_NOFILE lowered to the lowest free fd, KVM_CREATE_GUEST_MEMFD fails with EMFILE (get_unused_fd_flags); with the limit one higher it succeeds on exactly that fd',
+  doc: 'with RLIMIT_NOFILE lowered to the lowest free fd, KVM_CREATE_GUEST_MEMFD fails with EMFILE ' +
+    '(get_unused_fd_flags); with the limit one higher it succeeds on exactly that fd',
   requires: NEEDS_GMEM,
   tags: { kernelFn: 'guest_memfd.c:__kvm_gmem_create' },
   run(ctx) {
@@ -324,7 +329,8 @@ const fdLimit = defineCase({
       expectOk(setrlimit(RLIMIT_NOFILE, rlimitBuf(BigInt(lowest), max)), `setrlimit(RLIMIT_NOFILE, ${lowest})`);
       refused = vm.__createGuestMemfd(PAGE, 0n);
       if (refused.ret >= 0) ctx.trackFd(refused.ret);
-      expectOk(setrlimit(RLIMIT_NOFILE, rlimitBuf(BigInt(lowest) + 1n, max)), `setrlimit(RLIMIT_NOFILE, ${lowest + 1})`);
+      const raised = rlimitBuf(BigInt(lowest) + 1n, max);
+      expectOk(setrlimit(RLIMIT_NOFILE, raised), `setrlimit(RLIMIT_NOFILE, ${lowest + 1})`);
       accepted = vm.__createGuestMemfd(PAGE, 0n);
       if (accepted.ret >= 0) ctx.trackFd(accepted.ret);
     } finally {
@@ -332,7 +338,8 @@ const fdLimit = defineCase({
     }
     if (!refused || !accepted) throw new Error('unreachable: both creates ran');
     expectErrno(refused, 'EMFILE', `create with RLIMIT_NOFILE = ${lowest} (fds 0..${lowest - 1} in use)`);
-    expectTrue(expectOk(accepted, `create with RLIMIT_NOFILE = ${lowest + 1}`) === lowest, `new guest_memfd is fd ${accepted.ret}, not the only free one below the limit (${lowest})`);
+    const fd = expectOk(accepted, `create with RLIMIT_NOFILE = ${lowest + 1}`);
+    expectTrue(fd === lowest, `new guest_memfd is fd ${fd}, not the only free one below the limit (${lowest})`);
   },
 });
 

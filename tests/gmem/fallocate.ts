@@ -340,7 +340,9 @@ interface MaxOffsetParams {
 
 const maxOffset = defineCase<MaxOffsetParams>({
   id: 'gmem.fallocate.max_offset',
-  doc: 'the page that ends at ALIGN_DOWN(INT64_MAX, PAGE) is the last fallocate accepts (punched on a small file, allocated and punched on a guest_memfd of that size); the next page, ending at 2^63, fails with EFBIG',
+  doc: 'the page that ends at ALIGN_DOWN(INT64_MAX, PAGE) is the last fallocate accepts (punched on a small ' +
+    'file, allocated and punched on a guest_memfd of that size); the next page, ending at 2^63, fails ' +
+    'with EFBIG',
   requires: NEEDS_GMEM,
   variants: [
     { name: 'punch_small_file', params: { mode: PUNCH, fileSize: SIZE } },
@@ -352,12 +354,15 @@ const maxOffset = defineCase<MaxOffsetParams>({
     const { mode, fileSize } = ctx.params;
     const g = ctx.gmem(ctx.vm(), fileSize);
     const last = MAX_SIZE - PAGE;
-    if (fileSize === MAX_SIZE && mode === PUNCH) expectOk(__fallocate(g.fd, ALLOCATE, last, PAGE), `allocate [${hex(last)}, +${hex(PAGE)})`);
-    expectOk(__fallocate(g.fd, mode, last, PAGE), `${modeName(mode)} [${hex(last)}, +${hex(PAGE)}) of a ${hex(fileSize)}-byte file`);
+    const range = `[${hex(last)}, +${hex(PAGE)})`;
+    if (fileSize === MAX_SIZE && mode === PUNCH) expectOk(__fallocate(g.fd, ALLOCATE, last, PAGE), `allocate ${range}`);
+    expectOk(__fallocate(g.fd, mode, last, PAGE), `${modeName(mode)} ${range} of a ${hex(fileSize)}-byte file`);
     const want = fileSize === MAX_SIZE && mode === ALLOCATE ? 1n : 0n;
     expectResidentIfObservable(ctx, g.fd, want, `pages cached after ${modeName(mode)} of the last page`);
-    for (const [offset, len] of [[MAX_SIZE, PAGE], [last, 2n * PAGE]] as const)
-      expectErrno(__fallocate(g.fd, mode, offset, len), 'EFBIG', `${modeName(mode)} [${hex(offset)}, +${hex(len)}) (ends at or past 2^63)`);
+    for (const [offset, len] of [[MAX_SIZE, PAGE], [last, 2n * PAGE]] as const) {
+      const what = `${modeName(mode)} [${hex(offset)}, +${hex(len)}) (ends at or past 2^63)`;
+      expectErrno(__fallocate(g.fd, mode, offset, len), 'EFBIG', what);
+    }
     expectResidentIfObservable(ctx, g.fd, want, 'pages cached after the refused calls');
   },
 });

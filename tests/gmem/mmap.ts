@@ -634,7 +634,9 @@ const MAX_SIZE = ((1n << 63n) - 1n) & ~(PAGE - 1n);
 
 const maxOffset = defineCase({
   id: 'gmem.mmap.max_offset',
-  doc: 'in a guest_memfd of size ALIGN_DOWN(INT64_MAX, PAGE), the last page maps (offset i_size - PAGE), is writable and keeps its data; mapping it with one more page, or the page at i_size, fails with EOVERFLOW',
+  doc: 'in a guest_memfd of size ALIGN_DOWN(INT64_MAX, PAGE), the last page maps (offset i_size - PAGE), is ' +
+    'writable and keeps its data; mapping it with one more page, or the page at i_size, fails with ' +
+    'EOVERFLOW',
   requires: NEEDS_GMEM_SHARED,
   tags: { kernelFn: 'mmap.c:file_mmap_ok; guest_memfd.c:kvm_gmem_mmap' },
   run(ctx) {
@@ -648,10 +650,14 @@ const maxOffset = defineCase({
       if (bad.ret !== -1n) ctx.defer(() => void libc.munmap(bad.ret, len));
       expectErrno(bad, 'EOVERFLOW', `mmap ${hex(len)} bytes at offset ${hex(offset)} (would end past INT64_MAX)`);
     }
-    const wrote = touch(ctx, g.fd, { length: P, prot: RW, offset: last, ops: [{ op: 'write', at: P - 1, value: 0x5c }, { op: 'read', at: 0 }] });
-    expectEq(expectCompleted<TouchResult>(wrote, `write and read the last page (offset ${hex(last)})`).reads[0], 0, 'first byte of the fresh last page');
-    const again = touch(ctx, g.fd, { length: P, prot: RW, offset: last, ops: [{ op: 'read', at: P - 1 }] });
-    expectEq(expectCompleted<TouchResult>(again, 'read the last page in a second mapping').reads[0], 0x5c, 'last byte of the file, written through the first mapping');
+    const ops = [{ op: 'write' as const, at: P - 1, value: 0x5c }, { op: 'read' as const, at: 0 }];
+    const wrote = expectCompleted<TouchResult>(touch(ctx, g.fd, { length: P, prot: RW, offset: last, ops }),
+      `write and read the last page (offset ${hex(last)})`);
+    expectEq(wrote.reads[0], 0, 'first byte of the fresh last page');
+    const again = expectCompleted<TouchResult>(
+      touch(ctx, g.fd, { length: P, prot: RW, offset: last, ops: [{ op: 'read', at: P - 1 }] }),
+      'read the last page in a second mapping');
+    expectEq(again.reads[0], 0x5c, 'last byte of the file, written through the first mapping');
   },
 });
 

@@ -15,8 +15,8 @@
  *   7.3-rc7 for guest_memfd.c; 6.18 not read)
  *   1. length < 0 → EINVAL (do_ftruncate, before the inode) | refused: gmem.refuse.ftruncate@negative
  *      | accepted: n/a (no length is accepted: check 2 refuses all)
- *   2. kvm_gmem_setattr refuses every iattr → EINVAL: a size change (ftruncate to any length, the current size included),
- *      a mode, owner or time change | refused: gmem.refuse.ftruncate, gmem.fd.setattr
+ *   2. kvm_gmem_setattr refuses every iattr → EINVAL: a size change (ftruncate to any length, the current size
+ *      included), a mode, owner or time change | refused: gmem.refuse.ftruncate, gmem.fd.setattr
  *      | accepted: n/a (kvm_gmem_setattr has no accepting path; the size is fixed at creation)
  */
 import { defineCase } from '../../lib/harness/case.js';

@@ -271,7 +271,8 @@ const edgesOk = defineCase({
 /** A general memslot check applied to a guest_memfd slot. */
 interface GeneralParams {
   /** What is wrong. */
-  what: 'gpa_unaligned' | 'size_unaligned' | 'size_sub_page' | 'hva_unaligned' | 'hva_kernel' | 'gpa_wraps' | 'gpa_ends_at_2p64';
+  what: 'gpa_unaligned' | 'size_unaligned' | 'size_sub_page' | 'hva_unaligned' | 'hva_kernel' | 'gpa_wraps'
+    | 'gpa_ends_at_2p64';
 }
 
 const generalChecks = defineCase<GeneralParams>({
@@ -670,29 +671,38 @@ const badStructPointer = defineCase({
   requires: NEEDS_GMEM_SLOT,
   run(ctx) {
     const vm = ctx.vm();
-    for (const address of [0n, 0xffff_8000_0000_0000n])
-      expectErrno(__ioctlVal(vm.fd, KVM_SET_USER_MEMORY_REGION2, address), 'EFAULT', `argument pointer ${hex(address)}`);
+    for (const address of [0n, 0xffff_8000_0000_0000n]) {
+      const r = __ioctlVal(vm.fd, KVM_SET_USER_MEMORY_REGION2, address);
+      expectErrno(r, 'EFAULT', `argument pointer ${hex(address)}`);
+    }
   },
 });
 
 const maxFileLastPage = defineCase<GmemFlagParams>({
   id: 'memslot.gmem.max_file_last_page',
-  doc: 'in a guest_memfd of the largest size, ALIGN_DOWN(INT64_MAX, PAGE), a slot of the last page or of the last two pages (offset + size = i_size, the largest sum that passes both range checks) is accepted',
+  doc: 'in a guest_memfd of the largest size, ALIGN_DOWN(INT64_MAX, PAGE), a slot of the last page or of the ' +
+    'last two pages (offset + size = i_size, the largest sum that passes both range checks) is accepted',
   requires: NEEDS_GMEM_SLOT,
   variants: gmemFlagVariants(),
   tags: { kernelFn: 'guest_memfd.c:kvm_gmem_bind' },
   run(ctx) {
     const vm = ctx.vm();
     const gmem = ctx.gmem(vm, MAX_GMEM_SIZE, ctx.params.flags);
-    expectOk(vm.__setUserMemoryRegion2(gmemSlot(gmem, 0, BASE_GPA, PAGE, MAX_GMEM_SIZE - PAGE)), `last page (offset ${hex(MAX_GMEM_SIZE - PAGE)})`);
+    const lastOne = MAX_GMEM_SIZE - PAGE;
+    const lastTwo = MAX_GMEM_SIZE - pages(2);
+    const one = gmemSlot(gmem, 0, BASE_GPA, PAGE, lastOne);
+    expectOk(vm.__setUserMemoryRegion2(one), `last page (offset ${hex(lastOne)})`);
     expectOk(__deleteSlot(vm, 0), 'delete the last-page slot');
-    expectOk(vm.__setUserMemoryRegion2(gmemSlot(gmem, 0, BASE_GPA, pages(2), MAX_GMEM_SIZE - pages(2))), `last two pages (offset ${hex(MAX_GMEM_SIZE - pages(2))})`);
+    const two = gmemSlot(gmem, 0, BASE_GPA, pages(2), lastTwo);
+    expectOk(vm.__setUserMemoryRegion2(two), `last two pages (offset ${hex(lastTwo)})`);
   },
 });
 
 const maxFilePastEnd = defineCase<GmemFlagParams>({
   id: 'memslot.gmem.max_file_past_end',
-  doc: 'in a guest_memfd of the largest size, a slot one page past the end (offset ALIGN_DOWN(INT64_MAX, PAGE), or the last page plus one) is refused with EINVAL: offset + size = 2^63 must not wrap to a negative loff_t',
+  doc: 'in a guest_memfd of the largest size, a slot one page past the end (offset ALIGN_DOWN(INT64_MAX, ' +
+    'PAGE), or the last page plus one) is refused with EINVAL: offset + size = 2^63 must not wrap to a ' +
+    'negative loff_t',
   requires: NEEDS_GMEM_SLOT,
   variants: gmemFlagVariants(),
   tags: { kernelFn: 'guest_memfd.c:kvm_gmem_bind' },
@@ -703,7 +713,9 @@ const maxFilePastEnd = defineCase<GmemFlagParams>({
       const r = vm.__setUserMemoryRegion2(gmemSlot(gmem, 0, BASE_GPA, size, offset));
       if (r.ret === 0) {
         ctx.defer(() => { __deleteSlot(vm, 0); });
-        throw new CaseFailure(`KVM_SET_USER_MEMORY_REGION2 bound [${hex(offset)}, +${hex(size)}) of a ${hex(gmem.size)}-byte guest_memfd: offset + size = 2^63 wrapped to a negative loff_t and passed kvm_gmem_bind's i_size check (defect)`);
+        throw new CaseFailure(`KVM_SET_USER_MEMORY_REGION2 bound [${hex(offset)}, +${hex(size)}) of a ` +
+          `${hex(gmem.size)}-byte guest_memfd: offset + size = 2^63 wrapped to a negative loff_t and passed ` +
+          "kvm_gmem_bind's i_size check (defect)");
       }
       expectErrno(r, 'EINVAL', `offset ${hex(offset)} size ${hex(size)} of a ${hex(gmem.size)}-byte file`);
     }
@@ -712,7 +724,8 @@ const maxFilePastEnd = defineCase<GmemFlagParams>({
 
 const tooManyPages = defineCase({
   id: 'memslot.gmem.too_many_pages',
-  doc: 'a guest_memfd slot of 2^31 pages (KVM_MEM_MAX_NR_PAGES + 1, 8 TiB) is refused with EINVAL even though the file is large enough',
+  doc: 'a guest_memfd slot of 2^31 pages (KVM_MEM_MAX_NR_PAGES + 1, 8 TiB) is refused with EINVAL even ' +
+    'though the file is large enough',
   requires: NEEDS_GMEM_SLOT,
   run(ctx) {
     const vm = ctx.vm();
@@ -739,7 +752,8 @@ function tdpEnabled(): boolean | undefined {
 
 const gpaLimit = defineCase({
   id: 'memslot.gmem.gpa_limit',
-  doc: 'a guest_memfd slot whose last page is the last below 2^(CPU physical bits) is accepted; one that reaches 2^52 (or, with TDP and no SME, 2^(physical bits)) is refused with EINVAL (kvm_mmu_max_gfn)',
+  doc: 'a guest_memfd slot whose last page is the last below 2^(CPU physical bits) is accepted; one that ' +
+    'reaches 2^52 (or, with TDP and no SME, 2^(physical bits)) is refused with EINVAL (kvm_mmu_max_gfn)',
   requires: NEEDS_GMEM_SLOT,
   tags: { kernelFn: 'x86.c:kvm_arch_prepare_memory_region' },
   run(ctx) {
@@ -751,16 +765,22 @@ const gpaLimit = defineCase({
     ctx.observe('phys_bits', bits);
     ctx.observe('tdp', tdp === undefined ? 'unknown' : tdp);
     const vm = ctx.vm();
-    // each attempt binds its own file pages, so that a binding overlap (EINVAL before 7.2, EEXIST after) cannot
-    // stand in for the gfn limit: kvm_gmem_bind runs before kvm_arch_prepare_memory_region
+    // the refused attempts bind their own file pages, so that a binding overlap (EINVAL before 7.2, EEXIST after)
+    // cannot stand in for the gfn limit: kvm_gmem_bind runs before kvm_arch_prepare_memory_region
     const gmem = ctx.gmem(vm, pages(4), 0n);
     const top = 1n << BigInt(bits);
-    expectOk(vm.__setUserMemoryRegion2(gmemSlot(gmem, 0, top - PAGE, PAGE)), `last page below 2^${bits} (gpa ${hex(top - PAGE)})`);
+    const lastBelow = gmemSlot(gmem, 0, top - PAGE, PAGE);
+    expectOk(vm.__setUserMemoryRegion2(lastBelow), `last page below 2^${bits} (gpa ${hex(top - PAGE)})`);
     const refused: [bigint, bigint][] = [[1n << 52n, PAGE], [(1n << 52n) - PAGE, pages(2)]];
     if (tdp === true && !sme && bits < 52) refused.push([top, PAGE], [top - PAGE, pages(2)]);
     else ctx.observe('at_phys_limit', outcome(vm.__setUserMemoryRegion2(gmemSlot(gmem, 1, top, PAGE, PAGE))));
-    for (const [gpa, size] of refused)
-      expectErrno(vm.__setUserMemoryRegion2(gmemSlot(gmem, 2, gpa, size, pages(2))), 'EINVAL', `slot [${hex(gpa)}, +${hex(size)})`);
+    // the accepted slots go first so that a GPA overlap (EEXIST, checked earlier) cannot hide the limit either
+    __deleteSlot(vm, 0);
+    __deleteSlot(vm, 1);
+    for (const [gpa, size] of refused) {
+      const r = vm.__setUserMemoryRegion2(gmemSlot(gmem, 2, gpa, size, pages(2)));
+      expectErrno(r, 'EINVAL', `slot [${hex(gpa)}, +${hex(size)})`);
+    }
   },
 });
 

@@ -215,7 +215,9 @@ const refusedWithoutCap = defineCase<PrefaultParams>({
 
 const maxRangeEnd = defineCase({
   id: 'prefault.args.max_range_end',
-  doc: 'the highest page that does not wrap, [2^64 - 2 pages, +1 page), passes the argument checks: it ends like a call with no memslot (ENOENT with TDP, the control\'s EOPNOTSUPP without), never EINVAL, with gpa and size as passed',
+  doc: 'the highest page that does not wrap, [2^64 - 2 pages, +1 page), passes the argument checks: it ends like a ' +
+    'call with no memslot (ENOENT with TDP, the EOPNOTSUPP of the control without), never EINVAL, with gpa and size ' +
+    'as passed',
   requires: { kvm: true },
   tags: TAGS,
   run(ctx) {
@@ -243,5 +245,7 @@ const badStructPointer = defineCase({
   },
 });
 
-export default [flagsNonzero, unalignedGpa, unalignedSize, sizeZero, overflow, paddingNonzero, onVmFd, onSystemFd, onGmemFd, refusedWithoutCap,
-  maxRangeEnd, badStructPointer];
+export default [
+  flagsNonzero, unalignedGpa, unalignedSize, sizeZero, overflow, paddingNonzero, onVmFd, onSystemFd, onGmemFd,
+  refusedWithoutCap, maxRangeEnd, badStructPointer,
+];
