@@ -25,7 +25,7 @@
  *   Checked in the order 3 before 4/5: a size error with bad flags is reported as a flags error (same errno).
  */
 import { defineCase, type CaseDef } from '../../lib/harness/case.js';
-import { expectErrno, expectOk, expectTrue, outcome } from '../../lib/harness/expect.js';
+import { expectEq, expectErrno, expectOk, expectTrue, outcome } from '../../lib/harness/expect.js';
 import { KVM_CAP_GUEST_MEMFD_FLAGS, KVM_CREATE_GUEST_MEMFD, O_RDWR, O_CLOEXEC } from '../../lib/uapi/index.js';
 import { __ioctlStruct } from '../../lib/kvm/ioctl.js';
 import { pack } from '../../lib/uapi/struct.js';
@@ -281,8 +281,8 @@ const maxSize = defineCase<GmemFlagParams>({
     const r = vm.__createGuestMemfd(MAX_SIZE, ctx.params.flags);
     const fd = ctx.trackFd(Number(expectOk(r, `create size ${hex(MAX_SIZE)}`)));
     const st = fstat(fd);
-    expectTrue(st.size === MAX_SIZE, `st_size ${hex(st.size)} != ${hex(MAX_SIZE)}`);
-    expectTrue(st.blocks === 0n, `st_blocks ${st.blocks} after creating a ${hex(MAX_SIZE)}-byte guest_memfd`);
+    expectEq(st.size, MAX_SIZE, 'st_size of the largest guest_memfd');
+    expectEq(st.blocks, 0n, `st_blocks after creating a ${hex(MAX_SIZE)}-byte guest_memfd`);
   },
 });
 
