@@ -1,7 +1,30 @@
-/** attr.set: KVM_SET_MEMORY_ATTRIBUTES argument checking, per VM type, and on the wrong kinds of fd. */
+/**
+ * attr.set: KVM_SET_MEMORY_ATTRIBUTES argument checking, per VM type, and on the wrong kinds of fd.
+ *
+ * Kernel checks: KVM_SET_MEMORY_ATTRIBUTES (virt/kvm/kvm_main.c kvm_vm_ioctl, kvm_vm_ioctl_set_mem_attributes,
+ *   kvm_vm_set_mem_attributes; read in 7.2.13 and 7.3-rc7 (identical); 6.18 not read)
+ *   1. the ioctl exists only on VM fds of kernels with CONFIG_KVM_GENERIC_MEMORY_ATTRIBUTES: not built → ENOTTY,
+ *      /dev/kvm and vCPU fds → EINVAL, a guest_memfd → ENOTTY | refused: attr.set.type0_private_refused,
+ *      attr.set.on_system_fd, attr.set.on_vcpu_fd, attr.set.on_gmem_fd | accepted: attr.set.without_memslot
+ *   2. copy_from_user of struct kvm_memory_attributes → EFAULT | refused: attr.set.bad_struct_pointer
+ *      | accepted: attr.set.without_memslot
+ *   3. flags != 0 → EINVAL | refused: attr.set.flags_nonzero | accepted: attr.set.without_memslot
+ *   4. attributes & ~kvm_supported_mem_attributes(kvm) → EINVAL; per VM type: PRIVATE only with private memory
+ *      | refused: attr.set.attribute_bits, attr.set.type0_private_refused
+ *      | accepted: attr.set.attribute_bits, attr.set.type0_zero_attributes, coco.memattr_cap.per_type
+ *   5. size == 0 → EINVAL | refused: attr.set.size_zero | accepted: attr.set.without_memslot
+ *   6. address + size wraps past 2^64 (u64; an end of exactly 2^64 wraps to 0) → EINVAL | refused: attr.set.overflow
+ *      | accepted: attr.set.max_range_end
+ *   7. address or size not page-aligned → EINVAL (checked after 5 and 6)
+ *      | refused: attr.set.unaligned_address, attr.set.unaligned_size | accepted: attr.set.without_memslot
+ *   8. no upper bound on the gfn (attributes live in an xarray indexed by gfn, memslots or not)
+ *      | refused: n/a (no such check) | accepted: attr.set.beyond_max_gfn, attr.set.max_range_end
+ *   9. xa_reserve of each gfn → ENOMEM | refused: n/a (needs kernel memory exhaustion)
+ *      | accepted: attr.set.without_memslot
+ */
 import { defineCase, type CaseDef, type Variant } from '../../lib/harness/case.js';
 import { expectEq, expectErrno, expectOk, outcome } from '../../lib/harness/expect.js';
-import { __ioctlStruct } from '../../lib/kvm/ioctl.js';
+import { __ioctlStruct, __ioctlVal } from '../../lib/kvm/ioctl.js';
 import { pack } from '../../lib/uapi/struct.js';
 import { KVM_CAP_MEMORY_ATTRIBUTES, KVM_MEMORY_ATTRIBUTE_PRIVATE, KVM_SET_MEMORY_ATTRIBUTES } from '../../lib/uapi/index.js';
 import { hex, NEEDS_GMEM } from '../../lib/cases/gmem.js';
@@ -235,7 +258,37 @@ const withoutMemslot = defineCase<AttrVmParams>({
   },
 });
 
+const maxRangeEnd = defineCase<AttrVmParams>({
+  id: 'attr.set.max_range_end',
+  doc: 'the highest page that does not wrap, [2^64 - 2 pages, 2^64 - 1 page), is accepted with the supported ' +
+    'attributes and can be reset (the wrap check refuses only a sum past 2^64 - 1)',
+  requires: { kvm: true },
+  variants: attrVmVariants(),
+  tags: TAGS,
+  run(ctx) {
+    const vm = ctx.vm();
+    const attrs = validAttributes(ctx.params);
+    const address = (1n << 64n) - 2n * PAGE;
+    const what = `attributes ${hex(attrs)} at ${hex(address)} size ${hex(PAGE)}`;
+    expectOk(vm.__setMemoryAttributes(address, PAGE, attrs), what);
+    expectOk(vm.__setMemoryAttributes(address, PAGE, 0n), 'resetting the top page to 0');
+  },
+});
+
+const badStructPointer = defineCase<AttrVmParams>({
+  id: 'attr.set.bad_struct_pointer',
+  doc: 'KVM_SET_MEMORY_ATTRIBUTES whose argument points at no user memory (NULL, a kernel address) fails with EFAULT',
+  requires: { kvm: true },
+  variants: attrVmVariants(),
+  tags: TAGS,
+  run(ctx) {
+    const vm = ctx.vm();
+    for (const address of [0n, 0xffff_8000_0000_0000n])
+      expectErrno(__ioctlVal(vm.fd, KVM_SET_MEMORY_ATTRIBUTES, address), 'EFAULT', `argument pointer ${hex(address)}`);
+  },
+});
+
 export default [
   type0PrivateRefused, type0ZeroAttributes, onSystemFd, onVcpuFd, onGmemFd, attributeBits, flagsNonzero, sizeZero,
-  unalignedAddress, unalignedSize, overflow, beyondMaxGfn, withoutMemslot,
+  unalignedAddress, unalignedSize, overflow, beyondMaxGfn, withoutMemslot, maxRangeEnd, badStructPointer,
 ];

@@ -1,13 +1,31 @@
 /**
  * gmem.fallocate: allocating and punching guest_memfd pages with fallocate(2).
  *
- * Contract: vfs_fallocate (fs/open.c) first rejects offset < 0 or len <= 0 (EINVAL), then an
- * offset + len that overflows or exceeds s_maxbytes (EFBIG); kvm_gmem_fallocate
- * (virt/kvm/guest_memfd.c) then requires KEEP_SIZE, page-aligned offset and len (EINVAL);
- * allocation past i_size is EINVAL ("dedicated guest is immutable by default") and is checked
- * before any page is allocated; PUNCH_HOLE anywhere, even past EOF, succeeds. Allocation is
- * observed through the page cache (cachestat nr_cache) because st_blocks is never accounted, and
+ * Allocation is observed through the page cache (cachestat nr_cache) because st_blocks is never accounted, and
  * through an MMAP|INIT_SHARED mapping where the content matters.
+ *
+ * Kernel checks: fallocate(2) on a guest_memfd (fs/open.c vfs_fallocate; virt/kvm/guest_memfd.c kvm_gmem_fallocate,
+ *   kvm_gmem_allocate, kvm_gmem_punch_hole; read in 7.2.13 and 7.3-rc7, and torvalds/linux 01f492e1817e for
+ *   guest_memfd.c (same checks); 6.18 not read)
+ *   1. offset < 0 or len <= 0 → EINVAL | refused: gmem.fallocate.negative, gmem.fallocate.zero_length
+ *      | accepted: gmem.fallocate.whole_file, gmem.fallocate.punch_reallocate
+ *   2. a mode outside FALLOC_FL_MODE_MASK | KEEP_SIZE, PUNCH_HOLE without KEEP_SIZE, or COLLAPSE/INSERT/WRITE_ZEROES
+ *      with KEEP_SIZE → EOPNOTSUPP | refused: gmem.refuse.fallocate_mode
+ *      | accepted: gmem.fallocate.whole_file, gmem.fallocate.punch_reallocate
+ *   3. no FMODE_WRITE → EBADF | refused: gmem.fallocate.o_path_fd | accepted: gmem.fallocate.whole_file
+ *   4. offset + len > s_maxbytes (MAX_LFS_FILESIZE, INT64_MAX) or wraps negative → EFBIG
+ *      | refused: gmem.fallocate.overflow, gmem.fallocate.max_offset | accepted: gmem.fallocate.max_offset
+ *   5. kvm_gmem_fallocate: no KEEP_SIZE, or bits beyond KEEP_SIZE | PUNCH_HOLE → EOPNOTSUPP
+ *      | refused: gmem.refuse.fallocate_mode | accepted: gmem.fallocate.whole_file, gmem.fallocate.punch_reallocate
+ *   6. offset or len not page-aligned → EINVAL, before any page is touched | refused: gmem.fallocate.invalid_punch,
+ *      gmem.fallocate.unaligned_allocate | accepted: gmem.fallocate.whole_file
+ *   7. allocate: offset + len > i_size → EINVAL ("dedicated guest is immutable"), before the allocation loop
+ *      | refused: gmem.fallocate.beyond_eof, gmem.sizing.allocate_beyond_eof
+ *      | accepted: gmem.fallocate.whole_file, gmem.fallocate.max_offset@allocate_max_file, gmem.sizing.allocate_page
+ *   8. punch: no size check, any range up to s_maxbytes is valid | refused: n/a (punching past EOF is valid)
+ *      | accepted: gmem.fallocate.punch_beyond_eof, gmem.fallocate.max_offset@punch_small_file
+ *   9. allocate: signal_pending between pages → EINTR | refused: eintr.gmem.happens
+ *      | accepted: gmem.fallocate.whole_file
  */
 import { defineCase } from '../../lib/harness/case.js';
 import { expectEq, expectErrno, expectOk } from '../../lib/harness/expect.js';
@@ -20,6 +38,9 @@ import { expectResidentIfObservable, residentPages } from '../../lib/cases/sizin
 /** Size of the guest_memfds these cases create: four pages, like upstream's gmem_test(). */
 const SIZE = 4n * PAGE;
 const NPAGES = SIZE / PAGE;
+
+/** ALIGN_DOWN(INT64_MAX, PAGE): the largest guest_memfd size, and the offset whose page ends at 2^63. */
+const MAX_SIZE = ((1n << 63n) - 1n) & ~(PAGE - 1n);
 
 /** fallocate(2) allocate mode for guest_memfd. */
 const ALLOCATE = FALLOC_FL_KEEP_SIZE;
@@ -312,7 +333,41 @@ const punchZeroes = defineCase<PunchRangeParams>({
   },
 });
 
+interface MaxOffsetParams {
+  /** Mode of the fallocate. */ mode: number;
+  /** Size of the guest_memfd. */ fileSize: bigint;
+}
+
+const maxOffset = defineCase<MaxOffsetParams>({
+  id: 'gmem.fallocate.max_offset',
+  doc: 'the page that ends at ALIGN_DOWN(INT64_MAX, PAGE) is the last fallocate accepts (punched on a small ' +
+    'file, allocated and punched on a guest_memfd of that size); the next page, ending at 2^63, fails ' +
+    'with EFBIG',
+  requires: NEEDS_GMEM,
+  variants: [
+    { name: 'punch_small_file', params: { mode: PUNCH, fileSize: SIZE } },
+    { name: 'allocate_max_file', params: { mode: ALLOCATE, fileSize: MAX_SIZE } },
+    { name: 'punch_max_file', params: { mode: PUNCH, fileSize: MAX_SIZE } },
+  ],
+  tags: { kernelFn: 'open.c:vfs_fallocate; guest_memfd.c:kvm_gmem_fallocate' },
+  run(ctx) {
+    const { mode, fileSize } = ctx.params;
+    const g = ctx.gmem(ctx.vm(), fileSize);
+    const last = MAX_SIZE - PAGE;
+    const range = `[${hex(last)}, +${hex(PAGE)})`;
+    if (fileSize === MAX_SIZE && mode === PUNCH) expectOk(__fallocate(g.fd, ALLOCATE, last, PAGE), `allocate ${range}`);
+    expectOk(__fallocate(g.fd, mode, last, PAGE), `${modeName(mode)} ${range} of a ${hex(fileSize)}-byte file`);
+    const want = fileSize === MAX_SIZE && mode === ALLOCATE ? 1n : 0n;
+    expectResidentIfObservable(ctx, g.fd, want, `pages cached after ${modeName(mode)} of the last page`);
+    for (const [offset, len] of [[MAX_SIZE, PAGE], [last, 2n * PAGE]] as const) {
+      const what = `${modeName(mode)} [${hex(offset)}, +${hex(len)}) (ends at or past 2^63)`;
+      expectErrno(__fallocate(g.fd, mode, offset, len), 'EFBIG', what);
+    }
+    expectResidentIfObservable(ctx, g.fd, want, 'pages cached after the refused calls');
+  },
+});
+
 export default [
   wholeFile, beyondEof, invalidPunch, unalignedAllocate, punchBeyondEof, punchReallocate, zeroLength, negative, overflow,
-  oPathFd, idempotent, contentAfterAllocate, allocateKeepsData, punchZeroes,
+  oPathFd, idempotent, contentAfterAllocate, allocateKeepsData, punchZeroes, maxOffset,
 ];

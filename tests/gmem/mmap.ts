@@ -1,4 +1,29 @@
-/** gmem.mmap: host mappings of guest_memfd (GUEST_MEMFD_FLAG_MMAP / INIT_SHARED): sharing, holes, faults past EOF, protections, madvise, mremap. */
+/**
+ * gmem.mmap: host mappings of guest_memfd (GUEST_MEMFD_FLAG_MMAP / INIT_SHARED): sharing, holes, faults past EOF,
+ * protections, madvise, mremap.
+ *
+ * Kernel checks: mmap(2) of a guest_memfd (arch/x86/kernel/sys_x86_64.c sys_mmap; mm/mmap.c do_mmap, file_mmap_ok;
+ *   virt/kvm/guest_memfd.c kvm_gmem_mmap, kvm_gmem_fault_user_mapping; read in 7.3-rc7 for mm and in 7.2.13 and
+ *   7.3-rc7 for guest_memfd.c; 6.18 not read)
+ *   1. offset not page-aligned → EINVAL | refused: gmem.mmap.unaligned_offset_einval
+ *      | accepted: gmem.mmap.nonzero_offset
+ *   2. file_mmap_ok: pgoff > (MAX_LFS_FILESIZE - len) >> PAGE_SHIFT → EOVERFLOW (the mapping must end by INT64_MAX)
+ *      | refused: gmem.mmap.max_offset | accepted: gmem.mmap.max_offset
+ *   3. noexec filesystem: PROT_EXEC → EPERM | refused: gmem.refuse.mmap_exec, gmem.mmap.prot_exec_refused
+ *      | accepted: gmem.mmap.read_write_whole_file
+ *   4. kvm_gmem_mmap: no GUEST_MEMFD_FLAG_MMAP → ENODEV | refused: gmem.mmap.without_mmap_flag_enodev,
+ *      gmem.refuse.mmap_without_mmap_flag | accepted: gmem.mmap.read_write_whole_file
+ *   5. not VM_SHARED | VM_MAYSHARE (MAP_PRIVATE) → EINVAL | refused: gmem.mmap.map_private_refused,
+ *      gmem.refuse.mmap_private | accepted: gmem.mmap.map_shared_validate_accepted
+ *   6. no size check when mapping: offsets at and past EOF map | refused: n/a (kvm_gmem_mmap does not check i_size)
+ *      | accepted: gmem.mmap.offset_beyond_eof, gmem.mmap.mapping_straddles_eof
+ *   7. fault: pgoff << PAGE_SHIFT >= i_size → SIGBUS | refused: gmem.mmap.sigbus_beyond_eof,
+ *      gmem.mmap.offset_beyond_eof | accepted: gmem.mmap.sigbus_beyond_eof, gmem.mmap.max_offset
+ *   8. fault on private memory (no INIT_SHARED) → SIGBUS | refused: gmem.mmap.private_memory_sigbus
+ *      | accepted: gmem.mmap.read_write_whole_file
+ *   9. mprotect adding PROT_EXEC → EACCES (no VM_MAYEXEC) | refused: gmem.refuse.mprotect_exec
+ *      | accepted: gmem.mmap.mprotect_readonly_to_readwrite
+ */
 import { __mremap } from '../../lib/sys/mman.js';
 import { defineCase } from '../../lib/harness/case.js';
 import { expectEq, expectErrno, expectOk, expectTrue } from '../../lib/harness/expect.js';
@@ -604,10 +629,42 @@ const guestUsesSlot = defineCase<{ hva: 'null' | 'gmem_mapping' }>({
   },
 });
 
+/** ALIGN_DOWN(INT64_MAX, PAGE): the largest guest_memfd size, and the file offset whose page ends at 2^63. */
+const MAX_SIZE = ((1n << 63n) - 1n) & ~(PAGE - 1n);
+
+const maxOffset = defineCase({
+  id: 'gmem.mmap.max_offset',
+  doc: 'in a guest_memfd of size ALIGN_DOWN(INT64_MAX, PAGE), the last page maps (offset i_size - PAGE), is ' +
+    'writable and keeps its data; mapping it with one more page, or the page at i_size, fails with ' +
+    'EOVERFLOW',
+  requires: NEEDS_GMEM_SHARED,
+  tags: { kernelFn: 'mmap.c:file_mmap_ok; guest_memfd.c:kvm_gmem_mmap' },
+  run(ctx) {
+    const g = ctx.gmem(ctx.vm(), MAX_SIZE, SHARED);
+    const last = MAX_SIZE - PAGE;
+    const r = __mmap(P, RW, MAP_SHARED, g.fd, last);
+    if (r.ret !== -1n) ctx.defer(() => void libc.munmap(r.ret, P));
+    expectOk(r, `mmap one page at offset ${hex(last)} of a ${hex(MAX_SIZE)}-byte file`);
+    for (const [len, offset] of [[2 * P, last], [P, MAX_SIZE]] as const) {
+      const bad = __mmap(len, RW, MAP_SHARED, g.fd, offset);
+      if (bad.ret !== -1n) ctx.defer(() => void libc.munmap(bad.ret, len));
+      expectErrno(bad, 'EOVERFLOW', `mmap ${hex(len)} bytes at offset ${hex(offset)} (would end past INT64_MAX)`);
+    }
+    const ops = [{ op: 'write' as const, at: P - 1, value: 0x5c }, { op: 'read' as const, at: 0 }];
+    const wrote = expectCompleted<TouchResult>(touch(ctx, g.fd, { length: P, prot: RW, offset: last, ops }),
+      `write and read the last page (offset ${hex(last)})`);
+    expectEq(wrote.reads[0], 0, 'first byte of the fresh last page');
+    const again = expectCompleted<TouchResult>(
+      touch(ctx, g.fd, { length: P, prot: RW, offset: last, ops: [{ op: 'read', at: P - 1 }] }),
+      'read the last page in a second mapping');
+    expectEq(again.reads[0], 0x5c, 'last byte of the file, written through the first mapping');
+  },
+});
+
 export default [
   readWriteWhole, freshZero, secondMapping, dupMapping, punchZeroes, punchAllMappings, writeVisibleAfterPunchAll,
   sigbusBeyondEof, overflowKeepsPrefix, privateSigbus, mapPrivate, noMmapFlag, sharedValidate, offsetMapping,
   offsetBeyondEof, straddleEof, unalignedOffset, mprotectReadOnly, readOnlyMapping, mprotectReadWrite, protExec,
   dontneed, remove, populate, madvisePrivate, mlock, collapse, mremapGrow, childProcess, remapKeeps, populatePrivate,
-  guestUsesSlot,
+  guestUsesSlot, maxOffset,
 ];

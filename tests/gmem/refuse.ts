@@ -9,6 +9,15 @@
  * (ftruncate → EINVAL). kvm_gmem_mmap: no GUEST_MEMFD_FLAG_MMAP → ENODEV, not MAP_SHARED → EINVAL;
  * the filesystem is noexec (PROT_EXEC → EPERM, mprotect(PROT_EXEC) → EACCES). kvm_gmem_fallocate
  * and vfs_fallocate accept only KEEP_SIZE and KEEP_SIZE | PUNCH_HOLE (everything else EOPNOTSUPP).
+ *
+ * Kernel checks: ftruncate(2) and other attribute changes of a guest_memfd (fs/open.c do_ftruncate, do_truncate;
+ *   fs/attr.c notify_change; virt/kvm/guest_memfd.c kvm_gmem_setattr; read in 7.3-rc7 for fs and 7.2.13 and
+ *   7.3-rc7 for guest_memfd.c; 6.18 not read)
+ *   1. length < 0 → EINVAL (do_ftruncate, before the inode) | refused: gmem.refuse.ftruncate@negative
+ *      | accepted: n/a (no length is accepted: check 2 refuses all)
+ *   2. kvm_gmem_setattr refuses every iattr → EINVAL: a size change (ftruncate to any length, the current size
+ *      included), a mode, owner or time change | refused: gmem.refuse.ftruncate, gmem.fd.setattr
+ *      | accepted: n/a (kvm_gmem_setattr has no accepting path; the size is fixed at creation)
  */
 import { defineCase } from '../../lib/harness/case.js';
 import { expectEq, expectErrno, expectOk, outcome } from '../../lib/harness/expect.js';

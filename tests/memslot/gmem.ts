@@ -1,12 +1,79 @@
-/** memslot.gmem: KVM_SET_USER_MEMORY_REGION2 with KVM_MEM_GUEST_MEMFD — flags, the guest_memfd field, offsets, overlaps, changes, limits. */
+/**
+ * memslot.gmem: KVM_SET_USER_MEMORY_REGION2 with KVM_MEM_GUEST_MEMFD — flags, the guest_memfd field, offsets, overlaps,
+ * changes, limits.
+ *
+ * Kernel checks: KVM_SET_USER_MEMORY_REGION2 with guest_memfd (virt/kvm/kvm_main.c kvm_vm_ioctl,
+ *   kvm_vm_ioctl_set_memory_region, kvm_set_memory_region, check_memory_region_flags; arch/x86/kvm/x86.c
+ *   kvm_arch_prepare_memory_region; virt/kvm/guest_memfd.c kvm_gmem_bind; read in 7.2.13 and 7.3-rc7 (identical
+ *   here), and torvalds/linux 01f492e1817e for the pre-7.2 kvm_gmem_bind; 6.18 itself not read)
+ *   1. copy_from_user of the struct → EFAULT | refused: memslot.gmem.bad_struct_pointer
+ *      | accepted: memslot.gmem.range_at_file_edges
+ *   2. v1 ioctl: flags outside KVM_SET_USER_MEMORY_REGION_V1_FLAGS (GUEST_MEMFD) → EINVAL
+ *      | refused: memslot.gmem.v1_ioctl_rejects_flag | accepted: memslot.plain.max_slots
+ *   3. (u16)slot >= KVM_USER_MEM_SLOTS → EINVAL | refused: memslot.gmem.slot_id_limit, memslot.plain.max_slots
+ *      | accepted: memslot.gmem.slot_id_limit, memslot.plain.max_slots
+ *   4. check_memory_region_flags: unknown bits, GUEST_MEMFD with LOG_DIRTY_PAGES, GUEST_MEMFD with READONLY → EINVAL
+ *      | refused: memslot.gmem.unknown_flag_bits, memslot.gmem.with_dirty_logging, memslot.gmem.with_readonly
+ *      | accepted: memslot.gmem.range_at_file_edges, coco.memslot.readonly
+ *   5. memory_size not page-aligned → EINVAL (memory_size != (unsigned long) cannot differ on 64-bit)
+ *      | refused: memslot.gmem.general_checks@size_unaligned, memslot.gmem.general_checks@size_sub_page
+ *      | accepted: memslot.gmem.range_at_file_edges
+ *   6. guest_phys_addr not page-aligned → EINVAL | refused: memslot.gmem.general_checks@gpa_unaligned
+ *      | accepted: memslot.gmem.range_at_file_edges
+ *   7. userspace_addr unaligned, tagged, or !access_ok(hva, size) → EINVAL (the top of the user range is not tested
+ *      tightly: USER_PTR_MAX depends on LA57 and LAM) | refused: memslot.gmem.general_checks@hva_unaligned,
+ *      memslot.gmem.general_checks@hva_kernel | accepted: memslot.plain.max_slots, prefault.range.whole_slot
+ *   8. guest_memfd_offset not page-aligned → EINVAL (before the delete path) | refused: memslot.gmem.unaligned_offset,
+ *      memslot.gmem.delete_checks_offset | accepted: memslot.gmem.range_at_file_edges
+ *   9. guest_memfd_offset + memory_size wraps past 2^64 (u64) → EINVAL
+ *      | refused: memslot.gmem.range_outside_file@offset_wraps, memslot.gmem.range_outside_file@offset_ends_at_2p64
+ *      | accepted: memslot.gmem.max_file_last_page
+ *  10. as_id >= kvm_arch_nr_memslot_as_ids (x86: 2, 1 with private memory) or id >= KVM_MEM_SLOTS_NUM → EINVAL
+ *      | refused: memslot.gmem.address_space_beyond_limit | accepted: memslot.gmem.address_space_one
+ *  11. guest_phys_addr + memory_size wraps past 2^64 → EINVAL | refused: memslot.gmem.general_checks@gpa_wraps,
+ *      memslot.gmem.general_checks@gpa_ends_at_2p64 | accepted: memslot.gmem.gpa_limit
+ *  12. memory_size >> PAGE_SHIFT > KVM_MEM_MAX_NR_PAGES (2^31 - 1) → EINVAL | refused: memslot.gmem.too_many_pages
+ *      | accepted: n/a (a 2^31-1-page slot needs 16 GiB of rmap metadata where the shadow MMU is used; not attempted)
+ *  13. delete (memory_size 0) of a slot that does not exist → EINVAL | refused: memslot.gmem.delete_nonexistent
+ *      | accepted: memslot.gmem.delete_ignores_fd
+ *  14. nr_memslot_pages + npages wraps unsigned long → EINVAL | refused: n/a (needs 2^64 pages over all slots, while
+ *      KVM_MEM_MAX_NR_PAGES x 32764 slots is below 2^46) | accepted: memslot.gmem.many_slots_one_file
+ *  15. re-specifying an existing slot with GUEST_MEMFD, or adding GUEST_MEMFD to a plain slot → EINVAL
+ *      | refused: memslot.gmem.modify_existing, memslot.gmem.convert_plain_slot
+ *      | accepted: memslot.gmem.delete_and_readd
+ *  16. GPA range overlaps another slot of the address space → EEXIST | refused: memslot.gmem.overlapping_gpa,
+ *      memslot.gmem.overlapping_gpa_and_file_range | accepted: memslot.gmem.adjacent_file_ranges
+ *  17. x86: last gfn > kvm_mmu_max_gfn() (host MAXPHYADDR with TDP, 52 bits with shadow paging) → EINVAL
+ *      | refused: memslot.gmem.gpa_limit | accepted: memslot.gmem.gpa_limit
+ *  18. kvm_gmem_bind: fget(guest_memfd) finds no file → EBADF | refused: memslot.gmem.bad_fd@closed_fd,
+ *      memslot.gmem.bad_fd@minus_one, memslot.gmem.bad_fd@huge_fd | accepted: memslot.gmem.dup_fd_same_file
+ *  19. the file is not a guest_memfd → EINVAL | refused: memslot.gmem.bad_fd@kvm_fd, memslot.gmem.bad_fd@vm_fd,
+ *      memslot.gmem.bad_fd@vcpu_fd, memslot.gmem.bad_fd@memfd, memslot.gmem.bad_fd@dev_null
+ *      | accepted: memslot.gmem.range_at_file_edges
+ *  20. the guest_memfd belongs to another VM → EINVAL | refused: memslot.gmem.bad_fd@other_vm_gmem,
+ *      memslot.gmem.bound_in_other_vm | accepted: memslot.gmem.range_at_file_edges
+ *  21. !PAGE_ALIGNED(offset) or offset + size > i_size → EINVAL; before 7.2 offset and size are loff_t (plus
+ *      offset < 0), so a sum that wraps negative passes (defect, fixed in 7.2 by 06ba195f136a); 7.2+: uoff_t
+ *      | refused: memslot.gmem.range_outside_file, memslot.gmem.offset_near_int64_max, memslot.gmem.max_file_past_end
+ *      | accepted: memslot.gmem.range_at_file_edges, memslot.gmem.max_file_last_page
+ *  22. file range already bound to another slot → EINVAL before 7.2, EEXIST from 7.2
+ *      | refused: memslot.gmem.overlapping_file_range, memslot.gmem.many_slots_one_file
+ *      | accepted: memslot.gmem.adjacent_file_ranges, memslot.gmem.two_files_same_offsets
+ *  23. pad1 and pad2[] are not checked by any version read | refused: n/a (no such check)
+ *      | accepted: memslot.gmem.pad_nonzero
+ *  24. a VM whose KVM_CAP_GUEST_MEMFD is 0 (7.2 and 7.3 only test CONFIG_KVM_GUEST_MEMFD here) → EINVAL
+ *      | refused: memslot.gmem.refused_without_vm_cap | accepted: memslot.gmem.range_at_file_edges
+ */
 import { defineCase, type CaseDef } from '../../lib/harness/case.js';
 import type { CaseContext } from '../../lib/harness/context.js';
 import { CaseFailure, expectErrno, expectOk, expectTrue, outcome } from '../../lib/harness/expect.js';
 import {
   KVM_CAP_GUEST_MEMFD, KVM_CAP_MULTI_ADDRESS_SPACE, KVM_CAP_NR_MEMSLOTS, KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY,
-  O_RDWR, O_CLOEXEC, PROT_READ, PROT_WRITE, MAP_SHARED, MAP_ANONYMOUS,
+  O_RDWR, O_CLOEXEC, PROT_READ, PROT_WRITE, MAP_SHARED, MAP_ANONYMOUS, KVM_SET_USER_MEMORY_REGION2,
 } from '../../lib/uapi/index.js';
+import { existsSync, readFileSync } from 'node:fs';
 import { close } from '../../lib/ffi/libc.js';
+import { __ioctlVal } from '../../lib/kvm/ioctl.js';
 import { open, dup } from '../../lib/sys/fd.js';
 import { ftruncate } from '../../lib/sys/io.js';
 import type { Vm } from '../../lib/kvm/vm.js';
@@ -171,6 +238,8 @@ const badBounds = defineCase<BoundsParams>({
     { name: 'offset_at_end', params: { offset: pages(16), size: PAGE } },
     { name: 'offset_past_end', params: { offset: pages(32), size: PAGE } },
     { name: 'offset_wraps', params: { offset: (1n << 64n) - PAGE, size: pages(2) } },
+    // offset + size is exactly 2^64 (0 in u64): kvm_set_memory_region's wrap check, not the i_size check, refuses it
+    { name: 'offset_ends_at_2p64', params: { offset: (1n << 64n) - PAGE, size: PAGE } },
     { name: 'offset_negative', params: { offset: 1n << 63n, size: PAGE } },
     // kvm_gmem_bind() checks offset + size > i_size: with a signed offset (loff_t, before 7.2) the
     // largest aligned positive offset plus any size wraps to a negative sum and passed the check
@@ -201,14 +270,18 @@ const edgesOk = defineCase({
 
 /** A general memslot check applied to a guest_memfd slot. */
 interface GeneralParams {
-  /** What is wrong. */ what: 'gpa_unaligned' | 'size_unaligned' | 'size_sub_page' | 'hva_unaligned' | 'hva_kernel' | 'gpa_wraps';
+  /** What is wrong. */
+  what: 'gpa_unaligned' | 'size_unaligned' | 'size_sub_page' | 'hva_unaligned' | 'hva_kernel' | 'gpa_wraps'
+    | 'gpa_ends_at_2p64';
 }
 
 const generalChecks = defineCase<GeneralParams>({
   id: 'memslot.gmem.general_checks',
   doc: 'the checks every memslot gets (page-aligned GPA, size and userspace_addr; user-range hva; no GPA wrap) also refuse guest_memfd slots with EINVAL',
   requires: NEEDS_GMEM_SLOT,
-  variants: (['gpa_unaligned', 'size_unaligned', 'size_sub_page', 'hva_unaligned', 'hva_kernel', 'gpa_wraps'] as const).map((what) => ({ name: what, params: { what } })),
+  variants: ([
+    'gpa_unaligned', 'size_unaligned', 'size_sub_page', 'hva_unaligned', 'hva_kernel', 'gpa_wraps', 'gpa_ends_at_2p64',
+  ] as const).map((what) => ({ name: what, params: { what } })),
   run(ctx) {
     const { vm, gmem } = vmWithGmem(ctx);
     const s = gmemSlot(gmem, 0, BASE_GPA, PAGE);
@@ -219,6 +292,8 @@ const generalChecks = defineCase<GeneralParams>({
       case 'hva_unaligned': s.hva = 0x1000_0800n; break;
       case 'hva_kernel': s.hva = 0xffff_8000_0000_0000n; break;
       case 'gpa_wraps': s.gpa = (1n << 64n) - PAGE; s.size = pages(2); break;
+      // gpa + size is exactly 2^64, i.e. 0 in u64: the smallest sum that wraps
+      case 'gpa_ends_at_2p64': s.gpa = (1n << 64n) - PAGE; s.size = PAGE; break;
     }
     expectErrno(vm.__setUserMemoryRegion2(s), 'EINVAL', `${ctx.params.what}: gpa ${hex(s.gpa)} size ${hex(s.size)} hva ${hex(s.hva ?? 0n)}`);
   },
@@ -585,9 +660,133 @@ const offsetNearInt64Max = defineCase<GmemFlagParams>({
   },
 });
 
+// ---------------------------------------------------------------- boundaries of the checks (issue #12)
+
+/** ALIGN_DOWN(INT64_MAX, PAGE): the largest guest_memfd size, and so the end of the largest file range. */
+const MAX_GMEM_SIZE = ((1n << 63n) - 1n) & ~(PAGE - 1n);
+
+const badStructPointer = defineCase({
+  id: 'memslot.gmem.bad_struct_pointer',
+  doc: 'KVM_SET_USER_MEMORY_REGION2 whose argument points at no user memory (NULL, a kernel address) fails with EFAULT',
+  requires: NEEDS_GMEM_SLOT,
+  run(ctx) {
+    const vm = ctx.vm();
+    for (const address of [0n, 0xffff_8000_0000_0000n]) {
+      const r = __ioctlVal(vm.fd, KVM_SET_USER_MEMORY_REGION2, address);
+      expectErrno(r, 'EFAULT', `argument pointer ${hex(address)}`);
+    }
+  },
+});
+
+const maxFileLastPage = defineCase<GmemFlagParams>({
+  id: 'memslot.gmem.max_file_last_page',
+  doc: 'in a guest_memfd of the largest size, ALIGN_DOWN(INT64_MAX, PAGE), a slot of the last page or of the ' +
+    'last two pages (offset + size = i_size, the largest sum that passes both range checks) is accepted',
+  requires: NEEDS_GMEM_SLOT,
+  variants: gmemFlagVariants(),
+  tags: { kernelFn: 'guest_memfd.c:kvm_gmem_bind' },
+  run(ctx) {
+    const vm = ctx.vm();
+    const gmem = ctx.gmem(vm, MAX_GMEM_SIZE, ctx.params.flags);
+    const lastOne = MAX_GMEM_SIZE - PAGE;
+    const lastTwo = MAX_GMEM_SIZE - pages(2);
+    const one = gmemSlot(gmem, 0, BASE_GPA, PAGE, lastOne);
+    expectOk(vm.__setUserMemoryRegion2(one), `last page (offset ${hex(lastOne)})`);
+    expectOk(__deleteSlot(vm, 0), 'delete the last-page slot');
+    const two = gmemSlot(gmem, 0, BASE_GPA, pages(2), lastTwo);
+    expectOk(vm.__setUserMemoryRegion2(two), `last two pages (offset ${hex(lastTwo)})`);
+  },
+});
+
+const maxFilePastEnd = defineCase<GmemFlagParams>({
+  id: 'memslot.gmem.max_file_past_end',
+  doc: 'in a guest_memfd of the largest size, a slot one page past the end (offset ALIGN_DOWN(INT64_MAX, ' +
+    'PAGE), or the last page plus one) is refused with EINVAL: offset + size = 2^63 must not wrap to a ' +
+    'negative loff_t',
+  requires: NEEDS_GMEM_SLOT,
+  variants: gmemFlagVariants(),
+  tags: { kernelFn: 'guest_memfd.c:kvm_gmem_bind' },
+  run(ctx) {
+    const vm = ctx.vm();
+    const gmem = ctx.gmem(vm, MAX_GMEM_SIZE, ctx.params.flags);
+    for (const [offset, size] of [[MAX_GMEM_SIZE, PAGE], [MAX_GMEM_SIZE - PAGE, pages(2)]] as const) {
+      const r = vm.__setUserMemoryRegion2(gmemSlot(gmem, 0, BASE_GPA, size, offset));
+      if (r.ret === 0) {
+        ctx.defer(() => { __deleteSlot(vm, 0); });
+        throw new CaseFailure(`KVM_SET_USER_MEMORY_REGION2 bound [${hex(offset)}, +${hex(size)}) of a ` +
+          `${hex(gmem.size)}-byte guest_memfd: offset + size = 2^63 wrapped to a negative loff_t and passed ` +
+          "kvm_gmem_bind's i_size check (defect)");
+      }
+      expectErrno(r, 'EINVAL', `offset ${hex(offset)} size ${hex(size)} of a ${hex(gmem.size)}-byte file`);
+    }
+  },
+});
+
+const tooManyPages = defineCase({
+  id: 'memslot.gmem.too_many_pages',
+  doc: 'a guest_memfd slot of 2^31 pages (KVM_MEM_MAX_NR_PAGES + 1, 8 TiB) is refused with EINVAL even ' +
+    'though the file is large enough',
+  requires: NEEDS_GMEM_SLOT,
+  run(ctx) {
+    const vm = ctx.vm();
+    const size = pages(1n << 31n);
+    const gmem = ctx.gmem(vm, size, 0n);
+    const r = vm.__setUserMemoryRegion2(gmemSlot(gmem, 0, 0n, size));
+    if (r.ret === 0) ctx.defer(() => { __deleteSlot(vm, 0); });
+    expectErrno(r, 'EINVAL', `memory_size ${hex(size)} (2^31 pages)`);
+  },
+});
+
+/** Physical address bits the host CPU reports (/proc/cpuinfo "address sizes"), or undefined. */
+function cpuPhysBits(): number | undefined {
+  const m = /^address sizes\s*:\s*(\d+) bits physical/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
+  return m ? Number(m[1]) : undefined;
+}
+
+/** True when kvm_amd's npt or kvm_intel's ept parameter says two-dimensional paging is on; undefined if unknown. */
+function tdpEnabled(): boolean | undefined {
+  for (const p of ['/sys/module/kvm_amd/parameters/npt', '/sys/module/kvm_intel/parameters/ept'])
+    if (existsSync(p)) return /^(Y|1)/.test(readFileSync(p, 'utf8'));
+  return undefined;
+}
+
+const gpaLimit = defineCase({
+  id: 'memslot.gmem.gpa_limit',
+  doc: 'a guest_memfd slot whose last page is the last below 2^(CPU physical bits) is accepted; one that ' +
+    'reaches 2^52 (or, with TDP and no SME, 2^(physical bits)) is refused with EINVAL (kvm_mmu_max_gfn)',
+  requires: NEEDS_GMEM_SLOT,
+  tags: { kernelFn: 'x86.c:kvm_arch_prepare_memory_region' },
+  run(ctx) {
+    const found = cpuPhysBits();
+    if (found === undefined) ctx.skip('/proc/cpuinfo has no "address sizes" line: the host MAXPHYADDR is unknown');
+    const bits = found as number;
+    const tdp = tdpEnabled();
+    const sme = /^flags\s*:.*\bsme\b/m.test(readFileSync('/proc/cpuinfo', 'utf8'));
+    ctx.observe('phys_bits', bits);
+    ctx.observe('tdp', tdp === undefined ? 'unknown' : tdp);
+    const vm = ctx.vm();
+    // the refused attempts bind their own file pages, so that a binding overlap (EINVAL before 7.2, EEXIST after)
+    // cannot stand in for the gfn limit: kvm_gmem_bind runs before kvm_arch_prepare_memory_region
+    const gmem = ctx.gmem(vm, pages(4), 0n);
+    const top = 1n << BigInt(bits);
+    const lastBelow = gmemSlot(gmem, 0, top - PAGE, PAGE);
+    expectOk(vm.__setUserMemoryRegion2(lastBelow), `last page below 2^${bits} (gpa ${hex(top - PAGE)})`);
+    const refused: [bigint, bigint][] = [[1n << 52n, PAGE], [(1n << 52n) - PAGE, pages(2)]];
+    if (tdp === true && !sme && bits < 52) refused.push([top, PAGE], [top - PAGE, pages(2)]);
+    else ctx.observe('at_phys_limit', outcome(vm.__setUserMemoryRegion2(gmemSlot(gmem, 1, top, PAGE, PAGE))));
+    // the accepted slots go first so that a GPA overlap (EEXIST, checked earlier) cannot hide the limit either
+    __deleteSlot(vm, 0);
+    __deleteSlot(vm, 1);
+    for (const [gpa, size] of refused) {
+      const r = vm.__setUserMemoryRegion2(gmemSlot(gmem, 2, gpa, size, pages(2)));
+      expectErrno(r, 'EINVAL', `slot [${hex(gpa)}, +${hex(size)})`);
+    }
+  },
+});
+
 export default [
   v1Ioctl, withDirtyLog, withReadonly, unknownBits, fdKinds, sameGmemOtherVm, unalignedOffset, badBounds, edgesOk,
   generalChecks, padNonzero, deleteNonexistent, deleteIgnoresFd, deleteChecksOffset, deleteReadd, overlapGmem, overlapBoth,
   adjacentOk, gpaOverlap, dupFd, twoFiles, modify, convertPlain, manySlots, slotIdLimit, asBeyond, asSecond, closeBound,
-  refusedWithoutVmCap, offsetNearInt64Max,
+  refusedWithoutVmCap, offsetNearInt64Max, badStructPointer, maxFileLastPage, maxFilePastEnd, tooManyPages, gpaLimit,
 ];

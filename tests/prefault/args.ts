@@ -2,11 +2,37 @@
  * prefault.args / prefault.ioctl / prefault.mmu: KVM_PRE_FAULT_MEMORY argument checking (done in generic code
  * before any MMU work, so it is observable even where pre-faulting itself is unsupported), the ioctl on the
  * wrong kinds of fd, and the documented refusal where the MMU cannot pre-fault.
+ *
+ * Kernel checks: KVM_PRE_FAULT_MEMORY (virt/kvm/kvm_main.c kvm_vcpu_ioctl, kvm_vcpu_pre_fault_memory;
+ *   arch/x86/kvm/mmu/mmu.c kvm_arch_vcpu_pre_fault_memory, kvm_tdp_page_prefault; read in 7.2.13 and 7.3-rc7
+ *   (identical); 6.18 not read)
+ *   1. a vCPU ioctl: VM fd → ENOTTY, /dev/kvm → EINVAL, guest_memfd → ENOTTY | refused: prefault.ioctl.on_vm_fd,
+ *      prefault.ioctl.on_system_fd, prefault.ioctl.on_gmem_fd | accepted: prefault.range.whole_slot
+ *   2. copy_from_user of struct kvm_pre_fault_memory → EFAULT | refused: prefault.args.bad_struct_pointer
+ *      | accepted: prefault.range.whole_slot
+ *   3. flags != 0 → EINVAL | refused: prefault.args.flags_nonzero | accepted: prefault.range.whole_slot
+ *   4. gpa or size not page-aligned → EINVAL | refused: prefault.args.unaligned_gpa, prefault.args.unaligned_size
+ *      | accepted: prefault.range.whole_slot
+ *   5. gpa + size <= gpa (size 0, a sum past 2^64, an end of exactly 2^64) → EINVAL
+ *      | refused: prefault.args.size_zero, prefault.args.overflow | accepted: prefault.args.max_range_end
+ *   6. padding[] is not checked | refused: n/a (no such check) | accepted: prefault.args.padding_nonzero
+ *   7. signal_pending before each chunk → EINTR, or 0 once a page was done
+ *      | refused: prefault.eintr.pending_signal | accepted: prefault.eintr.timer_retry
+ *   8. !kvm->arch.pre_fault_allowed (SNP/TDX before launch is finalised) → EOPNOTSUPP
+ *      | refused: coco.prefault.before_launch | accepted: prefault.range.whole_slot
+ *   9. kvm_is_gfn_alias (a TDX shared-bit GPA) → EINVAL | refused: n/a (TDX only; no TDX host here)
+ *      | accepted: prefault.range.whole_slot
+ *  10. the MMU is not TDP (shadow paging) → EOPNOTSUPP | refused: prefault.mmu.refused_without_cap
+ *      | accepted: prefault.range.whole_slot
+ *  11. no memslot at gpa (RET_PF_EMULATE; also every gfn above kvm_mmu_max_gfn) → ENOENT, progress kept
+ *      | refused: prefault.range.outside_slot, prefault.range.straddles_slot_end, prefault.args.max_range_end
+ *      | accepted: prefault.range.whole_slot, prefault.range.straddles_slot_end
+ *  12. KVM_REQ_VM_DEAD → EIO | refused: n/a (needs a VM that KVM killed after a bug) | accepted: prefault.range.repeat
  */
 import { defineCase } from '../../lib/harness/case.js';
 import type { CaseContext } from '../../lib/harness/context.js';
 import { CaseFailure, expectEq, expectErrno, outcome } from '../../lib/harness/expect.js';
-import { __ioctlStruct } from '../../lib/kvm/ioctl.js';
+import { __ioctlStruct, __ioctlVal } from '../../lib/kvm/ioctl.js';
 import { pack } from '../../lib/uapi/struct.js';
 import type { Vcpu } from '../../lib/kvm/vcpu.js';
 import { KVM_CAP_PRE_FAULT_MEMORY, KVM_PRE_FAULT_MEMORY, MAP_ANONYMOUS, MAP_NORESERVE, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../lib/uapi/index.js';
@@ -187,4 +213,39 @@ const refusedWithoutCap = defineCase<PrefaultParams>({
   },
 });
 
-export default [flagsNonzero, unalignedGpa, unalignedSize, sizeZero, overflow, paddingNonzero, onVmFd, onSystemFd, onGmemFd, refusedWithoutCap];
+const maxRangeEnd = defineCase({
+  id: 'prefault.args.max_range_end',
+  doc: 'the highest page that does not wrap, [2^64 - 2 pages, +1 page), passes the argument checks: it ends like a ' +
+    'call with no memslot (ENOENT with TDP, the EOPNOTSUPP of the control without), never EINVAL, with gpa and size ' +
+    'as passed',
+  requires: { kvm: true },
+  tags: TAGS,
+  run(ctx) {
+    const { vcpu, control } = argSetup(ctx);
+    const gpa = (1n << 64n) - 2n * PAGE;
+    const r = vcpu.__preFaultMemory(gpa, PAGE);
+    const got = outcome(r);
+    ctx.observe('outcome', got);
+    const want = control === 'EOPNOTSUPP' ? 'EOPNOTSUPP' : 'ENOENT';
+    expectEq(got, want, `gpa ${hex(gpa)} size ${hex(PAGE)} (no memslot there; the in-slot control gave ${control})`);
+    expectEq(r.gpa, gpa, 'gpa left in the struct');
+    expectEq(r.size, PAGE, 'size left in the struct');
+  },
+});
+
+const badStructPointer = defineCase({
+  id: 'prefault.args.bad_struct_pointer',
+  doc: 'KVM_PRE_FAULT_MEMORY whose argument points at no user memory (NULL, a kernel address) fails with EFAULT',
+  requires: { kvm: true },
+  tags: TAGS,
+  run(ctx) {
+    const { vcpu } = argSetup(ctx);
+    for (const address of [0n, 0xffff_8000_0000_0000n])
+      expectErrno(__ioctlVal(vcpu.fd, KVM_PRE_FAULT_MEMORY, address), 'EFAULT', `argument pointer ${hex(address)}`);
+  },
+});
+
+export default [
+  flagsNonzero, unalignedGpa, unalignedSize, sizeZero, overflow, paddingNonzero, onVmFd, onSystemFd, onGmemFd,
+  refusedWithoutCap, maxRangeEnd, badStructPointer,
+];
