@@ -36,8 +36,14 @@ export const MEMFD_NOEXEC_SYSCTL = '/proc/sys/vm/memfd_noexec';
 /** Requirement of cases that use MFD_EXEC, MFD_NOEXEC_SEAL or F_SEAL_EXEC (6.3+). */
 export const NEEDS_MEMFD_EXEC_API: Requires = { files: [MEMFD_NOEXEC_SYSCTL] };
 
-/** Requirement of MFD_HUGETLB cases: hugetlbfs must be built in. */
-export const NEEDS_HUGETLBFS: Requires = { kconfig: ['CONFIG_HUGETLBFS'] };
+// Keyed by behaviour, not by CONFIG_HUGETLBFS: the kernel config is unreadable on some kernels (Debian 6.1 in a
+// guest has neither /proc/config.gz nor /boot/config-*), while hugetlb_sysfs_init() creates this directory exactly
+// when the kernel has hugetlb pages (CONFIG_HUGETLBFS selects CONFIG_HUGETLB_PAGE).
+/** The sysfs directory that exists exactly when the kernel has hugetlb support. */
+export const HUGEPAGES_SYSFS = '/sys/kernel/mm/hugepages';
+
+/** Requirement of MFD_HUGETLB cases: the kernel has hugetlb support (hugetlbfs). */
+export const NEEDS_HUGETLBFS: Requires = { files: [HUGEPAGES_SYSFS] };
 
 /** Every F_SEAL_* the kernel defines (F_ALL_SEALS in mm/memfd.c). */
 export const ALL_SEALS = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE | F_SEAL_EXEC;

@@ -16,7 +16,7 @@ import {
 } from '../../lib/uapi/index.js';
 import {
   MATRIX_SIZE, MEMFD_NOEXEC_SYSCTL, NEEDS_MEMFD_EXEC_API, SEAL_EXEC_IMPLIES, expectSeals, findInPath,
-  modeOf, newMemfd, octal, pidNamespaceId, requireDefaultExecPolicy, runInNewPidNamespace, sealText, sealableMemfd, uniqueName,
+  HUGEPAGES_SYSFS, modeOf, newMemfd, octal, pidNamespaceId, requireDefaultExecPolicy, runInNewPidNamespace, sealText, sealableMemfd, uniqueName,
 } from '../../lib/cases/memfd.js';
 
 const noexecSeal = defineCase({
@@ -444,7 +444,7 @@ const HUGETLB_SCENARIOS: [string, string][] = [
 const hugetlbSysctl = defineCase<{ scenario: string }>({
   id: 'memfd.hugetlb.sysctl',
   doc: 'vm.memfd_noexec applies to MFD_HUGETLB memfds exactly as to shmem ones (the vm.memfd_noexec scenarios with MFD_HUGETLB added to every memfd_create; no huge page is needed); runs in a new pid namespace',
-  requires: { ...NS_REQUIRES, kconfig: ['CONFIG_HUGETLBFS'] },
+  requires: { ...NS_REQUIRES, files: [...(NS_REQUIRES.files ?? []), HUGEPAGES_SYSFS] },
   tags: { selftest: ['memfd_test.c:test_sysctl_simple', 'memfd_test.c:test_sysctl_nested'], linuxGit: ['105ff5339f49'] },
   timeoutMs: 60000,
   variants: HUGETLB_SCENARIOS.map(([name, scenario]) => ({ name, params: { scenario } })),

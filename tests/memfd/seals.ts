@@ -14,7 +14,7 @@ import {
   MAP_PRIVATE, MAP_SHARED, MFD_ALLOW_SEALING, MFD_CLOEXEC, MFD_HUGETLB, O_CLOEXEC, O_RDONLY, O_RDWR, O_TMPFILE, O_WRONLY, PROT_READ, PROT_WRITE, SYSCALL,
 } from '../../lib/uapi/index.js';
 import {
-  ALL_SEALS, HUGE_BACKINGS, HUGE_MATRIX_PAGES, HUGE_SEAL_OPS, MATRIX_SIZE, availableHugepages, hugeSealOutcome, hugepageDir, sealableHugeMemfd, defaultHugepageKb, hugepagePoolText, NEEDS_MEMFD_EXEC_API, SEAL_OPS, SEAL_ROWS, expectSeals, expectUnchanged, newMemfd,
+  ALL_SEALS, NEEDS_HUGETLBFS, HUGE_BACKINGS, HUGE_MATRIX_PAGES, HUGE_SEAL_OPS, MATRIX_SIZE, availableHugepages, hugeSealOutcome, hugepageDir, sealableHugeMemfd, defaultHugepageKb, hugepagePoolText, NEEDS_MEMFD_EXEC_API, SEAL_OPS, SEAL_ROWS, expectSeals, expectUnchanged, newMemfd,
   observeOutcome, octal, requireDefaultExecPolicy, sealOutcome, sealText, sealableMemfd, snapshot, type SealRow,
 } from '../../lib/cases/memfd.js';
 
@@ -30,7 +30,7 @@ function hugeVariants(row: SealRow) {
   return HUGE_BACKINGS.flatMap((b) => HUGE_SEAL_OPS.map((op) => ({
     name: `${b.name}_${op.name}`,
     params: { op: op.name, outcome: hugeSealOutcome(row.effective, op), backing: b.name },
-    requires: { kconfig: ['CONFIG_HUGETLBFS'], files: [hugepageDir(b.kb), ...(row.needsExecApi ? NEEDS_MEMFD_EXEC_API.files ?? [] : [])] },
+    requires: { files: [hugepageDir(b.kb), ...(row.needsExecApi ? NEEDS_MEMFD_EXEC_API.files ?? [] : [])] },
   })));
 }
 
@@ -109,16 +109,64 @@ function matrixRow(row: SealRow): CaseDef<CellParams> {
 
 const matrix = SEAL_ROWS.map(matrixRow);
 
-const sealSealBlocksAll = defineCase({
+
+const SEALS_AFTER_SEAL: [string, number][] = [
+  ['none', 0], ['seal', F_SEAL_SEAL], ['shrink', F_SEAL_SHRINK], ['grow', F_SEAL_GROW], ['write', F_SEAL_WRITE],
+  ['future_write', F_SEAL_FUTURE_WRITE], ['exec', F_SEAL_EXEC],
+];
+
+// Before 6.3 F_SEAL_EXEC is an unknown bit, refused with EINVAL before F_SEAL_SEAL is looked at, so that variant
+// needs the exec API (memfd.seals.unknown_bits covers the order of the two checks).
+const sealSealBlocksAll = defineCase<{ seal: number }>({
   id: 'memfd.seals.seal_seal_blocks_every_seal',
   doc: 'after F_SEAL_SEAL, F_ADD_SEALS fails with EPERM for every seal bit and for 0, and the mask stays F_SEAL_SEAL',
   tags: { selftest: 'memfd_test.c:test_basic' },
+  variants: SEALS_AFTER_SEAL.map(([name, seal]) => ({
+    name, params: { seal }, ...(seal === F_SEAL_EXEC ? { requires: NEEDS_MEMFD_EXEC_API } : {}),
+  })),
   run(ctx) {
     const fd = sealableMemfd(ctx, 0o600);
     addSeals(fd, F_SEAL_SEAL);
-    for (const seal of [0, F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_WRITE, F_SEAL_FUTURE_WRITE, F_SEAL_EXEC])
-      expectErrno(__addSeals(fd, seal), 'EPERM', `F_ADD_SEALS(${sealText(seal)}) after F_SEAL_SEAL`);
-    expectSeals(fd, F_SEAL_SEAL, 'after the refused additions');
+    const seal = ctx.params.seal;
+    const r = __addSeals(fd, seal);
+    ctx.observe('outcome', outcome(r));
+    expectErrno(r, 'EPERM', `F_ADD_SEALS(${sealText(seal)}) after F_SEAL_SEAL`);
+    expectSeals(fd, F_SEAL_SEAL, 'after the refused addition');
+  },
+});
+
+// memfd_add_seals() checks, in this order: FMODE_WRITE (EPERM), unknown bits (EINVAL), a memfd at all (EINVAL),
+// F_SEAL_SEAL (EPERM), then F_SEAL_WRITE against writable mappings (EBUSY). Each variant makes two checks fail at once
+// and asserts the errno of the earlier one.
+const CHECK_ORDER: [string, string, string][] = [
+  ['rdonly_fd_unknown_bit', 'EPERM', 'an O_RDONLY fd and bit 6: FMODE_WRITE is checked first'],
+  ['sealed_unknown_bit', 'EINVAL', 'F_SEAL_SEAL already set and bit 6: the bit mask is checked before F_SEAL_SEAL'],
+  ['sealed_write_with_mapping', 'EPERM', 'F_SEAL_SEAL set and F_SEAL_WRITE under a writable mapping: F_SEAL_SEAL before EBUSY'],
+];
+
+const checkOrder = defineCase<{ kind: string; errno: string; what: string }>({
+  id: 'memfd.seals.check_order',
+  doc: 'when two of F_ADD_SEALS\'s checks fail at once the earlier one decides: O_RDONLY before unknown bits, unknown bits before F_SEAL_SEAL, F_SEAL_SEAL before a writable mapping',
+  tags: { kernelFn: 'memfd.c:memfd_add_seals' },
+  variants: CHECK_ORDER.map(([kind, errno, what]) => ({ name: kind, params: { kind, errno, what } })),
+  run(ctx) {
+    const p = ctx.params;
+    const fd = sealableMemfd(ctx, 0o600);
+    let target = fd;
+    let seal = 1 << 6;
+    if (p.kind === 'rdonly_fd_unknown_bit') {
+      target = ctx.trackFd(Number(expectOk(__open(`/proc/self/fd/${fd}`, O_RDONLY | O_CLOEXEC), 'open O_RDONLY')));
+    } else if (p.kind === 'sealed_unknown_bit') {
+      addSeals(fd, F_SEAL_SEAL);
+    } else {
+      const m = __mmap(MATRIX_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0n);
+      ctx.track(new Mapping(expectOk(m, 'mmap(PROT_READ|PROT_WRITE, MAP_SHARED)'), MATRIX_SIZE));
+      addSeals(fd, F_SEAL_SEAL);
+      seal = F_SEAL_WRITE;
+    }
+    const r = syscall(SYSCALL.fcntl, target, F_ADD_SEALS, seal);
+    ctx.observe('outcome', outcome(r));
+    expectErrno(r, p.errno, `F_ADD_SEALS(${sealText(seal)}) with ${p.what}`);
   },
 });
 
@@ -468,7 +516,7 @@ const writeWhilePinned = defineCase<{ backing: PinBacking }>({
   doc: 'F_SEAL_WRITE is not granted while pages of the memfd are pinned for writing (an io_uring fixed buffer over its shared mapping, no mapping left): EBUSY, or success only if the kernel replaced the pinned pages; once the pin is gone it succeeds',
   variants: [
     { name: 'shmem', params: { backing: 'shmem' } },
-    { name: 'hugetlb', params: { backing: 'hugetlb' }, requires: { kconfig: ['CONFIG_HUGETLBFS'] } },
+    { name: 'hugetlb', params: { backing: 'hugetlb' }, requires: NEEDS_HUGETLBFS },
   ],
   tags: { selftest: 'fuse_test.c:main', kernelFn: 'memfd.c:memfd_wait_for_pins', linuxGit: ['40e041a2c858'] },
   run(ctx) {
@@ -507,7 +555,7 @@ const writeWhilePinned = defineCase<{ backing: PinBacking }>({
 });
 
 export default [
-  ...matrix, sealSealBlocksAll, withoutAllowSealing, unknownBits, upperBits, addZero, allAtOnce, otherFiles, rdonlyCannotAdd,
+  ...matrix, sealSealBlocksAll, checkOrder, withoutAllowSealing, unknownBits, upperBits, addZero, allAtOnce, otherFiles, rdonlyCannotAdd,
   throughDup, throughProcReopen, inChild, throughScmRights, writeSealWithMappings, futureWriteKeepsMapping, sealsPerInode,
   resize, writeWhilePinned,
 ];
