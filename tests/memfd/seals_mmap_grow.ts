@@ -42,7 +42,7 @@ const MAP_PAGES = 4n;
 const growByMmap = defineCase<GrowParams>({
   id: 'memfd.seals.grow_by_mmap',
   doc: 'mapping four pages of a one-page memfd sealed with F_SEAL_GROW succeeds (MAP_NORESERVE, nothing faulted) and leaves st_size at one page, whatever the protection and sharing',
-  tags: { selftest: 'memfd_test.c:test_seal_grow', kernelFn: ['inode.c:hugetlbfs_file_mmap', 'memfd.c:memfd_check_seals_mmap'] },
+  tags: { kernelFn: ['inode.c:hugetlbfs_file_mmap', 'memfd.c:memfd_check_seals_mmap'] },
   variants: BACKINGS.flatMap((b) => KINDS.map(([name, prot, flags, seals, what]) => ({
     name: `${b.name}_${name}`, params: { backing: b.name, prot, flags, seals, what }, requires: backingRequires(b),
   }))),
