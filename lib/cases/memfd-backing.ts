@@ -5,7 +5,8 @@ import { expectOk } from '../harness/expect.js';
 import { __fallocate } from '../sys/io.js';
 import { __memfdCreate } from '../sys/memfd.js';
 import { MFD_HUGE_1GB, MFD_HUGE_2MB, MFD_HUGETLB } from '../uapi/index.js';
-import { PAGE, availableHugepages, hugepageDir, hugepagePoolText, uniqueName } from './memfd.js';
+import { availableHugepages, hugepageDir, hugepagePoolText } from './memfd-hugepages.js';
+import { PAGE, uniqueName } from './memfd.js';
 
 /** One backing of a memfd: the memfd_create flags that select it and the page size of its files. */
 export interface MemfdBacking {

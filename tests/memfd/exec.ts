@@ -15,9 +15,11 @@ import {
   MFD_HUGETLB, MFD_NOEXEC_SEAL, O_CLOEXEC, O_RDONLY, O_WRONLY, PROT_READ, PROT_WRITE, SYSCALL,
 } from '../../lib/uapi/index.js';
 import {
-  MATRIX_SIZE, MEMFD_NOEXEC_SYSCTL, NEEDS_MEMFD_EXEC_API, SEAL_EXEC_IMPLIES, expectSeals, findInPath,
-  HUGEPAGES_SYSFS, modeOf, newMemfd, octal, pidNamespaceId, requireDefaultExecPolicy, runInNewPidNamespace, sealText, sealableMemfd, uniqueName,
+  MEMFD_NOEXEC_SYSCTL, NEEDS_MEMFD_EXEC_API, SEAL_EXEC_IMPLIES, expectSeals, HUGEPAGES_SYSFS, modeOf, newMemfd,
+  octal, requireDefaultExecPolicy, sealText, uniqueName,
 } from '../../lib/cases/memfd.js';
+import { MATRIX_SIZE, sealableMemfd } from '../../lib/cases/memfd-seal-matrix.js';
+import { findInPath, pidNamespaceId, runInNewPidNamespace } from '../../lib/cases/memfd-pidns.js';
 
 const noexecSeal = defineCase({
   id: 'memfd.exec.noexec_seal_state',

@@ -15,9 +15,12 @@ import {
   MFD_HUGE_SHIFT, MFD_HUGETLB, MFD_NOEXEC_SEAL, O_LARGEFILE, O_RDWR, PROT_READ, PROT_WRITE,
 } from '../../lib/uapi/index.js';
 import {
-  NEEDS_HUGETLBFS, NEEDS_MEMFD_EXEC_API, availableHugepages, defaultHugepageKb, expectSeals, fdLink, hugepageDir,
-  hugepagePoolText, memfdLink, modeOf, requireDefaultExecPolicy, sealText, uniqueName,
+  NEEDS_HUGETLBFS, NEEDS_MEMFD_EXEC_API, expectSeals, fdLink, memfdLink, modeOf, requireDefaultExecPolicy, sealText,
+  uniqueName,
 } from '../../lib/cases/memfd.js';
+import {
+  availableHugepages, defaultHugepageKb, hugepageDir, hugepagePoolText,
+} from '../../lib/cases/memfd-hugepages.js';
 
 /** A huge page size encoding: log2 of the size in bytes in bits 26..31 (0 = the default size). */
 interface SizeParams {

@@ -14,9 +14,15 @@ import {
   MAP_PRIVATE, MAP_SHARED, MFD_ALLOW_SEALING, MFD_CLOEXEC, MFD_HUGETLB, O_CLOEXEC, O_RDONLY, O_RDWR, O_TMPFILE, O_WRONLY, PROT_READ, PROT_WRITE, SYSCALL,
 } from '../../lib/uapi/index.js';
 import {
-  ALL_SEALS, NEEDS_HUGETLBFS, HUGE_BACKINGS, HUGE_MATRIX_PAGES, HUGE_SEAL_OPS, MATRIX_SIZE, availableHugepages, hugeSealOutcome, hugepageDir, sealableHugeMemfd, defaultHugepageKb, hugepagePoolText, NEEDS_MEMFD_EXEC_API, SEAL_OPS, SEAL_ROWS, expectSeals, expectUnchanged, newMemfd,
-  observeOutcome, octal, requireDefaultExecPolicy, sealOutcome, sealText, sealableMemfd, snapshot, type SealRow,
+  ALL_SEALS, NEEDS_HUGETLBFS, NEEDS_MEMFD_EXEC_API, expectSeals, newMemfd, octal, requireDefaultExecPolicy, sealText,
 } from '../../lib/cases/memfd.js';
+import {
+  HUGE_BACKINGS, HUGE_MATRIX_PAGES, HUGE_SEAL_OPS, MATRIX_SIZE, hugeSealOutcome, sealableHugeMemfd, SEAL_OPS,
+  SEAL_ROWS, expectUnchanged, observeOutcome, sealOutcome, sealableMemfd, snapshot, type SealRow,
+} from '../../lib/cases/memfd-seal-matrix.js';
+import {
+  availableHugepages, hugepageDir, defaultHugepageKb, hugepagePoolText,
+} from '../../lib/cases/memfd-hugepages.js';
 
 /** Parameters of one cell of the seal matrix. */
 interface CellParams {
