@@ -1,4 +1,19 @@
-/** memfd.exec: W^X for memfds — MFD_EXEC, MFD_NOEXEC_SEAL, F_SEAL_EXEC and the per-pid-namespace vm.memfd_noexec policy. */
+/**
+ * memfd.exec: W^X for memfds — MFD_EXEC, MFD_NOEXEC_SEAL, F_SEAL_EXEC and the per-pid-namespace vm.memfd_noexec policy.
+ *
+ * Kernel checks: exec bits and seals (mm/shmem.c shmem_setattr, mm/memfd.c memfd_add_seals, memfd_alloc_file;
+ * read in 7.2.13 and 7.3-rc7, measured on 6.18)
+ *   1. F_SEAL_EXEC: fchmod changing a bit of 0111 → EPERM | refused: memfd.exec.seal_exec_fchmod@to_0777 | accepted: memfd.exec.seal_exec_fchmod@to_0600
+ *   2. F_SEAL_EXEC: path chmod through /proc/self/fd/N → EPERM | refused: memfd.exec.seal_exec_path_chmod@chmod | accepted: n/a (the same variant changes rw bits and succeeds)
+ *   3. F_SEAL_EXEC on a mode with any exec bit implies SHRINK|GROW|WRITE|FUTURE_WRITE | refused: memfd.exec.seal_exec_implied_seals@mode_0601 | accepted: memfd.exec.seal_exec_implied_seals@mode_0666
+ *   4. the implied F_SEAL_WRITE under a writable shared mapping → EBUSY | refused: memfd.exec.seal_exec_with_writable_mapping@executable | accepted: memfd.exec.seal_exec_with_writable_mapping@not_executable
+ *   5. execveat of a memfd without exec bits → EACCES | refused: memfd.exec.execveat@mfd_noexec_seal | accepted: memfd.exec.execveat@mfd_exec
+ * Kernel checks: vm.memfd_noexec (kernel/pid_sysctl.h pid_mfd_noexec_dointvec_minmax, include/linux/pid_namespace.h
+ * pidns_memfd_noexec_scope; read in 7.2.13 and 7.3-rc7)
+ *   1. a value outside 0..2 → EINVAL | refused: memfd.exec.sysctl_invalid_values | accepted: memfd.exec.sysctl_namespaced
+ *   2. a value below the parent namespace's → EINVAL | refused: memfd.exec.sysctl_child_inherits_floor | accepted: memfd.exec.sysctl_lower_in_own_namespace
+ *   3. the parent's later value is still the floor (max over ancestors) | refused: memfd.exec.sysctl_parent_raises_after_fork | accepted: memfd.exec.sysctl_parent_lowers_after_fork
+ */
 import { __chmod, __fchmod } from '../../lib/sys/fd.js';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

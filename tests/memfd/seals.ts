@@ -1,4 +1,27 @@
-/** memfd.seals: the seal × operation matrix, F_ADD_SEALS argument checking, and how seals travel with the inode. */
+/**
+ * memfd.seals: the seal × operation matrix, F_ADD_SEALS argument checking, and how seals travel with the inode.
+ *
+ * Kernel checks: F_ADD_SEALS / F_GET_SEALS (mm/memfd.c memfd_fcntl, memfd_add_seals, memfd_get_seals;
+ * read in 7.2.13 and 7.3-rc7, measured on 6.18 and 6.1.176)
+ *   1. fd not open for writing (FMODE_WRITE) → EPERM | refused: memfd.seals.rdonly_fd_cannot_add | accepted: memfd.seals.shared_through_proc_reopen
+ *   2. a bit outside F_ALL_SEALS → EINVAL | refused: memfd.seals.unknown_bits | accepted: memfd.seals.all_seals_at_once
+ *   3. the arg is an unsigned int since 6.4: bits 32..63 are dropped | refused: n/a (nothing above bit 31 reaches the check) | accepted: memfd.seals.upper_32_bits
+ *   4. not a shmem/hugetlbfs file (no seals pointer) → EINVAL | refused: memfd.seals.other_files@dev_null | accepted: memfd.seals.other_files@shmem_tmpfile
+ *   5. F_SEAL_SEAL already set → EPERM | refused: memfd.seals.seal_seal_blocks_every_seal@shrink | accepted: memfd.seals.add_zero_and_repeat
+ *   6. memfd without MFD_ALLOW_SEALING carries F_SEAL_SEAL → EPERM | refused: memfd.seals.without_allow_sealing | accepted: memfd.create.flags@allow_sealing
+ *   7. F_SEAL_WRITE while a writable shared mapping exists → EBUSY | refused: memfd.seals.write_with_existing_mapping@shared_rw | accepted: memfd.seals.write_with_existing_mapping@shared_rw_unmapped
+ *   8. F_SEAL_WRITE while pages are pinned (memfd_wait_for_pins) → EBUSY | refused: memfd.seals.write_while_pinned@shmem | accepted: memfd.seals.write_with_existing_mapping@private_rw
+ *   9. the order of checks 1, 2, 5, 7 | refused: memfd.seals.check_order@rdonly_fd_unknown_bit | accepted: n/a (each variant makes two checks fail)
+ * Kernel checks: sealed operations (mm/shmem.c shmem_setattr, shmem_fallocate, shmem_file_write_iter via
+ * file_remove_privs/generic_write_checks, mm/memfd.c memfd_check_seals_mmap, fs/hugetlbfs/inode.c)
+ *   1. F_SEAL_WRITE/FUTURE_WRITE: write → EPERM | refused: memfd.seals.write@write | accepted: memfd.seals.shrink@write
+ *   2. F_SEAL_WRITE: writable MAP_SHARED mmap → EPERM | refused: memfd.seals.write@mmap_shared_rw | accepted: memfd.seals.write@mmap_private_rw
+ *   3. F_SEAL_WRITE: mprotect(PROT_WRITE) of a read-only shared mapping → EACCES (6.7+) | refused: memfd.seals.write@mprotect_write | accepted: memfd.seals.grow@mprotect_write
+ *   4. F_SEAL_GROW: size increase (ftruncate, fallocate, write beyond EOF) → EPERM | refused: memfd.seals.grow@ftruncate_grow | accepted: memfd.seals.grow@ftruncate_shrink
+ *   5. F_SEAL_SHRINK: size decrease (ftruncate, O_TRUNC) → EPERM | refused: memfd.seals.shrink@ftruncate_shrink | accepted: memfd.seals.shrink@ftruncate_grow
+ *   6. F_SEAL_EXEC: a mode change of the exec bits → EPERM | refused: memfd.seals.exec@fchmod_exec_bit | accepted: memfd.seals.exec@fchmod_other_bits
+ *   7. F_SEAL_GROW on hugetlbfs against mmap growth (hugetlbfs_file_mmap) | refused: memfd.seals.grow_by_mmap@hugetlb_2m_shared_rw | accepted: memfd.seals.grow_by_mmap@hugetlb_2m_shared_ro
+ */
 import { __pipe2 } from '../../lib/sys/fd.js';
 import { defineCase, type CaseDef } from '../../lib/harness/case.js';
 import type { CaseContext } from '../../lib/harness/context.js';
