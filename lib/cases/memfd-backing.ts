@@ -2,9 +2,10 @@
 import type { Requires } from '../harness/case.js';
 import type { CaseContext } from '../harness/context.js';
 import { expectOk } from '../harness/expect.js';
-import { __fallocate } from '../sys/io.js';
+import { __fallocate, pwrite } from '../sys/io.js';
 import { __memfdCreate } from '../sys/memfd.js';
-import { MFD_HUGE_1GB, MFD_HUGE_2MB, MFD_HUGETLB } from '../uapi/index.js';
+import { mmap } from '../sys/mman.js';
+import { MAP_SHARED, MFD_HUGE_1GB, MFD_HUGE_2MB, MFD_HUGETLB, PROT_READ, PROT_WRITE } from '../uapi/index.js';
 import { availableHugepages, hugepageDir, hugepagePoolText } from './memfd-hugepages.js';
 import { PAGE, uniqueName } from './memfd.js';
 
@@ -66,4 +67,26 @@ export function leaveFreePages(ctx: CaseContext<unknown>, b: MemfdBacking, keep:
   expectOk(__fallocate(holder, 0, 0n, BigInt(extra) * b.page), `fallocate of ${extra} huge pages into a holder memfd`);
   const left = freePages(b);
   if (left !== keep) ctx.skip(`${left} huge pages are free after taking ${extra}, not ${keep} (another user of the pool?)`);
+}
+
+/** Writes len bytes of `byte` at offset of a memfd on b: pwrite on shmem, stores through a shared mapping on hugetlbfs. */
+export function fillOn(b: MemfdBacking, fd: number, offset: bigint, len: bigint, byte: number): void {
+  if (!b.hugeKb) {
+    pwrite(fd, Buffer.alloc(Number(len), byte), offset);
+    return;
+  }
+  // hugetlbfs has no write(2): map the huge pages the range touches and store through the mapping.
+  const start = offset - (offset % b.page);
+  const end = ((offset + len + b.page - 1n) / b.page) * b.page;
+  const map = mmap(Number(end - start), PROT_READ | PROT_WRITE, MAP_SHARED, fd, start);
+  try {
+    map.bytes.fill(byte, Number(offset - start), Number(offset - start + len));
+  } finally {
+    map.close();
+  }
+}
+
+/** st_blocks (512-byte units) of n allocated pages of b. */
+export function blocksOf(b: MemfdBacking, n: bigint): bigint {
+  return (n * b.page) / 512n;
 }
