@@ -39,7 +39,8 @@ export function backingNamed(name: string): MemfdBacking {
 /** A new memfd on backing b with the extra flags, closed after the case; creation is asserted to succeed. */
 export function memfdOn(ctx: CaseContext<unknown>, b: MemfdBacking, flags: number, tag = b.name): number {
   const all = (b.flags | flags) >>> 0;
-  return ctx.trackFd(Number(expectOk(__memfdCreate(uniqueName(tag), all), `memfd_create(${b.name}, flags 0x${all.toString(16)})`)));
+  const r = __memfdCreate(uniqueName(tag), all);
+  return ctx.trackFd(Number(expectOk(r, `memfd_create(${b.name}, flags 0x${all.toString(16)})`)));
 }
 
 /** Free minus reserved huge pages of b's size (Infinity for shmem, whose pages are not a pool). */
@@ -50,7 +51,8 @@ export function freePages(b: MemfdBacking): number {
 /** Skips unless n pages of b can be allocated (always true for shmem), naming the pool it looked at. */
 export function requireFreePages(ctx: CaseContext<unknown>, b: MemfdBacking, n: number): void {
   const free = freePages(b);
-  if (free < n) ctx.skip(`needs ${n} free ${b.hugeKb} kB huge page(s), ${free} available (${hugepagePoolText(b.hugeKb)})`);
+  if (free < n)
+    ctx.skip(`needs ${n} free ${b.hugeKb} kB huge page(s), ${free} available (${hugepagePoolText(b.hugeKb)})`);
 }
 
 /**
@@ -62,11 +64,14 @@ export function leaveFreePages(ctx: CaseContext<unknown>, b: MemfdBacking, keep:
   const extra = freePages(b) - keep;
   if (extra === 0) return;
   if (!ctx.env.inSuiteGuest)
-    ctx.skip(`needs exactly ${keep} free ${b.hugeKb} kB huge page(s), ${keep + extra} are free (${hugepagePoolText(b.hugeKb)}); only a suite guest takes pool pages`);
+    ctx.skip(`needs exactly ${keep} free ${b.hugeKb} kB huge page(s), ${keep + extra} are free `
+      + `(${hugepagePoolText(b.hugeKb)}); only a suite guest takes pool pages`);
   const holder = memfdOn(ctx, b, 0, 'holder');
-  expectOk(__fallocate(holder, 0, 0n, BigInt(extra) * b.page), `fallocate of ${extra} huge pages into a holder memfd`);
+  const taken = __fallocate(holder, 0, 0n, BigInt(extra) * b.page);
+  expectOk(taken, `fallocate of ${extra} huge pages into a holder memfd`);
   const left = freePages(b);
-  if (left !== keep) ctx.skip(`${left} huge pages are free after taking ${extra}, not ${keep} (another user of the pool?)`);
+  if (left !== keep)
+    ctx.skip(`${left} huge pages are free after taking ${extra}, not ${keep} (another user of the pool?)`);
 }
 
 /** Writes len bytes of `byte` at offset of a memfd on b: pwrite on shmem, stores through a shared mapping on hugetlbfs. */

@@ -30,7 +30,9 @@ export function unshareWrapper(unshare: string): string[] {
 // unshare(1) --pid --fork --kill-child from util-linux; the child is killed with unshare on timeout.
 // Per-namespace state changed there (vm.memfd_noexec) never reaches this namespace.
 /** Runs an exported function of a case module as pid 1 of a new pid namespace, through the harness's probe runner. */
-export function runInNewPidNamespace(unshare: string, module: string, fn: string, args: unknown[], timeoutMs = 20000): NsOutcome {
+export function runInNewPidNamespace(
+  unshare: string, module: string, fn: string, args: unknown[], timeoutMs = 20000,
+): NsOutcome {
   return runProbe(module, fn, args, { wrapper: unshareWrapper(unshare), timeoutMs });
 }
 
@@ -38,7 +40,9 @@ export function runInNewPidNamespace(unshare: string, module: string, fn: string
  * Starts fn of module as pid 1 of a new pid namespace without waiting for it: the caller acts while the child
  * runs (memfd_test.c changes vm.memfd_noexec after the child namespace exists) and then awaits `done`.
  */
-export function startInNewPidNamespace(unshare: string, module: string, fn: string, args: unknown[], timeoutMs = 20000): { done: Promise<NsOutcome> } {
+export function startInNewPidNamespace(
+  unshare: string, module: string, fn: string, args: unknown[], timeoutMs = 20000,
+): { done: Promise<NsOutcome> } {
   const [cmd, ...argv] = probeArgv(module, fn, args, unshareWrapper(unshare));
   const child = spawn(cmd as string, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';

@@ -148,11 +148,14 @@ export function fallocateInChild(backing: string, offset: string, len: string): 
 // wraparound check shmem_fallocate has, so end wraps to a huge index and the loop allocates past the last page of the
 // range until the pool is empty (pages beyond LLONG_MAX >> PAGE_SHIFT that eviction never frees). The case leaves
 // exactly one free huge page, so a wrapping loop fails with ENOSPC on its second page instead of taking the pool.
-const HUGE_LAST_PAGE_UNSAFE = 'allocates huge pages at the end of the file range: on 6.1 closing the file hits BUG_ON in clear_inode, and a wrapping allocation loop would take pages eviction never frees';
+const HUGE_LAST_PAGE_UNSAFE = 'allocates huge pages at the end of the file range: on 6.1 closing the file hits BUG_ON '
+  + 'in clear_inode, and a wrapping allocation loop would take pages eviction never frees';
 
 const fallocateLimits = defineCase<LimitParams>({
   id: 'memfd.limits.fallocate',
-  doc: 'fallocate allocates the last page below INT64_MAX on every backing, and refuses a negative offset, a zero length and a range past s_maxbytes; a range whose page-rounded end overflows allocates its one page (shmem of 7.3 refuses it with EFBIG) and never more',
+  doc: 'fallocate allocates the last page below INT64_MAX on every backing, and refuses a negative offset, a zero length '
+    + 'and a range past s_maxbytes; a range whose page-rounded end overflows allocates its one page (shmem of 7.3 '
+    + 'refuses it with EFBIG) and never more',
   tags: { kernelFn: ['open.c:vfs_fallocate', 'shmem.c:shmem_fallocate', 'inode.c:hugetlbfs_fallocate'] },
   variants: limitVariants(FALLOCATE_POINTS).map((v) => (v.params.backing !== 'shmem' && v.params.outcome === 'OK'
     ? { ...v, requires: { ...v.requires, hostUnsafe: HUGE_LAST_PAGE_UNSAFE } } : v)),
@@ -168,13 +171,17 @@ const fallocateLimits = defineCase<LimitParams>({
     const what = `fallocate(0, offset ${offset}, len ${len}) on ${b.name}`;
     const p = ctx.probe('fallocateInChild', [b.name, `${offset}`, `${len}`], { timeoutMs: 20000 });
     const seen = p.value as FallocateSeen | undefined;
-    if (!seen) throw new CaseFailure(`${what}: the child making the call ended (status ${p.status}, signal ${p.signal}${p.timedOut ? ', timed out' : ''}) without a result: ${p.stderr.trim().slice(-300)}`);
+    const ended = `status ${p.status}, signal ${p.signal}${p.timedOut ? ', timed out' : ''}`;
+    if (!seen) throw new CaseFailure(`${what}: the child making the call ended (${ended}) without a result: ${p.stderr.trim().slice(-300)}`);
     ctx.observe('outcome', seen.outcome);
     ctx.observe('took', seen.took);
     if (p.status !== 0)
-      throw new CaseFailure(`${what} returned ${seen.outcome} (took ${seen.took} huge pages), but closing the memfd at exit did not complete (status ${p.status}, signal ${p.signal}${p.timedOut ? ', timed out' : ''}): the kernel could not evict the file (6.1: kernel BUG at fs/inode.c clear_inode, a huge page remove_inode_hugepages never freed)`);
+      throw new CaseFailure(`${what} returned ${seen.outcome} (took ${seen.took} huge pages), but closing the memfd at `
+        + `exit did not complete (${ended}): the kernel could not evict the file (6.1: kernel BUG at fs/inode.c `
+        + 'clear_inode, a huge page remove_inode_hugepages never freed)');
     if (want === 'OK' && b.hugeKb && seen.outcome === 'ENOSPC')
-      throw new CaseFailure(`${what}: ENOSPC with one free huge page for a range inside one huge page (took ${seen.took}): the allocation loop ran past the range (hugetlbfs_fallocate's end = offset + len + hpage_size - 1 wrapped)`);
+      throw new CaseFailure(`${what}: ENOSPC with one free huge page for a range inside one huge page (took ${seen.took}): `
+        + "the allocation loop ran past the range (hugetlbfs_fallocate's end = offset + len + hpage_size - 1 wrapped)");
     expectEq(seen.outcome, want, what);
     if (want === 'OK') {
       expectEq(seen.size, `${offset + len}`, 'st_size after fallocate');
