@@ -1,4 +1,4 @@
-/** Running a probe of a memfd case as pid 1 of a new pid namespace (vm.memfd_noexec is per pid namespace). */
+/** Probe children that must not block the case: as pid 1 of a new pid namespace, or where exiting may hit a kernel BUG. */
 import { existsSync, readlinkSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -37,25 +37,41 @@ export function runInNewPidNamespace(
 }
 
 /**
+ * Starts a probe child (under wrapper) without waiting for it; `done` resolves when it has exited and closed its
+ * output, or timeoutMs (scaled) after the start: it is then SIGKILLed and, two seconds later, given up on even if it
+ * never dies (a task that oopsed in the kernel holding a lock never does), with what it printed so far.
+ */
+export function startProbe(
+  module: string, fn: string, args: unknown[], wrapper: readonly string[] = [], timeoutMs = 20000,
+): { done: Promise<NsOutcome> } {
+  const [cmd, ...argv] = probeArgv(module, fn, args, wrapper);
+  const child = spawn(cmd as string, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+  const done = new Promise<NsOutcome>((resolve) => {
+    let timedOut = false;
+    const finish = (status: number | null, signal: string | null) => {
+      clearTimeout(timer);
+      resolve({ status, signal, value: probeValue(stdout), stderr, timedOut });
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+      setTimeout(() => finish(null, null), 2000).unref();
+    }, Math.round(timeoutMs * timeoutScale()));
+    child.on('close', (status, signal) => finish(status, signal ?? null));
+  });
+  return { done };
+}
+
+/**
  * Starts fn of module as pid 1 of a new pid namespace without waiting for it: the caller acts while the child
  * runs (memfd_test.c changes vm.memfd_noexec after the child namespace exists) and then awaits `done`.
  */
 export function startInNewPidNamespace(
   unshare: string, module: string, fn: string, args: unknown[], timeoutMs = 20000,
 ): { done: Promise<NsOutcome> } {
-  const [cmd, ...argv] = probeArgv(module, fn, args, unshareWrapper(unshare));
-  const child = spawn(cmd as string, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-  let timedOut = false;
-  const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, Math.round(timeoutMs * timeoutScale()));
-  const done = new Promise<NsOutcome>((resolve) => {
-    child.on('close', (status, signal) => {
-      clearTimeout(timer);
-      resolve({ status, signal: signal ?? null, value: probeValue(stdout), stderr, timedOut });
-    });
-  });
-  return { done };
+  return startProbe(module, fn, args, unshareWrapper(unshare), timeoutMs);
 }
