@@ -22,12 +22,30 @@ export function parseKernelRelease(rel: string): KernelVersion {
   return { release: rel, parts: [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)] };
 }
 
+// Debian names its kernels by ABI ("6.1.0-50-amd64"), not by the stable release they carry; /proc/version ends
+// with that release ("... Debian 6.1.176-1 (2026-...)"). Fixture ranges keyed on stable backports (6.1.149) need it.
+/** The kernel version, with the stable patch level /proc/version names when uname -r hides it (Debian's x.y.0-N). */
+export function runningKernelVersion(rel: string, procVersion: string | null): KernelVersion {
+  const k = parseKernelRelease(rel);
+  const m = procVersion ? / Debian (\d+)\.(\d+)\.(\d+)[-~+]/.exec(procVersion) : null;
+  if (!m || k.parts[2] !== 0 || Number(m[1]) !== k.parts[0] || Number(m[2]) !== k.parts[1]) return k;
+  return { release: rel, parts: [k.parts[0], k.parts[1], Number(m[3])] };
+}
+
+function procVersion(): string | null {
+  try {
+    return readFileSync('/proc/version', 'utf8');
+  } catch {
+    return null;
+  }
+}
+
 /** True when a .config's header ("# Linux/x86 7.2.13 Kernel Configuration") names the running kernel's version. */
-export function configMatchesRelease(text: string, rel: string): boolean {
+export function configMatchesRelease(text: string, rel: string, procVersionText: string | null = null): boolean {
   const m = /^# Linux\/\S+ (\d+\.\d+(?:\.\d+)?)\S* Kernel Configuration$/m.exec(text.slice(0, 512));
   if (!m) return false;
   const a = parseKernelRelease(m[1] as string).parts;
-  const b = parseKernelRelease(rel).parts;
+  const b = runningKernelVersion(rel, procVersionText).parts;
   return a[0] === b[0] && a[1] === b[1] && a[2] === b[2];
 }
 
@@ -44,7 +62,7 @@ function readKconfig(rel: string): Map<string, string> | null {
     const guestConfig = (): string | null => {
       if (!given || !existsSync(given)) return null;
       const t = readFileSync(given, 'utf8');
-      return configMatchesRelease(t, rel) ? t : null;
+      return configMatchesRelease(t, rel, procVersion()) ? t : null;
     };
     let fromGuest: string | null = null;
     if (existsSync('/proc/config.gz')) text = gunzipSync(readFileSync('/proc/config.gz')).toString();
@@ -102,7 +120,7 @@ const KVM_API_VERSION = 12;
 
 /** Facts about this machine and kernel; KVM facts are probed on first use. */
 export class Env {
-  /** Kernel version. */ readonly kernel = parseKernelRelease(release());
+  /** Kernel version (the stable patch level of a Debian kernel from /proc/version). */ readonly kernel = runningKernelVersion(release(), procVersion());
   /** Machine architecture (node's name, e.g. x64). */ readonly arch = arch();
   /** Hostname. */ readonly host = hostname();
   /** Page size in bytes. */ readonly pageSize = 4096n;

@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 export interface ProbeOptions {
   /** fds of this process to hand to the child as fds 3, 4, … (in order). */ fds?: number[];
   /** Milliseconds before the child is killed (default 10000). */ timeoutMs?: number;
+  /** A command the child runs under, e.g. ['unshare', '--pid', '--fork']: it gets node's argv appended. */
+  wrapper?: readonly string[];
 }
 
 /** How a probe ended: its exit status or the signal that killed it, and what it printed. */
@@ -20,19 +22,30 @@ export interface ProbeOutcome {
 
 const MAIN = fileURLToPath(new URL('./probe-main.js', import.meta.url));
 
-/** Spawns node probe-main.js <module> <fn> <args>; the child gets the given fds as 3, 4, …. */
+/** The argv of a probe child (wrapper first, then node probe-main.js <module> <fn> <args>), BigInts encoded. */
+export function probeArgv(module: string, fn: string, args: unknown[], wrapper: readonly string[] = []): string[] {
+  const json = JSON.stringify(args, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v));
+  return [...wrapper, process.execPath, MAIN, module, fn, json];
+}
+
+/** The value a probe child printed on its PROBE-RESULT line, undefined when it printed none. */
+export function probeValue(stdout: string): unknown {
+  const m = /^PROBE-RESULT (.*)$/m.exec(stdout);
+  return m ? (JSON.parse(m[1] as string) as unknown) : undefined;
+}
+
+/** Spawns node probe-main.js <module> <fn> <args> (under opts.wrapper); the child gets the given fds as 3, 4, …. */
 export function runProbe(module: string, fn: string, args: unknown[], opts: ProbeOptions = {}): ProbeOutcome {
   const fds = opts.fds ?? [];
-  const r = spawnSync(process.execPath, [MAIN, module, fn, JSON.stringify(args, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v))], {
+  const [cmd, ...argv] = probeArgv(module, fn, args, opts.wrapper);
+  const r = spawnSync(cmd as string, argv, {
     stdio: ['ignore', 'pipe', 'pipe', ...fds],
     timeout: Math.round((opts.timeoutMs ?? 10000) * timeoutScale()),
     killSignal: 'SIGKILL',
     encoding: 'utf8',
   });
   const timedOut = (r.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT';
-  let value: unknown;
-  const m = /^PROBE-RESULT (.*)$/m.exec(r.stdout ?? '');
-  if (m) value = JSON.parse(m[1] as string);
+  const value = probeValue(r.stdout ?? '');
   const sig = r.signal ?? null;
   return { status: r.status, signal: sig, value, stderr: r.stderr ?? '', timedOut };
 }

@@ -1,4 +1,17 @@
-/** memfd.create: memfd_create(2) flags, names, and the state of a new memfd (seals, mode, fd flags, /proc link). */
+/**
+ * memfd.create: memfd_create(2) flags, names, and the state of a new memfd (seals, mode, fd flags, /proc link).
+ *
+ * Kernel checks: memfd_create (mm/memfd.c SYSCALL memfd_create, sanitize_flags, alloc_name,
+ * check_sysctl_memfd_noexec; read in 7.2.13 and 7.3-rc7, measured on 6.18)
+ *   1. a flag bit outside MFD_ALL_FLAGS without MFD_HUGETLB → EINVAL | refused: memfd.create.unknown_flag_bit@bit5 | accepted: memfd.create.flags@cloexec_exec_allow_sealing
+ *   2. with MFD_HUGETLB a bit outside MFD_ALL_FLAGS and the size field → EINVAL | refused: memfd.hugetlb.unknown_bits | accepted: memfd.hugetlb.size_encoding@2mb
+ *   3. a size encoding without MFD_HUGETLB → EINVAL | refused: memfd.hugetlb.size_without_hugetlb@huge_2mb | accepted: memfd.hugetlb.size_encoding@2mb
+ *   4. MFD_EXEC together with MFD_NOEXEC_SEAL → EINVAL | refused: memfd.create.exec_with_noexec_seal@alone | accepted: memfd.create.flags@exec
+ *   5. vm.memfd_noexec=2 without MFD_NOEXEC_SEAL → EACCES | refused: memfd.exec.sysctl_2 | accepted: memfd.exec.sysctl_1
+ *   6. name longer than MFD_NAME_MAX_LEN (249) → EINVAL | refused: memfd.create.name_length@len250 | accepted: memfd.create.name_length@len249
+ *   7. name unreadable (strncpy_from_user fails) → EFAULT | refused: memfd.create.name_bad_pointer@null | accepted: memfd.create.name_length@len0
+ *   8. a huge page size the kernel has no hstate for → ENODEV (hugetlb_file_setup) | refused: memfd.hugetlb.size_encoding@16gb | accepted: memfd.hugetlb.size_encoding@2mb
+ */
 import { defineCase } from '../../lib/harness/case.js';
 import { expectErrno, expectEq, expectOk, expectTrue, CaseFailure } from '../../lib/harness/expect.js';
 import { __getSeals, fcntl, getFl } from '../../lib/sys/fcntl.js';

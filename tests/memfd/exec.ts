@@ -1,6 +1,23 @@
-/** memfd.exec: W^X for memfds — MFD_EXEC, MFD_NOEXEC_SEAL, F_SEAL_EXEC and the per-pid-namespace vm.memfd_noexec policy. */
+/**
+ * memfd.exec: W^X for memfds — MFD_EXEC, MFD_NOEXEC_SEAL, F_SEAL_EXEC and the per-pid-namespace vm.memfd_noexec policy.
+ *
+ * Kernel checks: exec bits and seals (mm/shmem.c shmem_setattr, mm/memfd.c memfd_add_seals, memfd_alloc_file;
+ * read in 7.2.13 and 7.3-rc7, measured on 6.18)
+ *   1. F_SEAL_EXEC: fchmod changing a bit of 0111 → EPERM | refused: memfd.exec.seal_exec_fchmod@to_0777 | accepted: memfd.exec.seal_exec_fchmod@to_0600
+ *   2. F_SEAL_EXEC: path chmod through /proc/self/fd/N → EPERM | refused: memfd.exec.seal_exec_path_chmod@chmod | accepted: n/a (the same variant changes rw bits and succeeds)
+ *   3. F_SEAL_EXEC on a mode with any exec bit implies SHRINK|GROW|WRITE|FUTURE_WRITE | refused: memfd.exec.seal_exec_implied_seals@mode_0601 | accepted: memfd.exec.seal_exec_implied_seals@mode_0666
+ *   4. the implied F_SEAL_WRITE under a writable shared mapping → EBUSY | refused: memfd.exec.seal_exec_with_writable_mapping@executable | accepted: memfd.exec.seal_exec_with_writable_mapping@not_executable
+ *   5. execveat of a memfd without exec bits → EACCES | refused: memfd.exec.execveat@mfd_noexec_seal | accepted: memfd.exec.execveat@mfd_exec
+ * Kernel checks: vm.memfd_noexec (kernel/pid_sysctl.h pid_mfd_noexec_dointvec_minmax, include/linux/pid_namespace.h
+ * pidns_memfd_noexec_scope; read in 7.2.13 and 7.3-rc7)
+ *   1. a value outside 0..2 → EINVAL | refused: memfd.exec.sysctl_invalid_values | accepted: memfd.exec.sysctl_namespaced
+ *   2. a value below the parent namespace's → EINVAL | refused: memfd.exec.sysctl_child_inherits_floor | accepted: memfd.exec.sysctl_lower_in_own_namespace
+ *   3. the parent's later value is still the floor (max over ancestors) | refused: memfd.exec.sysctl_parent_raises_after_fork | accepted: memfd.exec.sysctl_parent_lowers_after_fork
+ */
 import { __chmod, __fchmod } from '../../lib/sys/fd.js';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { defineCase } from '../../lib/harness/case.js';
 import { expectErrno, expectEq, expectOk, outcome, CaseFailure, HarnessError } from '../../lib/harness/expect.js';
 import type { CaseContext } from '../../lib/harness/context.js';
@@ -15,9 +32,11 @@ import {
   MFD_HUGETLB, MFD_NOEXEC_SEAL, O_CLOEXEC, O_RDONLY, O_WRONLY, PROT_READ, PROT_WRITE, SYSCALL,
 } from '../../lib/uapi/index.js';
 import {
-  MATRIX_SIZE, MEMFD_NOEXEC_SYSCTL, NEEDS_MEMFD_EXEC_API, SEAL_EXEC_IMPLIES, expectSeals, findInPath,
-  modeOf, newMemfd, octal, pidNamespaceId, requireDefaultExecPolicy, runInNewPidNamespace, sealText, sealableMemfd, uniqueName,
+  MEMFD_NOEXEC_SYSCTL, NEEDS_MEMFD_EXEC_API, SEAL_EXEC_IMPLIES, expectSeals, HUGEPAGES_SYSFS, modeOf, newMemfd,
+  octal, requireDefaultExecPolicy, sealText, uniqueName,
 } from '../../lib/cases/memfd.js';
+import { MATRIX_SIZE, sealableMemfd } from '../../lib/cases/memfd-seal-matrix.js';
+import { findInPath, pidNamespaceId, runInNewPidNamespace, startInNewPidNamespace } from '../../lib/cases/memfd-pidns.js';
 
 const noexecSeal = defineCase({
   id: 'memfd.exec.noexec_seal_state',
@@ -226,29 +245,72 @@ export type NsStep =
   | { op: 'write'; value: string }
   | { op: 'read' }
   | { op: 'create'; flags: number }
-  | { op: 'nested'; steps: NsStep[] };
+  | { op: 'nested'; steps: NsStep[] }
+  | { op: 'wait_file'; path: string }
+  | { op: 'nested_then_write'; value: string; steps: NsStep[] };
 
 /** What a step found. */
 export type NsResult =
   | { op: 'write'; value: string; outcome: string }
   | { op: 'read'; value: string }
   | { op: 'create'; flags: number; outcome: string; mode?: number; seals?: number }
-  | { op: 'nested'; results?: NsResult[]; error?: string };
+  | { op: 'nested'; results?: NsResult[]; error?: string }
+  | { op: 'wait_file'; outcome: string }
+  | { op: 'nested_then_write'; outcome: string; results?: NsResult[]; error?: string };
 
 // Refuses to touch the sysctl unless it really is pid 1 of a namespace other than outerNs.
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Waits (polling) until path exists or timeoutMs passed; true when it appeared. */
+async function waitForFile(path: string, timeoutMs: number): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (!existsSync(path)) {
+    if (Date.now() > end) return false;
+    await sleep(10);
+  }
+  return true;
+}
+
+/** Writes value to this namespace's vm.memfd_noexec; 'OK' or the errno name (open failures prefixed). */
+function writeNoexecSysctl(value: string): string {
+  const o = __open(MEMFD_NOEXEC_SYSCTL, O_WRONLY | O_CLOEXEC);
+  if (o.ret < 0) return `open: ${outcome(o)}`;
+  const w = __write(o.ret, Buffer.from(`${value}\n`));
+  close(o.ret);
+  return outcome(w);
+}
+
+// nested_then_write follows memfd_test.c's test_sysctl_nested "after fork" checks: the child namespace is created
+// first and waits (memfd_test.c: on a semaphore; here: for a file) while its parent changes vm.memfd_noexec.
 /** Probe run as pid 1 of a new pid namespace: performs the steps and returns what each found. */
-export function nsRunSteps(outerNs: string, steps: NsStep[], unshare: string): NsResult[] {
+export async function nsRunSteps(outerNs: string, steps: NsStep[], unshare: string): Promise<NsResult[]> {
   const here = pidNamespaceId();
   if (getpid() !== 1 || here === outerNs) throw new Error(`refusing to write ${MEMFD_NOEXEC_SYSCTL}: not pid 1 of a new pid namespace (pid ${getpid()}, ${here})`);
   const out: NsResult[] = [];
   for (const step of steps) {
     switch (step.op) {
-      case 'write': {
-        const o = __open(MEMFD_NOEXEC_SYSCTL, O_WRONLY | O_CLOEXEC);
-        if (o.ret < 0) { out.push({ op: 'write', value: step.value, outcome: `open: ${outcome(o)}` }); break; }
-        const w = __write(o.ret, Buffer.from(`${step.value}\n`));
-        close(o.ret);
-        out.push({ op: 'write', value: step.value, outcome: outcome(w) });
+      case 'write':
+        out.push({ op: 'write', value: step.value, outcome: writeNoexecSysctl(step.value) });
+        break;
+      case 'wait_file': {
+        writeFileSync(`${step.path}.ready`, '');
+        out.push({ op: 'wait_file', outcome: (await waitForFile(step.path, 15000)) ? 'OK' : 'ETIMEDOUT' });
+        break;
+      }
+      case 'nested_then_write': {
+        const dir = mkdtempSync(join(tmpdir(), 'gmem-memfd-ns-'));
+        const go = join(dir, 'go');
+        const childSteps: NsStep[] = [{ op: 'wait_file', path: go }, ...step.steps];
+        const child = startInNewPidNamespace(unshare, import.meta.url, 'nsRunSteps', [here, childSteps, unshare]);
+        const ready = await waitForFile(`${go}.ready`, 15000);
+        const written = ready ? writeNoexecSysctl(step.value) : 'child namespace never became ready';
+        writeFileSync(go, '');
+        const n = await child.done;
+        rmSync(dir, { recursive: true, force: true });
+        const res = n.value as NsResult[] | undefined;
+        out.push(n.status === 0 && Array.isArray(res) && res[0]?.op === 'wait_file' && res[0].outcome === 'OK'
+          ? { op: 'nested_then_write', outcome: written, results: res.slice(1) }
+          : { op: 'nested_then_write', outcome: written, error: `status ${n.status} signal ${n.signal}: ${n.stderr.trim().slice(-300)}` });
         break;
       }
       case 'read':
@@ -290,7 +352,8 @@ type Want =
   | { op: 'write'; outcome: string }
   | { op: 'read'; value: string }
   | { op: 'create'; outcome: string; mode?: number; seals?: number }
-  | { op: 'nested'; wants: Want[] };
+  | { op: 'nested'; wants: Want[] }
+  | { op: 'nested_then_write'; outcome: string; wants: Want[] };
 
 function expectResults(got: NsResult[], wants: Want[], where: string): void {
   expectEq(got.length, wants.length, `${where}: number of step results`);
@@ -307,6 +370,10 @@ function expectResults(got: NsResult[], wants: Want[], where: string): void {
     } else if (w.op === 'nested' && g.op === 'nested') {
       if (g.error !== undefined || !g.results) throw new HarnessError(`${at}: nested pid-namespace child failed: ${g.error}`);
       expectResults(g.results, w.wants, `${where} > nested namespace`);
+    } else if (w.op === 'nested_then_write' && g.op === 'nested_then_write') {
+      if (g.error !== undefined || !g.results) throw new HarnessError(`${at}: nested pid-namespace child failed: ${g.error}`);
+      expectEq(g.outcome, w.outcome, `${at}: the parent writing vm.memfd_noexec while the child namespace exists`);
+      expectResults(g.results, w.wants, `${where} > nested namespace (parent wrote after it was created)`);
     } else throw new HarnessError(`${at}: result of kind ${g.op} for a ${w.op} step`);
   });
 }
@@ -320,6 +387,8 @@ const NS_SELFTESTS: Record<string, readonly string[]> = {
   'memfd.exec.sysctl_1': ['memfd_test.c:test_sysctl_simple', 'memfd_test.c:test_sysctl_sysctl1', 'memfd_test.c:test_sysctl_set_sysctl1'],
   'memfd.exec.sysctl_2': ['memfd_test.c:test_sysctl_simple', 'memfd_test.c:test_sysctl_sysctl2', 'memfd_test.c:test_sysctl_set_sysctl2'],
   'memfd.exec.sysctl_lower_in_own_namespace': ['memfd_test.c:test_sysctl_simple', 'memfd_test.c:test_sysctl_set_sysctl0'],
+  'memfd.exec.sysctl_parent_raises_after_fork': ['memfd_test.c:test_sysctl_nested', 'memfd_test.c:test_sysctl_sysctl1_failset', 'memfd_test.c:test_sysctl_sysctl2_failset'],
+  'memfd.exec.sysctl_parent_lowers_after_fork': ['memfd_test.c:test_sysctl_nested', 'memfd_test.c:test_sysctl_sysctl1', 'memfd_test.c:test_sysctl_sysctl2'],
   'memfd.exec.sysctl_child_inherits_floor': ['memfd_test.c:test_sysctl_nested', 'memfd_test.c:test_sysctl_sysctl1_failset', 'memfd_test.c:test_sysctl_sysctl2_failset'],
 };
 const NOEXEC = { outcome: 'OK', mode: 0o666, seals: F_SEAL_EXEC };
@@ -333,6 +402,14 @@ interface Scenario {
 
 function nested(plan: [NsStep, Want][]): [NsStep, Want] {
   return [{ op: 'nested', steps: plan.map(([s]) => s) }, { op: 'nested', wants: plan.map(([, w]) => w) }];
+}
+
+/** Steps run in a child namespace that already exists when its parent writes value to vm.memfd_noexec. */
+function nestedThenWrite(value: string, plan: [NsStep, Want][]): [NsStep, Want] {
+  return [
+    { op: 'nested_then_write', value, steps: plan.map(([s]) => s) },
+    { op: 'nested_then_write', outcome: 'OK', wants: plan.map(([, w]) => w) },
+  ];
 }
 
 const write = (value: string, outcomeName = 'OK'): [NsStep, Want] => [{ op: 'write', value }, { op: 'write', outcome: outcomeName }];
@@ -403,6 +480,28 @@ const SCENARIOS: Scenario[] = [
     ],
   },
   {
+    id: 'memfd.exec.sysctl_parent_raises_after_fork',
+    doc: 'a parent raising vm.memfd_noexec after a child pid namespace exists raises the child\'s effective value too (the parent stays its floor): 0 → 1 and 0 → 2',
+    plan: [
+      write('0'),
+      nestedThenWrite('1', [read('1'), write('0', 'EINVAL'), create(0, NOEXEC), create(MFD_EXEC, { outcome: 'OK', mode: 0o777 })]),
+      write('0'),
+      nestedThenWrite('2', [read('2'), write('1', 'EINVAL'), create(MFD_EXEC, { outcome: 'EACCES' }), create(0, NOEXEC)]),
+    ],
+  },
+  {
+    id: 'memfd.exec.sysctl_parent_lowers_after_fork',
+    doc: 'a parent lowering vm.memfd_noexec after a child pid namespace exists leaves the child at the value it inherited: 2 → 1, 2 → 0, 1 → 0',
+    plan: [
+      write('2'),
+      nestedThenWrite('1', [read('2'), create(MFD_EXEC, { outcome: 'EACCES' }), create(0, NOEXEC)]),
+      write('2'),
+      nestedThenWrite('0', [read('2'), create(MFD_EXEC, { outcome: 'EACCES' })]),
+      write('1'),
+      nestedThenWrite('0', [read('1'), create(0, NOEXEC), create(MFD_EXEC, { outcome: 'OK', mode: 0o777 })]),
+    ],
+  },
+  {
     id: 'memfd.exec.sysctl_invalid_values',
     doc: 'vm.memfd_noexec accepts only 0, 1 and 2: 3, -1 and a non-number fail with EINVAL and leave the value unchanged',
     plan: [write('1'), write('3', 'EINVAL'), write('-1', 'EINVAL'), write('x', 'EINVAL'), read('1')],
@@ -432,6 +531,10 @@ function onHugetlb(plan: [NsStep, Want][]): [NsStep, Want][] {
       const inner = onHugetlb(st.steps.map((x, i) => [x, w.wants[i] as Want]));
       return [{ op: 'nested', steps: inner.map(([x]) => x) }, { op: 'nested', wants: inner.map(([, y]) => y) }];
     }
+    if (st.op === 'nested_then_write' && w.op === 'nested_then_write') {
+      const inner = onHugetlb(st.steps.map((x, i) => [x, w.wants[i] as Want]));
+      return [{ ...st, steps: inner.map(([x]) => x) }, { ...w, wants: inner.map(([, y]) => y) }];
+    }
     return [st, w];
   });
 }
@@ -439,12 +542,14 @@ function onHugetlb(plan: [NsStep, Want][]): [NsStep, Want][] {
 const HUGETLB_SCENARIOS: [string, string][] = [
   ['sysctl_0', 'memfd.exec.sysctl_0'], ['sysctl_1', 'memfd.exec.sysctl_1'], ['sysctl_2', 'memfd.exec.sysctl_2'],
   ['child_floor', 'memfd.exec.sysctl_child_inherits_floor'],
+  ['parent_raises_after_fork', 'memfd.exec.sysctl_parent_raises_after_fork'],
+  ['parent_lowers_after_fork', 'memfd.exec.sysctl_parent_lowers_after_fork'],
 ];
 
 const hugetlbSysctl = defineCase<{ scenario: string }>({
   id: 'memfd.hugetlb.sysctl',
   doc: 'vm.memfd_noexec applies to MFD_HUGETLB memfds exactly as to shmem ones (the vm.memfd_noexec scenarios with MFD_HUGETLB added to every memfd_create; no huge page is needed); runs in a new pid namespace',
-  requires: { ...NS_REQUIRES, kconfig: ['CONFIG_HUGETLBFS'] },
+  requires: { ...NS_REQUIRES, files: [...(NS_REQUIRES.files ?? []), HUGEPAGES_SYSFS] },
   tags: { selftest: ['memfd_test.c:test_sysctl_simple', 'memfd_test.c:test_sysctl_nested'], linuxGit: ['105ff5339f49'] },
   timeoutMs: 60000,
   variants: HUGETLB_SCENARIOS.map(([name, scenario]) => ({ name, params: { scenario } })),

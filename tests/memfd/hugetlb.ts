@@ -1,4 +1,16 @@
-/** memfd.hugetlb: MFD_HUGETLB memfds — size encodings, hugetlbfs file rules, seals, and what happens without reserved huge pages. */
+/**
+ * memfd.hugetlb: MFD_HUGETLB memfds — size encodings, hugetlbfs file rules, seals, and what happens without reserved huge pages.
+ *
+ * Kernel checks: hugetlbfs files (fs/hugetlbfs/inode.c hugetlb_file_setup, hugetlbfs_setattr, hugetlbfs_file_mmap,
+ * hugetlbfs_fallocate; mm/hugetlb.c hugetlb_reserve_pages; read in 7.2.13 and 7.3-rc7, measured on 6.18)
+ *   1. size encoding of a size without hstate → ENODEV | refused: memfd.hugetlb.size_encoding@16gb | accepted: memfd.hugetlb.size_encoding@2mb
+ *   2. ftruncate to a size not a multiple of the huge page size → EINVAL | refused: memfd.hugetlb.ftruncate_alignment | accepted: memfd.hugetlb.ftruncate_alignment
+ *   3. write/pwrite (no write_iter) → EINVAL | refused: memfd.hugetlb.write_refused | accepted: n/a (hugetlbfs has no write path)
+ *   4. mmap at an offset not huge-page aligned → EINVAL | refused: memfd.hugetlb.mmap_unaligned_offset | accepted: memfd.hugetlb.mmap_roundtrip
+ *   5. mmap that cannot reserve huge pages (no MAP_NORESERVE) → ENOMEM | refused: memfd.hugetlb.no_pages_mmap_reserve_fails@shared_rw | accepted: memfd.hugetlb.no_pages_noreserve_sigbus@read
+ *   6. fallocate without free huge pages → ENOSPC | refused: memfd.hugetlb.no_pages_fallocate_enospc@extend | accepted: memfd.hugetlb.fallocate_and_punch
+ *   7. F_SEAL_EXEC against fchmod of the exec bits (hugetlbfs_setattr never checks it: defect) | refused: memfd.hugetlb.seal_exec_fchmod@to_0755 | accepted: memfd.hugetlb.seal_exec_fchmod@to_0600
+ */
 import { existsSync } from 'node:fs';
 import { defineCase } from '../../lib/harness/case.js';
 import type { CaseContext } from '../../lib/harness/context.js';
@@ -15,9 +27,12 @@ import {
   MFD_HUGE_SHIFT, MFD_HUGETLB, MFD_NOEXEC_SEAL, O_LARGEFILE, O_RDWR, PROT_READ, PROT_WRITE,
 } from '../../lib/uapi/index.js';
 import {
-  NEEDS_HUGETLBFS, NEEDS_MEMFD_EXEC_API, availableHugepages, defaultHugepageKb, expectSeals, fdLink, hugepageDir,
-  hugepagePoolText, memfdLink, modeOf, requireDefaultExecPolicy, sealText, uniqueName,
+  NEEDS_HUGETLBFS, NEEDS_MEMFD_EXEC_API, expectSeals, fdLink, memfdLink, modeOf, requireDefaultExecPolicy, sealText,
+  uniqueName,
 } from '../../lib/cases/memfd.js';
+import {
+  availableHugepages, defaultHugepageKb, hugepageDir, hugepagePoolText,
+} from '../../lib/cases/memfd-hugepages.js';
 
 /** A huge page size encoding: log2 of the size in bytes in bits 26..31 (0 = the default size). */
 interface SizeParams {

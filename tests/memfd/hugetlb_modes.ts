@@ -22,9 +22,10 @@ import {
   MAP_SHARED, MFD_ALLOW_SEALING, MFD_CLOEXEC, MFD_EXEC, MFD_HUGETLB, MFD_NOEXEC_SEAL, O_RDONLY, O_RDWR, PROT_READ, PROT_WRITE,
 } from '../../lib/uapi/index.js';
 import {
-  MEMFD_NOEXEC_SYSCTL, NEEDS_HUGETLBFS, NEEDS_MEMFD_EXEC_API, __memfdCreateRawName, availableHugepages, defaultHugepageKb, expectSeals, hugepagePoolText,
-  modeOf, octal, requireDefaultExecPolicy, uniqueName,
+  MEMFD_NOEXEC_SYSCTL, NEEDS_HUGETLBFS, NEEDS_MEMFD_EXEC_API, __memfdCreateRawName, expectSeals, modeOf, octal,
+  requireDefaultExecPolicy, uniqueName,
 } from '../../lib/cases/memfd.js';
+import { availableHugepages, defaultHugepageKb, hugepagePoolText } from '../../lib/cases/memfd-hugepages.js';
 
 const ST = 'memfd_test.c';
 

@@ -1,4 +1,17 @@
-/** memfd.io: the file behaviour memfd_test.c relies on — read/write, mmap coherence, resizing, fallocate, holes, large offsets. */
+/**
+ * memfd.io: the file behaviour memfd_test.c relies on — read/write, mmap coherence, resizing, fallocate, holes, large offsets.
+ *
+ * Kernel checks: I/O on a shmem memfd (fs/read_write.c rw_verify_area, generic_write_checks; fs/open.c
+ * vfs_fallocate, do_ftruncate; mm/shmem.c shmem_fallocate; read in 7.2.13 and 7.3-rc7, measured on 6.18)
+ *   1. pread/pwrite with a negative offset → EINVAL | refused: memfd.io.offset_limits | accepted: memfd.io.pwrite_gap_reads_zero
+ *   2. pwrite whose end overflows loff_t → EINVAL | refused: memfd.io.offset_limits | accepted: memfd.io.large_sparse_offset
+ *   3. ftruncate(-1) → EINVAL; 2^63-1 accepted | refused: memfd.io.ftruncate_limits | accepted: memfd.io.ftruncate_limits
+ *   4. fallocate mode other than KEEP_SIZE/PUNCH_HOLE → EOPNOTSUPP | refused: memfd.io.fallocate_unsupported_mode@zero_range | accepted: memfd.io.fallocate_allocates
+ *   5. PUNCH_HOLE without KEEP_SIZE → EOPNOTSUPP | refused: memfd.io.punch_hole_needs_keep_size | accepted: memfd.io.punch_hole_zeroes
+ *   6. write, ftruncate, fallocate, writable mmap through an O_RDONLY fd → EBADF/EINVAL/EBADF/EACCES | refused: memfd.io.readonly_reopen | accepted: memfd.io.mmap_shared_coherent
+ *   7. SEEK_DATA/SEEK_HOLE at or beyond EOF → ENXIO | refused: memfd.io.seek_data_hole | accepted: memfd.io.seek_sparse_file
+ *   8. touching a mapped page beyond EOF → SIGBUS | refused: memfd.io.access_beyond_eof@beyond_eof | accepted: memfd.io.access_beyond_eof@inside_eof
+ */
 import { defineCase } from '../../lib/harness/case.js';
 import { expectErrno, expectEq, expectOk, expectTrue, outcome, CaseFailure } from '../../lib/harness/expect.js';
 import { syscall } from '../../lib/ffi/libc.js';
@@ -12,6 +25,9 @@ import {
   PROT_WRITE, SEEK_CUR, SEEK_DATA, SEEK_HOLE, SEEK_SET, SYSCALL,
 } from '../../lib/uapi/index.js';
 import { PAGE, newMemfd } from '../../lib/cases/memfd.js';
+import {
+  BACKINGS, backingNamed, backingRequires, blocksOf, fillOn, memfdOn, requireFreePages,
+} from '../../lib/cases/memfd-backing.js';
 
 const P = BigInt(PAGE);
 
@@ -88,16 +104,18 @@ const privateCow = defineCase({
   },
 });
 
-const truncGrow = defineCase({
+const truncGrow = defineCase<{ backing: string }>({
   id: 'memfd.io.ftruncate_grow_sparse',
-  doc: 'ftruncate growing a memfd sets st_size, allocates nothing (st_blocks 0) and the new range reads as zeros',
+  doc: 'ftruncate growing a memfd sets st_size, allocates nothing (st_blocks 0) and the new range reads as zeros, on every backing',
+  variants: BACKINGS.map((b) => ({ name: b.name, params: { backing: b.name }, requires: backingRequires(b) })),
   run(ctx) {
-    const fd = newMemfd(ctx, MFD_CLOEXEC, 'grow');
-    ftruncate(fd, 16n * P);
+    const b = backingNamed(ctx.params.backing);
+    const fd = memfdOn(ctx, b, MFD_CLOEXEC, 'grow');
+    ftruncate(fd, 16n * b.page);
     const st = fstat(fd);
-    expectEq(st.size, 16n * P, 'st_size');
+    expectEq(st.size, 16n * b.page, 'st_size');
     expectEq(st.blocks, 0n, 'st_blocks after growing by ftruncate');
-    expectRead(fd, 5n * P, fill(PAGE, 0), 'a page inside the grown range');
+    expectRead(fd, 5n * b.page, fill(PAGE, 0), 'the first bytes of a page inside the grown range');
   },
 });
 
@@ -129,38 +147,48 @@ const truncInvalid = defineCase({
   },
 });
 
-const fallocateAlloc = defineCase({
+const fallocateAlloc = defineCase<{ backing: string }>({
   id: 'memfd.io.fallocate_allocates',
-  doc: 'fallocate(0) beyond EOF extends st_size and allocates pages; with KEEP_SIZE it allocates without changing st_size; data already there survives',
+  doc: 'fallocate(0) beyond EOF extends st_size and allocates pages; with KEEP_SIZE it allocates without changing st_size; data already there survives; on every backing',
+  variants: BACKINGS.map((b) => ({ name: b.name, params: { backing: b.name }, requires: backingRequires(b) })),
   run(ctx) {
-    const fd = newMemfd(ctx, MFD_CLOEXEC, 'falloc');
-    pwrite(fd, Buffer.from('keep'), 0);
-    fallocate(fd, 0, 0, 4n * P);
-    expectEq(fstat(fd).size, 4n * P, 'st_size after fallocate(0, 0, 4 pages)');
-    expectEq(fstat(fd).blocks, 32n, 'st_blocks after allocating four pages');
-    expectRead(fd, 0, Buffer.from('keep'), 'data written before fallocate');
-    fallocate(fd, FALLOC_FL_KEEP_SIZE, 4n * P, 4n * P);
-    expectEq(fstat(fd).size, 4n * P, 'st_size after KEEP_SIZE fallocate beyond EOF');
-    expectEq(fstat(fd).blocks, 64n, 'st_blocks after KEEP_SIZE fallocate of four more pages');
+    const b = backingNamed(ctx.params.backing);
+    requireFreePages(ctx, b, 8);
+    const fd = memfdOn(ctx, b, MFD_CLOEXEC, 'falloc');
+    if (b.hugeKb) ftruncate(fd, b.page);
+    fillOn(b, fd, 0n, 4n, 0x6b);
+    fallocate(fd, 0, 0, 4n * b.page);
+    expectEq(fstat(fd).size, 4n * b.page, 'st_size after fallocate(0, 0, 4 pages)');
+    expectEq(fstat(fd).blocks, blocksOf(b, 4n), 'st_blocks after allocating four pages');
+    expectRead(fd, 0, fill(4, 0x6b), 'data written before fallocate');
+    fallocate(fd, FALLOC_FL_KEEP_SIZE, 4n * b.page, 4n * b.page);
+    expectEq(fstat(fd).size, 4n * b.page, 'st_size after KEEP_SIZE fallocate beyond EOF');
+    expectEq(fstat(fd).blocks, blocksOf(b, 8n), 'st_blocks after KEEP_SIZE fallocate of four more pages');
   },
 });
 
-const punch = defineCase({
+const punch = defineCase<{ backing: string }>({
   id: 'memfd.io.punch_hole_zeroes',
-  doc: 'FALLOC_FL_PUNCH_HOLE|KEEP_SIZE frees the pages (st_blocks drops), keeps st_size, and the range reads as zeros through read and a shared mapping',
+  doc: 'FALLOC_FL_PUNCH_HOLE|KEEP_SIZE frees the pages (st_blocks drops), keeps st_size, and the range reads as zeros through read and a shared mapping; on every backing',
+  variants: BACKINGS.map((b) => ({ name: b.name, params: { backing: b.name }, requires: backingRequires(b) })),
   run(ctx) {
-    const fd = newMemfd(ctx, MFD_CLOEXEC, 'punch');
-    pwrite(fd, fill(4 * PAGE, 0x42), 0);
-    const map = ctx.map(4 * PAGE, PROT_READ, MAP_SHARED, fd);
-    expectEq(map.bytes[PAGE + 5], 0x42, 'mapping before punching');
-    fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, P, 2n * P);
+    const b = backingNamed(ctx.params.backing);
+    requireFreePages(ctx, b, 4);
+    const fd = memfdOn(ctx, b, MFD_CLOEXEC, 'punch');
+    if (b.hugeKb) ftruncate(fd, 4n * b.page);
+    fillOn(b, fd, 0n, 4n * b.page, 0x42);
+    const pg = Number(b.page);
+    const map = ctx.map(4 * pg, PROT_READ, MAP_SHARED, fd);
+    expectEq(map.bytes[pg + 5], 0x42, 'mapping before punching');
+    fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, b.page, 2n * b.page);
     const st = fstat(fd);
-    expectEq(st.size, 4n * P, 'st_size after punching');
-    expectEq(st.blocks, 16n, 'st_blocks after punching two of four pages');
-    expectRead(fd, P, fill(2 * PAGE, 0), 'the punched range');
-    expectEq(map.bytes[PAGE + 5], 0, 'mapping inside the punched range');
+    expectEq(st.size, 4n * b.page, 'st_size after punching');
+    expectEq(st.blocks, blocksOf(b, 2n), 'st_blocks after punching two of four pages');
+    expectRead(fd, b.page, fill(PAGE, 0), 'the start of the punched range');
+    expectRead(fd, 3n * b.page - P, fill(PAGE, 0), 'the end of the punched range');
+    expectEq(map.bytes[pg + 5], 0, 'mapping inside the punched range');
     expectEq(map.bytes[5], 0x42, 'mapping before the punched range');
-    expectRead(fd, 3n * P, fill(PAGE, 0x42), 'the page after the punched range');
+    expectRead(fd, 3n * b.page, fill(PAGE, 0x42), 'the page after the punched range');
   },
 });
 
@@ -242,14 +270,23 @@ const seekDataHole = defineCase({
   },
 });
 
-const seekSparse = defineCase({
+// hugetlbfs has no SEEK_DATA/SEEK_HOLE of its own (default_llseek): the whole of [0, i_size) is data.
+const seekSparse = defineCase<{ backing: string; data: string; hole: string }>({
   id: 'memfd.io.seek_sparse_file',
-  doc: 'a memfd grown by ftruncate has no data: SEEK_DATA from 0 fails with ENXIO and SEEK_HOLE from 0 returns 0',
+  doc: 'in a memfd grown by ftruncate, shmem reports no data (SEEK_DATA from 0 fails with ENXIO, SEEK_HOLE returns 0); hugetlbfs reports all of it as data (SEEK_DATA 0, SEEK_HOLE at EOF)',
+  variants: BACKINGS.map((b) => ({
+    name: b.name, params: { backing: b.name, data: b.hugeKb ? '0' : 'ENXIO', hole: b.hugeKb ? 'EOF' : '0' }, requires: backingRequires(b),
+  })),
   run(ctx) {
-    const fd = newMemfd(ctx, MFD_CLOEXEC, 'sparse');
-    ftruncate(fd, 8n * P);
-    expectErrno(__lseek(fd, 0, SEEK_DATA), 'ENXIO', 'SEEK_DATA in an all-hole file');
-    expectEq(expectOk(__lseek(fd, 0, SEEK_HOLE), 'SEEK_HOLE'), 0n, 'SEEK_HOLE from 0');
+    const b = backingNamed(ctx.params.backing);
+    const fd = memfdOn(ctx, b, MFD_CLOEXEC, 'sparse');
+    ftruncate(fd, 8n * b.page);
+    const d = __lseek(fd, 0, SEEK_DATA);
+    ctx.observe('seek_data', outcome(d) === 'OK' ? `${d.ret}` : outcome(d));
+    if (ctx.params.data === 'ENXIO') expectErrno(d, 'ENXIO', 'SEEK_DATA in an all-hole file');
+    else expectEq(expectOk(d, 'SEEK_DATA from 0'), 0n, 'SEEK_DATA from 0');
+    const h = expectOk(__lseek(fd, 0, SEEK_HOLE), 'SEEK_HOLE');
+    expectEq(h, ctx.params.hole === 'EOF' ? 8n * b.page : 0n, 'SEEK_HOLE from 0');
   },
 });
 

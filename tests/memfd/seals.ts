@@ -1,4 +1,27 @@
-/** memfd.seals: the seal × operation matrix, F_ADD_SEALS argument checking, and how seals travel with the inode. */
+/**
+ * memfd.seals: the seal × operation matrix, F_ADD_SEALS argument checking, and how seals travel with the inode.
+ *
+ * Kernel checks: F_ADD_SEALS / F_GET_SEALS (mm/memfd.c memfd_fcntl, memfd_add_seals, memfd_get_seals;
+ * read in 7.2.13 and 7.3-rc7, measured on 6.18 and 6.1.176)
+ *   1. fd not open for writing (FMODE_WRITE) → EPERM | refused: memfd.seals.rdonly_fd_cannot_add | accepted: memfd.seals.shared_through_proc_reopen
+ *   2. a bit outside F_ALL_SEALS → EINVAL | refused: memfd.seals.unknown_bits | accepted: memfd.seals.all_seals_at_once
+ *   3. the arg is an unsigned int since 6.4: bits 32..63 are dropped | refused: n/a (nothing above bit 31 reaches the check) | accepted: memfd.seals.upper_32_bits
+ *   4. not a shmem/hugetlbfs file (no seals pointer) → EINVAL | refused: memfd.seals.other_files@dev_null | accepted: memfd.seals.other_files@shmem_tmpfile
+ *   5. F_SEAL_SEAL already set → EPERM | refused: memfd.seals.seal_seal_blocks_every_seal@shrink | accepted: memfd.seals.add_zero_and_repeat
+ *   6. memfd without MFD_ALLOW_SEALING carries F_SEAL_SEAL → EPERM | refused: memfd.seals.without_allow_sealing | accepted: memfd.create.flags@allow_sealing
+ *   7. F_SEAL_WRITE while a writable shared mapping exists → EBUSY | refused: memfd.seals.write_with_existing_mapping@shared_rw | accepted: memfd.seals.write_with_existing_mapping@shared_rw_unmapped
+ *   8. F_SEAL_WRITE while pages are pinned (memfd_wait_for_pins) → EBUSY | refused: memfd.seals.write_while_pinned@shmem | accepted: memfd.seals.write_with_existing_mapping@private_rw
+ *   9. the order of checks 1, 2, 5, 7 | refused: memfd.seals.check_order@rdonly_fd_unknown_bit | accepted: n/a (each variant makes two checks fail)
+ * Kernel checks: sealed operations (mm/shmem.c shmem_setattr, shmem_fallocate, shmem_file_write_iter via
+ * file_remove_privs/generic_write_checks, mm/memfd.c memfd_check_seals_mmap, fs/hugetlbfs/inode.c)
+ *   1. F_SEAL_WRITE/FUTURE_WRITE: write → EPERM | refused: memfd.seals.write@write | accepted: memfd.seals.shrink@write
+ *   2. F_SEAL_WRITE: writable MAP_SHARED mmap → EPERM | refused: memfd.seals.write@mmap_shared_rw | accepted: memfd.seals.write@mmap_private_rw
+ *   3. F_SEAL_WRITE: mprotect(PROT_WRITE) of a read-only shared mapping → EACCES (6.7+) | refused: memfd.seals.write@mprotect_write | accepted: memfd.seals.grow@mprotect_write
+ *   4. F_SEAL_GROW: size increase (ftruncate, fallocate, write beyond EOF) → EPERM | refused: memfd.seals.grow@ftruncate_grow | accepted: memfd.seals.grow@ftruncate_shrink
+ *   5. F_SEAL_SHRINK: size decrease (ftruncate, O_TRUNC) → EPERM | refused: memfd.seals.shrink@ftruncate_shrink | accepted: memfd.seals.shrink@ftruncate_grow
+ *   6. F_SEAL_EXEC: a mode change of the exec bits → EPERM | refused: memfd.seals.exec@fchmod_exec_bit | accepted: memfd.seals.exec@fchmod_other_bits
+ *   7. F_SEAL_GROW on hugetlbfs against mmap growth (hugetlbfs_file_mmap) | refused: memfd.seals.grow_by_mmap@hugetlb_2m_shared_rw | accepted: memfd.seals.grow_by_mmap@hugetlb_2m_shared_ro
+ */
 import { __pipe2 } from '../../lib/sys/fd.js';
 import { defineCase, type CaseDef } from '../../lib/harness/case.js';
 import type { CaseContext } from '../../lib/harness/context.js';
@@ -14,9 +37,15 @@ import {
   MAP_PRIVATE, MAP_SHARED, MFD_ALLOW_SEALING, MFD_CLOEXEC, MFD_HUGETLB, O_CLOEXEC, O_RDONLY, O_RDWR, O_TMPFILE, O_WRONLY, PROT_READ, PROT_WRITE, SYSCALL,
 } from '../../lib/uapi/index.js';
 import {
-  ALL_SEALS, HUGE_BACKINGS, HUGE_MATRIX_PAGES, HUGE_SEAL_OPS, MATRIX_SIZE, availableHugepages, hugeSealOutcome, hugepageDir, sealableHugeMemfd, defaultHugepageKb, hugepagePoolText, NEEDS_MEMFD_EXEC_API, SEAL_OPS, SEAL_ROWS, expectSeals, expectUnchanged, newMemfd,
-  observeOutcome, octal, requireDefaultExecPolicy, sealOutcome, sealText, sealableMemfd, snapshot, type SealRow,
+  ALL_SEALS, NEEDS_HUGETLBFS, NEEDS_MEMFD_EXEC_API, expectSeals, newMemfd, octal, requireDefaultExecPolicy, sealText,
 } from '../../lib/cases/memfd.js';
+import {
+  HUGE_BACKINGS, HUGE_MATRIX_PAGES, HUGE_SEAL_OPS, MATRIX_SIZE, hugeSealOutcome, sealableHugeMemfd, SEAL_OPS,
+  SEAL_ROWS, expectUnchanged, observeOutcome, sealOutcome, sealableMemfd, snapshot, type SealRow,
+} from '../../lib/cases/memfd-seal-matrix.js';
+import {
+  availableHugepages, hugepageDir, defaultHugepageKb, hugepagePoolText,
+} from '../../lib/cases/memfd-hugepages.js';
 
 /** Parameters of one cell of the seal matrix. */
 interface CellParams {
@@ -30,7 +59,7 @@ function hugeVariants(row: SealRow) {
   return HUGE_BACKINGS.flatMap((b) => HUGE_SEAL_OPS.map((op) => ({
     name: `${b.name}_${op.name}`,
     params: { op: op.name, outcome: hugeSealOutcome(row.effective, op), backing: b.name },
-    requires: { kconfig: ['CONFIG_HUGETLBFS'], files: [hugepageDir(b.kb), ...(row.needsExecApi ? NEEDS_MEMFD_EXEC_API.files ?? [] : [])] },
+    requires: { files: [hugepageDir(b.kb), ...(row.needsExecApi ? NEEDS_MEMFD_EXEC_API.files ?? [] : [])] },
   })));
 }
 
@@ -109,16 +138,64 @@ function matrixRow(row: SealRow): CaseDef<CellParams> {
 
 const matrix = SEAL_ROWS.map(matrixRow);
 
-const sealSealBlocksAll = defineCase({
+
+const SEALS_AFTER_SEAL: [string, number][] = [
+  ['none', 0], ['seal', F_SEAL_SEAL], ['shrink', F_SEAL_SHRINK], ['grow', F_SEAL_GROW], ['write', F_SEAL_WRITE],
+  ['future_write', F_SEAL_FUTURE_WRITE], ['exec', F_SEAL_EXEC],
+];
+
+// Before 6.3 F_SEAL_EXEC is an unknown bit, refused with EINVAL before F_SEAL_SEAL is looked at, so that variant
+// needs the exec API (memfd.seals.unknown_bits covers the order of the two checks).
+const sealSealBlocksAll = defineCase<{ seal: number }>({
   id: 'memfd.seals.seal_seal_blocks_every_seal',
   doc: 'after F_SEAL_SEAL, F_ADD_SEALS fails with EPERM for every seal bit and for 0, and the mask stays F_SEAL_SEAL',
   tags: { selftest: 'memfd_test.c:test_basic' },
+  variants: SEALS_AFTER_SEAL.map(([name, seal]) => ({
+    name, params: { seal }, ...(seal === F_SEAL_EXEC ? { requires: NEEDS_MEMFD_EXEC_API } : {}),
+  })),
   run(ctx) {
     const fd = sealableMemfd(ctx, 0o600);
     addSeals(fd, F_SEAL_SEAL);
-    for (const seal of [0, F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_WRITE, F_SEAL_FUTURE_WRITE, F_SEAL_EXEC])
-      expectErrno(__addSeals(fd, seal), 'EPERM', `F_ADD_SEALS(${sealText(seal)}) after F_SEAL_SEAL`);
-    expectSeals(fd, F_SEAL_SEAL, 'after the refused additions');
+    const seal = ctx.params.seal;
+    const r = __addSeals(fd, seal);
+    ctx.observe('outcome', outcome(r));
+    expectErrno(r, 'EPERM', `F_ADD_SEALS(${sealText(seal)}) after F_SEAL_SEAL`);
+    expectSeals(fd, F_SEAL_SEAL, 'after the refused addition');
+  },
+});
+
+// memfd_add_seals() checks, in this order: FMODE_WRITE (EPERM), unknown bits (EINVAL), a memfd at all (EINVAL),
+// F_SEAL_SEAL (EPERM), then F_SEAL_WRITE against writable mappings (EBUSY). Each variant makes two checks fail at once
+// and asserts the errno of the earlier one.
+const CHECK_ORDER: [string, string, string][] = [
+  ['rdonly_fd_unknown_bit', 'EPERM', 'an O_RDONLY fd and bit 6: FMODE_WRITE is checked first'],
+  ['sealed_unknown_bit', 'EINVAL', 'F_SEAL_SEAL already set and bit 6: the bit mask is checked before F_SEAL_SEAL'],
+  ['sealed_write_with_mapping', 'EPERM', 'F_SEAL_SEAL set and F_SEAL_WRITE under a writable mapping: F_SEAL_SEAL before EBUSY'],
+];
+
+const checkOrder = defineCase<{ kind: string; errno: string; what: string }>({
+  id: 'memfd.seals.check_order',
+  doc: 'when two of F_ADD_SEALS\'s checks fail at once the earlier one decides: O_RDONLY before unknown bits, unknown bits before F_SEAL_SEAL, F_SEAL_SEAL before a writable mapping',
+  tags: { kernelFn: 'memfd.c:memfd_add_seals' },
+  variants: CHECK_ORDER.map(([kind, errno, what]) => ({ name: kind, params: { kind, errno, what } })),
+  run(ctx) {
+    const p = ctx.params;
+    const fd = sealableMemfd(ctx, 0o600);
+    let target = fd;
+    let seal = 1 << 6;
+    if (p.kind === 'rdonly_fd_unknown_bit') {
+      target = ctx.trackFd(Number(expectOk(__open(`/proc/self/fd/${fd}`, O_RDONLY | O_CLOEXEC), 'open O_RDONLY')));
+    } else if (p.kind === 'sealed_unknown_bit') {
+      addSeals(fd, F_SEAL_SEAL);
+    } else {
+      const m = __mmap(MATRIX_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0n);
+      ctx.track(new Mapping(expectOk(m, 'mmap(PROT_READ|PROT_WRITE, MAP_SHARED)'), MATRIX_SIZE));
+      addSeals(fd, F_SEAL_SEAL);
+      seal = F_SEAL_WRITE;
+    }
+    const r = syscall(SYSCALL.fcntl, target, F_ADD_SEALS, seal);
+    ctx.observe('outcome', outcome(r));
+    expectErrno(r, p.errno, `F_ADD_SEALS(${sealText(seal)}) with ${p.what}`);
   },
 });
 
@@ -468,7 +545,7 @@ const writeWhilePinned = defineCase<{ backing: PinBacking }>({
   doc: 'F_SEAL_WRITE is not granted while pages of the memfd are pinned for writing (an io_uring fixed buffer over its shared mapping, no mapping left): EBUSY, or success only if the kernel replaced the pinned pages; once the pin is gone it succeeds',
   variants: [
     { name: 'shmem', params: { backing: 'shmem' } },
-    { name: 'hugetlb', params: { backing: 'hugetlb' }, requires: { kconfig: ['CONFIG_HUGETLBFS'] } },
+    { name: 'hugetlb', params: { backing: 'hugetlb' }, requires: NEEDS_HUGETLBFS },
   ],
   tags: { selftest: 'fuse_test.c:main', kernelFn: 'memfd.c:memfd_wait_for_pins', linuxGit: ['40e041a2c858'] },
   run(ctx) {
@@ -507,7 +584,7 @@ const writeWhilePinned = defineCase<{ backing: PinBacking }>({
 });
 
 export default [
-  ...matrix, sealSealBlocksAll, withoutAllowSealing, unknownBits, upperBits, addZero, allAtOnce, otherFiles, rdonlyCannotAdd,
+  ...matrix, sealSealBlocksAll, checkOrder, withoutAllowSealing, unknownBits, upperBits, addZero, allAtOnce, otherFiles, rdonlyCannotAdd,
   throughDup, throughProcReopen, inChild, throughScmRights, writeSealWithMappings, futureWriteKeepsMapping, sealsPerInode,
   resize, writeWhilePinned,
 ];
