@@ -4,7 +4,7 @@
  *
  * Format, inside a file's first comment block:
  *    * Kernel checks: KVM_CREATE_GUEST_MEMFD (virt/kvm/guest_memfd.c kvm_gmem_create; read in 6.18, 7.2, 7.3)
- *    *   (the title may continue on lines indented before the first item)
+ *    *   (the title may continue on further lines, indented or not, until it ends with its closing parenthesis)
  *    *   1. size <= 0 or !PAGE_ALIGNED(size) → EINVAL | refused: gmem.create.size_zero | accepted: gmem.create.one_page
  *    *      (an item may continue on further lines indented past its number)
  * A side lists case ids (`id` for every variant, `id@variant` for one), separated by commas, or is
@@ -64,7 +64,7 @@ function checkBlocks(path: string): CheckBlock[] {
       block.items.push(item);
     } else if (block && item && body.trim() !== '' && /^\s*/.exec(body)![0].length > itemIndent) {
       item.text += ` ${body.trim()}`;
-    } else if (block && block.items.length === 0 && /^\s+\S/.test(body)) {
+    } else if (block && block.items.length === 0 && body.trim() !== '' && (/^\s+\S/.test(body) || !block.title.endsWith(')'))) {
       block.title += ` ${body.trim()}`;
     } else {
       item = undefined;

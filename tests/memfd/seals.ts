@@ -13,7 +13,8 @@
  *   8. F_SEAL_WRITE while pages are pinned (memfd_wait_for_pins) → EBUSY | refused: memfd.seals.write_while_pinned@shmem | accepted: memfd.seals.write_with_existing_mapping@private_rw
  *   9. the order of checks 1, 2, 5, 7 | refused: memfd.seals.check_order@rdonly_fd_unknown_bit | accepted: n/a (each variant makes two checks fail)
  * Kernel checks: sealed operations (mm/shmem.c shmem_setattr, shmem_fallocate, shmem_file_write_iter via
- * file_remove_privs/generic_write_checks, mm/memfd.c memfd_check_seals_mmap, fs/hugetlbfs/inode.c)
+ * file_remove_privs/generic_write_checks, mm/memfd.c memfd_check_seals_mmap, fs/hugetlbfs/inode.c; read in 7.2.13
+ * and 7.3-rc7)
  *   1. F_SEAL_WRITE/FUTURE_WRITE: write → EPERM | refused: memfd.seals.write@write | accepted: memfd.seals.shrink@write
  *   2. F_SEAL_WRITE: writable MAP_SHARED mmap → EPERM | refused: memfd.seals.write@mmap_shared_rw | accepted: memfd.seals.write@mmap_private_rw
  *   3. F_SEAL_WRITE: mprotect(PROT_WRITE) of a read-only shared mapping → EACCES (6.7+) | refused: memfd.seals.write@mprotect_write | accepted: memfd.seals.grow@mprotect_write
