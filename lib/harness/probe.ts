@@ -2,6 +2,9 @@
 import { timeoutScale } from './timeout-scale.js';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { HarnessError } from './expect.js';
+import { crashCause } from './crash-cause.js';
+import { PROBE_LOADED } from './probe-marker.js';
 
 /** Options for a probe child. */
 export interface ProbeOptions {
@@ -20,7 +23,11 @@ export interface ProbeOutcome {
 
 const MAIN = fileURLToPath(new URL('./probe-main.js', import.meta.url));
 
-/** Spawns node probe-main.js <module> <fn> <args>; the child gets the given fds as 3, 4, …. */
+/**
+ * Spawns node probe-main.js <module> <fn> <args>; the child gets the given fds as 3, 4, …. A child that ended
+ * before it had loaded the case module never reached the kernel: that is a HarnessError (an `error` result),
+ * not an outcome for the case to judge.
+ */
 export function runProbe(module: string, fn: string, args: unknown[], opts: ProbeOptions = {}): ProbeOutcome {
   const fds = opts.fds ?? [];
   const r = spawnSync(process.execPath, [MAIN, module, fn, JSON.stringify(args, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v))], {
@@ -28,7 +35,13 @@ export function runProbe(module: string, fn: string, args: unknown[], opts: Prob
     timeout: Math.round((opts.timeoutMs ?? 10000) * timeoutScale()),
     killSignal: 'SIGKILL',
     encoding: 'utf8',
+    env: { ...process.env, GMEM_PROBE_PARENT: String(process.pid) },
   });
+  if (!new RegExp(`^${PROBE_LOADED}$`, 'm').test(r.stdout ?? '')) {
+    const how = r.error ? r.error.message : r.signal ? `killed by ${r.signal}` : `exit status ${r.status}`;
+    const cause = crashCause(r.stderr ?? '');
+    throw new HarnessError(`probe child for ${fn} of ${module} ended before its module loaded (${how})${cause ? `: ${cause}` : ''}`);
+  }
   const timedOut = (r.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT';
   let value: unknown;
   const m = /^PROBE-RESULT (.*)$/m.exec(r.stdout ?? '');
