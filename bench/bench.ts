@@ -227,7 +227,7 @@ async function main(): Promise<void> {
   const step = (what: string) => process.stderr.write(`# bench: ${what} (load ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')})\n`);
   if (only.has('ioctl')) { step('hot ioctls'); res.ioctl = benchIoctl(repeat); }
   if (only.has('list')) { step('listing'); res.list = benchList(Math.max(repeat, 7)); }
-  if (only.has('worker')) { step('fresh workers'); res.worker = await measureWorkerStart('memfd.create.mode_ignores_umask', Math.max(repeat, 9), DEFAULT_CASES_DIR, DEFAULT_FIXTURES_DIR); }
+  if (only.has('worker')) { step('fresh workers'); res.worker = await measureWorkerStart('memfd.create.mode_ignores_umask', Math.max(repeat, 9), DEFAULT_CASES_DIR); }
   if (only.has('suite')) { step(`suite runs (${repeat} rounds of -j ${jobsList.join(', ')}, full and without serial cases)`); res.suite = await benchSuite(repeat, jobsList); }
   if (only.has('rss')) { step('peak RSS'); res.rss = benchRss(Math.min(repeat, 3), 2); }
   if (only.has('profile')) {

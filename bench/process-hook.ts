@@ -17,6 +17,7 @@ export interface ProcessRecord {
   /** Wall-clock start and end, ms since the epoch. */ startMs: number; endMs: number;
   /** Peak and final RSS in kB. */ hwmKb: number; rssKb: number;
   /** Exit code. */ code: number;
+  /** CPU time of the process itself (user + sys, ms; -1 for spawns, whose children are timed by their own record). */ cpuMs?: number;
   /** For probes: the case module's basename and the function; for spawns: that, or the command. */ probe?: string;
   /** For spawns: the signal that ended the child, if any. */ signal?: string | null;
 }
@@ -36,6 +37,10 @@ if (log) {
   process.on('exit', (code) => {
     const rec: ProcessRecord = {
       role, pid: process.pid, startMs: performance.timeOrigin, endMs: Date.now(), hwmKb: statusKb('VmHWM'), rssKb: statusKb('VmRSS'), code,
+      cpuMs: (() => {
+        const u = process.resourceUsage();
+        return Math.round((u.userCPUTime + u.systemCPUTime) / 100) / 10;
+      })(),
     };
     if (role === 'probe') rec.probe = `${basename(process.argv[2] ?? '')}:${process.argv[3] ?? ''}`;
     try {
