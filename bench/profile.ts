@@ -38,7 +38,7 @@ export interface RunProfile {
   /** Per family: instances, summed durationMs, slowest instance. */
   families: { family: string; n: number; ms: number; slowest: string; slowestMs: number }[];
   /** Peak RSS (VmHWM, kB) of the runner, of any worker, of any probe. */ peakRssKb: { runner: number; worker: number; probe: number };
-  /** CPU time (user + sys, ms) by role: the runner (this process), the workers, the probe children, and how many of each. */
+  /** CPU time (user + sys, ms) by role: the runner (this process), the workers, their children (probes, commands), and how many of each. */
   cpuMs: Record<string, { count: number; ms: number }>;
 }
 
@@ -128,8 +128,9 @@ export async function profileRun(chosen: CaseInstance[], opts: { jobs: number; c
   const fresh = chosen.filter((i) => i.def.isolation === 'fresh').length;
   const cpuMs: Record<string, { count: number; ms: number }> = { runner: { count: 1, ms: Math.round(ownCpuMs) } };
   for (const p of procs) {
-    if (p.cpuMs === undefined || p.role === 'spawn') continue;
-    const e = (cpuMs[p.role] ??= { count: 0, ms: 0 });
+    // probe children are counted from the worker's side (spawn records), so that those killed by a signal count too
+    if (p.cpuMs === undefined || p.role === 'probe') continue;
+    const e = (cpuMs[p.role === 'spawn' ? 'children' : p.role] ??= { count: 0, ms: 0 });
     e.count++;
     e.ms = Math.round(e.ms + p.cpuMs);
   }
@@ -153,7 +154,7 @@ export function describeProfile(p: RunProfile): string {
     `case time: ${s(p.caseMs.worker)} measured in the workers, ${s(p.caseMs.runner)} seen by the runner (IPC and result handling: ${s(p.caseMs.runner - p.caseMs.worker)})`,
     `spawnSync children of the workers (probes, commands): ${p.probes.count}, ${s(p.probes.totalMs)} in all (median ${p.probes.medianMs.toFixed(0)} ms each)`,
     ...Object.entries(p.probes.byModule).sort((a, b) => b[1].ms - a[1].ms).slice(0, 8).map(([m, v]) => `  ${m.padEnd(22)} ${String(v.count).padStart(4)} spawns ${s(v.ms).padStart(9)}`),
-    `CPU (user + sys): ${Object.entries(p.cpuMs).map(([role, v]) => `${role} ${s(v.ms)} (${v.count})`).join(', ')}; per instance ${(sum(Object.values(p.cpuMs).map((v) => v.ms)) / Math.max(1, p.instances)).toFixed(2)} ms (probes killed by a signal are not counted)`,
+    `CPU (user + sys): ${Object.entries(p.cpuMs).map(([role, v]) => `${role} ${s(v.ms)} (${v.count})`).join(', ')}; per instance ${(sum(Object.values(p.cpuMs).map((v) => v.ms)) / Math.max(1, p.instances)).toFixed(2)} ms`,
     `peak RSS: runner ${(p.peakRssKb.runner / 1024).toFixed(0)} MiB, worker ${(p.peakRssKb.worker / 1024).toFixed(0)} MiB, probe ${(p.peakRssKb.probe / 1024).toFixed(0)} MiB`,
     'families by summed durationMs:',
     ...p.families.slice(0, 15).map((f) => `  ${f.family.padEnd(26)} ${String(f.n).padStart(4)} ${s(f.ms).padStart(9)}   slowest ${f.slowest} ${f.slowestMs.toFixed(0)} ms`),

@@ -1,0 +1,174 @@
+/**
+ * CPU figures of issue #14, each beside its target: user + sys of a run's whole process tree (runner, workers,
+ * probe children; /usr/bin/time, which counts waited-for children) for the host suite without the EINTR family,
+ * its wall time at -j 2, the EINTR family's wall time, what the probe children and the largest kernel-bound case
+ * cost of it, and the suite against the kernel's own guest_memfd_test and memfd_test (built by
+ * bench/build-selftests.sh) as CPU per selftest function, over the cases fixtures/kselftest-parity.yaml maps to
+ * those functions.
+ *
+ *   node <build>/bench/cpu.js [--repeat N] [--selftests DIR] [--json FILE]
+ */
+import { parseArgs } from 'node:util';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+import { readResults } from '../lib/report/results-file.js';
+import { PROJECT_ROOT } from '../lib/paths.js';
+import type { ProcessRecord } from './process-hook.js';
+import { summary, sum } from './stats.js';
+
+const CLI = fileURLToPath(new URL('../lib/cli/main.js', import.meta.url));
+const HOOK = fileURLToPath(new URL('./process-hook.js', import.meta.url));
+/** The EINTR family: cases timed under a periodic signal (issue #14 measures it apart). */
+const EINTR = ['eintr', 'prefault.eintr'];
+
+/** Targets of issue #14 (ms). */
+export const TARGETS = { cpuPerInstanceMs: 2, nonEintrWallMs: 2000, eintrWallMs: 4000 } as const;
+
+/** A command's CPU (user + sys of it and its waited-for children), wall time and exit status. */
+interface Timed {
+  /** User + sys, ms. */ cpuMs: number;
+  /** Wall, ms. */ wallMs: number;
+  /** Exit status. */ status: number | null;
+  /** stdout, then stderr. */ stdout: string;
+}
+
+/** Runs argv under /usr/bin/time. */
+function timed(argv: string[], env: NodeJS.ProcessEnv = process.env): Timed {
+  const dir = mkdtempSync(join(tmpdir(), 'gmem-cpu-'));
+  const out = join(dir, 'time');
+  const r = spawnSync('/usr/bin/time', ['-f', '%U %S %e', '-o', out, ...argv], { env, encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'pipe'] });
+  const [u, s, e] = readFileSync(out, 'utf8').trim().split('\n').pop()?.split(' ').map(Number) ?? [];
+  rmSync(dir, { recursive: true, force: true });
+  return { cpuMs: ((u ?? NaN) + (s ?? NaN)) * 1000, wallMs: (e ?? NaN) * 1000, status: r.status, stdout: `${r.stdout ?? ''}${r.stderr ?? ''}` };
+}
+
+/** One suite run: CPU, wall, instances, totals; with `hook`, the children the workers spawned (count, CPU). */
+function suite(selection: string[], jobs: number, hook = false) {
+  const dir = mkdtempSync(join(tmpdir(), 'gmem-cpu-'));
+  const results = join(dir, 'r.jsonl');
+  const proclog = join(dir, 'procs.jsonl');
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  if (hook) Object.assign(env, { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${HOOK}`.trim(), GMEM_BENCH_PROCLOG: proclog });
+  const t = timed([process.execPath, CLI, 'run', ...selection, '-j', String(jobs), '-o', results, '--matrix', 'none'], env);
+  const file = readResults(results);
+  const procs: ProcessRecord[] = hook && existsSync(proclog) ? readFileSync(proclog, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as ProcessRecord) : [];
+  rmSync(dir, { recursive: true, force: true });
+  const spawns = procs.filter((p) => p.role === 'spawn');
+  return {
+    ...t, instances: file.results.length, totals: file.end?.totals,
+    workers: procs.filter((p) => p.role === 'worker').length, children: { count: spawns.length, cpuMs: sum(spawns.map((p) => p.cpuMs ?? 0)) },
+  };
+}
+
+/** The selftest functions of one file of the parity table and the suite's ids covering them (for memfd_test.c, its shmem mode). */
+function parity(file: string): { functions: string[]; ids: string[] } {
+  const table = parse(readFileSync(join(PROJECT_ROOT, 'fixtures', 'kselftest-parity.yaml'), 'utf8')) as {
+    files: Record<string, { functions: Record<string, { cases?: string[]; shmem?: string[]; via?: string[]; out_of_scope?: string }> }>;
+  };
+  const entry = table.files[file];
+  if (!entry) throw new Error(`fixtures/kselftest-parity.yaml has no ${file}`);
+  const functions: string[] = [];
+  const ids = new Set<string>();
+  for (const [fn, f] of Object.entries(entry.functions)) {
+    if (f.out_of_scope || f.via) continue; // a via entry only runs other functions, counted on their own
+    functions.push(fn);
+    for (const id of f.cases ?? f.shmem ?? []) ids.add(id);
+  }
+  return { functions, ids: [...ids] };
+}
+
+/** A selftest binary run to completion, beside the suite's cases doing the same checks. */
+function compareSelftest(bin: string, file: string, repeat: number) {
+  const { functions, ids } = parity(file);
+  const self: Timed[] = [];
+  const ours: ReturnType<typeof suite>[] = [];
+  for (let r = 0; r < repeat; r++) {
+    self.push(timed([bin]));
+    ours.push(suite(ids.flatMap((id) => ['-t', id]), 1));
+  }
+  const last = self[self.length - 1] as Timed;
+  const selfCpu = summary(self.map((x) => x.cpuMs), 0);
+  const oursCpu = summary(ours.map((x) => x.cpuMs), 0);
+  const completed = last.status === 0;
+  return {
+    file, functions: functions.length, suiteIds: ids.length, suiteInstances: ours[0]?.instances ?? 0, selftestStatus: last.status, completed,
+    selftestTail: completed ? '' : last.stdout.trim().split('\n').slice(-2).join(' | '),
+    selftestCpuMs: selfCpu, suiteCpuMs: oursCpu,
+    // CPU per selftest function: the same function set on both sides, so the ratio is that of the totals
+    ratio: completed && selfCpu.median > 0 ? Math.round(oursCpu.median / selfCpu.median) : null,
+  };
+}
+
+/** Every figure, each with its target. */
+export function benchCpu(repeat: number, selftests?: string) {
+  const nonEintr: ReturnType<typeof suite>[] = [];
+  const eintr: ReturnType<typeof suite>[] = [];
+  const exclude = EINTR.flatMap((s) => ['-x', s]);
+  for (let r = 0; r < repeat; r++) {
+    nonEintr.push(suite(exclude, 2));
+    eintr.push(suite(EINTR.flatMap((s) => ['-t', s]), 2));
+  }
+  const hooked = suite(exclude, 2, true);
+  const maxSlots = suite(['-t', 'memslot.plain.max_slots'], 1);
+  const empty = suite(['-t', 'memfd.create.flags', '-t', 'gmem.create.size_zero'], 1);
+  const n = nonEintr[0]?.instances ?? 0;
+  const res = {
+    nonEintr: {
+      instances: n, jobs: 2, cpuMs: summary(nonEintr.map((x) => x.cpuMs), 0), wallMs: summary(nonEintr.map((x) => x.wallMs), 0),
+      cpuPerInstanceMs: summary(nonEintr.map((x) => x.cpuMs / Math.max(1, x.instances)), 2), totals: nonEintr[0]?.totals,
+      workers: hooked.workers, children: hooked.children,
+    },
+    eintr: { instances: eintr[0]?.instances ?? 0, jobs: 2, wallMs: summary(eintr.map((x) => x.wallMs), 0), cpuMs: summary(eintr.map((x) => x.cpuMs), 0), totals: eintr[0]?.totals },
+    /** memslot.plain.max_slots alone (-j 1): the kernel creating and deleting every memslot it allows. */
+    maxSlotsCpuMs: Math.round(maxSlots.cpuMs),
+    /** A run of two cheap instances: runner start, case loading, one worker, end of run. */
+    fixedCpuMs: Math.round(empty.cpuMs),
+    selftests: [] as ReturnType<typeof compareSelftest>[],
+  };
+  if (selftests) {
+    for (const [bin, file] of [['kvm/guest_memfd_test', 'guest_memfd_test.c'], ['memfd/memfd_test', 'memfd_test.c']] as const) {
+      const path = join(selftests, bin);
+      if (existsSync(path)) res.selftests.push(compareSelftest(path, file, repeat));
+    }
+  }
+  return res;
+}
+
+/** The figures as Markdown table rows, target beside each. */
+export function cpuRows(c: ReturnType<typeof benchCpu>): string[] {
+  const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+  const met = (v: number, t: number) => (v <= t ? 'met' : 'not met');
+  const ne = c.nonEintr;
+  const floor = (ne.cpuMs.median - c.maxSlotsCpuMs - ne.children.cpuMs) / Math.max(1, ne.instances);
+  const rows = [
+    `| CPU per instance, host suite without EINTR (${ne.instances} instances, -j 2, user+sys of the tree) | ${ne.cpuPerInstanceMs.median} ms (${s(ne.cpuMs.median)} in all; target ≤ ${TARGETS.cpuPerInstanceMs} ms: ${met(ne.cpuPerInstanceMs.median, TARGETS.cpuPerInstanceMs)}) |`,
+    `| … of which ${ne.children.count} probe/command children of the workers | ${s(ne.children.cpuMs)} |`,
+    `| … of which memslot.plain.max_slots (the kernel filling every memslot; run alone) | ${s(c.maxSlotsCpuMs)} |`,
+    `| … fixed cost of a run (two cheap instances: runner, case loading, a worker) | ${s(c.fixedCpuMs)} |`,
+    `| … per instance without the children and max_slots | ${floor.toFixed(2)} ms |`,
+    `| wall, host suite without EINTR, -j 2 (${ne.workers} workers started) | ${s(ne.wallMs.median)} (target ≤ ${s(TARGETS.nonEintrWallMs)}: ${met(ne.wallMs.median, TARGETS.nonEintrWallMs)}) |`,
+    `| wall, EINTR family (${c.eintr.instances} instances, -j 2; helper C's) | ${s(c.eintr.wallMs.median)}, CPU ${s(c.eintr.cpuMs.median)} (target ≤ ${s(TARGETS.eintrWallMs)}: ${met(c.eintr.wallMs.median, TARGETS.eintrWallMs)}) |`,
+  ];
+  for (const t of c.selftests) {
+    const side = `${t.functions} functions; ${t.suiteInstances} suite instances (-j 1) ${s(t.suiteCpuMs.median)} CPU, selftest ${s(t.selftestCpuMs.median)}`;
+    rows.push(t.completed
+      ? `| ${t.file}: suite ÷ selftest, CPU per selftest function | ${t.ratio}× (${side}) |`
+      : `| ${t.file}: suite ÷ selftest | not comparable here: the selftest did not run to completion (status ${t.selftestStatus}: ${t.selftestTail}); suite ${s(t.suiteCpuMs.median)} for ${t.suiteInstances} instances |`);
+  }
+  return rows;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { repeat: { type: 'string', default: '3' }, selftests: { type: 'string' }, json: { type: 'string' } } });
+  const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  const before = load();
+  const c = benchCpu(Math.max(1, Number(values.repeat)), values.selftests ? resolve(values.selftests) : undefined);
+  process.stdout.write(`load average ${before} → ${load()}\n| figure | value |\n|---|---|\n${cpuRows(c).join('\n')}\n`);
+  if (values.json) writeFileSync(values.json, `${JSON.stringify(c, null, 2)}\n`);
+}
+
+if (basename(process.argv[1] ?? '') === 'cpu.js') await main();
