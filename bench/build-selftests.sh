@@ -17,5 +17,6 @@ mkdir -p "$out/headers" "$out/kvm" "$out/memfd"
 [ -d "$out/headers/usr/include/linux" ] || make -s -C "$src" O="$out/headers" headers >&2
 inc="-isystem $out/headers/usr/include"
 make -s -C "$src/tools/testing/selftests/memfd" OUTPUT="$out/memfd" KHDR_INCLUDES="$inc" "$out/memfd/memfd_test" >&2
-make -s -j"$(nproc)" -C "$src/tools/testing/selftests/kvm" OUTPUT="$out/kvm" KHDR_INCLUDES="$inc" "$out/kvm/guest_memfd_test" >&2
+make -s -j"$(nproc)" -C "$src/tools/testing/selftests/kvm" OUTPUT="$out/kvm" KHDR_INCLUDES="$inc" \
+  "$out/kvm/guest_memfd_test" >&2
 echo "$out"

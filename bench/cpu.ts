@@ -40,10 +40,13 @@ interface Timed {
 function timed(argv: string[], env: NodeJS.ProcessEnv = process.env): Timed {
   const dir = mkdtempSync(join(tmpdir(), 'gmem-cpu-'));
   const out = join(dir, 'time');
-  const r = spawnSync('/usr/bin/time', ['-f', '%U %S %e', '-o', out, ...argv], { env, encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'pipe'] });
+  const r = spawnSync('/usr/bin/time', ['-f', '%U %S %e', '-o', out, ...argv], {
+    env, encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const [u, s, e] = readFileSync(out, 'utf8').trim().split('\n').pop()?.split(' ').map(Number) ?? [];
   rmSync(dir, { recursive: true, force: true });
-  return { cpuMs: ((u ?? NaN) + (s ?? NaN)) * 1000, wallMs: (e ?? NaN) * 1000, status: r.status, stdout: `${r.stdout ?? ''}${r.stderr ?? ''}` };
+  const stdout = `${r.stdout ?? ''}${r.stderr ?? ''}`;
+  return { cpuMs: ((u ?? NaN) + (s ?? NaN)) * 1000, wallMs: (e ?? NaN) * 1000, status: r.status, stdout };
 }
 
 /** One suite run: CPU, wall, instances, totals; with `hook`, the children the workers spawned (count, CPU). */
@@ -52,23 +55,34 @@ function suite(selection: string[], jobs: number, hook = false) {
   const results = join(dir, 'r.jsonl');
   const proclog = join(dir, 'procs.jsonl');
   const env: NodeJS.ProcessEnv = { ...process.env };
-  if (hook) Object.assign(env, { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${HOOK}`.trim(), GMEM_BENCH_PROCLOG: proclog });
-  const t = timed([process.execPath, CLI, 'run', ...selection, '-j', String(jobs), '-o', results, '--matrix', 'none'], env);
+  if (hook) env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --import=${HOOK}`.trim();
+  if (hook) env.GMEM_BENCH_PROCLOG = proclog;
+  const argv = [process.execPath, CLI, 'run', ...selection, '-j', String(jobs), '-o', results, '--matrix', 'none'];
+  const t = timed(argv, env);
   const file = readResults(results);
-  const procs: ProcessRecord[] = hook && existsSync(proclog) ? readFileSync(proclog, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as ProcessRecord) : [];
+  const lines = hook && existsSync(proclog) ? readFileSync(proclog, 'utf8').trim().split('\n').filter(Boolean) : [];
+  const procs = lines.map((l) => JSON.parse(l) as ProcessRecord);
   rmSync(dir, { recursive: true, force: true });
   const spawns = procs.filter((p) => p.role === 'spawn');
   return {
     ...t, instances: file.results.length, totals: file.end?.totals,
-    workers: procs.filter((p) => p.role === 'worker').length, children: { count: spawns.length, cpuMs: sum(spawns.map((p) => p.cpuMs ?? 0)) },
+    workers: procs.filter((p) => p.role === 'worker').length,
+    children: { count: spawns.length, cpuMs: sum(spawns.map((p) => p.cpuMs ?? 0)) },
   };
 }
 
-/** The selftest functions of one file of the parity table and the suite's ids covering them (for memfd_test.c, its shmem mode). */
+/** One function's entry in fixtures/kselftest-parity.yaml. */
+interface ParityEntry {
+  /** Covering ids. */ cases?: string[];
+  /** memfd_test.c's covering ids on shmem (the mode the plain binary runs). */ shmem?: string[];
+  /** Functions it only runs. */ via?: string[];
+  /** Why it is not covered. */ out_of_scope?: string;
+}
+
+/** The selftest functions of one file of the parity table and the suite's ids covering them. */
 function parity(file: string): { functions: string[]; ids: string[] } {
-  const table = parse(readFileSync(join(PROJECT_ROOT, 'fixtures', 'kselftest-parity.yaml'), 'utf8')) as {
-    files: Record<string, { functions: Record<string, { cases?: string[]; shmem?: string[]; via?: string[]; out_of_scope?: string }> }>;
-  };
+  const text = readFileSync(join(PROJECT_ROOT, 'fixtures', 'kselftest-parity.yaml'), 'utf8');
+  const table = parse(text) as { files: Record<string, { functions: Record<string, ParityEntry> }> };
   const entry = table.files[file];
   if (!entry) throw new Error(`fixtures/kselftest-parity.yaml has no ${file}`);
   const functions: string[] = [];
@@ -95,7 +109,8 @@ function compareSelftest(bin: string, file: string, repeat: number) {
   const oursCpu = summary(ours.map((x) => x.cpuMs), 0);
   const completed = last.status === 0;
   return {
-    file, functions: functions.length, suiteIds: ids.length, suiteInstances: ours[0]?.instances ?? 0, selftestStatus: last.status, completed,
+    file, functions: functions.length, suiteIds: ids.length, suiteInstances: ours[0]?.instances ?? 0,
+    selftestStatus: last.status, completed,
     selftestTail: completed ? '' : last.stdout.trim().split('\n').slice(-2).join(' | '),
     selftestCpuMs: selfCpu, suiteCpuMs: oursCpu,
     // CPU per selftest function: the same function set on both sides, so the ratio is that of the totals
@@ -118,11 +133,15 @@ export function benchCpu(repeat: number, selftests?: string) {
   const n = nonEintr[0]?.instances ?? 0;
   const res = {
     nonEintr: {
-      instances: n, jobs: 2, cpuMs: summary(nonEintr.map((x) => x.cpuMs), 0), wallMs: summary(nonEintr.map((x) => x.wallMs), 0),
-      cpuPerInstanceMs: summary(nonEintr.map((x) => x.cpuMs / Math.max(1, x.instances)), 2), totals: nonEintr[0]?.totals,
+      instances: n, jobs: 2, cpuMs: summary(nonEintr.map((x) => x.cpuMs), 0),
+      wallMs: summary(nonEintr.map((x) => x.wallMs), 0), totals: nonEintr[0]?.totals,
+      cpuPerInstanceMs: summary(nonEintr.map((x) => x.cpuMs / Math.max(1, x.instances)), 2),
       workers: hooked.workers, children: hooked.children,
     },
-    eintr: { instances: eintr[0]?.instances ?? 0, jobs: 2, wallMs: summary(eintr.map((x) => x.wallMs), 0), cpuMs: summary(eintr.map((x) => x.cpuMs), 0), totals: eintr[0]?.totals },
+    eintr: {
+      instances: eintr[0]?.instances ?? 0, jobs: 2, wallMs: summary(eintr.map((x) => x.wallMs), 0),
+      cpuMs: summary(eintr.map((x) => x.cpuMs), 0), totals: eintr[0]?.totals,
+    },
     /** memslot.plain.max_slots alone (-j 1): the kernel creating and deleting every memslot it allows. */
     maxSlotsCpuMs: Math.round(maxSlots.cpuMs),
     /** A run of two cheap instances: runner start, case loading, one worker, end of run. */
@@ -130,7 +149,8 @@ export function benchCpu(repeat: number, selftests?: string) {
     selftests: [] as ReturnType<typeof compareSelftest>[],
   };
   if (selftests) {
-    for (const [bin, file] of [['kvm/guest_memfd_test', 'guest_memfd_test.c'], ['memfd/memfd_test', 'memfd_test.c']] as const) {
+    const binaries = [['kvm/guest_memfd_test', 'guest_memfd_test.c'], ['memfd/memfd_test', 'memfd_test.c']] as const;
+    for (const [bin, file] of binaries) {
       const path = join(selftests, bin);
       if (existsSync(path)) res.selftests.push(compareSelftest(path, file, repeat));
     }
@@ -144,30 +164,44 @@ export function cpuRows(c: ReturnType<typeof benchCpu>): string[] {
   const met = (v: number, t: number) => (v <= t ? 'met' : 'not met');
   const ne = c.nonEintr;
   const floor = (ne.cpuMs.median - c.maxSlotsCpuMs - ne.children.cpuMs) / Math.max(1, ne.instances);
+  const perInstance = ne.cpuPerInstanceMs.median;
+  const eintrWall = c.eintr.wallMs.median;
   const rows = [
-    `| CPU per instance, host suite without EINTR (${ne.instances} instances, -j 2, user+sys of the tree) | ${ne.cpuPerInstanceMs.median} ms (${s(ne.cpuMs.median)} in all; target ≤ ${TARGETS.cpuPerInstanceMs} ms: ${met(ne.cpuPerInstanceMs.median, TARGETS.cpuPerInstanceMs)}) |`,
+    `| CPU per instance, host suite without EINTR (${ne.instances} instances, -j 2, user+sys of the tree) | ` +
+      `${perInstance} ms (${s(ne.cpuMs.median)} in all; target ≤ ${TARGETS.cpuPerInstanceMs} ms: ` +
+      `${met(perInstance, TARGETS.cpuPerInstanceMs)}) |`,
     `| … of which ${ne.children.count} probe/command children of the workers | ${s(ne.children.cpuMs)} |`,
     `| … of which memslot.plain.max_slots (the kernel filling every memslot; run alone) | ${s(c.maxSlotsCpuMs)} |`,
     `| … fixed cost of a run (two cheap instances: runner, case loading, a worker) | ${s(c.fixedCpuMs)} |`,
     `| … per instance without the children and max_slots | ${floor.toFixed(2)} ms |`,
-    `| wall, host suite without EINTR, -j 2 (${ne.workers} workers started) | ${s(ne.wallMs.median)} (target ≤ ${s(TARGETS.nonEintrWallMs)}: ${met(ne.wallMs.median, TARGETS.nonEintrWallMs)}) |`,
-    `| wall, EINTR family (${c.eintr.instances} instances, -j 2; helper C's) | ${s(c.eintr.wallMs.median)}, CPU ${s(c.eintr.cpuMs.median)} (target ≤ ${s(TARGETS.eintrWallMs)}: ${met(c.eintr.wallMs.median, TARGETS.eintrWallMs)}) |`,
+    `| wall, host suite without EINTR, -j 2 (${ne.workers} workers started) | ${s(ne.wallMs.median)} ` +
+      `(target ≤ ${s(TARGETS.nonEintrWallMs)}: ${met(ne.wallMs.median, TARGETS.nonEintrWallMs)}) |`,
+    `| wall, EINTR family (${c.eintr.instances} instances, -j 2; helper C's) | ${s(eintrWall)}, ` +
+      `CPU ${s(c.eintr.cpuMs.median)} (target ≤ ${s(TARGETS.eintrWallMs)}: ${met(eintrWall, TARGETS.eintrWallMs)}) |`,
   ];
   for (const t of c.selftests) {
-    const side = `${t.functions} functions; ${t.suiteInstances} suite instances (-j 1) ${s(t.suiteCpuMs.median)} CPU, selftest ${s(t.selftestCpuMs.median)}`;
-    rows.push(t.completed
-      ? `| ${t.file}: suite ÷ selftest, CPU per selftest function | ${t.ratio}× (${side}) |`
-      : `| ${t.file}: suite ÷ selftest | not comparable here: the selftest did not run to completion (status ${t.selftestStatus}: ${t.selftestTail}); suite ${s(t.suiteCpuMs.median)} for ${t.suiteInstances} instances |`);
+    const ours = `${t.suiteInstances} suite instances (-j 1) ${s(t.suiteCpuMs.median)} CPU`;
+    if (t.completed) {
+      rows.push(`| ${t.file}: suite ÷ selftest, CPU per selftest function | ${t.ratio}× ` +
+        `(${t.functions} functions; ${ours}, selftest ${s(t.selftestCpuMs.median)}) |`);
+    } else {
+      rows.push(`| ${t.file}: suite ÷ selftest | not comparable here: the selftest did not run to completion ` +
+        `(status ${t.selftestStatus}: ${t.selftestTail}); ${ours} |`);
+    }
   }
   return rows;
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { repeat: { type: 'string', default: '3' }, selftests: { type: 'string' }, json: { type: 'string' } } });
+  const options = {
+    repeat: { type: 'string', default: '3' }, selftests: { type: 'string' }, json: { type: 'string' },
+  } as const;
+  const { values } = parseArgs({ options });
   const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   const before = load();
   const c = benchCpu(Math.max(1, Number(values.repeat)), values.selftests ? resolve(values.selftests) : undefined);
-  process.stdout.write(`load average ${before} → ${load()}\n| figure | value |\n|---|---|\n${cpuRows(c).join('\n')}\n`);
+  process.stdout.write(`load average ${before} → ${load()}\n| figure | value |\n|---|---|\n`);
+  process.stdout.write(`${cpuRows(c).join('\n')}\n`);
   if (values.json) writeFileSync(values.json, `${JSON.stringify(c, null, 2)}\n`);
 }
 

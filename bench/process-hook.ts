@@ -17,7 +17,8 @@ export interface ProcessRecord {
   /** Wall-clock start and end, ms since the epoch. */ startMs: number; endMs: number;
   /** Peak and final RSS in kB. */ hwmKb: number; rssKb: number;
   /** Exit code. */ code: number;
-  /** CPU time, user + sys, ms: of the process itself; for spawns, of the child (10 ms resolution, killed children too). */ cpuMs?: number;
+  /** CPU, user + sys, ms: of the process; for spawns, of the child (10 ms steps; killed children too). */
+  cpuMs?: number;
   /** For probes: the case module's basename and the function; for spawns: that, or the command. */ probe?: string;
   /** For spawns: the signal that ended the child, if any. */ signal?: string | null;
 }

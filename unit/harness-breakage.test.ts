@@ -1,4 +1,4 @@
-/** The harness's own breakage (a case module or probe that cannot load, e.g. dist/ rebuilt under a run) is an error result, never a kernel verdict. */
+/** Harness breakage (a case module or probe that cannot load: dist/ rebuilt under a run) is an error, not a verdict. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pathToFileURL } from 'node:url';
@@ -12,7 +12,9 @@ import { HARNESS_CASES } from './helpers.js';
 const GONE = pathToFileURL(join(HARNESS_CASES, 'removed-by-a-rebuild.js')).href;
 
 test('a worker that cannot import the case module reports an error (variant kept), and is replaced', async () => {
-  const def = defineCase<{ n: number }>({ id: 'harness.gone.case', doc: 'its module is gone', variants: [{ name: 'one', params: { n: 1 } }], run() {} });
+  const def = defineCase<{ n: number }>({
+    id: 'harness.gone.case', doc: 'its module is gone', variants: [{ name: 'one', params: { n: 1 } }], run() {},
+  });
   const [inst] = instancesOf(def as never, GONE);
   const w = new WorkerHandle({ allowHostUnsafe: false, runnerPid: process.pid });
   await w.whenReady();
@@ -25,8 +27,9 @@ test('a worker that cannot import the case module reports an error (variant kept
 });
 
 test('a probe child that ends before its module loaded is a HarnessError, not an outcome for the case', () => {
-  assert.throws(() => runProbe(GONE, 'touch', [], { timeoutMs: 20_000 }), (e: unknown) =>
-    e instanceof HarnessError && /probe child for touch of .*removed-by-a-rebuild\.js ended before its module loaded \(exit status 70\)/.test(e.message));
+  const early = /probe child for touch of .*removed-by-a-rebuild\.js ended before its module loaded \(exit status 70\)/;
+  const isEarly = (e: unknown) => e instanceof HarnessError && early.test(e.message);
+  assert.throws(() => runProbe(GONE, 'touch', [], { timeoutMs: 20_000 }), isEarly);
   const misbehaving = pathToFileURL(join(HARNESS_CASES, 'misbehaving.js')).href;
   assert.throws(() => runProbe(misbehaving, 'noSuchFunction', [], { timeoutMs: 20_000 }), (e: unknown) =>
     e instanceof HarnessError && /does not export a function noSuchFunction/.test(e.message));

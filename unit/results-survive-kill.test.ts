@@ -1,4 +1,4 @@
-/** A runner killed mid-run leaves every finished result readable in FILE.partial, and FILE as it was, and no worker behind. */
+/** A runner killed mid-run leaves every finished result readable in FILE.partial, FILE as it was, and no worker. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -11,7 +11,8 @@ import { partialPath } from '../lib/report/results-writer.js';
 
 /** Pids of a process's children (/proc/PID/task/TID/children). */
 function childrenOf(pid: number): number[] {
-  return readdirSync(`/proc/${pid}/task`).flatMap((t) => readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
+  const children = (t: string) => readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').split(/\s+/).filter(Boolean);
+  return readdirSync(`/proc/${pid}/task`).flatMap(children).map(Number);
 }
 
 /** True while a process exists and has not exited (a zombie waiting to be reaped counts as gone). */
@@ -23,7 +24,7 @@ function alive(pid: number): boolean {
   }
 }
 
-test('SIGKILL of the runner keeps every finished result and the previous results file whole, and takes its workers with it', async () => {
+test('SIGKILL of the runner keeps every finished result, the previous file whole, and takes the workers', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'gmem-unit-'));
   const results = join(dir, 'r.jsonl');
   const previous = `${JSON.stringify({ type: 'run', format: 1, suiteVersion: '0', started: 'before', kernel: 'k', arch: 'x86_64', host: 'h', platform: 'x86_64', kvm: {}, options: {} })}\n`;

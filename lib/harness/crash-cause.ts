@@ -1,6 +1,6 @@
 /** Picks the line that says why a worker or probe child died out of its stderr. */
 
-/** The most telling part of a dead worker's stderr: V8's FATAL ERROR line or the last Error line, else the last 3 lines. */
+/** What a dead process's stderr says: V8's FATAL ERROR line, else the last Error line, else the last 3 lines. */
 export function crashCause(stderr: string): string {
   const lines = stderr.trim().split('\n').map((l) => l.trim()).filter(Boolean);
   const fatal = lines.find((l) => l.startsWith('FATAL ERROR:'));

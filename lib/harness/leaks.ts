@@ -14,7 +14,7 @@ const TRACKED_MAPPING = /(anon_inode:|\[kvm-gmem\]|kvm-vcpu|\/memfd:|guest_memfd
 /** The tracked mappings last read from /proc/self/maps, and the address-space generation they were read at. */
 let lastMaps: { generation: number; mappings: Set<string> } | null = null;
 
-/** Tracked mappings of this process: read from /proc/self/maps only when a mapping call was made since the last read. */
+/** Tracked mappings of this process: /proc/self/maps is read again only after a mapping call. */
 function trackedMappings(): Set<string> {
   const generation = addressSpaceGeneration();
   if (lastMaps?.generation === generation) return lastMaps.mappings;

@@ -40,7 +40,8 @@ export function runProbe(module: string, fn: string, args: unknown[], opts: Prob
   if (!new RegExp(`^${PROBE_LOADED}$`, 'm').test(r.stdout ?? '')) {
     const how = r.error ? r.error.message : r.signal ? `killed by ${r.signal}` : `exit status ${r.status}`;
     const cause = crashCause(r.stderr ?? '');
-    throw new HarnessError(`probe child for ${fn} of ${module} ended before its module loaded (${how})${cause ? `: ${cause}` : ''}`);
+    const why = `${how}${cause ? `: ${cause}` : ''}`;
+    throw new HarnessError(`probe child for ${fn} of ${module} ended before its module loaded (${why})`);
   }
   const timedOut = (r.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT';
   let value: unknown;

@@ -23,6 +23,8 @@ export type WorkerMessage =
 
 /** Arguments the runner passes to a worker on its command line. */
 export interface WorkerArgs {
-  /** Whether hostUnsafe cases may run: the runner's Env.allowHostUnsafe, handed to the worker's Env. */ allowHostUnsafe: boolean;
-  /** The runner's pid: a worker whose parent is no longer this process exits (see parent-death.ts). */ runnerPid: number;
+  /** Whether hostUnsafe cases may run: the runner's Env.allowHostUnsafe, for the worker's Env. */
+  allowHostUnsafe: boolean;
+  /** The runner's pid: a worker whose parent is no longer this process exits (parent-death.ts). */
+  runnerPid: number;
 }

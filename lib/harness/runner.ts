@@ -15,7 +15,8 @@ import { resultOf } from './result.js';
 
 /** Options of a run. */
 export interface RunnerOptions {
-  /** The fixtures, loaded (and checked) once by the caller: applied here, not in the workers. */ fixtures: Expectations;
+  /** The fixtures, loaded (and checked) once by the caller: applied here, not in the workers. */
+  fixtures: Expectations;
   /** Parallel workers (≥1). */ jobs: number;
   /** Default per-case timeout in ms. */ timeoutMs: number;
   /** Called as each result arrives (in completion order). */ onResult: (r: CaseResult) => void;

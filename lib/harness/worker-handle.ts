@@ -85,8 +85,13 @@ export class WorkerHandle {
       };
       this.onExit = (code, signal) => {
         const tail = crashCause(this.stderrTail);
-        if (signal) settle(resultOf(inst, 'fail', `crashed: killed by ${signal}${tail ? ` (${tail})` : ''}`, elapsed(), { signal }));
-        else settle(resultOf(inst, 'error', `worker exited with status ${code} during the case${tail ? `: ${tail}` : ''}`, elapsed()));
+        if (signal) {
+          const why = `crashed: killed by ${signal}${tail ? ` (${tail})` : ''}`;
+          settle(resultOf(inst, 'fail', why, elapsed(), { signal }));
+        } else {
+          const why = `worker exited with status ${code} during the case${tail ? `: ${tail}` : ''}`;
+          settle(resultOf(inst, 'error', why, elapsed()));
+        }
       };
       if (this.dead) {
         settle(resultOf(inst, 'error', 'worker was dead before the case started', 0));

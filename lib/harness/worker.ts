@@ -28,7 +28,8 @@ async function main(): Promise<void> {
         } catch (err) {
           // a module that does not load (dist/ rebuilt under the run, a syntax error) is the harness's
           // failure, never the kernel's: the runner reports it as an error and replaces this worker
-          await send({ type: 'fatal', message: `harness: cannot load case module ${m.module}: ${(err as Error).message}` });
+          const message = `harness: cannot load case module ${m.module}: ${(err as Error).message}`;
+          await send({ type: 'fatal', message });
           return;
         }
         loaded.add(m.module);
