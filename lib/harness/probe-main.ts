@@ -15,6 +15,8 @@ function revive(_k: string, v: unknown): unknown {
 async function main(): Promise<void> {
   if (!modulePath || !fnName) throw new Error('usage: probe-main <module> <function> <json-args>');
   const parent = Number(process.env.GMEM_PROBE_PARENT);
+  // not inherited: a child this probe starts has another parent
+  delete process.env.GMEM_PROBE_PARENT;
   if (parent > 0) dieWithParent(parent);
   const mod = (await import(modulePath)) as Record<string, unknown>;
   const fn = mod[fnName];
