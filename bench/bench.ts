@@ -5,7 +5,7 @@
  * time goes. Every timing is repeated (--repeat, default 5) and reported as median/min/max.
  * Prints a table; writes everything as JSON to bench/results/<date>.json (or --out FILE).
  *
- *   node <build>/bench/bench.js [--repeat N] [--jobs 1,2,4] [--only ioctl,list,worker,suite,profile] [--out FILE]
+ *   node <build>/bench/bench.js [--repeat N] [--jobs 1,2,4] [--only ioctl,list,worker,suite,profile,cpu] [--selftests DIR] [--out FILE]
  */
 import { parseArgs } from 'node:util';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -22,6 +22,7 @@ import { summary } from './stats.js';
 import { measureWorkerStart } from './worker-start.js';
 import { describeProfile, profileRun } from './profile.js';
 import type { ProcessRecord } from './process-hook.js';
+import { benchCpu, cpuRows } from './cpu.js';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const CLI = fileURLToPath(new URL('../lib/cli/main.js', import.meta.url));
@@ -208,6 +209,7 @@ function table(res: Record<string, any>): string {
     rows.push(`| peak RSS, largest probe child | ${(r.probeKb.median / 1024).toFixed(0)} MiB |`);
     if (r.treeMaxKb) rows.push(`| max RSS of any process of the run (/usr/bin/time %M) | ${(r.treeMaxKb.median / 1024).toFixed(0)} MiB |`);
   }
+  if (res.cpu) rows.push(...cpuRows(res.cpu));
   return rows.join('\n');
 }
 
@@ -216,7 +218,8 @@ async function main(): Promise<void> {
     options: {
       repeat: { type: 'string', default: process.env.BENCH_REPEAT ?? '5' },
       jobs: { type: 'string', default: process.env.BENCH_JOBS ?? '1,2,4' },
-      only: { type: 'string', default: process.env.BENCH_ONLY ?? 'ioctl,list,worker,suite,rss,profile' },
+      only: { type: 'string', default: process.env.BENCH_ONLY ?? 'ioctl,list,worker,suite,rss,profile,cpu' },
+      selftests: { type: 'string', default: process.env.BENCH_SELFTESTS },
       out: { type: 'string' },
     },
   });
@@ -227,7 +230,7 @@ async function main(): Promise<void> {
   const step = (what: string) => process.stderr.write(`# bench: ${what} (load ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')})\n`);
   if (only.has('ioctl')) { step('hot ioctls'); res.ioctl = benchIoctl(repeat); }
   if (only.has('list')) { step('listing'); res.list = benchList(Math.max(repeat, 7)); }
-  if (only.has('worker')) { step('fresh workers'); res.worker = await measureWorkerStart('memfd.create.mode_ignores_umask', Math.max(repeat, 9), DEFAULT_CASES_DIR, DEFAULT_FIXTURES_DIR); }
+  if (only.has('worker')) { step('fresh workers'); res.worker = await measureWorkerStart('memfd.create.mode_ignores_umask', Math.max(repeat, 9), DEFAULT_CASES_DIR); }
   if (only.has('suite')) { step(`suite runs (${repeat} rounds of -j ${jobsList.join(', ')}, full and without serial cases)`); res.suite = await benchSuite(repeat, jobsList); }
   if (only.has('rss')) { step('peak RSS'); res.rss = benchRss(Math.min(repeat, 3), 2); }
   if (only.has('profile')) {
@@ -236,6 +239,10 @@ async function main(): Promise<void> {
     const p = await profileRun(chosen, { jobs: 1, casesDir: DEFAULT_CASES_DIR, fixturesDir: DEFAULT_FIXTURES_DIR });
     res.profile = p;
     process.stderr.write(`${describeProfile(p)}\n`);
+  }
+  if (only.has('cpu')) {
+    step('CPU figures of issue #14 (host suite without EINTR, EINTR family, selftests side by side)');
+    res.cpu = benchCpu(repeat, values.selftests ? resolve(values.selftests) : undefined);
   }
   res.machine.loadavgEnd = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   const outFile = values.out ? resolve(values.out) : join(PROJECT_ROOT, 'bench', 'results', `${res.machine.date.slice(0, 19).replace(/:/g, '-')}.json`);

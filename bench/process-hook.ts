@@ -17,6 +17,8 @@ export interface ProcessRecord {
   /** Wall-clock start and end, ms since the epoch. */ startMs: number; endMs: number;
   /** Peak and final RSS in kB. */ hwmKb: number; rssKb: number;
   /** Exit code. */ code: number;
+  /** CPU, user + sys, ms: of the process; for spawns, of the child (10 ms steps; killed children too). */
+  cpuMs?: number;
   /** For probes: the case module's basename and the function; for spawns: that, or the command. */ probe?: string;
   /** For spawns: the signal that ended the child, if any. */ signal?: string | null;
 }
@@ -36,6 +38,10 @@ if (log) {
   process.on('exit', (code) => {
     const rec: ProcessRecord = {
       role, pid: process.pid, startMs: performance.timeOrigin, endMs: Date.now(), hwmKb: statusKb('VmHWM'), rssKb: statusKb('VmRSS'), code,
+      cpuMs: (() => {
+        const u = process.resourceUsage();
+        return Math.round((u.userCPUTime + u.systemCPUTime) / 100) / 10;
+      })(),
     };
     if (role === 'probe') rec.probe = `${basename(process.argv[2] ?? '')}:${process.argv[3] ?? ''}`;
     try {
@@ -46,16 +52,28 @@ if (log) {
   });
 }
 
+/** USER_HZ: the unit of /proc/PID/stat's times (100 on every Linux architecture the suite runs on). */
+const CLOCK_TICKS = 100;
+
+/** cutime + cstime of this process: CPU of its waited-for children (and theirs), however they ended. */
+function childTicks(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(f[13]) + Number(f[14]);
+}
+
 if (log && ROLES[basename(script)] === 'worker') {
   // time every spawnSync of the worker (probes and commands cases run), however the child ends
   const cp = createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process');
   const original = cp.spawnSync;
   const timed = function (this: unknown, ...args: unknown[]) {
     const startMs = Date.now();
+    const ticks0 = childTicks();
     const r = (original as (...a: unknown[]) => ReturnType<typeof original>).apply(this, args);
+    const cpuMs = ((childTicks() - ticks0) * 1000) / CLOCK_TICKS;
     const argv = (Array.isArray(args[1]) ? args[1] : []) as string[];
     const what = basename(argv[0] ?? '') === 'probe-main.js' ? `${(argv[1] ?? '').split('/').slice(-2).join('/')}:${argv[2] ?? ''}` : basename(String(args[0]));
-    const rec: ProcessRecord = { role: 'spawn', pid: r.pid ?? -1, startMs, endMs: Date.now(), hwmKb: -1, rssKb: -1, code: r.status ?? -1, probe: what, signal: r.signal };
+    const rec: ProcessRecord = { role: 'spawn', pid: r.pid ?? -1, startMs, endMs: Date.now(), hwmKb: -1, rssKb: -1, code: r.status ?? -1, probe: what, signal: r.signal, cpuMs };
     try {
       appendFileSync(log, `${JSON.stringify(rec)}\n`);
     } catch {

@@ -17,6 +17,7 @@ import { runInstances } from '../lib/harness/runner.js';
 import { WorkerHandle } from '../lib/harness/worker-handle.js';
 import { orderByFamily } from '../lib/cli/run.js';
 import { DEFAULT_FIXTURES_DIR } from '../lib/paths.js';
+import { Expectations } from '../lib/fixtures/expectations.js';
 import type { CaseInstance } from '../lib/harness/case.js';
 import type { CaseResult } from '../lib/harness/verdict.js';
 import type { ProcessRecord } from './process-hook.js';
@@ -37,6 +38,8 @@ export interface RunProfile {
   /** Per family: instances, summed durationMs, slowest instance. */
   families: { family: string; n: number; ms: number; slowest: string; slowestMs: number }[];
   /** Peak RSS (VmHWM, kB) of the runner, of any worker, of any probe. */ peakRssKb: { runner: number; worker: number; probe: number };
+  /** CPU time (user + sys, ms) by role: the runner (this process), the workers, their children (probes, commands), and how many of each. */
+  cpuMs: Record<string, { count: number; ms: number }>;
 }
 
 /** Runs instances with the suite's runner under instrumentation; returns the profile. */
@@ -74,11 +77,12 @@ export async function profileRun(chosen: CaseInstance[], opts: { jobs: number; c
   const results: CaseResult[] = [];
   const serialIds = new Set(chosen.filter((i) => i.def.serial).map((i) => i.id));
   let serialWallMs = 0;
+  const cpuAtStart = process.resourceUsage();
   const t0 = performance.now();
   let lastArrival = t0;
   try {
     await runInstances(chosen, {
-      jobs: opts.jobs, timeoutMs: opts.timeoutMs ?? 30_000, casesDir: opts.casesDir, fixturesDir: opts.fixturesDir, allowHostUnsafe: false,
+      jobs: opts.jobs, timeoutMs: opts.timeoutMs ?? 30_000, fixtures: Expectations.load(opts.fixturesDir),
       onResult: (r) => {
         const now = performance.now();
         // a serial case runs alone: from the previous result to its own is its segment (its fresh worker's start included)
@@ -94,6 +98,8 @@ export async function profileRun(chosen: CaseInstance[], opts: { jobs: number; c
     delete process.env.GMEM_BENCH_PROCLOG;
   }
   const wallMs = performance.now() - t0;
+  const own = process.resourceUsage();
+  const ownCpuMs = (own.userCPUTime + own.systemCPUTime) / 1000 - (cpuAtStart.userCPUTime + cpuAtStart.systemCPUTime) / 1000;
 
   let procs: ProcessRecord[] = [];
   try {
@@ -120,6 +126,14 @@ export async function profileRun(chosen: CaseInstance[], opts: { jobs: number; c
     fam.set(r.family, f);
   }
   const fresh = chosen.filter((i) => i.def.isolation === 'fresh').length;
+  const cpuMs: Record<string, { count: number; ms: number }> = { runner: { count: 1, ms: Math.round(ownCpuMs) } };
+  for (const p of procs) {
+    // probe children are counted from the worker's side (spawn records), so that those killed by a signal count too
+    if (p.cpuMs === undefined || p.role === 'probe') continue;
+    const e = (cpuMs[p.role === 'spawn' ? 'children' : p.role] ??= { count: 0, ms: 0 });
+    e.count++;
+    e.ms = Math.round(e.ms + p.cpuMs);
+  }
   const peak = (role: string) => Math.max(0, ...procs.filter((p) => p.role === role).map((p) => p.hwmKb));
   return {
     jobs: opts.jobs, instances: chosen.length, wallMs, serialWallMs,
@@ -127,7 +141,7 @@ export async function profileRun(chosen: CaseInstance[], opts: { jobs: number; c
     caseMs: { worker: sum(results.map((r) => r.durationMs)), runner: runnerCaseMs },
     probes: { count: probes.length, totalMs: sum(probes.map((p) => p.endMs - p.startMs)), medianMs: median(probes.map((p) => p.endMs - p.startMs)), byModule },
     families: [...fam].map(([family, f]) => ({ family, ...f })).sort((a, b) => b.ms - a.ms),
-    peakRssKb: { runner: Number(/^VmHWM:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0), worker: peak('worker'), probe: peak('probe') },
+    cpuMs, peakRssKb: { runner: Number(/^VmHWM:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0), worker: peak('worker'), probe: peak('probe') },
   };
 }
 
@@ -140,6 +154,7 @@ export function describeProfile(p: RunProfile): string {
     `case time: ${s(p.caseMs.worker)} measured in the workers, ${s(p.caseMs.runner)} seen by the runner (IPC and result handling: ${s(p.caseMs.runner - p.caseMs.worker)})`,
     `spawnSync children of the workers (probes, commands): ${p.probes.count}, ${s(p.probes.totalMs)} in all (median ${p.probes.medianMs.toFixed(0)} ms each)`,
     ...Object.entries(p.probes.byModule).sort((a, b) => b[1].ms - a[1].ms).slice(0, 8).map(([m, v]) => `  ${m.padEnd(22)} ${String(v.count).padStart(4)} spawns ${s(v.ms).padStart(9)}`),
+    `CPU (user + sys): ${Object.entries(p.cpuMs).map(([role, v]) => `${role} ${s(v.ms)} (${v.count})`).join(', ')}; per instance ${(sum(Object.values(p.cpuMs).map((v) => v.ms)) / Math.max(1, p.instances)).toFixed(2)} ms`,
     `peak RSS: runner ${(p.peakRssKb.runner / 1024).toFixed(0)} MiB, worker ${(p.peakRssKb.worker / 1024).toFixed(0)} MiB, probe ${(p.peakRssKb.probe / 1024).toFixed(0)} MiB`,
     'families by summed durationMs:',
     ...p.families.slice(0, 15).map((f) => `  ${f.family.padEnd(26)} ${String(f.n).padStart(4)} ${s(f.ms).padStart(9)}   slowest ${f.slowest} ${f.slowestMs.toFixed(0)} ms`),

@@ -5,8 +5,9 @@
 # serial cases) at -j 1/2/4, peak RSS of runner/workers/probes, and a profile of a full run.
 # Every timing is repeated and reported as median (min, max). Takes ~10 minutes with the defaults.
 #
-#   bench/run.sh [--repeat N] [--jobs 1,2,4] [--only ioctl,list,worker,suite,rss,profile] [--out FILE]
-#   env: BENCH_REPEAT, BENCH_JOBS, BENCH_ONLY (same as the options); GMEM_BUILD=<compiled dir>
+#   bench/run.sh [--repeat N] [--jobs 1,2,4] [--only ioctl,list,worker,suite,rss,profile,cpu] [--selftests DIR] [--out FILE]
+#   env: BENCH_REPEAT, BENCH_JOBS, BENCH_ONLY, BENCH_SELFTESTS (same as the options); GMEM_BUILD=<compiled dir>
+#   --selftests DIR: guest_memfd_test and memfd_test built by bench/build-selftests.sh (printed DIR)
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")/.."
 source bench/build.sh

@@ -9,7 +9,6 @@ import { parseArgs } from 'node:util';
 import { basename, resolve } from 'node:path';
 import { WorkerHandle } from '../lib/harness/worker-handle.js';
 import { loadInstances, DEFAULT_CASES_DIR } from '../lib/harness/registry.js';
-import { DEFAULT_FIXTURES_DIR } from '../lib/paths.js';
 import { summary } from './stats.js';
 
 /** Timings of fresh workers running one instance each. */
@@ -23,7 +22,7 @@ export interface WorkerStartFigures {
 }
 
 /** Starts n fresh workers one after another, each running the instance `id`. */
-export async function measureWorkerStart(id: string, n: number, casesDir: string, fixturesDir: string): Promise<WorkerStartFigures> {
+export async function measureWorkerStart(id: string, n: number, casesDir: string): Promise<WorkerStartFigures> {
   const inst = (await loadInstances(casesDir)).find((i) => i.id === id);
   if (!inst) throw new Error(`no instance ${id} in ${casesDir}`);
   const ready: number[] = [];
@@ -33,7 +32,7 @@ export async function measureWorkerStart(id: string, n: number, casesDir: string
   const total: number[] = [];
   for (let k = 0; k < n; k++) {
     const t0 = performance.now();
-    const w = new WorkerHandle({ casesDir, fixturesDir, allowHostUnsafe: false });
+    const w = new WorkerHandle({ allowHostUnsafe: false, runnerPid: process.pid });
     await w.whenReady();
     const t1 = performance.now();
     const r = await w.run(inst, 30_000);
@@ -52,9 +51,9 @@ export async function measureWorkerStart(id: string, n: number, casesDir: string
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { id: { type: 'string', default: 'memfd.create.mode_ignores_umask' }, n: { type: 'string', short: 'n', default: '9' }, cases: { type: 'string' }, fixtures: { type: 'string' } },
+    options: { id: { type: 'string', default: 'memfd.create.mode_ignores_umask' }, n: { type: 'string', short: 'n', default: '9' }, cases: { type: 'string' } },
   });
-  const figures = await measureWorkerStart(values.id as string, Number(values.n), resolve(values.cases ?? DEFAULT_CASES_DIR), resolve(values.fixtures ?? DEFAULT_FIXTURES_DIR));
+  const figures = await measureWorkerStart(values.id as string, Number(values.n), resolve(values.cases ?? DEFAULT_CASES_DIR));
   process.stdout.write(`${JSON.stringify(figures)}\n`);
 }
 

@@ -1,4 +1,4 @@
-/** A runner killed mid-run leaves every finished result readable in FILE.partial, and FILE as it was. */
+/** A runner killed mid-run leaves every finished result readable in FILE.partial, FILE as it was, and no worker. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -9,7 +9,22 @@ import { CLI, HARNESS_CASES } from './helpers.js';
 import { readResults } from '../lib/report/results-file.js';
 import { partialPath } from '../lib/report/results-writer.js';
 
-test('SIGKILL of the runner keeps every finished result, and the previous results file whole', async () => {
+/** Pids of a process's children (/proc/PID/task/TID/children). */
+function childrenOf(pid: number): number[] {
+  const children = (t: string) => readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').split(/\s+/).filter(Boolean);
+  return readdirSync(`/proc/${pid}/task`).flatMap(children).map(Number);
+}
+
+/** True while a process exists and has not exited (a zombie waiting to be reaped counts as gone). */
+function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+test('SIGKILL of the runner keeps every finished result, the previous file whole, and takes the workers', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'gmem-unit-'));
   const results = join(dir, 'r.jsonl');
   const previous = `${JSON.stringify({ type: 'run', format: 1, suiteVersion: '0', started: 'before', kernel: 'k', arch: 'x86_64', host: 'h', platform: 'x86_64', kvm: {}, options: {} })}\n`;
@@ -23,8 +38,15 @@ test('SIGKILL of the runner keeps every finished result, and the previous result
       if (out.includes('not ok 2 harness.demo.sigbus')) resolve();
     });
   });
+  const workers = childrenOf(child.pid as number);
+  assert.ok(workers.length > 0, 'the runner has workers while the hang case runs');
   child.kill('SIGKILL');
   await new Promise((r) => child.once('exit', r));
+  // the worker running the hang case sits in Atomics.wait and never sees its IPC channel close: only
+  // PR_SET_PDEATHSIG ends it with the runner
+  const deadline = Date.now() + 5000;
+  while (workers.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(workers.filter(alive), [], 'no worker outlives a SIGKILLed runner');
   assert.equal(readFileSync(results, 'utf8'), previous, 'the previous results are untouched until a run completes');
   const file = readResults(partialPath(results));
   assert.equal(file.end, undefined, 'a killed run has no end record');

@@ -12,22 +12,26 @@ const scratch = useScratchDirs();
 
 const PREVIOUS = `${JSON.stringify({ type: 'run', format: 1, suiteVersion: '0', started: 'before', kernel: 'k', arch: 'x86_64', host: 'h', platform: 'x86_64', kvm: {}, options: {} })}\n`;
 
-/** A fixtures directory of its own, so this file's worker processes can be told apart from other tests' (its path is in their argv). */
+/** A fixtures directory of its own (an empty one: no fixture applies). */
 function ownFixtures(dir: string): string {
   const f = join(dir, 'fixtures');
   mkdirSync(join(f, 'expectations'), { recursive: true });
   return f;
 }
 
-function workersOf(marker: string): number[] {
-  const pids: number[] = [];
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    try {
-      if (readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(marker)) pids.push(Number(p));
-    } catch { /* gone */ }
+/** The worker processes of a runner: its children (/proc/PID/task/TID/children). */
+function workersOf(runner: number): number[] {
+  const children = (t: string) => readFileSync(`/proc/${runner}/task/${t}/children`, 'utf8').split(/\s+/).filter(Boolean);
+  return readdirSync(`/proc/${runner}/task`).flatMap(children).map(Number);
+}
+
+/** True while a process exists and has not exited (a zombie waiting to be reaped counts as gone). */
+function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
   }
-  return pids;
 }
 
 function startRun(args: string[]) {
@@ -153,13 +157,14 @@ test('SIGTERM and SIGINT stop the runner and its workers; the finished results s
     const fixtures = ownFixtures(dir);
     const run = startRun(['--cases', HARNESS_CASES, '--fixtures', fixtures, '-o', results, '--matrix', 'none', '-j', '2']);
     await run.until(/ok 1 harness\.demo\.pass_before/);
-    assert.ok(workersOf(fixtures).length >= 2, 'the runner and its workers are running');
+    const workers = workersOf(run.child.pid as number);
+    assert.ok(workers.length >= 2, 'the runner and its workers are running');
     run.child.kill(sig);
     const end = await run.exited;
     assert.equal(end.code, code, run.output().err);
     assert.match(run.output().err, new RegExp(`interrupted by ${sig}: the finished results are in .*r\\.jsonl\\.partial`));
     await new Promise((r) => setTimeout(r, 300));
-    assert.deepEqual(workersOf(fixtures), [], 'no worker outlives the runner');
+    assert.deepEqual(workers.filter(alive), [], 'no worker outlives the runner');
     assert.equal(readFileSync(results, 'utf8'), PREVIOUS, 'the previous results file was not replaced');
     const partial = readResults(partialPath(results));
     assert.equal(partial.end, undefined);

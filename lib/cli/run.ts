@@ -189,7 +189,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   if (capped.note) process.stderr.write(`# ${capped.note}\n`);
   o.jobs = capped.jobs;
   const e = env();
-  e.allowHostUnsafe = o.allowHostUnsafe;
+  e.allowHostUnsafe = o.allowHostUnsafe; // the runner hands it on to each worker (lib/harness/runner.ts)
   const platform = o.platform ?? (e.arch === 'x64' ? 'x86_64' : e.arch);
   // workers read it at start (lib/harness/expect.ts): set before any is spawned
   if (o.mutateExpectations) process.env.GMEM_MUTATE_EXPECTATIONS = '1';
@@ -234,7 +234,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   for (const sig of Object.keys(STOP_SIGNALS) as (keyof typeof STOP_SIGNALS)[]) process.on(sig, onSignal);
   try {
     await runInstances(chosen, {
-      jobs: o.jobs, timeoutMs: o.timeoutMs, casesDir: o.cases, fixturesDir: o.fixtures, allowHostUnsafe: o.allowHostUnsafe, signal: abort.signal,
+      jobs: o.jobs, timeoutMs: o.timeoutMs, fixtures, signal: abort.signal,
       onWorker: (pid) => ours.add(pid),
       onResult: (r) => {
         const n = numbers.get(r.id);

@@ -60,7 +60,19 @@ const c = {
   getrlimit: libc.func('getrlimit', 'int', ['int', 'void *']),
   setrlimit: libc.func('setrlimit', 'int', ['int', 'void *']),
   sysconf: libc.func('sysconf', 'long', ['int']),
+  prctl: libc.func('prctl', 'int', ['int', 'unsigned long', 'unsigned long', 'unsigned long', 'unsigned long']),
 };
+
+let addressSpaceCalls = 0;
+
+/**
+ * How many calls that can create, move, split or remove a mapping (mmap, munmap, mprotect, madvise, and every
+ * raw syscall, which may be mremap, shmat, mlock…) this process has made through this module; the leak check
+ * re-reads /proc/self/maps only when it changed.
+ */
+export function addressSpaceGeneration(): number {
+  return addressSpaceCalls;
+}
 
 function raw(ret: number): Raw {
   return { ret, errno: ret === -1 ? koffi.errno() : 0 };
@@ -118,6 +130,7 @@ export type SyscallArg = number | bigint | Buffer | string | null;
 
 /** syscall(2) with up to six arguments; integers are passed as 64-bit, buffers as pointers. */
 export function syscall(nr: number, ...args: SyscallArg[]): RawBig {
+  addressSpaceCalls++;
   const typed: unknown[] = [];
   for (const a of args) {
     if (a === null) typed.push('void *', null);
@@ -130,21 +143,25 @@ export function syscall(nr: number, ...args: SyscallArg[]): RawBig {
 
 /** mmap(2); ret is the mapping's address, or -1n with errno. */
 export function mmap(addr: U64, length: U64, prot: number, flags: number, fd: number, offset: U64): RawBig {
+  addressSpaceCalls++;
   return rawBig(c.mmap(addr, length, prot, flags, fd, offset));
 }
 
 /** munmap(2). */
 export function munmap(addr: U64, length: U64): Raw {
+  addressSpaceCalls++;
   return raw(c.munmap(addr, length));
 }
 
 /** madvise(2). */
 export function madvise(addr: U64, length: U64, advice: number): Raw {
+  addressSpaceCalls++;
   return raw(c.madvise(addr, length, advice));
 }
 
 /** mprotect(2). */
 export function mprotect(addr: U64, length: U64, prot: number): Raw {
+  addressSpaceCalls++;
   return raw(c.mprotect(addr, length, prot));
 }
 
@@ -253,6 +270,11 @@ export function getrlimit(resource: number, rlim: Buffer): Raw {
 /** setrlimit(2) from a 16-byte struct rlimit buffer. */
 export function setrlimit(resource: number, rlim: Buffer): Raw {
   return raw(c.setrlimit(resource, rlim));
+}
+
+/** prctl(2) with integer arguments (PR_SET_PDEATHSIG…). */
+export function prctl(option: number, arg2: U64 = 0, arg3: U64 = 0, arg4: U64 = 0, arg5: U64 = 0): Raw {
+  return raw(c.prctl(option, arg2, arg3, arg4, arg5));
 }
 
 /** sysconf(3). */

@@ -125,7 +125,8 @@ export class Env {
   /** Hostname. */ readonly host = hostname();
   /** Page size in bytes. */ readonly pageSize = 4096n;
   /** True inside a guest booted by the suite's own QEMU runner: GMEM_IN_GUEST=1 and the kernel command line it boots with. */ readonly inSuiteGuest = suiteGuestEvidence() === null;
-  /** Cases marked hostUnsafe may run (--allow-host-unsafe). */ allowHostUnsafe = process.env.GMEM_ALLOW_HOST_UNSAFE === '1';
+  /** Cases marked hostUnsafe may run: set from --allow-host-unsafe by `run`, in a worker from its arguments. */
+  allowHostUnsafe = false;
   private kvmHandle: Kvm | null | undefined;
   private kvmModuleName: string | undefined;
   private kvmError = '';

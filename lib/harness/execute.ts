@@ -11,6 +11,7 @@ import { close } from '../ffi/libc.js';
 import { PINNED_LEAK_KB, leaked, pinnedKb, processResources, unmapLeaked } from './leaks.js';
 import type { Expectations, Platform } from '../fixtures/expectations.js';
 import type { FixtureOverrides } from './protocol.js';
+import { resultOf } from './result.js';
 
 /** The platform facts fixture rules are matched against, from an Env. */
 export function platformOf(env: Env): Platform {
@@ -20,10 +21,6 @@ export function platformOf(env: Env): Platform {
       return env.kconfig;
     },
   };
-}
-
-function base(inst: CaseInstance): Omit<CaseResult, 'verdict' | 'message' | 'durationMs'> {
-  return { type: 'result', id: inst.id, case: inst.def.id, ...(inst.variant ? { variant: inst.variant.name } : {}), family: inst.family };
 }
 
 /** Applies a known-failure fixture: fail becomes xfail, pass becomes xpass; other verdicts stay. */
@@ -37,11 +34,14 @@ export function applyKnownFailure(r: CaseResult, fixtures: Expectations, platfor
   return r;
 }
 
+/** Unevictable kB read at the end of the previous case in this process. */
+let lastPinnedKb: number | undefined;
+
 /** Runs an instance to its verdict; never throws for anything the case or kernel does. */
 export async function executeInstance(inst: CaseInstance, env: Env, fixture: FixtureOverrides): Promise<CaseResult> {
   const t0 = performance.now();
   const finish = (verdict: Verdict, message: string, extra: Partial<CaseResult> = {}): CaseResult =>
-    ({ ...base(inst), verdict, message, durationMs: Math.round((performance.now() - t0) * 1000) / 1000, ...extra });
+    resultOf(inst, verdict, message, Math.round((performance.now() - t0) * 1000) / 1000, extra);
   const req = mergeRequires(inst.def.requires, inst.variant?.requires);
   let unmet: string | null;
   try {
@@ -51,7 +51,8 @@ export async function executeInstance(inst: CaseInstance, env: Env, fixture: Fix
   }
   if (unmet) return finish('skip', unmet);
   const before = processResources();
-  const pinnedBefore = pinnedKb();
+  // the previous case's reading of the machine's pinned memory stands for this one's start (one read per case)
+  const pinnedBefore = lastPinnedKb ?? pinnedKb();
   const { values, commits } = fixture;
   const ctx = new CaseContext<unknown>({
     params: inst.variant?.params ?? {}, env, vmType: vmTypeOf(req), module: inst.module,
@@ -78,7 +79,8 @@ export async function executeInstance(inst: CaseInstance, env: Env, fixture: Fix
   const left = leaked(before, processResources());
   // guest_memfd and mlocked pages the case no longer holds should be gone once its fds and mappings are;
   // machine-wide, so only growth far above what a parallel case allocates is reported (as a note)
-  const pinnedGrowth = pinnedKb() - pinnedBefore;
+  lastPinnedKb = pinnedKb();
+  const pinnedGrowth = lastPinnedKb - pinnedBefore;
   if (pinnedGrowth > PINNED_LEAK_KB) ctx.note(`machine's Unevictable memory (guest_memfd and mlocked pages) grew by ${Math.round(pinnedGrowth / 1024)} MiB across this case and was not released by its cleanup`);
   const leaks: string[] = [];
   if (left.mappings.length) {

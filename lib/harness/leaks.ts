@@ -1,7 +1,7 @@
 /** What a case or a run could leave behind: fds and mappings of this process, VMs and pinned memory of the machine. */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { openFds } from '../sys/fd.js';
-import { munmap } from '../ffi/libc.js';
+import { addressSpaceGeneration, munmap } from '../ffi/libc.js';
 
 /** The resources of this process a case must release. */
 export interface ProcessResources {
@@ -11,14 +11,28 @@ export interface ProcessResources {
 
 const TRACKED_MAPPING = /(anon_inode:|\[kvm-gmem\]|kvm-vcpu|\/memfd:|guest_memfd)/;
 
-/** Snapshot of this process's fds and tracked mappings. */
-export function processResources(): ProcessResources {
+/** The tracked mappings last read from /proc/self/maps, and the address-space generation they were read at. */
+let lastMaps: { generation: number; mappings: Set<string> } | null = null;
+
+/** Tracked mappings of this process: /proc/self/maps is read again only after a mapping call. */
+function trackedMappings(): Set<string> {
+  const generation = addressSpaceGeneration();
+  if (lastMaps?.generation === generation) return lastMaps.mappings;
   const mappings = new Set<string>();
   for (const line of readFileSync('/proc/self/maps', 'utf8').split('\n')) {
     const m = /^([0-9a-f]+-[0-9a-f]+)\s+\S+\s+\S+\s+\S+\s+\d+\s+(.*)$/.exec(line);
     if (m && TRACKED_MAPPING.test(m[2] as string)) mappings.add(`${m[1]} ${(m[2] as string).trim()}`);
   }
-  return { fds: new Set(openFds()), mappings };
+  lastMaps = { generation, mappings };
+  return mappings;
+}
+
+/**
+ * Snapshot of this process's fds (read every time: anything may open one) and tracked mappings (KVM, guest_memfd
+ * and memfd mappings come only from calls through lib/ffi/libc.ts, so an unchanged generation means unchanged maps).
+ */
+export function processResources(): ProcessResources {
+  return { fds: new Set(openFds()), mappings: trackedMappings() };
 }
 
 /** What appeared between two snapshots. */

@@ -2,6 +2,9 @@
 import { timeoutScale } from './timeout-scale.js';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { HarnessError } from './expect.js';
+import { crashCause } from './crash-cause.js';
+import { PROBE_LOADED } from './probe-marker.js';
 
 /** Options for a probe child. */
 export interface ProbeOptions {
@@ -34,7 +37,11 @@ export function probeValue(stdout: string): unknown {
   return m ? (JSON.parse(m[1] as string) as unknown) : undefined;
 }
 
-/** Spawns node probe-main.js <module> <fn> <args> (under opts.wrapper); the child gets the given fds as 3, 4, …. */
+/**
+ * Spawns node probe-main.js <module> <fn> <args> (under opts.wrapper); the child gets the given fds as 3, 4, ….
+ * A child that ended before it had loaded the case module never reached the kernel: that is a HarnessError (an
+ * `error` result), not an outcome for the case to judge.
+ */
 export function runProbe(module: string, fn: string, args: unknown[], opts: ProbeOptions = {}): ProbeOutcome {
   const fds = opts.fds ?? [];
   const [cmd, ...argv] = probeArgv(module, fn, args, opts.wrapper);
@@ -43,7 +50,16 @@ export function runProbe(module: string, fn: string, args: unknown[], opts: Prob
     timeout: Math.round((opts.timeoutMs ?? 10000) * timeoutScale()),
     killSignal: 'SIGKILL',
     encoding: 'utf8',
+    // under a wrapper (unshare --pid --fork) the child's parent is the wrapper, or none in its new pid namespace:
+    // there the wrapper's --kill-child does what GMEM_PROBE_PARENT does for a direct child
+    env: opts.wrapper?.length ? process.env : { ...process.env, GMEM_PROBE_PARENT: String(process.pid) },
   });
+  if (!new RegExp(`^${PROBE_LOADED}$`, 'm').test(r.stdout ?? '')) {
+    const how = r.error ? r.error.message : r.signal ? `killed by ${r.signal}` : `exit status ${r.status}`;
+    const cause = crashCause(r.stderr ?? '');
+    const why = `${how}${cause ? `: ${cause}` : ''}`;
+    throw new HarnessError(`probe child for ${fn} of ${module} ended before its module loaded (${why})`);
+  }
   const timedOut = (r.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT';
   const value = probeValue(r.stdout ?? '');
   const sig = r.signal ?? null;

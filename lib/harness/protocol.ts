@@ -15,16 +15,16 @@ export interface FixtureOverrides {
   /** Commits the overriding rules cite. */ commits: string[];
 }
 
-/** Worker → runner messages: ready after loading, started before a body runs, result after it. */
+/** Worker → runner messages: ready once started, a result per instance, fatal when the harness itself broke. */
 export type WorkerMessage =
   | { type: 'ready'; pid: number }
-  | { type: 'started'; id: string }
   | { type: 'result'; result: CaseResult }
   | { type: 'fatal'; message: string };
 
 /** Arguments the runner passes to a worker on its command line. */
 export interface WorkerArgs {
-  /** Directory of case modules. */ casesDir: string;
-  /** Fixtures directory. */ fixturesDir: string;
-  /** Whether hostUnsafe cases may run. */ allowHostUnsafe: boolean;
+  /** Whether hostUnsafe cases may run: the runner's Env.allowHostUnsafe, for the worker's Env. */
+  allowHostUnsafe: boolean;
+  /** The runner's pid: a worker whose parent is no longer this process exits (parent-death.ts). */
+  runnerPid: number;
 }

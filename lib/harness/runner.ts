@@ -6,15 +6,17 @@
 import { timeoutScale } from './timeout-scale.js';
 import type { CaseInstance } from './case.js';
 import type { CaseResult } from './verdict.js';
-import type { WorkerArgs } from './protocol.js';
 import { WorkerHandle } from './worker-handle.js';
-import { Expectations } from '../fixtures/expectations.js';
+import type { Expectations } from '../fixtures/expectations.js';
 import { applyKnownFailure, platformOf } from './execute.js';
 import { mergeRequires, unmetRequirement } from './requirements.js';
 import { env } from './env.js';
+import { resultOf } from './result.js';
 
 /** Options of a run. */
-export interface RunnerOptions extends WorkerArgs {
+export interface RunnerOptions {
+  /** The fixtures, loaded (and checked) once by the caller: applied here, not in the workers. */
+  fixtures: Expectations;
   /** Parallel workers (≥1). */ jobs: number;
   /** Default per-case timeout in ms. */ timeoutMs: number;
   /** Called as each result arrives (in completion order). */ onResult: (r: CaseResult) => void;
@@ -39,7 +41,8 @@ export function segments(instances: CaseInstance[]): CaseInstance[][] {
 
 /** Runs the instances and reports every result through onResult; resolves when all are done. */
 export async function runInstances(instances: CaseInstance[], opts: RunnerOptions): Promise<void> {
-  const args: WorkerArgs = { casesDir: opts.casesDir, fixturesDir: opts.fixturesDir, allowHostUnsafe: opts.allowHostUnsafe };
+  // the runner's Env is the one place --allow-host-unsafe is held; each worker's Env gets it from here
+  const args = { allowHostUnsafe: env().allowHostUnsafe, runnerPid: process.pid };
   const pool: (WorkerHandle | null)[] = Array.from({ length: Math.max(1, opts.jobs) }, () => null);
   const live = new Set<WorkerHandle>();
   const aborted = () => opts.signal?.aborted === true;
@@ -58,7 +61,7 @@ export async function runInstances(instances: CaseInstance[], opts: RunnerOption
   };
   // fixtures are applied here, not in the workers: a worker then needs neither yaml nor valibot, and a
   // crash or timeout of a known failure is marked like any other result of it
-  const fixtures = Expectations.load(opts.fixturesDir);
+  const fixtures = opts.fixtures;
   const platform = platformOf(env());
   const runOne = async (slot: number, inst: CaseInstance): Promise<CaseResult> => applyKnownFailure(await runRaw(slot, inst), fixtures, platform);
   const runRaw = async (slot: number, inst: CaseInstance): Promise<CaseResult> => {
@@ -67,7 +70,7 @@ export async function runInstances(instances: CaseInstance[], opts: RunnerOption
     if (inst.def.isolation === 'fresh') {
       // a fresh case that will skip does not need its own process to say so
       const unmet = unmetRequirement(mergeRequires(inst.def.requires, inst.variant?.requires), env());
-      if (unmet) return { type: 'result', id: inst.id, case: inst.def.id, ...(inst.variant ? { variant: inst.variant.name } : {}), family: inst.family, verdict: 'skip', message: unmet, durationMs: 0 };
+      if (unmet) return resultOf(inst, 'skip', unmet, 0);
       const w = await startWorker();
       try {
         return await w.run(inst, timeout, fixture);
@@ -98,7 +101,7 @@ export async function runInstances(instances: CaseInstance[], opts: RunnerOption
               r = await runOne(slot, inst);
             } catch (e) {
               pool[slot] = null;
-              r = { type: 'result', id: inst.id, case: inst.def.id, family: inst.family, verdict: 'error', message: (e as Error).message, durationMs: 0 };
+              r = resultOf(inst, 'error', (e as Error).message, 0);
             }
             if (!aborted()) opts.onResult(r);
           }

@@ -3,18 +3,14 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { CaseInstance } from './case.js';
 import type { CaseResult } from './verdict.js';
+import { resultOf } from './result.js';
 import type { FixtureOverrides, WorkerArgs, WorkerMessage } from './protocol.js';
 
 const WORKER = fileURLToPath(new URL('./worker.js', import.meta.url));
 
-/** The most telling part of a dead worker's stderr: V8's FATAL ERROR line or the last Error line, else the last 3 lines. */
-export function crashCause(stderr: string): string {
-  const lines = stderr.trim().split('\n').map((l) => l.trim()).filter(Boolean);
-  const fatal = lines.find((l) => l.startsWith('FATAL ERROR:'));
-  if (fatal) return fatal;
-  const error = lines.filter((l) => /^\w*Error\b/.test(l)).pop();
-  return error ?? lines.slice(-3).join(' | ');
-}
+import { crashCause } from './crash-cause.js';
+
+export { crashCause };
 
 /** A running worker process. */
 export class WorkerHandle {
@@ -65,7 +61,6 @@ export class WorkerHandle {
   /** Runs one instance; a crash, exit or timeout becomes that instance's result and kills the worker. */
   run(inst: CaseInstance, timeoutMs: number, fixture: FixtureOverrides = { values: {}, commits: [] }): Promise<CaseResult> {
     const t0 = performance.now();
-    const base = { type: 'result' as const, id: inst.id, case: inst.def.id, ...(inst.variant ? { variant: inst.variant.name } : {}), family: inst.family };
     const elapsed = () => Math.round(performance.now() - t0);
     return new Promise((resolve) => {
       let done = false;
@@ -79,26 +74,31 @@ export class WorkerHandle {
       };
       const timer = setTimeout(() => {
         this.kill();
-        settle({ ...base, verdict: 'timeout', message: `no result after ${timeoutMs / 1000} s; worker killed`, durationMs: elapsed() });
+        settle(resultOf(inst, 'timeout', `no result after ${timeoutMs / 1000} s; worker killed`, elapsed()));
       }, timeoutMs);
       this.onMessage = (m) => {
         if (m.type === 'result') settle(m.result);
         else if (m.type === 'fatal') {
           this.kill();
-          settle({ ...base, verdict: 'error', message: `worker: ${m.message}`, durationMs: elapsed() });
+          settle(resultOf(inst, 'error', `worker: ${m.message}`, elapsed()));
         }
       };
       this.onExit = (code, signal) => {
         const tail = crashCause(this.stderrTail);
-        if (signal) settle({ ...base, verdict: 'fail', message: `crashed: killed by ${signal}${tail ? ` (${tail})` : ''}`, durationMs: elapsed(), signal });
-        else settle({ ...base, verdict: 'error', message: `worker exited with status ${code} during the case${tail ? `: ${tail}` : ''}`, durationMs: elapsed() });
+        if (signal) {
+          const why = `crashed: killed by ${signal}${tail ? ` (${tail})` : ''}`;
+          settle(resultOf(inst, 'fail', why, elapsed(), { signal }));
+        } else {
+          const why = `worker exited with status ${code} during the case${tail ? `: ${tail}` : ''}`;
+          settle(resultOf(inst, 'error', why, elapsed()));
+        }
       };
       if (this.dead) {
-        settle({ ...base, verdict: 'error', message: 'worker was dead before the case started', durationMs: 0 });
+        settle(resultOf(inst, 'error', 'worker was dead before the case started', 0));
         return;
       }
       this.child.send({ type: 'run', id: inst.id, module: inst.module, fixture }, (err) => {
-        if (err) settle({ ...base, verdict: 'error', message: `could not send the case to its worker: ${err.message}`, durationMs: elapsed() });
+        if (err) settle(resultOf(inst, 'error', `could not send the case to its worker: ${err.message}`, elapsed()));
       });
     });
   }

@@ -2,6 +2,7 @@
 import { loadModuleInstances } from './registry.js';
 import { executeInstance } from './execute.js';
 import { env } from './env.js';
+import { dieWithParent } from './parent-death.js';
 import type { RunMessage, WorkerArgs, WorkerMessage } from './protocol.js';
 import type { CaseInstance } from './case.js';
 
@@ -11,6 +12,8 @@ function send(m: WorkerMessage): Promise<void> {
 
 async function main(): Promise<void> {
   const args = JSON.parse(process.argv[2] ?? '{}') as WorkerArgs;
+  // a SIGKILLed runner closes our IPC channel, but a case blocked in the kernel would never see it
+  dieWithParent(args.runnerPid);
   const e = env();
   e.allowHostUnsafe = args.allowHostUnsafe;
   const byId = new Map<string, CaseInstance>();
@@ -20,15 +23,22 @@ async function main(): Promise<void> {
   process.on('message', (m: RunMessage) => {
     queue = queue.then(async () => {
       if (!loaded.has(m.module)) {
+        try {
+          for (const i of await loadModuleInstances(m.module)) byId.set(i.id, i);
+        } catch (err) {
+          // a module that does not load (dist/ rebuilt under the run, a syntax error) is the harness's
+          // failure, never the kernel's: the runner reports it as an error and replaces this worker
+          const message = `harness: cannot load case module ${m.module}: ${(err as Error).message}`;
+          await send({ type: 'fatal', message });
+          return;
+        }
         loaded.add(m.module);
-        for (const i of await loadModuleInstances(m.module)) byId.set(i.id, i);
       }
       const inst = byId.get(m.id);
       if (!inst) {
         await send({ type: 'fatal', message: `worker has no case ${m.id}` });
         return;
       }
-      await send({ type: 'started', id: m.id });
       let result;
       try {
         result = await executeInstance(inst, e, m.fixture);
