@@ -1,10 +1,15 @@
 /** Kvm: the /dev/kvm system fd — API version, capability queries, VM creation. */
 import { existsSync } from 'node:fs';
 import * as libc from '../ffi/libc.js';
-import { O_RDWR, O_CLOEXEC, KVM_GET_API_VERSION, KVM_CHECK_EXTENSION, KVM_GET_VCPU_MMAP_SIZE, KVM_CREATE_VM, KVM_CAP_VM_TYPES } from '../uapi/index.js';
+import { O_RDWR, O_CLOEXEC, KVM_GET_API_VERSION, KVM_CHECK_EXTENSION, KVM_GET_VCPU_MMAP_SIZE, KVM_CREATE_VM, KVM_CAP_VM_TYPES, ERRNO } from '../uapi/index.js';
 import { check } from '../sys/errors.js';
 import { __ioctlVal, ioctlVal } from './ioctl.js';
 import { Vm } from './vm.js';
+
+/** EINTR, which KVM_CREATE_VM can return when a signal arrives during VM setup. */
+const EINTR = ERRNO.EINTR as number;
+/** Attempts of a checked KVM_CREATE_VM that keeps returning EINTR before its error is thrown. */
+const CREATE_VM_EINTR_RETRIES = 5;
 
 /** Path of the KVM device. */
 export const KVM_DEVICE = '/dev/kvm';
@@ -66,9 +71,15 @@ export class Kvm {
   __createVm(type = 0): libc.Raw {
     return __ioctlVal(this.fd, KVM_CREATE_VM, type);
   }
-  /** Checked KVM_CREATE_VM: a Vm the caller must close. */
+  /**
+   * Checked KVM_CREATE_VM: a Vm the caller must close. EINTR (a signal arrived while the kernel set the VM up,
+   * seen under kvm_pvm with SIGPROF or a periodic timer) is retried a few times, as a caller outside a case would;
+   * a case that judges KVM_CREATE_VM itself uses the raw __createVm.
+   */
   createVm(type = 0): Vm {
-    const fd = check('KVM_CREATE_VM', this.__createVm(type), `type ${type}`);
+    let r = this.__createVm(type);
+    for (let attempt = 1; attempt < CREATE_VM_EINTR_RETRIES && r.ret === -1 && r.errno === EINTR; attempt++) r = this.__createVm(type);
+    const fd = check('KVM_CREATE_VM', r, `type ${type}`);
     return new Vm(this, fd, type);
   }
   /** Closes the system fd (idempotent). */
