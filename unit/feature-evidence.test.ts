@@ -27,7 +27,9 @@ const VM_TYPE_NAMES: Record<number, string> = {
   1: 'KVM_X86_SW_PROTECTED_VM', 2: 'KVM_X86_SEV_VM', 3: 'KVM_X86_SEV_ES_VM', 4: 'KVM_X86_SNP_VM', 5: 'KVM_X86_TDX_VM',
 };
 
-function requiresOf(i: CaseInstance): Required<Pick<Requires, 'caps' | 'vmCaps' | 'gmemFlags' | 'kconfig'>> & { vmType?: string } {
+type Needs = Required<Pick<Requires, 'caps' | 'vmCaps' | 'gmemFlags' | 'kconfig'>> & { vmType?: string };
+
+function requiresOf(i: CaseInstance): Needs {
   const a = i.def.requires ?? {};
   const b = i.variant?.requires ?? {};
   const vmType = b.vmType ?? a.vmType;
@@ -38,6 +40,8 @@ function requiresOf(i: CaseInstance): Required<Pick<Requires, 'caps' | 'vmCaps' 
   };
 }
 
+const needsCap = (i: CaseInstance, cap: string) => requiresOf(i).caps.includes(cap);
+
 /** For features no capability or VM type advertises: what makes a case one that exercises it. */
 const CAPLESS_RULES: Record<string, (i: CaseInstance) => boolean> = {
   'pre_fault.ioctl': (i) => i.id.startsWith('prefault.'),
@@ -47,24 +51,26 @@ const CAPLESS_RULES: Record<string, (i: CaseInstance) => boolean> = {
   // MFD_HUGETLB: a case that creates a hugetlb memfd needs CONFIG_HUGETLBFS; one that does not (a huge size
   // encoding without MFD_HUGETLB) is a plain memfd
   'memfd.hugetlb': (i) => i.id.startsWith('memfd.hugetlb.') && requiresOf(i).kconfig.includes('CONFIG_HUGETLBFS'),
-  'fallocate.eintr.gmem': (i) => i.id.startsWith('eintr.gmem.') && requiresOf(i).caps.includes('KVM_CAP_GUEST_MEMFD'),
-  'fallocate.eintr_progress.gmem': (i) => i.id.startsWith('eintr.gmem.') && requiresOf(i).caps.includes('KVM_CAP_GUEST_MEMFD'),
-  'fallocate.chunked_retry.gmem': (i) => i.id.startsWith('eintr.gmem.') && requiresOf(i).caps.includes('KVM_CAP_GUEST_MEMFD'),
+  'fallocate.eintr.gmem': (i) => i.id.startsWith('eintr.gmem.') && needsCap(i, 'KVM_CAP_GUEST_MEMFD'),
+  'fallocate.eintr_progress.gmem': (i) => i.id.startsWith('eintr.gmem.') && needsCap(i, 'KVM_CAP_GUEST_MEMFD'),
+  'fallocate.chunked_retry.gmem': (i) => i.id.startsWith('eintr.gmem.') && needsCap(i, 'KVM_CAP_GUEST_MEMFD'),
   'fallocate.eintr.memfd': (i) => i.id.startsWith('eintr.memfd.'),
-  'abi.reserved_fields_rejected': (i) => i.id.startsWith('gmem.create.') && requiresOf(i).caps.includes('KVM_CAP_GUEST_MEMFD'),
-  'abi.memslot2_padding_rejected': (i) => i.id.startsWith('memslot.gmem.') && requiresOf(i).caps.includes('KVM_CAP_USER_MEMORY2'),
+  'abi.reserved_fields_rejected': (i) => i.id.startsWith('gmem.create.') && needsCap(i, 'KVM_CAP_GUEST_MEMFD'),
+  'abi.memslot2_padding_rejected': (i) => i.id.startsWith('memslot.gmem.') && needsCap(i, 'KVM_CAP_USER_MEMORY2'),
 };
 
 /** Why a case does not exercise a feature, or null when it does. */
 function irrelevance(f: FeatureDef, i: CaseInstance): string | null {
   const r = requiresOf(i);
-  if (f.id.startsWith('proposal.')) return i.def.id === `proposal.probe.${f.id.slice('proposal.'.length)}` ? null : 'not its probe';
+  if (f.id.startsWith('proposal.'))
+    return i.def.id === `proposal.probe.${f.id.slice('proposal.'.length)}` ? null : 'not its probe';
   const missing: string[] = [];
   for (const c of f.caps ?? []) {
     if (c.cap === 'KVM_CAP_GUEST_MEMFD_FLAGS' && c.mask !== undefined) {
       const need = GMEM_FLAG_BITS[c.mask] as string;
       // INIT_SHARED is only valid with MMAP: a case needing it maps the file
-      const has = r.gmemFlags.includes(need) || (need === 'GUEST_MEMFD_FLAG_MMAP' && r.gmemFlags.includes('GUEST_MEMFD_FLAG_INIT_SHARED'));
+      const viaInitShared = need === 'GUEST_MEMFD_FLAG_MMAP' && r.gmemFlags.includes('GUEST_MEMFD_FLAG_INIT_SHARED');
+      const has = r.gmemFlags.includes(need) || viaInitShared;
       if (!has) missing.push(need);
     } else if (!r.caps.includes(c.cap) && !r.vmCaps.includes(c.cap)) missing.push(c.cap);
   }
@@ -82,11 +88,12 @@ function matching(glob: string): CaseInstance[] {
   return instances.filter((i) => re.test(i.id) || re.test(i.def.id));
 }
 
-test('every evidence glob of every feature matches at least one real case (a kselftest glob: a selftest binary)', () => {
+test('every evidence glob of every feature matches a real case (a kselftest glob: a selftest binary)', () => {
   const dead: string[] = [];
   for (const f of FEATURES) {
     for (const g of [...f.cases, ...(f.excludeCases ?? [])]) {
-      const found = g.startsWith('kselftest.') ? KSELFTEST_IDS.some((id) => globToRegExp(g).test(id)) : matching(g).length > 0;
+      const found = g.startsWith('kselftest.')
+        ? KSELFTEST_IDS.some((id) => globToRegExp(g).test(id)) : matching(g).length > 0;
       if (!found) dead.push(`${f.id}: ${g}`);
     }
   }
@@ -112,13 +119,17 @@ test('every evidence case exercises its feature: it needs the capability, flag o
 const RUN: RunRecord = {
   type: 'run', format: 1, suiteVersion: '0', started: '2026-01-01T00:00:00Z', kernel: '7.2', arch: 'x86_64', host: 'h',
   platform: 'x86_64', options: {},
-  kvm: { available: true, vmTypes: [0], sysCaps: { KVM_CAP_GUEST_MEMFD: 1, KVM_CAP_USER_MEMORY2: 1 }, vmCaps: { KVM_CAP_GUEST_MEMFD: 1 } },
+  kvm: {
+    available: true, vmTypes: [0], sysCaps: { KVM_CAP_GUEST_MEMFD: 1, KVM_CAP_USER_MEMORY2: 1 },
+    vmCaps: { KVM_CAP_GUEST_MEMFD: 1 },
+  },
 } as RunRecord;
 
 function pass(id: string): CaseResult {
   const at = id.indexOf('@');
   const c = at < 0 ? id : id.slice(0, at);
-  return { type: 'result', id, case: c, family: c.slice(0, c.lastIndexOf('.')), verdict: 'pass', message: '', durationMs: 1 };
+  const family = c.slice(0, c.lastIndexOf('.'));
+  return { type: 'result', id, case: c, family, verdict: 'pass', message: '', durationMs: 1 };
 }
 
 function feature(id: string): FeatureDef {
@@ -137,24 +148,29 @@ test('a plain (non-guest_memfd) memslot is no evidence for guest_memfd features'
 });
 
 test('a non-hugetlb memfd is no evidence for MFD_HUGETLB, a hugetlb one is', () => {
-  assert.equal(decideFeature(feature('memfd.hugetlb'), RUN, [pass('memfd.hugetlb.size_without_hugetlb@huge_2mb')]).cases.length, 0);
-  assert.equal(decideFeature(feature('memfd.hugetlb'), RUN, [pass('memfd.hugetlb.initial_state@plain')]).state, 'present');
+  const hugetlb = (id: string) => decideFeature(feature('memfd.hugetlb'), RUN, [pass(id)]);
+  assert.equal(hugetlb('memfd.hugetlb.size_without_hugetlb@huge_2mb').cases.length, 0);
+  assert.equal(hugetlb('memfd.hugetlb.initial_state@plain').state, 'present');
 });
 
-test('the ioctl argument checks are no evidence that the MMU pre-faults, nor a capability check of a memory-fault exit', () => {
+test('ioctl argument checks prove no pre-faulting, a capability check no memory-fault exit', () => {
   const noCap = { ...RUN, kvm: { ...RUN.kvm, sysCaps: { KVM_CAP_PRE_FAULT_MEMORY: 0 } } } as RunRecord;
   const args = [pass('prefault.args.flags_nonzero'), pass('prefault.mmu.refused_without_cap@anon')];
   assert.equal(decideFeature(feature('pre_fault'), noCap, args).state, 'absent');
   assert.equal(decideFeature(feature('pre_fault.ioctl'), noCap, args).state, 'present');
-  assert.equal(decideFeature(feature('memory_fault_exit'), RUN, [pass('exit.memory_fault.cap_advertised')]).cases.length, 0);
+  const capCheck = [pass('exit.memory_fault.cap_advertised')];
+  assert.equal(decideFeature(feature('memory_fault_exit'), RUN, capCheck).cases.length, 0);
   assert.equal(decideFeature(feature('vm_type.sev'), RUN, [pass('coco.create_vm.type@sev')]).cases.length, 0);
 });
 
 test('kselftest ids as runner.sh prints them (the basename, no x86/ directory) reach their features', () => {
-  const ids = ['kselftest.kvm.private_mem_conversions_test', 'kselftest.kvm.private_mem_kvm_exits_test', 'kselftest.kvm.pre_fault_memory_test'];
+  const ids = [
+    'kselftest.kvm.private_mem_conversions_test', 'kselftest.kvm.private_mem_kvm_exits_test',
+    'kselftest.kvm.pre_fault_memory_test',
+  ];
   for (const id of ids) assert.ok(KSELFTEST_IDS.includes(id), `${id} is a binary of the parity table`);
   const hit = (fid: string, id: string) => decideFeature(feature(fid), RUN, [pass(id)]).cases.length === 1;
   assert.ok(hit('memory_attributes', 'kselftest.kvm.private_mem_conversions_test'));
   assert.ok(hit('memory_fault_exit', 'kselftest.kvm.private_mem_kvm_exits_test'));
-  assert.ok(hit('memory_attributes', 'kselftest.kvm.x86_private_mem_conversions_test'), 'a runner that keeps x86/ in the name');
+  assert.ok(hit('memory_attributes', 'kselftest.kvm.x86_private_mem_conversions_test'), 'a runner keeping x86/');
 });

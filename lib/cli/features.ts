@@ -37,6 +37,7 @@ export default async function featuresCommand(argv: string[]): Promise<number> {
   }
   for (const d of decided)
     for (const f of d.features)
-      for (const p of f.problems ?? []) process.stderr.write(`features: warning: ${d.file}: ${f.id} is inconsistent: ${p}\n`);
+      for (const p of f.problems ?? [])
+        process.stderr.write(`features: warning: ${d.file}: ${f.id} is inconsistent: ${p}\n`);
   return 0;
 }

@@ -50,7 +50,8 @@ export function contradictions(d: Decision, run: RunRecord, evidence: readonly C
     for (const r of evidence.filter((x) => x.verdict === 'skip')) {
       const cap = SYS_CAP_SKIP.exec(r.message);
       const have = cap ? (kvm.sysCaps?.[cap[1] as string] ?? 0) : 0;
-      if (cap && have !== 0) out.push(`${r.id} skipped because ${cap[1]} is 0, but the run record has ${cap[1]} = ${have}`);
+      if (cap && have !== 0)
+        out.push(`${r.id} skipped because ${cap[1]} is 0, but the run record has ${cap[1]} = ${have}`);
       const type = VM_TYPE_SKIP.exec(r.message);
       if (type && (kvm.vmTypes ?? []).includes(Number(type[2])))
         out.push(`${r.id} skipped because VM type ${type[1]} is not listed, but the run record lists ${type[2]}`);

@@ -83,7 +83,8 @@ export function decideFeature(def: FeatureDef, run: RunRecord, results: readonly
   const problems = contradictions(d, run, evidence);
   if (problems.length) {
     const more = problems.length > 1 ? ` (and ${problems.length - 1} more)` : '';
-    return { ...base, state: 'inconsistent', decided: d.state, problems, reason: `contradiction: ${problems[0]}${more}` };
+    const reason = `contradiction: ${problems[0]}${more}`;
+    return { ...base, state: 'inconsistent', decided: d.state, problems, reason };
   }
   return { ...base, state: d.state, reason: d.reason };
 }
@@ -95,7 +96,9 @@ interface CapVerdict {
 }
 
 /** The state the evidence gives, before the consistency check. */
-function decideState(def: FeatureDef, cap: CapVerdict, evidence: readonly CaseResult[], ran: readonly CaseResult[]): Decision {
+function decideState(
+  def: FeatureDef, cap: CapVerdict, evidence: readonly CaseResult[], ran: readonly CaseResult[],
+): Decision {
   const failing = evidence.filter((r) => isFailing(r.verdict));
   if (failing.length) {
     const f = failing[0] as CaseResult;
@@ -112,24 +115,29 @@ function decideState(def: FeatureDef, cap: CapVerdict, evidence: readonly CaseRe
     }
   }
   if (!cap.advertised) return { state: 'absent', absentBy: 'capability', reason: cap.capReason };
-  const capNote = def.caps?.length || def.vmType !== undefined ? (cap.asked ? ', capability advertised' : ', capabilities not recorded') : '';
+  const hasCapCheck = (def.caps?.length ?? 0) > 0 || def.vmType !== undefined;
+  const capNote = hasCapCheck ? (cap.asked ? ', capability advertised' : ', capabilities not recorded') : '';
   if (ran.length) {
     const known = ran.filter((r) => r.verdict === 'xfail').length;
     const how = known ? `${ran.length - known} passed, ${known} known failure(s) (xfail)` : 'passed';
     return { state: 'present', reason: `${ran.length} case(s) ran and ${how}${capNote}` };
   }
-  const hasCapCheck = (def.caps?.length ?? 0) > 0 || def.vmType !== undefined;
   // a capability-only feature (no evidence cases) is the capability's answer
   if (def.cases.length === 0 && hasCapCheck)
     return cap.asked ? { state: 'present', reason: 'capability advertised (it has no cases)' }
       : { state: 'untested', reason: 'decided by capabilities, which this run did not record (an imported file)' };
   const advertisedNote = hasCapCheck && cap.asked ? 'advertised, but ' : '';
-  if (evidence.length)
-    return { state: 'untested', reason: `${advertisedNote}every case of it skipped (${evidence.length}), e.g. ${evidence[0]?.id}: ${evidence[0]?.message ?? ''}` };
+  if (evidence.length) {
+    const e = evidence[0] as CaseResult;
+    const reason = `${advertisedNote}every case of it skipped (${evidence.length}), e.g. ${e.id}: ${e.message}`;
+    return { state: 'untested', reason };
+  }
   return { state: 'untested', reason: `${advertisedNote}none of its cases is in this run` };
 }
 
 /** Decides every catalogued feature on one run. */
-export function decideFeatures(run: RunRecord, results: readonly CaseResult[], features: readonly FeatureDef[] = FEATURES): FeatureVerdict[] {
+export function decideFeatures(
+  run: RunRecord, results: readonly CaseResult[], features: readonly FeatureDef[] = FEATURES,
+): FeatureVerdict[] {
   return features.map((f) => decideFeature(f, run, results));
 }

@@ -21,7 +21,8 @@ export interface FeatureDef {
   /** Capabilities that advertise it (all must hold). */ caps?: readonly CapCheck[];
   /** A VM type that KVM_CAP_VM_TYPES must list. */ vmType?: number;
   /** Globs over result ids whose verdicts are its evidence. */ cases: readonly string[];
-  /** Globs removed from `cases` (a case the globs catch that does not exercise the feature). */ excludeCases?: readonly string[];
+  /** Globs removed from `cases` (a case the globs catch that does not exercise the feature). */
+  excludeCases?: readonly string[];
   /** Decide presence by an observation instead of by verdicts. */ observation?: ObservationRule;
   /** Show this observation's value(s) in the cell (e.g. an errno that changed between kernels). */ valueKey?: string;
   /** Show the answer of the first capability in the cell (e.g. the flag mask). */ valueFromCap?: boolean;

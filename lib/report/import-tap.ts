@@ -121,7 +121,8 @@ export function importKselftestTap(file: string, text: string): CaseResult[] {
         out.push({ type: 'result', id, case: id, family: base, verdict: v, message: messageOf(v, s.directive, s.comments), durationMs: 0 });
       }
       // the binary's verdict sums its subtests': the matrix decides features by the subtests (see isAggregate)
-      if (sub.points.length) binary.observations = { ...binary.observations, subtests: sub.points.length, failingSubtests: failing };
+      if (sub.points.length)
+        binary.observations = { ...binary.observations, subtests: sub.points.length, failingSubtests: failing };
     }
   }
   // a name kselftest printed twice (or two that map to one id) gets a numbered id: results ids are unique

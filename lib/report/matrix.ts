@@ -53,14 +53,17 @@ function weight(verdict: string): number {
  * where one run tested a case and another skipped it is tested), a failure beats a pass; between equals
  * the later file wins. Two runs that ran a case and disagree are reported.
  */
-export function mergeColumnResults(files: readonly ResultsFile[], label: string): { results: CaseResult[]; warnings: string[] } {
+export function mergeColumnResults(
+  files: readonly ResultsFile[], label: string,
+): { results: CaseResult[]; warnings: string[] } {
   const byId = new Map<string, { r: CaseResult; path: string }>();
   const warnings: string[] = [];
   for (const f of files) {
     for (const r of f.results) {
       const had = byId.get(r.id);
       if (had && weight(had.r.verdict) > 0 && weight(r.verdict) > 0 && weight(had.r.verdict) !== weight(r.verdict))
-        warnings.push(`${label}: ${r.id} is ${had.r.verdict} in ${had.path} but ${r.verdict} in ${f.path}; the failure is kept`);
+        warnings.push(`${label}: ${r.id} is ${had.r.verdict} in ${had.path} but ${r.verdict} in ${f.path}; `
+          + 'the failure is kept');
       if (!had || weight(r.verdict) >= weight(had.r.verdict)) byId.set(r.id, { r, path: f.path });
     }
   }
@@ -77,7 +80,8 @@ function kvmDisagreements(files: readonly ResultsFile[], label: string): string[
     return JSON.stringify([k.available, k.vmTypes ?? [], Object.entries(k.sysCaps ?? {}).sort()]);
   };
   return withKvm.slice(1).filter((f) => facts(f) !== facts(first))
-    .map((f) => `${label}: ${f.path} and ${first.path} record different KVM capabilities or VM types; ${first.path}'s are used`);
+    .map((f) => `${label}: ${f.path} and ${first.path} record different KVM capabilities or VM types; `
+      + `${first.path}'s are used`);
 }
 
 /** Merges results files into columns (same platform, kernel and host → one column; later files win per id). */
