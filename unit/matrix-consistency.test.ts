@@ -78,6 +78,17 @@ test('a denied capability is absent; advertised with every case skipped, or none
   assert.equal(cellLabel(cell(m, 'gmem.fd')), '○ untested');
 });
 
+test('a feature whose cases ran only as known failures (xfail) is broken, not present', () => {
+  const f = file(runRecord({ ...KVM, sysCaps: { ...CAPS, KVM_CAP_MEMORY_FAULT_INFO: 1 } }), [
+    result('exit.memory_fault.type0_gmem_closed', 'xfail', 'the emulator reads guest memory through userspace_addr'),
+    result('exit.memory_fault.private_slot_deleted', 'skip',
+      'needs VM type KVM_X86_SW_PROTECTED_VM (1): KVM_CAP_VM_TYPES lists only [0]'),
+  ]);
+  const c = cell(buildMatrix([f.parsed]), 'memory_fault_exit');
+  assert.equal(c.state, 'broken');
+  assert.match(c.reason, /^every case that ran \(1\) is a known failure \(xfail\)/);
+});
+
 test('runs merged into one column: a case one run tested and another skipped is tested, in either file order', () => {
   const tested = file(runRecord(KVM), [result('gmem.fd.largefile', 'pass')]);
   const skipped = file(runRecord(KVM), [result('gmem.fd.largefile', 'skip', 'needs 1 GiB of memory')]);

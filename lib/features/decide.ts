@@ -104,6 +104,12 @@ function decideState(
     const f = failing[0] as CaseResult;
     return { state: 'broken', reason: `${failing.length} of ${ran.length} cases fail, e.g. ${f.id}: ${f.message}` };
   }
+  // cases that ran but only as known failures did not see the feature work: no evidence it is present
+  if (ran.length && ran.every((r) => r.verdict === 'xfail')) {
+    const f = ran[0] as CaseResult;
+    const reason = `every case that ran (${ran.length}) is a known failure (xfail), e.g. ${f.id}: ${f.message}`;
+    return { state: 'broken', reason };
+  }
   if (def.observation) {
     const rule = def.observation;
     const observed = ran.map((r) => r.observations?.[rule.key]).filter((v) => v !== undefined);
