@@ -44,7 +44,7 @@ const needsCap = (i: CaseInstance, cap: string) => requiresOf(i).caps.includes(c
 
 /** For features no capability or VM type advertises: what makes a case one that exercises it. */
 const CAPLESS_RULES: Record<string, (i: CaseInstance) => boolean> = {
-  'pre_fault.ioctl': (i) => i.id.startsWith('prefault.'),
+  'pre_fault.ioctl': (i) => /^prefault\.(args|mmu|eintr)\./.test(i.id),
   memfd: (i) => /^memfd\.(create|io)\./.test(i.id),
   'memfd.seals': (i) => i.id.startsWith('memfd.seals.'),
   'memfd.noexec': (i) => i.id.startsWith('memfd.exec.'),
@@ -72,7 +72,10 @@ function irrelevance(f: FeatureDef, i: CaseInstance): string | null {
       const viaInitShared = need === 'GUEST_MEMFD_FLAG_MMAP' && r.gmemFlags.includes('GUEST_MEMFD_FLAG_INIT_SHARED');
       const has = r.gmemFlags.includes(need) || viaInitShared;
       if (!has) missing.push(need);
-    } else if (!r.caps.includes(c.cap) && !r.vmCaps.includes(c.cap)) missing.push(c.cap);
+    } else if (c.fd === 'vm' ? !r.vmCaps.includes(c.cap) : !r.caps.includes(c.cap) && !r.vmCaps.includes(c.cap)) {
+      // a VM-fd capability must be required on the VM: a case needing only /dev/kvm's runs where the VM lacks it
+      missing.push(c.fd === 'vm' ? `${c.cap} on the VM fd` : c.cap);
+    }
   }
   if (f.vmType !== undefined && r.vmType !== VM_TYPE_NAMES[f.vmType]) missing.push(VM_TYPE_NAMES[f.vmType] as string);
   if (!f.caps?.length && f.vmType === undefined) {
@@ -145,6 +148,14 @@ test('a plain (non-guest_memfd) memslot is no evidence for guest_memfd features'
     assert.equal(d.cases.length, 0, `${plain} counted for ${fid}`);
     assert.equal(d.state, 'untested', `${fid} with only ${plain}: ${d.reason}`);
   }
+});
+
+test('the five-kernel run: ENOTTY on the wrong fd (6.1) and the refusal without the VM cap (6.12) prove nothing', () => {
+  const wrongFd = [pass('prefault.ioctl.on_vm_fd'), pass('prefault.ioctl.on_system_fd')];
+  assert.equal(decideFeature(feature('pre_fault.ioctl'), RUN, wrongFd).state, 'untested');
+  const noVmCap = { ...RUN, kvm: { ...RUN.kvm, vmCaps: { KVM_CAP_GUEST_MEMFD: 0 } } } as RunRecord;
+  const d = decideFeature(feature('memslot2'), noVmCap, [pass('memslot.gmem.refused_without_vm_cap')]);
+  assert.equal(d.state, 'absent', d.reason);
 });
 
 test('a non-hugetlb memfd is no evidence for MFD_HUGETLB, a hugetlb one is', () => {
