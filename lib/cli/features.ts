@@ -8,7 +8,8 @@ import { parseCommandLine } from './args.js';
 const HELP = `usage: gmem-conformance features [--json] [RESULTS.jsonl...]
 
 Without files: the feature catalogue (id, family, capabilities, evidence case globs).
-With files: every feature decided for each file (present/absent/broken/unknown and why).`;
+With files: every feature decided for each file (present/absent/broken/untested/inconsistent and why);
+each contradiction between a decision and its cases is printed on stderr as well.`;
 
 /** Runs the features command. */
 export default async function featuresCommand(argv: string[]): Promise<number> {
@@ -29,7 +30,14 @@ export default async function featuresCommand(argv: string[]): Promise<number> {
   if (p.values.json) process.stdout.write(`${JSON.stringify(decided, null, 2)}\n`);
   else for (const d of decided) {
     process.stdout.write(`# ${d.file}: ${d.platform} ${d.kernel}\n`);
-    for (const f of d.features) process.stdout.write(`${f.id.padEnd(40)} ${(f.state === 'present' && !f.verified ? 'advertised' : f.state).padEnd(10)} ${f.value ? `[${f.value}] ` : ''}${f.reason}\n`);
+    for (const f of d.features) {
+      const state = f.state === 'present' && !f.verified ? 'advertised' : f.state;
+      process.stdout.write(`${f.id.padEnd(40)} ${state.padEnd(12)} ${f.value ? `[${f.value}] ` : ''}${f.reason}\n`);
+    }
   }
+  for (const d of decided)
+    for (const f of d.features)
+      for (const p of f.problems ?? [])
+        process.stderr.write(`features: warning: ${d.file}: ${f.id} is inconsistent: ${p}\n`);
   return 0;
 }

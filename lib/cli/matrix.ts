@@ -11,7 +11,10 @@ const HELP = `usage: gmem-conformance matrix [-o DIR] [--format md,json,html] RE
 
 Merges results files (runs on several kernels/hosts, imported kselftest TAP) into the feature matrix.
 Files of the same platform, kernel and host become one column. Writes DIR/matrix.md, matrix.json and
-matrix.html (default DIR: results/matrix); prints the Markdown when -o is not given as well.`;
+matrix.html (default DIR: results/matrix); prints the Markdown when -o is not given as well.
+A cell is present, absent (the kernel said no), broken, untested (every case of it skipped, or none
+ran) or inconsistent (it contradicts what its cases ran and saw); every contradiction is also printed
+on stderr as a warning.`;
 
 /** Runs the matrix command. */
 export default async function matrixCommand(argv: string[]): Promise<number> {
@@ -30,6 +33,8 @@ export default async function matrixCommand(argv: string[]): Promise<number> {
   const m = writeMatrix(p.positionals.map((f) => resolve(f)), dir, formats);
   if (!p.values.out) process.stdout.write(matrixMarkdown(m));
   process.stderr.write(`matrix: ${m.columns.length} column(s), ${m.features.length} features → ${dir}/matrix.{${formats.join(',')}}\n`);
+  // a contradiction is shown in the cells and listed in the files; say so here too, it is never silent
+  for (const w of m.warnings) process.stderr.write(`matrix: warning: ${w}\n`);
   return 0;
 }
 

@@ -21,13 +21,23 @@ export interface FeatureDef {
   /** Capabilities that advertise it (all must hold). */ caps?: readonly CapCheck[];
   /** A VM type that KVM_CAP_VM_TYPES must list. */ vmType?: number;
   /** Globs over result ids whose verdicts are its evidence. */ cases: readonly string[];
+  /** Globs removed from `cases` (a case the globs catch that does not exercise the feature). */
+  excludeCases?: readonly string[];
   /** Decide presence by an observation instead of by verdicts. */ observation?: ObservationRule;
   /** Show this observation's value(s) in the cell (e.g. an errno that changed between kernels). */ valueKey?: string;
   /** Show the answer of the first capability in the cell (e.g. the flag mask). */ valueFromCap?: boolean;
 }
 
-/** The state of a feature on one run. */
-export type FeatureState = 'present' | 'absent' | 'broken' | 'unknown';
+/**
+ * The state of a feature on one run: present (cases ran and passed, or a capability-only feature is
+ * advertised), absent (the kernel was asked and said no: a capability, a VM type or an observation),
+ * broken (an evidence case fails), untested (not tested here: every evidence case skipped, or none ran),
+ * inconsistent (the decision contradicts what the evidence cases ran and saw; see `problems`).
+ */
+export type FeatureState = 'present' | 'absent' | 'broken' | 'untested' | 'inconsistent';
+
+/** Every state, in the order reports list them. */
+export const FEATURE_STATES: readonly FeatureState[] = ['present', 'absent', 'broken', 'untested', 'inconsistent'];
 
 /** One piece of case evidence. */
 export interface CaseEvidence {
@@ -46,4 +56,6 @@ export interface FeatureVerdict {
   /** Capability answers consulted. */ caps: Record<string, number>;
   /** Case results consulted. */ cases: CaseEvidence[];
   /** Counts of the evidence verdicts. */ counts: Record<string, number>;
+  /** What contradicts the decision (set when the state is inconsistent). */ problems?: string[];
+  /** The state the evidence alone would have given (set when the state is inconsistent). */ decided?: FeatureState;
 }

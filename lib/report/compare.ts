@@ -35,8 +35,8 @@ export interface Comparison {
   /** Cases that newly fail (pass/xfail/skip before; fail/error/timeout/xpass now). */ regressions: VerdictChange[];
   /** Cases that failed before and pass now. */ fixes: VerdictChange[];
   /** Other verdict changes (e.g. pass → skip). */ otherChanges: VerdictChange[];
-  /** Features present before and absent or broken now. */ featuresLost: FeatureChange[];
-  /** Features absent/unknown before and present now. */ featuresGained: FeatureChange[];
+  /** Features present before and absent, broken or inconsistent now. */ featuresLost: FeatureChange[];
+  /** Features absent/untested before and present now. */ featuresGained: FeatureChange[];
   /** Other feature changes. */ featuresChanged: FeatureChange[];
   /** Observation values that changed (errno changes show here). */ observationChanges: ObservationChange[];
   /** Cases only in the baseline. */ missing: string[];
@@ -92,8 +92,9 @@ export function compareResults(base: ResultsFile, cand: ResultsFile): Comparison
     const y = fc[i];
     if (!y || x.state === y.state) return;
     const ch = { id: x.id, before: x.state, after: y.state, reason: y.reason };
-    if (x.state === 'present' && (y.state === 'absent' || y.state === 'broken')) out.featuresLost.push(ch);
-    else if (y.state === 'present' && (x.state === 'absent' || x.state === 'unknown')) out.featuresGained.push(ch);
+    // present → untested is no loss (the candidate did not test it) and stays among the other changes
+    if (x.state === 'present' && ['absent', 'broken', 'inconsistent'].includes(y.state)) out.featuresLost.push(ch);
+    else if (y.state === 'present' && (x.state === 'absent' || x.state === 'untested')) out.featuresGained.push(ch);
     else out.featuresChanged.push(ch);
   });
   return out;

@@ -1,6 +1,6 @@
 /** Converts kselftest runner output (TAP 13, run_kselftest.sh style, nested TAP in "# " lines) into results. */
 import { Parser } from 'tap-parser';
-import type { CaseResult, Verdict } from '../harness/verdict.js';
+import { isFailing, type CaseResult, type Verdict } from '../harness/verdict.js';
 import { InputError } from '../errors.js';
 
 /** A kselftest result name turned into a dotted id segment. */
@@ -28,11 +28,25 @@ export function reasonLines(comments: readonly string[]): string {
   const lines = comments.map((c) => c.replace(/^#\s?/, '').replace(/^#\s?/, '').trim());
   // a test that skipped as a whole says why in its plan: "1..0 # SKIP reason"
   const skipPlan = lines.map((l) => /^\d+\.\.\d+\s*#\s*SKIP\b\s*(.*)$/i.exec(l)?.[1]).find((x) => x);
-  if (skipPlan) return skipPlan;
+  if (skipPlan) return skipPlan.replace(/^-\s+/, '');
   return lines
     .filter((l) => l !== '' && !/^((not )?ok \d|\d+\.\.\d+|K?TAP version|Subtest:|selftests: )/.test(l))
     .slice(-5)
     .join('\n');
+}
+
+/**
+ * The exit status of a kselftest binary as runner.sh reports it: `# exit=N` on a failure, `# SKIP` for
+ * its skip_rc 4, `# TIMEOUT` for timeout_rc 124, a plain `ok` only for 0; undefined when the runner did
+ * not run the binary (missing or not executable: `not ok` without a directive).
+ */
+export function exitCodeOf(ok: boolean, skip: boolean | string, directive: string): number | undefined {
+  const printed = /\bexit=(\d+)\b/.exec(directive);
+  if (printed) return Number(printed[1]);
+  if (/^TIMEOUT\b/i.test(directive)) return 124;
+  if (skip !== false || /^SKIP\b/i.test(directive)) return 4;
+  if (/^XFAIL\b/i.test(directive)) return 2;
+  return ok && directive === '' ? 0 : undefined;
 }
 
 function messageOf(verdict: Verdict, directive: string, comments: readonly string[]): string {
@@ -89,16 +103,26 @@ export function importKselftestTap(file: string, text: string): CaseResult[] {
     const base = `kselftest.${parts.map(idSegment).join('.')}`;
     const family = parts.length > 1 ? `kselftest.${idSegment(parts[0] as string)}` : 'kselftest';
     const verdict = verdictOf(pt, pt.directive);
-    out.push({ type: 'result', id: base, case: base, family, verdict, message: messageOf(verdict, pt.directive, pt.comments), durationMs: 0 });
+    const exitCode = exitCodeOf(pt.ok, pt.skip, pt.directive);
+    const binary: CaseResult = {
+      type: 'result', id: base, case: base, family, verdict, message: messageOf(verdict, pt.directive, pt.comments), durationMs: 0,
+      ...(exitCode !== undefined ? { observations: { exitCode } } : {}),
+    };
+    out.push(binary);
     // nested KTAP/TAP of the test itself, printed behind "# "
     const nested = pt.comments.map((c) => c.replace(/^# ?/, '')).filter((c, i, all) => i >= all.findIndex((x) => /^TAP version|^KTAP version/.test(x)));
     if (nested.length && /^(K?TAP) version/.test(nested[0] ?? '')) {
       const sub = parsePoints(nested.join('\n').replace(/^KTAP version 1/, 'TAP version 13'));
+      let failing = 0;
       for (const s of sub.points) {
         const id = `${base}.${idSegment(s.name)}`;
         const v = verdictOf(s, s.directive);
+        if (isFailing(v)) failing += 1;
         out.push({ type: 'result', id, case: id, family: base, verdict: v, message: messageOf(v, s.directive, s.comments), durationMs: 0 });
       }
+      // the binary's verdict sums its subtests': the matrix decides features by the subtests (see isAggregate)
+      if (sub.points.length)
+        binary.observations = { ...binary.observations, subtests: sub.points.length, failingSubtests: failing };
     }
   }
   // a name kselftest printed twice (or two that map to one id) gets a numbered id: results ids are unique

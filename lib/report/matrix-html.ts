@@ -2,7 +2,7 @@
 import type { Matrix } from './matrix.js';
 
 const CSS = `
-:root { --present:#1a7f37; --present-bg:#dafbe1; --absent:#57606a; --absent-bg:#eaeef2; --broken:#cf222e; --broken-bg:#ffebe9; --unknown:#9a6700; --unknown-bg:#fff8c5; }
+:root { --present:#1a7f37; --present-bg:#dafbe1; --absent:#57606a; --absent-bg:#eaeef2; --broken:#cf222e; --broken-bg:#ffebe9; --untested:#57606a; --untested-bg:#ffffff; --inconsistent:#9a6700; --inconsistent-bg:#fff8c5; }
 body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #1f2328; }
 h1 { font-size: 1.4em; margin: 0 0 .2em; } .sub { color: #57606a; margin-bottom: 1em; }
 .controls { display: flex; flex-wrap: wrap; gap: .4em; align-items: center; margin-bottom: 1em; }
@@ -19,7 +19,9 @@ td.state { text-align: center; white-space: nowrap; font-weight: 600; }
 td.state[data-state="present"] { color: var(--present); background: var(--present-bg); }
 td.state[data-state="absent"] { color: var(--absent); background: var(--absent-bg); }
 td.state[data-state="broken"] { color: var(--broken); background: var(--broken-bg); }
-td.state[data-state="unknown"] { color: var(--unknown); background: var(--unknown-bg); }
+td.state[data-state="untested"] { color: var(--untested); background: var(--untested-bg); font-weight: normal; font-style: italic; }
+td.state[data-state="inconsistent"] { color: var(--inconsistent); background: var(--inconsistent-bg); }
+.warnings { border: 1px solid #d4a72c; background: #fff8c5; padding: .5em 1em; margin-bottom: 1em; }
 td.state[data-state="present"][data-verified="false"] { background: #f1fbf3; font-weight: normal; }
 td.state .value { display: block; font-weight: normal; font-size: .85em; }
 tr.cases > td { padding: 0 0 0 1.5em; background: #fbfcfd; } tr.cases table { width: 100%; margin: .3em 0; }
@@ -33,14 +35,15 @@ td.v[data-verdict="skip"] { color: var(--absent); }
 const SCRIPT = `
 const M = JSON.parse(document.getElementById('matrix-data').textContent);
 const $ = (t, a = {}, ...kids) => { const e = document.createElement(t); for (const [k, v] of Object.entries(a)) { if (k === 'text') e.textContent = v; else e.setAttribute(k, v); } for (const c of kids) e.append(c); return e; };
-const LABEL = { present: '✔ present', absent: '– absent', broken: '✘ broken', unknown: '? unknown' };
+const LABEL = { present: '✔ present', absent: '– absent', broken: '✘ broken', untested: '○ untested', inconsistent: '⚠ inconsistent' };
 const families = [...new Set(M.features.map(f => f.family))];
 let activeFamily = 'all', text = '';
 function tip(cell) {
   const counts = Object.entries(cell.counts).map(([k, v]) => k + ' ' + v).join(', ');
   const caps = Object.entries(cell.caps).map(([k, v]) => k + ' = ' + v).join(', ');
   const ev = cell.cases.slice(0, 6).map(c => c.verdict + ' ' + c.id + (c.message ? ': ' + c.message : '')).join('\\n');
-  return cell.reason + (caps ? '\\ncaps: ' + caps : '') + (counts ? '\\ncases: ' + counts : '') + (ev ? '\\n' + ev : '') + (cell.cases.length > 6 ? '\\n… ' + (cell.cases.length - 6) + ' more' : '');
+  const problems = (cell.problems || []).map(p => '⚠ ' + p).join('\\n');
+  return cell.reason + (problems ? '\\n' + problems : '') + (caps ? '\\ncaps: ' + caps : '') + (counts ? '\\ncases: ' + counts : '') + (ev ? '\\n' + ev : '') + (cell.cases.length > 6 ? '\\n… ' + (cell.cases.length - 6) + ' more' : '');
 }
 function render() {
   const tbody = document.getElementById('rows'); tbody.textContent = '';
@@ -85,12 +88,17 @@ for (const fam of ['all', ...families]) {
 document.getElementById('filter').addEventListener('input', e => { text = e.target.value.toLowerCase(); render(); });
 const head = document.getElementById('head');
 for (const c of M.columns) {
-  const counts = ['present', 'absent', 'broken'].map(s => M.features.filter(f => f.cells[M.columns.indexOf(c)].state === s).length);
+  const counts = ['present', 'absent', 'broken', 'untested', 'inconsistent'].map(s => M.features.filter(f => f.cells[M.columns.indexOf(c)].state === s).length);
   const t = c.totals;
   head.append($('th', { 'data-column': c.key, title: c.sources.join('\\n') + (c.complete ? '' : '\\n(incomplete run)') }, c.label,
-    $('span', { class: 'counts', text: counts[0] + ' present · ' + counts[1] + ' absent · ' + counts[2] + ' broken' }),
+    $('span', { class: 'counts', text: counts[0] + ' present · ' + counts[1] + ' absent · ' + counts[2] + ' broken · ' + counts[3] + ' untested' + (counts[4] ? ' · ' + counts[4] + ' inconsistent' : '') }),
     $('span', { class: 'counts', text: (t.pass || 0) + ' pass · ' + ((t.fail || 0) + (t.error || 0) + (t.timeout || 0) + (t.xpass || 0)) + ' fail · ' + (t.skip || 0) + ' skip' + (t.xfail ? ' · ' + t.xfail + ' xfail' : '') })));
 }
+const warn = document.getElementById('warnings');
+if (M.warnings.length) {
+  warn.append($('strong', { text: M.warnings.length + ' consistency warning(s)' }));
+  const ul = $('ul'); for (const w of M.warnings) ul.append($('li', { text: w })); warn.append(ul);
+} else warn.remove();
 render();
 `;
 
@@ -108,7 +116,8 @@ export function matrixHtml(m: Matrix): string {
 <h1>gmem-conformance feature matrix</h1>
 <div class="sub">${escapeHtml(`${m.columns.length} column(s), ${m.features.length} features, ${m.cases.length} cases — generated ${m.generated}`)}. Click a feature to see its cases; hover a cell for the evidence.</div>
 <div class="controls"><span id="families"></span><input id="filter" type="search" placeholder="filter features…" aria-label="filter features"></div>
-<div class="legend"><span style="color:var(--present)">✔ present: cases ran and passed</span><span style="color:var(--present)">✔ advertised: capability says so, no case of it ran</span><span style="color:var(--absent)">– absent</span><span style="color:var(--broken)">✘ broken: advertised or exercised, but a case fails</span><span style="color:var(--unknown)">? unknown: no evidence</span></div>
+<div class="legend"><span style="color:var(--present)">✔ present: cases ran and passed</span><span style="color:var(--present)">✔ advertised: capability says so, no case of it ran</span><span style="color:var(--absent)">– absent: the kernel was asked and said no</span><span style="color:var(--broken)">✘ broken: advertised or exercised, but a case fails</span><span style="color:var(--untested)">○ untested: not tested here (every case skipped, or none ran)</span><span style="color:var(--inconsistent)">⚠ inconsistent: the cell contradicts its cases</span></div>
+<div class="warnings" id="warnings"></div>
 <table id="matrix"><thead><tr id="head"><th>feature</th></tr></thead><tbody id="rows"></tbody></table>
 <script type="application/json" id="matrix-data">${data}</script>
 <script>${SCRIPT}</script>
