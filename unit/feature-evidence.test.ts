@@ -27,7 +27,7 @@ const VM_TYPE_NAMES: Record<number, string> = {
   1: 'KVM_X86_SW_PROTECTED_VM', 2: 'KVM_X86_SEV_VM', 3: 'KVM_X86_SEV_ES_VM', 4: 'KVM_X86_SNP_VM', 5: 'KVM_X86_TDX_VM',
 };
 
-type Needs = Required<Pick<Requires, 'caps' | 'vmCaps' | 'gmemFlags' | 'kconfig'>> & { vmType?: string };
+type Needs = Required<Pick<Requires, 'caps' | 'vmCaps' | 'gmemFlags' | 'kconfig' | 'files'>> & { vmType?: string };
 
 function requiresOf(i: CaseInstance): Needs {
   const a = i.def.requires ?? {};
@@ -36,6 +36,7 @@ function requiresOf(i: CaseInstance): Needs {
   return {
     caps: [...(a.caps ?? []), ...(b.caps ?? [])], vmCaps: [...(a.vmCaps ?? []), ...(b.vmCaps ?? [])],
     gmemFlags: [...(a.gmemFlags ?? []), ...(b.gmemFlags ?? [])], kconfig: [...(a.kconfig ?? []), ...(b.kconfig ?? [])],
+    files: [...(a.files ?? []), ...(b.files ?? [])],
     ...(vmType ? { vmType } : {}),
   };
 }
@@ -48,9 +49,11 @@ const CAPLESS_RULES: Record<string, (i: CaseInstance) => boolean> = {
   memfd: (i) => /^memfd\.(create|io)\./.test(i.id),
   'memfd.seals': (i) => i.id.startsWith('memfd.seals.'),
   'memfd.noexec': (i) => i.id.startsWith('memfd.exec.'),
-  // MFD_HUGETLB: a case that creates a hugetlb memfd needs CONFIG_HUGETLBFS; one that does not (a huge size
-  // encoding without MFD_HUGETLB) is a plain memfd
-  'memfd.hugetlb': (i) => i.id.startsWith('memfd.hugetlb.') && requiresOf(i).kconfig.includes('CONFIG_HUGETLBFS'),
+  // MFD_HUGETLB: a case that creates a hugetlb memfd needs hugetlbfs (CONFIG_HUGETLBFS, or the huge page sizes
+  // in /sys/kernel/mm/hugepages that only a hugetlbfs kernel has); one that does not (a huge size encoding without
+  // MFD_HUGETLB) is a plain memfd
+  'memfd.hugetlb': (i) => i.id.startsWith('memfd.hugetlb.')
+    && (requiresOf(i).kconfig.includes('CONFIG_HUGETLBFS') || requiresOf(i).files.some((f) => f.startsWith('/sys/kernel/mm/hugepages'))),
   'fallocate.eintr.gmem': (i) => i.id.startsWith('eintr.gmem.') && needsCap(i, 'KVM_CAP_GUEST_MEMFD'),
   'fallocate.eintr_progress.gmem': (i) => i.id.startsWith('eintr.gmem.') && needsCap(i, 'KVM_CAP_GUEST_MEMFD'),
   'fallocate.chunked_retry.gmem': (i) => i.id.startsWith('eintr.gmem.') && needsCap(i, 'KVM_CAP_GUEST_MEMFD'),

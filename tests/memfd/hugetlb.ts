@@ -11,6 +11,7 @@
  *   6. fallocate without free huge pages → ENOSPC | refused: memfd.hugetlb.no_pages_fallocate_enospc@extend | accepted: memfd.hugetlb.fallocate_and_punch
  *   7. F_SEAL_EXEC against fchmod of the exec bits (hugetlbfs_setattr never checks it: defect) | refused: memfd.hugetlb.seal_exec_fchmod@to_0755 | accepted: memfd.hugetlb.seal_exec_fchmod@to_0600
  */
+import { mergeRequires } from '../../lib/harness/requirements.js';
 import { existsSync } from 'node:fs';
 import { defineCase } from '../../lib/harness/case.js';
 import type { CaseContext } from '../../lib/harness/context.js';
@@ -197,7 +198,7 @@ interface HugeChmodParams {
 const sealExecFchmod = defineCase<HugeChmodParams>({
   id: 'memfd.hugetlb.seal_exec_fchmod',
   doc: 'F_SEAL_EXEC binds a hugetlb memfd as it binds a shmem one: fchmod fails with EPERM exactly when it would change an exec bit (0111), other bits still change (needs no huge page: nothing is faulted)',
-  requires: { ...NEEDS_HUGETLBFS, ...NEEDS_MEMFD_EXEC_API },
+  requires: mergeRequires(NEEDS_HUGETLBFS, NEEDS_MEMFD_EXEC_API),
   tags: { selftest: 'memfd_test.c:test_exec_seal', kernelFn: 'hugetlbfs/inode.c:hugetlbfs_setattr', linuxGit: ['6fd7353829ca'] },
   variants: [
     ...[0o755, 0o744, 0o645, 0o600, 0o666, 0o4644].map((mode) => ({ name: `to_${mode.toString(8).padStart(4, '0')}`, params: { mode, noexecSeal: false } })),

@@ -7,6 +7,7 @@
  * cases map with MAP_NORESERVE, which takes no reservation, or never map at all, so they run without any
  * huge page reserved (the suite never reserves huge pages on the host).
  */
+import { mergeRequires } from '../../lib/harness/requirements.js';
 import { existsSync } from 'node:fs';
 import { defineCase } from '../../lib/harness/case.js';
 import type { CaseContext } from '../../lib/harness/context.js';
@@ -105,7 +106,7 @@ type ExecMode = 'exec_seal' | 'exec_no_seal' | 'noexec_seal';
 const execModes = defineCase<{ mode: ExecMode }>({
   id: 'memfd.hugetlb.exec_modes',
   doc: 'MFD_EXEC, MFD_NOEXEC_SEAL and F_SEAL_EXEC behave on hugetlb memfds as on shmem: modes 0777/0666, chmod of exec bits refused once F_SEAL_EXEC is set, W^X seals on an executable file refuse writable shared mappings',
-  requires: { ...NEEDS_HUGETLBFS, ...NEEDS_MEMFD_EXEC_API },
+  requires: mergeRequires(NEEDS_HUGETLBFS, NEEDS_MEMFD_EXEC_API),
   variants: (['exec_seal', 'exec_no_seal', 'noexec_seal'] as const).map((mode) => ({ name: mode, params: { mode } })),
   tags: { selftest: [`${ST}:test_exec_seal`, `${ST}:test_exec_no_seal`, `${ST}:test_noexec_seal`] },
   run(ctx) {
