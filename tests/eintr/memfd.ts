@@ -12,7 +12,7 @@ import { SyscallError } from '../../lib/sys/errors.js';
 import { ftruncate } from '../../lib/sys/io.js';
 import { ERRNO, MFD_CLOEXEC } from '../../lib/uapi/index.js';
 import {
-  CALIBRATION_BYTES, EINTR_MEMORY_FLOOR, GiB, MiB, allocate, bytesText, cachedBytes, calibrate, memAvailable, memoryBound, periodVariants,
+  EINTR_MEMORY_FLOOR, GiB, MiB, allocate, bytesText, cachedBytes, memAvailable, ratesFor, memoryBound, periodVariants,
   releaseAndCheck, resolvePeriod, roundUp, underSignal, type AllocRates, type PeriodParams,
 } from '../../lib/cases/eintr.js';
 
@@ -24,28 +24,29 @@ const GRANULE = 64n * MiB;
 const COMMON = {
   requires: { memoryBytes: EINTR_MEMORY_FLOOR },
   tags: { seed: '001', linuxGit: ['ca86a5d2f9fe'] },
-  isolation: 'fresh' as const,
+  // a shared worker: the case restores all it changes (timer, listener, nice) and closes its files
   serial: true,
   timeoutMs: 30_000,
 };
 
-/** A CAP-sized memfd, calibrated (fresh allocation rate only: re-walking shmem pages is slow and not needed). */
+/** A CAP-sized memfd with this process's calibrated memfd rates (fresh allocation only: re-walking shmem pages is slow and not needed). */
 function calibratedMemfd(ctx: CaseContext<unknown>): { fd: number; rates: AllocRates; memBefore: bigint } {
   const memBefore = memAvailable(ctx.env.meminfo());
   const fd = ctx.memfd('gmem-eintr', MFD_CLOEXEC);
   ftruncate(fd, CAP);
-  const rates = calibrate(fd, CALIBRATION_BYTES, false);
+  const rates = ratesFor('memfd', fd, false);
   if ('unusable' in rates) ctx.skip(`cannot count memfd pages: ${rates.unusable}`);
+  ctx.observe('calibration', rates.reused ? 'reused' : 'measured');
   ctx.observe('fresh_bytes_per_ms', Math.round(rates.freshBytesPerMs));
   return { fd, rates, memBefore };
 }
 
-/** One fallocate(KEEP_SIZE) over a range that takes 3 periods to allocate, under the signal. */
+/** One fallocate(KEEP_SIZE) over a range that takes 3 periods of CPU (so at least 3 of wall time) to allocate, under the signal. */
 function interruptedAllocate(ctx: CaseContext<PeriodParams>): { fd: number; len: bigint; seen: boolean; progress: bigint; elapsedMs: number; memBefore: bigint; periodMs: number } {
   const periodMs = resolvePeriod(ctx.params.period);
   ctx.observe('period_ms', periodMs);
   const { fd, rates, memBefore } = calibratedMemfd(ctx);
-  const len = roundUp(Math.max(3 * periodMs * rates.freshBytesPerMs, Number(4n * GRANULE)), GRANULE);
+  const len = roundUp(Math.max(3 * periodMs * rates.freshBytesPerMs, Number(GRANULE)), GRANULE);
   const cap = memoryBound(ctx.env.meminfo(), CAP, GRANULE);
   if (len > cap) ctx.skip(`allocating for 3 periods of ${periodMs} ms needs ${bytesText(len)} here, more than this case's ${bytesText(cap)} bound${cap < CAP ? ' (half of MemAvailable)' : ''}`);
   const t0 = performance.now();
