@@ -18,7 +18,7 @@ import { ERRNO } from '../uapi/index.js';
 import { allocate, bytesText, cachedBytes, type AllocRates } from './eintr.js';
 import { timedCall } from './thread-cpu.js';
 
-/** How a retry loop ended, as the fixtures name it: it finished; its retries stalled; it kept gaining but did not finish. */
+/** How a retry loop ended, as the fixtures name it: it finished; its retries stalled; it kept gaining, unfinished. */
 export type RetryOutcome = 'completed' | 'livelock' | 'slow';
 
 /** One fallocate call of a retry loop, as the kernel answered it. */
@@ -41,9 +41,11 @@ export const INFORMATIVE_BYTES = 256 * 1024;
 /**
  * A stall is explained by re-walking when the window's CPU time re-walks at most this many times the
  * pages its retries found kept. With exact rates a stalled window of restarting retries re-walks at
- * most 4/3 of them (the rest of the CPU would have added pages); the margin covers calibration error.
+ * most 4/3 of them (the rest of the CPU would have added pages); the margin covers calibration error
+ * (under memory contention a re-walk can take twice the CPU it took when calibrated). A kernel that
+ * drops its pages keeps nothing to re-walk, so its stall is never explained.
  */
-export const REWALK_EXPLAINS = 3;
+export const REWALK_EXPLAINS = 6;
 
 /** A window of retries that stalled, with the figures that show it. */
 export interface Stall {
@@ -53,7 +55,8 @@ export interface Stall {
   /** Bytes their CPU time allocates fresh at the calibrated rate. */ freshCapacity: number;
   /** Bytes their CPU time re-walks at the calibrated rate. */ rewalkCapacity: number;
   /** The kept pages they found, summed over the retries. */ keptSum: bigint;
-  /** rewalkCapacity ≤ REWALK_EXPLAINS × keptSum: the CPU time went into re-walking what was kept. */ rewalkBound: boolean;
+  /** rewalkCapacity ≤ REWALK_EXPLAINS × keptSum: the CPU time went into re-walking what was kept. */
+  rewalkBound: boolean;
 }
 
 /** True when the attempt failed with EINTR after enough CPU time to show anything. */
@@ -61,7 +64,10 @@ function informative(a: RetryAttempt, rates: AllocRates): boolean {
   return a.eintr && a.cpuMs * rates.freshBytesPerMs >= INFORMATIVE_BYTES;
 }
 
-/** The stall the last STALL_WINDOW informative retries of trace (over a range of rangeBytes) show, or null when they still gain (or are too few). */
+/**
+ * The stall the last STALL_WINDOW informative retries of trace (over a range of rangeBytes) show,
+ * or null when they still gain or are too few.
+ */
 export function stallOf(trace: readonly RetryAttempt[], rangeBytes: bigint, rates: AllocRates): Stall | null {
   const rewalk = rates.rewalkBytesPerMs;
   if (rewalk === null) throw new Error('stallOf needs a calibration with re-walk');
@@ -78,9 +84,11 @@ export function stallOf(trace: readonly RetryAttempt[], rangeBytes: bigint, rate
   const freshCapacity = cpuMs * rates.freshBytesPerMs;
   const last = trace[trace.length - 1] as RetryAttempt;
   const missing = rangeBytes - last.keptBefore - last.gained;
-  if (Number(gained) >= STALL_GAIN_SHARE * freshCapacity || gained * BigInt(STALL_REMAINING_WINDOWS) >= missing) return null;
+  if (Number(gained) >= STALL_GAIN_SHARE * freshCapacity) return null;
+  if (gained * BigInt(STALL_REMAINING_WINDOWS) >= missing) return null;
   const rewalkCapacity = cpuMs * rewalk;
-  return { calls: window.length, cpuMs, gained, freshCapacity, rewalkCapacity, keptSum, rewalkBound: rewalkCapacity <= REWALK_EXPLAINS * Number(keptSum) };
+  const rewalkBound = rewalkCapacity <= REWALK_EXPLAINS * Number(keptSum);
+  return { calls: window.length, cpuMs, gained, freshCapacity, rewalkCapacity, keptSum, rewalkBound };
 }
 
 /** Limits of a retry loop: it stops at whichever comes first (a safety net; reaching it decides nothing). */
@@ -92,7 +100,8 @@ export interface RetryBound {
 /** What a retry loop saw. */
 export interface RetryReport {
   /** The whole range was allocated. */ completed: boolean;
-  /** Why it stopped short: its retries stalled, or it reached the bound; null when it completed. */ stopped: 'stalled' | 'bound' | null;
+  /** Why it stopped short: its retries stalled, or it reached the bound; null when it completed. */
+  stopped: 'stalled' | 'bound' | null;
   /** The stalled window (when stopped is 'stalled'). */ stall: Stall | null;
   /** fallocate calls made. */ attempts: number;
   /** Calls that failed with EINTR. */ eintr: number;
@@ -112,7 +121,9 @@ interface RangeEnd {
 }
 
 /** Retries fallocate over [off, off+n) until it returns 0, stalls, or reaches the bound; appends each call to trace. */
-function retryRange(fd: number, off: bigint, n: bigint, rates: AllocRates, maxAttempts: number, deadline: number, trace: RetryAttempt[]): RangeEnd {
+function retryRange(
+  fd: number, off: bigint, n: bigint, rates: AllocRates, maxAttempts: number, deadline: number, trace: RetryAttempt[],
+): RangeEnd {
   let kept = cachedBytes(fd, off, n);
   for (;;) {
     if (trace.length >= maxAttempts || performance.now() >= deadline) return { end: 'bound', stall: null };
@@ -122,7 +133,8 @@ function retryRange(fd: number, off: bigint, n: bigint, rates: AllocRates, maxAt
       trace.push({ cpuMs: call.cpuMs, wallMs: call.wallMs, keptBefore: kept, gained: n - kept, eintr: false });
       return { end: 'completed', stall: null };
     }
-    if (r.errno !== ERRNO.EINTR) throw new SyscallError('fallocate', r.errno, `[${bytesText(off)}, +${bytesText(n)}), call ${trace.length + 1}`);
+    if (r.errno !== ERRNO.EINTR)
+      throw new SyscallError('fallocate', r.errno, `[${bytesText(off)}, +${bytesText(n)}), call ${trace.length + 1}`);
     const after = cachedBytes(fd, off, n);
     trace.push({ cpuMs: call.cpuMs, wallMs: call.wallMs, keptBefore: kept, gained: after - kept, eintr: true });
     kept = after;
@@ -133,7 +145,8 @@ function retryRange(fd: number, off: bigint, n: bigint, rates: AllocRates, maxAt
 
 /** Sums a trace: calls, EINTRs, CPU time. */
 function traceTotals(trace: readonly RetryAttempt[]): { attempts: number; eintr: number; cpuMs: number } {
-  return { attempts: trace.length, eintr: trace.filter((a) => a.eintr).length, cpuMs: trace.reduce((s, a) => s + a.cpuMs, 0) };
+  const cpuMs = trace.reduce((s, a) => s + a.cpuMs, 0);
+  return { attempts: trace.length, eintr: trace.filter((a) => a.eintr).length, cpuMs };
 }
 
 /**
@@ -149,8 +162,8 @@ export function naiveRetry(fd: number, len: bigint, rates: AllocRates, bound: Re
   const lastKept = last ? last.keptBefore + last.gained : 0n;
   return {
     completed: end === 'completed', stopped: end === 'completed' ? null : end, stall,
-    ...traceTotals(trace), elapsedMs: performance.now() - t0, worstChunkAttempts: trace.length, chunksDone: end === 'completed' ? 1 : 0,
-    lastOffset: 0n, lastKept, trace,
+    ...traceTotals(trace), elapsedMs: performance.now() - t0, worstChunkAttempts: trace.length,
+    chunksDone: end === 'completed' ? 1 : 0, lastOffset: 0n, lastKept, trace,
   };
 }
 
@@ -159,7 +172,9 @@ export function naiveRetry(fd: number, len: bigint, rates: AllocRates, bound: Re
  * or the bound is reached (bound.maxAttempts per chunk, bound.maxMs in all). Any errno other than
  * EINTR throws.
  */
-export function chunkedRetry(fd: number, len: bigint, chunk: bigint, rates: AllocRates, bound: RetryBound): RetryReport {
+export function chunkedRetry(
+  fd: number, len: bigint, chunk: bigint, rates: AllocRates, bound: RetryBound,
+): RetryReport {
   const t0 = performance.now();
   const deadline = t0 + bound.maxMs;
   let attempts = 0;
@@ -198,35 +213,67 @@ export type RetryJudgement = { outcome: RetryOutcome; evidence: string } | { inc
 export function stallText(s: Stall): string {
   const share = s.freshCapacity > 0 ? (100 * Number(s.gained)) / s.freshCapacity : 0;
   const walks = Number(s.keptSum) > 0 ? s.rewalkCapacity / Number(s.keptSum) : Infinity;
+  const added = s.gained < 0n ? `nothing (lost ${bytesText(-s.gained)})` : bytesText(s.gained);
+  const rewalks = Number.isFinite(walks) ? `${walks.toFixed(2)} times` : 'without end';
   return (
-    `the last ${s.calls} retries used ${s.cpuMs.toFixed(1)} ms of CPU and added ${bytesText(s.gained < 0n ? 0n : s.gained)}` +
-    `${s.gained < 0n ? ` (lost ${bytesText(-s.gained)})` : ''}, ${share.toFixed(1)}% of what that CPU time allocates fresh; ` +
-    `it re-walks the ${bytesText(s.keptSum / BigInt(s.calls))} each found kept ${Number.isFinite(walks) ? `${walks.toFixed(2)} times` : 'without end'}`
+    `the last ${s.calls} retries used ${s.cpuMs.toFixed(1)} ms of CPU and added ${added}, ` +
+    `${share.toFixed(1)}% of what that CPU time allocates fresh; ` +
+    `it re-walks the ${bytesText(s.keptSum / BigInt(s.calls))} each found kept ${rewalks}`
   );
 }
 
 /** Text of a loop that reached its bound. */
 function boundText(rep: RetryReport, bound: RetryBound): string {
-  return `it reached its bound (${bound.maxAttempts} calls per range / ${bound.maxMs} ms) after ${rep.attempts} calls in ${Math.round(rep.elapsedMs)} ms without completing or stalling`;
+  return (
+    `it reached its bound (${bound.maxAttempts} calls per range / ${bound.maxMs} ms) after ${rep.attempts} calls ` +
+    `in ${Math.round(rep.elapsedMs)} ms without completing or stalling`
+  );
 }
 
+/** A completed range counts as beyond the stall point when re-walking all of it takes this many periods of CPU. */
+export const COMPLETED_REWALK_PERIODS = 1.5;
+
 /**
- * Judges a naive loop over a range beyond what one period of CPU re-walks (len ≥ 3 × reachBytes'
- * model): completed and slow are decisive (a retry that restarts at the first page cannot get past
- * reachBytes: it gets at most one period of CPU), a stall is the livelock; a loop that reached its
- * bound still within reach is inconclusive.
+ * Judges a naive loop over a range beyond what one period of CPU re-walks (len ≥ 2 × reachBytes):
+ * a stall is the livelock. Slow is decisive: a retry that restarts at the first page cannot get
+ * past reachBytes (it gets at most one period of CPU). So is completed, when re-walking the whole
+ * range afterwards took fullRewalkMs ≥ COMPLETED_REWALK_PERIODS periods of CPU: a restarting retry
+ * that finishes must re-walk all of it within one period. A faster re-walk means the calibration
+ * was low and the range not beyond the stall point (inconclusive), as is a loop that reached its
+ * bound within reach.
  */
-export function judgeBeyondStall(rep: RetryReport, bound: RetryBound, reachBytes: number): RetryJudgement {
-  if (rep.completed) return { outcome: 'completed', evidence: `the whole range was allocated after ${rep.attempts} calls` };
+export function judgeBeyondStall(
+  rep: RetryReport, bound: RetryBound, reachBytes: number, periodMs: number, fullRewalkMs: number | null,
+): RetryJudgement {
+  if (rep.completed) {
+    const done = `the range was allocated in ${rep.attempts} calls`;
+    if (fullRewalkMs === null) return { outcome: 'completed', evidence: done };
+    const walk = `re-walking all of it takes ${fullRewalkMs.toFixed(1)} ms of CPU`;
+    if (fullRewalkMs >= COMPLETED_REWALK_PERIODS * periodMs)
+      return { outcome: 'completed', evidence: `${done}; ${walk}` };
+    return {
+      inconclusive:
+        `${done}, but ${walk}, less than ${COMPLETED_REWALK_PERIODS} periods of ${periodMs} ms: ` +
+        'the range was not beyond the stall point (the calibration was low)',
+    };
+  }
   if (rep.stall) {
     const why = rep.stall.rewalkBound
       ? 'each retry spent its CPU time re-walking the kept pages from the first page'
-      : `that is more than ${REWALK_EXPLAINS}x the re-walk of the kept pages: the pages did not stay or the retry did something else`;
+      : `that is more than ${REWALK_EXPLAINS}x the re-walk of the kept pages: the pages did not stay`;
     return { outcome: 'livelock', evidence: `${stallText(rep.stall)}: ${why}` };
   }
-  if (Number(rep.lastKept) > reachBytes)
-    return { outcome: 'slow', evidence: `${boundText(rep, bound)}; it kept ${bytesText(rep.lastKept)}, beyond the ${bytesText(reachBytes)} a retry that restarts at the first page can re-walk in one period of CPU` };
-  return { inconclusive: `${boundText(rep, bound)}; it kept ${bytesText(rep.lastKept)}, within the ${bytesText(reachBytes)} a restarting retry can reach, so neither livelock nor progress is shown (the CPU the thread got per period varied too much)` };
+  const kept = `it kept ${bytesText(rep.lastKept)}`;
+  const reach = bytesText(reachBytes);
+  if (Number(rep.lastKept) > reachBytes) {
+    const beyond = `beyond the ${reach} a retry that restarts at the first page can re-walk in one period of CPU`;
+    return { outcome: 'slow', evidence: `${boundText(rep, bound)}; ${kept}, ${beyond}` };
+  }
+  return {
+    inconclusive:
+      `${boundText(rep, bound)}; ${kept}, within the ${reach} a restarting retry can reach, so neither livelock ` +
+      'nor progress is shown (the CPU the thread got per period varied too much)',
+  };
 }
 
 /**
@@ -237,11 +284,18 @@ export function judgeBeyondStall(rep: RetryReport, bound: RetryBound, reachBytes
  * sizing assumed (contention), and reaching the bound shows nothing: both are inconclusive.
  */
 export function judgeWithinStall(rep: RetryReport, bound: RetryBound, what: string): RetryJudgement {
-  if (rep.completed) return { outcome: 'completed', evidence: `${what} was allocated after ${rep.attempts} calls (${rep.eintr} EINTR)` };
-  if (rep.stall) {
-    if (!rep.stall.rewalkBound)
-      return { outcome: 'livelock', evidence: `${stallText(rep.stall)}: enough CPU to re-walk the kept pages more than ${REWALK_EXPLAINS}x, yet the retries did not get further` };
-    return { inconclusive: `${stallText(rep.stall)}: each retry got only ${(rep.stall.cpuMs / rep.stall.calls).toFixed(2)} ms of CPU, about what re-walking the kept pages takes, less than the sizing assumed (CPU contention), so the stall does not show what the kernel does` };
+  if (rep.completed)
+    return { outcome: 'completed', evidence: `${what} was allocated after ${rep.attempts} calls (${rep.eintr} EINTR)` };
+  if (!rep.stall) return { inconclusive: boundText(rep, bound) };
+  const stall = stallText(rep.stall);
+  if (!rep.stall.rewalkBound) {
+    const why = `CPU to re-walk the kept pages more than ${REWALK_EXPLAINS}x, yet the retries did not get further`;
+    return { outcome: 'livelock', evidence: `${stall}: ${why}` };
   }
-  return { inconclusive: `${boundText(rep, bound)}` };
+  const perRetry = (rep.stall.cpuMs / rep.stall.calls).toFixed(2);
+  return {
+    inconclusive:
+      `${stall}: each retry got only ${perRetry} ms of CPU, about what re-walking the kept pages takes, ` +
+      'less than the sizing assumed (CPU contention), so the stall does not show what the kernel does',
+  };
 }

@@ -93,14 +93,15 @@ export function punch(fd: number, off: bigint, len: bigint): void {
 /** How fast this machine allocates fresh pages and re-walks pages a file already has, per ms of thread CPU time. */
 export interface AllocRates {
   /** Bytes per CPU ms of a fallocate over pages not yet allocated. */ freshBytesPerMs: number;
-  /** Bytes per CPU ms of a fallocate over pages already allocated (the re-walk a retry repeats); null when not measured. */ rewalkBytesPerMs: number | null;
+  /** Bytes per CPU ms of a fallocate over pages already allocated (the re-walk a retry repeats); null: not measured. */
+  rewalkBytesPerMs: number | null;
   /** Size of the probe range. */ probeBytes: bigint;
 }
 
 /** Fresh allocations a calibration times (the fastest counts). */
-const FRESH_SAMPLES = 2;
+const FRESH_SAMPLES = 3;
 /** Re-walks a calibration times (the fastest counts). */
-const REWALK_SAMPLES = 4;
+const REWALK_SAMPLES = 8;
 
 /**
  * Measures allocation rates on [0, probeBytes) of fd with no signal armed: FRESH_SAMPLES fresh
@@ -141,22 +142,24 @@ export function calibrate(fd: number, probeBytes: bigint, withRewalk: boolean): 
 function cachestatProblem(fd: number, bytes: bigint): string | null {
   const before = __cachestat(fd, 0n, bytes);
   if (before.ret !== 0n) {
-    if (before.errno === ERRNO.ENOSYS) return 'cachestat(2) is not implemented (needs 6.5+): no other per-file way to count guest_memfd pages (st_blocks is always 0)';
+    if (before.errno === ERRNO.ENOSYS)
+      return 'cachestat(2) is not implemented (needs 6.5+): no other per-file way to count guest_memfd pages (st_blocks is always 0)';
     throw new SyscallError('cachestat', before.errno, `fd ${fd}`);
   }
   return before.nrCache === 0n ? null : `cachestat reports ${before.nrCache} pages in a new file`;
 }
 
-/** With [0, bytes) just allocated: checks cachestat counts exactly that, punches it, checks nothing is left; returns what failed, or null. */
+/** With [0, bytes) just allocated: checks cachestat counts it all, punches it, checks nothing is left; what failed, or null. */
 function countAndPunch(fd: number, bytes: bigint): string | null {
   const counted = cachedBytes(fd, 0n, bytes);
-  if (counted !== bytes) return `cachestat counts ${bytesText(counted)} after fallocate of ${bytesText(bytes)}: it does not see this file's fallocated pages`;
+  if (counted !== bytes)
+    return `cachestat counts ${bytesText(counted)} after fallocate of ${bytesText(bytes)}: it does not see this file's fallocated pages`;
   punch(fd, 0n, bytes);
   const left = cachedBytes(fd, 0n, bytes);
   return left === 0n ? null : `cachestat still counts ${bytesText(left)} after punching the probe range`;
 }
 
-/** Rates calibrated earlier in this process, by file kind (CPU-time rates do not drift with load, so later cases reuse them). */
+/** Rates calibrated earlier in this process, by file kind (CPU-time rates do not drift with load; cases reuse them). */
 const RATES = new Map<string, AllocRates>();
 
 /** Range a case that reuses a calibration still checks cachestat's counting on. */
@@ -168,7 +171,9 @@ const COUNT_CHECK_BYTES = 4n * MiB;
  * a COUNT_CHECK_BYTES probe of their own fd that cachestat counts its pages. Returns { unusable }
  * like calibrate().
  */
-export function ratesFor(kind: string, fd: number, withRewalk: boolean): (AllocRates & { reused: boolean }) | { unusable: string } {
+export function ratesFor(
+  kind: string, fd: number, withRewalk: boolean,
+): (AllocRates & { reused: boolean }) | { unusable: string } {
   const known = RATES.get(kind);
   if (known && (!withRewalk || known.rewalkBytesPerMs !== null)) {
     const before = cachestatProblem(fd, COUNT_CHECK_BYTES);
@@ -183,16 +188,27 @@ export function ratesFor(kind: string, fd: number, withRewalk: boolean): (AllocR
   return { ...rates, reused: false };
 }
 
+/** The fastest of `samples` re-walks of [0, len) of fd (already allocated), in ms of thread CPU time. */
+export function rewalkCpuMs(fd: number, len: bigint, samples = 3): number {
+  let best = Infinity;
+  for (let i = 0; i < samples; i++) {
+    const call = timedCall(() => allocate(fd, 0n, len));
+    check('fallocate', call.value, `re-walk ${i} of [0, ${bytesText(len)})`);
+    best = Math.min(best, call.cpuMs);
+  }
+  return best;
+}
+
 /** Range size probes use for calibration (CPU-time samples need no more to be exact). */
 export const CALIBRATION_BYTES = 64n * MiB;
 
-/** The stall point model: bytes a retry re-walks in one period of CPU (period × re-walk rate), the most it ever gets. */
+/** The stall point model: bytes a retry re-walks in one period of CPU (period × re-walk rate), the most it gets. */
 export function stallBytes(periodMs: number, rates: AllocRates): number {
   if (rates.rewalkBytesPerMs === null) throw new Error('stallBytes needs a calibration with re-walk');
   return periodMs * rates.rewalkBytesPerMs;
 }
 
-/** How far beyond the stall point model a retry that restarts at the first page may get before that counts as progress. */
+/** How far beyond the stall point model a retry that restarts at the first page may get before that is progress. */
 export const REACH_MARGIN = 1.5;
 
 /** The most a loop of retries that restart at the first page can keep: REACH_MARGIN × the stall point model. */
@@ -200,7 +216,7 @@ export function restartReach(periodMs: number, rates: AllocRates): number {
   return REACH_MARGIN * stallBytes(periodMs, rates);
 }
 
-/** The least memory an EINTR case needs: a 256 MiB range plus the calibration probe, with room, within half of MemAvailable. */
+/** The least memory an EINTR case needs: a 256 MiB range plus the calibration probe, with room, in half MemAvailable. */
 export const EINTR_MEMORY_FLOOR = 512n * MiB;
 
 /**

@@ -29,7 +29,7 @@ const COMMON = {
   timeoutMs: 30_000,
 };
 
-/** A CAP-sized memfd with this process's calibrated memfd rates (fresh allocation only: re-walking shmem pages is slow and not needed). */
+/** A CAP-sized memfd with this process's memfd rates (fresh allocation only: shmem re-walks are slow, not needed). */
 function calibratedMemfd(ctx: CaseContext<unknown>): { fd: number; rates: AllocRates; memBefore: bigint } {
   const memBefore = memAvailable(ctx.env.meminfo());
   const fd = ctx.memfd('gmem-eintr', MFD_CLOEXEC);
@@ -41,7 +41,7 @@ function calibratedMemfd(ctx: CaseContext<unknown>): { fd: number; rates: AllocR
   return { fd, rates, memBefore };
 }
 
-/** One fallocate(KEEP_SIZE) over a range that takes 3 periods of CPU (so at least 3 of wall time) to allocate, under the signal. */
+/** One fallocate(KEEP_SIZE) under the signal, of a range that takes 3 periods of CPU (so of wall time) to allocate. */
 function interruptedAllocate(ctx: CaseContext<PeriodParams>): { fd: number; len: bigint; seen: boolean; progress: bigint; elapsedMs: number; memBefore: bigint; periodMs: number } {
   const periodMs = resolvePeriod(ctx.params.period);
   ctx.observe('period_ms', periodMs);
