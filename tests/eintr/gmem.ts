@@ -16,7 +16,8 @@ import * as libc from '../../lib/ffi/libc.js';
 import { ERRNO, GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, MAP_SHARED, PROT_READ, PROT_WRITE, SYSCALL } from '../../lib/uapi/index.js';
 import { NEEDS_GMEM, PAGE } from '../../lib/cases/gmem.js';
 import {
-  GiB, MiB, allocate, bytesText, cachedBytes, memAvailable, ratesFor, rewalkCpuMs, periodName, periodVariants, releaseAndCheck,
+  GiB, MiB, allocate, bytesText, cachedBytes, memAvailable, punch, ratesFor, rewalkCpuMs, periodName, periodVariants,
+  releaseAndCheck,
   resolvePeriod, restartReach, roundUp, stallBytes, underSignal, EINTR_MEMORY_FLOOR, memoryBound, REACH_MARGIN,
   type AllocRates, type PeriodParams, type PeriodSpec,
 } from '../../lib/cases/eintr.js';
@@ -43,8 +44,10 @@ const CHUNK_BEYOND_STALL = REACH_MARGIN;
  * as its retries stall, so on the host it makes 15-30 calls. Reaching the bound decides nothing.
  */
 const NAIVE_BOUND: RetryBound = { maxAttempts: 200, maxMs: 10_000 * timeoutScale() };
-/** The small naive case's range takes this many periods to allocate from scratch: at least one EINTR, then the kept pages let a retry finish. */
-const SMALL_PERIODS = 2;
+/** The small naive case's range takes this many periods of CPU to allocate: an EINTR, then kept pages let a retry finish. */
+const SMALL_PERIODS = 1.5;
+/** Sizes the small naive case tries (doubling) until its first call is interrupted. */
+const SMALL_TRIES = 4;
 /** Bound of the chunked loop (calls per chunk, time in all), a safety net like NAIVE_BOUND. */
 const CHUNK_BOUND: RetryBound = { maxAttempts: 100, maxMs: 10_000 * timeoutScale() };
 
@@ -80,13 +83,27 @@ function calibratedGmem(
   return { fd: g.fd, rates, memBefore };
 }
 
-/** A range that takes `periods` signal periods to allocate from scratch (at least 256 MiB); skips beyond CAP. */
+/** The least number of periods of CPU a range must take to allocate when `periods` would exceed the bound. */
+const MIN_PERIODS = 1.5;
+
+/**
+ * A range that takes `periods` periods of CPU to allocate from scratch (at least 256 MiB), or the
+ * bound when that is less but still takes MIN_PERIODS (more than one period: a tick lands during the
+ * call); skips when the bound holds less than that.
+ */
 function rangeForPeriods(ctx: CaseContext<unknown>, periods: number, periodMs: number, rates: AllocRates): bigint {
   const len = roundUp(Math.max(periods * periodMs * rates.freshBytesPerMs, Number(4n * GRANULE)), GRANULE);
   const cap = boundOf(ctx, CAP);
-  if (len > cap)
-    ctx.skip(`allocating for ${periods} periods of ${periodMs} ms needs ${bytesText(len)} here (${bytesText(rates.freshBytesPerMs)}/ms), more than this case's ${bytesText(cap)} bound${cap < CAP ? ' (half of MemAvailable)' : ''}`);
-  return len;
+  if (len <= cap) return len;
+  const least = roundUp(MIN_PERIODS * periodMs * rates.freshBytesPerMs, GRANULE);
+  if (least > cap) {
+    const bound = `${bytesText(cap)} bound${cap < CAP ? ' (half of MemAvailable)' : ''}`;
+    ctx.skip(
+      `allocating for ${MIN_PERIODS} periods of ${periodMs} ms needs ${bytesText(least)} here ` +
+        `(${bytesText(rates.freshBytesPerMs)}/ms), more than this case's ${bound}`,
+    );
+  }
+  return cap;
 }
 
 /**
@@ -270,7 +287,7 @@ const naiveLarge = defineCase<PeriodParams>({
 
 const naiveSmall = defineCase<PeriodParams>({
   id: 'eintr.gmem.naive_retry_small',
-  doc: 'retrying the same whole-range guest_memfd fallocate on EINTR, for a range that takes 2 periods of CPU to allocate but re-walks within half a period, ends as the fixture says (completed: kept pages make each retry go further)',
+  doc: 'retrying the same whole-range guest_memfd fallocate on EINTR, for a range that takes 1.5 periods of CPU to allocate (doubled until the first call is interrupted) but re-walks within half a period, ends as the fixture says (completed: kept pages make each retry go further)',
   ...COMMON,
   variants: periodVariants(['env', 100]),
   timeoutMs: 60_000,
@@ -281,19 +298,36 @@ const naiveSmall = defineCase<PeriodParams>({
     const { fd, rates, memBefore } = calibratedGmem(ctx, 0n);
     const stall = stallBytes(periodMs, rates);
     ctx.observe('stall_model_bytes', Math.round(stall));
-    const len = roundUp(SMALL_PERIODS * periodMs * rates.freshBytesPerMs, 2n * MiB);
     const cap = boundOf(ctx, CAP);
-    if (len > cap) ctx.skip(`${SMALL_PERIODS} periods of ${periodMs} ms allocate ${bytesText(len)} here, more than this case's ${bytesText(cap)} bound`);
-    if (Number(len) > stall / 2)
-      ctx.skip(`at ${periodMs} ms no range both needs ${SMALL_PERIODS} periods to allocate (${bytesText(len)}) and re-walks within half a period (${bytesText(stall / 2)}) on this machine`);
-    const rep = underSignal(ctx, periodMs, () => naiveRetry(fd, len, rates, NAIVE_BOUND));
+    let len = roundUp(SMALL_PERIODS * periodMs * rates.freshBytesPerMs, 2n * MiB);
+    let rep: RetryReport | null = null;
+    // the calibration only sizes the first try: while the first call is not interrupted, double the range
+    for (let tries = 0; tries < SMALL_TRIES && (rep === null || rep.eintr === 0); tries++) {
+      if (rep !== null) {
+        punch(fd, 0n, len);
+        len *= 2n;
+      }
+      if (len > cap) ctx.skip(`a ${bytesText(len)} range (${periodMs} ms periods) exceeds this case's ${bytesText(cap)} bound`);
+      if (Number(len) > stall / 2) {
+        const half = `re-walks within half a period (${bytesText(stall / 2)}) on this machine`;
+        ctx.skip(
+          rep === null
+            ? `at ${periodMs} ms no range both takes ${SMALL_PERIODS} periods to allocate (${bytesText(len)}) and ${half}`
+            : `at ${periodMs} ms a call over ${bytesText(len / 2n)} was not interrupted, and no larger range ${half}`,
+        );
+      }
+      rep = underSignal(ctx, periodMs, () => naiveRetry(fd, len, rates, NAIVE_BOUND));
+    }
+    if (rep === null) throw new Error('unreachable: the loop runs at least once');
     recordLoop(ctx, fd, rep, len, `naive retry of ${bytesText(len)} at ${periodMs} ms`);
     const release = (): void => releaseAndCheck(ctx, fd, len, memBefore);
     if (rep.eintr === 0) {
       release();
-      ctx.skip(`the first fallocate of ${bytesText(len)} was not interrupted: no retry to characterise (see eintr.gmem.happens)`);
+      const upTo = `in ${SMALL_TRIES} tries up to ${bytesText(len)}`;
+      ctx.skip(`the first fallocate was not interrupted ${upTo}: no retry to characterise (see eintr.gmem.happens)`);
     }
-    const outcome = decisive(ctx, judgeWithinStall(rep, NAIVE_BOUND, `the ${bytesText(len)} range`), release);
+    const judged = judgeWithinStall(rep, NAIVE_BOUND, `the ${bytesText(len)} range`);
+    const outcome = decisive(ctx, judged, release);
     release();
     const what = `naive EINTR retry of fallocate(KEEP_SIZE, ${bytesText(len)}) under a ${periodMs} ms signal`;
     expectEq(outcome, ctx.expected<RetryOutcome>('naive_retry'), what);
