@@ -133,7 +133,7 @@ function eintrSeen(r: libc.Raw, what: string): boolean {
 
 const happens = defineCase<PeriodParams>({
   id: 'eintr.gmem.happens',
-  doc: 'fallocate(KEEP_SIZE) of a guest_memfd range that takes ~3 signal periods to allocate returns EINTR when a periodic signal with a handler arrives',
+  doc: 'fallocate(KEEP_SIZE) of a guest_memfd range that takes 3 periods of CPU to allocate (at least 1.5 within the memory bound) returns EINTR when a periodic signal with a handler arrives',
   ...COMMON,
   variants: periodVariants([5, 'env', 100]),
   timeoutMs: 30_000,
