@@ -18,6 +18,7 @@ import { PeriodicSignal, periodFromEnv } from './periodic-signal.js';
 import type { CaseContext } from '../harness/context.js';
 import { CaseFailure } from '../harness/expect.js';
 import { timedCall, withRaisedPriority } from './thread-cpu.js';
+import { fstat } from '../sys/fd.js';
 
 /** One mebibyte. */
 export const MiB = 1n << 20n;
@@ -35,6 +36,18 @@ export function cachedBytes(fd: number, off: bigint = 0n, len: bigint = 0n): big
   const r = __cachestat(fd, off, len);
   check('cachestat', r, `fd ${fd}, range [${off}, +${len})`);
   return r.nrCache * PAGE;
+}
+
+/** Counts the bytes of [off, off+len) a file holds: cachedBytes, or stBlocksBytes where cachestat is missing. */
+export type PageCounter = (fd: number, off: bigint, len: bigint) => bigint;
+
+/**
+ * Bytes the whole file holds by fstat's st_blocks (512-byte units), whatever the range: for shmem
+ * (memfd) files, whose st_blocks counts every allocated page, fallocated or written, on kernels
+ * without cachestat (before 6.5). Callers count only files whose pages all lie in the range.
+ */
+export function stBlocksBytes(fd: number, _off: bigint, _len: bigint): bigint {
+  return fstat(fd).blocks * 512n;
 }
 
 /** Text for a byte count: 1.5 GiB, 64 MiB, 12 KiB. */
@@ -114,8 +127,10 @@ const REWALK_SAMPLES = 8;
  * probeBytes and that the punch left nothing, so the caller's counting method is known to work on
  * this file type; returns { unusable: why } when cachestat cannot count this file's pages.
  */
-export function calibrate(fd: number, probeBytes: bigint, withRewalk: boolean): AllocRates | { unusable: string } {
-  const before = cachestatProblem(fd, probeBytes);
+export function calibrate(
+  fd: number, probeBytes: bigint, withRewalk: boolean, count: PageCounter = cachedBytes,
+): AllocRates | { unusable: string } {
+  const before = count === cachedBytes ? cachestatProblem(fd, probeBytes) : emptyProblem(fd, probeBytes, count);
   if (before) return { unusable: before };
   const cpuOf = (what: string): number => {
     const call = timedCall(() => allocate(fd, 0n, probeBytes));
@@ -135,7 +150,7 @@ export function calibrate(fd: number, probeBytes: bigint, withRewalk: boolean): 
     for (let i = 0; i < REWALK_SAMPLES; i++) walkMs = Math.min(walkMs, cpuOf(`re-walk ${i}`));
     rewalkBytesPerMs = Number(probeBytes) / Math.max(walkMs, 0.001);
   }
-  const after = countAndPunch(fd, probeBytes);
+  const after = countAndPunch(fd, probeBytes, count);
   if (after) return { unusable: after };
   return { freshBytesPerMs: Number(probeBytes) / Math.max(freshMs, 0.001), rewalkBytesPerMs, probeBytes };
 }
@@ -151,14 +166,21 @@ function cachestatProblem(fd: number, bytes: bigint): string | null {
   return before.nrCache === 0n ? null : `cachestat reports ${before.nrCache} pages in a new file`;
 }
 
-/** With [0, bytes) just allocated: checks cachestat counts it all, punches it, checks nothing is left; what failed, or null. */
-function countAndPunch(fd: number, bytes: bigint): string | null {
-  const counted = cachedBytes(fd, 0n, bytes);
+/** Why a counter other than cachestat sees pages in what should be a new file, or null. */
+function emptyProblem(fd: number, bytes: bigint, count: PageCounter): string | null {
+  const n = count(fd, 0n, bytes);
+  return n === 0n ? null : `the counter reports ${bytesText(n)} in a new file`;
+}
+
+/** With [0, bytes) just allocated: checks the counter sees it all, punches it, checks nothing is left; what failed, or null. */
+function countAndPunch(fd: number, bytes: bigint, count: PageCounter = cachedBytes): string | null {
+  const how = count === cachedBytes ? 'cachestat' : 'st_blocks';
+  const counted = count(fd, 0n, bytes);
   if (counted !== bytes)
-    return `cachestat counts ${bytesText(counted)} after fallocate of ${bytesText(bytes)}: it does not see this file's fallocated pages`;
+    return `${how} counts ${bytesText(counted)} after fallocate of ${bytesText(bytes)}: it does not see this file's fallocated pages`;
   punch(fd, 0n, bytes);
-  const left = cachedBytes(fd, 0n, bytes);
-  return left === 0n ? null : `cachestat still counts ${bytesText(left)} after punching the probe range`;
+  const left = count(fd, 0n, bytes);
+  return left === 0n ? null : `${how} still counts ${bytesText(left)} after punching the probe range`;
 }
 
 /** Rates calibrated earlier in this process, by file kind (CPU-time rates do not drift with load; cases reuse them). */
@@ -174,17 +196,17 @@ const COUNT_CHECK_BYTES = 4n * MiB;
  * like calibrate().
  */
 export function ratesFor(
-  kind: string, fd: number, withRewalk: boolean,
+  kind: string, fd: number, withRewalk: boolean, count: PageCounter = cachedBytes,
 ): (AllocRates & { reused: boolean }) | { unusable: string } {
   const known = RATES.get(kind);
   if (known && (!withRewalk || known.rewalkBytesPerMs !== null)) {
-    const before = cachestatProblem(fd, COUNT_CHECK_BYTES);
+    const before = count === cachedBytes ? cachestatProblem(fd, COUNT_CHECK_BYTES) : emptyProblem(fd, COUNT_CHECK_BYTES, count);
     if (before) return { unusable: before };
     check('fallocate', allocate(fd, 0n, COUNT_CHECK_BYTES), `counting check, [0, ${bytesText(COUNT_CHECK_BYTES)})`);
-    const after = countAndPunch(fd, COUNT_CHECK_BYTES);
+    const after = countAndPunch(fd, COUNT_CHECK_BYTES, count);
     return after ? { unusable: after } : { ...known, reused: true };
   }
-  const rates = calibrate(fd, CALIBRATION_BYTES, withRewalk);
+  const rates = calibrate(fd, CALIBRATION_BYTES, withRewalk, count);
   if ('unusable' in rates) return rates;
   RATES.set(kind, rates);
   return { ...rates, reused: false };
@@ -259,9 +281,11 @@ export function underSignal<T>(ctx: CaseContext<unknown>, periodMs: number, fn: 
  * left, and records how far MemAvailable is from where it was before the case (other processes
  * move it too, so that is noted, not asserted).
  */
-export function releaseAndCheck(ctx: CaseContext<unknown>, fd: number, len: bigint, memBefore: bigint): void {
+export function releaseAndCheck(
+  ctx: CaseContext<unknown>, fd: number, len: bigint, memBefore: bigint, count: PageCounter = cachedBytes,
+): void {
   punch(fd, 0n, len);
-  const left = cachedBytes(fd, 0n, len);
+  const left = count(fd, 0n, len);
   if (left !== 0n) throw new CaseFailure(`PUNCH_HOLE over [0, ${bytesText(len)}) left ${bytesText(left)} in the file`);
   const delta = memAvailable(ctx.env.meminfo()) - memBefore;
   ctx.observe('mem_available_delta_bytes', Number(delta));
