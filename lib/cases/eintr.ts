@@ -172,7 +172,7 @@ function emptyProblem(fd: number, bytes: bigint, count: PageCounter): string | n
   return n === 0n ? null : `the counter reports ${bytesText(n)} in a new file`;
 }
 
-/** With [0, bytes) just allocated: checks the counter sees it all, punches it, checks nothing is left; what failed, or null. */
+/** With [0, bytes) just allocated: checks count sees it all, punches it, checks nothing is left; what failed, or null. */
 function countAndPunch(fd: number, bytes: bigint, count: PageCounter = cachedBytes): string | null {
   const how = count === cachedBytes ? 'cachestat' : 'st_blocks';
   const counted = count(fd, 0n, bytes);
@@ -200,7 +200,8 @@ export function ratesFor(
 ): (AllocRates & { reused: boolean }) | { unusable: string } {
   const known = RATES.get(kind);
   if (known && (!withRewalk || known.rewalkBytesPerMs !== null)) {
-    const before = count === cachedBytes ? cachestatProblem(fd, COUNT_CHECK_BYTES) : emptyProblem(fd, COUNT_CHECK_BYTES, count);
+    const before =
+      count === cachedBytes ? cachestatProblem(fd, COUNT_CHECK_BYTES) : emptyProblem(fd, COUNT_CHECK_BYTES, count);
     if (before) return { unusable: before };
     check('fallocate', allocate(fd, 0n, COUNT_CHECK_BYTES), `counting check, [0, ${bytesText(COUNT_CHECK_BYTES)})`);
     const after = countAndPunch(fd, COUNT_CHECK_BYTES, count);
@@ -240,7 +241,7 @@ export function restartReach(periodMs: number, rates: AllocRates): number {
   return REACH_MARGIN * stallBytes(periodMs, rates);
 }
 
-/** The least memory an EINTR case needs: a 256 MiB range plus the calibration probe, with room, in half MemAvailable. */
+/** The least memory an EINTR case needs: a 256 MiB range, the calibration probe and room, in half MemAvailable. */
 export const EINTR_MEMORY_FLOOR = 512n * MiB;
 
 /**

@@ -12,8 +12,9 @@ import { SyscallError } from '../../lib/sys/errors.js';
 import { ftruncate } from '../../lib/sys/io.js';
 import { ERRNO, MFD_CLOEXEC } from '../../lib/uapi/index.js';
 import {
-  EINTR_MEMORY_FLOOR, GiB, MiB, __cachestat, allocate, bytesText, cachedBytes, memAvailable, ratesFor, memoryBound, periodVariants,
-  releaseAndCheck, resolvePeriod, roundUp, stBlocksBytes, underSignal, type AllocRates, type PageCounter, type PeriodParams,
+  EINTR_MEMORY_FLOOR, GiB, MiB, __cachestat, allocate, bytesText, cachedBytes, memAvailable, ratesFor, memoryBound,
+  periodVariants, releaseAndCheck, resolvePeriod, roundUp, stBlocksBytes, underSignal,
+  type AllocRates, type PageCounter, type PeriodParams,
 } from '../../lib/cases/eintr.js';
 
 /** The most any case here fallocates (the memfd is truncated to this size; only a prefix is used). */
@@ -29,7 +30,7 @@ const COMMON = {
   timeoutMs: 30_000,
 };
 
-/** How this kernel counts a memfd's pages: cachestat (6.5+), else st_blocks (shmem counts every allocated page there). */
+/** How this kernel counts a memfd's pages: cachestat (6.5+), else st_blocks (shmem counts each allocated page). */
 function memfdCounter(fd: number): PageCounter {
   const r = __cachestat(fd);
   if (r.ret === 0n) return cachedBytes;
@@ -38,7 +39,9 @@ function memfdCounter(fd: number): PageCounter {
 }
 
 /** A CAP-sized memfd with this process's memfd rates (fresh allocation only: shmem re-walks are slow, not needed). */
-function calibratedMemfd(ctx: CaseContext<unknown>): { fd: number; rates: AllocRates; memBefore: bigint; count: PageCounter } {
+function calibratedMemfd(
+  ctx: CaseContext<unknown>,
+): { fd: number; rates: AllocRates; memBefore: bigint; count: PageCounter } {
   const memBefore = memAvailable(ctx.env.meminfo());
   const fd = ctx.memfd('gmem-eintr', MFD_CLOEXEC);
   ftruncate(fd, CAP);
@@ -53,7 +56,8 @@ function calibratedMemfd(ctx: CaseContext<unknown>): { fd: number; rates: AllocR
 
 /** One fallocate(KEEP_SIZE) under the signal, of a range that takes 3 periods of CPU (so of wall time) to allocate. */
 function interruptedAllocate(ctx: CaseContext<PeriodParams>): {
-  fd: number; len: bigint; seen: boolean; progress: bigint; elapsedMs: number; memBefore: bigint; periodMs: number; count: PageCounter;
+  fd: number; len: bigint; seen: boolean; progress: bigint; elapsedMs: number; memBefore: bigint; periodMs: number;
+  count: PageCounter;
 } {
   const periodMs = resolvePeriod(ctx.params.period);
   ctx.observe('period_ms', periodMs);
