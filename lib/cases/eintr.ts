@@ -1,7 +1,7 @@
 /**
  * Shared pieces of the EINTR family: counting a file's pages with cachestat(2), calibrating how fast
- * this machine allocates and re-walks pages, sizing ranges from that, and the bounded retry loops
- * (naive whole-range retry, chunked retry) whose outcome the cases compare with their fixtures.
+ * this machine allocates and re-walks pages per unit of CPU time, and sizing ranges from that. The
+ * retry loops and how their outcome is judged are in eintr-retry.ts.
  *
  * Why cachestat: st_blocks is always 0 for guest_memfd, and mincore(2) on a guest_memfd mapping
  * reports only pages that are Uptodate (faulted), so it does not see pages fallocate() added.
@@ -17,6 +17,8 @@ import { PAGE } from './gmem.js';
 import { PeriodicSignal, periodFromEnv } from './periodic-signal.js';
 import type { CaseContext } from '../harness/context.js';
 import { CaseFailure } from '../harness/expect.js';
+import { timedCall, withRaisedPriority } from './thread-cpu.js';
+import { fstat } from '../sys/fd.js';
 
 /** One mebibyte. */
 export const MiB = 1n << 20n;
@@ -34,6 +36,18 @@ export function cachedBytes(fd: number, off: bigint = 0n, len: bigint = 0n): big
   const r = __cachestat(fd, off, len);
   check('cachestat', r, `fd ${fd}, range [${off}, +${len})`);
   return r.nrCache * PAGE;
+}
+
+/** Counts the bytes of [off, off+len) a file holds: cachedBytes, or stBlocksBytes where cachestat is missing. */
+export type PageCounter = (fd: number, off: bigint, len: bigint) => bigint;
+
+/**
+ * Bytes the whole file holds by fstat's st_blocks (512-byte units), whatever the range: for shmem
+ * (memfd) files, whose st_blocks counts every allocated page, fallocated or written, on kernels
+ * without cachestat (before 6.5). Callers count only files whose pages all lie in the range.
+ */
+export function stBlocksBytes(fd: number, _off: bigint, _len: bigint): bigint {
+  return fstat(fd).blocks * 512n;
 }
 
 /** Text for a byte count: 1.5 GiB, 64 MiB, 12 KiB. */
@@ -89,179 +103,145 @@ export function punch(fd: number, off: bigint, len: bigint): void {
   check('fallocate(PUNCH_HOLE)', libc.fallocate(fd, FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE, off, len), `[${off}, +${len})`);
 }
 
-/** How fast this machine allocates fresh pages and re-walks pages a file already has. */
+/** How fast this machine allocates fresh pages and re-walks pages a file already has, per ms of thread CPU time. */
 export interface AllocRates {
-  /** Bytes per ms of a fallocate over pages not yet allocated. */ freshBytesPerMs: number;
-  /** Bytes per ms of a fallocate over pages already allocated (the re-walk a retry repeats); null when not measured. */ rewalkBytesPerMs: number | null;
+  /** Bytes per CPU ms of a fallocate over pages not yet allocated. */ freshBytesPerMs: number;
+  /** Bytes per CPU ms of a fallocate over pages already allocated (the re-walk a retry repeats); null: not measured. */
+  rewalkBytesPerMs: number | null;
   /** Size of the probe range. */ probeBytes: bigint;
 }
 
 /** Fresh allocations a calibration times (the fastest counts). */
-const FRESH_SAMPLES = 2;
+const FRESH_SAMPLES = 3;
 /** Re-walks a calibration times (the fastest counts). */
 const REWALK_SAMPLES = 8;
 
 /**
- * Measures allocation rates on [0, probeBytes) of fd with no signal armed: FRESH_SAMPLES fresh
- * fallocates (punching in between) and, when withRewalk, REWALK_SAMPLES re-walks of the allocated
- * probe. The fastest sample counts: other load only slows a walk down, so the fastest is what the
- * kernel can do here, and sizes derived from it are on the safe side for "beyond the stall point".
- * Checks with cachestat that the probe allocated exactly probeBytes and that the punch left
- * nothing, so the caller's counting method is known to work on this file type; returns
- * { unusable: why } when cachestat cannot count this file's pages.
+ * Measures allocation rates on [0, probeBytes) of fd with no signal armed: after an untimed warm-up,
+ * FRESH_SAMPLES fresh fallocates (punching in between) and, when withRewalk, REWALK_SAMPLES re-walks of the allocated
+ * probe, each timed in thread CPU time. CPU time leaves out the time the thread waited for a CPU, so
+ * the rates describe what the kernel does per unit of CPU whatever the load; the fastest sample
+ * also leaves out cache and memory-bandwidth contention. A range sized as N periods of these rates
+ * takes at least N periods of wall time, and a retry (which gets at most one period of CPU) cannot
+ * re-walk more than period × rewalk rate. Checks with cachestat that the probe allocated exactly
+ * probeBytes and that the punch left nothing, so the caller's counting method is known to work on
+ * this file type; returns { unusable: why } when cachestat cannot count this file's pages.
  */
-export function calibrate(fd: number, probeBytes: bigint, withRewalk: boolean): AllocRates | { unusable: string } {
-  const before = __cachestat(fd, 0n, probeBytes);
-  if (before.ret !== 0n) {
-    if (before.errno === ERRNO.ENOSYS) return { unusable: 'cachestat(2) is not implemented (needs 6.5+): no other per-file way to count guest_memfd pages (st_blocks is always 0)' };
-    throw new SyscallError('cachestat', before.errno, `fd ${fd}`);
-  }
-  if (before.nrCache !== 0n) return { unusable: `cachestat reports ${before.nrCache} pages in a new file` };
-  const timed = (what: string): number => {
-    const t = performance.now();
-    check('fallocate', allocate(fd, 0n, probeBytes), `calibration ${what}, [0, ${bytesText(probeBytes)})`);
-    return performance.now() - t;
+export function calibrate(
+  fd: number, probeBytes: bigint, withRewalk: boolean, count: PageCounter = cachedBytes,
+): AllocRates | { unusable: string } {
+  const before = count === cachedBytes ? cachestatProblem(fd, probeBytes) : emptyProblem(fd, probeBytes, count);
+  if (before) return { unusable: before };
+  const cpuOf = (what: string): number => {
+    const call = timedCall(() => allocate(fd, 0n, probeBytes));
+    check('fallocate', call.value, `calibration ${what}, [0, ${bytesText(probeBytes)})`);
+    return call.cpuMs;
   };
+  // one untimed allocation first: it pays one-time costs (under TCG, translating the kernel's code)
+  check('fallocate', allocate(fd, 0n, probeBytes), `calibration warm-up, [0, ${bytesText(probeBytes)})`);
   let freshMs = Infinity;
   for (let i = 0; i < FRESH_SAMPLES; i++) {
-    if (i > 0) punch(fd, 0n, probeBytes);
-    freshMs = Math.min(freshMs, timed(`fresh ${i}`));
+    punch(fd, 0n, probeBytes);
+    freshMs = Math.min(freshMs, cpuOf(`fresh ${i}`));
   }
   let rewalkBytesPerMs: number | null = null;
   if (withRewalk) {
     let walkMs = Infinity;
-    for (let i = 0; i < REWALK_SAMPLES; i++) walkMs = Math.min(walkMs, timed(`re-walk ${i}`));
+    for (let i = 0; i < REWALK_SAMPLES; i++) walkMs = Math.min(walkMs, cpuOf(`re-walk ${i}`));
     rewalkBytesPerMs = Number(probeBytes) / Math.max(walkMs, 0.001);
   }
-  const counted = cachedBytes(fd, 0n, probeBytes);
-  if (counted !== probeBytes)
-    return { unusable: `cachestat counts ${bytesText(counted)} after fallocate of ${bytesText(probeBytes)}: it does not see this file's fallocated pages` };
-  punch(fd, 0n, probeBytes);
-  const left = cachedBytes(fd, 0n, probeBytes);
-  if (left !== 0n) return { unusable: `cachestat still counts ${bytesText(left)} after punching the probe range` };
+  const after = countAndPunch(fd, probeBytes, count);
+  if (after) return { unusable: after };
   return { freshBytesPerMs: Number(probeBytes) / Math.max(freshMs, 0.001), rewalkBytesPerMs, probeBytes };
 }
 
-/** Range size probes use for calibration. */
-export const CALIBRATION_BYTES = 256n * MiB;
+/** Why cachestat cannot count fd's pages (not implemented, or pages in what should be a new file), or null. */
+function cachestatProblem(fd: number, bytes: bigint): string | null {
+  const before = __cachestat(fd, 0n, bytes);
+  if (before.ret !== 0n) {
+    if (before.errno === ERRNO.ENOSYS)
+      return 'cachestat(2) is not implemented (needs 6.5+): no other per-file way to count guest_memfd pages (st_blocks is always 0)';
+    throw new SyscallError('cachestat', before.errno, `fd ${fd}`);
+  }
+  return before.nrCache === 0n ? null : `cachestat reports ${before.nrCache} pages in a new file`;
+}
 
-/** Bytes a retry of a whole-range fallocate can re-walk before the next signal: period × re-walk rate. */
+/** Why a counter other than cachestat sees pages in what should be a new file, or null. */
+function emptyProblem(fd: number, bytes: bigint, count: PageCounter): string | null {
+  const n = count(fd, 0n, bytes);
+  return n === 0n ? null : `the counter reports ${bytesText(n)} in a new file`;
+}
+
+/** With [0, bytes) just allocated: checks count sees it all, punches it, checks nothing is left; what failed, or null. */
+function countAndPunch(fd: number, bytes: bigint, count: PageCounter = cachedBytes): string | null {
+  const how = count === cachedBytes ? 'cachestat' : 'st_blocks';
+  const counted = count(fd, 0n, bytes);
+  if (counted !== bytes)
+    return `${how} counts ${bytesText(counted)} after fallocate of ${bytesText(bytes)}: it does not see this file's fallocated pages`;
+  punch(fd, 0n, bytes);
+  const left = count(fd, 0n, bytes);
+  return left === 0n ? null : `${how} still counts ${bytesText(left)} after punching the probe range`;
+}
+
+/** Rates calibrated earlier in this process, by file kind (CPU-time rates do not drift with load; cases reuse them). */
+const RATES = new Map<string, AllocRates>();
+
+/** Range a case that reuses a calibration still checks cachestat's counting on. */
+const COUNT_CHECK_BYTES = 4n * MiB;
+
+/**
+ * The rates for files of `kind` (e.g. 'gmem:0x0', 'memfd'), calibrated on fd's [0, CALIBRATION_BYTES)
+ * by the first case in this process that asks, reused by later ones (reused: true) after checking on
+ * a COUNT_CHECK_BYTES probe of their own fd that cachestat counts its pages. Returns { unusable }
+ * like calibrate().
+ */
+export function ratesFor(
+  kind: string, fd: number, withRewalk: boolean, count: PageCounter = cachedBytes,
+): (AllocRates & { reused: boolean }) | { unusable: string } {
+  const known = RATES.get(kind);
+  if (known && (!withRewalk || known.rewalkBytesPerMs !== null)) {
+    const before =
+      count === cachedBytes ? cachestatProblem(fd, COUNT_CHECK_BYTES) : emptyProblem(fd, COUNT_CHECK_BYTES, count);
+    if (before) return { unusable: before };
+    check('fallocate', allocate(fd, 0n, COUNT_CHECK_BYTES), `counting check, [0, ${bytesText(COUNT_CHECK_BYTES)})`);
+    const after = countAndPunch(fd, COUNT_CHECK_BYTES, count);
+    return after ? { unusable: after } : { ...known, reused: true };
+  }
+  const rates = calibrate(fd, CALIBRATION_BYTES, withRewalk, count);
+  if ('unusable' in rates) return rates;
+  RATES.set(kind, rates);
+  return { ...rates, reused: false };
+}
+
+/** The fastest of `samples` re-walks of [0, len) of fd (already allocated), in ms of thread CPU time. */
+export function rewalkCpuMs(fd: number, len: bigint, samples = 3): number {
+  let best = Infinity;
+  for (let i = 0; i < samples; i++) {
+    const call = timedCall(() => allocate(fd, 0n, len));
+    check('fallocate', call.value, `re-walk ${i} of [0, ${bytesText(len)})`);
+    best = Math.min(best, call.cpuMs);
+  }
+  return best;
+}
+
+/** Range size probes use for calibration (CPU-time samples need no more to be exact). */
+export const CALIBRATION_BYTES = 64n * MiB;
+
+/** The stall point model: bytes a retry re-walks in one period of CPU (period × re-walk rate), the most it gets. */
 export function stallBytes(periodMs: number, rates: AllocRates): number {
   if (rates.rewalkBytesPerMs === null) throw new Error('stallBytes needs a calibration with re-walk');
   return periodMs * rates.rewalkBytesPerMs;
 }
 
-/** Limits of a retry loop: it stops at whichever comes first. */
-export interface RetryBound {
-  /** Most fallocate calls in total (naive) or per chunk (chunked). */ maxAttempts: number;
-  /** Wall-clock limit of the whole loop in ms. */ maxMs: number;
+/** How far beyond the stall point model a retry that restarts at the first page may get before that is progress. */
+export const REACH_MARGIN = 1.5;
+
+/** The most a loop of retries that restart at the first page can keep: REACH_MARGIN × the stall point model. */
+export function restartReach(periodMs: number, rates: AllocRates): number {
+  return REACH_MARGIN * stallBytes(periodMs, rates);
 }
 
-/** What a retry loop saw. */
-export interface RetryReport {
-  /** The whole range was allocated within the bound. */ completed: boolean;
-  /** fallocate calls made. */ attempts: number;
-  /** Calls that failed with EINTR. */ eintr: number;
-  /** Wall-clock time of the loop. */ elapsedMs: number;
-  /** Bytes allocated at the loop's half-way point (by attempts or time), null if it ended earlier. */ midBytes: bigint | null;
-  /** The most attempts any one chunk needed (chunked loop; equals attempts for the naive loop). */ worstChunkAttempts: number;
-  /** Chunks fully allocated (chunked loop). */ chunksDone: number;
-}
-
-function eintrOrThrow(r: libc.Raw, what: string): void {
-  if (r.ret === 0) return;
-  if (r.errno !== ERRNO.EINTR) throw new SyscallError('fallocate', r.errno, what);
-}
-
-/**
- * Retries fallocate(KEEP_SIZE, [0, len)) on EINTR until it succeeds or the bound is reached, the
- * way the QEMU patch in seed 001 does (minus the unbounded loop). Any errno other than EINTR throws.
- * At the half-way point it counts the allocated bytes once (cachestat; a tick that lands meanwhile
- * only costs one attempt).
- */
-export function naiveRetry(fd: number, len: bigint, bound: RetryBound): RetryReport {
-  const t0 = performance.now();
-  let attempts = 0;
-  let eintr = 0;
-  let midBytes: bigint | null = null;
-  let completed = false;
-  for (;;) {
-    const elapsed = performance.now() - t0;
-    if (attempts >= bound.maxAttempts || elapsed >= bound.maxMs) break;
-    if (midBytes === null && attempts > 0 && (attempts >= bound.maxAttempts / 2 || elapsed >= bound.maxMs / 2)) midBytes = cachedBytes(fd, 0n, len);
-    const r = allocate(fd, 0n, len);
-    attempts++;
-    if (r.ret === 0) {
-      completed = true;
-      break;
-    }
-    eintrOrThrow(r, `naive retry ${attempts}, [0, ${bytesText(len)})`);
-    eintr++;
-  }
-  return { completed, attempts, eintr, elapsedMs: performance.now() - t0, midBytes, worstChunkAttempts: attempts, chunksDone: completed ? 1 : 0 };
-}
-
-/**
- * Allocates [0, len) chunk by chunk, retrying a chunk on EINTR (at most bound.maxAttempts per
- * chunk, bound.maxMs in all). Any errno other than EINTR throws.
- */
-export function chunkedRetry(fd: number, len: bigint, chunk: bigint, bound: RetryBound): RetryReport {
-  const t0 = performance.now();
-  let attempts = 0;
-  let eintr = 0;
-  let worst = 0;
-  let chunksDone = 0;
-  let stopped = false;
-  for (let off = 0n; off < len && !stopped; off += chunk) {
-    const n = off + chunk > len ? len - off : chunk;
-    let tries = 0;
-    for (;;) {
-      if (tries >= bound.maxAttempts || performance.now() - t0 >= bound.maxMs) {
-        stopped = true;
-        break;
-      }
-      const r = allocate(fd, off, n);
-      attempts++;
-      tries++;
-      if (r.ret === 0) {
-        chunksDone++;
-        break;
-      }
-      eintrOrThrow(r, `chunk at ${bytesText(off)}, try ${tries}`);
-      eintr++;
-    }
-    worst = Math.max(worst, tries);
-  }
-  return { completed: !stopped, attempts, eintr, elapsedMs: performance.now() - t0, midBytes: null, worstChunkAttempts: worst, chunksDone };
-}
-
-/** How a retry loop ended: it finished; it stopped gaining ground (livelock); or it still gained when the bound hit. */
-export type RetryOutcome = 'completed' | 'livelock' | 'slow';
-
-/** The second half of a naive loop's attempts must add at least this share of the range to count as progressing. */
-export const LIVELOCK_GAIN_FRACTION = 0.1;
-
-/**
- * Classifies a naive loop: completed; livelock when the second half of its attempts together added
- * less than LIVELOCK_GAIN_FRACTION of the range (on a quiet machine it adds well under 1%: every
- * retry re-walks from the first page and dies at the same depth; under load, retries that get more
- * CPU than any before push the depth up a little, hence the margin); otherwise slow.
- */
-export function classify(rep: RetryReport, len: bigint, endBytes: bigint): RetryOutcome {
-  if (rep.completed) return 'completed';
-  if (rep.midBytes === null) return 'slow';
-  return Number(endBytes - rep.midBytes) < LIVELOCK_GAIN_FRACTION * Number(len) ? 'livelock' : 'slow';
-}
-
-/** Attempts a naive loop would still need at the rate its second half gained (Infinity when it gained nothing). */
-export function projectedAttempts(rep: RetryReport, len: bigint, endBytes: bigint): number {
-  if (rep.completed || rep.midBytes === null) return 0;
-  const gained = Number(endBytes - rep.midBytes);
-  const secondHalf = rep.attempts - Math.floor(rep.attempts / 2);
-  return gained <= 0 ? Infinity : Math.ceil((Number(len - endBytes) / gained) * secondHalf);
-}
-
-/** The least memory an EINTR case needs: calibration (CALIBRATION_BYTES) plus a 256 MiB range, within half of MemAvailable. */
+/** The least memory an EINTR case needs: a 256 MiB range, the calibration probe and room, in half MemAvailable. */
 export const EINTR_MEMORY_FLOOR = 512n * MiB;
 
 /**
@@ -279,16 +259,22 @@ export function memAvailable(meminfo: Map<string, bigint>): bigint {
 }
 
 /**
- * Runs fn with a periodic signal aimed at this thread; the timer is deleted and the listener
- * removed before returning or throwing (and ctx tracks it too, in case fn never returns normally).
+ * Runs fn with a periodic signal aimed at this thread, at a raised priority (withRaisedPriority: a
+ * loaded machine then takes less of the CPU the thread gets per period; observed as
+ * 'priority_raised'); the timer is deleted and the listener removed before returning or throwing
+ * (and ctx tracks it too, in case fn never returns normally).
  */
 export function underSignal<T>(ctx: CaseContext<unknown>, periodMs: number, fn: () => T): T {
-  const sig = ctx.track(PeriodicSignal.start(periodMs));
-  try {
-    return fn();
-  } finally {
-    sig.stop();
-  }
+  const { value, raised } = withRaisedPriority(() => {
+    const sig = ctx.track(PeriodicSignal.start(periodMs));
+    try {
+      return fn();
+    } finally {
+      sig.stop();
+    }
+  });
+  ctx.observe('priority_raised', raised);
+  return value;
 }
 
 /**
@@ -296,9 +282,11 @@ export function underSignal<T>(ctx: CaseContext<unknown>, periodMs: number, fn: 
  * left, and records how far MemAvailable is from where it was before the case (other processes
  * move it too, so that is noted, not asserted).
  */
-export function releaseAndCheck(ctx: CaseContext<unknown>, fd: number, len: bigint, memBefore: bigint): void {
+export function releaseAndCheck(
+  ctx: CaseContext<unknown>, fd: number, len: bigint, memBefore: bigint, count: PageCounter = cachedBytes,
+): void {
   punch(fd, 0n, len);
-  const left = cachedBytes(fd, 0n, len);
+  const left = count(fd, 0n, len);
   if (left !== 0n) throw new CaseFailure(`PUNCH_HOLE over [0, ${bytesText(len)}) left ${bytesText(left)} in the file`);
   const delta = memAvailable(ctx.env.meminfo()) - memBefore;
   ctx.observe('mem_available_delta_bytes', Number(delta));

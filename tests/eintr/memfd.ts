@@ -12,8 +12,9 @@ import { SyscallError } from '../../lib/sys/errors.js';
 import { ftruncate } from '../../lib/sys/io.js';
 import { ERRNO, MFD_CLOEXEC } from '../../lib/uapi/index.js';
 import {
-  CALIBRATION_BYTES, EINTR_MEMORY_FLOOR, GiB, MiB, allocate, bytesText, cachedBytes, calibrate, memAvailable, memoryBound, periodVariants,
-  releaseAndCheck, resolvePeriod, roundUp, underSignal, type AllocRates, type PeriodParams,
+  EINTR_MEMORY_FLOOR, GiB, MiB, __cachestat, allocate, bytesText, cachedBytes, memAvailable, ratesFor, memoryBound,
+  periodVariants, releaseAndCheck, resolvePeriod, roundUp, stBlocksBytes, underSignal,
+  type AllocRates, type PageCounter, type PeriodParams,
 } from '../../lib/cases/eintr.js';
 
 /** The most any case here fallocates (the memfd is truncated to this size; only a prefix is used). */
@@ -24,28 +25,44 @@ const GRANULE = 64n * MiB;
 const COMMON = {
   requires: { memoryBytes: EINTR_MEMORY_FLOOR },
   tags: { seed: '001', linuxGit: ['ca86a5d2f9fe'] },
-  isolation: 'fresh' as const,
+  // a shared worker: the case restores all it changes (timer, listener, nice) and closes its files
   serial: true,
   timeoutMs: 30_000,
 };
 
-/** A CAP-sized memfd, calibrated (fresh allocation rate only: re-walking shmem pages is slow and not needed). */
-function calibratedMemfd(ctx: CaseContext<unknown>): { fd: number; rates: AllocRates; memBefore: bigint } {
+/** How this kernel counts a memfd's pages: cachestat (6.5+), else st_blocks (shmem counts each allocated page). */
+function memfdCounter(fd: number): PageCounter {
+  const r = __cachestat(fd);
+  if (r.ret === 0n) return cachedBytes;
+  if (r.errno === ERRNO.ENOSYS) return stBlocksBytes;
+  throw new SyscallError('cachestat', r.errno, `memfd ${fd}`);
+}
+
+/** A CAP-sized memfd with this process's memfd rates (fresh allocation only: shmem re-walks are slow, not needed). */
+function calibratedMemfd(
+  ctx: CaseContext<unknown>,
+): { fd: number; rates: AllocRates; memBefore: bigint; count: PageCounter } {
   const memBefore = memAvailable(ctx.env.meminfo());
   const fd = ctx.memfd('gmem-eintr', MFD_CLOEXEC);
   ftruncate(fd, CAP);
-  const rates = calibrate(fd, CALIBRATION_BYTES, false);
+  const count = memfdCounter(fd);
+  ctx.observe('page_counter', count === cachedBytes ? 'cachestat' : 'st_blocks');
+  const rates = ratesFor('memfd', fd, false, count);
   if ('unusable' in rates) ctx.skip(`cannot count memfd pages: ${rates.unusable}`);
+  ctx.observe('calibration', rates.reused ? 'reused' : 'measured');
   ctx.observe('fresh_bytes_per_ms', Math.round(rates.freshBytesPerMs));
-  return { fd, rates, memBefore };
+  return { fd, rates, memBefore, count };
 }
 
-/** One fallocate(KEEP_SIZE) over a range that takes 3 periods to allocate, under the signal. */
-function interruptedAllocate(ctx: CaseContext<PeriodParams>): { fd: number; len: bigint; seen: boolean; progress: bigint; elapsedMs: number; memBefore: bigint; periodMs: number } {
+/** One fallocate(KEEP_SIZE) under the signal, of a range that takes 3 periods of CPU (so of wall time) to allocate. */
+function interruptedAllocate(ctx: CaseContext<PeriodParams>): {
+  fd: number; len: bigint; seen: boolean; progress: bigint; elapsedMs: number; memBefore: bigint; periodMs: number;
+  count: PageCounter;
+} {
   const periodMs = resolvePeriod(ctx.params.period);
   ctx.observe('period_ms', periodMs);
-  const { fd, rates, memBefore } = calibratedMemfd(ctx);
-  const len = roundUp(Math.max(3 * periodMs * rates.freshBytesPerMs, Number(4n * GRANULE)), GRANULE);
+  const { fd, rates, memBefore, count } = calibratedMemfd(ctx);
+  const len = roundUp(Math.max(3 * periodMs * rates.freshBytesPerMs, Number(GRANULE)), GRANULE);
   const cap = memoryBound(ctx.env.meminfo(), CAP, GRANULE);
   if (len > cap) ctx.skip(`allocating for 3 periods of ${periodMs} ms needs ${bytesText(len)} here, more than this case's ${bytesText(cap)} bound${cap < CAP ? ' (half of MemAvailable)' : ''}`);
   const t0 = performance.now();
@@ -53,13 +70,13 @@ function interruptedAllocate(ctx: CaseContext<PeriodParams>): { fd: number; len:
   const elapsedMs = performance.now() - t0;
   if (r.ret !== 0 && r.errno !== ERRNO.EINTR) throw new SyscallError('fallocate', r.errno, `memfd [0, ${bytesText(len)})`);
   const seen = r.ret !== 0;
-  const progress = cachedBytes(fd, 0n, len);
+  const progress = count(fd, 0n, len);
   ctx.observe('eintr_seen', seen);
   ctx.observe('elapsed_ms', Math.round(elapsedMs * 10) / 10);
   ctx.observe('size_bytes', Number(len));
   ctx.observe('progress_bytes', Number(progress));
   ctx.note(`memfd fallocate of ${bytesText(len)} under a ${periodMs} ms SIGALRM: ${seen ? 'EINTR' : 'completed'} after ${elapsedMs.toFixed(1)} ms, ${bytesText(progress)} in the file`);
-  return { fd, len, seen, progress, elapsedMs, memBefore, periodMs };
+  return { fd, len, seen, progress, elapsedMs, memBefore, periodMs, count };
 }
 
 const happens = defineCase<PeriodParams>({
@@ -69,9 +86,9 @@ const happens = defineCase<PeriodParams>({
   variants: periodVariants([5, 'env']),
   run(ctx) {
     ctx.observe('feature', 'fallocate.eintr.memfd');
-    const { fd, len, seen, progress, memBefore, periodMs } = interruptedAllocate(ctx);
+    const { fd, len, seen, progress, memBefore, periodMs, count } = interruptedAllocate(ctx);
     if (!seen) expectEq(progress, len, 'bytes in the memfd after a fallocate that returned 0');
-    releaseAndCheck(ctx, fd, len, memBefore);
+    releaseAndCheck(ctx, fd, len, memBefore, count);
     expectEq(seen, ctx.expected<boolean>('eintr'), `EINTR from memfd fallocate(KEEP_SIZE, ${bytesText(len)}) under a ${periodMs} ms periodic signal`);
   },
 });
@@ -85,8 +102,8 @@ const undone = defineCase<PeriodParams>({
   expect: { after_eintr: 'undone' },
   run(ctx) {
     ctx.observe('feature', 'fallocate.eintr_kept.memfd');
-    const { fd, len, seen, progress, memBefore, periodMs } = interruptedAllocate(ctx);
-    releaseAndCheck(ctx, fd, len, memBefore);
+    const { fd, len, seen, progress, memBefore, periodMs, count } = interruptedAllocate(ctx);
+    releaseAndCheck(ctx, fd, len, memBefore, count);
     if (!seen)
       ctx.skip(`memfd fallocate of ${bytesText(len)} under a ${periodMs} ms signal was not interrupted (shmem stops only on fatal signals since ca86a5d2f9fe): nothing to undo`);
     const after = progress === 0n ? 'undone' : 'kept';

@@ -18,7 +18,7 @@ import { PeriodicSignal } from '../../lib/cases/periodic-signal.js';
 import { periodVariants, resolvePeriod, type PeriodParams } from '../../lib/cases/eintr.js';
 
 /** How many periods the writer thread waits before it writes the byte the read is blocked on. */
-const PERIODS_BEFORE_WRITE = 10;
+const PERIODS_BEFORE_WRITE = 6;
 
 /** Worker thread body: on 'go', wait ms, write one byte to fd, report, exit. */
 const WRITER = `
@@ -37,7 +37,6 @@ const saRestart = defineCase<PeriodParams>({
   doc: 'with the periodic-signal handler installed, a blocking read() on a unix socket is restarted across ticks (SA_RESTART + -ERESTARTSYS) and returns the byte written later',
   tags: { seed: '001' },
   variants: periodVariants(['env']),
-  isolation: 'fresh',
   serial: true,
   timeoutMs: 30_000,
   async run(ctx) {
