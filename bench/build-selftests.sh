@@ -4,10 +4,12 @@
 # (shared, cached) source tree is only read. Prints the output directory (holding both binaries).
 #
 #   bench/build-selftests.sh [SOURCE-TREE] [OUT-DIR]
-#   default tree: the unpacked Debian linux-source-7.2 under /var/cache/gmem-conformance/kernel-src
+#   default tree: the unpacked Debian linux-source-7.2 under <cache>/kernel-src (lib/cache-dir.sh)
 #   (lib/debian fetches the deb; ENVIRONMENT.md in shared/ has the timings); default out: /tmp/gmem-selftests
 set -euo pipefail
-src=${1:-$(ls -d /var/cache/gmem-conformance/kernel-src/*/linux-source-7.2 2>/dev/null | head -1)}
+. "$(dirname "$(readlink -f "$0")")/../lib/cache-dir.sh"
+# a tree `kernels build` unpacked (kernel-src/linux-source-7.2_<version>), or one unpacked by hand beside it
+src=${1:-$(ls -d "$(gmem_cache_dir)"/kernel-src/linux-source-7.2_* "$(gmem_cache_dir)"/kernel-src/*/linux-source-7.2 2>/dev/null | grep -v '\.tmp-' | head -1)}
 out=${2:-/tmp/gmem-selftests}
 if [ -z "$src" ] || [ ! -f "$src/Makefile" ]; then
   echo "build-selftests: no linux-source tree (give one: bench/build-selftests.sh TREE)" >&2

@@ -34,10 +34,23 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   # npm 9 (Debian 12's) would otherwise run koffi's source build that npm 11 skips anyway
   npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >&2
 fi
+# tsc is incremental (its state in dist/tsconfig.tsbuildinfo; a build with --outDir X keeps its own in X),
+# so dist/ is kept and only what changed is rebuilt.
+# What incremental tsc does not do is handled here: the output of a deleted or renamed source is removed
+# (dist/tests/ is what the registry loads, so a stale case would still run), and a missing output (tsc
+# would believe it is there) drops the build info, which rebuilds everything.
 stamp=dist/.build-stamp
+if [ -d dist ]; then
+  while IFS= read -r out; do
+    rel=${out#dist/}
+    [ -f "${rel%.js}.ts" ] || { rm -f "$out"; rm -f "$stamp"; }
+  done < <(find dist -name '*.js' -type f)
+  while IFS= read -r src; do
+    [ -f "dist/${src%.ts}.js" ] || { rm -f dist/tsconfig.tsbuildinfo "$stamp"; break; }
+  done < <(find lib tests unit bench -name '*.ts' ! -name '*.d.ts' -type f)
+fi
 if [ ! -f "$stamp" ] || [ -n "$(find lib tests unit bench tsconfig.json package.json -newer "$stamp" \( -name '*.ts' -o -name '*.json' \) -print -quit 2>/dev/null)" ]; then
   bootstrap_log "compiling TypeScript"
-  rm -rf dist
   "$node" node_modules/typescript/bin/tsc -p tsconfig.json >&2
   touch "$stamp"
 fi

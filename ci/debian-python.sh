@@ -14,9 +14,8 @@ root=$(cd "$here/.." && pwd)
 suite=${1:?usage: debian-python.sh SUITE PACKAGE...}
 shift
 [[ $# -gt 0 ]] || { echo "usage: debian-python.sh SUITE PACKAGE..." >&2; exit 1; }
-if [[ -n ${GMEM_CACHE_DIR:-} ]]; then cache=$GMEM_CACHE_DIR
-elif mkdir -p /var/cache/gmem-conformance 2>/dev/null && [[ -w /var/cache/gmem-conformance ]]; then cache=/var/cache/gmem-conformance
-else cache=$root/.cache; fi
+. "$root/lib/cache-dir.sh"
+cache=$(gmem_cache_dir)
 paths=()
 for pkg in "$@"; do
   deb=$("$root/lib/debian/apt-download.sh" "$suite" "$pkg")

@@ -9,7 +9,7 @@
 #   RUN_ARGS       arguments for ./run.sh inside the root (default: -j 2)
 #   --rebuild-root build the root tarball again (it is cached, see below)
 #   --keep         keep the work directory (printed) instead of removing it
-# Environment: GMEM_CACHE_DIR (cache rule of lib/vm/cache.ts), GMEM_DEBIAN_MIRROR (default
+# Environment: GMEM_CACHE_DIR (cache rule of lib/cache-dir.sh), GMEM_DEBIAN_MIRROR (default
 #              http://deb.debian.org/debian), GMEM_FRESH_KSELFTEST_ARGS (default: -t gmem.create -j 2)
 #
 # The minimal root is built once with debootstrap (installed from Debian when missing) and kept as
@@ -50,9 +50,8 @@ read -r -a ks_args <<<"${GMEM_FRESH_KSELFTEST_ARGS:--t gmem.create -j 2}"
 
 [[ $(id -u) -eq 0 ]] || die "needs root (debootstrap, chroot, mounts)"
 command -v unshare >/dev/null && command -v chroot >/dev/null || die "needs unshare and chroot (util-linux, coreutils)"
-if [[ -n ${GMEM_CACHE_DIR:-} ]]; then cache=$GMEM_CACHE_DIR
-elif mkdir -p /var/cache/gmem-conformance 2>/dev/null && [[ -w /var/cache/gmem-conformance ]]; then cache=/var/cache/gmem-conformance
-else cache=$root/.cache; fi
+. "$root/lib/cache-dir.sh"
+cache=$(gmem_cache_dir)
 mirror=${GMEM_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 arch=$(dpkg --print-architecture 2>/dev/null || echo amd64)
 tarball=$cache/fresh-machine/bookworm-minbase-$arch.tar.gz

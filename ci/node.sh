@@ -14,8 +14,8 @@
 # Fetching uses only npm (`npm pack node-linux-<arch>@VERSION`, Debian's npm is enough; installed with
 # Debian's nodejs when npm is missing and we are root), accepts the tarball only if its sha512 equals
 # the integrity pinned in ci/node.pin, and unpacks it into <cache>/node/node-v<VERSION>-linux-<arch>/.
-# Nothing outside the cache is replaced. The cache is the project's (same rule as lib/vm/cache.ts and
-# lib/debian/apt-download.sh): GMEM_CACHE_DIR, else /var/cache/gmem-conformance when writable, else
+# Nothing outside the cache is replaced. The cache is the project's (lib/cache-dir.sh, the rule every
+# script and lib/paths.ts share): GMEM_CACHE_DIR, else /var/cache/gmem-conformance when writable, else
 # <project>/.cache.
 set -euo pipefail
 root=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
@@ -54,9 +54,8 @@ pinned() {
   local integrity cache dir tmp tgz want got
   integrity=$(pin_field "linux-$arch")
   [[ $integrity == sha512-* ]] || die "ci/node.pin has no sha512 integrity for linux-$arch"
-  if [[ -n ${GMEM_CACHE_DIR:-} ]]; then cache=$GMEM_CACHE_DIR
-  elif mkdir -p /var/cache/gmem-conformance 2>/dev/null && [[ -w /var/cache/gmem-conformance ]]; then cache=/var/cache/gmem-conformance
-  else cache=$root/.cache; fi
+  . "$root/lib/cache-dir.sh"
+  cache=$(gmem_cache_dir)
   dir=$cache/node/node-v$version-linux-$arch
   # the marker holds the integrity the tarball was checked against: a re-pinned tarball is fetched again
   if [[ -x $dir/bin/node && $(cat "$dir/.integrity" 2>/dev/null) == "$integrity" ]]; then

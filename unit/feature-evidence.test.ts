@@ -27,7 +27,11 @@ const VM_TYPE_NAMES: Record<number, string> = {
   1: 'KVM_X86_SW_PROTECTED_VM', 2: 'KVM_X86_SEV_VM', 3: 'KVM_X86_SEV_ES_VM', 4: 'KVM_X86_SNP_VM', 5: 'KVM_X86_TDX_VM',
 };
 
-type Needs = Required<Pick<Requires, 'caps' | 'vmCaps' | 'gmemFlags' | 'kconfig' | 'files'>> & { vmType?: string };
+/** A case instance's requirements, as plain names (the lists compared against the catalog's strings). */
+interface Needs {
+  caps: readonly string[]; vmCaps: readonly string[]; gmemFlags: readonly string[]; kconfig: readonly string[];
+  files: readonly string[]; vmType?: string;
+}
 
 function requiresOf(i: CaseInstance): Needs {
   const a = i.def.requires ?? {};

@@ -111,6 +111,7 @@ const BAD_FIXTURES: [string, string, RegExp][] = [
   ['unknown-case', 'expectations:\n  gmem.create.no_such_case:\n    - when: {}\n      set: { errno: EINVAL }\n', /a\.yaml:2:3: no case or instance "gmem\.create\.no_such_case"/],
   ['unknown-known-failure', 'known_failures:\n  gmem.nope.nope:\n    - reason: x\n', /a\.yaml:2:3: no case or instance "gmem\.nope\.nope"/],
   ['unknown-errno', 'expectations:\n  gmem.create.size_zero:\n    - when: {}\n      set: { errno: EINVALL }\n', /a\.yaml:4:\d+: .*set\.errno: unknown errno name "EINVALL"/],
+  ['unknown-cap', 'expectations:\n  gmem.create.size_zero:\n    - when: {}\n      set: { cap: KVM_CAP_GUEST_MEMFDD }\n', /a\.yaml:4:\d+: .*set\.cap: unknown capability "KVM_CAP_GUEST_MEMFDD"/],
   ['vm-type', 'expectations:\n  gmem.create.size_zero:\n    - when: { vm_type: snp }\n      set: { errno: EINVAL }\n', /a\.yaml:3:\d+: .*when\.vm_type: a rule cannot be keyed on vm_type/],
   ['unknown-when', 'expectations:\n  gmem.create.size_zero:\n    - when: { distro: debian }\n      set: {}\n', /a\.yaml:3:\d+: .*when\.distro: Invalid key/],
   ['unknown-rule-key', 'expectations:\n  gmem.create.size_zero:\n    - when: {}\n      set: {}\n      colour: red\n', /a\.yaml:5:7: .*colour: Invalid key/],

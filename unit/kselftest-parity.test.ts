@@ -12,7 +12,7 @@ import { loadInstances } from '../lib/harness/registry.js';
 import {
   entryCases, loadParity, parityMarkdown, selftestFunctions, selftestTagValues, shapeProblems, type ParityTable,
 } from '../lib/fixtures/kselftest-parity.js';
-import { cacheDir } from '../lib/vm/cache.js';
+import { cacheDir } from '../lib/paths.js';
 
 const TABLE = join(ROOT, 'fixtures', 'kselftest-parity.yaml');
 const table: ParityTable = loadParity(TABLE);

@@ -11,7 +11,7 @@ import { CLI, useScratchDirs } from './helpers.js';
 const scratch = useScratchDirs();
 
 test('a mutated expectation never equals the real one', () => {
-  for (const e of ['EINVAL', 'EPERM', 'ENOTTY', 'EFAULT', 'EEXIST']) assert.notEqual(mutatedErrno(errnoValue(e)), errnoValue(e), e);
+  for (const e of ['EINVAL', 'EPERM', 'ENOTTY', 'EFAULT', 'EEXIST'] as const) assert.notEqual(mutatedErrno(errnoValue(e)), errnoValue(e), e);
   for (const v of [0, 1, -1, 4096, 0n, 1n << 63n, true, false, 'EINVAL', '']) assert.notEqual(mutatedValue(v), v, String(v));
 });
 

@@ -46,6 +46,8 @@ function sandbox(o: { systemNode?: string; tarball?: Buffer; integrity?: string 
   const dir = scratch('gmem-node-pin-');
   mkdirSync(join(dir, 'ci'));
   copyFileSync(join(ROOT, 'ci', 'node.sh'), join(dir, 'ci', 'node.sh'));
+  mkdirSync(join(dir, 'lib'));
+  copyFileSync(join(ROOT, 'lib', 'cache-dir.sh'), join(dir, 'lib', 'cache-dir.sh'));
   const integrity = o.integrity ?? (o.tarball ? `sha512-${createHash('sha512').update(o.tarball).digest('base64')}` : (field(`linux-${arch}`) as string));
   writeFileSync(join(dir, 'ci', 'node.pin'), `version ${version}\nlinux-x64 ${integrity}\nlinux-arm64 ${integrity}\n`);
   const bin = join(dir, 'bin');

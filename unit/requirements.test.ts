@@ -75,7 +75,8 @@ test('the first unmet requirement wins, in the documented order', () => {
 });
 
 test('variant requirements add to the case requirements', () => {
-  assert.deepEqual(mergeRequires({ caps: ['A'] }, { caps: ['B'], gmemFlags: ['F'] }), { caps: ['A', 'B'], gmemFlags: ['F'] });
+  const [a, b, f] = ['KVM_CAP_GUEST_MEMFD', 'KVM_CAP_PRE_FAULT_MEMORY', 'GUEST_MEMFD_FLAG_MMAP'] as const;
+  assert.deepEqual(mergeRequires({ caps: [a] }, { caps: [b], gmemFlags: [f] }), { caps: [a, b], gmemFlags: [f] });
 });
 
 test('GMEM_IN_GUEST=1 on a host unlocks no host-unsafe case: the guest\'s kernel command line is needed too', () => {

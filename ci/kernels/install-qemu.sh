@@ -27,9 +27,8 @@ if qemu_ok && tools_ok; then command -v qemu-system-x86_64; exit 0; fi
 [[ $(id -u) -eq 0 ]] || die "qemu-system-x86 (>= 8), busybox-static, kmod, xz-utils and zstd are needed and installing them needs root"
 command -v apt-get >/dev/null || die "no apt-get: install qemu-system-x86 (>= 8), busybox-static, kmod, xz-utils and zstd by hand"
 
-if [[ -n ${GMEM_CACHE_DIR:-} ]]; then cache=$GMEM_CACHE_DIR
-elif mkdir -p /var/cache/gmem-conformance 2>/dev/null && [[ -w /var/cache/gmem-conformance ]]; then cache=/var/cache/gmem-conformance
-else cache=$root/.cache; fi
+. "$root/lib/cache-dir.sh"
+cache=$(gmem_cache_dir)
 mirror=${GMEM_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 codename=$(. /etc/os-release && printf '%s' "${VERSION_CODENAME:-}")
 export DEBIAN_FRONTEND=noninteractive

@@ -11,13 +11,14 @@ import { DATA_GPA, DATA_SLOT } from '../kvm/guest.js';
 import type { Mapping } from '../sys/mman.js';
 import { formatErrno } from '../sys/errors.js';
 import * as libc from '../ffi/libc.js';
+import { PAGE } from './gmem.js';
 import {
   GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, KVM_MEM_GUEST_MEMFD, KVM_MEMORY_ATTRIBUTE_PRIVATE, MADV_NOHUGEPAGE, MAP_ANONYMOUS, MAP_NORESERVE, MAP_PRIVATE, MAP_SHARED,
   PROT_READ, PROT_WRITE, errnoValue,
 } from '../uapi/index.js';
 
-/** Guest page size (x86_64). */
-export const PAGE = 4096n;
+/** Guest page size: the one of lib/cases/gmem.ts (lib/arch.ts's PAGE_SIZE). */
+export { PAGE };
 
 /** The value the host writes into shared pages so that a read served from elsewhere is recognisable. */
 export const SHARED_SENTINEL = 0x5a;

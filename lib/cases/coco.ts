@@ -5,6 +5,7 @@
  */
 import type { Variant } from '../harness/case.js';
 import type { Vm } from '../kvm/vm.js';
+import type { VmTypeName } from '../uapi/index.js';
 import * as libc from '../ffi/libc.js';
 import {
   GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, KVM_GET_DEVICE_ATTR, KVM_MEMORY_ENCRYPT_OP, KVM_SEV_INIT2, KVM_X86_GRP_SEV,
@@ -14,7 +15,7 @@ import {
 /** Mainline properties of one x86 VM type. */
 export interface VmTypeInfo {
   /** Variant name (lower case). */ variant: string;
-  /** The KVM_X86_*_VM constant name (a requires.vmType value). */ name: string;
+  /** The KVM_X86_*_VM constant name (a requires.vmType value). */ name: VmTypeName;
   /** Its value. */ value: number;
   /** kvm->arch.has_private_mem: KVM_MEMORY_ATTRIBUTE_PRIVATE is supported and guest_memfd cannot be INIT_SHARED. */ privateMem: boolean;
   /** kvm->arch.has_protected_state: register state is encrypted, read-only memslots are refused. */ protectedState: boolean;

@@ -1,9 +1,10 @@
 /** Shared pieces of guest_memfd cases: page size, flag variants, requirement sets. */
 import type { Requires, Variant } from '../harness/case.js';
 import { GUEST_MEMFD_FLAG_MMAP, GUEST_MEMFD_FLAG_INIT_SHARED } from '../uapi/index.js';
+import { PAGE_SIZE } from '../arch.js';
 
-/** The page size the cases assume (x86_64). */
-export const PAGE = 4096n;
+/** The page size the cases assume (lib/arch.ts's PAGE_SIZE, as a bigint). */
+export const PAGE = BigInt(PAGE_SIZE);
 
 /** Requirement of every guest_memfd case: the system fd advertises KVM_CAP_GUEST_MEMFD. */
 export const NEEDS_GMEM: Requires = { caps: ['KVM_CAP_GUEST_MEMFD'] };

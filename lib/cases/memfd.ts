@@ -1,5 +1,6 @@
 /** Shared pieces of every memfd case: names, requirement sets, seal masks as text, the exec policy of this namespace. */
 import { existsSync, readFileSync, readlinkSync } from 'node:fs';
+import { PAGE_SIZE } from '../arch.js';
 import * as libc from '../ffi/libc.js';
 import type { CaseContext } from '../harness/context.js';
 import type { Requires } from '../harness/case.js';
@@ -9,8 +10,8 @@ import { getSeals } from '../sys/fcntl.js';
 import { __memfdCreate } from '../sys/memfd.js';
 import { F_SEAL_EXEC, F_SEAL_FUTURE_WRITE, F_SEAL_GROW, F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_WRITE, SYSCALL } from '../uapi/index.js';
 
-/** The page size the memfd cases assume (x86_64). */
-export const PAGE = 4096;
+/** The page size the memfd cases use, as a number (lib/arch.ts's one page size). */
+export const PAGE = PAGE_SIZE;
 
 /** Name prefix of every memfd the suite creates (visible in /proc/<pid>/fd while a case runs). */
 export const MEMFD_NAME = 'gmem-conformance';

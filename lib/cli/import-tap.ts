@@ -10,6 +10,7 @@ import { suiteVersion } from '../harness/metadata.js';
 import { VERDICTS } from '../harness/verdict.js';
 import { kselftestExitCode, type Totals } from '../report/ktap.js';
 import { checkLabel, parseCommandLine } from './args.js';
+import { kernelArch } from '../arch.js';
 
 const HELP = `usage: gmem-conformance import KSELFTEST.tap -o OUT.jsonl [--kernel REL] [--platform LABEL] [--host NAME]
 
@@ -42,7 +43,7 @@ export default async function importCommand(argv: string[]): Promise<number> {
   const results = importKselftestTap(file, text); // throws before anything is written
   makeParentDir(outPath);
   const w = new ResultsWriter(outPath);
-  const arch = process.arch === 'x64' ? 'x86_64' : process.arch;
+  const arch = kernelArch();
   w.append({
     type: 'run', format: 1, suiteVersion: suiteVersion(), started: new Date().toISOString(), kernel: p.values.kernel ?? release(), arch,
     host: p.values.host ?? hostname(), platform: p.values.platform ?? arch, kvm: {}, options: { imported: file, source: 'kselftest' },

@@ -10,7 +10,7 @@ import { UsageError, InputError } from '../errors.js';
 import { KernelUnavailable } from '../vm/kernel-source.js';
 import { autoAccel, ensureQemu, QemuUnavailable, type Accel } from '../vm/qemu.js';
 import type { GuestRunReport } from '../vm/guest-run.js';
-import { cacheDir } from '../vm/cache.js';
+import { cacheDir } from '../paths.js';
 import { checkOutputDir, checkOutputFile } from './output-paths.js';
 
 const HELP = `usage: gmem-conformance kernels <command> [options]

@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { UsageError } from '../errors.js';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execa } from 'execa';
+import { spawnSync } from 'node:child_process';
 import { loadProfiles } from '../fixtures/platforms.js';
 import { FEATURES } from '../features/catalog.js';
 import { readResults } from '../report/results-file.js';
@@ -57,8 +57,10 @@ export default async function qualifyCommand(argv: string[]): Promise<number> {
     const main = fileURLToPath(new URL('./main.js', import.meta.url));
     const args = ['run', '-o', out, '--fixtures', fixtures, '-j', String(jobs), '--matrix', 'none', ...globs.flatMap((g) => ['-t', g])];
     process.stderr.write(`qualify: running ${globs.length} case selector(s) for ${wanted.size} feature(s) on the live kernel → ${out}\n`);
-    const r = await execa(process.execPath, [main, ...args], { reject: false, stdout: ['pipe'], stderr: 'inherit' });
-    if (r.exitCode !== 0 && r.exitCode !== 1 && r.exitCode !== 4) throw new UsageError(`the suite run behind the qualification failed (${r.exitCode === null ? `killed by ${r.signal}` : `exit status ${r.exitCode}`}; its message is above): no verdict`);
+    // the KTAP is kept as the run's .ktap; the run's messages go straight to our stderr
+    const r = spawnSync(process.execPath, [main, ...args], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', maxBuffer: 256 << 20 });
+    if (r.error) throw new UsageError(`the suite run behind the qualification could not run: ${r.error.message}`);
+    if (r.status !== 0 && r.status !== 1 && r.status !== 4) throw new UsageError(`the suite run behind the qualification failed (${r.status === null ? `killed by ${r.signal}` : `exit status ${r.status}`}; its message is above): no verdict`);
     writeOutputFile(out.replace(/\.jsonl$/, '.ktap'), r.stdout);
     files = [readResults(out)];
   }

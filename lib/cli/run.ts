@@ -190,7 +190,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   o.jobs = capped.jobs;
   const e = env();
   e.allowHostUnsafe = o.allowHostUnsafe; // the runner hands it on to each worker (lib/harness/runner.ts)
-  const platform = o.platform ?? (e.arch === 'x64' ? 'x86_64' : e.arch);
+  const platform = o.platform ?? e.arch;
   // workers read it at start (lib/harness/expect.ts): set before any is spawned
   if (o.mutateExpectations) process.env.GMEM_MUTATE_EXPECTATIONS = '1';
   const record = runRecord(e, platform, {

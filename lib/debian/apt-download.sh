@@ -8,7 +8,8 @@
 #   --list   print "PACKAGE VERSION" for every package of SUITE whose whole name matches the
 #            extended regular expression REGEX (one line per version the suite serves); downloads nothing
 #
-# Environment: GMEM_CACHE_DIR (default /var/cache/gmem-conformance when writable, else <project>/.cache),
+# Environment: GMEM_CACHE_DIR (lib/cache-dir.sh: default /var/cache/gmem-conformance when writable, else
+#              <project>/.cache),
 #              GMEM_DEBIAN_MIRROR (default http://deb.debian.org/debian)
 #
 # The host's apt configuration is never touched: apt runs with its own sources list, lists, cache and
@@ -24,9 +25,8 @@ pkg=${2:?usage: apt-download.sh SUITE PACKAGE [VERSION] | --list SUITE REGEX}
 want=${3:-}
 arch=amd64
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-if [[ -n ${GMEM_CACHE_DIR:-} ]]; then cache=$GMEM_CACHE_DIR
-elif mkdir -p /var/cache/gmem-conformance 2>/dev/null && [[ -w /var/cache/gmem-conformance ]]; then cache=/var/cache/gmem-conformance
-else cache=$root/.cache; fi
+. "$root/lib/cache-dir.sh"
+cache=$(gmem_cache_dir)
 mirror=${GMEM_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 aptdir=$cache/apt/$suite
 debdir=$cache/debs

@@ -1,5 +1,6 @@
 /** Declarative cases: id, doc, requirements, tags, variants and a body that asks the kernel. */
 import type { CaseContext } from './context.js';
+import type { GmemFlagName, KvmCapName, VmTypeName } from '../uapi/index.js';
 
 /** What must hold before a case runs; checked in this order, the first unmet one becomes the SKIP reason. */
 export interface Requires {
@@ -7,10 +8,10 @@ export interface Requires {
   /** Paths that must exist. */ files?: readonly string[];
   /** Needs an openable /dev/kvm. */ kvm?: boolean;
   /** Kernel config options that must be y or m (read from /proc/config.gz or /boot/config-*). */ kconfig?: readonly string[];
-  /** KVM_CAP_* names that /dev/kvm must report non-zero. */ caps?: readonly string[];
-  /** VM type (KVM_X86_*_VM name) that KVM_CAP_VM_TYPES must list; the case's VMs use it. */ vmType?: string;
-  /** KVM_CAP_* names a VM of vmType (default 0) must report non-zero. */ vmCaps?: readonly string[];
-  /** GUEST_MEMFD_FLAG_* names that KVM_CAP_GUEST_MEMFD_FLAGS on the VM must include. */ gmemFlags?: readonly string[];
+  /** KVM_CAP_* names that /dev/kvm must report non-zero. */ caps?: readonly KvmCapName[];
+  /** VM type (KVM_X86_*_VM name) that KVM_CAP_VM_TYPES must list; the case's VMs use it. */ vmType?: VmTypeName;
+  /** KVM_CAP_* names a VM of vmType (default 0) must report non-zero. */ vmCaps?: readonly KvmCapName[];
+  /** GUEST_MEMFD_FLAG_* names that KVM_CAP_GUEST_MEMFD_FLAGS on the VM must include. */ gmemFlags?: readonly GmemFlagName[];
   /** Bytes of MemAvailable the case needs (it refuses beyond half of what is available). */ memoryBytes?: bigint;
   /** Minimum number of online NUMA nodes. */ numaNodes?: number;
   /** Why this case could take the host down; it then runs only in a guest or with --allow-host-unsafe. */ hostUnsafe?: string;

@@ -1,7 +1,8 @@
 /** Env: facts about the machine and kernel the cases run on, probed lazily and cached per process. */
 import { existsSync, readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
-import { hostname, release, arch } from 'node:os';
+import { hostname, release } from 'node:os';
+import { PAGE_SIZE, kernelArch } from '../arch.js';
 import * as U from '../uapi/index.js';
 import { Kvm } from '../kvm/kvm.js';
 import { Vm } from '../kvm/vm.js';
@@ -121,9 +122,9 @@ const KVM_API_VERSION = 12;
 /** Facts about this machine and kernel; KVM facts are probed on first use. */
 export class Env {
   /** Kernel version (the stable patch level of a Debian kernel from /proc/version). */ readonly kernel = runningKernelVersion(release(), procVersion());
-  /** Machine architecture (node's name, e.g. x64). */ readonly arch = arch();
+  /** Machine architecture, uname -m style (x86_64, aarch64). */ readonly arch = kernelArch();
   /** Hostname. */ readonly host = hostname();
-  /** Page size in bytes. */ readonly pageSize = 4096n;
+  /** Page size in bytes. */ readonly pageSize = BigInt(PAGE_SIZE);
   /** True inside a guest booted by the suite's own QEMU runner: GMEM_IN_GUEST=1 and the kernel command line it boots with. */ readonly inSuiteGuest = suiteGuestEvidence() === null;
   /** Cases marked hostUnsafe may run: set from --allow-host-unsafe by `run`, in a worker from its arguments. */
   allowHostUnsafe = false;

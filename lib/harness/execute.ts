@@ -16,7 +16,7 @@ import { resultOf } from './result.js';
 /** The platform facts fixture rules are matched against, from an Env. */
 export function platformOf(env: Env): Platform {
   return {
-    kernel: env.kernel.parts, arch: env.arch === 'x64' ? 'x86_64' : env.arch === 'arm64' ? 'aarch64' : env.arch, kvmModule: env.kvmModule,
+    kernel: env.kernel.parts, arch: env.arch, kvmModule: env.kvmModule,
     get kconfig() {
       return env.kconfig;
     },

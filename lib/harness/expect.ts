@@ -1,5 +1,5 @@
 /** Assertions for cases: each failure message says which of three things went wrong. */
-import { errnoName, errnoValue } from '../uapi/index.js';
+import { errnoName, errnoValue, isErrnoName, type ErrnoName } from '../uapi/index.js';
 import { MUTATING, mutatedErrno, mutatedValue } from '../mutation.js';
 
 export { MUTATING, mutatedErrno, mutatedValue };
@@ -35,9 +35,9 @@ function isFailure(r: RawResult): boolean {
 
 /**
  * Expects a raw call to fail with one errno. Messages: "succeeded (ret=N)", "returned N instead of
- * -1", or "failed with X instead of Y".
+ * -1", or "failed with X instead of Y". The errno is an ErrnoName, so `'EINVALL'` does not compile.
  */
-export function expectErrno(r: RawResult, errno: string | number, what: string): void {
+export function expectErrno(r: RawResult, errno: ErrnoName | number, what: string): void {
   const given = typeof errno === 'number' ? errno : errnoValue(errno);
   const want = MUTATING ? mutatedErrno(given) : given;
   const wantText = formatErrno(want);
@@ -50,9 +50,19 @@ export function expectErrno(r: RawResult, errno: string | number, what: string):
   throw new CaseFailure(`${what}: expected -1 with ${wantText}, but the call returned ${r.ret}`);
 }
 
+/**
+ * A data-derived expected outcome (a fixture value or a computed contract) as a typed name: one of the
+ * case's own words (e.g. 'OK', 'accepted') or an errno name; anything else is a harness error, not a verdict.
+ */
+export function outcomeName<W extends string>(value: string, words: readonly W[]): W | ErrnoName {
+  if ((words as readonly string[]).includes(value)) return value as W;
+  if (isErrnoName(value)) return value;
+  throw new HarnessError(`expected outcome ${JSON.stringify(value)} is neither ${words.join('/')} nor an errno name`);
+}
+
 /** Expects a raw call to fail with any of several errnos (where the ABI allows more than one). */
-export function expectErrnoOneOf(r: RawResult, given: readonly string[], what: string): void {
-  const errnos = MUTATING ? ['ENOTUNIQ'] : given;
+export function expectErrnoOneOf(r: RawResult, given: readonly ErrnoName[], what: string): void {
+  const errnos: readonly ErrnoName[] = MUTATING ? ['ENOTUNIQ'] : given;
   if (isFailure(r) && errnos.some((e) => errnoValue(e) === r.errno)) return;
   if (isFailure(r)) throw new CaseFailure(`${what}: expected one of ${errnos.join('/')}, but it failed with ${formatErrno(r.errno)}`);
   throw new CaseFailure(`${what}: expected one of ${errnos.join('/')}, but the call succeeded (ret=${r.ret})`);

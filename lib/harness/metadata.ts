@@ -45,7 +45,7 @@ export function kvmFacts(env: Env): Record<string, unknown> {
 export function runRecord(env: Env, platform: string, options: Record<string, unknown>): RunRecord {
   return {
     type: 'run', format: 1, suiteVersion: suiteVersion(), node: process.versions.node, started: new Date().toISOString(),
-    kernel: env.kernel.release, arch: env.arch === 'x64' ? 'x86_64' : env.arch, host: env.host,
+    kernel: env.kernel.release, arch: env.arch, host: env.host,
     platform, kvm: kvmFacts(env), options,
   };
 }

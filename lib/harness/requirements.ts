@@ -5,15 +5,6 @@ import type { Requires } from './case.js';
 import type { Env } from './env.js';
 import { configEnabled } from '../kconfig.js';
 
-const table = U as unknown as Record<string, unknown>;
-
-/** The numeric value of a uapi constant by name; throws (a harness bug) on unknown names. */
-export function constant(name: string): number {
-  const v = table[name];
-  if (typeof v !== 'number') throw new Error(`unknown uapi constant ${name}`);
-  return v;
-}
-
 const GiB = 1n << 30n;
 const MiB = 1n << 20n;
 
@@ -40,7 +31,7 @@ export function mergeRequires(a: Requires | undefined, b: Requires | undefined):
 
 /** The VM type a case's VMs use: its vmType requirement's value, else 0. */
 export function vmTypeOf(req: Requires): number {
-  return req.vmType ? constant(req.vmType) : 0;
+  return req.vmType ? U.VM_TYPES[req.vmType] : 0;
 }
 
 /** Returns null when every requirement holds, else the first unmet one as a sentence. */
@@ -58,18 +49,20 @@ export function unmetRequirement(req: Requires, env: Env): string | null {
     }
   }
   for (const name of req.caps ?? []) {
-    if (env.sysCap(constant(name)) === 0) return `needs ${name} (${constant(name)}): KVM_CHECK_EXTENSION on /dev/kvm returned 0`;
+    const cap = U.KVM_CAPS[name];
+    if (env.sysCap(cap) === 0) return `needs ${name} (${cap}): KVM_CHECK_EXTENSION on /dev/kvm returned 0`;
   }
   const type = vmTypeOf(req);
   if (req.vmType && !env.vmTypes.includes(type))
     return `needs VM type ${req.vmType} (${type}): KVM_CAP_VM_TYPES lists only [${env.vmTypes.join(', ')}]`;
   for (const name of req.vmCaps ?? []) {
-    if (env.vmCap(constant(name), type) === 0) return `needs ${name} (${constant(name)}) on a type-${type} VM: KVM_CHECK_EXTENSION on the VM fd returned 0`;
+    const cap = U.KVM_CAPS[name];
+    if (env.vmCap(cap, type) === 0) return `needs ${name} (${cap}) on a type-${type} VM: KVM_CHECK_EXTENSION on the VM fd returned 0`;
   }
   if (req.gmemFlags?.length) {
     const mask = env.vmCap(U.KVM_CAP_GUEST_MEMFD_FLAGS, type);
     for (const name of req.gmemFlags) {
-      const bit = constant(name);
+      const bit = U.GUEST_MEMFD_FLAGS[name];
       if ((mask & bit) === 0)
         return `needs ${name} (0x${bit.toString(16)}): KVM_CAP_GUEST_MEMFD_FLAGS on a type-${type} VM is 0x${mask.toString(16)}`;
     }

@@ -12,13 +12,14 @@
  * it binds the slot; the constants here are the only layout.
  */
 import { MAP_ANONYMOUS, MAP_SHARED, PROT_READ, PROT_WRITE } from '../uapi/index.js';
+import { PAGE_SIZE } from '../arch.js';
 import type { Mapping } from '../sys/mman.js';
 import type { GuestProgram } from './guest-program.js';
 import type { Vcpu } from './vcpu.js';
 import type { Vm } from './vm.js';
 
 /** Guest page size (x86_64). */
-const PAGE = 4096;
+const PAGE = PAGE_SIZE;
 
 /** Slot id of the code slot at GPA 0. */
 export const CODE_SLOT = 0;

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Fetch Debian sid's linux-libc-dev (amd64) into the project's cache and print the unpacked tree.
 #
-# Usage: lib/uapi/fetch-headers.sh            -> prints .cache/uapi/linux-libc-dev-<version>
+# Usage: lib/uapi/fetch-headers.sh            -> prints <cache>/uapi/linux-libc-dev-<version>
 #
 # Environment:
 #   UAPI_LIBC_DEV_VERSION  pin an exact Debian version (e.g. 7.2.13-1); default: the version
 #                          recorded by the last unpinned fetch, or (first run) whatever sid serves
 #   UAPI_REFRESH=1         ask sid again even though a recorded version is cached
 #   UAPI_SUITE             Debian suite to fetch from (default: sid)
-#   UAPI_CACHE_DIR         where the unpacked trees go (default: <project>/.cache)
+#   UAPI_CACHE_DIR         where the unpacked trees go (default: the suite's cache, lib/cache-dir.sh)
 #   GMEM_DEBIAN_MIRROR, GMEM_CACHE_DIR   as for lib/debian/apt-download.sh, which downloads the .deb
 #
 # The download goes through lib/debian/apt-download.sh: a private apt state, only `apt-get download`,
@@ -18,7 +18,8 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
-cache=${UAPI_CACHE_DIR:-$root/.cache}
+. "$root/lib/cache-dir.sh"
+cache=${UAPI_CACHE_DIR:-$(gmem_cache_dir)}
 suite=${UAPI_SUITE:-sid}
 pin=${UAPI_LIBC_DEV_VERSION:-}
 pkg=linux-libc-dev

@@ -488,6 +488,22 @@ interface Generated {
   libcHeaders: Set<string>;
 }
 
+/** Name tables emitted beside the constants, so that requirements naming them are checked by tsc. */
+const NAME_TABLES = [
+  {
+    table: 'KVM_CAPS', type: 'KvmCapName', header: 'linux/kvm.h', pattern: /^KVM_CAP_/,
+    doc: 'KVM_CHECK_EXTENSION capabilities', typeDoc: 'A KVM_CAP_* name, e.g. \'KVM_CAP_GUEST_MEMFD\'.',
+  },
+  {
+    table: 'VM_TYPES', type: 'VmTypeName', header: 'asm/kvm.h', pattern: /^KVM_X86_\w+_VM$/,
+    doc: 'x86 VM types (KVM_CREATE_VM\'s argument)', typeDoc: 'A KVM_X86_*_VM name, e.g. \'KVM_X86_SW_PROTECTED_VM\'.',
+  },
+  {
+    table: 'GUEST_MEMFD_FLAGS', type: 'GmemFlagName', header: 'linux/kvm.h', pattern: /^GUEST_MEMFD_FLAG_/,
+    doc: 'KVM_CREATE_GUEST_MEMFD flags', typeDoc: 'A GUEST_MEMFD_FLAG_* name, e.g. \'GUEST_MEMFD_FLAG_MMAP\'.',
+  },
+] as const;
+
 function emit(g: Generated): string {
   const o: string[] = [];
   const v = g.tree.version;
@@ -537,12 +553,15 @@ function emit(g: Generated): string {
   }
   o.push('');
   o.push('/** errno values by name (asm-generic/errno-base.h, asm-generic/errno.h); aliases included. */');
-  o.push('export const ERRNO: Readonly<Record<string, number>> = Object.freeze({');
+  o.push('export const ERRNO = Object.freeze({');
   for (const [n, e] of g.errno) o.push(`  ${n}: ${e},`);
-  o.push('});');
+  o.push('} as const);');
+  o.push('');
+  o.push('/** An errno name the uapi tables know, e.g. \'EINVAL\': a misspelt name does not compile. */');
+  o.push('export type ErrnoName = keyof typeof ERRNO;');
   o.push('');
   o.push('/** errno names by value; for aliases (EWOULDBLOCK, EDEADLOCK) the first name defined wins. */');
-  o.push('export const ERRNO_NAME: Readonly<Record<number, string>> = Object.freeze({');
+  o.push('export const ERRNO_NAME: Readonly<Record<number, ErrnoName>> = Object.freeze({');
   const seen = new Set<number>();
   for (const [n, e] of g.errno) {
     if (seen.has(e)) continue;
@@ -552,10 +571,24 @@ function emit(g: Generated): string {
   o.push('});');
   o.push('');
   o.push('/** x86_64 syscall numbers (asm/unistd_64.h): `__NR_foo` is SYSCALL.foo. */');
-  o.push('export const SYSCALL: Readonly<Record<string, number>> = Object.freeze({');
+  o.push('export const SYSCALL = Object.freeze({');
   for (const [n, e] of g.syscalls) o.push(`  ${n}: ${e},`);
-  o.push('});');
+  o.push('} as const);');
   o.push('');
+  o.push('/** A syscall name of asm/unistd_64.h, e.g. \'memfd_create\'. */');
+  o.push('export type SyscallName = keyof typeof SYSCALL;');
+  o.push('');
+  for (const t of NAME_TABLES) {
+    const names = g.constants.filter((c) => t.header === c.header && t.pattern.test(c.name)).map((c) => c.name);
+    o.push(`/** ${t.doc} by name (the constants above, <${t.header}>). */`);
+    o.push(`export const ${t.table} = Object.freeze({`);
+    for (const n of names) o.push(`  ${n},`);
+    o.push('} as const);');
+    o.push('');
+    o.push(`/** ${t.typeDoc} */`);
+    o.push(`export type ${t.type} = keyof typeof ${t.table};`);
+    o.push('');
+  }
   o.push('function deepFreeze<T>(o: T): T {');
   o.push('  if (o && typeof o === "object") for (const v of Object.values(o)) deepFreeze(v);');
   o.push('  return Object.freeze(o);');

@@ -9,7 +9,7 @@ import { appendFileSync, copyFileSync, existsSync, mkdirSync, readFileSync, read
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../paths.js';
-import { cacheSubdir } from './cache.js';
+import { cacheSubdir } from '../paths.js';
 import { shQuote } from './guest-init.js';
 import { compareDebianVersions } from './debian-version.js';
 import { conflictingOptions, fragmentHash, loadFragment, unmetOptions, type Fragment } from './kconfig-fragment.js';

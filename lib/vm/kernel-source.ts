@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, openSync, readSync, closeSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { PROJECT_ROOT } from '../paths.js';
-import { cacheSubdir } from './cache.js';
+import { cacheSubdir } from '../paths.js';
 import { compareDebianVersions } from './debian-version.js';
 import { packageRegex, type DebianSpec, type ImageSpec } from './candidates.js';
 

@@ -9,6 +9,7 @@ import {
   KVM_CAP_MEMORY_ATTRIBUTES, KVM_CAP_READONLY_MEM, KVM_MEM_GUEST_MEMFD, KVM_MEM_READONLY, KVM_MEMORY_ATTRIBUTE_PRIVATE,
   MAP_ANONYMOUS, MAP_NORESERVE, MAP_PRIVATE, PROT_READ, PROT_WRITE,
 } from '../../lib/uapi/index.js';
+import type { ErrnoName } from '../../lib/uapi/index.js';
 import { hex } from '../../lib/cases/gmem.js';
 import { PAGE } from '../../lib/cases/attr.js';
 import { expectedGmemFlags, vmTypeVariants, type VmTypeParams } from '../../lib/cases/coco.js';
@@ -77,7 +78,7 @@ const readonlyPerType = defineCase<VmTypeParams>({
     const m = ctx.map(Number(PAGE), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1);
     const r = vm.__setUserMemoryRegion2({ slot: 0, flags: KVM_MEM_READONLY, gpa: SLOT_GPA, size: PAGE, hva: m.addr });
     ctx.observe('outcome', outcome(r));
-    const want = ctx.expected<string>('readonly', t.protectedState ? 'EINVAL' : 'accepted');
+    const want = ctx.expected<ErrnoName | 'accepted'>('readonly', t.protectedState ? 'EINVAL' : 'accepted');
     if (want === 'accepted') expectOk(r, `KVM_MEM_READONLY slot on a ${t.name}`);
     else expectErrno(r, want, `KVM_MEM_READONLY slot on a ${t.name} (protected state)`);
     if (ctx.expected<boolean>('capAgrees')) expectEq(cap, want === 'accepted' ? 1 : 0, `KVM_CAP_READONLY_MEM on a ${t.name} VM fd`);

@@ -17,7 +17,7 @@ import { errnoName, O_CLOEXEC, O_RDWR } from '../../lib/uapi/index.js';
 import { SEV_DEVICE, X86_VM_TYPES, __sevInit2, __sevVmsaFeatures, vmTypeVariants, type VmTypeParams } from '../../lib/cases/coco.js';
 
 const ST = 'x86/sev_init2_tests.c';
-const NEEDS_SEV = { files: [SEV_DEVICE], root: true, vmType: 'KVM_X86_SEV_VM' };
+const NEEDS_SEV = { files: [SEV_DEVICE], root: true, vmType: 'KVM_X86_SEV_VM' } as const;
 /** SVM_SEV_FEAT_DEBUG_SWAP: the only VMSA feature sev_init2_tests.c expects to work (its KNOWN_FEATURES). */
 const KNOWN_FEATURES = 1n << 5n;
 const SEV_TYPES = (t: { variant: string }) => t.variant === 'sev' || t.variant === 'sev_es' || t.variant === 'snp';

@@ -27,6 +27,7 @@
 import { defineCase, type CaseDef } from '../../lib/harness/case.js';
 import { expectEq, expectErrno, expectOk, expectTrue, outcome } from '../../lib/harness/expect.js';
 import { KVM_CAP_GUEST_MEMFD_FLAGS, KVM_CREATE_GUEST_MEMFD, O_RDWR, O_CLOEXEC } from '../../lib/uapi/index.js';
+import type { ErrnoName } from '../../lib/uapi/index.js';
 import { __ioctlStruct } from '../../lib/kvm/ioctl.js';
 import { pack } from '../../lib/uapi/struct.js';
 import { memfdCreate } from '../../lib/sys/memfd.js';
@@ -163,7 +164,7 @@ const reserved = defineCase<{ index: number }>({
     if (r.ret >= 0) ctx.trackFd(r.ret);
     const got = outcome(r);
     ctx.observe('outcome', got);
-    const want = ctx.expected<string>('reserved');
+    const want = ctx.expected<ErrnoName | 'accepted'>('reserved');
     if (want === 'accepted') {
       expectOk(r, `reserved[${ctx.params.index}] = 1 (fixtures say this kernel accepts it)`);
       ctx.note(`finding: KVM_CREATE_GUEST_MEMFD accepts reserved[${ctx.params.index}] = 1 (reserved fields are not checked)`);

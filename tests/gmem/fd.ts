@@ -22,6 +22,7 @@ import {
   O_RDWR, O_WRONLY, S_IFREG, SEEK_CUR, SEEK_DATA, SEEK_END, SEEK_HOLE, SEEK_SET, SYSCALL,
   FIOCLEX, FIONCLEX, FIGETBSZ, STATX_BASIC_STATS,
 } from '../../lib/uapi/index.js';
+import type { ErrnoName } from '../../lib/uapi/index.js';
 import { NEEDS_GMEM, PAGE, gmemFlagVariants, hex, type GmemFlagParams } from '../../lib/cases/gmem.js';
 import { residentPages } from '../../lib/cases/sizing.js';
 
@@ -300,7 +301,7 @@ const statxAgrees = defineCase({
 interface SeekParams {
   /** lseek offset. */ offset: bigint;
   /** lseek whence. */ whence: number;
-  /** Expected errno. */ errno: string;
+  /** Expected errno. */ errno: ErrnoName;
 }
 
 const lseek = defineCase<SeekParams>({
@@ -321,13 +322,13 @@ const lseek = defineCase<SeekParams>({
     const g = ctx.gmem(ctx.vm(), SIZE);
     fallocate(g.fd, FALLOC_FL_KEEP_SIZE, 0n, PAGE); // some data, so SEEK_DATA/SEEK_HOLE would have an answer
     const { offset, whence } = ctx.params;
-    expectErrno(__lseek(g.fd, offset, whence), ctx.expected<string>('errno', ctx.params.errno), `lseek(${offset}, whence ${whence})`);
+    expectErrno(__lseek(g.fd, offset, whence), ctx.expected<ErrnoName>('errno', ctx.params.errno), `lseek(${offset}, whence ${whence})`);
   },
 });
 
 interface SetflParams {
   /** Flag to set with F_SETFL. */ flag: number;
-  /** Expected outcome: the flag toggles, or an errno. */ want: 'toggles' | 'ignored' | string;
+  /** Expected outcome: the flag toggles, or an errno. */ want: 'toggles' | 'ignored' | ErrnoName;
   /** Whether the variant needs root. */ root?: boolean;
 }
 

@@ -35,6 +35,7 @@ import {
   MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE, MLOCK_ONFAULT, PROT_EXEC, PROT_NONE, PROT_READ,
   SYSCALL,
 } from '../../lib/uapi/index.js';
+import type { ErrnoName } from '../../lib/uapi/index.js';
 import { __mmap, __madvise, __mprotect, Mapping } from '../../lib/sys/mman.js';
 import { dup } from '../../lib/sys/fd.js';
 import { fallocate } from '../../lib/sys/io.js';
@@ -385,13 +386,13 @@ const protExec = defineCase<{ how: 'mmap_rwx' | 'mmap_rx' | 'mprotect_add_exec' 
     const g = gmemOf(ctx, SHARED);
     if (ctx.params.how === 'mprotect_add_exec') {
       const m = mapGmem(ctx, g);
-      expectErrno(__mprotect(m.addr, SIZE, RW | PROT_EXEC), ctx.expected<string>('mprotectErrno'), 'mprotect adding PROT_EXEC');
+      expectErrno(__mprotect(m.addr, SIZE, RW | PROT_EXEC), ctx.expected<ErrnoName>('mprotectErrno'), 'mprotect adding PROT_EXEC');
       return;
     }
     const prot = ctx.params.how === 'mmap_rwx' ? RW | PROT_EXEC : PROT_READ | PROT_EXEC;
     const r = __mmap(SIZE, prot, MAP_SHARED, g.fd);
     if (r.ret !== -1n) ctx.defer(() => void libc.munmap(r.ret, SIZE));
-    expectErrno(r, ctx.expected<string>('mmapErrno'), `mmap prot ${hex(prot)}`);
+    expectErrno(r, ctx.expected<ErrnoName>('mmapErrno'), `mmap prot ${hex(prot)}`);
   },
 });
 
@@ -424,7 +425,7 @@ const remove = defineCase({
   },
 });
 
-const populate = defineCase<{ flags: bigint; advice: number; errno: string | null }>({
+const populate = defineCase<{ flags: bigint; advice: number; errno: ErrnoName | null }>({
   id: 'gmem.mmap.madv_populate',
   doc: 'MADV_POPULATE_READ/WRITE succeed on shared guest_memfd pages and fail with EFAULT on private ones (the fault is VM_FAULT_SIGBUS)',
   requires: NEEDS_GMEM_MMAP,
@@ -463,7 +464,7 @@ const madvisePrivate = defineCase<{ advice: number }>({
   },
 });
 
-const mlock = defineCase<{ flags: bigint; onFault: boolean; errno: string | null }>({
+const mlock = defineCase<{ flags: bigint; onFault: boolean; errno: ErrnoName | null }>({
   id: 'gmem.mmap.mlock',
   doc: 'mlock populates shared pages; on private pages it fails with ENOMEM (population faults), while mlock2(MLOCK_ONFAULT) needs no fault and succeeds',
   requires: NEEDS_GMEM_MMAP,

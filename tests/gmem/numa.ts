@@ -27,7 +27,7 @@ const NUMA_SHARED: Requires = { ...NUMA_MMAP, gmemFlags: ['GUEST_MEMFD_FLAG_MMAP
 const memoryVariants = [
   { name: 'private', params: { flags: MMAP } },
   { name: 'shared', params: { flags: SHARED }, requires: { gmemFlags: ['GUEST_MEMFD_FLAG_INIT_SHARED'] } },
-];
+] as const;
 
 /** Online NUMA nodes from sysfs ("0-1,3" → [0, 1, 3]). */
 function onlineNodes(): number[] {

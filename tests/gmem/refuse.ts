@@ -34,6 +34,8 @@ import {
   KVM_CAP_GUEST_MEMFD, KVM_CHECK_EXTENSION, KVM_CREATE_VCPU, KVM_GET_API_VERSION, KVM_SET_USER_MEMORY_REGION, MAP_PRIVATE,
   MAP_SHARED, MFD_CLOEXEC, O_CLOEXEC, PROT_EXEC, PROT_READ, PROT_WRITE, STRUCTS, SYSCALL, FIONREAD, FIOQSIZE, FIBMAP, FS_IOC_GETFLAGS,
 } from '../../lib/uapi/index.js';
+import type { SyscallName } from '../../lib/uapi/index.js';
+import type { ErrnoName } from '../../lib/uapi/index.js';
 import { NEEDS_GMEM, PAGE, gmemFlagVariants, hex, type GmemFlagParams } from '../../lib/cases/gmem.js';
 import { expectResidentIfObservable } from '../../lib/cases/sizing.js';
 
@@ -71,11 +73,11 @@ function filledMemfd(ctx: CaseContext<unknown>): number {
 }
 
 interface IoParams extends GmemFlagParams {
-  /** Expected errno (fixtures may override per instance). */ errno: string;
+  /** Expected errno (fixtures may override per instance). */ errno: ErrnoName;
 }
 
 /** Plain and positional I/O, for each flag set upstream runs test_file_read_write with. */
-function ioCase(op: 'read' | 'write' | 'pread' | 'pwrite', errno: string, why: string) {
+function ioCase(op: 'read' | 'write' | 'pread' | 'pwrite', errno: ErrnoName, why: string) {
   return defineCase<IoParams>({
     id: `gmem.refuse.${op}`,
     doc: `${op}() of 4 KiB on a guest_memfd fails with ${errno}: ${why}`,
@@ -92,7 +94,7 @@ function ioCase(op: 'read' | 'write' | 'pread' | 'pwrite', errno: string, why: s
         pwrite: () => __pwrite(g.fd, buf, 0n),
       }[op]();
       ctx.observe('outcome', outcome(r));
-      expectErrno(r, ctx.expected<string>('errno', ctx.params.errno), `${op} of ${buf.length} bytes`);
+      expectErrno(r, ctx.expected<ErrnoName>('errno', ctx.params.errno), `${op} of ${buf.length} bytes`);
     },
   });
 }
@@ -104,7 +106,7 @@ const pwriteCase = ioCase('pwrite', 'ESPIPE', 'the file was never given FMODE_PW
 
 type VectorOp = 'readv' | 'writev' | 'preadv' | 'pwritev' | 'preadv2_cur' | 'pwritev2_cur';
 
-const vectorIo = defineCase<{ op: VectorOp; errno: string }>({
+const vectorIo = defineCase<{ op: VectorOp; errno: ErrnoName }>({
   id: 'gmem.refuse.vector_io',
   doc: 'vectored I/O on a guest_memfd fails like plain I/O: readv/writev (and preadv2/pwritev2 at offset -1, the current position) EINVAL, preadv/pwritev ESPIPE',
   requires: NEEDS_GMEM,
@@ -120,7 +122,7 @@ const vectorIo = defineCase<{ op: VectorOp; errno: string }>({
     const g = ctx.gmem(ctx.vm(), SIZE);
     const buf = buffer();
     const iov = iovecOf(buf);
-    const nr = (n: string) => SYSCALL[n] as number;
+    const nr = (n: SyscallName) => SYSCALL[n];
     const r = {
       readv: () => libc.syscall(nr('readv'), g.fd, iov, 1),
       writev: () => libc.syscall(nr('writev'), g.fd, iov, 1),
@@ -129,7 +131,7 @@ const vectorIo = defineCase<{ op: VectorOp; errno: string }>({
       preadv2_cur: () => libc.syscall(nr('preadv2'), g.fd, iov, 1, -1, -1, 0),
       pwritev2_cur: () => libc.syscall(nr('pwritev2'), g.fd, iov, 1, -1, -1, 0),
     }[ctx.params.op]();
-    expectErrno(r, ctx.expected<string>('errno', ctx.params.errno), ctx.params.op);
+    expectErrno(r, ctx.expected<ErrnoName>('errno', ctx.params.errno), ctx.params.op);
   },
 });
 
@@ -150,7 +152,7 @@ const zeroLengthIo = defineCase<{ op: 'read' | 'write' }>({
 
 type SendfileOp = 'from_gmem' | 'from_gmem_offset' | 'to_gmem';
 
-const sendfile = defineCase<{ op: SendfileOp; errno: string }>({
+const sendfile = defineCase<{ op: SendfileOp; errno: ErrnoName }>({
   id: 'gmem.refuse.sendfile',
   doc: 'sendfile() cannot move data out of or into a guest_memfd: no splice_read/splice_write (EINVAL), and with an explicit offset the missing FMODE_PREAD (ESPIPE)',
   requires: NEEDS_GMEM,
@@ -169,7 +171,7 @@ const sendfile = defineCase<{ op: SendfileOp; errno: string }>({
       from_gmem_offset: () => libc.syscall(nr, memfd, g.fd, offset, PAGE),
       to_gmem: () => libc.syscall(nr, g.fd, memfd, null, PAGE),
     }[ctx.params.op]();
-    expectErrno(r, ctx.expected<string>('errno', ctx.params.errno), `sendfile ${ctx.params.op}`);
+    expectErrno(r, ctx.expected<ErrnoName>('errno', ctx.params.errno), `sendfile ${ctx.params.op}`);
   },
 });
 
@@ -203,7 +205,7 @@ const splice = defineCase<{ op: SpliceOp }>({
 
 type CopyOp = 'to_memfd' | 'from_memfd' | 'gmem_to_gmem';
 
-const copyFileRange = defineCase<{ op: CopyOp; errno: string }>({
+const copyFileRange = defineCase<{ op: CopyOp; errno: ErrnoName }>({
   id: 'gmem.refuse.copy_file_range',
   doc: 'copy_file_range() with a guest_memfd on either side fails: EXDEV against a memfd (different superblock, no copy_file_range method), EINVAL between two guest_memfds (the splice fallback has no splice_read)',
   requires: NEEDS_GMEM,
@@ -221,7 +223,7 @@ const copyFileRange = defineCase<{ op: CopyOp; errno: string }>({
       from_memfd: () => [filledMemfd(ctx), g.fd],
       gmem_to_gmem: () => [g.fd, ctx.gmem(vm, SIZE).fd],
     }[ctx.params.op]() as [number, number];
-    expectErrno(libc.syscall(nr, src, null, dst, null, PAGE, 0), ctx.expected<string>('errno', ctx.params.errno), `copy_file_range ${ctx.params.op}`);
+    expectErrno(libc.syscall(nr, src, null, dst, null, PAGE, 0), ctx.expected<ErrnoName>('errno', ctx.params.errno), `copy_file_range ${ctx.params.op}`);
   },
 });
 
@@ -246,7 +248,7 @@ const ftruncate = defineCase<{ length: bigint }>({
 });
 
 /** Maps len bytes of fd and expects errno; a mapping that unexpectedly succeeds is unmapped after the case. */
-function expectMmapErrno(ctx: CaseContext<unknown>, fd: number, prot: number, flags: number, errno: string, what: string): void {
+function expectMmapErrno(ctx: CaseContext<unknown>, fd: number, prot: number, flags: number, errno: ErrnoName, what: string): void {
   const r = __mmap(PAGE, prot, flags, fd, 0n);
   if (r.ret !== -1n) ctx.defer(() => void libc.munmap(r.ret, PAGE));
   expectErrno(r, errno, what);
@@ -297,7 +299,7 @@ const mmapExec = defineCase<GmemFlagParams>({
   expect: { errno: 'EPERM' },
   run(ctx) {
     const g = ctx.gmem(ctx.vm(), SIZE, ctx.params.flags);
-    expectMmapErrno(ctx, g.fd, PROT_READ | PROT_EXEC, MAP_SHARED, ctx.expected<string>('errno'), 'mmap PROT_READ|PROT_EXEC MAP_SHARED');
+    expectMmapErrno(ctx, g.fd, PROT_READ | PROT_EXEC, MAP_SHARED, ctx.expected<ErrnoName>('errno'), 'mmap PROT_READ|PROT_EXEC MAP_SHARED');
   },
 });
 
@@ -351,7 +353,7 @@ const ioctls = defineCase<IoctlParams>({
     }
     if (r.ret >= 0 && name === 'KVM_CREATE_VCPU') ctx.trackFd(r.ret);
     ctx.observe('outcome', outcome(r));
-    const want = ctx.expected<string>('errno');
+    const want = ctx.expected<ErrnoName | 'accepted'>('errno');
     if (want === 'accepted') {
       expectOk(r, `${name} (${hex(request)}) on a guest_memfd (fixtures: this kernel's VFS treats it as a regular file)`);
       ctx.note(`finding: ${name} succeeds on a guest_memfd on this kernel`);
@@ -382,7 +384,7 @@ const readahead = defineCase({
     const g = ctx.gmem(ctx.vm(), SIZE);
     const r = libc.syscall(SYSCALL.readahead as number, g.fd, 0, PAGE);
     ctx.observe('outcome', outcome(r));
-    const want = ctx.expected<string>('errno');
+    const want = ctx.expected<ErrnoName | 'accepted'>('errno');
     if (want === 'accepted') expectOk(r, 'readahead of one page (fixtures: this kernel reads ahead on anonymous inodes)');
     else expectErrno(r, want, 'readahead of one page');
   },

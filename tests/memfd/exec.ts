@@ -31,6 +31,7 @@ import {
   AT_EMPTY_PATH, AT_FDCWD, F_SETFD, F_SEAL_EXEC, F_SEAL_SEAL, F_SEAL_WRITE, MAP_SHARED, MFD_ALLOW_SEALING, MFD_CLOEXEC, MFD_EXEC,
   MFD_HUGETLB, MFD_NOEXEC_SEAL, O_CLOEXEC, O_RDONLY, O_WRONLY, PROT_READ, PROT_WRITE, SYSCALL,
 } from '../../lib/uapi/index.js';
+import type { ErrnoName } from '../../lib/uapi/index.js';
 import {
   MEMFD_NOEXEC_SYSCTL, NEEDS_MEMFD_EXEC_API, SEAL_EXEC_IMPLIES, expectSeals, HUGEPAGES_SYSFS, modeOf, newMemfd,
   octal, requireDefaultExecPolicy, sealText, uniqueName,
@@ -147,7 +148,7 @@ const sealExecImplies = defineCase<ImpliesParams>({
 /** File mode and the expected answer of F_ADD_SEALS(EXEC) while a writable shared mapping exists. */
 interface BusyParams {
   /** Mode before sealing. */ mode: number;
-  /** 'OK' or errno. */ outcome: string;
+  /** 'OK' or errno. */ outcome: 'OK' | ErrnoName;
 }
 
 const sealExecBusy = defineCase<BusyParams>({
@@ -165,7 +166,7 @@ const sealExecBusy = defineCase<BusyParams>({
     const map = ctx.track(new Mapping(BigInt(expectOk(m, 'mmap(RW, MAP_SHARED)')), MATRIX_SIZE));
     const r = __addSeals(fd, F_SEAL_EXEC);
     ctx.observe('outcome', outcome(r));
-    const want = ctx.expected<string>('outcome', ctx.params.outcome);
+    const want = ctx.expected<'OK' | ErrnoName>('outcome', ctx.params.outcome);
     if (want === 'OK') {
       expectOk(r, `F_ADD_SEALS(EXEC) on a ${octal(ctx.params.mode)} file with a writable shared mapping`);
       expectSeals(fd, F_SEAL_EXEC, 'after sealing');

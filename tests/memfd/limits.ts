@@ -20,7 +20,7 @@
  */
 import { defineCase } from '../../lib/harness/case.js';
 import type { CaseContext } from '../../lib/harness/context.js';
-import { CaseFailure, expectErrno, expectEq, expectOk, outcome } from '../../lib/harness/expect.js';
+import { CaseFailure, expectErrno, expectEq, expectOk, outcome, outcomeName } from '../../lib/harness/expect.js';
 import type { RawResult } from '../../lib/sys/errors.js';
 import { addSeals } from '../../lib/sys/fcntl.js';
 import { fstat } from '../../lib/sys/fd.js';
@@ -66,8 +66,9 @@ function limitVariants(points: readonly LimitPoint[]) {
 
 /** Asserts r against the expected outcome ('OK' or an errno name). */
 function expectOutcome(r: RawResult, want: string, what: string): void {
-  if (want === 'OK') expectOk(r, what);
-  else expectErrno(r, want, what);
+  const outcome = outcomeName(want, ['OK'] as const);
+  if (outcome === 'OK') expectOk(r, what);
+  else expectErrno(r, outcome, what);
 }
 
 const FTRUNCATE_POINTS: readonly LimitPoint[] = [

@@ -26,7 +26,7 @@
 import { __pipe2 } from '../../lib/sys/fd.js';
 import { defineCase, type CaseDef } from '../../lib/harness/case.js';
 import type { CaseContext } from '../../lib/harness/context.js';
-import { expectErrno, expectEq, expectOk, expectTrue, outcome, CaseFailure } from '../../lib/harness/expect.js';
+import { expectErrno, expectEq, expectOk, expectTrue, outcome, outcomeName, CaseFailure } from '../../lib/harness/expect.js';
 import { addSeals, __addSeals, __getSeals } from '../../lib/sys/fcntl.js';
 import { __open, __dup, fstat } from '../../lib/sys/fd.js';
 import { __ftruncate, __pwrite, ftruncate, pread, pwrite } from '../../lib/sys/io.js';
@@ -37,6 +37,7 @@ import {
   F_ADD_SEALS, F_SEAL_EXEC, F_SEAL_FUTURE_WRITE, F_SEAL_GROW, F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_WRITE,
   MAP_PRIVATE, MAP_SHARED, MFD_ALLOW_SEALING, MFD_CLOEXEC, MFD_HUGETLB, O_CLOEXEC, O_RDONLY, O_RDWR, O_TMPFILE, O_WRONLY, PROT_READ, PROT_WRITE, SYSCALL,
 } from '../../lib/uapi/index.js';
+import type { ErrnoName } from '../../lib/uapi/index.js';
 import {
   ALL_SEALS, NEEDS_HUGETLBFS, NEEDS_MEMFD_EXEC_API, expectSeals, newMemfd, octal, requireDefaultExecPolicy, sealText,
 } from '../../lib/cases/memfd.js';
@@ -71,7 +72,7 @@ function runHugeCell(ctx: CaseContext<CellParams>, row: SealRow): void {
   if (!b || !op) throw new Error(`unknown hugetlb cell ${ctx.params.backing}/${ctx.params.op}`);
   const huge = b.kb * 1024;
   const free = availableHugepages(b.kb);
-  const want = ctx.expected<string>('outcome', ctx.params.outcome);
+  const want = outcomeName(ctx.expected<string>('outcome', ctx.params.outcome), ['OK']);
   if (want === 'OK' && op.allocates > 0 && free < op.allocates)
     ctx.skip(`needs ${op.allocates} free ${b.kb} kB huge page(s) for the allocation to succeed, ${free} available (${hugepagePoolText(b.kb)})`);
   const faultable = free >= HUGE_MATRIX_PAGES + op.allocates;
@@ -88,7 +89,7 @@ function runHugeCell(ctx: CaseContext<CellParams>, row: SealRow): void {
 
 /** The memfd_test.c functions each matrix row covers (the exec row on a 0600 file has no selftest counterpart). */
 /** The verdict of one operation on a sealed file: success (and its own check), or the errno with the file unchanged. */
-function judgeSealedOp(res: { r: Parameters<typeof expectOk>[0]; what: string; verify?: () => void }, want: string, what: string, fd: number, before: ReturnType<typeof snapshot>): void {
+function judgeSealedOp(res: { r: Parameters<typeof expectOk>[0]; what: string; verify?: () => void }, want: 'OK' | ErrnoName, what: string, fd: number, before: ReturnType<typeof snapshot>): void {
   if (want === 'OK') {
     expectOk(res.r, what);
     res.verify?.();
@@ -130,7 +131,7 @@ function matrixRow(row: SealRow): CaseDef<CellParams> {
       const before = snapshot(fd);
       const res = op.run(ctx, fd);
       observeOutcome(ctx, res.r);
-      const want = ctx.expected<string>('outcome', ctx.params.outcome);
+      const want = outcomeName(ctx.expected<string>('outcome', ctx.params.outcome), ['OK']);
       const what = `${res.what} on a file sealed ${sealText(row.effective)}`;
       judgeSealedOp(res, want, what, fd, before);
     },
@@ -196,7 +197,7 @@ const checkOrder = defineCase<{ kind: string; errno: string; what: string }>({
     }
     const r = syscall(SYSCALL.fcntl, target, F_ADD_SEALS, seal);
     ctx.observe('outcome', outcome(r));
-    expectErrno(r, p.errno, `F_ADD_SEALS(${sealText(seal)}) with ${p.what}`);
+    expectErrno(r, outcomeName(p.errno, []), `F_ADD_SEALS(${sealText(seal)}) with ${p.what}`);
   },
 });
 
@@ -237,7 +238,7 @@ const upperBits = defineCase({
     const fd = sealableMemfd(ctx, 0o600);
     const r = syscall(SYSCALL.fcntl, fd, F_ADD_SEALS, (1n << 32n) | BigInt(F_SEAL_GROW));
     ctx.observe('outcome', outcome(r));
-    const want = ctx.expected<string>('upper');
+    const want = ctx.expected<'ignored' | ErrnoName>('upper');
     if (want === 'ignored') {
       expectOk(r, 'F_ADD_SEALS(1<<32 | GROW) through the raw syscall');
       expectSeals(fd, F_SEAL_GROW, 'after F_ADD_SEALS(1<<32 | GROW)');
@@ -278,8 +279,8 @@ const allAtOnce = defineCase({
 /** A non-memfd file for F_ADD_SEALS/F_GET_SEALS. */
 interface OtherFileParams {
   /** How to open it; returns the fds to close and the one to test. */ kind: 'dev_null' | 'dev_null_rdonly' | 'pipe_write_end' | 'pipe_read_end' | 'socket' | 'shmem_tmpfile';
-  /** Expected F_ADD_SEALS errno. */ add: string;
-  /** Expected F_GET_SEALS outcome: an errno, or a seal mask as a number. */ get: string | number;
+  /** Expected F_ADD_SEALS errno. */ add: ErrnoName;
+  /** Expected F_GET_SEALS outcome: an errno, or a seal mask as a number. */ get: ErrnoName | number;
 }
 
 const otherFiles = defineCase<OtherFileParams>({
@@ -458,7 +459,7 @@ const writeSealWithMappings = defineCase<BusyParams>({
     if (kind === 'shared_rw_unmapped') map.close();
     const r = __addSeals(fd, F_SEAL_WRITE);
     observeOutcome(ctx, r);
-    const want = ctx.expected<string>('outcome', ctx.params.outcome);
+    const want = outcomeName(ctx.expected<string>('outcome', ctx.params.outcome), ['OK']);
     if (want === 'OK') {
       expectOk(r, `F_ADD_SEALS(WRITE) with a ${kind} mapping`);
       expectSeals(fd, F_SEAL_WRITE, 'after sealing');

@@ -72,6 +72,7 @@ import {
   O_RDWR, O_CLOEXEC, PROT_READ, PROT_WRITE, MAP_SHARED, MAP_ANONYMOUS, KVM_SET_USER_MEMORY_REGION2,
 } from '../../lib/uapi/index.js';
 import { existsSync, readFileSync } from 'node:fs';
+import type { ErrnoName } from '../../lib/uapi/index.js';
 import { close } from '../../lib/ffi/libc.js';
 import { __ioctlVal } from '../../lib/kvm/ioctl.js';
 import { open, dup } from '../../lib/sys/fd.js';
@@ -154,7 +155,7 @@ const unknownBits = defineCase<VmTypeParams>({
 /** Which file the guest_memfd field names, and the errno kvm_gmem_bind gives for it. */
 interface FdKindParams {
   /** Kind of fd. */ kind: 'kvm_fd' | 'vm_fd' | 'vcpu_fd' | 'memfd' | 'dev_null' | 'other_vm_gmem' | 'closed_fd' | 'minus_one' | 'huge_fd';
-  /** Expected errno (fixtures may override per instance as `errno`). */ errno: string;
+  /** Expected errno (fixtures may override per instance as `errno`). */ errno: ErrnoName;
 }
 
 const fdKinds: CaseDef<FdKindParams> = defineCase<FdKindParams>({
@@ -189,7 +190,7 @@ const fdKinds: CaseDef<FdKindParams> = defineCase<FdKindParams>({
     }
     const r = vm.__setUserMemoryRegion2(gmemSlot(fd, 0, BASE_GPA, PAGE));
     ctx.observe('outcome', outcome(r));
-    expectErrno(r, ctx.expected<string>('errno', ctx.params.errno), `guest_memfd = ${ctx.params.kind} (${fd})`);
+    expectErrno(r, ctx.expected<ErrnoName>('errno', ctx.params.errno), `guest_memfd = ${ctx.params.kind} (${fd})`);
   },
 });
 
@@ -321,7 +322,7 @@ const padNonzero = defineCase<PadParams>({
     const pad = { ...(ctx.params.pad1 !== undefined ? { pad1: ctx.params.pad1 } : {}), ...(ctx.params.pad2 ? { pad2: ctx.params.pad2 } : {}) };
     const r = vm.__setUserMemoryRegion2(gmemSlot(gmem, 0, BASE_GPA, PAGE, 0n, { pad }));
     ctx.observe('outcome', outcome(r));
-    const want = ctx.expected<string>('pad');
+    const want = ctx.expected<ErrnoName | 'accepted'>('pad');
     if (want === 'accepted') {
       expectOk(r, `${ctx.variant} = 1 (fixtures say this kernel accepts it)`);
       ctx.note(`finding: KVM_SET_USER_MEMORY_REGION2 accepts ${ctx.variant} != 0 (padding is not checked)`);
@@ -411,7 +412,7 @@ const overlapGmem = defineCase<OverlapParams>({
     const { offsetPages, sizePages } = ctx.params;
     const r = vm.__setUserMemoryRegion2(gmemSlot(gmem, 1, BASE_GPA * 2n, pages(sizePages), pages(offsetPages)));
     ctx.observe('outcome', outcome(r));
-    expectErrno(r, ctx.expected<string>('errno'), `file pages [${offsetPages}, ${offsetPages + sizePages}) over bound pages [4, 8)`);
+    expectErrno(r, ctx.expected<ErrnoName>('errno'), `file pages [${offsetPages}, ${offsetPages + sizePages}) over bound pages [4, 8)`);
   },
 });
 
@@ -476,7 +477,7 @@ const dupFd = defineCase({
     const copy = ctx.trackFd(dup(gmem.fd));
     expectOk(vm.__setUserMemoryRegion2(gmemSlot(copy, 0, BASE_GPA, pages(4))), 'bind through the dup');
     const r = vm.__setUserMemoryRegion2(gmemSlot(gmem, 1, BASE_GPA * 2n, pages(4)));
-    expectErrno(r, ctx.expected<string>('errno'), 'the same pages through the original fd');
+    expectErrno(r, ctx.expected<ErrnoName>('errno'), 'the same pages through the original fd');
   },
 });
 
@@ -549,7 +550,7 @@ const manySlots = defineCase({
     const { vm, gmem } = vmWithGmem(ctx, 32);
     for (let i = 0; i < 32; i++)
       expectOk(vm.__setUserMemoryRegion2(gmemSlot(gmem, i, BASE_GPA + pages(2 * i), PAGE, pages(i))), `slot ${i} on page ${i}`);
-    expectErrno(vm.__setUserMemoryRegion2(gmemSlot(gmem, 32, BASE_GPA * 2n, PAGE, pages(17))), ctx.expected<string>('errno', 'EINVAL'), 'slot 32 on already-bound page 17');
+    expectErrno(vm.__setUserMemoryRegion2(gmemSlot(gmem, 32, BASE_GPA * 2n, PAGE, pages(17))), ctx.expected<ErrnoName>('errno', 'EINVAL'), 'slot 32 on already-bound page 17');
     for (let i = 0; i < 32; i++) expectOk(__deleteSlot(vm, i), `delete slot ${i}`);
   },
 });
@@ -600,7 +601,7 @@ const asSecond = defineCase({
     expectOk(vm.__setUserMemoryRegion2(gmemSlot(gmem, (1 << 16) | 0, BASE_GPA, pages(4), pages(4))), 'slot 0 in address space 1 at the same GPA, other file pages');
     const r = vm.__setUserMemoryRegion2(gmemSlot(gmem, (1 << 16) | 1, BASE_GPA * 2n, pages(4), 0n));
     ctx.observe('cross_as_overlap', outcome(r));
-    expectErrno(r, ctx.expected<string>('errno', 'EINVAL'), 'address space 1 binding file pages already bound in address space 0');
+    expectErrno(r, ctx.expected<ErrnoName>('errno', 'EINVAL'), 'address space 1 binding file pages already bound in address space 0');
   },
 });
 

@@ -9,6 +9,7 @@ import {
   KVM_SEV_GUEST_STATUS, KVM_SEV_INIT, KVM_SEV_LAUNCH_UPDATE_VMSA, KVM_SEV_NR_MAX, KVM_SEV_SNP_LAUNCH_FINISH, KVM_SEV_SNP_LAUNCH_START,
   MFD_CLOEXEC, errnoName,
 } from '../../lib/uapi/index.js';
+import type { ErrnoName } from '../../lib/uapi/index.js';
 import { pack } from '../../lib/uapi/struct.js';
 import { __sevInit2 } from '../../lib/cases/coco.js';
 import { memfdCreate } from '../../lib/sys/memfd.js';
@@ -71,7 +72,7 @@ const badFd = defineCase<{ kind: BadFd }>({
     }
     const r = __moveFrom(dst, fd);
     ctx.observe('outcome', outcome(r));
-    expectErrno(r, ctx.expected<string>('errno'), `source fd: ${ctx.params.kind}`);
+    expectErrno(r, ctx.expected<ErrnoName>('errno'), `source fd: ${ctx.params.kind}`);
   },
 });
 

@@ -36,6 +36,7 @@ import { __ioctlStruct, __ioctlVal } from '../../lib/kvm/ioctl.js';
 import { pack } from '../../lib/uapi/struct.js';
 import type { Vcpu } from '../../lib/kvm/vcpu.js';
 import { KVM_CAP_PRE_FAULT_MEMORY, KVM_PRE_FAULT_MEMORY, MAP_ANONYMOUS, MAP_NORESERVE, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../lib/uapi/index.js';
+import type { ErrnoName } from '../../lib/uapi/index.js';
 import { hex, NEEDS_GMEM } from '../../lib/cases/gmem.js';
 import { PAGE, prefaultBackingVariants, prefaultSetup, type PrefaultParams } from '../../lib/cases/attr.js';
 
@@ -207,7 +208,7 @@ const refusedWithoutCap = defineCase<PrefaultParams>({
     expectEq(vm.checkExtension(KVM_CAP_PRE_FAULT_MEMORY), 0, 'KVM_CAP_PRE_FAULT_MEMORY on the VM fd (must agree with /dev/kvm)');
     const r = vcpu.__preFaultMemory(base, 4n * PAGE);
     ctx.observe('outcome', outcome(r));
-    expectErrno(r, ctx.expected<string>('errno'), 'a valid 4-page pre-fault inside the slot without KVM_CAP_PRE_FAULT_MEMORY');
+    expectErrno(r, ctx.expected<ErrnoName>('errno'), 'a valid 4-page pre-fault inside the slot without KVM_CAP_PRE_FAULT_MEMORY');
     expectEq(r.gpa, base, 'gpa left in the struct');
     expectEq(r.size, 4n * PAGE, 'size left in the struct');
   },

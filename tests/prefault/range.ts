@@ -11,7 +11,7 @@ import { errnoValue } from '../../lib/uapi/index.js';
 const SZ_2M = 2n << 20n;
 /** Upstream's TEST_SIZE: 2 MiB plus one page, so the slot ends inside a 2 MiB region. */
 const TEST_SIZE = SZ_2M + PAGE;
-const REQUIRES = { caps: ['KVM_CAP_PRE_FAULT_MEMORY'] };
+const REQUIRES = { caps: ['KVM_CAP_PRE_FAULT_MEMORY'] } as const;
 const TAGS = { linuxGit: ['bc1a5cd00211', '6e01b7601dfe'], selftest: 'pre_fault_memory_test.c:__test_pre_fault_memory' } as const;
 
 const wholeSlot = defineCase<PrefaultParams>({

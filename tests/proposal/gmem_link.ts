@@ -1,5 +1,6 @@
 /** proposal.gmem_link: KVM_LINK_GUEST_MEMFD (RFC v1 nr 0xd5, RFC v2 nr 0xd6, seed 004) and the link + move migration flow — run only where the probes find them. */
 import { defineCase, type Variant } from '../../lib/harness/case.js';
+import { PAGE_SIZE } from '../../lib/arch.js';
 import type { CaseContext } from '../../lib/harness/context.js';
 import { expectEq, expectErrno, expectOk, expectTrue } from '../../lib/harness/expect.js';
 import * as libc from '../../lib/ffi/libc.js';
@@ -24,7 +25,7 @@ interface LinkParams {
   /** The proposal feature (v1: nr 0xd5, v2: nr 0xd6). */ feature: LinkFeature;
 }
 
-const PAGE = 4096n;
+const PAGE = BigInt(PAGE_SIZE);
 const VERSIONS: Variant<LinkParams>[] = [
   { name: 'v1', params: { feature: 'gmem_link_v1' } },
   { name: 'v2', params: { feature: 'gmem_link_v2' } },

@@ -1,5 +1,6 @@
 /** proposal.restrictedmem: memfd_restricted (v10), its RMFD_USERMNT mount RFC and memfd_restricted_bind — each run only where its probe finds it. */
 import { defineCase } from '../../lib/harness/case.js';
+import { PAGE_SIZE } from '../../lib/arch.js';
 import type { CaseContext } from '../../lib/harness/context.js';
 import { expectEq, expectErrno, expectOk } from '../../lib/harness/expect.js';
 import * as libc from '../../lib/ffi/libc.js';
@@ -11,7 +12,7 @@ import { memfdCreate } from '../../lib/sys/memfd.js';
 import { requireProposal } from '../../lib/features/proposals/case-support.js';
 import { __memfdRestricted, __memfdRestrictedBind, rmfdUsermnt, type PresentProof } from '../../lib/features/proposals/calls.js';
 
-const PAGE = 4096;
+const PAGE = PAGE_SIZE;
 const TAGS = { proposal: 'restrictedmem-v10' };
 
 /** A new restrictedmem fd (memfd_restricted(0)), closed after the case. */

@@ -1,5 +1,6 @@
 /** proposal.upm_v7: the UPM v7 ABIs (seed 001) — F_SEAL_AUTO_ALLOCATE, MFD_INACCESSIBLE, KVM_MEM_PRIVATE — each run only where its probe finds it. */
 import { defineCase } from '../../lib/harness/case.js';
+import { PAGE_SIZE } from '../../lib/arch.js';
 import type { CaseContext } from '../../lib/harness/context.js';
 import { CaseFailure, expectEq, expectErrno, expectOk, expectTrue, outcome } from '../../lib/harness/expect.js';
 import * as libc from '../../lib/ffi/libc.js';
@@ -14,7 +15,7 @@ import { __memfdCreate, memfdCreate } from '../../lib/sys/memfd.js';
 import { requireProposal } from '../../lib/features/proposals/case-support.js';
 import { __setUserMemoryRegionPrivate, mfdInaccessible, sealAutoAllocate } from '../../lib/features/proposals/calls.js';
 
-const PAGE = 4096;
+const PAGE = PAGE_SIZE;
 /** mfd_def_size of memfd_test.c. */
 const DEF_SIZE = 2 * PAGE;
 const PUNCH = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;

@@ -1,11 +1,12 @@
 // Probes for KVM_LINK_GUEST_MEMFD (RFC v1 at nr 0xd5, RFC v2 at nr 0xd6) and for the intra-host migration of memory
 // context through KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM that the same series proposed.
 import { KVM_CAP_GUEST_MEMFD, KVM_CAP_PRE_FAULT_MEMORY, KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM, KVM_X86_SW_PROTECTED_VM } from '../../uapi/index.js';
+import { PAGE_SIZE } from '../../arch.js';
 import { PROPOSAL_ABI } from '../../uapi/proposals.js';
 import { show, type Answer, type ProbeKernel } from './kernel.js';
 import { Evidence, type ProbeVerdict } from './verdict.js';
 
-const PAGE = 4096;
+const PAGE = PAGE_SIZE;
 const KVM_CAP_MEMORY_ATTRIBUTES2_RFC_V1 = PROPOSAL_ABI.KVM_CAP_MEMORY_ATTRIBUTES2_RFC_V1.value;
 
 /** What probeGmemLink asks the kernel. */

@@ -4,6 +4,7 @@
 // map them (private memory of a SW_PROTECTED VM), and how it tells private from shared: the shared side of
 // the data slot is filled with SHARED_FILL, so a guest that reads SHARED_FILL was not given the guest_memfd page.
 import { KVM_MEM_GUEST_MEMFD, KVM_MEMORY_ATTRIBUTE_PRIVATE, MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../uapi/index.js';
+import { PAGE_SIZE } from '../../arch.js';
 import type { CaseContext } from '../../harness/context.js';
 import { CaseFailure } from '../../harness/expect.js';
 import { GuestProgram } from '../../kvm/guest-program.js';
@@ -14,7 +15,7 @@ import type { Vm } from '../../kvm/vm.js';
 
 /** The byte the shared (hva) side of the data slot holds. */
 export const SHARED_FILL = 0x11;
-const PAGE = 4096n;
+const PAGE = BigInt(PAGE_SIZE);
 
 /** A program that stores value at DATA_GPA, then reports what it reads back, then halts. */
 export function writerProgram(value: number): GuestProgram {

@@ -1,6 +1,7 @@
 // The live ProbeKernel: every answer comes from a real syscall or ioctl on the running kernel. It remembers every fd it
 // creates so release() can close what a probe left open (the harness reports leaked fds as errors).
 import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { PAGE_SIZE } from '../../arch.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as libc from '../../ffi/libc.js';
@@ -16,7 +17,7 @@ import { __fstat } from '../../sys/fd.js';
 import { runProbe } from '../../harness/probe.js';
 import { fail, ok, type Answer, type ProbeKernel, type TouchOutcome } from './kernel.js';
 
-const PAGE = 4096;
+const PAGE = PAGE_SIZE;
 /** <linux/mount.h>: fsopen/fsmount flags and the fsconfig command that creates the superblock. */
 const FSOPEN_CLOEXEC = 0x1;
 const FSMOUNT_CLOEXEC = 0x1;

@@ -1,11 +1,12 @@
 // Probes for the restrictedmem series: memfd_restricted (syscall 451), RMFD_USERMNT (its mount flag) and
 // memfd_restricted_bind (syscall 452). Mainline gave 451 to cachestat (6.5) and 452 to fchmodat2 (6.6).
 import { MFD_CLOEXEC, MPOL_DEFAULT } from '../../uapi/index.js';
+import { PAGE_SIZE } from '../../arch.js';
 import { PROPOSAL_ABI } from '../../uapi/proposals.js';
 import { isErrno, show, type ProbeKernel } from './kernel.js';
 import { Evidence, type ProbeVerdict } from './verdict.js';
 
-const PAGE = 4096;
+const PAGE = PAGE_SIZE;
 const RMFD_USERMNT = PROPOSAL_ABI.RMFD_USERMNT.value;
 
 /** What probeMemfdRestricted asks the kernel. */

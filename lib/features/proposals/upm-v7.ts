@@ -4,11 +4,12 @@ import {
   MFD_CLOEXEC, MFD_ALLOW_SEALING, F_SEAL_EXEC, F_SEAL_SEAL, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_KEEP_SIZE,
   KVM_CAP_GUEST_MEMFD, KVM_CAP_USER_MEMORY2,
 } from '../../uapi/index.js';
+import { PAGE_SIZE } from '../../arch.js';
 import { PROPOSAL_ABI } from '../../uapi/proposals.js';
 import { isErrno, show, type ProbeKernel } from './kernel.js';
 import { Evidence, type ProbeVerdict } from './verdict.js';
 
-const PAGE = 4096;
+const PAGE = PAGE_SIZE;
 const MFD_INACCESSIBLE = PROPOSAL_ABI.MFD_INACCESSIBLE.value;
 const F_SEAL_AUTO_ALLOCATE = PROPOSAL_ABI.F_SEAL_AUTO_ALLOCATE.value;
 const KVM_MEM_PRIVATE = PROPOSAL_ABI.KVM_MEM_PRIVATE.value;
