@@ -44,7 +44,10 @@ function timed(argv: string[], env: NodeJS.ProcessEnv = process.env): Timed {
   const dir = mkdtempSync(join(tmpdir(), 'gmem-cpu-'));
   const out = join(dir, 'time');
   const r = spawnSync('/usr/bin/time', ['-f', '%U %S %e', '-o', out, ...argv], {
-    env, encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'pipe'],
+    env,
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   const [u, s, e] = readFileSync(out, 'utf8').trim().split('\n').pop()?.split(' ').map(Number) ?? [];
   rmSync(dir, { recursive: true, force: true });
@@ -68,7 +71,9 @@ function suite(selection: string[], jobs: number, hook = false) {
   rmSync(dir, { recursive: true, force: true });
   const spawns = procs.filter((p) => p.role === 'spawn');
   return {
-    ...t, instances: file.results.length, totals: file.end?.totals,
+    ...t,
+    instances: file.results.length,
+    totals: file.end?.totals,
     workers: procs.filter((p) => p.role === 'worker').length,
     children: { count: spawns.length, cpuMs: sum(spawns.map((p) => p.cpuMs ?? 0)) },
   };
@@ -109,16 +114,32 @@ function compareSelftest(bin: string, file: string, repeat: number) {
     const loop = `for i in $(seq ${SELFTEST_LOOPS}); do "$0" > /dev/null 2>&1 || exit $?; done`;
     const t = timed(['/bin/sh', '-c', loop, bin]);
     self.push({ ...t, cpuMs: t.cpuMs / SELFTEST_LOOPS });
-    ours.push(suite(ids.flatMap((id) => ['-t', id]), 1));
+    ours.push(
+      suite(
+        ids.flatMap((id) => ['-t', id]),
+        1,
+      ),
+    );
   }
-  const selfCpu = summary(self.map((x) => x.cpuMs), 1);
-  const oursCpu = summary(ours.map((x) => x.cpuMs), 0);
+  const selfCpu = summary(
+    self.map((x) => x.cpuMs),
+    1,
+  );
+  const oursCpu = summary(
+    ours.map((x) => x.cpuMs),
+    0,
+  );
   const completed = last.status === 0;
   return {
-    file, functions: functions.length, suiteIds: ids.length, suiteInstances: ours[0]?.instances ?? 0,
-    selftestStatus: last.status, completed,
+    file,
+    functions: functions.length,
+    suiteIds: ids.length,
+    suiteInstances: ours[0]?.instances ?? 0,
+    selftestStatus: last.status,
+    completed,
     selftestTail: completed ? '' : last.stdout.trim().split('\n').slice(-2).join(' | '),
-    selftestCpuMs: selfCpu, suiteCpuMs: oursCpu,
+    selftestCpuMs: selfCpu,
+    suiteCpuMs: oursCpu,
     // CPU per selftest function: the same function set on both sides, so the ratio is that of the totals
     ratio: completed && selfCpu.median > 0 ? Math.round(oursCpu.median / selfCpu.median) : null,
   };
@@ -131,7 +152,12 @@ export function benchCpu(repeat: number, selftests?: string) {
   const exclude = EINTR.flatMap((s) => ['-x', s]);
   for (let r = 0; r < repeat; r++) {
     nonEintr.push(suite(exclude, 2));
-    eintr.push(suite(EINTR.flatMap((s) => ['-t', s]), 2));
+    eintr.push(
+      suite(
+        EINTR.flatMap((s) => ['-t', s]),
+        2,
+      ),
+    );
   }
   const hooked = suite(exclude, 2, true);
   const maxSlots = suite(['-t', 'memslot.plain.max_slots'], 1);
@@ -139,14 +165,36 @@ export function benchCpu(repeat: number, selftests?: string) {
   const n = nonEintr[0]?.instances ?? 0;
   const res = {
     nonEintr: {
-      instances: n, jobs: 2, cpuMs: summary(nonEintr.map((x) => x.cpuMs), 0),
-      wallMs: summary(nonEintr.map((x) => x.wallMs), 0), totals: nonEintr[0]?.totals,
-      cpuPerInstanceMs: summary(nonEintr.map((x) => x.cpuMs / Math.max(1, x.instances)), 2),
-      workers: hooked.workers, children: hooked.children,
+      instances: n,
+      jobs: 2,
+      cpuMs: summary(
+        nonEintr.map((x) => x.cpuMs),
+        0,
+      ),
+      wallMs: summary(
+        nonEintr.map((x) => x.wallMs),
+        0,
+      ),
+      totals: nonEintr[0]?.totals,
+      cpuPerInstanceMs: summary(
+        nonEintr.map((x) => x.cpuMs / Math.max(1, x.instances)),
+        2,
+      ),
+      workers: hooked.workers,
+      children: hooked.children,
     },
     eintr: {
-      instances: eintr[0]?.instances ?? 0, jobs: 2, wallMs: summary(eintr.map((x) => x.wallMs), 0),
-      cpuMs: summary(eintr.map((x) => x.cpuMs), 0), totals: eintr[0]?.totals,
+      instances: eintr[0]?.instances ?? 0,
+      jobs: 2,
+      wallMs: summary(
+        eintr.map((x) => x.wallMs),
+        0,
+      ),
+      cpuMs: summary(
+        eintr.map((x) => x.cpuMs),
+        0,
+      ),
+      totals: eintr[0]?.totals,
     },
     /** memslot.plain.max_slots alone (-j 1): the kernel creating and deleting every memslot it allows. */
     maxSlotsCpuMs: Math.round(maxSlots.cpuMs),
@@ -155,7 +203,10 @@ export function benchCpu(repeat: number, selftests?: string) {
     selftests: [] as ReturnType<typeof compareSelftest>[],
   };
   if (selftests) {
-    const binaries = [['kvm/guest_memfd_test', 'guest_memfd_test.c'], ['memfd/memfd_test', 'memfd_test.c']] as const;
+    const binaries = [
+      ['kvm/guest_memfd_test', 'guest_memfd_test.c'],
+      ['memfd/memfd_test', 'memfd_test.c'],
+    ] as const;
     for (const [bin, file] of binaries) {
       const path = join(selftests, bin);
       if (existsSync(path)) res.selftests.push(compareSelftest(path, file, repeat));
@@ -188,11 +239,15 @@ export function cpuRows(c: ReturnType<typeof benchCpu>): string[] {
   for (const t of c.selftests) {
     const ours = `${t.suiteInstances} suite instances (-j 1) ${s(t.suiteCpuMs.median)} CPU`;
     if (t.completed) {
-      rows.push(`| ${t.file}: suite ÷ selftest, CPU per selftest function | ${t.ratio}× ` +
-        `(${t.functions} functions; ${ours}, selftest ${t.selftestCpuMs.median} ms per run) |`);
+      rows.push(
+        `| ${t.file}: suite ÷ selftest, CPU per selftest function | ${t.ratio}× ` +
+          `(${t.functions} functions; ${ours}, selftest ${t.selftestCpuMs.median} ms per run) |`,
+      );
     } else {
-      rows.push(`| ${t.file}: suite ÷ selftest | not comparable here: the selftest did not run to completion ` +
-        `(status ${t.selftestStatus}: ${t.selftestTail}); ${ours} |`);
+      rows.push(
+        `| ${t.file}: suite ÷ selftest | not comparable here: the selftest did not run to completion ` +
+          `(status ${t.selftestStatus}: ${t.selftestTail}); ${ours} |`,
+      );
     }
   }
   return rows;
@@ -200,7 +255,9 @@ export function cpuRows(c: ReturnType<typeof benchCpu>): string[] {
 
 async function main(): Promise<void> {
   const options = {
-    repeat: { type: 'string', default: '3' }, selftests: { type: 'string' }, json: { type: 'string' },
+    repeat: { type: 'string', default: '3' },
+    selftests: { type: 'string' },
+    json: { type: 'string' },
   } as const;
   const { values } = parseArgs({ options });
   const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');

@@ -29,7 +29,10 @@ export interface RunVerdicts {
 export interface Difference {
   /** Instance id. */ id: string;
   /** Verdict in each run ('absent' when the run has no result for it). */ verdicts: string[];
-  /** Messages of the runs whose verdict differs from the most common one, by run number (1-based). */ messages: Record<number, string>;
+  /** Messages of the runs whose verdict differs from the most common one, by run number (1-based). */ messages: Record<
+    number,
+    string
+  >;
 }
 
 /** Compares verdicts across runs; returns every id whose verdict is not the same in all of them. */
@@ -55,9 +58,12 @@ export function compareRuns(runs: RunVerdicts[]): Difference[] {
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
-      runs: { type: 'string', default: process.env.DETERMINISM_RUNS ?? '5' }, jobs: { type: 'string', short: 'j', default: '2' },
-      test: { type: 'string', short: 't', multiple: true }, exclude: { type: 'string', short: 'x', multiple: true },
-      keep: { type: 'string' }, timeout: { type: 'string' },
+      runs: { type: 'string', default: process.env.DETERMINISM_RUNS ?? '5' },
+      jobs: { type: 'string', short: 'j', default: '2' },
+      test: { type: 'string', short: 't', multiple: true },
+      exclude: { type: 'string', short: 'x', multiple: true },
+      keep: { type: 'string' },
+      timeout: { type: 'string' },
     },
   });
   const n = Number(values.runs);
@@ -71,7 +77,11 @@ async function main(): Promise<number> {
   for (let k = 1; k <= n; k++) {
     const file = join(dir, `run-${k}.jsonl`);
     const t0 = performance.now();
-    const r = spawnSync(process.execPath, [CLI, ...sel, '-j', String(values.jobs), '-o', file, '--ktap', join(dir, `run-${k}.ktap`)], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      [CLI, ...sel, '-j', String(values.jobs), '-o', file, '--ktap', join(dir, `run-${k}.ktap`)],
+      { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' },
+    );
     const wallMs = performance.now() - t0;
     const results = readResults(file);
     const byId = new Map(results.results.map((x) => [x.id, x]));
@@ -79,7 +89,9 @@ async function main(): Promise<number> {
     // 0 pass, 1 a case failed, 4 all skipped: anything else is the CLI itself going wrong
     if (r.status !== 0 && r.status !== 1 && r.status !== 4) process.stderr.write(r.stderr);
     const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-    process.stdout.write(`run ${k}/${n}: exit ${r.status}, ${byId.size} results, ${(wallMs / 1000).toFixed(1)} s${results.end ? '' : ', NO end record'} (load ${load})\n`);
+    process.stdout.write(
+      `run ${k}/${n}: exit ${r.status}, ${byId.size} results, ${(wallMs / 1000).toFixed(1)} s${results.end ? '' : ', NO end record'} (load ${load})\n`,
+    );
   }
   const diffs = compareRuns(runs);
   const ids = new Set(runs.flatMap((r) => [...r.byId.keys()]));
@@ -87,7 +99,9 @@ async function main(): Promise<number> {
     process.stdout.write(`verdicts identical across ${n} runs for all ${ids.size} instances (results in ${dir})\n`);
     return runs.every((r) => r.complete) ? 0 : 1;
   }
-  process.stdout.write(`${diffs.length} of ${ids.size} instances changed verdict across ${n} runs (results in ${dir}):\n`);
+  process.stdout.write(
+    `${diffs.length} of ${ids.size} instances changed verdict across ${n} runs (results in ${dir}):\n`,
+  );
   for (const d of diffs) {
     process.stdout.write(`  ${d.id}: ${d.verdicts.join(', ')}\n`);
     for (const [k, msg] of Object.entries(d.messages)) process.stdout.write(`    run ${k}: ${msg}\n`);

@@ -46,7 +46,11 @@ const sizeArg = pack('kvm_create_guest_memfd', { size: 4096n, flags: 0n });
 const checkPaths: Record<string, () => void> = {
   'kvm.__checkExtension': () => must(kvm.__checkExtension(KVM_CAP_GUEST_MEMFD).ret === answer, 'check'),
   'libc.ioctlVal': () => must(libc.ioctlVal(kvm.fd, KVM_CHECK_EXTENSION, KVM_CAP_GUEST_MEMFD).ret === answer, 'check'),
-  'libc.syscall': () => must(libc.syscall(SYSCALL.ioctl as number, kvm.fd, KVM_CHECK_EXTENSION, KVM_CAP_GUEST_MEMFD).ret === BigInt(answer), 'check'),
+  'libc.syscall': () =>
+    must(
+      libc.syscall(SYSCALL.ioctl as number, kvm.fd, KVM_CHECK_EXTENSION, KVM_CAP_GUEST_MEMFD).ret === BigInt(answer),
+      'check',
+    ),
   'koffi bare': () => must(bare(kvm.fd, KVM_CHECK_EXTENSION, KVM_CAP_GUEST_MEMFD) === answer, 'check'),
 };
 const gmemPaths: Record<string, () => void> = {

@@ -14,8 +14,10 @@ import { createRequire, syncBuiltinESMExports } from 'node:module';
 export interface ProcessRecord {
   /** runner (lib/cli/main.js), worker, probe, or the script's basename. */ role: string;
   /** Process id. */ pid: number;
-  /** Wall-clock start and end, ms since the epoch. */ startMs: number; endMs: number;
-  /** Peak and final RSS in kB. */ hwmKb: number; rssKb: number;
+  /** Wall-clock start and end, ms since the epoch. */ startMs: number;
+  endMs: number;
+  /** Peak and final RSS in kB. */ hwmKb: number;
+  rssKb: number;
   /** Exit code. */ code: number;
   /** CPU, user + sys, ms: of the process; for spawns, of the child (10 ms steps; killed children too). */
   cpuMs?: number;
@@ -37,7 +39,13 @@ if (log) {
   const role = ROLES[basename(script)] ?? basename(script);
   process.on('exit', (code) => {
     const rec: ProcessRecord = {
-      role, pid: process.pid, startMs: performance.timeOrigin, endMs: Date.now(), hwmKb: statusKb('VmHWM'), rssKb: statusKb('VmRSS'), code,
+      role,
+      pid: process.pid,
+      startMs: performance.timeOrigin,
+      endMs: Date.now(),
+      hwmKb: statusKb('VmHWM'),
+      rssKb: statusKb('VmRSS'),
+      code,
       cpuMs: (() => {
         const u = process.resourceUsage();
         return Math.round((u.userCPUTime + u.systemCPUTime) / 100) / 10;
@@ -72,8 +80,22 @@ if (log && ROLES[basename(script)] === 'worker') {
     const r = (original as (...a: unknown[]) => ReturnType<typeof original>).apply(this, args);
     const cpuMs = ((childTicks() - ticks0) * 1000) / CLOCK_TICKS;
     const argv = (Array.isArray(args[1]) ? args[1] : []) as string[];
-    const what = basename(argv[0] ?? '') === 'probe-main.js' ? `${(argv[1] ?? '').split('/').slice(-2).join('/')}:${argv[2] ?? ''}` : basename(String(args[0]));
-    const rec: ProcessRecord = { role: 'spawn', pid: r.pid ?? -1, startMs, endMs: Date.now(), hwmKb: -1, rssKb: -1, code: r.status ?? -1, probe: what, signal: r.signal, cpuMs };
+    const what =
+      basename(argv[0] ?? '') === 'probe-main.js'
+        ? `${(argv[1] ?? '').split('/').slice(-2).join('/')}:${argv[2] ?? ''}`
+        : basename(String(args[0]));
+    const rec: ProcessRecord = {
+      role: 'spawn',
+      pid: r.pid ?? -1,
+      startMs,
+      endMs: Date.now(),
+      hwmKb: -1,
+      rssKb: -1,
+      code: r.status ?? -1,
+      probe: what,
+      signal: r.signal,
+      cpuMs,
+    };
     try {
       appendFileSync(log, `${JSON.stringify(rec)}\n`);
     } catch {

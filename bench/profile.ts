@@ -30,20 +30,33 @@ export interface RunProfile {
   /** Wall time of the whole run, ms. */ wallMs: number;
   /** Wall time spent in serial segments (each serial case alone), ms. */ serialWallMs: number;
   /** Worker processes started (pool, replacements and fresh), instances marked fresh, time to "ready". */
-  workerStarts: { total: number; freshInstances: number; readyMsTotal: number; readyMsMedian: number; stopMsTotal: number };
+  workerStarts: {
+    total: number;
+    freshInstances: number;
+    readyMsTotal: number;
+    readyMsMedian: number;
+    stopMsTotal: number;
+  };
   /** Sum over cases of the worker-side durationMs, and of runner-side run() wall (IPC included). */
   caseMs: { worker: number; runner: number };
   /** Children the workers spawned synchronously (probes as module.js, commands by name): count, summed wall time, by module. */
   probes: { count: number; totalMs: number; medianMs: number; byModule: Record<string, { count: number; ms: number }> };
   /** Per family: instances, summed durationMs, slowest instance. */
   families: { family: string; n: number; ms: number; slowest: string; slowestMs: number }[];
-  /** Peak RSS (VmHWM, kB) of the runner, of any worker, of any probe. */ peakRssKb: { runner: number; worker: number; probe: number };
+  /** Peak RSS (VmHWM, kB) of the runner, of any worker, of any probe. */ peakRssKb: {
+    runner: number;
+    worker: number;
+    probe: number;
+  };
   /** CPU time (user + sys, ms) by role: the runner (this process), the workers, their children (probes, commands), and how many of each. */
   cpuMs: Record<string, { count: number; ms: number }>;
 }
 
 /** Runs instances with the suite's runner under instrumentation; returns the profile. */
-export async function profileRun(chosen: CaseInstance[], opts: { jobs: number; casesDir: string; fixturesDir: string; timeoutMs?: number }): Promise<RunProfile> {
+export async function profileRun(
+  chosen: CaseInstance[],
+  opts: { jobs: number; casesDir: string; fixturesDir: string; timeoutMs?: number },
+): Promise<RunProfile> {
   const dir = mkdtempSync(join(tmpdir(), 'gmem-profile-'));
   const proclog = join(dir, 'processes.jsonl');
   const hook = fileURLToPath(new URL('./process-hook.js', import.meta.url));
@@ -55,7 +68,9 @@ export async function profileRun(chosen: CaseInstance[], opts: { jobs: number; c
   const stops: number[] = [];
   let runnerCaseMs = 0;
   const proto = WorkerHandle.prototype as unknown as {
-    whenReady: () => Promise<void>; stop: () => Promise<void>; run: (...args: unknown[]) => Promise<CaseResult>;
+    whenReady: () => Promise<void>;
+    stop: () => Promise<void>;
+    run: (...args: unknown[]) => Promise<CaseResult>;
   };
   const orig = { whenReady: proto.whenReady, stop: proto.stop, run: proto.run };
   proto.whenReady = function (this: object) {
@@ -82,7 +97,9 @@ export async function profileRun(chosen: CaseInstance[], opts: { jobs: number; c
   let lastArrival = t0;
   try {
     await runInstances(chosen, {
-      jobs: opts.jobs, timeoutMs: opts.timeoutMs ?? 30_000, fixtures: Expectations.load(opts.fixturesDir),
+      jobs: opts.jobs,
+      timeoutMs: opts.timeoutMs ?? 30_000,
+      fixtures: Expectations.load(opts.fixturesDir),
       onResult: (r) => {
         const now = performance.now();
         // a serial case runs alone: from the previous result to its own is its segment (its fresh worker's start included)
@@ -99,11 +116,16 @@ export async function profileRun(chosen: CaseInstance[], opts: { jobs: number; c
   }
   const wallMs = performance.now() - t0;
   const own = process.resourceUsage();
-  const ownCpuMs = (own.userCPUTime + own.systemCPUTime) / 1000 - (cpuAtStart.userCPUTime + cpuAtStart.systemCPUTime) / 1000;
+  const ownCpuMs =
+    (own.userCPUTime + own.systemCPUTime) / 1000 - (cpuAtStart.userCPUTime + cpuAtStart.systemCPUTime) / 1000;
 
   let procs: ProcessRecord[] = [];
   try {
-    procs = readFileSync(proclog, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as ProcessRecord);
+    procs = readFileSync(proclog, 'utf8')
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as ProcessRecord);
   } catch {
     procs = [];
   }
@@ -136,12 +158,31 @@ export async function profileRun(chosen: CaseInstance[], opts: { jobs: number; c
   }
   const peak = (role: string) => Math.max(0, ...procs.filter((p) => p.role === role).map((p) => p.hwmKb));
   return {
-    jobs: opts.jobs, instances: chosen.length, wallMs, serialWallMs,
-    workerStarts: { total: ready.length, freshInstances: fresh, readyMsTotal: sum(ready), readyMsMedian: median(ready), stopMsTotal: sum(stops) },
+    jobs: opts.jobs,
+    instances: chosen.length,
+    wallMs,
+    serialWallMs,
+    workerStarts: {
+      total: ready.length,
+      freshInstances: fresh,
+      readyMsTotal: sum(ready),
+      readyMsMedian: median(ready),
+      stopMsTotal: sum(stops),
+    },
     caseMs: { worker: sum(results.map((r) => r.durationMs)), runner: runnerCaseMs },
-    probes: { count: probes.length, totalMs: sum(probes.map((p) => p.endMs - p.startMs)), medianMs: median(probes.map((p) => p.endMs - p.startMs)), byModule },
+    probes: {
+      count: probes.length,
+      totalMs: sum(probes.map((p) => p.endMs - p.startMs)),
+      medianMs: median(probes.map((p) => p.endMs - p.startMs)),
+      byModule,
+    },
     families: [...fam].map(([family, f]) => ({ family, ...f })).sort((a, b) => b.ms - a.ms),
-    cpuMs, peakRssKb: { runner: Number(/^VmHWM:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0), worker: peak('worker'), probe: peak('probe') },
+    cpuMs,
+    peakRssKb: {
+      runner: Number(/^VmHWM:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0),
+      worker: peak('worker'),
+      probe: peak('probe'),
+    },
   };
 }
 
@@ -153,11 +194,23 @@ export function describeProfile(p: RunProfile): string {
     `worker starts: ${p.workerStarts.total} (${p.workerStarts.freshInstances} instances want a fresh worker), ${s(p.workerStarts.readyMsTotal)} to ready in all (median ${p.workerStarts.readyMsMedian.toFixed(0)} ms), stops ${s(p.workerStarts.stopMsTotal)}`,
     `case time: ${s(p.caseMs.worker)} measured in the workers, ${s(p.caseMs.runner)} seen by the runner (IPC and result handling: ${s(p.caseMs.runner - p.caseMs.worker)})`,
     `spawnSync children of the workers (probes, commands): ${p.probes.count}, ${s(p.probes.totalMs)} in all (median ${p.probes.medianMs.toFixed(0)} ms each)`,
-    ...Object.entries(p.probes.byModule).sort((a, b) => b[1].ms - a[1].ms).slice(0, 8).map(([m, v]) => `  ${m.padEnd(22)} ${String(v.count).padStart(4)} spawns ${s(v.ms).padStart(9)}`),
-    `CPU (user + sys): ${Object.entries(p.cpuMs).map(([role, v]) => `${role} ${s(v.ms)} (${v.count})`).join(', ')}; per instance ${(sum(Object.values(p.cpuMs).map((v) => v.ms)) / Math.max(1, p.instances)).toFixed(2)} ms`,
+    ...Object.entries(p.probes.byModule)
+      .sort((a, b) => b[1].ms - a[1].ms)
+      .slice(0, 8)
+      .map(([m, v]) => `  ${m.padEnd(22)} ${String(v.count).padStart(4)} spawns ${s(v.ms).padStart(9)}`),
+    `CPU (user + sys): ${Object.entries(p.cpuMs)
+      .map(([role, v]) => `${role} ${s(v.ms)} (${v.count})`)
+      .join(
+        ', ',
+      )}; per instance ${(sum(Object.values(p.cpuMs).map((v) => v.ms)) / Math.max(1, p.instances)).toFixed(2)} ms`,
     `peak RSS: runner ${(p.peakRssKb.runner / 1024).toFixed(0)} MiB, worker ${(p.peakRssKb.worker / 1024).toFixed(0)} MiB, probe ${(p.peakRssKb.probe / 1024).toFixed(0)} MiB`,
     'families by summed durationMs:',
-    ...p.families.slice(0, 15).map((f) => `  ${f.family.padEnd(26)} ${String(f.n).padStart(4)} ${s(f.ms).padStart(9)}   slowest ${f.slowest} ${f.slowestMs.toFixed(0)} ms`),
+    ...p.families
+      .slice(0, 15)
+      .map(
+        (f) =>
+          `  ${f.family.padEnd(26)} ${String(f.n).padStart(4)} ${s(f.ms).padStart(9)}   slowest ${f.slowest} ${f.slowestMs.toFixed(0)} ms`,
+      ),
   ];
   return lines.join('\n');
 }
@@ -165,8 +218,11 @@ export function describeProfile(p: RunProfile): string {
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      jobs: { type: 'string', short: 'j', default: '1' }, test: { type: 'string', short: 't', multiple: true },
-      exclude: { type: 'string', short: 'x', multiple: true }, cases: { type: 'string' }, json: { type: 'string' },
+      jobs: { type: 'string', short: 'j', default: '1' },
+      test: { type: 'string', short: 't', multiple: true },
+      exclude: { type: 'string', short: 'x', multiple: true },
+      cases: { type: 'string' },
+      json: { type: 'string' },
     },
   });
   const casesDir = resolve(values.cases ?? DEFAULT_CASES_DIR);

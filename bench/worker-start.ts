@@ -46,14 +46,29 @@ export async function measureWorkerStart(id: string, n: number, casesDir: string
     stop.push(t3 - t2);
     total.push(t3 - t0);
   }
-  return { id, readyMs: summary(ready), firstResultMs: summary(first), caseMs: summary(body, 3), stopMs: summary(stop), totalMs: summary(total) };
+  return {
+    id,
+    readyMs: summary(ready),
+    firstResultMs: summary(first),
+    caseMs: summary(body, 3),
+    stopMs: summary(stop),
+    totalMs: summary(total),
+  };
 }
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { id: { type: 'string', default: 'memfd.create.mode_ignores_umask' }, n: { type: 'string', short: 'n', default: '9' }, cases: { type: 'string' } },
+    options: {
+      id: { type: 'string', default: 'memfd.create.mode_ignores_umask' },
+      n: { type: 'string', short: 'n', default: '9' },
+      cases: { type: 'string' },
+    },
   });
-  const figures = await measureWorkerStart(values.id as string, Number(values.n), resolve(values.cases ?? DEFAULT_CASES_DIR));
+  const figures = await measureWorkerStart(
+    values.id as string,
+    Number(values.n),
+    resolve(values.cases ?? DEFAULT_CASES_DIR),
+  );
   process.stdout.write(`${JSON.stringify(figures)}\n`);
 }
 

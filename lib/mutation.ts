@@ -23,4 +23,3 @@ export function mutatedValue<T>(v: T): T {
   if (typeof v === 'string') return `${v}\u0000mutated` as T;
   return { mutated: v } as T;
 }
-

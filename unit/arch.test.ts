@@ -9,7 +9,6 @@ import { PAGE_SIZE, kernelArch } from '../lib/arch.js';
 import { PAGE } from '../lib/cases/gmem.js';
 import { PROJECT_ROOT } from '../lib/paths.js';
 
-
 /** The TypeScript sources under lib/, bench/ and tests/ with their comment lines dropped. */
 function sources(): [string, string][] {
   return ['lib', 'bench', 'tests'].flatMap((dir) =>
@@ -18,7 +17,13 @@ function sources(): [string, string][] {
       .map((e): [string, string] => {
         const file = relative(PROJECT_ROOT, join(e.parentPath, e.name));
         const text = readFileSync(join(PROJECT_ROOT, file), 'utf8');
-        return [file, text.split('\n').filter((l) => !/^\s*(\/\/|\*|\/\*)/.test(l)).join('\n')];
+        return [
+          file,
+          text
+            .split('\n')
+            .filter((l) => !/^\s*(\/\/|\*|\/\*)/.test(l))
+            .join('\n'),
+        ];
       }),
   );
 }
@@ -31,11 +36,17 @@ test('kernelArch gives uname -m names', () => {
 
 test('no module other than lib/arch.ts maps arch names', () => {
   const own = sources().filter(([f, t]) => f !== 'lib/arch.ts' && /(process\.arch|\.arch) === '(x64|arm64)'/.test(t));
-  assert.deepEqual(own.map(([f]) => f), []);
+  assert.deepEqual(
+    own.map(([f]) => f),
+    [],
+  );
 });
 
 test('one page size: PAGE is PAGE_SIZE, and no module defines its own 4096', () => {
   assert.equal(PAGE, BigInt(PAGE_SIZE));
   const own = sources().filter(([f, t]) => f !== 'lib/arch.ts' && /const PAGE\w* = 4096/.test(t));
-  assert.deepEqual(own.map(([f]) => f), []);
+  assert.deepEqual(
+    own.map(([f]) => f),
+    [],
+  );
 });

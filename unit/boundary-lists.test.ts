@@ -64,7 +64,12 @@ function checkBlocks(path: string): CheckBlock[] {
       block.items.push(item);
     } else if (block && item && body.trim() !== '' && /^\s*/.exec(body)![0].length > itemIndent) {
       item.text += ` ${body.trim()}`;
-    } else if (block && block.items.length === 0 && body.trim() !== '' && (/^\s+\S/.test(body) || !block.title.endsWith(')'))) {
+    } else if (
+      block &&
+      block.items.length === 0 &&
+      body.trim() !== '' &&
+      (/^\s+\S/.test(body) || !block.title.endsWith(')'))
+    ) {
       block.title += ` ${body.trim()}`;
     } else {
       item = undefined;
@@ -110,8 +115,14 @@ test('every check lists the cases on both sides ("n/a (<reason>)" where a side c
   for (const b of blocks)
     for (const it of b.items) {
       const m = /^(.+?)\s+\|\s*refused:\s*(.+?)\s+\|\s*accepted:\s*(.+)$/.exec(it.text);
-      if (!m) { problems.push(`${it.where}: item ${it.number} does not end "| refused: … | accepted: …"`); continue; }
-      for (const [name, side] of [['refused', m[2]], ['accepted', m[3]]] as const) {
+      if (!m) {
+        problems.push(`${it.where}: item ${it.number} does not end "| refused: … | accepted: …"`);
+        continue;
+      }
+      for (const [name, side] of [
+        ['refused', m[2]],
+        ['accepted', m[3]],
+      ] as const) {
         const r = sideIds(side as string);
         if (typeof r === 'string') problems.push(`${it.where}: ${name}: ${r}`);
       }
@@ -124,7 +135,10 @@ test('every check lists the cases on both sides ("n/a (<reason>)" where a side c
 test('every case id a list names is a case or an instance in the registry', async () => {
   const instances = await loadInstances();
   const ids = new Set<string>();
-  for (const i of instances) { ids.add(i.id); ids.add(i.def.id); }
+  for (const i of instances) {
+    ids.add(i.id);
+    ids.add(i.def.id);
+  }
   const missing: string[] = [];
   for (const b of blocks)
     for (const it of b.items) {

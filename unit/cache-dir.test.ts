@@ -46,12 +46,20 @@ describe('the cache directory rule', () => {
   });
 
   const setpriv = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
-  const asNobody = process.getuid?.() !== 0 ? 'needs root to run the rule as another user' : !setpriv ? 'needs setpriv (util-linux)' : false;
+  const asNobody =
+    process.getuid?.() !== 0
+      ? 'needs root to run the rule as another user'
+      : !setpriv
+        ? 'needs setpriv (util-linux)'
+        : false;
   it('where the system directory is not writable, both fall back to <project>/.cache', { skip: asNobody }, () => {
     const prefix = [setpriv as string, '--reuid=65534', '--regid=65534', '--clear-groups'];
     const env = envWith();
     const script = `import(${JSON.stringify(join(PROJECT_ROOT, 'dist', 'lib', 'paths.js'))}).then((m) => console.log(m.resolveCacheDir()))`;
-    const r = spawnSync(prefix[0] as string, [...prefix.slice(1), process.execPath, '-e', script], { env, encoding: 'utf8' });
+    const r = spawnSync(prefix[0] as string, [...prefix.slice(1), process.execPath, '-e', script], {
+      env,
+      encoding: 'utf8',
+    });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout.trim(), join(PROJECT_ROOT, '.cache'));
     assert.equal(shellRule(env, prefix), join(PROJECT_ROOT, '.cache'));
@@ -59,12 +67,24 @@ describe('the cache directory rule', () => {
 
   it('no other script or module spells the rule out', () => {
     const shell = ['ci', 'lib', 'bench'].flatMap((d) => files(d, '.sh')).filter((f) => f !== 'lib/cache-dir.sh');
-    const own = shell.filter((f) => /GMEM_CACHE_DIR:-|\/var\/cache\/gmem-conformance/.test(readFileSync(join(PROJECT_ROOT, f), 'utf8')
-      .split('\n').filter((l) => !l.trimStart().startsWith('#')).join('\n')));
+    const own = shell.filter((f) =>
+      /GMEM_CACHE_DIR:-|\/var\/cache\/gmem-conformance/.test(
+        readFileSync(join(PROJECT_ROOT, f), 'utf8')
+          .split('\n')
+          .filter((l) => !l.trimStart().startsWith('#'))
+          .join('\n'),
+      ),
+    );
     assert.deepEqual(own, [], 'shell scripts with their own cache rule (source lib/cache-dir.sh instead)');
     const ts = ['lib', 'bench', 'tests'].flatMap((d) => files(d, '.ts')).filter((f) => f !== 'lib/paths.ts');
-    const tsOwn = ts.filter((f) => /GMEM_CACHE_DIR|'\/var\/cache\/gmem-conformance'/.test(readFileSync(join(PROJECT_ROOT, f), 'utf8')
-      .split('\n').filter((l) => !/^\s*(\/\/|\*|\/\*)/.test(l)).join('\n')));
+    const tsOwn = ts.filter((f) =>
+      /GMEM_CACHE_DIR|'\/var\/cache\/gmem-conformance'/.test(
+        readFileSync(join(PROJECT_ROOT, f), 'utf8')
+          .split('\n')
+          .filter((l) => !/^\s*(\/\/|\*|\/\*)/.test(l))
+          .join('\n'),
+      ),
+    );
     assert.deepEqual(tsOwn, [], 'modules with their own cache rule (use cacheDir() from lib/paths.ts)');
   });
 });

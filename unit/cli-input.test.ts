@@ -28,15 +28,30 @@ for (const [args, message] of BAD_ARGS) {
 }
 
 const BAD_FIXTURES: [string, RegExp][] = [
-  ['expectations:\n  gmem.create.size_zero:\n    - when: { kernel: ">=7.x" }\n      set: { errno: EINVAL }\n', /bad\.yaml:3:\d+: expectations\.gmem\.create\.size_zero\.0\.when\.kernel: expected a kernel version range/],
-  ['expectations:\n  gmem.create.size_zero:\n    - when: {}\n      set: { errno: EINVAL }\n      commit: xyz\n', /bad\.yaml:5:15: .*commit: expected a linux-git commit id/],
-  ['expectations:\n  Not-An-Id:\n    - when: {}\n      set: {}\n', /bad\.yaml:2:3: expectations\.Not-An-Id: .*expected a dotted case id/],
+  [
+    'expectations:\n  gmem.create.size_zero:\n    - when: { kernel: ">=7.x" }\n      set: { errno: EINVAL }\n',
+    /bad\.yaml:3:\d+: expectations\.gmem\.create\.size_zero\.0\.when\.kernel: expected a kernel version range/,
+  ],
+  [
+    'expectations:\n  gmem.create.size_zero:\n    - when: {}\n      set: { errno: EINVAL }\n      commit: xyz\n',
+    /bad\.yaml:5:15: .*commit: expected a linux-git commit id/,
+  ],
+  [
+    'expectations:\n  Not-An-Id:\n    - when: {}\n      set: {}\n',
+    /bad\.yaml:2:3: expectations\.Not-An-Id: .*expected a dotted case id/,
+  ],
   ['known_failures:\n  a.b:\n    - reason: ""\n', /bad\.yaml:3:\d+: known_failures\.a\.b\.0\.reason/],
-  ['expectations:\n  a.b:\n    - when: {}\n      set: {}\n      colour: red\n', /bad\.yaml:5:7: expectations\.a\.b\.0\.colour: Invalid key/],
+  [
+    'expectations:\n  a.b:\n    - when: {}\n      set: {}\n      colour: red\n',
+    /bad\.yaml:5:7: expectations\.a\.b\.0\.colour: Invalid key/,
+  ],
   ['expectations: [1, 2\n', /bad\.yaml:\d+:\d+: YAML syntax/],
   ['expectations:\n  a.b: 3\n', /bad\.yaml:2:8: expectations\.a\.b: Invalid type/],
   ['expectations:\n  a.b:\n    - when: { arch: sparc }\n      set: {}\n', /bad\.yaml:3:\d+: .*arch/],
-  ['expectations:\n  a.b:\n    - when: {}\n      set: {}\n  a.b:\n    - when: {}\n      set: {}\n', /bad\.yaml:5:3: YAML syntax: Map keys must be unique/],
+  [
+    'expectations:\n  a.b:\n    - when: {}\n      set: {}\n  a.b:\n    - when: {}\n      set: {}\n',
+    /bad\.yaml:5:3: YAML syntax: Map keys must be unique/,
+  ],
 ];
 
 BAD_FIXTURES.forEach(([text, message], i) => {

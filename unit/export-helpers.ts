@@ -18,15 +18,18 @@ export function tempDir(tag: string): string {
 export function knownFailureFixtures(dir: string): string {
   const fixtures = join(dir, 'fixtures');
   mkdirSync(join(fixtures, 'expectations'), { recursive: true });
-  writeFileSync(join(fixtures, 'expectations', 'demo.yaml'), [
-    'known_failures:',
-    '  harness.demo.fails:',
-    '    - reason: "demo: the kernel is known to get this wrong"',
-    '      fixed_by: 0123456789ab',
-    '  harness.demo.pass_before:',
-    '    - reason: "demo: expected to fail"',
-    '',
-  ].join('\n'));
+  writeFileSync(
+    join(fixtures, 'expectations', 'demo.yaml'),
+    [
+      'known_failures:',
+      '  harness.demo.fails:',
+      '    - reason: "demo: the kernel is known to get this wrong"',
+      '      fixed_by: 0123456789ab',
+      '  harness.demo.pass_before:',
+      '    - reason: "demo: expected to fail"',
+      '',
+    ].join('\n'),
+  );
   return fixtures;
 }
 
@@ -36,12 +39,17 @@ export function everyVerdictRun(dir: string): { results: string; ktap: string; f
   const results = join(dir, 'every-verdict.jsonl');
   const r = cli(['--cases', HARNESS_CASES, '--fixtures', fixtures, '-o', results]);
   assert.equal(r.status, 1, r.stderr);
-  for (const v of ['XFAIL', 'XPASS', 'TIMEOUT', 'ERROR', 'SKIP']) assert.match(r.stdout, new RegExp(`# ${v}`), `the run has a ${v}`);
+  for (const v of ['XFAIL', 'XPASS', 'TIMEOUT', 'ERROR', 'SKIP'])
+    assert.match(r.stdout, new RegExp(`# ${v}`), `the run has a ${v}`);
   return { results, ktap: r.stdout, fixtures };
 }
 
 /** A run of some families on the live kernel. */
-export function liveRun(dir: string, selectors: string[], name = 'live'): { results: string; ktap: string; status: number | null } {
+export function liveRun(
+  dir: string,
+  selectors: string[],
+  name = 'live',
+): { results: string; ktap: string; status: number | null } {
   const results = join(dir, `${name}.jsonl`);
   const r = cli([...selectors.flatMap((s) => ['-t', s]), '-o', results]);
   assert.ok(r.status === 0 || r.status === 1 || r.status === 4, r.stderr);
@@ -57,14 +65,30 @@ export function summaryCounts(ktap: string): { passed: number; failed: number; s
 
 /** A PYTHONPATH with pure-Python Debian packages unpacked by ci/debian-python.sh, or why they cannot be had. */
 export function debianPython(...packages: string[]): { path?: string; why?: string } {
-  const r = spawnSync('bash', [join(ROOT, 'ci', 'debian-python.sh'), 'sid', ...packages], { encoding: 'utf8', timeout: 300_000 });
-  if (r.status !== 0) return { why: `${packages.join(', ')} from Debian unavailable: ${(r.stderr || String(r.error ?? '')).trim().split('\n').pop()}` };
+  const r = spawnSync('bash', [join(ROOT, 'ci', 'debian-python.sh'), 'sid', ...packages], {
+    encoding: 'utf8',
+    timeout: 300_000,
+  });
+  if (r.status !== 0)
+    return {
+      why: `${packages.join(', ')} from Debian unavailable: ${(r.stderr || String(r.error ?? '')).trim().split('\n').pop()}`,
+    };
   return { path: r.stdout.trim() };
 }
 
 /** Runs python3 with a PYTHONPATH, code on the command line, input on stdin. */
-export function python(pythonPath: string, code: string, args: string[], input = ''): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync('python3', ['-c', code, ...args], { encoding: 'utf8', input, env: { ...process.env, PYTHONPATH: pythonPath }, timeout: 120_000 });
+export function python(
+  pythonPath: string,
+  code: string,
+  args: string[],
+  input = '',
+): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync('python3', ['-c', code, ...args], {
+    encoding: 'utf8',
+    input,
+    env: { ...process.env, PYTHONPATH: pythonPath },
+    timeout: 120_000,
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -72,7 +96,8 @@ export function python(pythonPath: string, code: string, args: string[], input =
 export function kunitPy(): { path?: string; why?: string } {
   if (process.env.GMEM_KUNIT_PY) return { path: process.env.GMEM_KUNIT_PY };
   const r = spawnSync('bash', [join(ROOT, 'lib/debian/kunit-parser.sh')], { encoding: 'utf8', timeout: 300_000 });
-  if (r.status !== 0) return { why: `kunit.py unavailable: lib/debian/kunit-parser.sh failed: ${r.stderr.trim().split('\n').pop()}` };
+  if (r.status !== 0)
+    return { why: `kunit.py unavailable: lib/debian/kunit-parser.sh failed: ${r.stderr.trim().split('\n').pop()}` };
   return { path: r.stdout.trim() };
 }
 

@@ -22,7 +22,17 @@ interface Doc {
   version: { major: number; minor: number };
   checkouts?: Record<string, unknown>[];
   builds?: Record<string, unknown>[];
-  tests: ({ id: string; path: string; status: string; build_id: string; origin: string; misc?: Record<string, unknown>; log_excerpt?: string; duration?: number; comment?: string } & Record<string, unknown>)[];
+  tests: ({
+    id: string;
+    path: string;
+    status: string;
+    build_id: string;
+    origin: string;
+    misc?: Record<string, unknown>;
+    log_excerpt?: string;
+    duration?: number;
+    comment?: string;
+  } & Record<string, unknown>)[];
   issues?: Record<string, unknown>[];
   incidents?: { test_id: string; issue_id: string; present: boolean }[];
 }
@@ -48,7 +58,9 @@ before(() => {
   live = liveRun(dir, ['gmem.create', 'memfd.create']);
 });
 
-test('the shipped KCIDB schema is the project\'s reference copy, byte for byte', { skip: existsSync(SHARED_SCHEMA) ? false : `no ${SHARED_SCHEMA} beside the clone` }, () => {
+test("the shipped KCIDB schema is the project's reference copy, byte for byte", {
+  skip: existsSync(SHARED_SCHEMA) ? false : `no ${SHARED_SCHEMA} beside the clone`,
+}, () => {
   assert.equal(readFileSync(SHIPPED_SCHEMA, 'utf8'), readFileSync(SHARED_SCHEMA, 'utf8'));
   assert.match(readFileSync(join(ROOT, 'data', 'kcidb', 'ORIGIN.md'), 'utf8'), /kcidb-io/);
 });
@@ -57,13 +69,20 @@ test('the schema validator really refuses what KCIDB refuses', () => {
   assert.equal(validate({ version: { major: 5, minor: 3 } }), true);
   for (const bad of [
     { version: { major: 4, minor: 0 } },
-    { version: { major: 5, minor: 3 }, tests: [{ id: 'x:1', origin: 'x', build_id: 'x:b', path: 'gmem.create.size_zero@noflags' }] },
+    {
+      version: { major: 5, minor: 3 },
+      tests: [{ id: 'x:1', origin: 'x', build_id: 'x:b', path: 'gmem.create.size_zero@noflags' }],
+    },
     { version: { major: 5, minor: 3 }, tests: [{ id: 'no-origin-prefix', origin: 'x', build_id: 'x:b' }] },
     { version: { major: 5, minor: 3 }, tests: [{ id: 'x:1', origin: 'Bad-Origin', build_id: 'x:b' }] },
     { version: { major: 5, minor: 3 }, tests: [{ id: 'x:1', origin: 'x', build_id: 'x:b', status: 'XFAIL' }] },
     { version: { major: 5, minor: 3 }, tests: [{ id: 'x:1', origin: 'x', build_id: 'x:b', start_time: 'yesterday' }] },
-    { version: { major: 5, minor: 3 }, checkouts: [{ id: 'x:1', origin: 'x', git_repository_url: 'git://example.org/linux.git' }] },
-  ]) assert.equal(validate(bad), false, JSON.stringify(bad));
+    {
+      version: { major: 5, minor: 3 },
+      checkouts: [{ id: 'x:1', origin: 'x', git_repository_url: 'git://example.org/linux.git' }],
+    },
+  ])
+    assert.equal(validate(bad), false, JSON.stringify(bad));
 });
 
 test('a run with every verdict exports to a valid document with each verdict mapped to its KCIDB status', () => {
@@ -76,7 +95,7 @@ test('a run with every verdict exports to a valid document with each verdict map
   assert.equal(status('harness.demo.fails'), 'FAIL', 'xfail: the code is still faulty (a known issue)');
   assert.equal(status('harness.demo.pass_before'), 'PASS', 'xpass: the code is correct now');
   assert.equal(status('harness.demo.sigbus'), 'FAIL');
-  assert.equal(status('harness.demo.hang'), 'FAIL', 'a timeout counts as a failure, as in kselftest\'s totals');
+  assert.equal(status('harness.demo.hang'), 'FAIL', "a timeout counts as a failure, as in kselftest's totals");
   assert.equal(status('harness.demo.throws'), 'ERROR');
   assert.equal(status('harness.demo.leaks'), 'ERROR');
   assert.equal(status('harness.demo.needs_missing_file'), 'SKIP');
@@ -87,7 +106,10 @@ test('a run with every verdict exports to a valid document with each verdict map
   const sigbus = byPath.get('gmem_conformance.harness.demo.sigbus');
   assert.equal(sigbus?.misc?.verdict, 'fail');
   assert.equal(sigbus?.misc?.signal, 'SIGBUS');
-  assert.match(sigbus?.log_excerpt ?? '', /^# harness\.demo\.sigbus: crashed: killed by SIGBUS\nnot ok 2 harness\.demo\.sigbus/m);
+  assert.match(
+    sigbus?.log_excerpt ?? '',
+    /^# harness\.demo\.sigbus: crashed: killed by SIGBUS\nnot ok 2 harness\.demo\.sigbus/m,
+  );
   assert.match(byPath.get('gmem_conformance.harness.demo.hang')?.log_excerpt ?? '', /# TIMEOUT no result after/);
   assert.ok((byPath.get('gmem_conformance.harness.demo.hang')?.duration ?? 0) >= 1, 'durations in seconds');
   // known failures: one issue each, an incident saying whether it showed up
@@ -120,11 +142,17 @@ test('a live run exports checkout, build and one PASS/FAIL/SKIP test per case, e
   assert.equal(new Set(doc.tests.map((t) => t.path)).size, doc.tests.length, 'test paths are unique');
   const variant = file.results.find((r) => r.variant);
   assert.ok(variant, 'the run has variants');
-  assert.ok(doc.tests.some((t) => t.path === `gmem_conformance.${variant.case}.${variant.variant}`), 'the variant is the last path segment');
+  assert.ok(
+    doc.tests.some((t) => t.path === `gmem_conformance.${variant.case}.${variant.variant}`),
+    'the variant is the last path segment',
+  );
   const counts = (s: string) => doc.tests.filter((t) => t.status === s && t.path !== 'gmem_conformance').length;
   assert.equal(counts('PASS') + counts('FAIL') + counts('SKIP') + counts('ERROR'), file.results.length);
   // the same results file gives the same ids: a re-submission updates, it does not duplicate
-  assert.deepEqual(exportKcidb(live.results).doc.tests.map((t) => t.id), doc.tests.map((t) => t.id));
+  assert.deepEqual(
+    exportKcidb(live.results).doc.tests.map((t) => t.id),
+    doc.tests.map((t) => t.id),
+  );
 });
 
 test('a killed run reports what never ran as MISS and the run as ERROR', () => {
@@ -138,16 +166,49 @@ test('a killed run reports what never ran as MISS and the run as ERROR', () => {
   assert.equal(miss.length, planned - 3, JSON.stringify(miss));
   assert.ok(miss.includes('gmem_conformance.harness.demo.pass_after'));
   assert.equal(doc.tests.find((t) => t.path === 'gmem_conformance')?.status, 'ERROR');
-  assert.equal(exportKcidb(killed, ['--cases', HARNESS_CASES, '--no-miss']).doc.tests.filter((t) => t.status === 'MISS').length, 0);
+  assert.equal(
+    exportKcidb(killed, ['--cases', HARNESS_CASES, '--no-miss']).doc.tests.filter((t) => t.status === 'MISS').length,
+    0,
+  );
 });
 
 test('ids of another origin are referenced, not re-submitted; git facts go into the checkout', () => {
-  const { doc } = exportKcidb(live.results, ['--origin', 'my_lab', '--checkout-id', 'maestro:68f0c1', '--build-id', 'maestro:68f0c2', '--log-url', 'https://lab.example.org/logs/run-1.ktap', '--run-id', 'job-1234']);
+  const { doc } = exportKcidb(live.results, [
+    '--origin',
+    'my_lab',
+    '--checkout-id',
+    'maestro:68f0c1',
+    '--build-id',
+    'maestro:68f0c2',
+    '--log-url',
+    'https://lab.example.org/logs/run-1.ktap',
+    '--run-id',
+    'job-1234',
+  ]);
   assertValid(doc);
   assert.equal(doc.checkouts, undefined);
   assert.equal(doc.builds, undefined);
-  assert.ok(doc.tests.every((t) => t.build_id === 'maestro:68f0c2' && t.origin === 'my_lab' && t.id.startsWith('my_lab:job-1234:') && t.log_url === 'https://lab.example.org/logs/run-1.ktap'));
-  const git = exportKcidb(live.results, ['--git-commit', 'a'.repeat(40), '--git-url', 'https://git.kernel.org/pub/scm/linux/kernel/git/torvalds/linux.git', '--git-branch', 'master', '--tree-name', 'mainline', '--config-name', 'defconfig']).doc;
+  assert.ok(
+    doc.tests.every(
+      (t) =>
+        t.build_id === 'maestro:68f0c2' &&
+        t.origin === 'my_lab' &&
+        t.id.startsWith('my_lab:job-1234:') &&
+        t.log_url === 'https://lab.example.org/logs/run-1.ktap',
+    ),
+  );
+  const git = exportKcidb(live.results, [
+    '--git-commit',
+    'a'.repeat(40),
+    '--git-url',
+    'https://git.kernel.org/pub/scm/linux/kernel/git/torvalds/linux.git',
+    '--git-branch',
+    'master',
+    '--tree-name',
+    'mainline',
+    '--config-name',
+    'defconfig',
+  ]).doc;
   assertValid(git);
   assert.equal(git.checkouts?.[0]?.git_commit_hash, 'a'.repeat(40));
   assert.equal(git.checkouts?.[0]?.tree_name, 'mainline');
@@ -156,8 +217,28 @@ test('ids of another origin are referenced, not re-submitted; git facts go into 
 
 test('awkward ids, messages and records still give a valid document with unique paths', () => {
   const odd = join(dir, 'odd.jsonl');
-  const run = { type: 'run', format: 1, suiteVersion: '0.1.0', started: 'not a date', kernel: '7.2.0-rc1+ "custom"\u0000', arch: 'x86_64', host: 'h', platform: 'x86 64/lab', kvm: {}, options: { imported: 'x.tap' } };
-  const res = (id: string, verdict: string, message: string) => ({ type: 'result', id, case: id.split('@')[0], ...(id.includes('@') ? { variant: id.split('@')[1] } : {}), family: 'a.b', verdict, message, durationMs: 1.5 });
+  const run = {
+    type: 'run',
+    format: 1,
+    suiteVersion: '0.1.0',
+    started: 'not a date',
+    kernel: '7.2.0-rc1+ "custom"\u0000',
+    arch: 'x86_64',
+    host: 'h',
+    platform: 'x86 64/lab',
+    kvm: {},
+    options: { imported: 'x.tap' },
+  };
+  const res = (id: string, verdict: string, message: string) => ({
+    type: 'result',
+    id,
+    case: id.split('@')[0],
+    ...(id.includes('@') ? { variant: id.split('@')[1] } : {}),
+    family: 'a.b',
+    verdict,
+    message,
+    durationMs: 1.5,
+  });
   const recs = [
     run,
     res('a.b.c@d', 'pass', ''),
@@ -171,7 +252,10 @@ test('awkward ids, messages and records still give a valid document with unique 
   assertValid(doc);
   const paths = doc.tests.map((t) => t.path);
   assert.equal(new Set(paths).size, paths.length);
-  assert.ok(paths.includes('gmem_conformance.a.b.c.d') && paths.includes('gmem_conformance.a.b.c.d_2'), JSON.stringify(paths));
+  assert.ok(
+    paths.includes('gmem_conformance.a.b.c.d') && paths.includes('gmem_conformance.a.b.c.d_2'),
+    JSON.stringify(paths),
+  );
   assert.ok(paths.includes('gmem_conformance.a.b.sp_ace_hash'));
   assert.ok(doc.tests.every((t) => !t.start_time || t.start_time !== 'not a date'));
   assert.ok(doc.tests.every((t) => (t.log_excerpt ?? '').length <= 16384));
@@ -179,7 +263,10 @@ test('awkward ids, messages and records still give a valid document with unique 
 
 test('bad input and bad options are refused with exit status 2', () => {
   const bad = join(dir, 'bad.jsonl');
-  writeFileSync(bad, `${readFileSync(live.results, 'utf8').split('\n')[0]}\n{"type":"result","id":"a.b","case":"a.b","family":"a","verdict":"maybe","message":"","durationMs":1}\n`);
+  writeFileSync(
+    bad,
+    `${readFileSync(live.results, 'utf8').split('\n')[0]}\n{"type":"result","id":"a.b","case":"a.b","family":"a","verdict":"maybe","message":"","durationMs":1}\n`,
+  );
   const cases: [string[], RegExp][] = [
     [['export', 'kcidb', bad], /bad\.jsonl:2:55: result a\.b: unknown verdict "maybe"/],
     [['export', 'kcidb', join(dir, 'missing.jsonl')], /missing\.jsonl: cannot read/],
@@ -208,12 +295,23 @@ test('the KTAP lines of every excerpt are the same whatever order the cases fini
   const end = rest.pop() as string;
   const reversed = join(dir, 'reversed.jsonl');
   writeFileSync(reversed, `${[run, ...rest.reverse(), end].join('\n')}\n`);
-  const excerpts = (file: string) => new Map(exportKcidb(file, ['--fixtures', every.fixtures, '--no-miss']).doc.tests.map((t) => [t.path, t.log_excerpt]));
+  const excerpts = (file: string) =>
+    new Map(
+      exportKcidb(file, ['--fixtures', every.fixtures, '--no-miss']).doc.tests.map((t) => [t.path, t.log_excerpt]),
+    );
   const a = excerpts(every.results);
   const b = excerpts(reversed);
   assert.deepEqual([...b].sort(), [...a].sort());
-  assert.match(a.get('gmem_conformance.harness.demo.sigbus') ?? '', /^not ok 2 harness\.demo\.sigbus/m, 'the number is the case\'s place in its family\'s plan');
+  assert.match(
+    a.get('gmem_conformance.harness.demo.sigbus') ?? '',
+    /^not ok 2 harness\.demo\.sigbus/m,
+    "the number is the case's place in its family's plan",
+  );
   // the LAVA script, too, echoes the plan's numbers
-  const lava = (file: string) => cli(['export', 'lava-results', file]).stdout.split('\n').filter((l) => /not ok \d+/.test(l)).sort();
+  const lava = (file: string) =>
+    cli(['export', 'lava-results', file])
+      .stdout.split('\n')
+      .filter((l) => /not ok \d+/.test(l))
+      .sort();
   assert.deepEqual(lava(reversed), lava(every.results));
 });

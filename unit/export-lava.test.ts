@@ -6,12 +6,29 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import * as v from 'valibot';
 import { ROOT, cli } from './helpers.js';
-import { BUILD_ROOT, debianPython, everyVerdictRun, liveRun, python, summaryCounts, tempDir } from './export-helpers.js';
+import {
+  BUILD_ROOT,
+  debianPython,
+  everyVerdictRun,
+  liveRun,
+  python,
+  summaryCounts,
+  tempDir,
+} from './export-helpers.js';
 import { readResults } from '../lib/report/results-file.js';
 
 const TESTDEF = join(ROOT, 'ci', 'lava', 'gmem-conformance.yaml');
@@ -53,43 +70,77 @@ function lavaValidate(kind: 'job' | 'testdef', doc: unknown): { valid: boolean; 
 
 // The project's own structural check of the keys our files use (the fallback when lava-common is missing).
 const Timeout = v.union([
-  v.strictObject({ days: v.pipe(v.number(), v.minValue(1)) }), v.strictObject({ hours: v.pipe(v.number(), v.minValue(1)) }),
-  v.strictObject({ minutes: v.pipe(v.number(), v.minValue(1)) }), v.strictObject({ seconds: v.pipe(v.number(), v.minValue(1)) }),
+  v.strictObject({ days: v.pipe(v.number(), v.minValue(1)) }),
+  v.strictObject({ hours: v.pipe(v.number(), v.minValue(1)) }),
+  v.strictObject({ minutes: v.pipe(v.number(), v.minValue(1)) }),
+  v.strictObject({ seconds: v.pipe(v.number(), v.minValue(1)) }),
 ]);
 const Url = v.pipe(v.string(), v.url());
 const TestDefSchema = v.strictObject({
   metadata: v.strictObject({
-    format: v.literal('Lava-Test Test Definition 1.0'), name: v.pipe(v.string(), v.regex(/^[-_a-zA-Z0-9.]+$/)), description: v.string(),
-    os: v.array(v.string()), scope: v.array(v.string()), devices: v.array(v.string()), environment: v.array(v.string()),
+    format: v.literal('Lava-Test Test Definition 1.0'),
+    name: v.pipe(v.string(), v.regex(/^[-_a-zA-Z0-9.]+$/)),
+    description: v.string(),
+    os: v.array(v.string()),
+    scope: v.array(v.string()),
+    devices: v.array(v.string()),
+    environment: v.array(v.string()),
   }),
   params: v.record(v.pipe(v.string(), v.regex(/^[A-Z_][A-Z0-9_]*$/)), v.string()),
   run: v.strictObject({ steps: v.pipe(v.array(v.string()), v.minLength(1)) }),
 });
 const JobSchema = v.strictObject({
-  device_type: v.string(), job_name: v.pipe(v.string(), v.minLength(1), v.maxLength(200)), priority: v.picklist(['high', 'medium', 'low']),
+  device_type: v.string(),
+  job_name: v.pipe(v.string(), v.minLength(1), v.maxLength(200)),
+  priority: v.picklist(['high', 'medium', 'low']),
   visibility: v.literal('public'),
   timeouts: v.strictObject({ job: Timeout, action: v.optional(Timeout), connection: v.optional(Timeout) }),
-  context: v.strictObject({ arch: v.string(), cpu: v.string(), memory: v.number(), extra_options: v.array(v.string()) }),
+  context: v.strictObject({
+    arch: v.string(),
+    cpu: v.string(),
+    memory: v.number(),
+    extra_options: v.array(v.string()),
+  }),
   metadata: v.record(v.string(), v.string()),
   actions: v.tuple([
-    v.strictObject({ deploy: v.strictObject({
-      to: v.literal('tmpfs'), timeout: Timeout,
-      images: v.strictObject({
-        kernel: v.strictObject({ image_arg: v.pipe(v.string(), v.includes('{kernel}')), url: Url }),
-        rootfs: v.strictObject({ image_arg: v.pipe(v.string(), v.includes('{rootfs}')), url: Url, compression: v.picklist(['bz2', 'gz', 'xz', 'zip', 'zstd']) }),
+    v.strictObject({
+      deploy: v.strictObject({
+        to: v.literal('tmpfs'),
+        timeout: Timeout,
+        images: v.strictObject({
+          kernel: v.strictObject({ image_arg: v.pipe(v.string(), v.includes('{kernel}')), url: Url }),
+          rootfs: v.strictObject({
+            image_arg: v.pipe(v.string(), v.includes('{rootfs}')),
+            url: Url,
+            compression: v.picklist(['bz2', 'gz', 'xz', 'zip', 'zstd']),
+          }),
+        }),
       }),
-    }) }),
-    v.strictObject({ boot: v.strictObject({
-      method: v.literal('qemu'), media: v.literal('tmpfs'), timeout: Timeout, prompts: v.array(v.string()),
-      auto_login: v.strictObject({ login_prompt: v.pipe(v.string(), v.minLength(1)), username: v.string() }),
-    }) }),
-    v.strictObject({ test: v.strictObject({
-      timeout: Timeout,
-      definitions: v.tuple([v.strictObject({
-        repository: v.string(), from: v.literal('git'), branch: v.string(), path: v.string(), name: v.pipe(v.string(), v.regex(/^[-_a-zA-Z0-9.]+$/)),
-        parameters: v.record(v.string(), v.string()),
-      })]),
-    }) }),
+    }),
+    v.strictObject({
+      boot: v.strictObject({
+        method: v.literal('qemu'),
+        media: v.literal('tmpfs'),
+        timeout: Timeout,
+        prompts: v.array(v.string()),
+        auto_login: v.strictObject({ login_prompt: v.pipe(v.string(), v.minLength(1)), username: v.string() }),
+      }),
+    }),
+    v.strictObject({
+      test: v.strictObject({
+        timeout: Timeout,
+        definitions: v.tuple([
+          v.strictObject({
+            repository: v.string(),
+            from: v.literal('git'),
+            branch: v.string(),
+            path: v.string(),
+            name: v.pipe(v.string(), v.regex(/^[-_a-zA-Z0-9.]+$/)),
+            parameters: v.record(v.string(), v.string()),
+          }),
+        ]),
+      }),
+    }),
   ]),
 });
 
@@ -97,13 +148,18 @@ function minutes(t: Record<string, number>): number {
   return (t.days ?? 0) * 1440 + (t.hours ?? 0) * 60 + (t.minutes ?? 0) + (t.seconds ?? 0) / 60;
 }
 
-function renderJob(extra: string[] = []): { status: number | null; stdout: string; stderr: string; job: Record<string, unknown> } {
+function renderJob(extra: string[] = []): {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  job: Record<string, unknown>;
+} {
   const args = ['export', 'lava-job', ...Object.entries(SAMPLE).map(([k, x]) => `${k}=${x}`), ...extra];
   const r = cli(args);
   return { ...r, job: r.status === 0 ? (parse(r.stdout, { uniqueKeys: true }) as Record<string, unknown>) : {} };
 }
 
-test('the test definition passes the project\'s structural check and its run step exists', () => {
+test("the test definition passes the project's structural check and its run step exists", () => {
   const def = parse(readFileSync(TESTDEF, 'utf8'), { uniqueKeys: true }) as v.InferOutput<typeof TestDefSchema>;
   v.parse(TestDefSchema, def);
   for (const step of def.run.steps) {
@@ -114,13 +170,19 @@ test('the test definition passes the project\'s structural check and its run ste
   }
 });
 
-test(`the test definition passes lava-common's test definition schema (${lavaCommon.why ?? 'Debian lava-common'})`, { skip: lavaCommon.why ?? false }, () => {
+test(`the test definition passes lava-common's test definition schema (${lavaCommon.why ?? 'Debian lava-common'})`, {
+  skip: lavaCommon.why ?? false,
+}, () => {
   const def = parse(readFileSync(TESTDEF, 'utf8'));
   assert.deepEqual(lavaValidate('testdef', def), { valid: true });
-  assert.equal(lavaValidate('testdef', { ...def, metadata: { ...def.metadata, format: 'Lava-Test Test Definition 2.0' } }).valid, false, 'the validator does refuse a bad definition');
+  assert.equal(
+    lavaValidate('testdef', { ...def, metadata: { ...def.metadata, format: 'Lava-Test Test Definition 2.0' } }).valid,
+    false,
+    'the validator does refuse a bad definition',
+  );
 });
 
-test('export lava-job fills every placeholder and passes the project\'s structural check', () => {
+test("export lava-job fills every placeholder and passes the project's structural check", () => {
   const r = renderJob();
   assert.equal(r.status, 0, r.stderr);
   assert.doesNotMatch(r.stdout, /\{\{/);
@@ -129,8 +191,13 @@ test('export lava-job fills every placeholder and passes the project\'s structur
   assert.equal(job.actions[2].test.definitions[0].parameters.SUITE_ARGS, '-t gmem -j 2');
   assert.equal(job.actions[2].test.definitions[0].path, 'ci/lava/gmem-conformance.yaml');
   assert.ok(existsSync(join(ROOT, job.actions[2].test.definitions[0].path)));
-  assert.equal(job.actions[2].test.definitions[0].name, (parse(readFileSync(TESTDEF, 'utf8')) as { metadata: { name: string } }).metadata.name);
-  for (const a of job.actions) for (const x of Object.values(a)) assert.ok(minutes(x.timeout) <= minutes(job.timeouts.job), 'no action outlives the job');
+  assert.equal(
+    job.actions[2].test.definitions[0].name,
+    (parse(readFileSync(TESTDEF, 'utf8')) as { metadata: { name: string } }).metadata.name,
+  );
+  for (const a of job.actions)
+    for (const x of Object.values(a))
+      assert.ok(minutes(x.timeout) <= minutes(job.timeouts.job), 'no action outlives the job');
   // values with quotes, backslashes and colons survive as the same string
   const tricky = 'say "hi": C:\\path\\ {{ not_a_placeholder }}';
   const t = renderJob(['--job-name', tricky]);
@@ -138,25 +205,43 @@ test('export lava-job fills every placeholder and passes the project\'s structur
   assert.equal(t.job.job_name, tricky);
 });
 
-test(`the rendered job passes lava-common's job schema, strict (${lavaCommon.why ?? 'Debian lava-common'})`, { skip: lavaCommon.why ?? false }, () => {
+test(`the rendered job passes lava-common's job schema, strict (${lavaCommon.why ?? 'Debian lava-common'})`, {
+  skip: lavaCommon.why ?? false,
+}, () => {
   const { job, stderr, status } = renderJob();
   assert.equal(status, 0, stderr);
   assert.deepEqual(lavaValidate('job', job), { valid: true });
   const bad = structuredClone(job) as { timeouts: { action: unknown; job: unknown } };
   bad.timeouts.action = { hours: 9 };
-  assert.match(lavaValidate('job', bad).error ?? '', /timeout is larger than job timeout/, 'the validator does run its checks');
+  assert.match(
+    lavaValidate('job', bad).error ?? '',
+    /timeout is larger than job timeout/,
+    'the validator does run its checks',
+  );
 });
 
 test('export lava-job refuses missing values and bad ones', () => {
   const noKernel = cli(['export', 'lava-job', '--rootfs-url', 'https://x/r.gz', '--repo-url', 'https://x/r.git']);
   assert.equal(noKernel.status, 2);
   assert.match(noKernel.stderr, /export lava-job needs --kernel-url/);
-  const badComp = cli(['export', 'lava-job', ...Object.entries(SAMPLE).map(([k, x]) => `${k}=${x}`), '--rootfs-compression', 'rar']);
+  const badComp = cli([
+    'export',
+    'lava-job',
+    ...Object.entries(SAMPLE).map(([k, x]) => `${k}=${x}`),
+    '--rootfs-compression',
+    'rar',
+  ]);
   assert.equal(badComp.status, 2);
   assert.match(badComp.stderr, /--rootfs-compression expects gz, xz, zstd, bz2 or zip/);
   const tmpl = join(tempDir('lava'), 'job.yaml');
   writeFileSync(tmpl, 'job_name: "{{ job_name }} {{ colour }}"\n');
-  const unknown = cli(['export', 'lava-job', ...Object.entries(SAMPLE).map(([k, x]) => `${k}=${x}`), '--template', tmpl]);
+  const unknown = cli([
+    'export',
+    'lava-job',
+    ...Object.entries(SAMPLE).map(([k, x]) => `${k}=${x}`),
+    '--template',
+    tmpl,
+  ]);
   assert.equal(unknown.status, 2);
   assert.match(unknown.stderr, /no value for placeholder\(s\) colour/);
 });
@@ -174,11 +259,17 @@ function lavaTestShell(): string {
   return bin;
 }
 
-interface Signal { name: string; params: string[] }
+interface Signal {
+  name: string;
+  params: string[];
+}
 
 /** The dispatcher's view of a test shell's output: its signal pattern, and a TESTCASE's key=value parameters. */
 function signals(out: string): Signal[] {
-  return [...out.matchAll(/<LAVA_SIGNAL_(\S+) ([^>]+)>/g)].map((m) => ({ name: m[1] as string, params: (m[2] as string).split(/\s+/).filter(Boolean) }));
+  return [...out.matchAll(/<LAVA_SIGNAL_(\S+) ([^>]+)>/g)].map((m) => ({
+    name: m[1] as string,
+    params: (m[2] as string).split(/\s+/).filter(Boolean),
+  }));
 }
 
 function testcase(params: string[]): Record<string, string> {
@@ -200,13 +291,19 @@ before(() => {
 });
 
 for (const which of ['every verdict', 'live'] as const) {
-  test(`lava-results of a ${which} run report through LAVA's lava-test-case, counts equal to the summary line (${lavaDispatcher.why ?? 'Debian lava-dispatcher'})`, { skip: lavaDispatcher.why ?? false }, () => {
+  test(`lava-results of a ${which} run report through LAVA's lava-test-case, counts equal to the summary line (${lavaDispatcher.why ?? 'Debian lava-dispatcher'})`, {
+    skip: lavaDispatcher.why ?? false,
+  }, () => {
     const run = which === 'live' ? live : every;
     const script = join(dir, `${which.replace(' ', '-')}.sh`);
     const g = cli(['export', 'lava-results', run.results, '-o', script]);
     assert.equal(g.status, 0, g.stderr);
     const resultDir = tempDir('lava-result-dir');
-    const r = spawnSync('sh', [script], { encoding: 'utf8', env: { ...process.env, PATH: `${lavaTestShell()}:${process.env.PATH}`, LAVA_RESULT_DIR: resultDir }, timeout: 120_000 });
+    const r = spawnSync('sh', [script], {
+      encoding: 'utf8',
+      env: { ...process.env, PATH: `${lavaTestShell()}:${process.env.PATH}`, LAVA_RESULT_DIR: resultDir },
+      timeout: 120_000,
+    });
     assert.equal(r.status, 0, r.stderr);
     const sig = signals(r.stdout);
     const cases = sig.filter((s) => s.name === 'TESTCASE').map((s) => testcase(s.params));
@@ -223,19 +320,32 @@ for (const which of ['every verdict', 'live'] as const) {
     assert.equal(perInstance.filter((c) => c.result === 'pass').length, s.passed);
     assert.equal(perInstance.filter((c) => c.result === 'fail').length, s.failed);
     assert.equal(perInstance.filter((c) => c.result === 'skip').length, s.skipped);
-    assert.deepEqual(cases.at(-1), { test_case_id: 'gmem_conformance', result: run === every ? 'fail' : file.end?.exitCode === 0 ? 'pass' : 'fail' });
+    assert.deepEqual(cases.at(-1), {
+      test_case_id: 'gmem_conformance',
+      result: run === every ? 'fail' : file.end?.exitCode === 0 ? 'pass' : 'fail',
+    });
     // one test set per family, opened and closed in order
     const sets = sig.filter((x) => x.name === 'TESTSET').map((x) => x.params.join(' '));
     const families = [...new Set(file.results.map((x) => x.family))];
-    assert.deepEqual(sets, families.flatMap((f) => [`START ${f}`, 'STOP']));
+    assert.deepEqual(
+      sets,
+      families.flatMap((f) => [`START ${f}`, 'STOP']),
+    );
     // lava-test-case also leaves each result where LAVA's result collection looks
     const first = cases[0]?.test_case_id as string;
     assert.equal(readFileSync(join(resultDir, 'results', first, 'result'), 'utf8').trim(), cases[0]?.result);
-    if (run === every) assert.match(r.stdout, /^# harness\.demo\.sigbus: crashed: killed by SIGBUS$/m, 'the reason of a failure is in the log beside its result');
+    if (run === every)
+      assert.match(
+        r.stdout,
+        /^# harness\.demo\.sigbus: crashed: killed by SIGBUS$/m,
+        'the reason of a failure is in the log beside its result',
+      );
   });
 }
 
-test(`ci/lava/lava-run.sh, the definition's run step, runs the suite and reports each case in a LAVA test shell (${lavaDispatcher.why ?? 'Debian lava-dispatcher'})`, { skip: lavaDispatcher.why ?? false }, () => {
+test(`ci/lava/lava-run.sh, the definition's run step, runs the suite and reports each case in a LAVA test shell (${lavaDispatcher.why ?? 'Debian lava-dispatcher'})`, {
+  skip: lavaDispatcher.why ?? false,
+}, () => {
   // a checkout whose ./run.sh goes straight to this build (the real one would bootstrap and compile dist/ first)
   const checkout = tempDir('lava-checkout');
   mkdirSync(join(checkout, 'ci', 'lava'), { recursive: true });
@@ -245,17 +355,41 @@ test(`ci/lava/lava-run.sh, the definition's run step, runs the suite and reports
   writeFileSync(join(checkout, 'run.sh'), '#!/bin/sh\nexec node "$(dirname "$0")/dist/lib/cli/main.js" "$@"\n');
   chmodSync(join(checkout, 'run.sh'), 0o755);
   const resultDir = tempDir('lava-result-dir');
-  const env = { ...process.env, PATH: `${lavaTestShell()}:${process.env.PATH}`, LAVA_RESULT_DIR: resultDir, SUITE_ARGS: '-t gmem.create.size_zero -t memfd.create', PLATFORM: 'lava-qemu', RESULTS_DIR: 'results/lava' };
-  const r = spawnSync(join(checkout, 'ci', 'lava', 'lava-run.sh'), [], { cwd: '/', encoding: 'utf8', env, timeout: 300_000 });
+  const env = {
+    ...process.env,
+    PATH: `${lavaTestShell()}:${process.env.PATH}`,
+    LAVA_RESULT_DIR: resultDir,
+    SUITE_ARGS: '-t gmem.create.size_zero -t memfd.create',
+    PLATFORM: 'lava-qemu',
+    RESULTS_DIR: 'results/lava',
+  };
+  const r = spawnSync(join(checkout, 'ci', 'lava', 'lava-run.sh'), [], {
+    cwd: '/',
+    encoding: 'utf8',
+    env,
+    timeout: 300_000,
+  });
   assert.equal(r.status, 0, r.stderr);
   const results = readResults(join(checkout, 'results', 'lava', 'results.jsonl'));
   assert.equal(results.run.platform, 'lava-qemu');
   assert.ok(existsSync(join(checkout, 'results', 'lava', 'results.ktap')));
-  const cases = signals(r.stdout).filter((x) => x.name === 'TESTCASE').map((x) => testcase(x.params));
+  const cases = signals(r.stdout)
+    .filter((x) => x.name === 'TESTCASE')
+    .map((x) => testcase(x.params));
   assert.equal(cases.length, results.results.length + 1);
   assert.match(r.stdout, /^gmem-conformance: suite exit status \d/m);
   // no results file at all: one failed case, not a silent pass
-  const broken = spawnSync(join(checkout, 'ci', 'lava', 'lava-run.sh'), [], { cwd: '/', encoding: 'utf8', env: { ...env, SUITE_ARGS: '--bogus', RESULTS_DIR: 'results/broken' }, timeout: 120_000 });
+  const broken = spawnSync(join(checkout, 'ci', 'lava', 'lava-run.sh'), [], {
+    cwd: '/',
+    encoding: 'utf8',
+    env: { ...env, SUITE_ARGS: '--bogus', RESULTS_DIR: 'results/broken' },
+    timeout: 120_000,
+  });
   assert.equal(broken.status, 0);
-  assert.deepEqual(signals(broken.stdout).filter((x) => x.name === 'TESTCASE').map((x) => testcase(x.params)), [{ test_case_id: 'gmem_conformance', result: 'fail' }]);
+  assert.deepEqual(
+    signals(broken.stdout)
+      .filter((x) => x.name === 'TESTCASE')
+      .map((x) => testcase(x.params)),
+    [{ test_case_id: 'gmem_conformance', result: 'fail' }],
+  );
 });

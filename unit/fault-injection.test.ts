@@ -21,14 +21,25 @@ const FAULT_CASES = resolve(fileURLToPath(new URL('./fault-cases', import.meta.u
 /** What each case must end as: verdict, a pattern its message must match, and the signal for crashes. */
 const EXPECTED: Record<string, { verdict: string; message?: RegExp; signal?: string }> = {
   'fault.fd.before': { verdict: 'pass' },
-  'fault.fd.emfile': { verdict: 'fail', message: /^memfd_create #\d+ under soft RLIMIT_NOFILE \d+ failed: EMFILE \(24\)$/ },
+  'fault.fd.emfile': {
+    verdict: 'fail',
+    message: /^memfd_create #\d+ under soft RLIMIT_NOFILE \d+ failed: EMFILE \(24\)$/,
+  },
   'fault.fd.intact_after_emfile': { verdict: 'pass' },
   'fault.fd.exhausted_at_exit': { verdict: 'error', message: /worker/ },
   'fault.fd.intact_after_exhausted_at_exit': { verdict: 'pass' },
-  'fault.mem.mmap_enomem': { verdict: 'fail', message: /^mmap of 1 GiB under RLIMIT_AS 64 MiB above the worker's size failed: ENOMEM \(12\)$/ },
+  'fault.mem.mmap_enomem': {
+    verdict: 'fail',
+    message: /^mmap of 1 GiB under RLIMIT_AS 64 MiB above the worker's size failed: ENOMEM \(12\)$/,
+  },
   'fault.mem.intact_after_mmap_enomem': { verdict: 'pass' },
-  'fault.mem.probe_enomem': { verdict: 'fail', message: /^probe child: mmap of 1 GiB under RLIMIT_AS 64 MiB above its size failed: ENOMEM \(12\)$/ },
-  'fault.mem.heap_oom': HEAP_IN_RESERVED_CAGE ? { verdict: 'skip', message: /pointer compression/ } : { verdict: 'fail', message: /^crashed: killed by SIGABRT/, signal: 'SIGABRT' },
+  'fault.mem.probe_enomem': {
+    verdict: 'fail',
+    message: /^probe child: mmap of 1 GiB under RLIMIT_AS 64 MiB above its size failed: ENOMEM \(12\)$/,
+  },
+  'fault.mem.heap_oom': HEAP_IN_RESERVED_CAGE
+    ? { verdict: 'skip', message: /pointer compression/ }
+    : { verdict: 'fail', message: /^crashed: killed by SIGABRT/, signal: 'SIGABRT' },
   'fault.mem.intact_after_heap_oom': { verdict: 'pass' },
   'fault.crash.sigsegv': { verdict: 'fail', message: /^crashed: killed by SIGSEGV/, signal: 'SIGSEGV' },
   'fault.crash.intact_after_sigsegv': { verdict: 'pass' },
@@ -42,7 +53,9 @@ const EXPECTED: Record<string, { verdict: string; message?: RegExp; signal?: str
 function runFaults(jobs: number) {
   const dir = mkdtempSync(join(tmpdir(), 'gmem-fault-'));
   const results = join(dir, 'r.jsonl');
-  const r = cli(['--cases', FAULT_CASES, '-o', results, '--fixtures', join(ROOT, 'fixtures'), '-j', String(jobs)], { timeoutMs: 120_000 });
+  const r = cli(['--cases', FAULT_CASES, '-o', results, '--fixtures', join(ROOT, 'fixtures'), '-j', String(jobs)], {
+    timeoutMs: 120_000,
+  });
   const file = readResults(results);
   const byId = new Map<string, CaseResult[]>();
   for (const x of file.results) byId.set(x.id, [...(byId.get(x.id) ?? []), x]);
@@ -70,9 +83,15 @@ for (const jobs of [1, 2]) {
       // KTAP: exactly one test line for the instance, ok for a pass and not ok for everything else
       const ktap = lines.filter((l) => new RegExp(`^ {2}(not )?ok \\d+ ${id.replace(/\./g, '\\.')}( |$)`).test(l));
       assert.equal(ktap.length, 1, `${id}: KTAP lines ${JSON.stringify(ktap)}`);
-      assert.equal((ktap[0] as string).trimStart().startsWith('ok '), want.verdict === 'pass' || want.verdict === 'skip', ktap[0]);
+      assert.equal(
+        (ktap[0] as string).trimStart().startsWith('ok '),
+        want.verdict === 'pass' || want.verdict === 'skip',
+        ktap[0],
+      );
     }
-    const totals = HEAP_IN_RESERVED_CAGE ? '# Totals: pass:8 fail:5 xfail:0 xpass:0 skip:1 error:2' : '# Totals: pass:8 fail:6 xfail:0 xpass:0 skip:0 error:2';
+    const totals = HEAP_IN_RESERVED_CAGE
+      ? '# Totals: pass:8 fail:5 xfail:0 xpass:0 skip:1 error:2'
+      : '# Totals: pass:8 fail:6 xfail:0 xpass:0 skip:0 error:2';
     assert.ok(lines.includes(totals), lines.filter((l) => l.startsWith('# Totals')).join());
     // The cause of a worker that died in the harness's own code (an uncaught EMFILE from the leak
     // check) or of V8 running out of heap must reach the message: the worker reports a throw around
@@ -80,8 +99,12 @@ for (const jobs of [1, 2]) {
     await t.test('the message of a worker killed by EMFILE in the harness names EMFILE', () => {
       assert.match(only(byId, 'fault.fd.exhausted_at_exit').message, /EMFILE/);
     });
-    await t.test('the message of a worker aborted by V8 names the heap exhaustion', { skip: HEAP_IN_RESERVED_CAGE }, () => {
-      assert.match(only(byId, 'fault.mem.heap_oom').message, /out of memory/);
-    });
+    await t.test(
+      'the message of a worker aborted by V8 names the heap exhaustion',
+      { skip: HEAP_IN_RESERVED_CAGE },
+      () => {
+        assert.match(only(byId, 'fault.mem.heap_oom').message, /out of memory/);
+      },
+    );
   });
 }

@@ -24,13 +24,21 @@ const KSELFTEST_IDS = Object.values(loadParity(join(ROOT, 'fixtures', 'kselftest
 
 const GMEM_FLAG_BITS: Record<number, string> = { 1: 'GUEST_MEMFD_FLAG_MMAP', 2: 'GUEST_MEMFD_FLAG_INIT_SHARED' };
 const VM_TYPE_NAMES: Record<number, string> = {
-  1: 'KVM_X86_SW_PROTECTED_VM', 2: 'KVM_X86_SEV_VM', 3: 'KVM_X86_SEV_ES_VM', 4: 'KVM_X86_SNP_VM', 5: 'KVM_X86_TDX_VM',
+  1: 'KVM_X86_SW_PROTECTED_VM',
+  2: 'KVM_X86_SEV_VM',
+  3: 'KVM_X86_SEV_ES_VM',
+  4: 'KVM_X86_SNP_VM',
+  5: 'KVM_X86_TDX_VM',
 };
 
 /** A case instance's requirements, as plain names (the lists compared against the catalog's strings). */
 interface Needs {
-  caps: readonly string[]; vmCaps: readonly string[]; gmemFlags: readonly string[]; kconfig: readonly string[];
-  files: readonly string[]; vmType?: string;
+  caps: readonly string[];
+  vmCaps: readonly string[];
+  gmemFlags: readonly string[];
+  kconfig: readonly string[];
+  files: readonly string[];
+  vmType?: string;
 }
 
 function requiresOf(i: CaseInstance): Needs {
@@ -38,8 +46,10 @@ function requiresOf(i: CaseInstance): Needs {
   const b = i.variant?.requires ?? {};
   const vmType = b.vmType ?? a.vmType;
   return {
-    caps: [...(a.caps ?? []), ...(b.caps ?? [])], vmCaps: [...(a.vmCaps ?? []), ...(b.vmCaps ?? [])],
-    gmemFlags: [...(a.gmemFlags ?? []), ...(b.gmemFlags ?? [])], kconfig: [...(a.kconfig ?? []), ...(b.kconfig ?? [])],
+    caps: [...(a.caps ?? []), ...(b.caps ?? [])],
+    vmCaps: [...(a.vmCaps ?? []), ...(b.vmCaps ?? [])],
+    gmemFlags: [...(a.gmemFlags ?? []), ...(b.gmemFlags ?? [])],
+    kconfig: [...(a.kconfig ?? []), ...(b.kconfig ?? [])],
     files: [...(a.files ?? []), ...(b.files ?? [])],
     ...(vmType ? { vmType } : {}),
   };
@@ -56,8 +66,10 @@ const CAPLESS_RULES: Record<string, (i: CaseInstance) => boolean> = {
   // MFD_HUGETLB: a case that creates a hugetlb memfd needs hugetlbfs (CONFIG_HUGETLBFS, or the huge page sizes
   // in /sys/kernel/mm/hugepages that only a hugetlbfs kernel has); one that does not (a huge size encoding without
   // MFD_HUGETLB) is a plain memfd
-  'memfd.hugetlb': (i) => i.id.startsWith('memfd.hugetlb.')
-    && (requiresOf(i).kconfig.includes('CONFIG_HUGETLBFS') || requiresOf(i).files.some((f) => f.startsWith('/sys/kernel/mm/hugepages'))),
+  'memfd.hugetlb': (i) =>
+    i.id.startsWith('memfd.hugetlb.') &&
+    (requiresOf(i).kconfig.includes('CONFIG_HUGETLBFS') ||
+      requiresOf(i).files.some((f) => f.startsWith('/sys/kernel/mm/hugepages'))),
   'fallocate.eintr.gmem': (i) => i.id.startsWith('eintr.gmem.') && needsCap(i, 'KVM_CAP_GUEST_MEMFD'),
   'fallocate.eintr_progress.gmem': (i) => i.id.startsWith('eintr.gmem.') && needsCap(i, 'KVM_CAP_GUEST_MEMFD'),
   'fallocate.chunked_retry.gmem': (i) => i.id.startsWith('eintr.gmem.') && needsCap(i, 'KVM_CAP_GUEST_MEMFD'),
@@ -103,7 +115,8 @@ test('every evidence glob of every feature matches a real case (a kselftest glob
   for (const f of FEATURES) {
     for (const g of [...f.cases, ...(f.excludeCases ?? [])]) {
       const found = g.startsWith('kselftest.')
-        ? KSELFTEST_IDS.some((id) => globToRegExp(g).test(id)) : matching(g).length > 0;
+        ? KSELFTEST_IDS.some((id) => globToRegExp(g).test(id))
+        : matching(g).length > 0;
       if (!found) dead.push(`${f.id}: ${g}`);
     }
   }
@@ -127,10 +140,19 @@ test('every evidence case exercises its feature: it needs the capability, flag o
 });
 
 const RUN: RunRecord = {
-  type: 'run', format: 1, suiteVersion: '0', started: '2026-01-01T00:00:00Z', kernel: '7.2', arch: 'x86_64', host: 'h',
-  platform: 'x86_64', options: {},
+  type: 'run',
+  format: 1,
+  suiteVersion: '0',
+  started: '2026-01-01T00:00:00Z',
+  kernel: '7.2',
+  arch: 'x86_64',
+  host: 'h',
+  platform: 'x86_64',
+  options: {},
   kvm: {
-    available: true, vmTypes: [0], sysCaps: { KVM_CAP_GUEST_MEMFD: 1, KVM_CAP_USER_MEMORY2: 1 },
+    available: true,
+    vmTypes: [0],
+    sysCaps: { KVM_CAP_GUEST_MEMFD: 1, KVM_CAP_USER_MEMORY2: 1 },
     vmCaps: { KVM_CAP_GUEST_MEMFD: 1 },
   },
 } as RunRecord;
@@ -148,7 +170,8 @@ function feature(id: string): FeatureDef {
 
 test('a plain (non-guest_memfd) memslot is no evidence for guest_memfd features', () => {
   for (const [fid, plain] of [
-    ['guest.gmem_backed', 'guest.access.unbacked_userspace_addr'], ['memslot2', 'memslot.plain.max_slots'],
+    ['guest.gmem_backed', 'guest.access.unbacked_userspace_addr'],
+    ['memslot2', 'memslot.plain.max_slots'],
     ['memslot2', 'memslot.inuse.delete_while_running'],
   ] as const) {
     const d = decideFeature(feature(fid), RUN, [pass(plain)]);
@@ -183,7 +206,8 @@ test('ioctl argument checks prove no pre-faulting, a capability check no memory-
 
 test('kselftest ids as runner.sh prints them (the basename, no x86/ directory) reach their features', () => {
   const ids = [
-    'kselftest.kvm.private_mem_conversions_test', 'kselftest.kvm.private_mem_kvm_exits_test',
+    'kselftest.kvm.private_mem_conversions_test',
+    'kselftest.kvm.private_mem_kvm_exits_test',
     'kselftest.kvm.pre_fault_memory_test',
   ];
   for (const id of ids) assert.ok(KSELFTEST_IDS.includes(id), `${id} is a binary of the parity table`);

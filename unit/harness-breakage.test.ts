@@ -13,7 +13,10 @@ const GONE = pathToFileURL(join(HARNESS_CASES, 'removed-by-a-rebuild.js')).href;
 
 test('a worker that cannot import the case module reports an error (variant kept), and is replaced', async () => {
   const def = defineCase<{ n: number }>({
-    id: 'harness.gone.case', doc: 'its module is gone', variants: [{ name: 'one', params: { n: 1 } }], run() {},
+    id: 'harness.gone.case',
+    doc: 'its module is gone',
+    variants: [{ name: 'one', params: { n: 1 } }],
+    run() {},
   });
   const [inst] = instancesOf(def as never, GONE);
   const w = new WorkerHandle({ allowHostUnsafe: false, runnerPid: process.pid });
@@ -31,6 +34,8 @@ test('a probe child that ends before its module loaded is a HarnessError, not an
   const isEarly = (e: unknown) => e instanceof HarnessError && early.test(e.message);
   assert.throws(() => runProbe(GONE, 'touch', [], { timeoutMs: 20_000 }), isEarly);
   const misbehaving = pathToFileURL(join(HARNESS_CASES, 'misbehaving.js')).href;
-  assert.throws(() => runProbe(misbehaving, 'noSuchFunction', [], { timeoutMs: 20_000 }), (e: unknown) =>
-    e instanceof HarnessError && /does not export a function noSuchFunction/.test(e.message));
+  assert.throws(
+    () => runProbe(misbehaving, 'noSuchFunction', [], { timeoutMs: 20_000 }),
+    (e: unknown) => e instanceof HarnessError && /does not export a function noSuchFunction/.test(e.message),
+  );
 });

@@ -27,15 +27,26 @@ test('misbehaving cases each become one result and the run continues', () => {
   assert.equal(byId.get('harness.demo.leaks')?.verdict, 'error');
   assert.match(byId.get('harness.demo.leaks')?.message ?? '', /case leaked fds \d+ \(closed by the harness\)/);
   assert.equal(byId.get('harness.demo.leaks_mapping')?.verdict, 'error');
-  assert.match(byId.get('harness.demo.leaks_mapping')?.message ?? '', /case leaked mappings [0-9a-f]+-[0-9a-f]+ \/memfd:harness-leak-map \(deleted\) \(unmapped by the harness\)/);
+  assert.match(
+    byId.get('harness.demo.leaks_mapping')?.message ?? '',
+    /case leaked mappings [0-9a-f]+-[0-9a-f]+ \/memfd:harness-leak-map \(deleted\) \(unmapped by the harness\)/,
+  );
   assert.equal(byId.get('harness.demo.needs_missing_file')?.verdict, 'skip');
-  assert.equal(byId.get('harness.demo.needs_missing_file')?.message, 'needs /nonexistent/gmem-conformance, which does not exist');
+  assert.equal(
+    byId.get('harness.demo.needs_missing_file')?.message,
+    'needs /nonexistent/gmem-conformance, which does not exist',
+  );
   assert.equal(byId.get('harness.demo.fresh')?.verdict, 'pass');
   assert.equal(byId.get('harness.demo.serial')?.verdict, 'pass');
   assert.equal(byId.get('harness.demo.pass_after')?.verdict, 'pass');
   const pins = byId.get('harness.demo.pins_memory');
   assert.equal(pins?.verdict, 'pass');
-  assert.ok(pins?.notes?.some((n) => /Unevictable memory \(guest_memfd and mlocked pages\) grew by 1\d\d MiB across this case/.test(n)), JSON.stringify(pins?.notes));
+  assert.ok(
+    pins?.notes?.some((n) =>
+      /Unevictable memory \(guest_memfd and mlocked pages\) grew by 1\d\d MiB across this case/.test(n),
+    ),
+    JSON.stringify(pins?.notes),
+  );
   assert.ok(file.end, 'the run wrote its end record');
   // KTAP: one line per case, in plan order, with the directives
   const lines = r.stdout.split('\n');
@@ -52,7 +63,10 @@ test('with -j 2 the KTAP keeps plan order and every result arrives once', () => 
   const dir = mkdtempSync(join(tmpdir(), 'gmem-unit-'));
   const results = join(dir, 'r.jsonl');
   const r = cli(['--cases', HARNESS_CASES, '-o', results, '-j', '2']);
-  const numbers = r.stdout.split('\n').filter((l) => /^ {2}(not )?ok \d+ /.test(l)).map((l) => Number(/ok (\d+)/.exec(l)?.[1]));
+  const numbers = r.stdout
+    .split('\n')
+    .filter((l) => /^ {2}(not )?ok \d+ /.test(l))
+    .map((l) => Number(/ok (\d+)/.exec(l)?.[1]));
   assert.deepEqual(numbers, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
   assert.equal(readResults(results).results.length, 12);
 });

@@ -18,7 +18,11 @@ export const HARNESS_CASES = resolve(fileURLToPath(new URL('./harness-cases', im
 
 /** Runs the CLI synchronously and returns status, stdout and stderr. */
 export function cli(args: string[], opts: { env?: Record<string, string>; timeoutMs?: number } = {}) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...(opts.env ?? {}) }, timeout: opts.timeoutMs ?? 60_000 });
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, ...(opts.env ?? {}) },
+    timeout: opts.timeoutMs ?? 60_000,
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, signal: r.signal };
 }
 

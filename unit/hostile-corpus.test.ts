@@ -18,7 +18,11 @@ const CMD = `$(touch ${MARKER})`;
 
 function cliAsync(args: string[], cwd = root): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GMEM_IN_GUEST: '' } });
+    const child = spawn(process.execPath, [CLI, ...args], {
+      cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, GMEM_IN_GUEST: '' },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -45,7 +49,18 @@ function snapshot(dir: string): Map<string, string> {
   return out;
 }
 
-const RUN = { type: 'run', format: 1, suiteVersion: '0', started: '2026-12-03T00:00:00Z', kernel: 'k', arch: 'x86_64', host: 'h', platform: 'x86_64', kvm: {}, options: {} };
+const RUN = {
+  type: 'run',
+  format: 1,
+  suiteVersion: '0',
+  started: '2026-12-03T00:00:00Z',
+  kernel: 'k',
+  arch: 'x86_64',
+  host: 'h',
+  platform: 'x86_64',
+  kvm: {},
+  options: {},
+};
 const RES = { type: 'result', id: 'a.b.c', case: 'a.b.c', family: 'a.b', verdict: 'pass', message: '', durationMs: 1 };
 const END = { type: 'end', finished: '2026-12-03T00:01:00Z', totals: { pass: 1 }, exitCode: 0 };
 const j = (...recs: unknown[]) => `${recs.map((r) => (typeof r === 'string' ? r : JSON.stringify(r))).join('\n')}\n`;
@@ -83,7 +98,11 @@ const BAD_RESULTS: [string, string, RegExp][] = [
   ['observations-array', j(RUN, { ...RES, observations: [1] }), /"observations" must be an object/],
   ['signal-number', j(RUN, { ...RES, signal: 9 }), /"signal" must be a string/],
   ['ktap-number-zero', j(RUN, { ...RES, ktapNumber: 0 }), /"ktapNumber" must be a positive integer/],
-  ['end-totals-strings', j(RUN, { ...END, totals: { pass: 'one' } }), /end record: "totals" must map verdicts to counts/],
+  [
+    'end-totals-strings',
+    j(RUN, { ...END, totals: { pass: 'one' } }),
+    /end record: "totals" must map verdicts to counts/,
+  ],
   ['end-exit-float', j(RUN, { ...END, exitCode: 0.5 }), /end record: "exitCode" must be an integer/],
   ['end-no-finished', j(RUN, { ...END, finished: 1 }), /end record: "finished" must be a string/],
   ['unknown-type', j(RUN, { type: 'bogus' }), /unknown record type "bogus"/],
@@ -108,23 +127,75 @@ const BAD_TAP: [string, string, RegExp][] = [
 
 /** Expectation fixtures the run refuses at load time, with their position. */
 const BAD_FIXTURES: [string, string, RegExp][] = [
-  ['unknown-case', 'expectations:\n  gmem.create.no_such_case:\n    - when: {}\n      set: { errno: EINVAL }\n', /a\.yaml:2:3: no case or instance "gmem\.create\.no_such_case"/],
-  ['unknown-known-failure', 'known_failures:\n  gmem.nope.nope:\n    - reason: x\n', /a\.yaml:2:3: no case or instance "gmem\.nope\.nope"/],
-  ['unknown-errno', 'expectations:\n  gmem.create.size_zero:\n    - when: {}\n      set: { errno: EINVALL }\n', /a\.yaml:4:\d+: .*set\.errno: unknown errno name "EINVALL"/],
-  ['unknown-cap', 'expectations:\n  gmem.create.size_zero:\n    - when: {}\n      set: { cap: KVM_CAP_GUEST_MEMFDD }\n', /a\.yaml:4:\d+: .*set\.cap: unknown capability "KVM_CAP_GUEST_MEMFDD"/],
-  ['vm-type', 'expectations:\n  gmem.create.size_zero:\n    - when: { vm_type: snp }\n      set: { errno: EINVAL }\n', /a\.yaml:3:\d+: .*when\.vm_type: a rule cannot be keyed on vm_type/],
-  ['unknown-when', 'expectations:\n  gmem.create.size_zero:\n    - when: { distro: debian }\n      set: {}\n', /a\.yaml:3:\d+: .*when\.distro: Invalid key/],
-  ['unknown-rule-key', 'expectations:\n  gmem.create.size_zero:\n    - when: {}\n      set: {}\n      colour: red\n', /a\.yaml:5:7: .*colour: Invalid key/],
+  [
+    'unknown-case',
+    'expectations:\n  gmem.create.no_such_case:\n    - when: {}\n      set: { errno: EINVAL }\n',
+    /a\.yaml:2:3: no case or instance "gmem\.create\.no_such_case"/,
+  ],
+  [
+    'unknown-known-failure',
+    'known_failures:\n  gmem.nope.nope:\n    - reason: x\n',
+    /a\.yaml:2:3: no case or instance "gmem\.nope\.nope"/,
+  ],
+  [
+    'unknown-errno',
+    'expectations:\n  gmem.create.size_zero:\n    - when: {}\n      set: { errno: EINVALL }\n',
+    /a\.yaml:4:\d+: .*set\.errno: unknown errno name "EINVALL"/,
+  ],
+  [
+    'unknown-cap',
+    'expectations:\n  gmem.create.size_zero:\n    - when: {}\n      set: { cap: KVM_CAP_GUEST_MEMFDD }\n',
+    /a\.yaml:4:\d+: .*set\.cap: unknown capability "KVM_CAP_GUEST_MEMFDD"/,
+  ],
+  [
+    'vm-type',
+    'expectations:\n  gmem.create.size_zero:\n    - when: { vm_type: snp }\n      set: { errno: EINVAL }\n',
+    /a\.yaml:3:\d+: .*when\.vm_type: a rule cannot be keyed on vm_type/,
+  ],
+  [
+    'unknown-when',
+    'expectations:\n  gmem.create.size_zero:\n    - when: { distro: debian }\n      set: {}\n',
+    /a\.yaml:3:\d+: .*when\.distro: Invalid key/,
+  ],
+  [
+    'unknown-rule-key',
+    'expectations:\n  gmem.create.size_zero:\n    - when: {}\n      set: {}\n      colour: red\n',
+    /a\.yaml:5:7: .*colour: Invalid key/,
+  ],
   ['unknown-top', 'expectation:\n  gmem.create.size_zero: []\n', /a\.yaml:1:1: expectation: Invalid key/],
-  ['bad-range', 'expectations:\n  gmem.create.size_zero:\n    - when: { kernel: ">=seven" }\n      set: {}\n', /a\.yaml:3:\d+: .*kernel version range/],
-  ['bad-commit', 'expectations:\n  gmem.create.size_zero:\n    - when: {}\n      set: {}\n      commit: "$(reboot)"\n', /a\.yaml:5:\d+: .*commit/],
+  [
+    'bad-range',
+    'expectations:\n  gmem.create.size_zero:\n    - when: { kernel: ">=seven" }\n      set: {}\n',
+    /a\.yaml:3:\d+: .*kernel version range/,
+  ],
+  [
+    'bad-commit',
+    'expectations:\n  gmem.create.size_zero:\n    - when: {}\n      set: {}\n      commit: "$(reboot)"\n',
+    /a\.yaml:5:\d+: .*commit/,
+  ],
   ['yaml-syntax', 'expectations: [1, 2\n', /a\.yaml:\d+:\d+: YAML syntax/],
-  ['duplicate-key', 'expectations:\n  gmem.create.size_zero: []\n  gmem.create.size_zero: []\n', /a\.yaml:3:3: YAML syntax: Map keys must be unique/],
-  ['set-list', 'expectations:\n  gmem.create.size_zero:\n    - when: {}\n      set: [errno]\n', /a\.yaml:4:\d+: .*set: Invalid type: expected a map/],
-  ['set-nested', 'expectations:\n  gmem.create.size_zero:\n    - when: {}\n      set: { errno: { x: 1 } }\n', /a\.yaml:4:\d+: .*set\.errno/],
+  [
+    'duplicate-key',
+    'expectations:\n  gmem.create.size_zero: []\n  gmem.create.size_zero: []\n',
+    /a\.yaml:3:3: YAML syntax: Map keys must be unique/,
+  ],
+  [
+    'set-list',
+    'expectations:\n  gmem.create.size_zero:\n    - when: {}\n      set: [errno]\n',
+    /a\.yaml:4:\d+: .*set: Invalid type: expected a map/,
+  ],
+  [
+    'set-nested',
+    'expectations:\n  gmem.create.size_zero:\n    - when: {}\n      set: { errno: { x: 1 } }\n',
+    /a\.yaml:4:\d+: .*set\.errno/,
+  ],
   ['empty-reason', 'known_failures:\n  gmem.create.size_zero:\n    - reason: ""\n', /a\.yaml:3:\d+: .*reason/],
   ['not-a-map', '- 1\n- 2\n', /a\.yaml:1:1: Invalid type: expected a map/],
-  ['expectations-list', 'expectations:\n  - gmem.create.size_zero\n', /a\.yaml:2:3: expectations: Invalid type: expected a map/],
+  [
+    'expectations-list',
+    'expectations:\n  - gmem.create.size_zero\n',
+    /a\.yaml:2:3: expectations: Invalid type: expected a map/,
+  ],
 ];
 
 const dirs = (() => {
@@ -168,7 +239,11 @@ const BAD_COMMANDS: [string[], number, RegExp][] = [
   [['kernels', 'run', '--accel', 'warp', '-o', join(root, 'kr')], 2, /--accel expects tcg, kvm or auto/],
   [['kernels', 'boot', '--timeout', '-1'], 2, /ambiguous|--timeout/],
   [['kernels', 'frobnicate'], 2, /unknown kernels command/],
-  [['bisect', 'run', '-t', 'gmem.create', '--kernel', join(IN, 'afile'), '--timeout', '9999999'], 255, /--timeout expects at most .* stopping the bisection \(255\)/],
+  [
+    ['bisect', 'run', '-t', 'gmem.create', '--kernel', join(IN, 'afile'), '--timeout', '9999999'],
+    255,
+    /--timeout expects at most .* stopping the bisection \(255\)/,
+  ],
   [['bisect', 'run', '-t', 'gmem.create'], 255, /needs --kernel IMAGE .*stopping the bisection \(255\)/],
   [['bisect', 'run', '--kernel', join(IN, 'afile')], 255, /needs -t SEL/],
   [['bisect', 'run', '-t', 'x', '--kernel', join(IN, 'afile'), '--good-if', 'maybe'], 255, /--good-if expects/],
@@ -184,11 +259,23 @@ const BAD_COMMANDS: [string[], number, RegExp][] = [
   [[...H, '-o', join(root, 'o1.jsonl'), '--ktap', join(IN, 'adir')], 2, /--ktap: .*adir is a directory/],
   [[...H, '-o', join(root, 'o1.jsonl'), '--ktap', '/proc/k'], 2, /--ktap: \/proc\/k: cannot create files/],
   [[...H, '-o', join(root, 'o1.jsonl'), '--matrix', join(IN, 'afile')], 2, /--matrix: .*afile is not a directory/],
-  [[...H, '-o', join(IN, 'fixtures', 'r.jsonl'), '--fixtures', join(IN, 'fixtures')], 2, /is inside the --fixtures directory/],
+  [
+    [...H, '-o', join(IN, 'fixtures', 'r.jsonl'), '--fixtures', join(IN, 'fixtures')],
+    2,
+    /is inside the --fixtures directory/,
+  ],
   [['--cases', '/nonexistent', '-l'], 2, /--cases: \/nonexistent cannot be read \(ENOENT\)/],
   [['--cases', join(IN, 'afile'), '-l'], 2, /--cases: .*afile is not a directory/],
-  [[...H, '--fixtures', '/nonexistent', '-o', join(root, 'o2.jsonl')], 2, /\/nonexistent: the fixtures directory cannot be read: ENOENT/],
-  [[...H, '--fixtures', join(IN, 'afile'), '-o', join(root, 'o2.jsonl')], 2, /afile: the fixtures directory is not a directory/],
+  [
+    [...H, '--fixtures', '/nonexistent', '-o', join(root, 'o2.jsonl')],
+    2,
+    /\/nonexistent: the fixtures directory cannot be read: ENOENT/,
+  ],
+  [
+    [...H, '--fixtures', join(IN, 'afile'), '-o', join(root, 'o2.jsonl')],
+    2,
+    /afile: the fixtures directory is not a directory/,
+  ],
   [[...H, '--fixtures', '', '-o', join(root, 'o2.jsonl')], 2, /--fixtures expects a directory/],
   [['matrix', join(IN, 'adir')], 2, /adir: cannot read: EISDIR/],
   [['matrix', '/nonexistent.jsonl'], 2, /cannot read: ENOENT/],
@@ -203,9 +290,21 @@ const BAD_COMMANDS: [string[], number, RegExp][] = [
   [['features', join(IN, 'adir')], 2, /EISDIR/],
   [['features', '/proc/self/mem'], 2, /cannot read/],
   [['qualify', '--profile', 'x86-default', '--results', join(IN, 'adir')], 2, /EISDIR/],
-  [['qualify', '--profile', 'x86-default', '--fixtures', '/nonexistent'], 2, /--fixtures: \/nonexistent cannot be read/],
-  [['qualify', '--profile', 'x86-default', '--results', GOOD, '--report', join(IN, 'adir')], 2, /--report: .*adir is a directory/],
-  [['qualify', '--profile', 'x86-default', '--results', GOOD, '--report', '/proc/q.md'], 2, /cannot create files in \/proc/],
+  [
+    ['qualify', '--profile', 'x86-default', '--fixtures', '/nonexistent'],
+    2,
+    /--fixtures: \/nonexistent cannot be read/,
+  ],
+  [
+    ['qualify', '--profile', 'x86-default', '--results', GOOD, '--report', join(IN, 'adir')],
+    2,
+    /--report: .*adir is a directory/,
+  ],
+  [
+    ['qualify', '--profile', 'x86-default', '--results', GOOD, '--report', '/proc/q.md'],
+    2,
+    /cannot create files in \/proc/,
+  ],
   [['qualify', '--profile', `x86-default${CMD}`], 2, /no profile/],
   [['import', join(IN, 'adir'), '-o', join(root, 'i.jsonl')], 2, /cannot read: EISDIR/],
   [['import', join(IN, 'k.tap'), '-o', join(IN, 'adir')], 2, /-o: .*adir is a directory/],
@@ -223,9 +322,56 @@ const BAD_COMMANDS: [string[], number, RegExp][] = [
   [['export', 'junit', GOOD, '-o', '/proc/j.xml'], 2, /cannot create files in \/proc/],
   [['export', 'lava-results', GOOD, '-o', join(IN, 'adir')], 2, /is a directory/],
   [['export', 'lava-results', GOOD, GOOD], 2, /needs exactly one results file/],
-  [['export', 'lava-job', '--template', join(IN, 'adir'), '--kernel-url', 'https://k', '--rootfs-url', 'https://r', '--repo-url', 'https://g'], 2, /cannot read the job template/],
-  [['export', 'lava-job', '--template', join(IN, 'afile'), '--kernel-url', 'https://k', '--rootfs-url', 'https://r', '--repo-url', 'https://g', '-o', join(IN, 'afile')], 2, /is also an input/],
-  [['export', 'lava-job', '--kernel-url', 'https://k', '--rootfs-url', 'https://r', '--repo-url', 'https://g', '--rootfs-compression', 'rar'], 2, /--rootfs-compression expects gz/],
+  [
+    [
+      'export',
+      'lava-job',
+      '--template',
+      join(IN, 'adir'),
+      '--kernel-url',
+      'https://k',
+      '--rootfs-url',
+      'https://r',
+      '--repo-url',
+      'https://g',
+    ],
+    2,
+    /cannot read the job template/,
+  ],
+  [
+    [
+      'export',
+      'lava-job',
+      '--template',
+      join(IN, 'afile'),
+      '--kernel-url',
+      'https://k',
+      '--rootfs-url',
+      'https://r',
+      '--repo-url',
+      'https://g',
+      '-o',
+      join(IN, 'afile'),
+    ],
+    2,
+    /is also an input/,
+  ],
+  [
+    [
+      'export',
+      'lava-job',
+      '--kernel-url',
+      'https://k',
+      '--rootfs-url',
+      'https://r',
+      '--repo-url',
+      'https://g',
+      '--rootfs-compression',
+      'rar',
+    ],
+    2,
+    /--rootfs-compression expects gz/,
+  ],
   [['export', 'yaml', GOOD], 2, /unknown format "yaml"/],
   // labels that carry commands or control characters
   [[...H, '-o', join(root, 'o3.jsonl'), '--platform', `lab\n${CMD}`], 2, /--platform: control character U\+000A/],
@@ -234,10 +380,46 @@ const BAD_COMMANDS: [string[], number, RegExp][] = [
   [[...H, '-o', join(root, 'o3.jsonl'), '--platform', 'a\u2028b'], 2, /control character U\+2028/],
   [[...H, '-o', join(root, 'o3.jsonl'), '--platform', 'x'.repeat(201)], 2, /at most 200 characters/],
   [[...H, '-o', join(root, 'o3.jsonl'), '--platform', '   '], 2, /non-empty label/],
-  [['import', join(IN, 'k.tap'), '-o', join(root, 'i2.jsonl'), '--kernel', `6.1\r\n${CMD}`], 2, /--kernel: control character U\+000D/],
-  [['import', join(IN, 'k.tap'), '-o', join(root, 'i2.jsonl'), '--host', 'h\u0085'], 2, /--host: control character U\+0085/],
-  [['export', 'lava-job', '--kernel-url', 'https://k', '--rootfs-url', 'https://r', '--repo-url', 'https://g', '--job-name', `j\n${CMD}`], 2, /--job-name: control character/],
-  [['export', 'lava-job', '--kernel-url', 'https://k', '--rootfs-url', 'https://r', '--repo-url', `https://g\n  - ${CMD}`], 2, /--repo-url: control character/],
+  [
+    ['import', join(IN, 'k.tap'), '-o', join(root, 'i2.jsonl'), '--kernel', `6.1\r\n${CMD}`],
+    2,
+    /--kernel: control character U\+000D/,
+  ],
+  [
+    ['import', join(IN, 'k.tap'), '-o', join(root, 'i2.jsonl'), '--host', 'h\u0085'],
+    2,
+    /--host: control character U\+0085/,
+  ],
+  [
+    [
+      'export',
+      'lava-job',
+      '--kernel-url',
+      'https://k',
+      '--rootfs-url',
+      'https://r',
+      '--repo-url',
+      'https://g',
+      '--job-name',
+      `j\n${CMD}`,
+    ],
+    2,
+    /--job-name: control character/,
+  ],
+  [
+    [
+      'export',
+      'lava-job',
+      '--kernel-url',
+      'https://k',
+      '--rootfs-url',
+      'https://r',
+      '--repo-url',
+      `https://g\n  - ${CMD}`,
+    ],
+    2,
+    /--repo-url: control character/,
+  ],
   // help and unknown options
   [['--bogus'], 2, /Unknown option '--bogus'/],
   [['frobnicate'], 2, /unknown command "frobnicate"/],
@@ -250,21 +432,80 @@ describe('hostile-input corpus', { concurrency: 4 }, () => {
   const cases: { name: string; args: string[]; status: number; message: RegExp }[] = [];
   for (const [name, , message] of BAD_RESULTS) {
     const file = join(IN, `${name}.jsonl`);
-    cases.push({ name: `results file ${name} (matrix)`, args: ['matrix', GOOD, file, '-o', join(root, `m-${name}`)], status: 2, message });
-    cases.push({ name: `results file ${name} (compare as candidate)`, args: ['compare', GOOD, file, '--json', join(root, `c-${name}.json`)], status: 2, message });
+    cases.push({
+      name: `results file ${name} (matrix)`,
+      args: ['matrix', GOOD, file, '-o', join(root, `m-${name}`)],
+      status: 2,
+      message,
+    });
+    cases.push({
+      name: `results file ${name} (compare as candidate)`,
+      args: ['compare', GOOD, file, '--json', join(root, `c-${name}.json`)],
+      status: 2,
+      message,
+    });
     cases.push({ name: `results file ${name} (features)`, args: ['features', file], status: 2, message });
-    cases.push({ name: `results file ${name} (export lava-results)`, args: ['export', 'lava-results', file, '-o', join(root, `l-${name}.sh`)], status: 2, message });
+    cases.push({
+      name: `results file ${name} (export lava-results)`,
+      args: ['export', 'lava-results', file, '-o', join(root, `l-${name}.sh`)],
+      status: 2,
+      message,
+    });
   }
-  cases.push({ name: 'results file nul-bytes (export junit)', args: ['export', 'junit', join(IN, 'nul-bytes.jsonl')], status: 2, message: /:2:1: not valid JSON/ });
-  cases.push({ name: 'results file two-writers (export kcidb)', args: ['export', 'kcidb', join(IN, 'two-writers.jsonl')], status: 2, message: /a second "run" record/ });
-  cases.push({ name: 'results file duplicate-id (qualify)', args: ['qualify', '--profile', 'x86-default', '--results', join(IN, 'duplicate-id.jsonl'), '--report', join(root, 'q.md')], status: 2, message: /appears twice/ });
+  cases.push({
+    name: 'results file nul-bytes (export junit)',
+    args: ['export', 'junit', join(IN, 'nul-bytes.jsonl')],
+    status: 2,
+    message: /:2:1: not valid JSON/,
+  });
+  cases.push({
+    name: 'results file two-writers (export kcidb)',
+    args: ['export', 'kcidb', join(IN, 'two-writers.jsonl')],
+    status: 2,
+    message: /a second "run" record/,
+  });
+  cases.push({
+    name: 'results file duplicate-id (qualify)',
+    args: [
+      'qualify',
+      '--profile',
+      'x86-default',
+      '--results',
+      join(IN, 'duplicate-id.jsonl'),
+      '--report',
+      join(root, 'q.md'),
+    ],
+    status: 2,
+    message: /appears twice/,
+  });
   for (const [name, , message] of BAD_TAP) {
-    cases.push({ name: `kselftest TAP ${name}`, args: ['import', join(IN, `${name}.tap`), '-o', join(root, `imp-${name}.jsonl`)], status: 2, message });
+    cases.push({
+      name: `kselftest TAP ${name}`,
+      args: ['import', join(IN, `${name}.tap`), '-o', join(root, `imp-${name}.jsonl`)],
+      status: 2,
+      message,
+    });
   }
   for (const [name, , message] of BAD_FIXTURES) {
-    cases.push({ name: `fixture ${name}`, args: ['-t', 'gmem.create.size_zero', '--fixtures', join(IN, `fx-${name}`), '-o', join(root, `fx-${name}.jsonl`), '--matrix', 'none'], status: 2, message });
+    cases.push({
+      name: `fixture ${name}`,
+      args: [
+        '-t',
+        'gmem.create.size_zero',
+        '--fixtures',
+        join(IN, `fx-${name}`),
+        '-o',
+        join(root, `fx-${name}.jsonl`),
+        '--matrix',
+        'none',
+      ],
+      status: 2,
+      message,
+    });
   }
-  BAD_COMMANDS.forEach(([args, status, message], i) => cases.push({ name: `command #${i + 1}: ${JSON.stringify(args).slice(0, 120)}`, args, status, message }));
+  BAD_COMMANDS.forEach(([args, status, message], i) =>
+    cases.push({ name: `command #${i + 1}: ${JSON.stringify(args).slice(0, 120)}`, args, status, message }),
+  );
 
   test('the corpus holds at least 100 hostile inputs', () => {
     assert.ok(cases.length >= 100, `${cases.length}`);

@@ -38,13 +38,36 @@ export function hostileStrings(marker: string): string[] {
 
 function hostileResults(dir: string, marker: string): string {
   const h = hostileStrings(marker);
-  const run = { type: 'run', format: 1, suiteVersion: '0.1.0', started: '2026-12-03T00:00:00.000Z', kernel: h[0], arch: 'x86_64', host: h[3], platform: h[1], kvm: {}, options: {} };
+  const run = {
+    type: 'run',
+    format: 1,
+    suiteVersion: '0.1.0',
+    started: '2026-12-03T00:00:00.000Z',
+    kernel: h[0],
+    arch: 'x86_64',
+    host: h[3],
+    platform: h[1],
+    kvm: {},
+    options: {},
+  };
   const results = h.map((s, i) => ({
-    type: 'result', id: `fam${i % 3}.${s}.case${i}`, case: `fam${i % 3}.case${i}`, family: i % 2 ? `fam${i % 3}` : s, verdict: ['fail', 'skip', 'error', 'xfail', 'timeout', 'xpass'][i % 6],
-    message: s, durationMs: i, notes: [s], observations: { [s]: s }, hint: s, ...(i % 4 === 0 ? { signal: s } : {}),
+    type: 'result',
+    id: `fam${i % 3}.${s}.case${i}`,
+    case: `fam${i % 3}.case${i}`,
+    family: i % 2 ? `fam${i % 3}` : s,
+    verdict: ['fail', 'skip', 'error', 'xfail', 'timeout', 'xpass'][i % 6],
+    message: s,
+    durationMs: i,
+    notes: [s],
+    observations: { [s]: s },
+    hint: s,
+    ...(i % 4 === 0 ? { signal: s } : {}),
   }));
   const file = join(dir, 'hostile.jsonl');
-  writeFileSync(file, `${[run, ...results, { type: 'end', finished: '2026-12-03T00:01:00.000Z', totals: { fail: 3 }, exitCode: 1 }].map((r) => JSON.stringify(r)).join('\n')}\n`);
+  writeFileSync(
+    file,
+    `${[run, ...results, { type: 'end', finished: '2026-12-03T00:01:00.000Z', totals: { fail: 3 }, exitCode: 1 }].map((r) => JSON.stringify(r)).join('\n')}\n`,
+  );
   return file;
 }
 
@@ -59,20 +82,37 @@ test('the LAVA results script of hostile labels, ids and messages runs no embedd
   const bin = join(dir, 'bin');
   mkdirSync(bin);
   for (const name of ['lava-test-case', 'lava-test-set']) {
-    writeFileSync(join(bin, name), `#!/bin/sh\nfor a in "$@"; do printf '%s\\t' "$a"; done >> ${JSON.stringify(join(dir, 'calls.log'))}\necho >> ${JSON.stringify(join(dir, 'calls.log'))}\n`);
+    writeFileSync(
+      join(bin, name),
+      `#!/bin/sh\nfor a in "$@"; do printf '%s\\t' "$a"; done >> ${JSON.stringify(join(dir, 'calls.log'))}\necho >> ${JSON.stringify(join(dir, 'calls.log'))}\n`,
+    );
     chmodSync(join(bin, name), 0o755);
   }
   for (const shell of ['sh', 'bash']) {
-    const x = spawnSync(shell, [script], { encoding: 'utf8', env: { ...process.env, PATH: `${bin}:${process.env.PATH}` }, cwd: dir });
+    const x = spawnSync(shell, [script], {
+      encoding: 'utf8',
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+      cwd: dir,
+    });
     assert.equal(x.status, 0, `${shell}: ${x.stderr}`);
     assert.equal(existsSync(marker), false, `${shell} ran an embedded command`);
     assert.doesNotMatch(x.stdout, /\u001b/, 'no raw escape byte reaches the terminal');
   }
   const calls = readFileSync(join(dir, 'calls.log'), 'utf8').trim().split('\n');
   const cases = calls.filter((l) => /--result\t/.test(l));
-  assert.equal(cases.length, hostileStrings(marker).length * 2 + 2, 'one lava-test-case per result, per shell, plus the run');
-  for (const c of cases) assert.match(c.split('\t')[0] as string, /^[A-Za-z0-9_.-]+$/, 'case names keep to LAVA\'s characters');
-  assert.ok(readFileSync(script, 'utf8').split('\n').every((l) => l === '' || /^(#|set -e$|command -v|lava-test-set |lava-test-case |printf '%s\\n' ')/.test(l)), 'every line is one of the script\'s own forms');
+  assert.equal(
+    cases.length,
+    hostileStrings(marker).length * 2 + 2,
+    'one lava-test-case per result, per shell, plus the run',
+  );
+  for (const c of cases)
+    assert.match(c.split('\t')[0] as string, /^[A-Za-z0-9_.-]+$/, "case names keep to LAVA's characters");
+  assert.ok(
+    readFileSync(script, 'utf8')
+      .split('\n')
+      .every((l) => l === '' || /^(#|set -e$|command -v|lava-test-set |lava-test-case |printf '%s\\n' ')/.test(l)),
+    "every line is one of the script's own forms",
+  );
 });
 
 test('a platform label with a control character is refused where it enters (run, import, lava-job)', () => {
@@ -85,15 +125,55 @@ test('a platform label with a control character is refused where it enters (run,
     ['import', tap, '-o', join(dir, 'i.jsonl'), '--platform', 'lab\u0007'],
     ['import', tap, '-o', join(dir, 'i.jsonl'), '--host', 'h\u001b[31m'],
     ['import', tap, '-o', join(dir, 'i.jsonl'), '--kernel', '6.1\r\n'],
-    ['export', 'lava-job', '--kernel-url', 'https://x/bz', '--rootfs-url', 'https://x/r.gz', '--repo-url', 'https://x/g.git', '--platform', 'a\nb', '-o', join(dir, 'j.yaml')],
-    ['export', 'lava-job', '--kernel-url', 'https://x/bz\n  - deploy', '--rootfs-url', 'https://x/r.gz', '--repo-url', 'https://x/g.git', '-o', join(dir, 'j.yaml')],
-    ['export', 'lava-job', '--kernel-url', 'https://x/bz', '--rootfs-url', 'https://x/r.gz', '--repo-url', 'https://x/g.git', '--suite-args=-t gmem\n; reboot', '-o', join(dir, 'j.yaml')],
+    [
+      'export',
+      'lava-job',
+      '--kernel-url',
+      'https://x/bz',
+      '--rootfs-url',
+      'https://x/r.gz',
+      '--repo-url',
+      'https://x/g.git',
+      '--platform',
+      'a\nb',
+      '-o',
+      join(dir, 'j.yaml'),
+    ],
+    [
+      'export',
+      'lava-job',
+      '--kernel-url',
+      'https://x/bz\n  - deploy',
+      '--rootfs-url',
+      'https://x/r.gz',
+      '--repo-url',
+      'https://x/g.git',
+      '-o',
+      join(dir, 'j.yaml'),
+    ],
+    [
+      'export',
+      'lava-job',
+      '--kernel-url',
+      'https://x/bz',
+      '--rootfs-url',
+      'https://x/r.gz',
+      '--repo-url',
+      'https://x/g.git',
+      '--suite-args=-t gmem\n; reboot',
+      '-o',
+      join(dir, 'j.yaml'),
+    ],
   ]) {
     const r = cli(args);
     assert.equal(r.status, 2, `${JSON.stringify(args)}: ${r.stderr}`);
-    assert.match(r.stderr, /control character U\+00(0A|07|1B|0D) at column \d+ is not allowed in a label|expects a non-empty label/);
+    assert.match(
+      r.stderr,
+      /control character U\+00(0A|07|1B|0D) at column \d+ is not allowed in a label|expects a non-empty label/,
+    );
   }
-  for (const f of ['r.jsonl', 'i.jsonl', 'j.yaml']) assert.equal(existsSync(join(dir, f)), false, `${f} was not written`);
+  for (const f of ['r.jsonl', 'i.jsonl', 'j.yaml'])
+    assert.equal(existsSync(join(dir, f)), false, `${f} was not written`);
 });
 
 test('Markdown (compare, matrix), HTML (matrix page) and XML (JUnit) of hostile input stay well-formed', () => {
@@ -102,7 +182,12 @@ test('Markdown (compare, matrix), HTML (matrix page) and XML (JUnit) of hostile 
   const results = hostileResults(dir, marker);
   const other = join(dir, 'other.jsonl');
   // the same run with every verdict changed, so compare lists every hostile id and message
-  writeFileSync(other, readFileSync(results, 'utf8').replace(/"verdict":"(fail|error|timeout|xpass)"/g, '"verdict":"pass"').replace(/"verdict":"(skip|xfail)"/g, '"verdict":"fail"'));
+  writeFileSync(
+    other,
+    readFileSync(results, 'utf8')
+      .replace(/"verdict":"(fail|error|timeout|xpass)"/g, '"verdict":"pass"')
+      .replace(/"verdict":"(skip|xfail)"/g, '"verdict":"fail"'),
+  );
   const c = cli(['compare', results, other]);
   assert.equal(c.status, 1, c.stderr);
   // inside a code span, Markdown shows < and * as they are: only the text outside code spans may not carry markup
@@ -121,12 +206,20 @@ test('Markdown (compare, matrix), HTML (matrix page) and XML (JUnit) of hostile 
   assert.equal(header.split(/(?<!\\)\|/).length - 2, 2, `two columns, however the labels look: ${header}`);
   assert.doesNotMatch(outsideCode(md), /<script|<img|\u001b/);
   const html = readFileSync(join(dir, 'm', 'matrix.html'), 'utf8');
-  assert.equal(html.match(/<script/g)?.length, 2, 'only the page\'s own two script elements');
+  assert.equal(html.match(/<script/g)?.length, 2, "only the page's own two script elements");
   assert.doesNotMatch(html, /<img/);
   const junit = join(dir, 'j.xml');
   const j = cli(['export', 'junit', results, '-o', junit]);
   assert.equal(j.status, 0, j.stderr);
-  const py = spawnSync('python3', ['-c', 'import sys, xml.dom.minidom as m; d = m.parse(sys.argv[1]); print(len(d.getElementsByTagName("testcase")))', junit], { encoding: 'utf8' });
+  const py = spawnSync(
+    'python3',
+    [
+      '-c',
+      'import sys, xml.dom.minidom as m; d = m.parse(sys.argv[1]); print(len(d.getElementsByTagName("testcase")))',
+      junit,
+    ],
+    { encoding: 'utf8' },
+  );
   assert.equal(py.status, 0, `JUnit XML is well-formed: ${py.stderr}`);
   assert.equal(Number(py.stdout.trim()), hostileStrings(marker).length);
   mkdirSync(join(dir, 'none'));
@@ -138,7 +231,17 @@ test('Markdown (compare, matrix), HTML (matrix page) and XML (JUnit) of hostile 
 
 test('KTAP lines and shell comments carry no terminal control byte and no line break', () => {
   for (const s of hostileStrings('/tmp/never')) {
-    const r: CaseResult = { type: 'result', id: `a.b.${s}`, case: 'a.b.c', family: 'a.b', verdict: 'fail', message: s, durationMs: 1, notes: [s], hint: s };
+    const r: CaseResult = {
+      type: 'result',
+      id: `a.b.${s}`,
+      case: 'a.b.c',
+      family: 'a.b',
+      verdict: 'fail',
+      message: s,
+      durationMs: 1,
+      notes: [s],
+      hint: s,
+    };
     for (const line of [...ktapResultDiagnostics(r), ktapResultLine(1, r), shellComment(s), mdText(s), mdCode(s)]) {
       assert.doesNotMatch(line, /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u2028\u2029]/, JSON.stringify(line));
     }

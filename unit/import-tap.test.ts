@@ -33,7 +33,10 @@ test('an imported failure keeps its assertion lines, a skip its reason, and the 
   const file = readResults(out);
   const by = new Map(file.results.map((x) => [x.id, x]));
   assert.equal(by.get('kselftest.kvm.guest_memfd_test.mmap')?.verdict, 'fail');
-  assert.equal(by.get('kselftest.kvm.guest_memfd_test.mmap')?.message, '==== Test Assertion Failure ====\nguest_memfd_test.c:42: r == 0');
+  assert.equal(
+    by.get('kselftest.kvm.guest_memfd_test.mmap')?.message,
+    '==== Test Assertion Failure ====\nguest_memfd_test.c:42: r == 0',
+  );
   assert.match(by.get('kselftest.kvm.guest_memfd_test')?.message ?? '', /^exit=1\n==== Test Assertion Failure ====/);
   assert.equal(by.get('kselftest.kvm.guest_memfd_test.create')?.message, '');
   assert.equal(by.get('kselftest.kvm.pre_fault_memory_test')?.verdict, 'skip');

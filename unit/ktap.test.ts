@@ -6,18 +6,32 @@ import { ktapDescription, ktapDirectiveText } from '../lib/report/ktap-escape.js
 import type { CaseResult, Verdict } from '../lib/harness/verdict.js';
 
 const res = (id: string, verdict: Verdict, message = '', extra: Partial<CaseResult> = {}): CaseResult => ({
-  type: 'result', id, case: id.split('@')[0] as string, family: id.slice(0, id.lastIndexOf('.')), verdict, message, durationMs: 0, ...extra,
+  type: 'result',
+  id,
+  case: id.split('@')[0] as string,
+  family: id.slice(0, id.lastIndexOf('.')),
+  verdict,
+  message,
+  durationMs: 0,
+  ...extra,
 });
 
 test('families nest with two-space indentation and results print in plan order', () => {
   const lines: string[] = [];
-  const w = new KtapWriter((l) => lines.push(l), [
-    { name: 'a.x', ids: ['a.x.one', 'a.x.two'] },
-    { name: 'b.y', ids: ['b.y.one'] },
-  ]);
+  const w = new KtapWriter(
+    (l) => lines.push(l),
+    [
+      { name: 'a.x', ids: ['a.x.one', 'a.x.two'] },
+      { name: 'b.y', ids: ['b.y.one'] },
+    ],
+  );
   w.header();
   w.record(res('b.y.one', 'skip', 'needs SEV'));
-  assert.deepEqual(lines, ['KTAP version 1', '1..2', '  KTAP version 1', '  # Subtest: a.x', '  1..2'], 'nothing of family b before family a finished');
+  assert.deepEqual(
+    lines,
+    ['KTAP version 1', '1..2', '  KTAP version 1', '  # Subtest: a.x', '  1..2'],
+    'nothing of family b before family a finished',
+  );
   w.record(res('a.x.two', 'fail', 'expected EINVAL (22), got ENODEV (19)'));
   w.record(res('a.x.one', 'pass'));
   w.footer();
@@ -65,7 +79,13 @@ test('escaping: no # in descriptions, no line breaks anywhere', () => {
   const w = new KtapWriter((l) => lines.push(l), [{ name: 'f.c', ids: ['f.c.m'] }]);
   w.record(res('f.c.m', 'fail', 'line one\nline two # with hash', { notes: ['note a\nnote b'] }));
   assert.deepEqual(lines.slice(0, 3), ['  KTAP version 1', '  # Subtest: f.c', '  1..1']);
-  assert.deepEqual(lines.slice(3, 8), ['  # note a', '  # note b', '  # f.c.m: line one', '  # line two # with hash', '  not ok 1 f.c.m']);
+  assert.deepEqual(lines.slice(3, 8), [
+    '  # note a',
+    '  # note b',
+    '  # f.c.m: line one',
+    '  # line two # with hash',
+    '  not ok 1 f.c.m',
+  ]);
 });
 
 test('kselftest exit codes and the plain summary line', () => {

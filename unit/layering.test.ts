@@ -18,13 +18,19 @@ function sources(dir: string): string[] {
 function importsOf(file: string): string[] {
   const text = readFileSync(join(PROJECT_ROOT, file), 'utf8');
   return [...text.matchAll(/(?:from|import)\s+'(\.[^']+)'/g)].map((m) =>
-    relative(PROJECT_ROOT, resolve(dirname(join(PROJECT_ROOT, file)), m[1] as string)));
+    relative(PROJECT_ROOT, resolve(dirname(join(PROJECT_ROOT, file)), m[1] as string)),
+  );
 }
 
 /** Files under `from` that import something under one of `forbidden`, as "file -> module". */
 function violations(from: string, forbidden: string[], except: string[] = []): string[] {
-  return sources(from).filter((f) => !except.some((e) => f.startsWith(e))).flatMap((f) =>
-    importsOf(f).filter((m) => forbidden.some((d) => m.startsWith(d))).map((m) => `${f} -> ${m}`));
+  return sources(from)
+    .filter((f) => !except.some((e) => f.startsWith(e)))
+    .flatMap((f) =>
+      importsOf(f)
+        .filter((m) => forbidden.some((d) => m.startsWith(d)))
+        .map((m) => `${f} -> ${m}`),
+    );
 }
 
 describe('layering', () => {

@@ -16,7 +16,11 @@ test('the tree is formatted (biome format, as npm run format writes it)', { skip
   const args = ['format', '--reporter=summary', '--max-diagnostics=20', '.'];
   const r = spawnSync(BIOME, args, { cwd: PROJECT_ROOT, encoding: 'utf8' });
   assert.equal(r.error, undefined, String(r.error));
-  assert.equal(r.status, 0, `biome format found unformatted files (npm run format fixes them):\n${r.stdout}${r.stderr}`);
+  assert.equal(
+    r.status,
+    0,
+    `biome format found unformatted files (npm run format fixes them):\n${r.stdout}${r.stderr}`,
+  );
 });
 
 test('tsc --noEmit accepts the tree (the type half of npm run lint)', () => {
@@ -26,7 +30,9 @@ test('tsc --noEmit accepts the tree (the type half of npm run lint)', () => {
 });
 
 test('npm run lint is these two checks, npm run format the writer', () => {
-  const pkg = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  const pkg = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as {
+    scripts: Record<string, string>;
+  };
   assert.match(pkg.scripts.lint ?? '', /^biome format --reporter=summary \. && tsc -p tsconfig\.json --noEmit /);
   assert.equal(pkg.scripts.format, 'biome format --write .');
 });

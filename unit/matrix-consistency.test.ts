@@ -22,8 +22,16 @@ const VM_CAPS = { KVM_CAP_GUEST_MEMFD: 1, KVM_CAP_GUEST_MEMFD_FLAGS: 0 };
 
 function runRecord(kvm: Record<string, unknown>, kernel = '7.2'): RunRecord {
   return {
-    type: 'run', format: 1, suiteVersion: '0.1.0', started: '2026-01-01T00:00:00.000Z', kernel, arch: 'x86_64',
-    host: 'h', platform: 'x86_64', kvm, options: {},
+    type: 'run',
+    format: 1,
+    suiteVersion: '0.1.0',
+    started: '2026-01-01T00:00:00.000Z',
+    kernel,
+    arch: 'x86_64',
+    host: 'h',
+    platform: 'x86_64',
+    kvm,
+    options: {},
   } as RunRecord;
 }
 
@@ -33,7 +41,13 @@ function result(id: string, verdict: Verdict, message = '', observations?: Recor
   const at = id.indexOf('@');
   const c = at < 0 ? id : id.slice(0, at);
   return {
-    type: 'result', id, case: c, family: c.slice(0, c.lastIndexOf('.')), verdict, message, durationMs: 1,
+    type: 'result',
+    id,
+    case: c,
+    family: c.slice(0, c.lastIndexOf('.')),
+    verdict,
+    message,
+    durationMs: 1,
     ...(observations ? { observations } : {}),
   };
 }
@@ -58,8 +72,11 @@ function cell(m: Matrix, feature: string, column = 0): FeatureVerdict {
 test('a denied capability is absent; advertised with every case skipped, or none run, is untested', () => {
   const f = file(runRecord(KVM), [
     result('gmem.fd.largefile', 'skip', 'needs 1 GiB of memory but MemAvailable is 10 MiB'),
-    result('prefault.range.whole_slot@anon', 'skip',
-      'needs KVM_CAP_PRE_FAULT_MEMORY (236): KVM_CHECK_EXTENSION on /dev/kvm returned 0'),
+    result(
+      'prefault.range.whole_slot@anon',
+      'skip',
+      'needs KVM_CAP_PRE_FAULT_MEMORY (236): KVM_CHECK_EXTENSION on /dev/kvm returned 0',
+    ),
   ]);
   const m = buildMatrix([f.parsed]);
   assert.equal(cell(m, 'gmem.fd').state, 'untested');
@@ -81,8 +98,11 @@ test('a denied capability is absent; advertised with every case skipped, or none
 test('a feature whose cases ran only as known failures (xfail) is broken, not present', () => {
   const f = file(runRecord({ ...KVM, sysCaps: { ...CAPS, KVM_CAP_MEMORY_FAULT_INFO: 1 } }), [
     result('exit.memory_fault.type0_gmem_closed', 'xfail', 'the emulator reads guest memory through userspace_addr'),
-    result('exit.memory_fault.private_slot_deleted', 'skip',
-      'needs VM type KVM_X86_SW_PROTECTED_VM (1): KVM_CAP_VM_TYPES lists only [0]'),
+    result(
+      'exit.memory_fault.private_slot_deleted',
+      'skip',
+      'needs VM type KVM_X86_SW_PROTECTED_VM (1): KVM_CAP_VM_TYPES lists only [0]',
+    ),
   ]);
   const c = cell(buildMatrix([f.parsed]), 'memory_fault_exit');
   assert.equal(c.state, 'broken');
@@ -92,7 +112,10 @@ test('a feature whose cases ran only as known failures (xfail) is broken, not pr
 test('runs merged into one column: a case one run tested and another skipped is tested, in either file order', () => {
   const tested = file(runRecord(KVM), [result('gmem.fd.largefile', 'pass')]);
   const skipped = file(runRecord(KVM), [result('gmem.fd.largefile', 'skip', 'needs 1 GiB of memory')]);
-  for (const order of [[tested, skipped], [skipped, tested]]) {
+  for (const order of [
+    [tested, skipped],
+    [skipped, tested],
+  ]) {
     const m = buildMatrix(order.map((x) => x.parsed));
     assert.equal(m.columns.length, 1);
     assert.equal(cell(m, 'gmem.fd').state, 'present', order.map((x) => x.path).join(' then '));
@@ -104,12 +127,18 @@ test('runs merged into one column: a case one run tested and another skipped is 
 test('runs of one column that disagree on a verdict keep the failure and say so', () => {
   const a = file(runRecord(KVM), [result('gmem.fd.largefile', 'pass')]);
   const b = file(runRecord(KVM), [result('gmem.fd.largefile', 'fail', 'st_size 0, expected 4096')]);
-  for (const order of [[a, b], [b, a]]) {
+  for (const order of [
+    [a, b],
+    [b, a],
+  ]) {
     const m = buildMatrix(order.map((x) => x.parsed));
     assert.equal(cell(m, 'gmem.fd').state, 'broken');
     assert.equal(m.warnings.length, 1);
-    assert.match(m.warnings[0] as string, /gmem\.fd\.largefile is (pass|fail) in .* but (fail|pass) in .*; the failure/,
-      'one warning naming both files');
+    assert.match(
+      m.warnings[0] as string,
+      /gmem\.fd\.largefile is (pass|fail) in .* but (fail|pass) in .*; the failure/,
+      'one warning naming both files',
+    );
   }
 });
 
@@ -122,7 +151,10 @@ test('absent by capability while an evidence case passed is inconsistent, with a
   const why = /^absent \(KVM_CAP_GUEST_MEMFD_FLAGS on the VM fd is 0 \(needs bits 0x1\)\), but gmem\.mmap\.read_write_/;
   assert.match(c.problems?.[0] ?? '', why);
   assert.match(c.problems?.[0] ?? '', /passed using it$/);
-  assert.ok(m.warnings.some((w) => w.includes('gmem.mmap is inconsistent')), m.warnings.join('\n'));
+  assert.ok(
+    m.warnings.some((w) => w.includes('gmem.mmap is inconsistent')),
+    m.warnings.join('\n'),
+  );
   assert.match(matrixMarkdown(m), /⚠ inconsistent/);
   assert.match(matrixMarkdown(m), /## Consistency warnings \(\d+\)/);
   assert.match(matrixHtml(m), /"state":"inconsistent"/);
@@ -144,8 +176,11 @@ test('an evidence case that skipped for a capability or VM type the run record h
   ]);
   const m = buildMatrix([f.parsed]);
   assert.equal(cell(m, 'gmem.fd').state, 'inconsistent');
-  assert.match(cell(m, 'gmem.fd').reason, /KVM_CAP_GUEST_MEMFD is 0, but the run record has KVM_CAP_GUEST_MEMFD = 1/,
-    'the skip contradicts the capability answer');
+  assert.match(
+    cell(m, 'gmem.fd').reason,
+    /KVM_CAP_GUEST_MEMFD is 0, but the run record has KVM_CAP_GUEST_MEMFD = 1/,
+    'the skip contradicts the capability answer',
+  );
   assert.equal(cell(m, 'gmem.refuse').state, 'inconsistent');
   assert.equal(cell(m, 'gmem.refuse').decided, 'present');
   assert.match(cell(m, 'gmem.refuse').reason, /VM type KVM_X86_DEFAULT_VM is not listed, but the run record lists 0/);
@@ -154,8 +189,9 @@ test('an evidence case that skipped for a capability or VM type the run record h
 test('present while an evidence case fails is a contradiction the check names', () => {
   const run = runRecord(KVM);
   const failing = result('gmem.fd.largefile', 'fail', 'KVM_CREATE_GUEST_MEMFD: ENOTTY\nmore');
-  assert.deepEqual(contradictions({ state: 'present', reason: 'x' }, run, [failing]),
-    ['present, but gmem.fd.largefile is fail: KVM_CREATE_GUEST_MEMFD: ENOTTY']);
+  assert.deepEqual(contradictions({ state: 'present', reason: 'x' }, run, [failing]), [
+    'present, but gmem.fd.largefile is fail: KVM_CREATE_GUEST_MEMFD: ENOTTY',
+  ]);
   assert.deepEqual(contradictions({ state: 'broken', reason: 'x' }, run, [failing]), []);
   // an observation saying no is no contradiction of a passing case: the case records what the kernel did
   const observedNo = { state: 'absent', absentBy: 'observation', reason: 'x' } as const;
@@ -170,19 +206,36 @@ test('a column of imported kselftest output alone has no capability answers: dec
   assert.equal(cell(m, 'kvm').state, 'untested');
   assert.equal(cell(m, 'pre_fault').state, 'untested');
   const readAsZero = m.features.filter((r) => r.cells[0]?.state === 'absent' && r.cells[0].reason.includes('KVM_CAP'));
-  assert.deepEqual(readAsZero.map((r) => r.id), [], 'no capability read as 0');
+  assert.deepEqual(
+    readAsZero.map((r) => r.id),
+    [],
+    'no capability read as 0',
+  );
 });
 
 const TAP = [
-  'TAP version 13', '1..4',
-  '# selftests: kvm: guest_memfd_test', '# TAP version 13', '# 1..2', '# # mmap returned EINVAL',
-  '# not ok 1 mmap_supported', '# ok 2 file_read_write', 'not ok 1 selftests: kvm: guest_memfd_test # exit=1',
-  '# selftests: kvm: crashes_after', '# TAP version 13', '# 1..1', '# ok 1 only', '# ==== Test Assertion Failure ====',
+  'TAP version 13',
+  '1..4',
+  '# selftests: kvm: guest_memfd_test',
+  '# TAP version 13',
+  '# 1..2',
+  '# # mmap returned EINVAL',
+  '# not ok 1 mmap_supported',
+  '# ok 2 file_read_write',
+  'not ok 1 selftests: kvm: guest_memfd_test # exit=1',
+  '# selftests: kvm: crashes_after',
+  '# TAP version 13',
+  '# 1..1',
+  '# ok 1 only',
+  '# ==== Test Assertion Failure ====',
   'not ok 2 selftests: kvm: crashes_after # exit=254',
-  '# selftests: kvm: private_mem_conversions_test', '# 1..0 # SKIP - Requirement not met: SW_PROTECTED_VM',
+  '# selftests: kvm: private_mem_conversions_test',
+  '# 1..0 # SKIP - Requirement not met: SW_PROTECTED_VM',
   'ok 3 selftests: kvm: private_mem_conversions_test # SKIP',
-  '# selftests: kvm: set_memory_region_test', '#',
-  'not ok 4 selftests: kvm: set_memory_region_test # TIMEOUT 120 seconds', '',
+  '# selftests: kvm: set_memory_region_test',
+  '#',
+  'not ok 4 selftests: kvm: set_memory_region_test # TIMEOUT 120 seconds',
+  '',
 ].join('\n');
 
 const def = (id: string, cases: string[]): FeatureDef => ({ id, title: id, family: 'kselftest', cases });

@@ -8,16 +8,23 @@ import { cli } from './helpers.js';
 
 const CHROMIUM = process.env.GMEM_CHROMIUM ?? '/usr/bin/chromium';
 
-test('matrix.html in headless Chromium', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} not installed (test.sh installs Debian's chromium)`, timeout: 120_000 }, async () => {
+test('matrix.html in headless Chromium', {
+  skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} not installed (test.sh installs Debian's chromium)`,
+  timeout: 120_000,
+}, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'gmem-html-'));
   // column 1: a real run of one family on the live kernel
   const live = join(dir, 'live.jsonl');
   cli(['-t', 'gmem.create.size_zero', '-t', 'gmem.create.one_page', '-o', live]);
   // column 2: the same run relabelled as another kernel, with one case failing there
-  const lines = readFileSync(live, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const lines = readFileSync(live, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   const other = lines.map((r) => {
     if (r.type === 'run') return { ...r, kernel: '9.9.9-candidate', platform: 'x86_64' };
-    if (r.type === 'result' && r.id === 'gmem.create.one_page@noflags') return { ...r, verdict: 'fail', message: 'expected success, but it failed with EINVAL (22)' };
+    if (r.type === 'result' && r.id === 'gmem.create.one_page@noflags')
+      return { ...r, verdict: 'fail', message: 'expected success, but it failed with EINVAL (22)' };
     return r;
   });
   const cand = join(dir, 'candidate.jsonl');
@@ -29,7 +36,16 @@ test('matrix.html in headless Chromium', { skip: existsSync(CHROMIUM) ? false : 
   const { chromium } = await import('playwright-core');
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   try {
     const tab = await browser.newPage({ viewport: { width: 1200, height: 900 } });
@@ -41,10 +57,16 @@ test('matrix.html in headless Chromium', { skip: existsSync(CHROMIUM) ? false : 
     assert.match(headers[2] ?? '', /9\.9\.9-candidate/);
     assert.match(headers[2] ?? '', /1 broken/);
     const gm = tab.locator('tr.feature[data-feature="guest_memfd"] td.state');
-    assert.deepEqual(await gm.evaluateAll((tds) => tds.map((td) => td.getAttribute('data-state'))), ['present', 'broken']);
+    assert.deepEqual(await gm.evaluateAll((tds) => tds.map((td) => td.getAttribute('data-state'))), [
+      'present',
+      'broken',
+    ]);
     const colours = await gm.evaluateAll((tds) => tds.map((td) => getComputedStyle(td).backgroundColor));
     assert.deepEqual(colours, ['rgb(218, 251, 225)', 'rgb(255, 235, 233)']);
-    assert.match((await gm.nth(1).getAttribute('title')) ?? '', /1 of \d+ cases fail, e\.g\. gmem\.create\.one_page@noflags/);
+    assert.match(
+      (await gm.nth(1).getAttribute('title')) ?? '',
+      /1 of \d+ cases fail, e\.g\. gmem\.create\.one_page@noflags/,
+    );
     // expand: the case table lists the failing case with its verdict in the second column
     await tab.locator('tr.feature[data-feature="guest_memfd"] td.name').click();
     const detail = tab.locator('tr.cases[data-cases-of="guest_memfd"]');
@@ -58,7 +80,11 @@ test('matrix.html in headless Chromium', { skip: existsSync(CHROMIUM) ? false : 
     const shot = join(dir, 'matrix.png');
     await tab.screenshot({ path: shot, fullPage: true });
     assert.ok(statSync(shot).size > 10_000, 'screenshot has content');
-    assert.deepEqual(requests.filter((u) => !u.startsWith('file://')), [], 'the page made no network request');
+    assert.deepEqual(
+      requests.filter((u) => !u.startsWith('file://')),
+      [],
+      'the page made no network request',
+    );
     if (process.env.GMEM_KEEP_SCREENSHOT) writeFileSync(process.env.GMEM_KEEP_SCREENSHOT, readFileSync(shot));
   } finally {
     await browser.close();

@@ -11,15 +11,30 @@ import { CLI, useScratchDirs } from './helpers.js';
 const scratch = useScratchDirs();
 
 test('a mutated expectation never equals the real one', () => {
-  for (const e of ['EINVAL', 'EPERM', 'ENOTTY', 'EFAULT', 'EEXIST'] as const) assert.notEqual(mutatedErrno(errnoValue(e)), errnoValue(e), e);
-  for (const v of [0, 1, -1, 4096, 0n, 1n << 63n, true, false, 'EINVAL', '']) assert.notEqual(mutatedValue(v), v, String(v));
+  for (const e of ['EINVAL', 'EPERM', 'ENOTTY', 'EFAULT', 'EEXIST'] as const)
+    assert.notEqual(mutatedErrno(errnoValue(e)), errnoValue(e), e);
+  for (const v of [0, 1, -1, 4096, 0n, 1n << 63n, true, false, 'EINVAL', ''])
+    assert.notEqual(mutatedValue(v), v, String(v));
 });
 
 test('the report: passed then failed is turned, passed twice is not, skip/error stopped it, absent is missing', () => {
-  const r = (id: string, verdict: string) => ({ type: 'result' as const, id, case: id, family: 'f', verdict, message: '', durationMs: 0 });
+  const r = (id: string, verdict: string) => ({
+    type: 'result' as const,
+    id,
+    case: id,
+    family: 'f',
+    verdict,
+    message: '',
+    durationMs: 0,
+  });
   const real = [r('a', 'pass'), r('b', 'pass'), r('c', 'pass'), r('d', 'pass'), r('e', 'skip'), r('f', 'fail')];
   const mutated = [r('a', 'fail'), r('b', 'pass'), r('c', 'error'), r('e', 'pass'), r('f', 'pass')];
-  assert.deepEqual(mutationReport(real as never, mutated as never), { turned: ['a'], notTurned: ['b'], stopped: ['c'], missing: ['d'] });
+  assert.deepEqual(mutationReport(real as never, mutated as never), {
+    turned: ['a'],
+    notTurned: ['b'],
+    stopped: ['c'],
+    missing: ['d'],
+  });
 });
 
 test('the mutation command refuses a real run as MUTATED, and a real and a mutated run of the same cases turn every passing case', () => {

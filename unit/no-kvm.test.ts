@@ -10,15 +10,28 @@ import { readResults } from '../lib/report/results-file.js';
 
 const canUnshare = process.getuid?.() === 0 && spawnSync('unshare', ['-m', 'true']).status === 0;
 
-test('the full suite in a mount namespace without /dev/kvm', { skip: canUnshare ? false : 'needs root and unshare(1) to hide /dev/kvm', timeout: 600_000 }, () => {
+test('the full suite in a mount namespace without /dev/kvm', {
+  skip: canUnshare ? false : 'needs root and unshare(1) to hide /dev/kvm',
+  timeout: 600_000,
+}, () => {
   const dir = mkdtempSync(join(tmpdir(), 'gmem-nokvm-'));
   const results = join(dir, 'r.jsonl');
-  const r = spawnSync('unshare', ['-m', 'bash', join(ROOT, 'ci/without-kvm.sh'), process.execPath, CLI, '-j', '2', '-o', results], { encoding: 'utf8', timeout: 600_000 });
+  const r = spawnSync(
+    'unshare',
+    ['-m', 'bash', join(ROOT, 'ci/without-kvm.sh'), process.execPath, CLI, '-j', '2', '-o', results],
+    { encoding: 'utf8', timeout: 600_000 },
+  );
   assert.equal(r.status, 0, `exit ${r.status}\n${r.stdout.slice(-3000)}\n${r.stderr}`);
   const file = readResults(results);
   assert.equal((file.run.kvm as { available: boolean }).available, false);
-  const list = JSON.parse(spawnSync(process.execPath, [CLI, '-l', '--json'], { encoding: 'utf8' }).stdout) as { cases: { id: string; requires: Record<string, unknown> }[] };
-  const needsKvm = new Set(list.cases.filter((c) => ['kvm', 'caps', 'vmCaps', 'vmType', 'gmemFlags'].some((k) => k in c.requires)).map((c) => c.id));
+  const list = JSON.parse(spawnSync(process.execPath, [CLI, '-l', '--json'], { encoding: 'utf8' }).stdout) as {
+    cases: { id: string; requires: Record<string, unknown> }[];
+  };
+  const needsKvm = new Set(
+    list.cases
+      .filter((c) => ['kvm', 'caps', 'vmCaps', 'vmType', 'gmemFlags'].some((k) => k in c.requires))
+      .map((c) => c.id),
+  );
   const kvmCases = file.results.filter((x) => needsKvm.has(x.id));
   assert.ok(kvmCases.length > 500, `${kvmCases.length} cases declare a KVM requirement`);
   for (const c of kvmCases) {

@@ -7,9 +7,21 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import {
-  F_SEAL_EXEC, F_SEAL_FUTURE_WRITE, F_SEAL_GROW, F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_WRITE, FALLOC_FL_PUNCH_HOLE,
-  KVM_CAP_GUEST_MEMFD, KVM_CAP_PRE_FAULT_MEMORY, KVM_CAP_USER_MEMORY2, KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM, KVM_CAP_VM_TYPES,
-  MFD_ALLOW_SEALING, MFD_CLOEXEC, MFD_HUGETLB,
+  F_SEAL_EXEC,
+  F_SEAL_FUTURE_WRITE,
+  F_SEAL_GROW,
+  F_SEAL_SEAL,
+  F_SEAL_SHRINK,
+  F_SEAL_WRITE,
+  FALLOC_FL_PUNCH_HOLE,
+  KVM_CAP_GUEST_MEMFD,
+  KVM_CAP_PRE_FAULT_MEMORY,
+  KVM_CAP_USER_MEMORY2,
+  KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM,
+  KVM_CAP_VM_TYPES,
+  MFD_ALLOW_SEALING,
+  MFD_CLOEXEC,
+  MFD_HUGETLB,
 } from '../lib/uapi/index.js';
 import { fail, ok, type Answer, type ProbeKernel, type TouchOutcome } from '../lib/features/proposals/kernel.js';
 import { PROPOSAL_FEATURES, proposalFeature, type ProposalFeatureId } from '../lib/features/proposals/registry.js';
@@ -27,7 +39,11 @@ interface SimConfig {
   /** memfd_create bit 0x8. */ mfd8: 'inaccessible' | 'noexec' | 'none' | 'weird';
   /** memfd seal 0x20. */ seal20: 'autoalloc' | 'exec' | 'none';
   /** fchmod always fails with EPERM (an LSM, say): F_SEAL_EXEC then lands on an executable file. */ fchmodBlocked?: boolean;
-  /** memslot bit 2 through the v1 ioctl (v7) / guest_memfd through v2 (mainline; 'gmem-private-vms': 6.8–6.17, type-0 VMs refuse it). */ memslot: 'v7' | 'gmem' | 'gmem-private-vms' | 'none';
+  /** memslot bit 2 through the v1 ioctl (v7) / guest_memfd through v2 (mainline; 'gmem-private-vms': 6.8–6.17, type-0 VMs refuse it). */ memslot:
+    | 'v7'
+    | 'gmem'
+    | 'gmem-private-vms'
+    | 'none';
   /** syscall 451. */ sys451: 'restricted' | 'restricted+usermnt' | 'cachestat' | 'none' | 'weird';
   /** syscall 452. */ sys452: 'bind' | 'fchmodat2' | 'none';
   /** /dev/kvm present. */ kvm: boolean;
@@ -40,7 +56,15 @@ interface SimConfig {
 }
 
 type Obj =
-  | { kind: 'memfd'; size: number; seals: number; mode: number; pages: Set<number>; inaccessible: boolean; sized: boolean }
+  | {
+      kind: 'memfd';
+      size: number;
+      seals: number;
+      mode: number;
+      pages: Set<number>;
+      inaccessible: boolean;
+      sized: boolean;
+    }
   | { kind: 'restricted'; size: number }
   | { kind: 'vm'; type: number; dead: boolean }
   | { kind: 'vcpu' }
@@ -65,7 +89,14 @@ class SimKernel implements ProbeKernel {
     return o && o.kind === 'memfd' ? o : undefined;
   }
   private knownSeals(): number {
-    return F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE | (this.cfg.seal20 === 'none' ? 0 : 0x20);
+    return (
+      F_SEAL_SEAL |
+      F_SEAL_SHRINK |
+      F_SEAL_GROW |
+      F_SEAL_WRITE |
+      F_SEAL_FUTURE_WRITE |
+      (this.cfg.seal20 === 'none' ? 0 : 0x20)
+    );
   }
 
   memfdCreate(flags: number): Answer {
@@ -173,7 +204,8 @@ class SimKernel implements ProbeKernel {
     if (seals & ~this.knownSeals()) return fail('EINVAL');
     if (m.seals & F_SEAL_SEAL) return fail('EPERM');
     let add = seals;
-    if (this.cfg.seal20 === 'exec' && seals & F_SEAL_EXEC && m.mode & 0o111) add |= F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE;
+    if (this.cfg.seal20 === 'exec' && seals & F_SEAL_EXEC && m.mode & 0o111)
+      add |= F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE;
     m.seals |= add;
     return ok();
   }
@@ -185,7 +217,8 @@ class SimKernel implements ProbeKernel {
     const m = this.memfd(fd);
     if (!m) return fail('EBADF');
     if (this.cfg.fchmodBlocked) return fail('EPERM');
-    if (this.cfg.seal20 === 'exec' && m.seals & F_SEAL_EXEC && (mode & 0o111) !== (m.mode & 0o111)) return fail('EPERM');
+    if (this.cfg.seal20 === 'exec' && m.seals & F_SEAL_EXEC && (mode & 0o111) !== (m.mode & 0o111))
+      return fail('EPERM');
     m.mode = mode;
     return ok();
   }
@@ -295,7 +328,8 @@ class SimKernel implements ProbeKernel {
     this.log.push('moveEncContext()');
     const dst = this.objs.get(dstVm);
     const src = this.objs.get(sourceFd);
-    if (!src || src.kind !== 'vm' || !dst || dst.kind !== 'vm') return fail(this.cfg.move === 'sev-only' ? 'EINVAL' : 'EBADF');
+    if (!src || src.kind !== 'vm' || !dst || dst.kind !== 'vm')
+      return fail(this.cfg.move === 'sev-only' ? 'EINVAL' : 'EBADF');
     if (this.cfg.move === 'sev-only' || src.type !== dst.type) return fail('EINVAL');
     if (this.cfg.move === 'rfc') src.dead = true;
     return ok();
@@ -306,22 +340,65 @@ class SimKernel implements ProbeKernel {
 // Kernel flavours, by the history of each number.
 
 const MAINLINE_618: SimConfig = {
-  mfd8: 'noexec', seal20: 'exec', memslot: 'gmem', sys451: 'cachestat', sys452: 'fchmodat2', kvm: true, gmem: true,
-  vmD5: 'none', vcpuD5: 'prefault', vmD6: 'none', move: 'sev-only',
+  mfd8: 'noexec',
+  seal20: 'exec',
+  memslot: 'gmem',
+  sys451: 'cachestat',
+  sys452: 'fchmodat2',
+  kvm: true,
+  gmem: true,
+  vmD5: 'none',
+  vcpuD5: 'prefault',
+  vmD6: 'none',
+  move: 'sev-only',
 };
 const UPM_V7: SimConfig = {
-  mfd8: 'inaccessible', seal20: 'autoalloc', memslot: 'v7', sys451: 'none', sys452: 'none', kvm: true, gmem: false,
-  vmD5: 'none', vcpuD5: 'none', vmD6: 'none', move: 'sev-only',
+  mfd8: 'inaccessible',
+  seal20: 'autoalloc',
+  memslot: 'v7',
+  sys451: 'none',
+  sys452: 'none',
+  kvm: true,
+  gmem: false,
+  vmD5: 'none',
+  vcpuD5: 'none',
+  vmD6: 'none',
+  move: 'sev-only',
 };
 const LINUX_61: SimConfig = {
-  mfd8: 'none', seal20: 'none', memslot: 'none', sys451: 'none', sys452: 'none', kvm: true, gmem: false,
-  vmD5: 'none', vcpuD5: 'none', vmD6: 'none', move: 'sev-only',
+  mfd8: 'none',
+  seal20: 'none',
+  memslot: 'none',
+  sys451: 'none',
+  sys452: 'none',
+  kvm: true,
+  gmem: false,
+  vmD5: 'none',
+  vcpuD5: 'none',
+  vmD6: 'none',
+  move: 'sev-only',
 };
 const RESTRICTEDMEM_V10: SimConfig = { ...LINUX_61, sys451: 'restricted' };
-const RESTRICTEDMEM_RFCS: SimConfig = { ...LINUX_61, mfd8: 'noexec', seal20: 'exec', sys451: 'restricted+usermnt', sys452: 'bind' };
+const RESTRICTEDMEM_RFCS: SimConfig = {
+  ...LINUX_61,
+  mfd8: 'noexec',
+  seal20: 'exec',
+  sys451: 'restricted+usermnt',
+  sys452: 'bind',
+};
 const LINK_RFC_V1: SimConfig = {
-  mfd8: 'noexec', seal20: 'exec', memslot: 'gmem', sys451: 'cachestat', sys452: 'none', kvm: true, gmem: true,
-  vmD5: 'link', vcpuD5: 'none', vmD6: 'none', move: 'rfc', swProtected: true,
+  mfd8: 'noexec',
+  seal20: 'exec',
+  memslot: 'gmem',
+  sys451: 'cachestat',
+  sys452: 'none',
+  kvm: true,
+  gmem: true,
+  vmD5: 'link',
+  vcpuD5: 'none',
+  vmD6: 'none',
+  move: 'rfc',
+  swProtected: true,
 };
 const LINK_RFC_V2: SimConfig = { ...MAINLINE_618, vmD6: 'link', move: 'rfc', swProtected: true };
 const LINUX_612: SimConfig = { ...MAINLINE_618, memslot: 'gmem-private-vms' };
@@ -339,14 +416,21 @@ function run(cfg: SimConfig, id: ProposalFeatureId): { v: ProbeVerdict; k: SimKe
 
 function check(name: string, cfg: SimConfig, want: Expectation): void {
   describe(name, () => {
-    for (const [id, [state, meaning, evidence]] of Object.entries(want) as [ProposalFeatureId, [ProbeState, string?, string?]][]) {
+    for (const [id, [state, meaning, evidence]] of Object.entries(want) as [
+      ProposalFeatureId,
+      [ProbeState, string?, string?],
+    ][]) {
       it(`${id} → ${state}${meaning ? ` (${meaning})` : ''}`, () => {
         const { v, k } = run(cfg, id);
         assert.equal(v.state, state, describeVerdict(v));
         if (meaning) assert.match(v.meaning ?? '', new RegExp(meaning), describeVerdict(v));
         if (evidence) assert.match(v.evidence.join('; '), new RegExp(evidence), describeVerdict(v));
         assert.ok(v.evidence.length > 0, 'a verdict carries evidence');
-        assert.deepEqual([...k.objs.keys()], [], `the probe left handles open: ${[...k.objs.entries()].map(([fd, o]) => `${fd}:${o.kind}`).join(', ')}`);
+        assert.deepEqual(
+          [...k.objs.keys()],
+          [],
+          `the probe left handles open: ${[...k.objs.entries()].map(([fd, o]) => `${fd}:${o.kind}`).join(', ')}`,
+        );
       });
     }
   });
@@ -430,28 +514,46 @@ check('no /dev/kvm', NO_KVM, {
   upm_v7_mfd_inaccessible: ['number-taken', 'MFD_NOEXEC_SEAL'],
 });
 
-check('the F_SEAL_EXEC trap: exec bits cannot be dropped, so the seal implies write seals', { ...MAINLINE_618, fchmodBlocked: true }, {
-  upm_v7_seal_auto_allocate: ['number-taken', 'F_SEAL_EXEC', 'implied write seals'],
-});
+check(
+  'the F_SEAL_EXEC trap: exec bits cannot be dropped, so the seal implies write seals',
+  { ...MAINLINE_618, fchmodBlocked: true },
+  {
+    upm_v7_seal_auto_allocate: ['number-taken', 'F_SEAL_EXEC', 'implied write seals'],
+  },
+);
 
-check('contradictory kernels', { ...MAINLINE_618, mfd8: 'weird', sys451: 'weird', vmD5: 'link-new-inode', move: 'rfc-source-survives' }, {
-  upm_v7_mfd_inaccessible: ['inconclusive'],
-  restrictedmem_v10_memfd_restricted: ['inconclusive'],
-  gmem_link_v1: ['inconclusive'],
-  gmem_link_move_memory_context: ['inconclusive'],
-});
+check(
+  'contradictory kernels',
+  { ...MAINLINE_618, mfd8: 'weird', sys451: 'weird', vmD5: 'link-new-inode', move: 'rfc-source-survives' },
+  {
+    upm_v7_mfd_inaccessible: ['inconclusive'],
+    restrictedmem_v10_memfd_restricted: ['inconclusive'],
+    gmem_link_v1: ['inconclusive'],
+    gmem_link_move_memory_context: ['inconclusive'],
+  },
+);
 
 // -------------------------------------------------------------------------------------------
 // What the probes may issue where a number means something else.
 
 describe('probes are safe where the number means something else', () => {
   it('on mainline, syscall 451 is only issued as cachestat(0, NULL, NULL, 0) and with valid cachestat buffers', () => {
-    for (const id of ['restrictedmem_v10_memfd_restricted', 'restrictedmem_rfc_usermnt', 'restrictedmem_rfc_bind'] as const) {
+    for (const id of [
+      'restrictedmem_v10_memfd_restricted',
+      'restrictedmem_rfc_usermnt',
+      'restrictedmem_rfc_bind',
+    ] as const) {
       const { k } = run(MAINLINE_618, id);
       const calls451 = k.log.filter((l) => l.startsWith('syscall451'));
       assert.deepEqual(calls451, ['syscall451(0, 0)'], `${id}: ${calls451.join(', ')}`);
-      assert.ok(!k.log.some((l) => l.startsWith('syscall452-bind')), `${id} issued memfd_restricted_bind on a fchmodat2 kernel`);
-      assert.ok(!k.log.includes('tmpfsMountFd()'), `${id} built a mount for RMFD_USERMNT on a kernel without memfd_restricted`);
+      assert.ok(
+        !k.log.some((l) => l.startsWith('syscall452-bind')),
+        `${id} issued memfd_restricted_bind on a fchmodat2 kernel`,
+      );
+      assert.ok(
+        !k.log.includes('tmpfsMountFd()'),
+        `${id} built a mount for RMFD_USERMNT on a kernel without memfd_restricted`,
+      );
     }
   });
   it('on mainline, the link probes send exactly one valid link request and pre-fault only a valid range', () => {
@@ -485,7 +587,10 @@ describe('registry', () => {
       assert.ok(!ids.has(f.id), `duplicate ${f.id}`);
       ids.add(f.id);
       assert.match(f.id, /^[a-z0-9_]+$/);
-      assert.ok(PROPOSALS.some((p) => p.id === f.proposal), `${f.id}: unknown series ${f.proposal}`);
+      assert.ok(
+        PROPOSALS.some((p) => p.id === f.proposal),
+        `${f.id}: unknown series ${f.proposal}`,
+      );
       for (const a of f.abi) assert.ok(a in PROPOSAL_ABI, `${f.id}: unknown ABI ${a}`);
       for (const s of f.structs) assert.ok(s in PROPOSAL_STRUCTS, `${f.id}: unknown struct ${s}`);
       assert.ok(f.semantics.length > 20 && f.mainline.length > 3);
@@ -494,7 +599,10 @@ describe('registry', () => {
   it('every series with a collision is probed by some feature', () => {
     for (const entry of Object.values(PROPOSAL_ABI)) {
       if (entry.proposal === 'gmem-inplace-conversion-rfc-v1') continue; // probed as the collider of gmem_link_v2
-      assert.ok(PROPOSAL_FEATURES.some((f) => f.proposal === entry.proposal), `no feature probes ${entry.proposal}`);
+      assert.ok(
+        PROPOSAL_FEATURES.some((f) => f.proposal === entry.proposal),
+        `no feature probes ${entry.proposal}`,
+      );
     }
   });
 });

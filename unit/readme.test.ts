@@ -23,7 +23,12 @@ function tableRows(text: string): string[][] {
   const lines = text.split('\n');
   const first = lines.findIndex((l) => l.startsWith('|'));
   const end = lines.findIndex((l, i) => i > first && !l.startsWith('|'));
-  return lines.slice(first + 2, end < 0 ? undefined : end).map((l) => l.slice(1, -1).split(' | ').map((c) => c.trim()));
+  return lines.slice(first + 2, end < 0 ? undefined : end).map((l) =>
+    l
+      .slice(1, -1)
+      .split(' | ')
+      .map((c) => c.trim()),
+  );
 }
 
 /** Whether an instance of `family` is selected by a README selector (`gmem.create`, `attr.*`). */
@@ -43,33 +48,42 @@ describe('README: The cases', () => {
   });
   const text = section('The cases');
 
-  it('the instance and family counts are the listing\'s', () => {
+  it("the instance and family counts are the listing's", () => {
     const m = /^(\d+) case instances in (\d+) families/m.exec(text);
     assert.ok(m, 'README: "N case instances in M families" not found');
     const want = `${families.length} case instances in ${new Set(families).size} families`;
     assert.equal(m[0], want, `README "The cases" says "${m[0]}"; the listing has ${want}`);
   });
 
-  it('each row of the family table gives its families\' instance counts', () => {
+  it("each row of the family table gives its families' instance counts", () => {
     const wrong: string[] = [];
     let covered = 0;
     for (const [what, counts] of tableRows(text)) {
       const selectors = [...(what ?? '').replace(/\(.*?\)/g, '').matchAll(/`([^`]+)`/g)].map((m) => m[1] as string);
       const given = (counts ?? '').split('+').map((n) => Number(n.trim()));
-      assert.equal(selectors.length, given.length, `row "${what}": ${selectors.length} families, ${given.length} counts`);
+      assert.equal(
+        selectors.length,
+        given.length,
+        `row "${what}": ${selectors.length} families, ${given.length} counts`,
+      );
       const actual = selectors.map((sel) => families.filter((f) => selects(sel, f)).length);
       covered += actual.reduce((a, b) => a + b, 0);
-      if (actual.join(' + ') !== given.join(' + ')) wrong.push(`${what}: README ${given.join(' + ')}, listing ${actual.join(' + ')}`);
+      if (actual.join(' + ') !== given.join(' + '))
+        wrong.push(`${what}: README ${given.join(' + ')}, listing ${actual.join(' + ')}`);
     }
     assert.deepEqual(wrong, [], 'rows whose counts differ from the listing');
-    assert.equal(covered, families.length, 'the table\'s rows cover every instance exactly once');
+    assert.equal(covered, families.length, "the table's rows cover every instance exactly once");
   });
 
   it('the host totals add up to the instance count', () => {
     const m = /gives (\d+) pass, (\d+) xfail[\s\S]*?, (\d+) skip/.exec(text);
     assert.ok(m, 'README: "a full run gives N pass, N xfail, N skip" not found');
     const sum = Number(m[1]) + Number(m[2]) + Number(m[3]);
-    assert.equal(sum, families.length, `${m[1]} + ${m[2]} + ${m[3]} = ${sum}, but there are ${families.length} instances`);
+    assert.equal(
+      sum,
+      families.length,
+      `${m[1]} + ${m[2]} + ${m[3]} = ${sum}, but there are ${families.length} instances`,
+    );
   });
 });
 
@@ -78,7 +92,9 @@ describe('README: the options of run', () => {
     const help = cli(['run', '--help']);
     assert.equal(help.status, 0, help.stderr);
     // `-j, --jobs N` in both: the short form, the long form and the argument's name
-    const fromHelp = [...help.stdout.matchAll(/^ {2}((?:-\w, )?|\s*)(--[\w-]+(?: [A-Z]+)?)/gm)].map((m) => `${m[1]?.trim() ?? ''} ${m[2]}`.trim());
+    const fromHelp = [...help.stdout.matchAll(/^ {2}((?:-\w, )?|\s*)(--[\w-]+(?: [A-Z]+)?)/gm)].map((m) =>
+      `${m[1]?.trim() ?? ''} ${m[2]}`.trim(),
+    );
     const table = tableRows(README.slice(README.indexOf('| option | meaning |')));
     const fromReadme = table.flatMap(([opt]) => [...(opt ?? '').matchAll(/`([^`]+)`/g)].map((m) => m[1] as string));
     assert.ok(fromReadme.length > 10, 'README: the option table of run was not found');

@@ -8,7 +8,18 @@ import type { Kvm } from '../lib/kvm/kvm.js';
 
 /** An Env whose machine facts are given, to exercise the requirement logic itself. */
 class GivenEnv extends Env {
-  constructor(private readonly facts: { kvm?: boolean; sys?: Record<number, number>; vm?: Record<number, number>; types?: number[]; kconfig?: Map<string, string> | null; avail?: bigint; nodes?: number; guest?: boolean }) {
+  constructor(
+    private readonly facts: {
+      kvm?: boolean;
+      sys?: Record<number, number>;
+      vm?: Record<number, number>;
+      types?: number[];
+      kconfig?: Map<string, string> | null;
+      avail?: bigint;
+      nodes?: number;
+      guest?: boolean;
+    },
+  ) {
     super();
     Object.defineProperty(this, 'inSuiteGuest', { value: facts.guest ?? false });
   }
@@ -48,30 +59,63 @@ test('no /dev/kvm: every KVM requirement names it', () => {
 test('capabilities on /dev/kvm and on the VM are reported separately with their numbers', () => {
   const env = new GivenEnv({ sys: { 234: 1 }, vm: {} });
   assert.equal(unmetRequirement({ caps: ['KVM_CAP_GUEST_MEMFD'] }, env), null);
-  assert.equal(unmetRequirement({ caps: ['KVM_CAP_PRE_FAULT_MEMORY'] }, env), 'needs KVM_CAP_PRE_FAULT_MEMORY (236): KVM_CHECK_EXTENSION on /dev/kvm returned 0');
-  assert.equal(unmetRequirement({ vmCaps: ['KVM_CAP_GUEST_MEMFD'] }, env), 'needs KVM_CAP_GUEST_MEMFD (234) on a type-0 VM: KVM_CHECK_EXTENSION on the VM fd returned 0');
+  assert.equal(
+    unmetRequirement({ caps: ['KVM_CAP_PRE_FAULT_MEMORY'] }, env),
+    'needs KVM_CAP_PRE_FAULT_MEMORY (236): KVM_CHECK_EXTENSION on /dev/kvm returned 0',
+  );
+  assert.equal(
+    unmetRequirement({ vmCaps: ['KVM_CAP_GUEST_MEMFD'] }, env),
+    'needs KVM_CAP_GUEST_MEMFD (234) on a type-0 VM: KVM_CHECK_EXTENSION on the VM fd returned 0',
+  );
 });
 
 test('VM types and guest_memfd flags', () => {
   const env = new GivenEnv({ types: [0], vm: { 244: 1 } });
-  assert.equal(unmetRequirement({ vmType: 'KVM_X86_SNP_VM' }, env), 'needs VM type KVM_X86_SNP_VM (4): KVM_CAP_VM_TYPES lists only [0]');
+  assert.equal(
+    unmetRequirement({ vmType: 'KVM_X86_SNP_VM' }, env),
+    'needs VM type KVM_X86_SNP_VM (4): KVM_CAP_VM_TYPES lists only [0]',
+  );
   assert.equal(unmetRequirement({ gmemFlags: ['GUEST_MEMFD_FLAG_MMAP'] }, env), null);
-  assert.equal(unmetRequirement({ gmemFlags: ['GUEST_MEMFD_FLAG_INIT_SHARED'] }, env), 'needs GUEST_MEMFD_FLAG_INIT_SHARED (0x2): KVM_CAP_GUEST_MEMFD_FLAGS on a type-0 VM is 0x1');
+  assert.equal(
+    unmetRequirement({ gmemFlags: ['GUEST_MEMFD_FLAG_INIT_SHARED'] }, env),
+    'needs GUEST_MEMFD_FLAG_INIT_SHARED (0x2): KVM_CAP_GUEST_MEMFD_FLAGS on a type-0 VM is 0x1',
+  );
 });
 
 test('kernel config, memory, NUMA and host safety', () => {
-  assert.match(unmetRequirement({ kconfig: ['CONFIG_KVM_SW_PROTECTED_VM'] }, new GivenEnv({ kconfig: null })) ?? '', /kernel config is unreadable/);
-  assert.equal(unmetRequirement({ kconfig: ['CONFIG_KVM_SW_PROTECTED_VM'] }, new GivenEnv({ kconfig: new Map([['CONFIG_KVM_SW_PROTECTED_VM', 'n']]) })), 'needs CONFIG_KVM_SW_PROTECTED_VM=y or m (CONFIG_KVM_SW_PROTECTED_VM=n in the running kernel\'s config)');
-  assert.equal(unmetRequirement({ kconfig: ['CONFIG_KVM'] }, new GivenEnv({ kconfig: new Map([['CONFIG_KVM', 'm']]) })), null);
-  assert.equal(unmetRequirement({ memoryBytes: 8n << 30n }, new GivenEnv({ avail: 12n << 30n })), 'needs 8 GiB of memory but MemAvailable is 12 GiB (a case may use at most half)');
+  assert.match(
+    unmetRequirement({ kconfig: ['CONFIG_KVM_SW_PROTECTED_VM'] }, new GivenEnv({ kconfig: null })) ?? '',
+    /kernel config is unreadable/,
+  );
+  assert.equal(
+    unmetRequirement(
+      { kconfig: ['CONFIG_KVM_SW_PROTECTED_VM'] },
+      new GivenEnv({ kconfig: new Map([['CONFIG_KVM_SW_PROTECTED_VM', 'n']]) }),
+    ),
+    "needs CONFIG_KVM_SW_PROTECTED_VM=y or m (CONFIG_KVM_SW_PROTECTED_VM=n in the running kernel's config)",
+  );
+  assert.equal(
+    unmetRequirement({ kconfig: ['CONFIG_KVM'] }, new GivenEnv({ kconfig: new Map([['CONFIG_KVM', 'm']]) })),
+    null,
+  );
+  assert.equal(
+    unmetRequirement({ memoryBytes: 8n << 30n }, new GivenEnv({ avail: 12n << 30n })),
+    'needs 8 GiB of memory but MemAvailable is 12 GiB (a case may use at most half)',
+  );
   assert.equal(unmetRequirement({ numaNodes: 2 }, new GivenEnv({})), 'needs 2 online NUMA nodes, this machine has 1');
-  assert.match(unmetRequirement({ hostUnsafe: 'exhausts memory' }, new GivenEnv({})) ?? '', /^refused on the host \(exhausts memory\); runs inside a suite guest or with --allow-host-unsafe$/);
+  assert.match(
+    unmetRequirement({ hostUnsafe: 'exhausts memory' }, new GivenEnv({})) ?? '',
+    /^refused on the host \(exhausts memory\); runs inside a suite guest or with --allow-host-unsafe$/,
+  );
   assert.equal(unmetRequirement({ hostUnsafe: 'exhausts memory' }, new GivenEnv({ guest: true })), null);
 });
 
 test('the first unmet requirement wins, in the documented order', () => {
   const env = new GivenEnv({ kvm: false, nodes: 1 });
-  assert.equal(unmetRequirement({ files: ['/nonexistent/x'], caps: ['KVM_CAP_GUEST_MEMFD'], numaNodes: 2 }, env), 'needs /nonexistent/x, which does not exist');
+  assert.equal(
+    unmetRequirement({ files: ['/nonexistent/x'], caps: ['KVM_CAP_GUEST_MEMFD'], numaNodes: 2 }, env),
+    'needs /nonexistent/x, which does not exist',
+  );
 });
 
 test('variant requirements add to the case requirements', () => {
@@ -79,16 +123,22 @@ test('variant requirements add to the case requirements', () => {
   assert.deepEqual(mergeRequires({ caps: [a] }, { caps: [b], gmemFlags: [f] }), { caps: [a, b], gmemFlags: [f] });
 });
 
-test('GMEM_IN_GUEST=1 on a host unlocks no host-unsafe case: the guest\'s kernel command line is needed too', () => {
+test("GMEM_IN_GUEST=1 on a host unlocks no host-unsafe case: the guest's kernel command line is needed too", () => {
   const saved = process.env.GMEM_IN_GUEST;
   process.env.GMEM_IN_GUEST = '1';
   try {
     assert.doesNotMatch(readFileSync('/proc/cmdline', 'utf8'), /gmem\.suite_guest=1/, 'this test runs on a host');
-    assert.match(suiteGuestEvidence() ?? '', /GMEM_IN_GUEST=1 is set, but this kernel was not booted by the suite's QEMU runner \(no gmem\.suite_guest=1 on \/proc\/cmdline\)/);
+    assert.match(
+      suiteGuestEvidence() ?? '',
+      /GMEM_IN_GUEST=1 is set, but this kernel was not booted by the suite's QEMU runner \(no gmem\.suite_guest=1 on \/proc\/cmdline\)/,
+    );
     const e = new Env();
     assert.equal(e.inSuiteGuest, false);
     e.allowHostUnsafe = false;
-    assert.match(unmetRequirement({ hostUnsafe: 'exhausts memory' }, e) ?? '', /^refused on the host \(exhausts memory\); .* \(GMEM_IN_GUEST=1 is ignored: this kernel was not booted by the suite's QEMU runner\)$/);
+    assert.match(
+      unmetRequirement({ hostUnsafe: 'exhausts memory' }, e) ?? '',
+      /^refused on the host \(exhausts memory\); .* \(GMEM_IN_GUEST=1 is ignored: this kernel was not booted by the suite's QEMU runner\)$/,
+    );
   } finally {
     if (saved === undefined) delete process.env.GMEM_IN_GUEST;
     else process.env.GMEM_IN_GUEST = saved;

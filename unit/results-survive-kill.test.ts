@@ -30,7 +30,9 @@ test('SIGKILL of the runner keeps every finished result, the previous file whole
   const previous = `${JSON.stringify({ type: 'run', format: 1, suiteVersion: '0', started: 'before', kernel: 'k', arch: 'x86_64', host: 'h', platform: 'x86_64', kvm: {}, options: {} })}\n`;
   writeFileSync(results, previous);
   // the hang case has a 1.5 s timeout; kill the runner while it waits on it
-  const child = spawn(process.execPath, [CLI, '--cases', HARNESS_CASES, '-o', results], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, '--cases', HARNESS_CASES, '-o', results], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   await new Promise<void>((resolve) => {
     child.stdout.on('data', (d: Buffer) => {
@@ -55,30 +57,76 @@ test('SIGKILL of the runner keeps every finished result, the previous file whole
   assert.ok(ids.includes('harness.demo.sigbus'));
   assert.ok(!ids.includes('harness.demo.pass_after'));
   // the next run keeps the killed run's results aside and replaces the file only when it completes
-  const next = spawnSync(process.execPath, [CLI, '--cases', HARNESS_CASES, '-t', 'harness.demo.pass_before', '-o', results, '--matrix', 'none'], { encoding: 'utf8' });
+  const next = spawnSync(
+    process.execPath,
+    [CLI, '--cases', HARNESS_CASES, '-t', 'harness.demo.pass_before', '-o', results, '--matrix', 'none'],
+    { encoding: 'utf8' },
+  );
   assert.equal(next.status, 0, next.stderr);
   assert.match(next.stderr, /the results a killed run left in .*r\.jsonl\.partial are kept as .*r\.jsonl\.killed-/);
   const aside = readdirSync(dir).filter((f) => f.startsWith('r.jsonl.killed-'));
   assert.equal(aside.length, 1);
-  assert.deepEqual(readResults(join(dir, aside[0] as string)).results.map((r) => r.id), ids);
-  assert.deepEqual(readResults(results).results.map((r) => r.id), ['harness.demo.pass_before']);
+  assert.deepEqual(
+    readResults(join(dir, aside[0] as string)).results.map((r) => r.id),
+    ids,
+  );
+  assert.deepEqual(
+    readResults(results).results.map((r) => r.id),
+    ['harness.demo.pass_before'],
+  );
   assert.equal(existsSync(partialPath(results)), false);
 });
 
 test('a truncated last line (the write the kill interrupted) is ignored, earlier lines are kept', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gmem-unit-'));
   const path = join(dir, 'r.jsonl');
-  const run = JSON.stringify({ type: 'run', format: 1, suiteVersion: '0', started: '', kernel: 'k', arch: 'x86_64', host: 'h', platform: 'x86_64', kvm: {}, options: {} });
-  const res = JSON.stringify({ type: 'result', id: 'a.b', case: 'a.b', family: 'a', verdict: 'pass', message: '', durationMs: 1 });
+  const run = JSON.stringify({
+    type: 'run',
+    format: 1,
+    suiteVersion: '0',
+    started: '',
+    kernel: 'k',
+    arch: 'x86_64',
+    host: 'h',
+    platform: 'x86_64',
+    kvm: {},
+    options: {},
+  });
+  const res = JSON.stringify({
+    type: 'result',
+    id: 'a.b',
+    case: 'a.b',
+    family: 'a',
+    verdict: 'pass',
+    message: '',
+    durationMs: 1,
+  });
   writeFileSync(path, `${run}\n${res}\n{"type":"result","id":"a.c","ver`);
   const file = readResults(path);
-  assert.deepEqual(file.results.map((r) => r.id), ['a.b']);
+  assert.deepEqual(
+    file.results.map((r) => r.id),
+    ['a.b'],
+  );
 });
 
 test('a malformed line in the middle is a positioned error', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gmem-unit-'));
   const path = join(dir, 'r.jsonl');
-  const run = JSON.stringify({ type: 'run', format: 1, suiteVersion: '0', started: '', kernel: 'k', arch: 'x86_64', host: 'h', platform: 'x86_64', kvm: {}, options: {} });
+  const run = JSON.stringify({
+    type: 'run',
+    format: 1,
+    suiteVersion: '0',
+    started: '',
+    kernel: 'k',
+    arch: 'x86_64',
+    host: 'h',
+    platform: 'x86_64',
+    kvm: {},
+    options: {},
+  });
   writeFileSync(path, `${run}\n{"type": "result", oops}\n{"type":"end","finished":"","totals":{},"exitCode":0}\n`);
-  assert.throws(() => readResults(path), (e: Error) => /r\.jsonl:2:\d+: not valid JSON/.test(e.message));
+  assert.throws(
+    () => readResults(path),
+    (e: Error) => /r\.jsonl:2:\d+: not valid JSON/.test(e.message),
+  );
 });

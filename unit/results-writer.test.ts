@@ -21,7 +21,8 @@ function ownFixtures(dir: string): string {
 
 /** The worker processes of a runner: its children (/proc/PID/task/TID/children). */
 function workersOf(runner: number): number[] {
-  const children = (t: string) => readFileSync(`/proc/${runner}/task/${t}/children`, 'utf8').split(/\s+/).filter(Boolean);
+  const children = (t: string) =>
+    readFileSync(`/proc/${runner}/task/${t}/children`, 'utf8').split(/\s+/).filter(Boolean);
   return readdirSync(`/proc/${runner}/task`).flatMap(children).map(Number);
 }
 
@@ -40,31 +41,37 @@ function startRun(args: string[]) {
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
-  const until = (re: RegExp) => new Promise<void>((resolve, reject) => {
-    const t = setInterval(() => {
-      if (re.test(out)) {
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+    child.once('exit', (code, signal) => r({ code, signal })),
+  );
+  const until = (re: RegExp) =>
+    new Promise<void>((resolve, reject) => {
+      const t = setInterval(() => {
+        if (re.test(out)) {
+          clearInterval(t);
+          resolve();
+        }
+      }, 20);
+      void exited.then(() => {
         clearInterval(t);
-        resolve();
-      }
-    }, 20);
-    void exited.then(() => {
-      clearInterval(t);
-      if (re.test(out)) resolve();
-      else reject(new Error(`the run ended before ${re}: ${out}\n${err}`));
+        if (re.test(out)) resolve();
+        else reject(new Error(`the run ended before ${re}: ${out}\n${err}`));
+      });
     });
-  });
   return { child, exited, until, output: () => ({ out, err }) };
 }
 
-test('a second writer of the same results file is refused with exit 2; the first run\'s file is whole', async () => {
+test("a second writer of the same results file is refused with exit 2; the first run's file is whole", async () => {
   const dir = scratch('gmem-lock-');
   const results = join(dir, 'r.jsonl');
   const first = startRun(['--cases', HARNESS_CASES, '--fixtures', ownFixtures(dir), '-o', results, '--matrix', 'none']);
   await first.until(/ok 1 harness\.demo\.pass_before/);
   const second = cli(['--cases', HARNESS_CASES, '-o', results, '--matrix', 'none']);
   assert.equal(second.status, 2, second.stderr);
-  assert.match(second.stderr, /r\.jsonl: another gmem-conformance process \(pid \d+\) is writing this results file \(it holds .*r\.jsonl\.lock\); wait for it to finish or give another -o/);
+  assert.match(
+    second.stderr,
+    /r\.jsonl: another gmem-conformance process \(pid \d+\) is writing this results file \(it holds .*r\.jsonl\.lock\); wait for it to finish or give another -o/,
+  );
   assert.equal(second.stdout, '', 'the refused run printed no KTAP');
   const done = await first.exited;
   assert.equal(done.code, 1, first.output().err);
@@ -91,7 +98,10 @@ test('unusable output paths are refused before anything is touched', () => {
     [['--ktap', ''], /--ktap expects a file name/],
     [['--matrix', join(dir, 'afile')], /--matrix: .*afile is not a directory/],
     [['--matrix', '/proc/m'], /--matrix: \/proc\/m: cannot create files in \/proc/],
-    [['--ktap', join(ownFixtures(dir), 'expectations', 'k.yaml'), '--fixtures', join(dir, 'fixtures')], /--ktap: .* is inside the --fixtures directory/],
+    [
+      ['--ktap', join(ownFixtures(dir), 'expectations', 'k.yaml'), '--fixtures', join(dir, 'fixtures')],
+      /--ktap: .* is inside the --fixtures directory/,
+    ],
   ];
   for (const [args, message] of cases) {
     const r = cli(['--cases', HARNESS_CASES, '-o', results, ...args]);
@@ -131,45 +141,81 @@ test('no command writes an output over one of its inputs', () => {
   const cases: [string[], RegExp, string][] = [
     [['compare', results, results, '--json', results], /--json: .*r\.jsonl is also an input/, results],
     [['compare', results, results, '--markdown', results], /--markdown: .*r\.jsonl is also an input/, results],
-    [['compare', results, results, '--markdown', join(dir, 'x'), '--json', join(dir, 'x')], /--markdown and --json name the same file/, results],
+    [
+      ['compare', results, results, '--markdown', join(dir, 'x'), '--json', join(dir, 'x')],
+      /--markdown and --json name the same file/,
+      results,
+    ],
     [['matrix', asMatrix, '-o', join(dir, 'm')], /-o: .*matrix\.json is also an input/, asMatrix],
     [['export', 'junit', results, '-o', results], /-o: .*r\.jsonl is also an input/, results],
     [['export', 'kcidb', results, '-o', results], /-o: .*r\.jsonl is also an input/, results],
     [['export', 'lava-results', results, '-o', results], /-o: .*r\.jsonl is also an input/, results],
     [['import', tap, '-o', tap], /-o: .*k\.tap is also an input/, tap],
-    [['qualify', '--profile', 'x86-default', '--results', results, '--report', results], /--report: .*r\.jsonl is also an input/, results],
-    [['qualify', '--profile', 'x86-default', '--results', join(dir, 'q.json'), '--report', join(dir, 'q.md')], /--report \(JSON beside it\): .*q\.json is also an input/, results],
+    [
+      ['qualify', '--profile', 'x86-default', '--results', results, '--report', results],
+      /--report: .*r\.jsonl is also an input/,
+      results,
+    ],
+    [
+      ['qualify', '--profile', 'x86-default', '--results', join(dir, 'q.json'), '--report', join(dir, 'q.md')],
+      /--report \(JSON beside it\): .*q\.json is also an input/,
+      results,
+    ],
   ];
   writeFileSync(join(dir, 'q.json'), before);
   for (const [args, message, input] of cases) {
     const x = cli(args);
     assert.equal(x.status, 2, `${args.join(' ')}: ${x.stderr}`);
     assert.match(x.stderr, message);
-    assert.equal(readFileSync(input, 'utf8'), input === tap ? 'TAP version 13\n1..1\nok 1 selftests: kvm: guest_memfd_test\n' : before, `${args.join(' ')}: the input is untouched`);
+    assert.equal(
+      readFileSync(input, 'utf8'),
+      input === tap ? 'TAP version 13\n1..1\nok 1 selftests: kvm: guest_memfd_test\n' : before,
+      `${args.join(' ')}: the input is untouched`,
+    );
   }
 });
 
 test('SIGTERM and SIGINT stop the runner and its workers; the finished results stay in FILE.partial', async () => {
-  for (const [sig, code] of [['SIGTERM', 143], ['SIGINT', 130]] as const) {
+  for (const [sig, code] of [
+    ['SIGTERM', 143],
+    ['SIGINT', 130],
+  ] as const) {
     const dir = scratch('gmem-sig-');
     const results = join(dir, 'r.jsonl');
     writeFileSync(results, PREVIOUS);
     const fixtures = ownFixtures(dir);
-    const run = startRun(['--cases', HARNESS_CASES, '--fixtures', fixtures, '-o', results, '--matrix', 'none', '-j', '2']);
+    const run = startRun([
+      '--cases',
+      HARNESS_CASES,
+      '--fixtures',
+      fixtures,
+      '-o',
+      results,
+      '--matrix',
+      'none',
+      '-j',
+      '2',
+    ]);
     await run.until(/ok 1 harness\.demo\.pass_before/);
     const workers = workersOf(run.child.pid as number);
     assert.ok(workers.length >= 2, 'the runner and its workers are running');
     run.child.kill(sig);
     const end = await run.exited;
     assert.equal(end.code, code, run.output().err);
-    assert.match(run.output().err, new RegExp(`interrupted by ${sig}: the finished results are in .*r\\.jsonl\\.partial`));
+    assert.match(
+      run.output().err,
+      new RegExp(`interrupted by ${sig}: the finished results are in .*r\\.jsonl\\.partial`),
+    );
     await new Promise((r) => setTimeout(r, 300));
     assert.deepEqual(workers.filter(alive), [], 'no worker outlives the runner');
     assert.equal(readFileSync(results, 'utf8'), PREVIOUS, 'the previous results file was not replaced');
     const partial = readResults(partialPath(results));
     assert.equal(partial.end, undefined);
     assert.ok(partial.results.some((r) => r.id === 'harness.demo.pass_before'));
-    assert.ok(partial.results.every((r) => !/killed by SIG/.test(r.message) || r.id === 'harness.demo.sigbus'), 'the stop is not recorded as cases that crashed');
+    assert.ok(
+      partial.results.every((r) => !/killed by SIG/.test(r.message) || r.id === 'harness.demo.sigbus'),
+      'the stop is not recorded as cases that crashed',
+    );
   }
 });
 
@@ -183,11 +229,35 @@ test('/dev/kvm answering ENOTTY: the KVM cases skip with the reason, the run com
     t.skip('needs unshare -m (root) and /dev/kvm');
     return;
   }
-  const r = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', 'mount --bind /dev/null /dev/kvm && exec "$@"', 'sh',
-    process.execPath, CLI, '-t', 'gmem.create.size_zero', '-t', 'memfd.create.flags', '-o', results, '--matrix', 'none'], { encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(
+    'unshare',
+    [
+      '-m',
+      '--propagation',
+      'private',
+      'sh',
+      '-c',
+      'mount --bind /dev/null /dev/kvm && exec "$@"',
+      'sh',
+      process.execPath,
+      CLI,
+      '-t',
+      'gmem.create.size_zero',
+      '-t',
+      'memfd.create.flags',
+      '-o',
+      results,
+      '--matrix',
+      'none',
+    ],
+    { encoding: 'utf8', timeout: 60_000 },
+  );
   assert.notEqual(r.status, 3, r.stderr);
   assert.ok(r.status === 0 || r.status === 4, `${r.status}: ${r.stderr}`);
-  assert.match(r.stdout, /gmem\.create\.size_zero.* # SKIP .*\/dev\/kvm is not a KVM device: KVM_GET_API_VERSION failed with ENOTTY \(25\)/);
+  assert.match(
+    r.stdout,
+    /gmem\.create\.size_zero.* # SKIP .*\/dev\/kvm is not a KVM device: KVM_GET_API_VERSION failed with ENOTTY \(25\)/,
+  );
   const file = readResults(results);
   assert.ok(file.end);
   assert.equal(file.run.kvm.available, false);
@@ -196,14 +266,30 @@ test('/dev/kvm answering ENOTTY: the KVM cases skip with the reason, the run com
 test('compare refuses to call a killed candidate run a pass', () => {
   const dir = scratch('gmem-cmp-');
   const base = join(dir, 'base.jsonl');
-  const r = cli(['--cases', HARNESS_CASES, '-t', 'harness.demo.pass_before', '-t', 'harness.demo.pass_after', '-t', 'harness.demo.fresh', '-o', base, '--matrix', 'none']);
+  const r = cli([
+    '--cases',
+    HARNESS_CASES,
+    '-t',
+    'harness.demo.pass_before',
+    '-t',
+    'harness.demo.pass_after',
+    '-t',
+    'harness.demo.fresh',
+    '-o',
+    base,
+    '--matrix',
+    'none',
+  ]);
   assert.equal(r.status, 0, r.stderr);
   const lines = readFileSync(base, 'utf8').trim().split('\n');
   const killed = join(dir, 'killed.jsonl');
   writeFileSync(killed, `${lines.slice(0, 2).join('\n')}\n`); // the run record and one result, no end
   const c = cli(['compare', base, killed]);
   assert.equal(c.status, 1, c.stdout + c.stderr);
-  assert.match(c.stdout, /\*\*Incomplete candidate run\*\*: .*killed\.jsonl has no end record: the run was killed .* after 1 result\(s\); 2 case\(s\) of the baseline have no result in it/);
+  assert.match(
+    c.stdout,
+    /\*\*Incomplete candidate run\*\*: .*killed\.jsonl has no end record: the run was killed .* after 1 result\(s\); 2 case\(s\) of the baseline have no result in it/,
+  );
   assert.doesNotMatch(c.stdout, /\*\*No regressions\.\*\*/);
   assert.match(c.stderr, /the candidate run is incomplete/);
   const same = cli(['compare', base, base]);

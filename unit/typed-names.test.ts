@@ -8,8 +8,17 @@ import { test } from 'node:test';
 import { defineCase, type Requires } from '../lib/harness/case.js';
 import { expectErrno, expectErrnoOneOf, outcomeName, HarnessError } from '../lib/harness/expect.js';
 import {
-  ERRNO, GUEST_MEMFD_FLAGS, KVM_CAPS, KVM_CAP_GUEST_MEMFD, KVM_X86_SW_PROTECTED_VM, SYSCALL, VM_TYPES,
-  errnoValue, isErrnoName, type ErrnoName, type SyscallName,
+  ERRNO,
+  GUEST_MEMFD_FLAGS,
+  KVM_CAPS,
+  KVM_CAP_GUEST_MEMFD,
+  KVM_X86_SW_PROTECTED_VM,
+  SYSCALL,
+  VM_TYPES,
+  errnoValue,
+  isErrnoName,
+  type ErrnoName,
+  type SyscallName,
 } from '../lib/uapi/index.js';
 
 /** Never called: the statements exist for tsc. */

@@ -15,14 +15,22 @@ import * as ioc from '../lib/uapi/ioc.js';
 import { fetchHeaders, generate, generatedPath, type HeaderTree } from '../lib/uapi/generate.js';
 import { PROPOSALS, PROPOSAL_ABI, PROPOSAL_STRUCTS } from '../lib/uapi/proposals.js';
 
-const { STRUCTS, SYSCALL, ERRNO, ERRNO_NAME, UAPI_SOURCE, _IO, _IOR, _IOW, _IOWR, iocDir, iocNr, iocSize, iocType } = uapi;
+const { STRUCTS, SYSCALL, ERRNO, ERRNO_NAME, UAPI_SOURCE, _IO, _IOR, _IOW, _IOWR, iocDir, iocNr, iocSize, iocType } =
+  uapi;
 
-type Layout = { readonly size: number; readonly fields: Readonly<Record<string, { readonly offset: number; readonly size: number; readonly count?: number }>> };
+type Layout = {
+  readonly size: number;
+  readonly fields: Readonly<
+    Record<string, { readonly offset: number; readonly size: number; readonly count?: number }>
+  >;
+};
 const structs = STRUCTS as unknown as Readonly<Record<string, Layout>>;
 
 /** Numeric exports of a module (the generated constants, the _IOC_* constants of ioc.ts). */
 function numericExports(mod: object): [string, number | bigint][] {
-  return Object.entries(mod).filter((e): e is [string, number | bigint] => typeof e[1] === 'number' || typeof e[1] === 'bigint');
+  return Object.entries(mod).filter(
+    (e): e is [string, number | bigint] => typeof e[1] === 'number' || typeof e[1] === 'bigint',
+  );
 }
 
 // -------------------------------------------------------------------------------------------
@@ -93,7 +101,13 @@ describe('ioc helpers', () => {
 // (b) every generated value against what gcc computes from the same headers
 
 /** Compiles a program of probe lines, dropping the lines gcc rejects; returns printed lines and dropped probes. */
-function compileProbes(work: string, tag: string, head: string, lines: string[], flags: string[]): { out: string[]; dropped: string[] } {
+function compileProbes(
+  work: string,
+  tag: string,
+  head: string,
+  lines: string[],
+  flags: string[],
+): { out: string[]; dropped: string[] } {
   const src = join(work, `${tag}.c`);
   const exe = join(work, tag);
   const firstLine = head.split('\n').length + 1;
@@ -102,7 +116,8 @@ function compileProbes(work: string, tag: string, head: string, lines: string[],
   for (let round = 0; ; round++) {
     writeFileSync(src, `${head}int main(void) {\n${live.join('\n')}\nreturn 0; }\n`);
     const r = spawnSync('gcc', [...flags, '-w', '-fmax-errors=0', '-o', exe, src], { encoding: 'utf8' });
-    if (r.error) assert.fail(`gcc could not be run (${r.error.message}): the C comparison needs gcc (apt-get install gcc)`);
+    if (r.error)
+      assert.fail(`gcc could not be run (${r.error.message}): the C comparison needs gcc (apt-get install gcc)`);
     if (r.status === 0) break;
     const bad = new Set<number>();
     for (const line of r.stderr.split('\n')) {
@@ -120,10 +135,30 @@ function compileProbes(work: string, tag: string, head: string, lines: string[],
 }
 
 const KERNEL_HEADERS = [
-  'linux/types.h', 'linux/ioctl.h', 'linux/kvm.h', 'linux/memfd.h', 'linux/fcntl.h', 'linux/falloc.h', 'linux/mman.h',
-  'linux/mempolicy.h', 'linux/fs.h', 'linux/stat.h', 'asm/stat.h', 'asm/signal.h', 'linux/resource.h', 'linux/sched.h',
-  'linux/magic.h', 'linux/errno.h', 'asm/unistd.h', 'asm/socket.h', 'linux/time.h', 'linux/time_types.h', 'asm/siginfo.h',
-  'asm/ioctls.h', 'linux/fadvise.h', 'linux/kvm_para.h',
+  'linux/types.h',
+  'linux/ioctl.h',
+  'linux/kvm.h',
+  'linux/memfd.h',
+  'linux/fcntl.h',
+  'linux/falloc.h',
+  'linux/mman.h',
+  'linux/mempolicy.h',
+  'linux/fs.h',
+  'linux/stat.h',
+  'asm/stat.h',
+  'asm/signal.h',
+  'linux/resource.h',
+  'linux/sched.h',
+  'linux/magic.h',
+  'linux/errno.h',
+  'asm/unistd.h',
+  'asm/socket.h',
+  'linux/time.h',
+  'linux/time_types.h',
+  'asm/siginfo.h',
+  'asm/ioctls.h',
+  'linux/fadvise.h',
+  'linux/kvm_para.h',
 ];
 const LIBC_HEADERS = ['sys/types.h', 'sys/socket.h', 'sys/uio.h', 'sys/un.h', 'stdio.h'];
 const LIBC_STRUCTS = new Set(['msghdr', 'cmsghdr', 'iovec']);
@@ -160,7 +195,8 @@ after(() => {
 describe('generated tables agree with gcc', () => {
   it('uses the headers the tables were generated from', (t) => {
     if (treeNote) t.diagnostic(treeNote);
-    if (tree.version === UAPI_SOURCE.version) assert.equal(tree.sha256, UAPI_SOURCE.debSha256, 'the cached .deb is the one the tables came from');
+    if (tree.version === UAPI_SOURCE.version)
+      assert.equal(tree.sha256, UAPI_SOURCE.debSha256, 'the cached .deb is the one the tables came from');
   });
 
   it('every constant, errno, syscall and struct field', (t) => {
@@ -202,13 +238,19 @@ describe('generated tables agree with gcc', () => {
     const kernelHead = `${KERNEL_HEADERS.map((h) => `#include <${h}>`).join('\n')}\nint printf(const char *, ...);\n${MACROS}\n`;
     const k = compileProbes(work, 'kernel', kernelHead, kernelLines, ['-nostdinc', ...inc]);
     // what the kernel's headers do not define (AF_UNIX, SCM_RIGHTS, ...) must come from glibc
-    const libcLines = [...k.dropped.filter((l) => l.startsWith('V(')), ...structLines(names.filter((s) => LIBC_STRUCTS.has(s)))];
+    const libcLines = [
+      ...k.dropped.filter((l) => l.startsWith('V(')),
+      ...structLines(names.filter((s) => LIBC_STRUCTS.has(s))),
+    ];
     const libcHead = `#define _GNU_SOURCE 1\n${LIBC_HEADERS.map((h) => `#include <${h}>`).join('\n')}\n${MACROS}\n`;
     const g = compileProbes(work, 'libc', libcHead, libcLines, inc);
     const got = new Map<string, string>();
     for (const line of [...k.out, ...g.out]) {
       const parts = line.split(' ');
-      const key = parts[0] === 'c' || parts[0] === 'n' || parts[0] === 's' ? parts.slice(0, 2).join(' ') : parts.slice(0, 3).join(' ');
+      const key =
+        parts[0] === 'c' || parts[0] === 'n' || parts[0] === 's'
+          ? parts.slice(0, 2).join(' ')
+          : parts.slice(0, 3).join(' ');
       const value = parts.slice(parts[0] === 'c' || parts[0] === 'n' || parts[0] === 's' ? 2 : 3).join(' ');
       got.set(key, value);
     }
@@ -220,13 +262,17 @@ describe('generated tables agree with gcc', () => {
       if (have !== want) wrong.push(`${key}: tables say ${want}, gcc says ${have ?? '(nothing)'}`);
     }
     assert.deepEqual(wrong, [], 'values that differ from gcc');
-    t.diagnostic(`compared ${expected.size} values (${constants.length} constants, ${Object.keys(ERRNO).length} errno, ${Object.keys(SYSCALL).length} syscalls, ${names.length} structs) with gcc on linux-libc-dev ${tree.version}`);
+    t.diagnostic(
+      `compared ${expected.size} values (${constants.length} constants, ${Object.keys(ERRNO).length} errno, ${Object.keys(SYSCALL).length} syscalls, ${names.length} structs) with gcc on linux-libc-dev ${tree.version}`,
+    );
   });
 
   it('every KVM ioctl taking a struct in STRUCTS encodes sizeof that struct', () => {
     const kvmh = readFileSync(join(tree.dir, 'usr/include/linux/kvm.h'), 'utf8').replace(/\\\n\s*/g, ' ');
     let checked = 0;
-    for (const m of kvmh.matchAll(/^#define\s+(KVM_\w+)\s+_IO(R|W|WR)\(KVMIO,\s*(0x[0-9a-fA-F]+),\s*struct\s+(\w+)\)/gm)) {
+    for (const m of kvmh.matchAll(
+      /^#define\s+(KVM_\w+)\s+_IO(R|W|WR)\(KVMIO,\s*(0x[0-9a-fA-F]+),\s*struct\s+(\w+)\)/gm,
+    )) {
       const [, name, dir, nr, struct] = m as unknown as [string, string, string, string, string];
       const layout = structs[struct];
       const value = (generated as Record<string, unknown>)[name];
@@ -245,7 +291,10 @@ describe('generated tables agree with gcc', () => {
       return;
     }
     const { text } = generate(tree);
-    assert.ok(text === readFileSync(generatedPath(), 'utf8'), 'lib/uapi/linux.generated.ts is stale: run node dist/lib/uapi/generate.js');
+    assert.ok(
+      text === readFileSync(generatedPath(), 'utf8'),
+      'lib/uapi/linux.generated.ts is stale: run node dist/lib/uapi/generate.js',
+    );
   });
 });
 
@@ -277,14 +326,37 @@ describe('known values', () => {
     assert.equal(generated.KVM_CAP_GUEST_MEMFD_FLAGS, 244);
     assert.equal(generated.KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM, 206);
     assert.deepEqual(
-      [generated.KVM_X86_DEFAULT_VM, generated.KVM_X86_SW_PROTECTED_VM, generated.KVM_X86_SEV_VM, generated.KVM_X86_SEV_ES_VM, generated.KVM_X86_SNP_VM, generated.KVM_X86_TDX_VM],
+      [
+        generated.KVM_X86_DEFAULT_VM,
+        generated.KVM_X86_SW_PROTECTED_VM,
+        generated.KVM_X86_SEV_VM,
+        generated.KVM_X86_SEV_ES_VM,
+        generated.KVM_X86_SNP_VM,
+        generated.KVM_X86_TDX_VM,
+      ],
       [0, 1, 2, 3, 4, 5],
     );
   });
   it('memfd, seals, O_LARGEFILE as the kernel defines it', () => {
-    assert.deepEqual([generated.MFD_CLOEXEC, generated.MFD_ALLOW_SEALING, generated.MFD_HUGETLB, generated.MFD_NOEXEC_SEAL, generated.MFD_EXEC], [1, 2, 4, 8, 0x10]);
     assert.deepEqual(
-      [generated.F_SEAL_SEAL, generated.F_SEAL_SHRINK, generated.F_SEAL_GROW, generated.F_SEAL_WRITE, generated.F_SEAL_FUTURE_WRITE, generated.F_SEAL_EXEC],
+      [
+        generated.MFD_CLOEXEC,
+        generated.MFD_ALLOW_SEALING,
+        generated.MFD_HUGETLB,
+        generated.MFD_NOEXEC_SEAL,
+        generated.MFD_EXEC,
+      ],
+      [1, 2, 4, 8, 0x10],
+    );
+    assert.deepEqual(
+      [
+        generated.F_SEAL_SEAL,
+        generated.F_SEAL_SHRINK,
+        generated.F_SEAL_GROW,
+        generated.F_SEAL_WRITE,
+        generated.F_SEAL_FUTURE_WRITE,
+        generated.F_SEAL_EXEC,
+      ],
       [1, 2, 4, 8, 0x10, 0x20],
     );
     assert.equal(generated.O_LARGEFILE, 0x8000);
@@ -309,11 +381,39 @@ describe('known values', () => {
   it('kvm_run fields the suite reads', () => {
     const f = STRUCTS.kvm_run.fields;
     for (const name of [
-      'request_interrupt_window', 'immediate_exit', 'exit_reason', 'ready_for_interrupt_injection', 'if_flag', 'flags', 'cr8', 'apic_base',
-      'io.direction', 'io.size', 'io.port', 'io.count', 'io.data_offset', 'mmio.phys_addr', 'mmio.data', 'mmio.len', 'mmio.is_write',
-      'memory_fault.flags', 'memory_fault.gpa', 'memory_fault.size', 'hw.hardware_exit_reason', 'fail_entry.hardware_entry_failure_reason',
-      'internal.suberror', 'internal.ndata', 'internal.data', 'system_event.type', 'kvm_valid_regs', 'kvm_dirty_regs', 's',
-      'hypercall.nr', 'hypercall.args', 'hypercall.ret', 'hypercall.flags',
+      'request_interrupt_window',
+      'immediate_exit',
+      'exit_reason',
+      'ready_for_interrupt_injection',
+      'if_flag',
+      'flags',
+      'cr8',
+      'apic_base',
+      'io.direction',
+      'io.size',
+      'io.port',
+      'io.count',
+      'io.data_offset',
+      'mmio.phys_addr',
+      'mmio.data',
+      'mmio.len',
+      'mmio.is_write',
+      'memory_fault.flags',
+      'memory_fault.gpa',
+      'memory_fault.size',
+      'hw.hardware_exit_reason',
+      'fail_entry.hardware_entry_failure_reason',
+      'internal.suberror',
+      'internal.ndata',
+      'internal.data',
+      'system_event.type',
+      'kvm_valid_regs',
+      'kvm_dirty_regs',
+      's',
+      'hypercall.nr',
+      'hypercall.args',
+      'hypercall.ret',
+      'hypercall.flags',
     ])
       assert.ok(Object.hasOwn(f, name), `kvm_run.${name} missing`);
     assert.equal(f.exit_reason.offset, 8);
@@ -328,7 +428,12 @@ describe('known values', () => {
     assert.equal(UAPI_SOURCE.package, 'linux-libc-dev');
     assert.equal(UAPI_SOURCE.arch, 'x86_64');
     assert.match(UAPI_SOURCE.version, /^7\.\d+/);
-    assert.match(readFileSync(generatedPath(), 'utf8').split('\n')[0]!, new RegExp(`^// GENERATED by lib/uapi/generate.ts from linux-libc-dev ${UAPI_SOURCE.version.replace(/\./g, '\\.')} — DO NOT EDIT$`));
+    assert.match(
+      readFileSync(generatedPath(), 'utf8').split('\n')[0]!,
+      new RegExp(
+        `^// GENERATED by lib/uapi/generate.ts from linux-libc-dev ${UAPI_SOURCE.version.replace(/\./g, '\\.')} — DO NOT EDIT$`,
+      ),
+    );
   });
 });
 
@@ -337,7 +442,9 @@ describe('known values', () => {
 
 describe('proposal ABIs and their mainline collisions', () => {
   const lookup = (name: string): number | bigint | undefined =>
-    name.startsWith('SYSCALL.') ? (SYSCALL as Readonly<Record<string, number>>)[name.slice('SYSCALL.'.length)] : ((generated as Record<string, unknown>)[name] as number | bigint | undefined);
+    name.startsWith('SYSCALL.')
+      ? (SYSCALL as Readonly<Record<string, number>>)[name.slice('SYSCALL.'.length)]
+      : ((generated as Record<string, unknown>)[name] as number | bigint | undefined);
 
   it('every collidesWith names a mainline item with the same number', () => {
     for (const [key, p] of Object.entries(PROPOSAL_ABI)) {
@@ -352,13 +459,17 @@ describe('proposal ABIs and their mainline collisions', () => {
     assert.equal(PROPOSAL_ABI.memfd_restricted.value, SYSCALL.cachestat);
     assert.equal(PROPOSAL_ABI.memfd_restricted_bind.value, SYSCALL.fchmodat2);
     assert.equal(PROPOSAL_ABI.KVM_LINK_GUEST_MEMFD_V1.value, generated.KVM_PRE_FAULT_MEMORY);
-    assert.equal(PROPOSAL_ABI.KVM_LINK_GUEST_MEMFD_V1.value, _IOWR(0xae, 0xd5, PROPOSAL_STRUCTS.kvm_link_guest_memfd.size));
+    assert.equal(
+      PROPOSAL_ABI.KVM_LINK_GUEST_MEMFD_V1.value,
+      _IOWR(0xae, 0xd5, PROPOSAL_STRUCTS.kvm_link_guest_memfd.size),
+    );
     assert.equal(PROPOSAL_ABI.KVM_LINK_GUEST_MEMFD_V2.value, _IOWR(0xae, 0xd6, 64));
   });
   it('a proposal number marked free is free in mainline', () => {
     const v2 = PROPOSAL_ABI.KVM_LINK_GUEST_MEMFD_V2.value;
     const taken = numericExports(generated).filter(
-      ([n, v]) => n.startsWith('KVM_') && typeof v === 'number' && v > 0xffff && iocType(v) === 0xae && iocNr(v) === iocNr(v2),
+      ([n, v]) =>
+        n.startsWith('KVM_') && typeof v === 'number' && v > 0xffff && iocType(v) === 0xae && iocNr(v) === iocNr(v2),
     );
     assert.deepEqual(taken, [], 'a mainline KVM ioctl uses nr 0xd6');
   });

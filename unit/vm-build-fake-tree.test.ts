@@ -30,19 +30,23 @@ function fakeTree(): string {
   writeFileSync(join(tree, 'Kconfig'), 'mainmenu "fake"\n');
   writeFileSync(join(tree, 'fake-bzImage'), fakeBzImage());
   const recipe = (lines: string[]) => lines.map((l) => `\t${l}`).join('\n');
-  writeFileSync(join(tree, 'Makefile'), [
-    'O ?= .',
-    `defconfig:\n${recipe(['mkdir -p $(O)', "printf 'CONFIG_FAKE=y\\nCONFIG_FAKE_MODULE=m\\n' > $(O)/.config"])}`,
-    `kvm_guest.config olddefconfig modules:\n${recipe(['@true'])}`,
-    `bzImage:\n${recipe(['mkdir -p $(O)/arch/x86/boot $(O)/objects', 'cp $(CURDIR)/fake-bzImage $(O)/arch/x86/boot/bzImage', 'echo object > $(O)/objects/a.o'])}`,
-    `modules_install:\n${recipe([`mkdir -p $(INSTALL_MOD_PATH)/lib/modules/${RELEASE}`])}`,
-    '',
-  ].join('\n'));
+  writeFileSync(
+    join(tree, 'Makefile'),
+    [
+      'O ?= .',
+      `defconfig:\n${recipe(['mkdir -p $(O)', "printf 'CONFIG_FAKE=y\\nCONFIG_FAKE_MODULE=m\\n' > $(O)/.config"])}`,
+      `kvm_guest.config olddefconfig modules:\n${recipe(['@true'])}`,
+      `bzImage:\n${recipe(['mkdir -p $(O)/arch/x86/boot $(O)/objects', 'cp $(CURDIR)/fake-bzImage $(O)/arch/x86/boot/bzImage', 'echo object > $(O)/objects/a.o'])}`,
+      `modules_install:\n${recipe([`mkdir -p $(INSTALL_MOD_PATH)/lib/modules/${RELEASE}`])}`,
+      '',
+    ].join('\n'),
+  );
   // merge_config.sh -m -O OBJ BASE FRAGMENT...: the fragments' lines appended to the base (a later line wins)
   const merge = join(tree, 'scripts', 'kconfig', 'merge_config.sh');
   writeFileSync(merge, '#!/bin/bash\nset -e\nshift; shift; obj=$1; shift; base=$1; shift\ncat "$@" >> "$base"\n');
   chmodSync(merge, 0o755);
-  const git = (...args: string[]) => execFileSync('git', ['-C', tree, '-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { stdio: 'ignore' });
+  const git = (...args: string[]) =>
+    execFileSync('git', ['-C', tree, '-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { stdio: 'ignore' });
   git('init', '-q');
   git('add', '-A');
   git('commit', '-qm', 'fake tree');
@@ -51,7 +55,12 @@ function fakeTree(): string {
 
 test('a committed tree builds, is recorded, loses its object tree, and is then taken from the cache', () => {
   const tree = fakeTree();
-  const spec = { kind: 'build' as const, label: 'fake', source: { kind: 'tree' as const, path: tree }, fragments: ['sw-protected-vm'] };
+  const spec = {
+    kind: 'build' as const,
+    label: 'fake',
+    source: { kind: 'tree' as const, path: tree },
+    fragments: ['sw-protected-vm'],
+  };
   const log: string[] = [];
   const built = buildKernel(spec, (m) => log.push(m), { echo: false });
   assert.equal(built.release, RELEASE);
@@ -62,15 +71,26 @@ test('a committed tree builds, is recorded, loses its object tree, and is then t
   const dir = join(built.image, '..');
   assert.ok(existsSync(join(dir, 'kernel.json')) && existsSync(join(dir, 'build.log')));
   assert.equal(existsSync(join(dir, 'obj')), false, 'object tree removed');
-  assert.ok(log.some((l) => l.startsWith('removed the object tree')), log.join('\n'));
+  assert.ok(
+    log.some((l) => l.startsWith('removed the object tree')),
+    log.join('\n'),
+  );
   const again: string[] = [];
   assert.equal(buildKernel(spec, (m) => again.push(m), { echo: false }).image, built.image);
-  assert.ok(again.some((l) => l.startsWith('cached build')), again.join('\n'));
+  assert.ok(
+    again.some((l) => l.startsWith('cached build')),
+    again.join('\n'),
+  );
 });
 
 test('--keep-objects keeps the object tree; a tree with uncommitted changes keeps it for its incremental rebuild', () => {
   const tree = join(scratch, 'linux');
-  const spec = { kind: 'build' as const, label: 'fake', source: { kind: 'tree' as const, path: tree }, fragments: ['sw-protected-vm'] };
+  const spec = {
+    kind: 'build' as const,
+    label: 'fake',
+    source: { kind: 'tree' as const, path: tree },
+    fragments: ['sw-protected-vm'],
+  };
   const kept = buildKernel(spec, () => {}, { echo: false, force: true, keepObjects: true });
   assert.ok(existsSync(join(kept.image, '..', 'obj', 'objects', 'a.o')));
   writeFileSync(join(tree, 'Kconfig'), 'mainmenu "fake, edited"\n');

@@ -18,7 +18,8 @@ export function vmSkipReason(labels: string[]): string | false {
     try {
       prepareKernel(parseKernelSpec(label, candidates), () => undefined);
     } catch (e) {
-      if (e instanceof KernelUnavailable) return `Debian kernel ${label} cannot be fetched (is the network to Debian's archive down?): ${e.message}`;
+      if (e instanceof KernelUnavailable)
+        return `Debian kernel ${label} cannot be fetched (is the network to Debian's archive down?): ${e.message}`;
       throw e;
     }
   }
@@ -28,7 +29,9 @@ export function vmSkipReason(labels: string[]): string | false {
 /** QEMU processes currently running whose command line contains a marker (a path of ours). */
 export function qemuProcessesWith(marker: string): string[] {
   try {
-    return execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes('qemu-system') && l.includes(marker));
+    return execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' })
+      .split('\n')
+      .filter((l) => l.includes('qemu-system') && l.includes(marker));
   } catch {
     return [];
   }

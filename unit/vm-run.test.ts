@@ -9,19 +9,37 @@ import { vmSkipReason } from './vm-helpers.js';
 /** A temporary directory removed when the file's tests are done. */
 const scratch = useScratchDirs();
 
-
 const skip = vmSkipReason(['6.1']);
 
-test('kernels run host 6.1 writes both results files and a two-column matrix showing guest_memfd absent on 6.1', { skip, timeout: 150_000 }, () => {
+test('kernels run host 6.1 writes both results files and a two-column matrix showing guest_memfd absent on 6.1', {
+  skip,
+  timeout: 150_000,
+}, () => {
   const dir = scratch('gmem-unit-');
-  const r = cli(['kernels', 'run', 'host', '6.1', '-j', '2', '-t', 'gmem.create.one_page', '--timeout', '120', '-o', dir], { timeoutMs: 140_000 });
+  const r = cli(
+    ['kernels', 'run', 'host', '6.1', '-j', '2', '-t', 'gmem.create.one_page', '--timeout', '120', '-o', dir],
+    { timeoutMs: 140_000 },
+  );
   assert.ok(r.status === 0 || r.status === 1, `${r.status}: ${r.stderr}`);
   for (const label of ['host', '6.1']) assert.ok(existsSync(join(dir, `${label}.jsonl`)), `${label}.jsonl`);
-  const guest = readFileSync(join(dir, '6.1.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; kernel?: string; verdict?: string });
+  const guest = readFileSync(join(dir, '6.1.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { type: string; kernel?: string; verdict?: string });
   assert.match(guest[0]?.kernel ?? '', /^6\.1\.0-/);
-  assert.deepEqual(guest.filter((l) => l.type === 'result').map((l) => l.verdict), ['skip', 'skip', 'skip'], 'no guest_memfd on 6.1');
+  assert.deepEqual(
+    guest.filter((l) => l.type === 'result').map((l) => l.verdict),
+    ['skip', 'skip', 'skip'],
+    'no guest_memfd on 6.1',
+  );
   const summary = JSON.parse(readFileSync(join(dir, 'kernels.json'), 'utf8')) as { label: string; outcome: string }[];
-  assert.deepEqual(summary.map((s) => [s.label, s.outcome]), [['host', 'completed'], ['6.1', 'completed']]);
+  assert.deepEqual(
+    summary.map((s) => [s.label, s.outcome]),
+    [
+      ['host', 'completed'],
+      ['6.1', 'completed'],
+    ],
+  );
   assert.match(r.stdout, /^host\s+\S+\s+completed/m);
   const matrix = readFileSync(join(dir, 'matrix.md'), 'utf8');
   assert.match(matrix, /\| KVM_CREATE_GUEST_MEMFD `guest_memfd` \| ✔ present \| – absent \|/);

@@ -6,7 +6,13 @@ import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpioArchive } from '../lib/vm/cpio.js';
 import { compareDebianVersions } from '../lib/vm/debian-version.js';
-import { loadCandidates, packageRegex, parseKernelSpec, kernelSet, DEFAULT_KERNELS_FILE } from '../lib/vm/candidates.js';
+import {
+  loadCandidates,
+  packageRegex,
+  parseKernelSpec,
+  kernelSet,
+  DEFAULT_KERNELS_FILE,
+} from '../lib/vm/candidates.js';
 import { judge } from '../lib/vm/judge.js';
 import { scanConsole } from '../lib/vm/console.js';
 import { loadOrder, moduleName, isStaticElf } from '../lib/vm/initramfs.js';
@@ -20,8 +26,9 @@ import { cli, useScratchDirs } from './helpers.js';
 /** A temporary directory removed when the file's tests are done. */
 const scratch = useScratchDirs();
 
-
-test('cpio newc: busybox cpio lists what was written, with modes and symlinks', { skip: existsSync('/bin/busybox') ? false : '/bin/busybox is not installed' }, () => {
+test('cpio newc: busybox cpio lists what was written, with modes and symlinks', {
+  skip: existsSync('/bin/busybox') ? false : '/bin/busybox is not installed',
+}, () => {
   const archive = cpioArchive([
     { type: 'dir', path: 'bin' },
     { type: 'file', path: 'bin/x', data: Buffer.from('hello\n'), mode: 0o755 },
@@ -38,9 +45,13 @@ test('cpio newc: busybox cpio lists what was written, with modes and symlinks', 
   assert.match(r.stdout, /^-rw-r--r-- .* 4097 .* odd-size$/m);
 });
 
-test('Debian version order is dpkg\'s (epochs, ~, revisions, numeric runs)', () => {
+test("Debian version order is dpkg's (epochs, ~, revisions, numeric runs)", () => {
   const ordered = ['6.1.170-3', '6.1.176-1', '7.3~rc7-1~exp1', '7.3-1', '7.3-1+b1', '7.3.1-1', '1:0.1-1'];
-  for (let i = 0; i + 1 < ordered.length; i++) assert.ok(compareDebianVersions(ordered[i] as string, ordered[i + 1] as string) < 0, `${ordered[i]} < ${ordered[i + 1]}`);
+  for (let i = 0; i + 1 < ordered.length; i++)
+    assert.ok(
+      compareDebianVersions(ordered[i] as string, ordered[i + 1] as string) < 0,
+      `${ordered[i]} < ${ordered[i + 1]}`,
+    );
   assert.equal(compareDebianVersions('6.12.107-1', '6.12.107-1'), 0);
   assert.ok(compareDebianVersions('6.12.94-1', '6.12.107-1') < 0);
   const dpkg = spawnSync('dpkg', ['--compare-versions', '7.3~rc7-1~exp1', 'lt', '7.3-1']);
@@ -64,17 +75,40 @@ test('fixtures/kernels.yaml: the default set is host + 6.1, 6.12, 7.2, 7.3-rc fr
   assert.deepEqual(set.kernels, ['host', '6.1', '6.12', '7.2', '7.3-rc']);
   const suites = set.specs.map((s) => (s.kind === 'debian' ? s.suite : s.kind));
   assert.deepEqual(suites, ['host', 'bookworm', 'trixie', 'sid', 'experimental']);
-  assert.ok(set.tests.includes('gmem') && set.tests.includes('memslot'), 'the default selection holds the families that differ');
+  assert.ok(
+    set.tests.includes('gmem') && set.tests.includes('memslot'),
+    'the default selection holds the families that differ',
+  );
   assert.deepEqual(kernelSet(c, 'debian').kernels, ['6.1', '6.12', '7.2', '7.3-rc']);
 });
 
 const BAD_KERNELS: [string, string, RegExp][] = [
-  ['an unknown key', 'candidates:\n  - label: a\n    source: debian\n    suite: sid\n    package: linux-binary-7.2.*-amd64\n    colour: red\n', /k\.yaml:6:5: candidates\.0\.colour: Invalid key/],
+  [
+    'an unknown key',
+    'candidates:\n  - label: a\n    source: debian\n    suite: sid\n    package: linux-binary-7.2.*-amd64\n    colour: red\n',
+    /k\.yaml:6:5: candidates\.0\.colour: Invalid key/,
+  ],
   ['an unknown source', 'candidates:\n  - label: a\n    source: floppy\n', /k\.yaml:3:13: candidates\.0\.source: /],
-  ['a label that cannot name a file', 'candidates:\n  - label: "bad label"\n    source: host\n', /k\.yaml:2:12: candidates\.0\.label: a label is letters/],
-  ['a duplicate label', 'candidates:\n  - label: a\n    source: host\n  - label: a\n    source: host\n', /k\.yaml:4:12: candidates\.1\.label: "a" is already the label of candidate 0/],
-  ['a set naming an unknown candidate', 'candidates:\n  - label: a\n    source: host\nsets:\n  s:\n    kernels: [a, b]\n', /k\.yaml:6:18: sets\.s\.kernels\.1: no candidate is labelled "b"/],
-  ['a package name that is not one', 'candidates:\n  - label: a\n    source: debian\n    suite: sid\n    package: "Linux Image"\n', /k\.yaml:5:14: candidates\.0\.package: a package name/],
+  [
+    'a label that cannot name a file',
+    'candidates:\n  - label: "bad label"\n    source: host\n',
+    /k\.yaml:2:12: candidates\.0\.label: a label is letters/,
+  ],
+  [
+    'a duplicate label',
+    'candidates:\n  - label: a\n    source: host\n  - label: a\n    source: host\n',
+    /k\.yaml:4:12: candidates\.1\.label: "a" is already the label of candidate 0/,
+  ],
+  [
+    'a set naming an unknown candidate',
+    'candidates:\n  - label: a\n    source: host\nsets:\n  s:\n    kernels: [a, b]\n',
+    /k\.yaml:6:18: sets\.s\.kernels\.1: no candidate is labelled "b"/,
+  ],
+  [
+    'a package name that is not one',
+    'candidates:\n  - label: a\n    source: debian\n    suite: sid\n    package: "Linux Image"\n',
+    /k\.yaml:5:14: candidates\.0\.package: a package name/,
+  ],
 ];
 
 for (const [what, text, message] of BAD_KERNELS) {
@@ -82,7 +116,10 @@ for (const [what, text, message] of BAD_KERNELS) {
     const dir = scratch('gmem-unit-');
     const file = join(dir, 'k.yaml');
     writeFileSync(file, text);
-    assert.throws(() => loadCandidates(file), (e: Error) => e instanceof InputError && message.test(e.message));
+    assert.throws(
+      () => loadCandidates(file),
+      (e: Error) => e instanceof InputError && message.test(e.message),
+    );
   });
 }
 
@@ -99,7 +136,12 @@ test('kernel specs: labels, LABEL=VERSION, SUITE:PACKAGE[=VERSION], image paths'
   assert.deepEqual(parseKernelSpec('6.12', c), c.specs[2]);
   assert.equal(parseKernelSpec('host', c).kind, 'host');
   const pinned = parseKernelSpec('6.12=6.12.94-1', c);
-  assert.ok(pinned.kind === 'debian' && pinned.version === '6.12.94-1' && pinned.suite === 'trixie' && pinned.label === '6.12=6.12.94-1');
+  assert.ok(
+    pinned.kind === 'debian' &&
+      pinned.version === '6.12.94-1' &&
+      pinned.suite === 'trixie' &&
+      pinned.label === '6.12=6.12.94-1',
+  );
   const deb = parseKernelSpec('sid:linux-binary-7.2.*-amd64=7.2.13-1', c);
   assert.deepEqual(deb, { kind: 'debian', suite: 'sid', package: 'linux-binary-7.2.*-amd64', version: '7.2.13-1' });
   const img = parseKernelSpec('/bin/sh:/tmp', c);
@@ -127,8 +169,16 @@ test('bisect verdicts: pass/fail/present/absent, and 125 when a kernel cannot te
 
 test('console scanning finds a panic, an oops and warnings, with an excerpt around the first', () => {
   const lines = Array.from({ length: 30 }, (_x, i) => `[ ${i}.0] line ${i}`);
-  lines.splice(20, 0, '[ 20.5] BUG: kernel NULL pointer dereference, address: 0000000000000000', '[ 20.6] Oops: 0000 [#1] SMP');
-  lines.push('[ 31.0] WARNING: CPU: 0 PID: 1 at mm/x.c:1 f+0x1/0x2', '[ 32.0] Kernel panic - not syncing: Fatal exception');
+  lines.splice(
+    20,
+    0,
+    '[ 20.5] BUG: kernel NULL pointer dereference, address: 0000000000000000',
+    '[ 20.6] Oops: 0000 [#1] SMP',
+  );
+  lines.push(
+    '[ 31.0] WARNING: CPU: 0 PID: 1 at mm/x.c:1 f+0x1/0x2',
+    '[ 32.0] Kernel panic - not syncing: Fatal exception',
+  );
   const f = scanConsole(lines.join('\r\n'));
   assert.equal(f.panic, 'Kernel panic - not syncing: Fatal exception');
   assert.match(f.oops ?? '', /^BUG: kernel NULL pointer dereference/);
@@ -155,17 +205,25 @@ test('modules load after their dependencies; names use underscores', () => {
   assert.equal(moduleName('9pnet_virtio.ko'), '9pnet_virtio');
 });
 
-test('static ELF detection tells busybox-static from a dynamic binary', { skip: existsSync('/bin/busybox') ? false : '/bin/busybox is not installed' }, () => {
+test('static ELF detection tells busybox-static from a dynamic binary', {
+  skip: existsSync('/bin/busybox') ? false : '/bin/busybox is not installed',
+}, () => {
   assert.equal(isStaticElf(process.execPath), false);
   assert.equal(isStaticElf('/bin/busybox'), true);
 });
 
 test('bzImage setup header gives the kernel release (cached Debian kernels)', (t) => {
   const root = '/var/cache/gmem-conformance/kernels';
-  const images = existsSync(root) ? readdirSync(root).flatMap((d) => {
-    const boot = join(root, d, 'boot');
-    return existsSync(boot) ? readdirSync(boot).filter((f) => f.startsWith('vmlinuz-')).map((f) => join(boot, f)) : [];
-  }) : [];
+  const images = existsSync(root)
+    ? readdirSync(root).flatMap((d) => {
+        const boot = join(root, d, 'boot');
+        return existsSync(boot)
+          ? readdirSync(boot)
+              .filter((f) => f.startsWith('vmlinuz-'))
+              .map((f) => join(boot, f))
+          : [];
+      })
+    : [];
   if (images.length === 0) return t.skip('no Debian kernel in the cache yet (kernels fetch puts them there)');
   for (const img of images) assert.equal(imageRelease(img), img.split('vmlinuz-')[1]);
   assert.equal(imageRelease(process.execPath), null);
@@ -199,10 +257,26 @@ test('kernels and bisect refuse bad usage before booting anything', () => {
   assert.equal(e.status, 2);
 });
 
-test('the guest job starts the host\'s node by its path in the chroot, /tmp mapped to where the host\'s /tmp is', () => {
-  assert.equal(guestPath('/var/cache/gmem-conformance/node/node-v24.22.3-linux-x64/bin/node'), '/var/cache/gmem-conformance/node/node-v24.22.3-linux-x64/bin/node');
-  assert.equal(guestPath('/tmp/cache/node/node-v24.22.3-linux-x64/bin/node'), '/run/host-tmp/cache/node/node-v24.22.3-linux-x64/bin/node');
+test("the guest job starts the host's node by its path in the chroot, /tmp mapped to where the host's /tmp is", () => {
+  assert.equal(
+    guestPath('/var/cache/gmem-conformance/node/node-v24.22.3-linux-x64/bin/node'),
+    '/var/cache/gmem-conformance/node/node-v24.22.3-linux-x64/bin/node',
+  );
+  assert.equal(
+    guestPath('/tmp/cache/node/node-v24.22.3-linux-x64/bin/node'),
+    '/run/host-tmp/cache/node/node-v24.22.3-linux-x64/bin/node',
+  );
   assert.equal(guestPath('/tmpfoo/node'), '/tmpfoo/node');
-  const job = jobScript({ cwd: '/work/p', node: '/tmp/c/node/bin/node', nodeArgs: ['--jitless'], cli: '/work/p/dist/lib/cli/main.js', args: ['-t', 'gmem'], env: {} });
-  assert.match(job, /^'\/run\/host-tmp\/c\/node\/bin\/node' '--jitless' '\/work\/p\/dist\/lib\/cli\/main\.js' '-t' 'gmem' > /m);
+  const job = jobScript({
+    cwd: '/work/p',
+    node: '/tmp/c/node/bin/node',
+    nodeArgs: ['--jitless'],
+    cli: '/work/p/dist/lib/cli/main.js',
+    args: ['-t', 'gmem'],
+    env: {},
+  });
+  assert.match(
+    job,
+    /^'\/run\/host-tmp\/c\/node\/bin\/node' '--jitless' '\/work\/p\/dist\/lib\/cli\/main\.js' '-t' 'gmem' > /m,
+  );
 });

@@ -13,8 +13,18 @@ import { formatErrno } from '../sys/errors.js';
 import * as libc from '../ffi/libc.js';
 import { PAGE } from './gmem.js';
 import {
-  GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, KVM_MEM_GUEST_MEMFD, KVM_MEMORY_ATTRIBUTE_PRIVATE, MADV_NOHUGEPAGE, MAP_ANONYMOUS, MAP_NORESERVE, MAP_PRIVATE, MAP_SHARED,
-  PROT_READ, PROT_WRITE, errnoValue,
+  GUEST_MEMFD_FLAG_INIT_SHARED,
+  GUEST_MEMFD_FLAG_MMAP,
+  KVM_MEM_GUEST_MEMFD,
+  KVM_MEMORY_ATTRIBUTE_PRIVATE,
+  MADV_NOHUGEPAGE,
+  MAP_ANONYMOUS,
+  MAP_NORESERVE,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  PROT_READ,
+  PROT_WRITE,
+  errnoValue,
 } from '../uapi/index.js';
 
 /** Guest page size: the one of lib/cases/gmem.ts (lib/arch.ts's PAGE_SIZE). */
@@ -79,16 +89,21 @@ export interface DataSlot {
 /** Raw KVM_SET_USER_MEMORY_REGION2 of the data slot at DATA_GPA. */
 export function __setDataSlot(vm: Vm, s: DataSlot): libc.Raw {
   return vm.__setUserMemoryRegion2({
-    slot: DATA_SLOT, gpa: DATA_GPA, size: s.size, hva: s.hva,
+    slot: DATA_SLOT,
+    gpa: DATA_GPA,
+    size: s.size,
+    hva: s.hva,
     flags: s.gmemFd === undefined ? 0 : KVM_MEM_GUEST_MEMFD,
-    gmemFd: s.gmemFd ?? 0, gmemOffset: s.gmemOffset ?? 0n,
+    gmemFd: s.gmemFd ?? 0,
+    gmemOffset: s.gmemOffset ?? 0n,
   });
 }
 
 /** Checked data-slot binding. */
 export function setDataSlot(vm: Vm, s: DataSlot): void {
   const r = __setDataSlot(vm, s);
-  if (r.ret < 0) throw new CaseFailure(`binding the data slot at GPA ${show(DATA_GPA)} failed with ${formatErrno(r.errno)}`);
+  if (r.ret < 0)
+    throw new CaseFailure(`binding the data slot at GPA ${show(DATA_GPA)} failed with ${formatErrno(r.errno)}`);
 }
 
 /** Deletes the data slot (memory_size 0). */
@@ -111,12 +126,19 @@ export function prefaultBackingVariants(): Variant<PrefaultParams>[] {
     {
       name: 'gmem_shared',
       params: { backing: 'gmem_shared' },
-      requires: { caps: ['KVM_CAP_GUEST_MEMFD', 'KVM_CAP_GUEST_MEMFD_FLAGS'], gmemFlags: ['GUEST_MEMFD_FLAG_MMAP', 'GUEST_MEMFD_FLAG_INIT_SHARED'] },
+      requires: {
+        caps: ['KVM_CAP_GUEST_MEMFD', 'KVM_CAP_GUEST_MEMFD_FLAGS'],
+        gmemFlags: ['GUEST_MEMFD_FLAG_MMAP', 'GUEST_MEMFD_FLAG_INIT_SHARED'],
+      },
     },
     {
       name: 'sw_protected_private',
       params: { backing: 'gmem_private' },
-      requires: { caps: ['KVM_CAP_GUEST_MEMFD'], vmType: 'KVM_X86_SW_PROTECTED_VM', vmCaps: ['KVM_CAP_MEMORY_ATTRIBUTES'] },
+      requires: {
+        caps: ['KVM_CAP_GUEST_MEMFD'],
+        vmType: 'KVM_X86_SW_PROTECTED_VM',
+        vmCaps: ['KVM_CAP_MEMORY_ATTRIBUTES'],
+      },
     },
   ];
 }
@@ -152,8 +174,12 @@ export function prefaultSetup(ctx: CaseContext<unknown>, backing: PrefaultBackin
     if (backing === 'gmem_private') gmemFd = ctx.gmem(vm, size).fd;
   }
   const slot: MemslotSpec = {
-    slot: PREFAULT_SLOT, gpa: PREFAULT_GPA, size, hva,
-    flags: gmemFd === undefined ? 0 : KVM_MEM_GUEST_MEMFD, gmemFd: gmemFd ?? 0,
+    slot: PREFAULT_SLOT,
+    gpa: PREFAULT_GPA,
+    size,
+    hva,
+    flags: gmemFd === undefined ? 0 : KVM_MEM_GUEST_MEMFD,
+    gmemFd: gmemFd ?? 0,
   };
   vm.setUserMemoryRegion2(slot);
   if (backing === 'gmem_private') vm.setMemoryAttributes(PREFAULT_GPA, size, BigInt(KVM_MEMORY_ATTRIBUTE_PRIVATE));
@@ -176,7 +202,13 @@ export interface PrefaultLoop {
  * with size > 0, or fails with EINTR. Checks upstream's per-call invariant (the size shrinks exactly when the call
  * succeeds, and gpa + size stays the end of the range) and stops at `maxCalls` or `deadlineMs`.
  */
-export function prefaultRetryLoop(vcpu: Vcpu, gpa: bigint, size: bigint, maxCalls = 1_000_000, deadlineMs = 20_000): PrefaultLoop {
+export function prefaultRetryLoop(
+  vcpu: Vcpu,
+  gpa: bigint,
+  size: bigint,
+  maxCalls = 1_000_000,
+  deadlineMs = 20_000,
+): PrefaultLoop {
   const end = gpa + size;
   const out: PrefaultLoop = { ret: 0, errno: 0, gpa, size, calls: 0, eintr: 0, partial: 0 };
   const stop = Date.now() + deadlineMs;
@@ -186,16 +218,22 @@ export function prefaultRetryLoop(vcpu: Vcpu, gpa: bigint, size: bigint, maxCall
     out.calls++;
     out.ret = r.ret;
     out.errno = r.errno;
-    if ((r.size < before) === (r.ret < 0))
-      throw new CaseFailure(`KVM_PRE_FAULT_MEMORY call ${out.calls}: ${r.ret < 0 ? `failed with ${formatErrno(r.errno)} but the size shrank` : 'returned 0 but made no progress'} (size ${show(before)} -> ${show(r.size)})`);
+    if (r.size < before === r.ret < 0)
+      throw new CaseFailure(
+        `KVM_PRE_FAULT_MEMORY call ${out.calls}: ${r.ret < 0 ? `failed with ${formatErrno(r.errno)} but the size shrank` : 'returned 0 but made no progress'} (size ${show(before)} -> ${show(r.size)})`,
+      );
     if (r.gpa + r.size !== end)
-      throw new CaseFailure(`KVM_PRE_FAULT_MEMORY call ${out.calls}: gpa ${show(r.gpa)} + size ${show(r.size)} is not the end of the range ${show(end)}`);
+      throw new CaseFailure(
+        `KVM_PRE_FAULT_MEMORY call ${out.calls}: gpa ${show(r.gpa)} + size ${show(r.size)} is not the end of the range ${show(end)}`,
+      );
     out.gpa = r.gpa;
     out.size = r.size;
     if (r.ret < 0 && r.errno === errnoValue('EINTR')) out.eintr++;
     else if (r.ret < 0 || r.size === 0n) return out;
     else out.partial++;
     if (out.calls >= maxCalls || Date.now() > stop)
-      throw new CaseFailure(`KVM_PRE_FAULT_MEMORY did not finish within ${out.calls} calls / ${deadlineMs} ms (${show(out.size)} bytes left)`);
+      throw new CaseFailure(
+        `KVM_PRE_FAULT_MEMORY did not finish within ${out.calls} calls / ${deadlineMs} ms (${show(out.size)} bytes left)`,
+      );
   }
 }

@@ -10,7 +10,6 @@ import { GuestProgram } from '../kvm/guest-program.js';
 import { REPORT_PORT } from '../kvm/guest.js';
 import { completeMmioRead, describeStep, type Step } from '../kvm/vcpu-run.js';
 
-
 /**
  * Real-mode code that polls the byte at seg:0 and reports every change of it: `mov bl, initial; L: mov al, [0];
  * cmp al, bl; je L; mov bl, al; out REPORT_PORT, al; jmp L`. It only leaves KVM_RUN when the byte changes (an OUT)
@@ -38,7 +37,10 @@ export class BackgroundVcpu {
   /** Data the next MMIO read is answered with (a function of its GPA). */
   mmioData: (gpa: bigint) => number = () => 0;
 
-  constructor(private readonly vcpu: Vcpu, private readonly quitValue: number) {
+  constructor(
+    private readonly vcpu: Vcpu,
+    private readonly quitValue: number,
+  ) {
     this.done = this.loop();
   }
 
@@ -47,22 +49,33 @@ export class BackgroundVcpu {
       const ret = await ioctlValAsync(this.vcpu.fd, KVM_RUN, 0);
       const e: LoggedExit = { ...this.vcpu.exit(), ret, errno: 0, at: Date.now() - this.t0 }; // errno is not read here
       this.exits.push(e);
-      if (ret < 0) { this.ended = `KVM_RUN returned ${ret} (${describeStep(e)})`; return; }
+      if (ret < 0) {
+        this.ended = `KVM_RUN returned ${ret} (${describeStep(e)})`;
+        return;
+      }
       if (e.reason === KVM_EXIT_IO && e.io && e.io.direction === KVM_EXIT_IO_OUT && e.io.port === REPORT_PORT) {
-        if (e.io.data[0] === this.quitValue) { this.ended = 'quit'; return; }
+        if (e.io.data[0] === this.quitValue) {
+          this.ended = 'quit';
+          return;
+        }
       } else if (e.reason === KVM_EXIT_MMIO && e.mmio && !e.mmio.isWrite) {
         completeMmioRead(this.vcpu, [this.mmioData(e.mmio.physAddr) & 0xff]);
       } else {
         this.ended = `exit ${describeStep(e)}`;
         return;
       }
-      if (this.stopAfterNext) { this.ended = 'stopped'; return; }
+      if (this.stopAfterNext) {
+        this.ended = 'stopped';
+        return;
+      }
     }
   }
 
   /** The bytes the guest reported (OUT on REPORT_PORT), in order. */
   reported(): number[] {
-    return this.exits.filter((e) => e.reason === KVM_EXIT_IO && e.io?.port === REPORT_PORT).map((e) => e.io?.data[0] as number);
+    return this.exits
+      .filter((e) => e.reason === KVM_EXIT_IO && e.io?.port === REPORT_PORT)
+      .map((e) => e.io?.data[0] as number);
   }
 
   /** MMIO reads so far. */
@@ -84,7 +97,12 @@ export class BackgroundVcpu {
   /** Waits for the loop to end (after the guest reported the quit value or stopped); throws after timeoutMs. */
   async finish(timeoutMs: number): Promise<string> {
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_r, reject) => { timer = setTimeout(() => reject(new HarnessError(`the vCPU did not leave KVM_RUN within ${timeoutMs} ms`)), timeoutMs); });
+    const timeout = new Promise<never>((_r, reject) => {
+      timer = setTimeout(
+        () => reject(new HarnessError(`the vCPU did not leave KVM_RUN within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+    });
     try {
       await Promise.race([this.done, timeout]);
     } finally {

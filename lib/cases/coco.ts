@@ -8,7 +8,12 @@ import type { Vm } from '../kvm/vm.js';
 import type { VmTypeName } from '../uapi/index.js';
 import * as libc from '../ffi/libc.js';
 import {
-  GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, KVM_GET_DEVICE_ATTR, KVM_MEMORY_ENCRYPT_OP, KVM_SEV_INIT2, KVM_X86_GRP_SEV,
+  GUEST_MEMFD_FLAG_INIT_SHARED,
+  GUEST_MEMFD_FLAG_MMAP,
+  KVM_GET_DEVICE_ATTR,
+  KVM_MEMORY_ENCRYPT_OP,
+  KVM_SEV_INIT2,
+  KVM_X86_GRP_SEV,
   KVM_X86_SEV_VMSA_FEATURES,
 } from '../uapi/index.js';
 
@@ -24,10 +29,38 @@ export interface VmTypeInfo {
 
 /** Every x86 VM type mainline defines, with the properties it is created with. */
 export const X86_VM_TYPES: readonly VmTypeInfo[] = [
-  { variant: 'default', name: 'KVM_X86_DEFAULT_VM', value: 0, privateMem: false, protectedState: false, preFaultAtCreate: true },
-  { variant: 'sw_protected', name: 'KVM_X86_SW_PROTECTED_VM', value: 1, privateMem: true, protectedState: false, preFaultAtCreate: true },
-  { variant: 'sev', name: 'KVM_X86_SEV_VM', value: 2, privateMem: false, protectedState: false, preFaultAtCreate: true },
-  { variant: 'sev_es', name: 'KVM_X86_SEV_ES_VM', value: 3, privateMem: false, protectedState: true, preFaultAtCreate: true },
+  {
+    variant: 'default',
+    name: 'KVM_X86_DEFAULT_VM',
+    value: 0,
+    privateMem: false,
+    protectedState: false,
+    preFaultAtCreate: true,
+  },
+  {
+    variant: 'sw_protected',
+    name: 'KVM_X86_SW_PROTECTED_VM',
+    value: 1,
+    privateMem: true,
+    protectedState: false,
+    preFaultAtCreate: true,
+  },
+  {
+    variant: 'sev',
+    name: 'KVM_X86_SEV_VM',
+    value: 2,
+    privateMem: false,
+    protectedState: false,
+    preFaultAtCreate: true,
+  },
+  {
+    variant: 'sev_es',
+    name: 'KVM_X86_SEV_ES_VM',
+    value: 3,
+    privateMem: false,
+    protectedState: true,
+    preFaultAtCreate: true,
+  },
   { variant: 'snp', name: 'KVM_X86_SNP_VM', value: 4, privateMem: true, protectedState: true, preFaultAtCreate: false },
   { variant: 'tdx', name: 'KVM_X86_TDX_VM', value: 5, privateMem: true, protectedState: true, preFaultAtCreate: false },
 ];

@@ -122,7 +122,13 @@ interface RangeEnd {
 
 /** Retries fallocate over [off, off+n) until it returns 0, stalls, or reaches the bound; appends each call to trace. */
 function retryRange(
-  fd: number, off: bigint, n: bigint, rates: AllocRates, maxAttempts: number, deadline: number, trace: RetryAttempt[],
+  fd: number,
+  off: bigint,
+  n: bigint,
+  rates: AllocRates,
+  maxAttempts: number,
+  deadline: number,
+  trace: RetryAttempt[],
 ): RangeEnd {
   let kept = cachedBytes(fd, off, n);
   for (;;) {
@@ -161,9 +167,16 @@ export function naiveRetry(fd: number, len: bigint, rates: AllocRates, bound: Re
   const last = trace[trace.length - 1];
   const lastKept = last ? last.keptBefore + last.gained : 0n;
   return {
-    completed: end === 'completed', stopped: end === 'completed' ? null : end, stall,
-    ...traceTotals(trace), elapsedMs: performance.now() - t0, worstChunkAttempts: trace.length,
-    chunksDone: end === 'completed' ? 1 : 0, lastOffset: 0n, lastKept, trace,
+    completed: end === 'completed',
+    stopped: end === 'completed' ? null : end,
+    stall,
+    ...traceTotals(trace),
+    elapsedMs: performance.now() - t0,
+    worstChunkAttempts: trace.length,
+    chunksDone: end === 'completed' ? 1 : 0,
+    lastOffset: 0n,
+    lastKept,
+    trace,
   };
 }
 
@@ -173,7 +186,11 @@ export function naiveRetry(fd: number, len: bigint, rates: AllocRates, bound: Re
  * EINTR throws.
  */
 export function chunkedRetry(
-  fd: number, len: bigint, chunk: bigint, rates: AllocRates, bound: RetryBound,
+  fd: number,
+  len: bigint,
+  chunk: bigint,
+  rates: AllocRates,
+  bound: RetryBound,
 ): RetryReport {
   const t0 = performance.now();
   const deadline = t0 + bound.maxMs;
@@ -200,9 +217,18 @@ export function chunkedRetry(
   const last = trace[trace.length - 1];
   const { end, stall } = ended;
   return {
-    completed: end === 'completed', stopped: end === 'completed' ? null : end, stall,
-    attempts, eintr, cpuMs, elapsedMs: performance.now() - t0, worstChunkAttempts: worst, chunksDone,
-    lastOffset: off >= len ? 0n : off, lastKept: last ? last.keptBefore + last.gained : 0n, trace,
+    completed: end === 'completed',
+    stopped: end === 'completed' ? null : end,
+    stall,
+    attempts,
+    eintr,
+    cpuMs,
+    elapsedMs: performance.now() - t0,
+    worstChunkAttempts: worst,
+    chunksDone,
+    lastOffset: off >= len ? 0n : off,
+    lastKept: last ? last.keptBefore + last.gained : 0n,
+    trace,
   };
 }
 
@@ -243,7 +269,11 @@ export const COMPLETED_REWALK_PERIODS = 1.5;
  * bound within reach.
  */
 export function judgeBeyondStall(
-  rep: RetryReport, bound: RetryBound, reachBytes: number, periodMs: number, fullRewalkMs: number | null,
+  rep: RetryReport,
+  bound: RetryBound,
+  reachBytes: number,
+  periodMs: number,
+  fullRewalkMs: number | null,
 ): RetryJudgement {
   if (rep.completed) {
     const done = `the range was allocated in ${rep.attempts} calls`;

@@ -100,7 +100,11 @@ export function allocate(fd: number, off: bigint, len: bigint): libc.Raw {
 
 /** Checked punch of [off, off+len) (KEEP_SIZE | PUNCH_HOLE). */
 export function punch(fd: number, off: bigint, len: bigint): void {
-  check('fallocate(PUNCH_HOLE)', libc.fallocate(fd, FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE, off, len), `[${off}, +${len})`);
+  check(
+    'fallocate(PUNCH_HOLE)',
+    libc.fallocate(fd, FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE, off, len),
+    `[${off}, +${len})`,
+  );
 }
 
 /** How fast this machine allocates fresh pages and re-walks pages a file already has, per ms of thread CPU time. */
@@ -128,7 +132,10 @@ const REWALK_SAMPLES = 8;
  * this file type; returns { unusable: why } when cachestat cannot count this file's pages.
  */
 export function calibrate(
-  fd: number, probeBytes: bigint, withRewalk: boolean, count: PageCounter = cachedBytes,
+  fd: number,
+  probeBytes: bigint,
+  withRewalk: boolean,
+  count: PageCounter = cachedBytes,
 ): AllocRates | { unusable: string } {
   const before = count === cachedBytes ? cachestatProblem(fd, probeBytes) : emptyProblem(fd, probeBytes, count);
   if (before) return { unusable: before };
@@ -196,7 +203,10 @@ const COUNT_CHECK_BYTES = 4n * MiB;
  * like calibrate().
  */
 export function ratesFor(
-  kind: string, fd: number, withRewalk: boolean, count: PageCounter = cachedBytes,
+  kind: string,
+  fd: number,
+  withRewalk: boolean,
+  count: PageCounter = cachedBytes,
 ): (AllocRates & { reused: boolean }) | { unusable: string } {
   const known = RATES.get(kind);
   if (known && (!withRewalk || known.rewalkBytesPerMs !== null)) {
@@ -283,12 +293,17 @@ export function underSignal<T>(ctx: CaseContext<unknown>, periodMs: number, fn: 
  * move it too, so that is noted, not asserted).
  */
 export function releaseAndCheck(
-  ctx: CaseContext<unknown>, fd: number, len: bigint, memBefore: bigint, count: PageCounter = cachedBytes,
+  ctx: CaseContext<unknown>,
+  fd: number,
+  len: bigint,
+  memBefore: bigint,
+  count: PageCounter = cachedBytes,
 ): void {
   punch(fd, 0n, len);
   const left = count(fd, 0n, len);
   if (left !== 0n) throw new CaseFailure(`PUNCH_HOLE over [0, ${bytesText(len)}) left ${bytesText(left)} in the file`);
   const delta = memAvailable(ctx.env.meminfo()) - memBefore;
   ctx.observe('mem_available_delta_bytes', Number(delta));
-  if (delta < -256n * MiB) ctx.note(`MemAvailable is ${bytesText(-delta)} below its value before the case (the file itself holds no pages)`);
+  if (delta < -256n * MiB)
+    ctx.note(`MemAvailable is ${bytesText(-delta)} below its value before the case (the file itself holds no pages)`);
 }

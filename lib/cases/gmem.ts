@@ -10,7 +10,10 @@ export const PAGE = BigInt(PAGE_SIZE);
 export const NEEDS_GMEM: Requires = { caps: ['KVM_CAP_GUEST_MEMFD'] };
 
 /** Requirement for mmap-able guest_memfd with shared initial state. */
-export const NEEDS_GMEM_MMAP_SHARED: Requires = { caps: ['KVM_CAP_GUEST_MEMFD'], gmemFlags: ['GUEST_MEMFD_FLAG_MMAP', 'GUEST_MEMFD_FLAG_INIT_SHARED'] };
+export const NEEDS_GMEM_MMAP_SHARED: Requires = {
+  caps: ['KVM_CAP_GUEST_MEMFD'],
+  gmemFlags: ['GUEST_MEMFD_FLAG_MMAP', 'GUEST_MEMFD_FLAG_INIT_SHARED'],
+};
 
 /** Parameters of a guest_memfd flag variant. */
 export interface GmemFlagParams {
@@ -21,7 +24,11 @@ export interface GmemFlagParams {
 export function gmemFlagVariants(): Variant<GmemFlagParams>[] {
   return [
     { name: 'noflags', params: { flags: 0n } },
-    { name: 'mmap', params: { flags: BigInt(GUEST_MEMFD_FLAG_MMAP) }, requires: { gmemFlags: ['GUEST_MEMFD_FLAG_MMAP'] } },
+    {
+      name: 'mmap',
+      params: { flags: BigInt(GUEST_MEMFD_FLAG_MMAP) },
+      requires: { gmemFlags: ['GUEST_MEMFD_FLAG_MMAP'] },
+    },
     {
       name: 'mmap_init_shared',
       params: { flags: BigInt(GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED) },

@@ -11,11 +11,27 @@ import type { Vcpu } from '../kvm/vcpu.js';
 import type { GuestMemfd } from '../kvm/guest-memfd.js';
 import type { Mapping } from '../sys/mman.js';
 import { GuestProgram } from '../kvm/guest-program.js';
-import { CODE_SLOT, CODE_SLOT_SIZE, DATA_GPA, DATA_SEG, REPORT_PORT, installCode, startVcpu, writeCode } from '../kvm/guest.js';
+import {
+  CODE_SLOT,
+  CODE_SLOT_SIZE,
+  DATA_GPA,
+  DATA_SEG,
+  REPORT_PORT,
+  installCode,
+  startVcpu,
+  writeCode,
+} from '../kvm/guest.js';
 import { describeStep, expectOut, step, type Step } from '../kvm/vcpu-run.js';
 import {
-  GUEST_MEMFD_FLAG_MMAP, GUEST_MEMFD_FLAG_INIT_SHARED, KVM_EXIT_MMIO, PROT_READ, PROT_WRITE, PROT_NONE,
-  MAP_SHARED, MAP_ANONYMOUS, errnoValue,
+  GUEST_MEMFD_FLAG_MMAP,
+  GUEST_MEMFD_FLAG_INIT_SHARED,
+  KVM_EXIT_MMIO,
+  PROT_READ,
+  PROT_WRITE,
+  PROT_NONE,
+  MAP_SHARED,
+  MAP_ANONYMOUS,
+  errnoValue,
 } from '../uapi/index.js';
 import { GMEM_FLAG } from './memslot.js';
 import { PAGE } from './gmem.js';
@@ -59,8 +75,13 @@ export function gmemGuest(ctx: CaseContext<unknown>, opts: GmemGuestOptions): Gm
   const slotView = map.bytes.subarray(off * Number(PAGE));
   writeCode(slotView, opts.code);
   vm.setUserMemoryRegion2({
-    slot: CODE_SLOT, flags: GMEM_FLAG, gpa: 0n, size: BigInt(slotPages) * PAGE, hva: map.addr + BigInt(off) * PAGE,
-    gmemFd: gmem.fd, gmemOffset: BigInt(off) * PAGE,
+    slot: CODE_SLOT,
+    flags: GMEM_FLAG,
+    gpa: 0n,
+    size: BigInt(slotPages) * PAGE,
+    hva: map.addr + BigInt(off) * PAGE,
+    gmemFd: gmem.fd,
+    gmemOffset: BigInt(off) * PAGE,
   });
   return { vm, gmem, map, vcpu: startVcpu(ctx, vm) };
 }
@@ -87,7 +108,10 @@ export function accessPath(ctx: CaseContext<unknown>): AccessPath {
   if (cachedPath) return cachedPath;
   const s = probeUnbackedLoad(ctx);
   const path = classifyProbe(s);
-  if (!path) throw new HarnessError(`cannot tell how this vCPU reaches guest memory: a load from a PROT_NONE-backed slot gave ${describeStep(s)}`);
+  if (!path)
+    throw new HarnessError(
+      `cannot tell how this vCPU reaches guest memory: a load from a PROT_NONE-backed slot gave ${describeStep(s)}`,
+    );
   cachedPath = path;
   return path;
 }
@@ -102,8 +126,16 @@ export function classifyProbe(s: Step): AccessPath | null {
 /** Runs the probe guest of accessPath once and returns the step its load produced (after one checkpoint OUT). */
 export function probeUnbackedLoad(ctx: CaseContext<unknown>): Step {
   const vm = ctx.vm(0);
-  installCode(ctx, vm, new GuestProgram().reportImm(0x11, REPORT_PORT).setDs(DATA_SEG)
-    .loadAl(Number(PROBE_GPA - DATA_GPA)).outAl(0x20).hlt());
+  installCode(
+    ctx,
+    vm,
+    new GuestProgram()
+      .reportImm(0x11, REPORT_PORT)
+      .setDs(DATA_SEG)
+      .loadAl(Number(PROBE_GPA - DATA_GPA))
+      .outAl(0x20)
+      .hlt(),
+  );
   const none = ctx.map(Number(PAGE), PROT_NONE, MAP_SHARED | MAP_ANONYMOUS, -1);
   vm.setUserMemoryRegion({ slot: 1, gpa: DATA_GPA, size: PAGE, hva: none.addr });
   const vcpu = startVcpu(ctx, vm);

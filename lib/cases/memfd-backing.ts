@@ -64,8 +64,10 @@ export function leaveFreePages(ctx: CaseContext<unknown>, b: MemfdBacking, keep:
   const extra = freePages(b) - keep;
   if (extra === 0) return;
   if (!ctx.env.inSuiteGuest)
-    ctx.skip(`needs exactly ${keep} free ${b.hugeKb} kB huge page(s), ${keep + extra} are free `
-      + `(${hugepagePoolText(b.hugeKb)}); only a suite guest takes pool pages`);
+    ctx.skip(
+      `needs exactly ${keep} free ${b.hugeKb} kB huge page(s), ${keep + extra} are free ` +
+        `(${hugepagePoolText(b.hugeKb)}); only a suite guest takes pool pages`,
+    );
   const holder = memfdOn(ctx, b, 0, 'holder');
   const taken = __fallocate(holder, 0, 0n, BigInt(extra) * b.page);
   expectOk(taken, `fallocate of ${extra} huge pages into a holder memfd`);

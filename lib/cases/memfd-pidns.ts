@@ -31,7 +31,11 @@ export function unshareWrapper(unshare: string): string[] {
 // Per-namespace state changed there (vm.memfd_noexec) never reaches this namespace.
 /** Runs an exported function of a case module as pid 1 of a new pid namespace, through the harness's probe runner. */
 export function runInNewPidNamespace(
-  unshare: string, module: string, fn: string, args: unknown[], timeoutMs = 20000,
+  unshare: string,
+  module: string,
+  fn: string,
+  args: unknown[],
+  timeoutMs = 20000,
 ): NsOutcome {
   return runProbe(module, fn, args, { wrapper: unshareWrapper(unshare), timeoutMs });
 }
@@ -42,25 +46,36 @@ export function runInNewPidNamespace(
  * never dies (a task that oopsed in the kernel holding a lock never does), with what it printed so far.
  */
 export function startProbe(
-  module: string, fn: string, args: unknown[], wrapper: readonly string[] = [], timeoutMs = 20000,
+  module: string,
+  fn: string,
+  args: unknown[],
+  wrapper: readonly string[] = [],
+  timeoutMs = 20000,
 ): { done: Promise<NsOutcome> } {
   const [cmd, ...argv] = probeArgv(module, fn, args, wrapper);
   const child = spawn(cmd as string, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    stdout += d;
+  });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+  });
   const done = new Promise<NsOutcome>((resolve) => {
     let timedOut = false;
     const finish = (status: number | null, signal: string | null) => {
       clearTimeout(timer);
       resolve({ status, signal, value: probeValue(stdout), stderr, timedOut });
     };
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-      setTimeout(() => finish(null, null), 2000).unref();
-    }, Math.round(timeoutMs * timeoutScale()));
+    const timer = setTimeout(
+      () => {
+        timedOut = true;
+        child.kill('SIGKILL');
+        setTimeout(() => finish(null, null), 2000).unref();
+      },
+      Math.round(timeoutMs * timeoutScale()),
+    );
     child.on('close', (status, signal) => finish(status, signal ?? null));
   });
   return { done };
@@ -71,7 +86,11 @@ export function startProbe(
  * runs (memfd_test.c changes vm.memfd_noexec after the child namespace exists) and then awaits `done`.
  */
 export function startInNewPidNamespace(
-  unshare: string, module: string, fn: string, args: unknown[], timeoutMs = 20000,
+  unshare: string,
+  module: string,
+  fn: string,
+  args: unknown[],
+  timeoutMs = 20000,
 ): { done: Promise<NsOutcome> } {
   return startProbe(module, fn, args, unshareWrapper(unshare), timeoutMs);
 }

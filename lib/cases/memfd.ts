@@ -8,7 +8,15 @@ import { CaseFailure, expectOk } from '../harness/expect.js';
 import { fstat } from '../sys/fd.js';
 import { getSeals } from '../sys/fcntl.js';
 import { __memfdCreate } from '../sys/memfd.js';
-import { F_SEAL_EXEC, F_SEAL_FUTURE_WRITE, F_SEAL_GROW, F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_WRITE, SYSCALL } from '../uapi/index.js';
+import {
+  F_SEAL_EXEC,
+  F_SEAL_FUTURE_WRITE,
+  F_SEAL_GROW,
+  F_SEAL_SEAL,
+  F_SEAL_SHRINK,
+  F_SEAL_WRITE,
+  SYSCALL,
+} from '../uapi/index.js';
 
 /** The page size the memfd cases use, as a number (lib/arch.ts's one page size). */
 export const PAGE = PAGE_SIZE;
@@ -40,8 +48,12 @@ export const ALL_SEALS = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRIT
 export const SEAL_EXEC_IMPLIES = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE;
 
 const SEAL_NAMES: [number, string][] = [
-  [F_SEAL_SEAL, 'SEAL'], [F_SEAL_SHRINK, 'SHRINK'], [F_SEAL_GROW, 'GROW'],
-  [F_SEAL_WRITE, 'WRITE'], [F_SEAL_FUTURE_WRITE, 'FUTURE_WRITE'], [F_SEAL_EXEC, 'EXEC'],
+  [F_SEAL_SEAL, 'SEAL'],
+  [F_SEAL_SHRINK, 'SHRINK'],
+  [F_SEAL_GROW, 'GROW'],
+  [F_SEAL_WRITE, 'WRITE'],
+  [F_SEAL_FUTURE_WRITE, 'FUTURE_WRITE'],
+  [F_SEAL_EXEC, 'EXEC'],
 ];
 
 /** A seal mask as text for messages: "0x3e (SHRINK|GROW|WRITE|FUTURE_WRITE|EXEC)". */
@@ -103,7 +115,10 @@ export function hostMemfdNoexec(): number {
 /** Skips the case unless this pid namespace's vm.memfd_noexec is 0 (the default exec policy). */
 export function requireDefaultExecPolicy(ctx: CaseContext<unknown>): void {
   const v = hostMemfdNoexec();
-  if (v !== 0) ctx.skip(`vm.memfd_noexec is ${v} in this pid namespace (needs 0, the default exec policy); memfd.exec.sysctl_* cover ${v}`);
+  if (v !== 0)
+    ctx.skip(
+      `vm.memfd_noexec is ${v} in this pid namespace (needs 0, the default exec policy); memfd.exec.sysctl_* cover ${v}`,
+    );
 }
 
 /** A new memfd of the given flags, closed after the case; its creation is asserted to succeed. */

@@ -10,7 +10,10 @@ import { PAGE } from './gmem.js';
 export const GMEM_FLAG = KVM_MEM_GUEST_MEMFD;
 
 /** Requirement of every guest_memfd memslot case: guest_memfd, the v2 memslot ioctl, and a VM that reports KVM_CAP_GUEST_MEMFD (6.8–6.17 bind guest_memfd only on private-memory VM types, and say so there). */
-export const NEEDS_GMEM_SLOT: Requires = { caps: ['KVM_CAP_GUEST_MEMFD', 'KVM_CAP_USER_MEMORY2'], vmCaps: ['KVM_CAP_GUEST_MEMFD'] };
+export const NEEDS_GMEM_SLOT: Requires = {
+  caps: ['KVM_CAP_GUEST_MEMFD', 'KVM_CAP_USER_MEMORY2'],
+  vmCaps: ['KVM_CAP_GUEST_MEMFD'],
+};
 
 /** A GPA far from anything KVM maps by itself (upstream set_memory_region_test uses 0xc0000000 too). */
 export const BASE_GPA = 0xc000_0000n;
@@ -24,12 +27,23 @@ export interface VmTypeParams {
 export function vmTypeVariants(): Variant<VmTypeParams>[] {
   return [
     { name: 'default_vm', params: { vmTypeName: 'KVM_X86_DEFAULT_VM' } },
-    { name: 'sw_protected_vm', params: { vmTypeName: 'KVM_X86_SW_PROTECTED_VM' }, requires: { vmType: 'KVM_X86_SW_PROTECTED_VM' } },
+    {
+      name: 'sw_protected_vm',
+      params: { vmTypeName: 'KVM_X86_SW_PROTECTED_VM' },
+      requires: { vmType: 'KVM_X86_SW_PROTECTED_VM' },
+    },
   ];
 }
 
 /** A slot spec binding `size` bytes of `gmem` at `offset` to `gpa` (no userspace_addr unless given). */
-export function gmemSlot(gmem: GuestMemfd | number, slot: number, gpa: bigint, size: bigint, offset = 0n, extra: Partial<MemslotSpec> = {}): MemslotSpec {
+export function gmemSlot(
+  gmem: GuestMemfd | number,
+  slot: number,
+  gpa: bigint,
+  size: bigint,
+  offset = 0n,
+  extra: Partial<MemslotSpec> = {},
+): MemslotSpec {
   const fd = typeof gmem === 'number' ? gmem : gmem.fd;
   return { slot, flags: GMEM_FLAG, gpa, size, gmemFd: fd, gmemOffset: offset, hva: 0n, ...extra };
 }

@@ -20,10 +20,16 @@ import { hex } from './gmem.js';
 export const RW = PROT_READ | PROT_WRITE;
 
 /** Requirement of mmap cases whose pages must be faultable by the host: MMAP and INIT_SHARED advertised. */
-export const NEEDS_GMEM_SHARED: Requires = { caps: ['KVM_CAP_GUEST_MEMFD'], gmemFlags: ['GUEST_MEMFD_FLAG_MMAP', 'GUEST_MEMFD_FLAG_INIT_SHARED'] };
+export const NEEDS_GMEM_SHARED: Requires = {
+  caps: ['KVM_CAP_GUEST_MEMFD'],
+  gmemFlags: ['GUEST_MEMFD_FLAG_MMAP', 'GUEST_MEMFD_FLAG_INIT_SHARED'],
+};
 
 /** Requirement of cases that bind an mmap-able, shared guest_memfd to a memslot (KVM_SET_USER_MEMORY_REGION2). */
-export const NEEDS_GMEM_SLOT: Requires = { ...NEEDS_GMEM_SHARED, caps: ['KVM_CAP_GUEST_MEMFD', 'KVM_CAP_USER_MEMORY2'] };
+export const NEEDS_GMEM_SLOT: Requires = {
+  ...NEEDS_GMEM_SHARED,
+  caps: ['KVM_CAP_GUEST_MEMFD', 'KVM_CAP_USER_MEMORY2'],
+};
 
 /** Requirement of mmap cases on private (not INIT_SHARED) memory: MMAP advertised. */
 export const NEEDS_GMEM_MMAP: Requires = { caps: ['KVM_CAP_GUEST_MEMFD'], gmemFlags: ['GUEST_MEMFD_FLAG_MMAP'] };
@@ -37,7 +43,9 @@ export function mapGmem(ctx: CaseContext<unknown>, g: GuestMemfd, length = Numbe
 export function expectFilled(bytes: Uint8Array, from: number, to: number, value: number, what: string): void {
   for (let i = from; i < to; i++) {
     if (bytes[i] !== value)
-      throw new CaseFailure(`${what}: byte at offset 0x${i.toString(16)} is 0x${(bytes[i] ?? 0).toString(16)}, expected 0x${value.toString(16)} over [0x${from.toString(16)}, 0x${to.toString(16)})`);
+      throw new CaseFailure(
+        `${what}: byte at offset 0x${i.toString(16)} is 0x${(bytes[i] ?? 0).toString(16)}, expected 0x${value.toString(16)} over [0x${from.toString(16)}, 0x${to.toString(16)})`,
+      );
   }
 }
 
@@ -46,7 +54,12 @@ export type TouchOp =
   | { /** Reads one byte (returned in reads). */ op: 'read'; at: number }
   | { /** Writes one byte. */ op: 'write'; at: number; value: number }
   | { /** Writes value over [from, to). */ op: 'fill'; from: number; to: number; value: number }
-  | { /** Returns the first offset in [from, to) that is not value, or -1 (in reads). */ op: 'scan'; from: number; to: number; value: number }
+  | {
+      /** Returns the first offset in [from, to) that is not value, or -1 (in reads). */ op: 'scan';
+      from: number;
+      to: number;
+      value: number;
+    }
   | { /** mprotect of the whole mapping; the child fails (exit 70) if refused. */ op: 'mprotect'; prot: number }
   | { /** mremap (MAYMOVE) of the whole mapping to a new length. */ op: 'mremap'; length: number };
 
@@ -65,23 +78,39 @@ export interface TouchResult {
 
 /** Probe body (runs in a child): maps fd 3 as the spec says and performs its steps; a fault kills the child. */
 export function touchGmem(spec: TouchSpec): TouchResult {
-  let addr = check('mmap', __mmap(spec.length, spec.prot, MAP_SHARED, 3, spec.offset ?? 0n), 'probe mapping of fd 3') as bigint;
+  let addr = check(
+    'mmap',
+    __mmap(spec.length, spec.prot, MAP_SHARED, 3, spec.offset ?? 0n),
+    'probe mapping of fd 3',
+  ) as bigint;
   let length = spec.length;
   let bytes = new Uint8Array(libc.viewAt(addr, length));
   const reads: number[] = [];
   spec.ops.forEach((step, i) => {
     process.stderr.write(`STEP ${i} ${step.op}\n`);
     switch (step.op) {
-      case 'read': reads.push(bytes[step.at] ?? -1); break;
-      case 'write': bytes[step.at] = step.value; break;
-      case 'fill': bytes.fill(step.value, step.from, step.to); break;
+      case 'read':
+        reads.push(bytes[step.at] ?? -1);
+        break;
+      case 'write':
+        bytes[step.at] = step.value;
+        break;
+      case 'fill':
+        bytes.fill(step.value, step.from, step.to);
+        break;
       case 'scan': {
         let bad = -1;
-        for (let j = step.from; j < step.to; j++) if (bytes[j] !== step.value) { bad = j; break; }
+        for (let j = step.from; j < step.to; j++)
+          if (bytes[j] !== step.value) {
+            bad = j;
+            break;
+          }
         reads.push(bad);
         break;
       }
-      case 'mprotect': check('mprotect', libc.mprotect(addr, length, step.prot), `prot 0x${step.prot.toString(16)}`); break;
+      case 'mprotect':
+        check('mprotect', libc.mprotect(addr, length, step.prot), `prot 0x${step.prot.toString(16)}`);
+        break;
       case 'mremap':
         addr = check('mremap', __mremap(addr, length, step.length), `to ${step.length}`) as bigint;
         length = step.length;
@@ -101,7 +130,11 @@ export function lastStep(o: ProbeOutcome): string | undefined {
 }
 
 function describe(o: ProbeOutcome): string {
-  const tail = o.stderr.split('\n').filter((l) => l && !l.startsWith('STEP ')).slice(-3).join(' | ');
+  const tail = o.stderr
+    .split('\n')
+    .filter((l) => l && !l.startsWith('STEP '))
+    .slice(-3)
+    .join(' | ');
   const how = o.timedOut ? 'timed out' : o.signal ? `was killed by ${o.signal}` : `exited with status ${o.status}`;
   return `the child ${how} after step ${lastStep(o) ?? 'none'}${tail ? ` (${tail})` : ''}`;
 }
@@ -114,7 +147,8 @@ export function expectKilledAt(o: ProbeOutcome, signal: string, step: number, wh
 
 /** Fails unless the child finished every step and exited 0; returns what its probe function returned. */
 export function expectCompleted<T>(o: ProbeOutcome, what: string): T {
-  if (o.signal !== null || o.status !== 0 || o.value === undefined) throw new CaseFailure(`${what}: expected the child to finish, but ${describe(o)}`);
+  if (o.signal !== null || o.status !== 0 || o.value === undefined)
+    throw new CaseFailure(`${what}: expected the child to finish, but ${describe(o)}`);
   return o.value as T;
 }
 
@@ -125,7 +159,12 @@ const DONE = 0x55;
 
 /** Code that reports the slot's byte 0 on REPORT_PORT, stores STORED_VALUE at byte 1, reports DONE on SYNC_PORT and halts. */
 function readerProgram(): GuestProgram {
-  return new GuestProgram().setDs(DATA_SEG).reportByte(0, REPORT_PORT).storeByte(1, STORED_VALUE).reportImm(DONE, SYNC_PORT).hlt();
+  return new GuestProgram()
+    .setDs(DATA_SEG)
+    .reportByte(0, REPORT_PORT)
+    .storeByte(1, STORED_VALUE)
+    .reportImm(DONE, SYNC_PORT)
+    .hlt();
 }
 
 /**
@@ -134,17 +173,34 @@ function readerProgram(): GuestProgram {
  */
 export function guestReadingGmem(ctx: CaseContext<unknown>, vm: Vm, gmemFd: number, hva: bigint, size: bigint): Vcpu {
   installCode(ctx, vm, readerProgram());
-  vm.setUserMemoryRegion2({ slot: DATA_SLOT, flags: KVM_MEM_GUEST_MEMFD, gpa: DATA_GPA, size, hva, gmemFd, gmemOffset: 0n });
+  vm.setUserMemoryRegion2({
+    slot: DATA_SLOT,
+    flags: KVM_MEM_GUEST_MEMFD,
+    gpa: DATA_GPA,
+    size,
+    hva,
+    gmemFd,
+    gmemOffset: 0n,
+  });
   return startVcpu(ctx, vm);
 }
 
 /** True when the reader program ran to HLT having read value: OUT REPORT_PORT=value, OUT SYNC_PORT=DONE, HLT. */
 export function programRan(t: Trace, value: number): boolean {
-  return t.halted && JSON.stringify(t.outs) === JSON.stringify([[REPORT_PORT, value], [SYNC_PORT, DONE]]);
+  return (
+    t.halted &&
+    JSON.stringify(t.outs) ===
+      JSON.stringify([
+        [REPORT_PORT, value],
+        [SYNC_PORT, DONE],
+      ])
+  );
 }
 
 /** Fails unless the reader program ran to HLT having read value from the guest_memfd slot. */
 export function expectProgramRan(t: Trace, value: number, what: string): void {
   if (!programRan(t, value))
-    throw new CaseFailure(`${what}: expected OUT ${hex(REPORT_PORT)}=${hex(value)}, OUT ${hex(SYNC_PORT)}=${hex(DONE)}, KVM_EXIT_HLT; got ${describeTrace(t)}`);
+    throw new CaseFailure(
+      `${what}: expected OUT ${hex(REPORT_PORT)}=${hex(value)}, OUT ${hex(SYNC_PORT)}=${hex(DONE)}, KVM_EXIT_HLT; got ${describeTrace(t)}`,
+    );
 }

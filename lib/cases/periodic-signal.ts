@@ -49,7 +49,14 @@ export class PeriodicSignal {
   private disarmed = false;
   private stopped = false;
 
-  private constructor(periodMs: number, signal: PeriodicSignalName, tid: number, timerId: number, listener: () => void, counter: { n: number }) {
+  private constructor(
+    periodMs: number,
+    signal: PeriodicSignalName,
+    tid: number,
+    timerId: number,
+    listener: () => void,
+    counter: { n: number },
+  ) {
     this.periodMs = periodMs;
     this.signal = signal;
     this.tid = tid;
@@ -72,7 +79,8 @@ export class PeriodicSignal {
    * set up so far is undone before the error propagates.
    */
   static start(periodMs: number, signal: PeriodicSignalName = 'SIGALRM'): PeriodicSignal {
-    if (!(periodMs > 0) || !Number.isFinite(periodMs)) throw new RangeError(`period ${periodMs} ms is not a positive number`);
+    if (!(periodMs > 0) || !Number.isFinite(periodMs))
+      throw new RangeError(`period ${periodMs} ms is not a positive number`);
     const signo = PERIODIC_SIGNALS[signal];
     const counter = { n: 0 };
     const listener = (): void => {
@@ -83,10 +91,18 @@ export class PeriodicSignal {
     try {
       const tid = libc.gettid();
       const idBuf = Buffer.alloc(4);
-      check('timer_create', libc.syscall(SYSCALL.timer_create, CLOCK_MONOTONIC, threadSigevent(signo, tid), idBuf), `CLOCK_MONOTONIC, SIGEV_THREAD_ID ${signal} → tid ${tid}`);
+      check(
+        'timer_create',
+        libc.syscall(SYSCALL.timer_create, CLOCK_MONOTONIC, threadSigevent(signo, tid), idBuf),
+        `CLOCK_MONOTONIC, SIGEV_THREAD_ID ${signal} → tid ${tid}`,
+      );
       timerId = idBuf.readInt32LE(0);
       const periodNs = BigInt(Math.round(periodMs * 1e6));
-      check('timer_settime', libc.syscall(SYSCALL.timer_settime, timerId, 0, periodicItimerspec(periodNs), null), `timer ${timerId}, period ${periodMs} ms`);
+      check(
+        'timer_settime',
+        libc.syscall(SYSCALL.timer_settime, timerId, 0, periodicItimerspec(periodNs), null),
+        `timer ${timerId}, period ${periodMs} ms`,
+      );
       return new PeriodicSignal(periodMs, signal, tid, timerId, listener, counter);
     } catch (e) {
       if (timerId >= 0) libc.syscall(SYSCALL.timer_delete, timerId);
@@ -136,6 +152,7 @@ export function periodFromEnv(env: NodeJS.ProcessEnv = process.env): number {
   const text = env.GMEM_EINTR_PERIOD_MS;
   if (text === undefined || text === '') return DEFAULT_EINTR_PERIOD_MS;
   const v = Number(text);
-  if (!Number.isFinite(v) || v <= 0 || v > 10_000) throw new RangeError(`GMEM_EINTR_PERIOD_MS=${text} is not a period in ms (0 < p ≤ 10000)`);
+  if (!Number.isFinite(v) || v <= 0 || v > 10_000)
+    throw new RangeError(`GMEM_EINTR_PERIOD_MS=${text} is not a period in ms (0 < p ≤ 10000)`);
   return v;
 }

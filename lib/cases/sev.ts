@@ -1,6 +1,14 @@
 /** SEV/SEV-ES VM setup for the intra-host migration cases (after tools/testing/selftests/kvm/lib/x86/sev.c). */
 import * as libc from '../ffi/libc.js';
-import { KVM_MEMORY_ENCRYPT_OP, KVM_SEV_ES_INIT, KVM_SEV_INIT, KVM_SEV_LAUNCH_START, KVM_SEV_LAUNCH_UPDATE_VMSA, O_CLOEXEC, O_RDWR } from '../uapi/index.js';
+import {
+  KVM_MEMORY_ENCRYPT_OP,
+  KVM_SEV_ES_INIT,
+  KVM_SEV_INIT,
+  KVM_SEV_LAUNCH_START,
+  KVM_SEV_LAUNCH_UPDATE_VMSA,
+  O_CLOEXEC,
+  O_RDWR,
+} from '../uapi/index.js';
 import { check } from '../sys/errors.js';
 import { getField, pack } from '../uapi/struct.js';
 import type { CaseContext } from '../harness/context.js';
@@ -12,7 +20,6 @@ export const SEV_DEVICE = '/dev/sev';
 export const SEV_POLICY_ES = 1 << 2;
 /** vCPUs per SEV VM, as sev_migrate_tests.c uses (NR_MIGRATE_TEST_VCPUS). */
 export const NR_MIGRATE_VCPUS = 4;
-
 
 /** Result of a KVM_MEMORY_ENCRYPT_OP: the ioctl's status plus the firmware error the kernel wrote back. */
 export interface SevResult extends libc.Raw {

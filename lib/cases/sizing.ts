@@ -68,13 +68,19 @@ export function __cachestat(fd: number, offset: bigint = 0n, length: bigint = 0n
 }
 
 /** Why a case cannot observe allocation when cachestat(2) fails with ENOSYS, for ctx.skip(). */
-export const NO_CACHESTAT = 'cachestat(2) returned ENOSYS (the syscall exists since 6.5, and from then on only with CONFIG_CACHESTAT_SYSCALL=y): page-cache residency of the file cannot be observed';
+export const NO_CACHESTAT =
+  'cachestat(2) returned ENOSYS (the syscall exists since 6.5, and from then on only with CONFIG_CACHESTAT_SYSCALL=y): page-cache residency of the file cannot be observed';
 
 /**
  * Pages of [offset, offset+length) in fd's page cache. Skips the case (through skip) when the
  * kernel has no cachestat(2); any other failure is a SyscallError (the case fails naming it).
  */
-export function residentPages(ctx: { skip(reason: string): never }, fd: number, offset: bigint = 0n, length: bigint = 0n): bigint {
+export function residentPages(
+  ctx: { skip(reason: string): never },
+  fd: number,
+  offset: bigint = 0n,
+  length: bigint = 0n,
+): bigint {
   const r = __cachestat(fd, offset, length);
   if (r.errno === ERRNO.ENOSYS) ctx.skip(NO_CACHESTAT);
   check('cachestat', r, `fd ${fd} range [${offset}, +${length})`);

@@ -6,7 +6,15 @@ import { join, resolve } from 'node:path';
 import { positiveInt, positiveSeconds, parseCommandLine } from './args.js';
 import { UsageError, InputError } from '../errors.js';
 import { buildKernel } from '../vm/kernel-build.js';
-import { DEFAULT_BUILD_FRAGMENTS, DEFAULT_KERNELS_FILE, SPEC_HELP, kernelSet, loadCandidates, parseKernelSpec, type KernelSpec } from '../vm/candidates.js';
+import {
+  DEFAULT_BUILD_FRAGMENTS,
+  DEFAULT_KERNELS_FILE,
+  SPEC_HELP,
+  kernelSet,
+  loadCandidates,
+  parseKernelSpec,
+  type KernelSpec,
+} from '../vm/candidates.js';
 import { filesIn, prepareKernel, runKernel, type RunKernelOptions } from '../vm/candidate-run.js';
 import { KernelUnavailable } from '../vm/kernel-source.js';
 import { ensureQemu, QemuUnavailable } from '../vm/qemu.js';
@@ -60,13 +68,29 @@ ${SPEC_HELP}`;
 
 function parse(argv: string[]) {
   return parseCommandLine({
-    args: argv, allowPositionals: true, strict: true,
+    args: argv,
+    allowPositionals: true,
+    strict: true,
     options: {
-      test: { type: 'string', short: 't', multiple: true }, exclude: { type: 'string', short: 'x', multiple: true },
-      'good-if': { type: 'string' }, crash: { type: 'string' }, kernel: { type: 'string' }, modules: { type: 'string' },
-      build: { type: 'string' }, tree: { type: 'string' }, fragments: { type: 'string' }, set: { type: 'string' }, kernels: { type: 'string' }, timeout: { type: 'string' },
-      'case-timeout': { type: 'string' }, accel: { type: 'string' }, memory: { type: 'string' }, append: { type: 'string' },
-      out: { type: 'string', short: 'o' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      test: { type: 'string', short: 't', multiple: true },
+      exclude: { type: 'string', short: 'x', multiple: true },
+      'good-if': { type: 'string' },
+      crash: { type: 'string' },
+      kernel: { type: 'string' },
+      modules: { type: 'string' },
+      build: { type: 'string' },
+      tree: { type: 'string' },
+      fragments: { type: 'string' },
+      set: { type: 'string' },
+      kernels: { type: 'string' },
+      timeout: { type: 'string' },
+      'case-timeout': { type: 'string' },
+      accel: { type: 'string' },
+      memory: { type: 'string' },
+      append: { type: 'string' },
+      out: { type: 'string', short: 'o' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
     },
   });
 }
@@ -75,7 +99,8 @@ type Parsed = ReturnType<typeof parse>;
 
 function goodIfOf(value: string | undefined): GoodIf {
   const g = value ?? 'pass';
-  if (g !== 'pass' && g !== 'fail' && g !== 'present' && g !== 'absent') throw new UsageError(`--good-if expects pass, fail, present or absent, got "${g}"`);
+  if (g !== 'pass' && g !== 'fail' && g !== 'present' && g !== 'absent')
+    throw new UsageError(`--good-if expects pass, fail, present or absent, got "${g}"`);
   return g;
 }
 
@@ -99,41 +124,73 @@ function checkNumbers(p: Parsed): void {
   positiveSeconds('--timeout', v.timeout, 600);
   positiveInt('--memory', v.memory, 2048);
   accelOf(v.accel);
-  if (v.crash && v.crash !== 'skip' && v.crash !== 'bad') throw new UsageError(`--crash expects skip or bad, got "${v.crash}"`);
+  if (v.crash && v.crash !== 'skip' && v.crash !== 'bad')
+    throw new UsageError(`--crash expects skip or bad, got "${v.crash}"`);
 }
 
-async function testKernel(spec: KernelSpec, p: Parsed, outDir: string, goodIf: GoodIf): Promise<{ label: string; release: string; judgement: Judgement }> {
+async function testKernel(
+  spec: KernelSpec,
+  p: Parsed,
+  outDir: string,
+  goodIf: GoodIf,
+): Promise<{ label: string; release: string; judgement: Judgement }> {
   const v = p.values;
   const crashBad = (v.crash ?? 'skip') === 'bad';
-  if (v.crash && v.crash !== 'skip' && v.crash !== 'bad') throw new UsageError(`--crash expects skip or bad, got "${v.crash}"`);
+  if (v.crash && v.crash !== 'skip' && v.crash !== 'bad')
+    throw new UsageError(`--crash expects skip or bad, got "${v.crash}"`);
   let k;
   try {
     k = prepareKernel(spec, (l) => say(l));
   } catch (e) {
     if (!(e instanceof KernelUnavailable)) throw e;
-    return { label: spec.label ?? spec.kind, release: '', judgement: { code: 125, state: 'untestable', why: e.message } };
+    return {
+      label: spec.label ?? spec.kind,
+      release: '',
+      judgement: { code: 125, state: 'untestable', why: e.message },
+    };
   }
   const opts: RunKernelOptions = {
-    suiteArgs: await suiteRunArgs(v.test ?? [], v.exclude ?? [], positiveSeconds('--case-timeout', v['case-timeout'], 60)),
-    timeoutMs: positiveSeconds('--timeout', v.timeout, 600) * 1000, accel: accelOf(v.accel),
-    memoryMiB: positiveInt('--memory', v.memory, 2048), append: v.append?.split(/\s+/).filter(Boolean),
+    suiteArgs: await suiteRunArgs(
+      v.test ?? [],
+      v.exclude ?? [],
+      positiveSeconds('--case-timeout', v['case-timeout'], 60),
+    ),
+    timeoutMs: positiveSeconds('--timeout', v.timeout, 600) * 1000,
+    accel: accelOf(v.accel),
+    memoryMiB: positiveInt('--memory', v.memory, 2048),
+    append: v.append?.split(/\s+/).filter(Boolean),
   };
   const files = filesIn(outDir, k.label);
   const r = await runKernel(k, files, opts);
   if (r.outcome !== 'completed' && r.outcome !== 'oops') {
-    if (r.excerpt) process.stderr.write(`${r.excerpt.split('\n').map((l) => `#   ${l}`).join('\n')}\n`);
-    const judgement: Judgement = crashBad && ['panic', 'hang'].includes(r.outcome)
-      ? { code: 1, state: r.outcome, why: r.detail }
-      : { code: 125, state: 'untestable', why: `${r.outcome}: ${r.detail}` };
+    if (r.excerpt)
+      process.stderr.write(
+        `${r.excerpt
+          .split('\n')
+          .map((l) => `#   ${l}`)
+          .join('\n')}\n`,
+      );
+    const judgement: Judgement =
+      crashBad && ['panic', 'hang'].includes(r.outcome)
+        ? { code: 1, state: r.outcome, why: r.detail }
+        : { code: 125, state: 'untestable', why: `${r.outcome}: ${r.detail}` };
     return { label: k.label, release: r.release, judgement };
   }
-  if (r.outcome === 'oops' && crashBad) return { label: k.label, release: r.release, judgement: { code: 1, state: 'oops', why: r.detail } };
-  return { label: k.label, release: r.release, judgement: r.resultsFile ? judge(resultLines(r.resultsFile), goodIf) : { code: 125, state: 'untestable', why: 'no results came back' } };
+  if (r.outcome === 'oops' && crashBad)
+    return { label: k.label, release: r.release, judgement: { code: 1, state: 'oops', why: r.detail } };
+  return {
+    label: k.label,
+    release: r.release,
+    judgement: r.resultsFile
+      ? judge(resultLines(r.resultsFile), goodIf)
+      : { code: 125, state: 'untestable', why: 'no results came back' },
+  };
 }
 
 async function runMode(p: Parsed): Promise<number> {
   const v = p.values;
-  if (v.tree && (v.kernel || v.build || v.modules)) throw new UsageError('bisect run takes --tree DIR, or --kernel IMAGE with --build/--modules, not both');
+  if (v.tree && (v.kernel || v.build || v.modules))
+    throw new UsageError('bisect run takes --tree DIR, or --kernel IMAGE with --build/--modules, not both');
   if (!v.kernel && !v.tree) throw new UsageError('bisect run needs --kernel IMAGE (or --tree DIR)');
   if (!v.test?.length) throw new UsageError('bisect run needs -t SEL (the cases to judge)');
   const goodIf = goodIfOf(v['good-if']);
@@ -168,7 +225,8 @@ async function runMode(p: Parsed): Promise<number> {
       say(`the build failed: ${e.message} → skip (125)`);
       return 125;
     }
-  } else spec = { kind: 'image', image: resolve(v.kernel as string), modules: v.modules ? resolve(v.modules) : undefined };
+  } else
+    spec = { kind: 'image', image: resolve(v.kernel as string), modules: v.modules ? resolve(v.modules) : undefined };
   const outDir = v.out ? resolve(v.out) : mkdtempSync(join(tmpdir(), 'gmem-bisect-'));
   try {
     const t = await testKernel(spec, p, outDir, goodIf);
@@ -196,7 +254,9 @@ async function listMode(p: Parsed): Promise<number> {
   const candidates = loadCandidates(resolve(v.kernels ?? DEFAULT_KERNELS_FILE));
   const positionals = p.positionals.slice(1);
   if (positionals.length && v.set) throw new UsageError('give kernel specs or --set, not both');
-  const specs = positionals.length ? positionals.map((s) => parseKernelSpec(s, candidates)) : kernelSet(candidates, v.set ?? 'debian').specs;
+  const specs = positionals.length
+    ? positionals.map((s) => parseKernelSpec(s, candidates))
+    : kernelSet(candidates, v.set ?? 'debian').specs;
   if (specs.length < 2) throw new UsageError('bisect list needs at least two kernels');
   const outDir = v.out ? resolve(v.out) : mkdtempSync(join(tmpdir(), 'gmem-bisect-'));
   const steps: BisectStep[] = [];
@@ -206,10 +266,18 @@ async function listMode(p: Parsed): Promise<number> {
     if (known) return known;
     const t0 = Date.now();
     const t = await testKernel(specs[i] as KernelSpec, p, outDir, goodIf);
-    const step: BisectStep = { index: i, label: t.label, release: t.release, judgement: t.judgement, seconds: (Date.now() - t0) / 1000 };
+    const step: BisectStep = {
+      index: i,
+      label: t.label,
+      release: t.release,
+      judgement: t.judgement,
+      seconds: (Date.now() - t0) / 1000,
+    };
     steps.push(step);
     seen.set(i, step);
-    process.stdout.write(`step ${steps.length}: [${i}] ${t.label}${t.release ? ` (${t.release})` : ''}: ${t.judgement.state} — ${t.judgement.why} (${step.seconds.toFixed(1)} s)\n`);
+    process.stdout.write(
+      `step ${steps.length}: [${i}] ${t.label}${t.release ? ` (${t.release})` : ''}: ${t.judgement.state} — ${t.judgement.why} (${step.seconds.toFixed(1)} s)\n`,
+    );
     return step;
   };
   const testable = (s: BisectStep) => s.judgement.state !== 'untestable';
@@ -222,16 +290,24 @@ async function listMode(p: Parsed): Promise<number> {
       let hi = specs.length - 1;
       let last = hi > lo ? await test(hi) : first;
       while (!testable(last) && hi > lo + 1) last = await test(--hi);
-      if (!testable(first) || !testable(last) || hi <= lo) return { steps, firstFlip: null, lastBefore: null, reason: 'fewer than two kernels could be tested' };
+      if (!testable(first) || !testable(last) || hi <= lo)
+        return { steps, firstFlip: null, lastBefore: null, reason: 'fewer than two kernels could be tested' };
       if (first.judgement.state === last.judgement.state)
-        return { steps, firstFlip: null, lastBefore: null, reason: `${first.label} and ${last.label} are both ${first.judgement.state}: no change in this list` };
+        return {
+          steps,
+          firstFlip: null,
+          lastBefore: null,
+          reason: `${first.label} and ${last.label} are both ${first.judgement.state}: no change in this list`,
+        };
       // invariant: state(lo) = first's state, state(hi) differs
       let loStep = first;
       let hiStep = last;
       while (hi - lo > 1) {
         const mid = (lo + hi) >> 1;
         // an untestable kernel is skipped: try its neighbours inside (lo, hi), nearest first
-        const order = Array.from({ length: hi - lo - 1 }, (_x, k) => lo + 1 + k).sort((a, b) => Math.abs(a - mid) - Math.abs(b - mid) || a - b);
+        const order = Array.from({ length: hi - lo - 1 }, (_x, k) => lo + 1 + k).sort(
+          (a, b) => Math.abs(a - mid) - Math.abs(b - mid) || a - b,
+        );
         let step: BisectStep | null = null;
         for (const i of order) {
           const s = await test(i);
@@ -250,7 +326,13 @@ async function listMode(p: Parsed): Promise<number> {
         }
       }
       const untestedBetween = Array.from({ length: hi - lo - 1 }, (_x, k) => lo + 1 + k);
-      if (untestedBetween.length) return { steps, firstFlip: null, lastBefore: loStep, reason: `the change is between ${loStep.label} and ${hiStep.label}, but the kernels between them cannot be tested` };
+      if (untestedBetween.length)
+        return {
+          steps,
+          firstFlip: null,
+          lastBefore: loStep,
+          reason: `the change is between ${loStep.label} and ${hiStep.label}, but the kernels between them cannot be tested`,
+        };
       return { steps, firstFlip: hiStep, lastBefore: loStep, reason: '' };
     })();
   } finally {
@@ -259,7 +341,9 @@ async function listMode(p: Parsed): Promise<number> {
   if (v.json) process.stdout.write(`${JSON.stringify(answer, null, 2)}\n`);
   const sel = (v.test ?? []).join(' ');
   if (answer.firstFlip && answer.lastBefore) {
-    process.stdout.write(`first kernel where ${sel} is ${answer.firstFlip.judgement.state}: ${answer.firstFlip.label} (${answer.firstFlip.release}); the one before, ${answer.lastBefore.label} (${answer.lastBefore.release}), is ${answer.lastBefore.judgement.state} (${answer.steps.length} boots)\n`);
+    process.stdout.write(
+      `first kernel where ${sel} is ${answer.firstFlip.judgement.state}: ${answer.firstFlip.label} (${answer.firstFlip.release}); the one before, ${answer.lastBefore.label} (${answer.lastBefore.release}), is ${answer.lastBefore.judgement.state} (${answer.steps.length} boots)\n`,
+    );
     return 0;
   }
   process.stdout.write(`no answer: ${answer.reason}\n`);

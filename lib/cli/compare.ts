@@ -14,7 +14,11 @@ run is incomplete (no end record: killed), 2 bad input.`;
 
 /** Runs the compare command. */
 export default async function compareCommand(argv: string[]): Promise<number> {
-  const p = parseCommandLine({ args: argv, allowPositionals: true, options: { json: { type: 'string' }, markdown: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  const p = parseCommandLine({
+    args: argv,
+    allowPositionals: true,
+    options: { json: { type: 'string' }, markdown: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
   if (p.values.help) {
     process.stdout.write(`${HELP}\n`);
     return 0;
@@ -35,6 +39,7 @@ export default async function compareCommand(argv: string[]): Promise<number> {
   process.stdout.write(md);
   if (p.values.markdown) writeOutputFile(resolve(p.values.markdown), md);
   if (p.values.json) writeOutputFile(resolve(p.values.json), `${JSON.stringify(c, null, 2)}\n`);
-  if (c.candidateIncomplete) process.stderr.write(`compare: the candidate run is incomplete: ${c.candidateIncomplete}\n`);
+  if (c.candidateIncomplete)
+    process.stderr.write(`compare: the candidate run is incomplete: ${c.candidateIncomplete}\n`);
   return comparisonStatus(c);
 }

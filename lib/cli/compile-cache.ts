@@ -13,7 +13,11 @@ export function enableCompileCache(): void {
   const enable = (module as { enableCompileCache?: () => { status: number; directory?: string } }).enableCompileCache;
   if (typeof enable !== 'function') return;
   const r = enable();
-  if (r.directory && (r.status === module.constants.compileCacheStatus.ENABLED || r.status === module.constants.compileCacheStatus.ALREADY_ENABLED)) {
+  if (
+    r.directory &&
+    (r.status === module.constants.compileCacheStatus.ENABLED ||
+      r.status === module.constants.compileCacheStatus.ALREADY_ENABLED)
+  ) {
     process.env.NODE_COMPILE_CACHE ??= r.directory;
   }
 }

@@ -13,7 +13,11 @@ each contradiction between a decision and its cases is printed on stderr as well
 
 /** Runs the features command. */
 export default async function featuresCommand(argv: string[]): Promise<number> {
-  const p = parseCommandLine({ args: argv, allowPositionals: true, options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+  const p = parseCommandLine({
+    args: argv,
+    allowPositionals: true,
+    options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+  });
   if (p.values.help) {
     process.stdout.write(`${HELP}\n`);
     return 0;
@@ -28,13 +32,14 @@ export default async function featuresCommand(argv: string[]): Promise<number> {
     return { file, kernel: r.run.kernel, platform: r.run.platform, features: decideFeatures(r.run, r.results) };
   });
   if (p.values.json) process.stdout.write(`${JSON.stringify(decided, null, 2)}\n`);
-  else for (const d of decided) {
-    process.stdout.write(`# ${d.file}: ${d.platform} ${d.kernel}\n`);
-    for (const f of d.features) {
-      const state = f.state === 'present' && !f.verified ? 'advertised' : f.state;
-      process.stdout.write(`${f.id.padEnd(40)} ${state.padEnd(12)} ${f.value ? `[${f.value}] ` : ''}${f.reason}\n`);
+  else
+    for (const d of decided) {
+      process.stdout.write(`# ${d.file}: ${d.platform} ${d.kernel}\n`);
+      for (const f of d.features) {
+        const state = f.state === 'present' && !f.verified ? 'advertised' : f.state;
+        process.stdout.write(`${f.id.padEnd(40)} ${state.padEnd(12)} ${f.value ? `[${f.value}] ` : ''}${f.reason}\n`);
+      }
     }
-  }
   for (const d of decided)
     for (const f of d.features)
       for (const p of f.problems ?? [])

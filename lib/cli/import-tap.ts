@@ -20,16 +20,25 @@ of the run it came from (default: this machine's) so the matrix merges it into t
 
 /** Runs the import command. */
 export default async function importCommand(argv: string[]): Promise<number> {
-  const p = parseCommandLine({ args: argv, allowPositionals: true, options: {
-    out: { type: 'string', short: 'o' }, kernel: { type: 'string' }, platform: { type: 'string' }, host: { type: 'string' }, help: { type: 'boolean', short: 'h' },
-  } });
+  const p = parseCommandLine({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      out: { type: 'string', short: 'o' },
+      kernel: { type: 'string' },
+      platform: { type: 'string' },
+      host: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
   if (p.values.help) {
     process.stdout.write(`${HELP}\n`);
     return 0;
   }
   if (p.positionals.length !== 1) throw new UsageError('import needs exactly one TAP file');
   if (!p.values.out) throw new UsageError('import needs -o OUT.jsonl');
-  for (const k of ['kernel', 'platform', 'host'] as const) if (p.values[k] !== undefined) checkLabel(`--${k}`, p.values[k] as string);
+  for (const k of ['kernel', 'platform', 'host'] as const)
+    if (p.values[k] !== undefined) checkLabel(`--${k}`, p.values[k] as string);
   const file = resolve(p.positionals[0] as string);
   const outPath = resolve(p.values.out);
   checkNotAnInput('-o', outPath, [file]);
@@ -45,8 +54,16 @@ export default async function importCommand(argv: string[]): Promise<number> {
   const w = new ResultsWriter(outPath);
   const arch = kernelArch();
   w.append({
-    type: 'run', format: 1, suiteVersion: suiteVersion(), started: new Date().toISOString(), kernel: p.values.kernel ?? release(), arch,
-    host: p.values.host ?? hostname(), platform: p.values.platform ?? arch, kvm: {}, options: { imported: file, source: 'kselftest' },
+    type: 'run',
+    format: 1,
+    suiteVersion: suiteVersion(),
+    started: new Date().toISOString(),
+    kernel: p.values.kernel ?? release(),
+    arch,
+    host: p.values.host ?? hostname(),
+    platform: p.values.platform ?? arch,
+    kvm: {},
+    options: { imported: file, source: 'kselftest' },
   });
   for (const r of results) w.append(r);
   const totals = Object.fromEntries(VERDICTS.map((x) => [x, 0])) as Totals;

@@ -3,8 +3,22 @@ import { availableParallelism, totalmem } from 'node:os';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { positiveInt, positiveSeconds, parseCommandLine } from './args.js';
-import { DEFAULT_KERNELS_FILE, SPEC_HELP, kernelSet, loadCandidates, parseKernelSpec, type KernelSpec } from '../vm/candidates.js';
-import { DEFAULT_GUEST_MEMORY_MIB, guestSettingsFor, prepareKernel, runCandidates, runKernel, unavailableReport } from '../vm/candidate-run.js';
+import {
+  DEFAULT_KERNELS_FILE,
+  SPEC_HELP,
+  kernelSet,
+  loadCandidates,
+  parseKernelSpec,
+  type KernelSpec,
+} from '../vm/candidates.js';
+import {
+  DEFAULT_GUEST_MEMORY_MIB,
+  guestSettingsFor,
+  prepareKernel,
+  runCandidates,
+  runKernel,
+  unavailableReport,
+} from '../vm/candidate-run.js';
 import { buildKernel, cachedBuild, type BuildOptions, type BuildSpec } from '../vm/kernel-build.js';
 import { UsageError, InputError } from '../errors.js';
 import { KernelUnavailable } from '../vm/kernel-source.js';
@@ -66,14 +80,30 @@ export const EXIT_KERNEL_UNTESTED = 5;
 
 function parse(argv: string[]) {
   return parseCommandLine({
-    args: argv, allowPositionals: true, strict: true,
+    args: argv,
+    allowPositionals: true,
+    strict: true,
     options: {
-      out: { type: 'string', short: 'o' }, jobs: { type: 'string', short: 'j' },
-      test: { type: 'string', short: 't', multiple: true }, exclude: { type: 'string', short: 'x', multiple: true },
-      set: { type: 'string' }, kernels: { type: 'string' }, timeout: { type: 'string' }, 'case-timeout': { type: 'string' },
-      accel: { type: 'string' }, memory: { type: 'string' }, append: { type: 'string' }, console: { type: 'string' },
-      json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
-      'numa-nodes': { type: 'string' }, fragments: { type: 'string' }, force: { type: 'boolean' }, 'keep-objects': { type: 'boolean' }, 'build-timeout': { type: 'string' }, 'build-jobs': { type: 'string' },
+      out: { type: 'string', short: 'o' },
+      jobs: { type: 'string', short: 'j' },
+      test: { type: 'string', short: 't', multiple: true },
+      exclude: { type: 'string', short: 'x', multiple: true },
+      set: { type: 'string' },
+      kernels: { type: 'string' },
+      timeout: { type: 'string' },
+      'case-timeout': { type: 'string' },
+      accel: { type: 'string' },
+      memory: { type: 'string' },
+      append: { type: 'string' },
+      console: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+      'numa-nodes': { type: 'string' },
+      fragments: { type: 'string' },
+      force: { type: 'boolean' },
+      'keep-objects': { type: 'boolean' },
+      'build-timeout': { type: 'string' },
+      'build-jobs': { type: 'string' },
     },
   });
 }
@@ -89,7 +119,9 @@ export function accelOf(value: string | undefined): Accel {
 export async function suiteRunArgs(tests: string[], exclude: string[], caseTimeoutS: number): Promise<string[]> {
   const { loadInstances, select, DEFAULT_CASES_DIR } = await import('../harness/registry.js');
   if (select(await loadInstances(DEFAULT_CASES_DIR), tests, exclude).length === 0)
-    throw new UsageError(`no case matches ${[...tests.map((t) => `-t ${t}`), ...exclude.map((x) => `-x ${x}`)].join(' ')}`);
+    throw new UsageError(
+      `no case matches ${[...tests.map((t) => `-t ${t}`), ...exclude.map((x) => `-x ${x}`)].join(' ')}`,
+    );
   const args = ['run', '-j', '1', '--timeout', String(caseTimeoutS)];
   for (const t of tests) args.push('-t', t);
   for (const x of exclude) args.push('-x', x);
@@ -115,9 +147,24 @@ function secs(ms: number): string {
 export function summaryTable(reports: GuestRunReport[]): string {
   const rows = [['label', 'kernel', 'outcome', 'results', 'suite exit', 'boot→result', 'total']];
   for (const r of reports)
-    rows.push([r.label, r.release || '-', r.outcome, String(r.resultCount), r.suiteExit === null ? '-' : String(r.suiteExit), r.outcome === 'unavailable' ? '-' : secs(r.timings.bootToResultMs), r.outcome === 'unavailable' ? '-' : secs(r.timings.totalMs)]);
+    rows.push([
+      r.label,
+      r.release || '-',
+      r.outcome,
+      String(r.resultCount),
+      r.suiteExit === null ? '-' : String(r.suiteExit),
+      r.outcome === 'unavailable' ? '-' : secs(r.timings.bootToResultMs),
+      r.outcome === 'unavailable' ? '-' : secs(r.timings.totalMs),
+    ]);
   const widths = rows[0]?.map((_c, i) => Math.max(...rows.map((r) => (r[i] as string).length))) ?? [];
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i] as number))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 /** kselftest-like status over several kernels: 5 if any could not be tested, else 1 if any case failed, else 0. */
@@ -131,7 +178,9 @@ function specsFrom(positionals: string[], setName: string | undefined, kernelsFi
   const candidates = loadCandidates(kernelsFile);
   const frags = fragments?.split(',').filter(Boolean);
   if (positionals.length) {
-    const specs = positionals.map((p) => parseKernelSpec(p, candidates)).map((s) => (frags && s.kind === 'build' ? { ...s, fragments: frags } : s));
+    const specs = positionals
+      .map((p) => parseKernelSpec(p, candidates))
+      .map((s) => (frags && s.kind === 'build' ? { ...s, fragments: frags } : s));
     return { specs, tests: [] as string[], exclude: [] as string[] };
   }
   return kernelSet(candidates, setName ?? 'default');
@@ -146,8 +195,8 @@ async function runCommand(p: ReturnType<typeof parse>): Promise<number> {
   const largest = Math.max(...sel.specs.map((s) => guestSettingsFor(s, { memoryMiB }).memoryMiB));
   const jobs = positiveInt('--jobs', v.jobs, defaultJobs(largest));
   const cliSelects = (v.test?.length ?? 0) + (v.exclude?.length ?? 0) > 0;
-  const tests = cliSelects ? v.test ?? [] : sel.tests;
-  const exclude = cliSelects ? v.exclude ?? [] : sel.exclude;
+  const tests = cliSelects ? (v.test ?? []) : sel.tests;
+  const exclude = cliSelects ? (v.exclude ?? []) : sel.exclude;
   const outDir = resolve(v.out);
   checkOutputDir('-o', outDir);
   // every number is checked before the first kernel is fetched or booted
@@ -155,19 +204,37 @@ async function runCommand(p: ReturnType<typeof parse>): Promise<number> {
   const accel = accelOf(v.accel);
   const suiteArgs = await suiteRunArgs(tests, exclude, positiveSeconds('--case-timeout', v['case-timeout'], 60));
   const started = Date.now();
-  log(`${sel.specs.length} kernel(s), ${jobs} at a time; cases: ${tests.length ? tests.join(' ') : 'all'}${exclude.length ? ` except ${exclude.join(' ')}` : ''}; cache ${cacheDir()}`);
+  log(
+    `${sel.specs.length} kernel(s), ${jobs} at a time; cases: ${tests.length ? tests.join(' ') : 'all'}${exclude.length ? ` except ${exclude.join(' ')}` : ''}; cache ${cacheDir()}`,
+  );
   const reports = await runCandidates({
-    specs: sel.specs, outDir, jobs, log, suiteArgs,
-    timeoutMs, accel, memoryMiB, append: v.append?.split(/\s+/).filter(Boolean),
-    build: buildOptions(v), numaNodes: numaNodesOf(v['numa-nodes']),
+    specs: sel.specs,
+    outDir,
+    jobs,
+    log,
+    suiteArgs,
+    timeoutMs,
+    accel,
+    memoryMiB,
+    append: v.append?.split(/\s+/).filter(Boolean),
+    build: buildOptions(v),
+    numaNodes: numaNodesOf(v['numa-nodes']),
   });
   for (const r of reports.filter((x) => x.outcome !== 'completed')) {
     process.stderr.write(`\n# ${r.label}: ${r.outcome}: ${r.detail}\n`);
-    if (r.excerpt) process.stderr.write(`${r.excerpt.split('\n').map((l) => `#   ${l}`).join('\n')}\n`);
+    if (r.excerpt)
+      process.stderr.write(
+        `${r.excerpt
+          .split('\n')
+          .map((l) => `#   ${l}`)
+          .join('\n')}\n`,
+      );
   }
   process.stdout.write(`${summaryTable(reports)}\n`);
   process.stdout.write(`total ${secs(Date.now() - started)} for ${reports.length} kernel(s) with -j ${jobs}\n`);
-  const files = reports.map((r) => r.resultsFile).filter((f): f is string => !!f && existsSync(f) && readFileSync(f, 'utf8').startsWith('{"type":"run"'));
+  const files = reports
+    .map((r) => r.resultsFile)
+    .filter((f): f is string => !!f && existsSync(f) && readFileSync(f, 'utf8').startsWith('{"type":"run"'));
   if (files.length) {
     try {
       const matrix = (await import('./matrix.js')) as { default: (a: string[]) => Promise<number> };
@@ -191,7 +258,8 @@ async function bootCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const [, specText, ...extra] = p.positionals;
-  if (!specText || extra.length) throw new UsageError('kernels boot takes exactly one kernel spec (suite arguments go after --)');
+  if (!specText || extra.length)
+    throw new UsageError('kernels boot takes exactly one kernel spec (suite arguments go after --)');
   if (runArgs.some((a) => a === '-o' || a === '--results' || a.startsWith('--results=') || a === '--platform'))
     throw new UsageError('kernels boot sets -o and --platform of the run inside itself; give -o before --');
   const spec: KernelSpec = parseKernelSpec(specText, loadCandidates(resolve(v.kernels ?? DEFAULT_KERNELS_FILE)));
@@ -207,10 +275,18 @@ async function bootCommand(argv: string[]): Promise<number> {
     if (spec.kind !== 'host') ensureQemu();
     const k = prepareKernel(spec, log, buildOptions(v));
     const results = resolve(v.out ?? join('results', `${k.label}.jsonl`));
-    report = await runKernel(k, { results, console: v.console ? resolve(v.console) : undefined }, {
-      suiteArgs: ['run', ...runArgs.filter((a, i) => !(i === 0 && a === 'run'))], timeoutMs,
-      accel, memoryMiB, append: v.append?.split(/\s+/).filter(Boolean), numaNodes,
-    });
+    report = await runKernel(
+      k,
+      { results, console: v.console ? resolve(v.console) : undefined },
+      {
+        suiteArgs: ['run', ...runArgs.filter((a, i) => !(i === 0 && a === 'run'))],
+        timeoutMs,
+        accel,
+        memoryMiB,
+        append: v.append?.split(/\s+/).filter(Boolean),
+        numaNodes,
+      },
+    );
   } catch (e) {
     if (!(e instanceof KernelUnavailable || e instanceof QemuUnavailable)) throw e;
     report = unavailableReport(specText, e.message);
@@ -219,10 +295,18 @@ async function bootCommand(argv: string[]): Promise<number> {
   else process.stdout.write(report.ktap);
   if (report.outcome !== 'completed') {
     process.stderr.write(`# kernels: ${report.label}: ${report.outcome}: ${report.detail}\n`);
-    if (report.excerpt) process.stderr.write(`${report.excerpt.split('\n').map((l) => `#   ${l}`).join('\n')}\n`);
+    if (report.excerpt)
+      process.stderr.write(
+        `${report.excerpt
+          .split('\n')
+          .map((l) => `#   ${l}`)
+          .join('\n')}\n`,
+      );
     return EXIT_KERNEL_UNTESTED;
   }
-  log(`${report.label} (${report.release}): ${report.detail}; ${report.resultCount} results → ${report.resultsFile ?? '(none)'}; boot to result ${secs(report.timings.bootToResultMs)}`);
+  log(
+    `${report.label} (${report.release}): ${report.detail}; ${report.resultCount} results → ${report.resultsFile ?? '(none)'}; boot to result ${secs(report.timings.bootToResultMs)}`,
+  );
   return report.suiteExit ?? EXIT_KERNEL_UNTESTED;
 }
 
@@ -248,16 +332,25 @@ function fetchCommand(p: ReturnType<typeof parse>): number {
 function listCommand(p: ReturnType<typeof parse>): number {
   const c = loadCandidates(resolve(p.values.kernels ?? DEFAULT_KERNELS_FILE));
   for (const s of c.specs) {
-    const what = s.kind === 'host' ? 'the live kernel' : s.kind === 'debian' ? `debian ${s.suite} ${s.package}${s.version ? `=${s.version}` : ''}`
-      : s.kind === 'build' ? `build ${s.source.kind === 'tree' ? s.source.path : `${s.source.suite} ${s.source.package}${s.source.version ? `=${s.source.version}` : ''}`} + ${s.fragments.join(', ')}${buildState(s)}`
-      : `image ${s.image}`;
+    const what =
+      s.kind === 'host'
+        ? 'the live kernel'
+        : s.kind === 'debian'
+          ? `debian ${s.suite} ${s.package}${s.version ? `=${s.version}` : ''}`
+          : s.kind === 'build'
+            ? `build ${s.source.kind === 'tree' ? s.source.path : `${s.source.suite} ${s.source.package}${s.source.version ? `=${s.source.version}` : ''}`} + ${s.fragments.join(', ')}${buildState(s)}`
+            : `image ${s.image}`;
     process.stdout.write(`${(s.label ?? '').padEnd(8)} ${what}${s.note ? `  (${s.note})` : ''}\n`);
   }
-  for (const [name, set] of c.sets) process.stdout.write(`set ${name}: ${set.kernels.join(' ')}${set.tests.length ? `; cases ${set.tests.join(' ')}` : ''}\n`);
+  for (const [name, set] of c.sets)
+    process.stdout.write(
+      `set ${name}: ${set.kernels.join(' ')}${set.tests.length ? `; cases ${set.tests.join(' ')}` : ''}\n`,
+    );
   for (const sub of ['kernels', 'kernel-builds']) {
     const dir = join(cacheDir(), sub);
     if (existsSync(dir))
-      for (const name of readdirSync(dir)) if (existsSync(join(dir, name, 'kernel.json'))) process.stdout.write(`cached: ${join(dir, name)}\n`);
+      for (const name of readdirSync(dir))
+        if (existsSync(join(dir, name, 'kernel.json'))) process.stdout.write(`cached: ${join(dir, name)}\n`);
   }
   return 0;
 }
@@ -281,22 +374,33 @@ function buildState(s: BuildSpec): string {
 function buildOptions(v: ReturnType<typeof parse>['values']): BuildOptions {
   return {
     timeoutMs: positiveSeconds('--build-timeout', v['build-timeout'], 150 * 60) * 1000,
-    jobs: v['build-jobs'] === undefined ? undefined : positiveInt('--build-jobs', v['build-jobs'], 1), force: v.force ?? false,
+    jobs: v['build-jobs'] === undefined ? undefined : positiveInt('--build-jobs', v['build-jobs'], 1),
+    force: v.force ?? false,
     keepObjects: v['keep-objects'] ?? false,
   };
 }
 
 function buildCommand(p: ReturnType<typeof parse>): number {
-  const sel = specsFrom(p.positionals.slice(1), p.values.set ?? 'built', resolve(p.values.kernels ?? DEFAULT_KERNELS_FILE), p.values.fragments);
+  const sel = specsFrom(
+    p.positionals.slice(1),
+    p.values.set ?? 'built',
+    resolve(p.values.kernels ?? DEFAULT_KERNELS_FILE),
+    p.values.fragments,
+  );
   const o = buildOptions(p.values);
   const builds = sel.specs.filter((s): s is BuildSpec => s.kind === 'build');
-  if (builds.length === 0) throw new UsageError(`none of ${sel.specs.map((s) => s.label ?? s.kind).join(', ')} is built from source (source: build in fixtures/kernels.yaml, or a kernel tree directory)`);
+  if (builds.length === 0)
+    throw new UsageError(
+      `none of ${sel.specs.map((s) => s.label ?? s.kind).join(', ')} is built from source (source: build in fixtures/kernels.yaml, or a kernel tree directory)`,
+    );
   let status = 0;
   for (const spec of builds) {
     const started = Date.now();
     try {
       const t = buildKernel(spec, log, o);
-      process.stdout.write(`${t.label}\t${t.release}\t${t.image}\t${t.modulesDir ?? '-'}\t${secs(Date.now() - started)}\t${t.origin}\n`);
+      process.stdout.write(
+        `${t.label}\t${t.release}\t${t.image}\t${t.modulesDir ?? '-'}\t${secs(Date.now() - started)}\t${t.origin}\n`,
+      );
     } catch (e) {
       if (!(e instanceof KernelUnavailable || e instanceof InputError)) throw e;
       process.stderr.write(`# kernels: ${spec.label ?? 'build'}: ${e.message}\n`);

@@ -8,11 +8,19 @@ import { PROJECT_ROOT } from '../paths.js';
 /** Metadata of one instance as `list --json` prints it. */
 export function instanceMetadata(i: CaseInstance): Record<string, unknown> {
   return {
-    id: i.id, case: i.def.id, ...(i.variant ? { variant: i.variant.name } : {}), family: i.family, doc: i.def.doc,
-    requires: mergeRequires(i.def.requires, i.variant?.requires), tags: i.def.tags ?? {},
+    id: i.id,
+    case: i.def.id,
+    ...(i.variant ? { variant: i.variant.name } : {}),
+    family: i.family,
+    doc: i.def.doc,
+    requires: mergeRequires(i.def.requires, i.variant?.requires),
+    tags: i.def.tags ?? {},
     ...(i.def.timeoutMs ? { timeoutMs: i.def.timeoutMs } : {}),
-    isolation: i.def.isolation ?? 'shared', serial: i.def.serial ?? false,
-    source: relative(PROJECT_ROOT, fileURLToPath(i.module)).replace(/^dist\//, '').replace(/\.js$/, '.ts'),
+    isolation: i.def.isolation ?? 'shared',
+    serial: i.def.serial ?? false,
+    source: relative(PROJECT_ROOT, fileURLToPath(i.module))
+      .replace(/^dist\//, '')
+      .replace(/\.js$/, '.ts'),
   };
 }
 

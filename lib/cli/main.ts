@@ -26,7 +26,8 @@ async function main(argv: string[]): Promise<number> {
   let command = 'run';
   let rest = argv;
   if (first && !first.startsWith('-')) {
-    if (!(first in COMMANDS)) throw new UsageError(`unknown command "${first}" (commands: ${Object.keys(COMMANDS).join(', ')}; see --help)`);
+    if (!(first in COMMANDS))
+      throw new UsageError(`unknown command "${first}" (commands: ${Object.keys(COMMANDS).join(', ')}; see --help)`);
     command = first;
     rest = argv.slice(1);
   }

@@ -18,21 +18,32 @@ on stderr as a warning.`;
 
 /** Runs the matrix command. */
 export default async function matrixCommand(argv: string[]): Promise<number> {
-  const p = parseCommandLine({ args: argv, allowPositionals: true, options: { out: { type: 'string', short: 'o' }, format: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  const p = parseCommandLine({
+    args: argv,
+    allowPositionals: true,
+    options: { out: { type: 'string', short: 'o' }, format: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
   if (p.values.help) {
     process.stdout.write(`${HELP}\n`);
     return 0;
   }
   if (p.positionals.length === 0) throw new UsageError('matrix needs at least one results file');
   const formats = (p.values.format ?? 'md,json,html').split(',');
-  for (const f of formats) if (!['md', 'json', 'html'].includes(f)) throw new UsageError(`--format: unknown format "${f}" (md, json, html)`);
+  for (const f of formats)
+    if (!['md', 'json', 'html'].includes(f)) throw new UsageError(`--format: unknown format "${f}" (md, json, html)`);
   const dir = resolve(p.values.out ?? 'results/matrix');
   const inputs = p.positionals.map((f) => resolve(f));
   checkOutputDir('-o', dir);
   for (const f of formats) checkNotAnInput('-o', join(dir, `matrix.${f}`), inputs);
-  const m = writeMatrix(p.positionals.map((f) => resolve(f)), dir, formats);
+  const m = writeMatrix(
+    p.positionals.map((f) => resolve(f)),
+    dir,
+    formats,
+  );
   if (!p.values.out) process.stdout.write(matrixMarkdown(m));
-  process.stderr.write(`matrix: ${m.columns.length} column(s), ${m.features.length} features → ${dir}/matrix.{${formats.join(',')}}\n`);
+  process.stderr.write(
+    `matrix: ${m.columns.length} column(s), ${m.features.length} features → ${dir}/matrix.{${formats.join(',')}}\n`,
+  );
   // a contradiction is shown in the cells and listed in the files; say so here too, it is never silent
   for (const w of m.warnings) process.stderr.write(`matrix: warning: ${w}\n`);
   return 0;

@@ -14,19 +14,26 @@ a mutation run, REAL one).`;
 
 /** Runs the mutation command. */
 export default async function mutationCommand(argv: string[]): Promise<number> {
-  const p = parseCommandLine({ args: argv, allowPositionals: true, options: { help: { type: 'boolean', short: 'h' } } });
+  const p = parseCommandLine({
+    args: argv,
+    allowPositionals: true,
+    options: { help: { type: 'boolean', short: 'h' } },
+  });
   if (p.values.help) {
     process.stdout.write(`${HELP}\n`);
     return 0;
   }
   if (p.positionals.length !== 2) throw new UsageError('mutation needs exactly two results files: REAL MUTATED');
   const [real, mutated] = p.positionals.map((f) => readResults(resolve(f)));
-  const isMutation = (f: typeof real) => (f?.run.options as { mutateExpectations?: boolean } | undefined)?.mutateExpectations === true;
+  const isMutation = (f: typeof real) =>
+    (f?.run.options as { mutateExpectations?: boolean } | undefined)?.mutateExpectations === true;
   if (isMutation(real)) throw new UsageError(`${real?.path} is a mutation run; give the real run first`);
   if (!isMutation(mutated)) throw new UsageError(`${mutated?.path} is not a --mutate-expectations run`);
   const r = mutationReport(real!.results, mutated!.results);
   const passed = r.turned.length + r.notTurned.length + r.stopped.length + r.missing.length;
-  process.stdout.write(`${passed} cases passed in ${real!.path}: ${r.turned.length} failed under mutation, ${r.notTurned.length} still passed, ${r.stopped.length} skipped or errored, ${r.missing.length} not in ${mutated!.path}\n`);
+  process.stdout.write(
+    `${passed} cases passed in ${real!.path}: ${r.turned.length} failed under mutation, ${r.notTurned.length} still passed, ${r.stopped.length} skipped or errored, ${r.missing.length} not in ${mutated!.path}\n`,
+  );
   for (const id of r.notTurned) process.stdout.write(`not turned: ${id}\n`);
   for (const id of r.stopped) process.stdout.write(`stopped: ${id}\n`);
   for (const id of r.missing) process.stdout.write(`missing: ${id}\n`);

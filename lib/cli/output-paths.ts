@@ -55,12 +55,15 @@ export function checkOutputFile(option: string, path: string, mode: OutputMode =
   if (path === '' || path.endsWith('/')) throw new UsageError(`${option} expects a file name, got "${path}"`);
   const st = statOrNull(path);
   if (st?.isDirectory()) throw new UsageError(`${option}: ${path} is a directory, not a file`);
-  if (st && mode === 'replace' && !st.isFile()) throw new UsageError(`${option}: ${path} is not a regular file (it would be replaced, not written)`);
+  if (st && mode === 'replace' && !st.isFile())
+    throw new UsageError(`${option}: ${path} is not a regular file (it would be replaced, not written)`);
   if (st) {
     try {
       accessSync(path, constants.W_OK);
     } catch (e) {
-      throw new UsageError(`${option}: ${path} is not writable (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      throw new UsageError(
+        `${option}: ${path} is not writable (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+      );
     }
   }
   if (!st || mode === 'replace') probeDirectory(option, path, nearestExisting(option, path));
@@ -91,7 +94,8 @@ function statOrNullQuiet(path: string): Stats | null {
 /** Refuses an output that is one of the command's inputs (same path, or the same file through a link). */
 export function checkNotAnInput(option: string, output: string, inputs: readonly string[]): void {
   for (const input of inputs) {
-    if (sameFile(output, input)) throw new UsageError(`${option}: ${output} is also an input of this command; it would be overwritten`);
+    if (sameFile(output, input))
+      throw new UsageError(`${option}: ${output} is also an input of this command; it would be overwritten`);
   }
 }
 

@@ -22,10 +22,17 @@ Profiles: see fixtures/platforms/.`;
 
 /** Runs the qualify command. */
 export default async function qualifyCommand(argv: string[]): Promise<number> {
-  const p = parseCommandLine({ args: argv, options: {
-    profile: { type: 'string' }, results: { type: 'string', multiple: true }, report: { type: 'string' }, jobs: { type: 'string', short: 'j' },
-    fixtures: { type: 'string' }, help: { type: 'boolean', short: 'h' },
-  } });
+  const p = parseCommandLine({
+    args: argv,
+    options: {
+      profile: { type: 'string' },
+      results: { type: 'string', multiple: true },
+      report: { type: 'string' },
+      jobs: { type: 'string', short: 'j' },
+      fixtures: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
   if (p.values.help) {
     process.stdout.write(`${HELP}\n`);
     return 0;
@@ -40,8 +47,15 @@ export default async function qualifyCommand(argv: string[]): Promise<number> {
   const reportJson = `${report.replace(/\.md$/, '')}.json`;
   const inputs = (p.values.results ?? []).map((f) => resolve(f));
   const runOut = join(dirname(report), `qualify-${name}.jsonl`);
-  const outputs: [string, string][] = [['--report', report], ['--report (JSON beside it)', reportJson]];
-  if (inputs.length === 0) outputs.push(['--report (the run beside it)', runOut], ['--report (the KTAP beside it)', runOut.replace(/\.jsonl$/, '.ktap')]);
+  const outputs: [string, string][] = [
+    ['--report', report],
+    ['--report (JSON beside it)', reportJson],
+  ];
+  if (inputs.length === 0)
+    outputs.push(
+      ['--report (the run beside it)', runOut],
+      ['--report (the KTAP beside it)', runOut.replace(/\.jsonl$/, '.ktap')],
+    );
   for (const [option, path] of outputs) {
     checkNotAnInput(option, path, inputs);
     checkOutputFile(option, path, 'replace');
@@ -55,12 +69,32 @@ export default async function qualifyCommand(argv: string[]): Promise<number> {
     const out = runOut;
     mkdirSync(dirname(out), { recursive: true });
     const main = fileURLToPath(new URL('./main.js', import.meta.url));
-    const args = ['run', '-o', out, '--fixtures', fixtures, '-j', String(jobs), '--matrix', 'none', ...globs.flatMap((g) => ['-t', g])];
-    process.stderr.write(`qualify: running ${globs.length} case selector(s) for ${wanted.size} feature(s) on the live kernel → ${out}\n`);
+    const args = [
+      'run',
+      '-o',
+      out,
+      '--fixtures',
+      fixtures,
+      '-j',
+      String(jobs),
+      '--matrix',
+      'none',
+      ...globs.flatMap((g) => ['-t', g]),
+    ];
+    process.stderr.write(
+      `qualify: running ${globs.length} case selector(s) for ${wanted.size} feature(s) on the live kernel → ${out}\n`,
+    );
     // the KTAP is kept as the run's .ktap; the run's messages go straight to our stderr
-    const r = spawnSync(process.execPath, [main, ...args], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', maxBuffer: 256 << 20 });
+    const r = spawnSync(process.execPath, [main, ...args], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      encoding: 'utf8',
+      maxBuffer: 256 << 20,
+    });
     if (r.error) throw new UsageError(`the suite run behind the qualification could not run: ${r.error.message}`);
-    if (r.status !== 0 && r.status !== 1 && r.status !== 4) throw new UsageError(`the suite run behind the qualification failed (${r.status === null ? `killed by ${r.signal}` : `exit status ${r.status}`}; its message is above): no verdict`);
+    if (r.status !== 0 && r.status !== 1 && r.status !== 4)
+      throw new UsageError(
+        `the suite run behind the qualification failed (${r.status === null ? `killed by ${r.signal}` : `exit status ${r.status}`}; its message is above): no verdict`,
+      );
     writeOutputFile(out.replace(/\.jsonl$/, '.ktap'), r.stdout);
     files = [readResults(out)];
   }
@@ -68,7 +102,12 @@ export default async function qualifyCommand(argv: string[]): Promise<number> {
   const md = qualificationMarkdown(q);
   writeOutputFile(report, md);
   writeOutputFile(reportJson, `${JSON.stringify(q, null, 2)}\n`);
-  for (const f of q.features) process.stdout.write(`${f.verdict === 'PASS' ? 'PASS' : 'FAIL'}  ${f.level.padEnd(11)} ${f.id.padEnd(34)} ${f.reason}\n`);
-  process.stdout.write(`${q.overall}: ${q.title} on ${q.run.kernel}${q.archMismatch ? ` (${q.archMismatch})` : ''}\nreport: ${report}\n`);
+  for (const f of q.features)
+    process.stdout.write(
+      `${f.verdict === 'PASS' ? 'PASS' : 'FAIL'}  ${f.level.padEnd(11)} ${f.id.padEnd(34)} ${f.reason}\n`,
+    );
+  process.stdout.write(
+    `${q.overall}: ${q.title} on ${q.run.kernel}${q.archMismatch ? ` (${q.archMismatch})` : ''}\nreport: ${report}\n`,
+  );
   return q.overall === 'QUALIFIED' ? 0 : 1;
 }

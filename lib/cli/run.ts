@@ -10,7 +10,13 @@ import { runRecord } from '../harness/metadata.js';
 import { KtapWriter, kselftestExitCode, type PlannedFamily } from '../report/ktap.js';
 import { ResultsWriter } from '../report/results-writer.js';
 import { ReplacedFile } from '../report/replaced-file.js';
-import { checkDistinctOutputs, checkNotAnInput, checkOutputDir, checkOutputFile, makeParentDir } from './output-paths.js';
+import {
+  checkDistinctOutputs,
+  checkNotAnInput,
+  checkOutputDir,
+  checkOutputFile,
+  makeParentDir,
+} from './output-paths.js';
 import { Expectations } from '../fixtures/expectations.js';
 import type { CaseInstance } from '../harness/case.js';
 import { printList } from './list.js';
@@ -75,16 +81,37 @@ export function parseRunArgs(argv: string[]) {
   });
   const v = parsed.values;
   if (v.json && !v.list) throw new UsageError('--json only goes with --list');
-  for (const [name, value] of [['-o/--results', v.results], ['--ktap', v.ktap], ['--matrix', v.matrix], ['--fixtures', v.fixtures], ['--cases', v.cases]] as const)
-    if (value === '') throw new UsageError(`${name} expects a ${name === '--ktap' || name === '-o/--results' ? 'file name' : 'directory'}, got ""`);
+  for (const [name, value] of [
+    ['-o/--results', v.results],
+    ['--ktap', v.ktap],
+    ['--matrix', v.matrix],
+    ['--fixtures', v.fixtures],
+    ['--cases', v.cases],
+  ] as const)
+    if (value === '')
+      throw new UsageError(
+        `${name} expects a ${name === '--ktap' || name === '-o/--results' ? 'file name' : 'directory'}, got ""`,
+      );
   if (v.platform !== undefined) checkLabel('--platform', v.platform);
   return {
-    list: v.list ?? false, json: v.json ?? false, include: v.test ?? [], exclude: v.exclude ?? [],
-    jobs: positiveInt('--jobs', v.jobs, Math.min(4, availableParallelism()), 1024), timeoutMs: positiveSeconds('--timeout', v.timeout, 30) * 1000,
-    results: resolve(v.results ?? DEFAULT_RESULTS), ktap: v.ktap !== undefined ? resolve(v.ktap) : undefined,
-    matrix: v.matrix === 'none' ? undefined : resolve(v.matrix ?? join(dirname(resolve(v.results ?? DEFAULT_RESULTS)), 'matrix')),
-    platform: v.platform, fixtures: resolve(v.fixtures ?? DEFAULT_FIXTURES_DIR), cases: resolve(v.cases ?? DEFAULT_CASES_DIR),
-    allowHostUnsafe: v['allow-host-unsafe'] ?? false, help: v.help ?? false, version: v.version ?? false,
+    list: v.list ?? false,
+    json: v.json ?? false,
+    include: v.test ?? [],
+    exclude: v.exclude ?? [],
+    jobs: positiveInt('--jobs', v.jobs, Math.min(4, availableParallelism()), 1024),
+    timeoutMs: positiveSeconds('--timeout', v.timeout, 30) * 1000,
+    results: resolve(v.results ?? DEFAULT_RESULTS),
+    ktap: v.ktap !== undefined ? resolve(v.ktap) : undefined,
+    matrix:
+      v.matrix === 'none'
+        ? undefined
+        : resolve(v.matrix ?? join(dirname(resolve(v.results ?? DEFAULT_RESULTS)), 'matrix')),
+    platform: v.platform,
+    fixtures: resolve(v.fixtures ?? DEFAULT_FIXTURES_DIR),
+    cases: resolve(v.cases ?? DEFAULT_CASES_DIR),
+    allowHostUnsafe: v['allow-host-unsafe'] ?? false,
+    help: v.help ?? false,
+    version: v.version ?? false,
     mutateExpectations: v['mutate-expectations'] ?? false,
   };
 }
@@ -109,8 +136,11 @@ export function orderByFamily(instances: CaseInstance[]): CaseInstance[] {
 
 /** KTAP diagnostic lines comparing the machine before and after a run (VMs, unevictable, mlocked memory). */
 export function machineReport(a: MachineState, b: MachineState): string[] {
-  const vms = a.vms === null || b.vms === null ? 'VMs unknown (debugfs not mounted)' : `VMs on the machine ${a.vms} → ${b.vms}`;
-  const lines = [`# machine: ${vms}; Unevictable ${a.unevictableKb} → ${b.unevictableKb} kB; Mlocked ${a.mlockedKb} → ${b.mlockedKb} kB (machine-wide, other processes included)`];
+  const vms =
+    a.vms === null || b.vms === null ? 'VMs unknown (debugfs not mounted)' : `VMs on the machine ${a.vms} → ${b.vms}`;
+  const lines = [
+    `# machine: ${vms}; Unevictable ${a.unevictableKb} → ${b.unevictableKb} kB; Mlocked ${a.mlockedKb} → ${b.mlockedKb} kB (machine-wide, other processes included)`,
+  ];
   if (b.ownVms) lines.push(`# warning: ${b.ownVms} VM(s) created by this run's processes still exist after the run`);
   return lines;
 }
@@ -119,17 +149,25 @@ export function machineReport(a: MachineState, b: MachineState): string[] {
 export const WORKER_MEMORY_BYTES = 192 * 2 ** 20;
 
 /** -j capped so the workers fit in half of MemAvailable (each case may use the other half); the note says why when it caps. */
-export function capJobsByMemory(jobs: number, memAvailable: number = memAvailableBytes()): { jobs: number; note: string | null } {
+export function capJobsByMemory(
+  jobs: number,
+  memAvailable: number = memAvailableBytes(),
+): { jobs: number; note: string | null } {
   const fit = Math.max(1, Math.floor(memAvailable / 2 / WORKER_MEMORY_BYTES));
   if (jobs <= fit) return { jobs, note: null };
-  return { jobs: fit, note: `-j ${jobs} capped at ${fit}: MemAvailable is ${Math.round(memAvailable / 2 ** 20)} MiB and each worker may need ${WORKER_MEMORY_BYTES / 2 ** 20} MiB (half of it is kept for the cases)` };
+  return {
+    jobs: fit,
+    note: `-j ${jobs} capped at ${fit}: MemAvailable is ${Math.round(memAvailable / 2 ** 20)} MiB and each worker may need ${WORKER_MEMORY_BYTES / 2 ** 20} MiB (half of it is kept for the cases)`,
+  };
 }
 
 function memAvailableBytes(): number {
   try {
     const m = /^MemAvailable:\s+(\d+) kB/m.exec(readFileSync('/proc/meminfo', 'utf8'));
     if (m) return Number(m[1]) * 1024;
-  } catch { /* no /proc */ }
+  } catch {
+    /* no /proc */
+  }
   return freemem();
 }
 
@@ -141,7 +179,10 @@ export function checkRunOutputs(o: ReturnType<typeof parseRunArgs>): void {
   checkOutputFile('-o/--results', o.results, 'replace');
   if (o.ktap) {
     checkOutputFile('--ktap', o.ktap);
-    checkDistinctOutputs([['-o/--results', o.results], ['--ktap', o.ktap]]);
+    checkDistinctOutputs([
+      ['-o/--results', o.results],
+      ['--ktap', o.ktap],
+    ]);
   }
   if (o.matrix) {
     checkOutputDir('--matrix', o.matrix);
@@ -150,11 +191,19 @@ export function checkRunOutputs(o: ReturnType<typeof parseRunArgs>): void {
       if (o.ktap) checkNotAnInput('--matrix', join(o.matrix, f), [o.ktap]);
     }
   }
-  for (const [option, out] of [['-o/--results', o.results], ['--ktap', o.ktap], ['--matrix', o.matrix]] as const) {
+  for (const [option, out] of [
+    ['-o/--results', o.results],
+    ['--ktap', o.ktap],
+    ['--matrix', o.matrix],
+  ] as const) {
     if (!out) continue;
-    for (const [what, dir] of [['--fixtures', o.fixtures], ['--cases', o.cases]] as const) {
+    for (const [what, dir] of [
+      ['--fixtures', o.fixtures],
+      ['--cases', o.cases],
+    ] as const) {
       const rel = relative(dir, out);
-      if (rel === '' || (!rel.startsWith('..') && !isAbsolute(rel))) throw new UsageError(`${option}: ${out} is inside the ${what} directory ${dir}, an input of the run`);
+      if (rel === '' || (!rel.startsWith('..') && !isAbsolute(rel)))
+        throw new UsageError(`${option}: ${out} is inside the ${what} directory ${dir}, an input of the run`);
     }
   }
 }
@@ -173,7 +222,8 @@ export async function runCommand(argv: string[]): Promise<number> {
   }
   const all = await loadInstances(existingDir('--cases', o.cases));
   const chosen = orderByFamily(select(all, o.include, o.exclude));
-  if (o.include.length && chosen.length === 0) throw new UsageError(`no case matches ${o.include.map((s) => `-t ${s}`).join(' ')}`);
+  if (o.include.length && chosen.length === 0)
+    throw new UsageError(`no case matches ${o.include.map((s) => `-t ${s}`).join(' ')}`);
   if (o.list) {
     printList(chosen, o.json);
     return 0;
@@ -182,7 +232,8 @@ export async function runCommand(argv: string[]): Promise<number> {
   const fixtures = Expectations.load(o.fixtures);
   // fixture ids must name cases of the suite: those of --cases, and the shipped ones (the default fixtures serve those)
   const known = new Set(all.flatMap((i) => [i.id, i.def.id]));
-  if (o.cases !== resolve(DEFAULT_CASES_DIR)) for (const i of await loadInstances(DEFAULT_CASES_DIR)) known.add(i.id).add(i.def.id);
+  if (o.cases !== resolve(DEFAULT_CASES_DIR))
+    for (const i of await loadInstances(DEFAULT_CASES_DIR)) known.add(i.id).add(i.def.id);
   fixtures.checkIds((id) => known.has(id));
   checkRunOutputs(o);
   const capped = capJobsByMemory(o.jobs);
@@ -194,12 +245,17 @@ export async function runCommand(argv: string[]): Promise<number> {
   // workers read it at start (lib/harness/expect.ts): set before any is spawned
   if (o.mutateExpectations) process.env.GMEM_MUTATE_EXPECTATIONS = '1';
   const record = runRecord(e, platform, {
-    include: o.include, exclude: o.exclude, jobs: o.jobs, timeoutMs: o.timeoutMs, allowHostUnsafe: o.allowHostUnsafe,
+    include: o.include,
+    exclude: o.exclude,
+    jobs: o.jobs,
+    timeoutMs: o.timeoutMs,
+    allowHostUnsafe: o.allowHostUnsafe,
     ...(o.mutateExpectations ? { mutateExpectations: true } : {}),
   });
   makeParentDir(o.results);
   const results = new ResultsWriter(o.results); // the lock: a second writer of this file stops here, exit 2
-  if (results.movedAside) process.stderr.write(`# the results a killed run left in ${results.partial} are kept as ${results.movedAside}\n`);
+  if (results.movedAside)
+    process.stderr.write(`# the results a killed run left in ${results.partial} are kept as ${results.movedAside}\n`);
   let ktap: ReplacedFile | undefined;
   try {
     if (o.ktap) {
@@ -219,8 +275,13 @@ export async function runCommand(argv: string[]): Promise<number> {
   const numbers = new Map(plan.flatMap((f) => f.ids.map((id, i) => [id, i + 1] as const)));
   const writer = new KtapWriter(out, plan);
   writer.header();
-  out(`# gmem-conformance ${record.suiteVersion} on ${record.kernel} (${record.arch}, ${record.host}); results: ${o.results}`);
-  if (o.mutateExpectations) out('# MUTATION RUN: every expected errno and value is replaced by one the kernel cannot give; verdicts are not results');
+  out(
+    `# gmem-conformance ${record.suiteVersion} on ${record.kernel} (${record.arch}, ${record.host}); results: ${o.results}`,
+  );
+  if (o.mutateExpectations)
+    out(
+      '# MUTATION RUN: every expected errno and value is replaced by one the kernel cannot give; verdicts are not results',
+    );
   const ours = new Set<number>([process.pid]);
   const machineBefore = machineState(ours);
   const abort = new AbortController();
@@ -234,7 +295,10 @@ export async function runCommand(argv: string[]): Promise<number> {
   for (const sig of Object.keys(STOP_SIGNALS) as (keyof typeof STOP_SIGNALS)[]) process.on(sig, onSignal);
   try {
     await runInstances(chosen, {
-      jobs: o.jobs, timeoutMs: o.timeoutMs, fixtures, signal: abort.signal,
+      jobs: o.jobs,
+      timeoutMs: o.timeoutMs,
+      fixtures,
+      signal: abort.signal,
       onWorker: (pid) => ours.add(pid),
       onResult: (r) => {
         const n = numbers.get(r.id);
@@ -250,14 +314,22 @@ export async function runCommand(argv: string[]): Promise<number> {
     // an interrupted run is incomplete: no end record, the previous results file stays as it was
     results.abandon();
     ktap?.abandon();
-    process.stderr.write(`# interrupted by ${stoppedBy}: the finished results are in ${results.partial}; ${o.results} was not replaced\n`);
+    process.stderr.write(
+      `# interrupted by ${stoppedBy}: the finished results are in ${results.partial}; ${o.results} was not replaced\n`,
+    );
     return 128 + STOP_SIGNALS[stoppedBy];
   }
   const machineAfter = machineState(ours);
   for (const line of machineReport(machineBefore, machineAfter)) out(line);
   writer.footer();
   const code = kselftestExitCode(writer.totals);
-  results.append({ type: 'end', finished: new Date().toISOString(), totals: { ...writer.totals }, exitCode: code, machine: { before: machineBefore, after: machineAfter } });
+  results.append({
+    type: 'end',
+    finished: new Date().toISOString(),
+    totals: { ...writer.totals },
+    exitCode: code,
+    machine: { before: machineBefore, after: machineAfter },
+  });
   results.commit();
   ktap?.commit();
   if (o.matrix) {

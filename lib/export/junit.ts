@@ -5,7 +5,14 @@ import { printable } from './names.js';
 
 /** Escapes text for an XML attribute value or element content (and drops what XML 1.0 cannot hold). */
 export function xmlEscape(s: string): string {
-  return printable(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/\r/g, '&#13;').replace(/\n/g, '&#10;').replace(/\t/g, '&#9;');
+  return printable(s)
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/\r/g, '&#13;')
+    .replace(/\n/g, '&#10;')
+    .replace(/\t/g, '&#9;');
 }
 
 /** Escapes text for element content, keeping line breaks readable. */
@@ -14,7 +21,10 @@ function xmlText(s: string): string {
 }
 
 function attrs(a: Record<string, string | number | undefined>): string {
-  return Object.entries(a).filter(([, v]) => v !== undefined).map(([k, v]) => ` ${k}="${xmlEscape(String(v))}"`).join('');
+  return Object.entries(a)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => ` ${k}="${xmlEscape(String(v))}"`)
+    .join('');
 }
 
 /** The run's start as JUnit's timestamp wants it: ISO 8601 to the second, no zone (UTC in our files). */
@@ -47,17 +57,30 @@ export function verdictElement(r: CaseResult): string {
   const body = [r.message, ...(r.hint ? [`hint: ${r.hint}`] : [])].filter(Boolean).join('\n');
   const failureType = r.signal ?? observedOutcome(r.message) ?? 'fail';
   switch (r.verdict) {
-    case 'pass': return '';
-    case 'skip': return `<skipped${attrs({ message: r.message })}/>`;
-    case 'xfail': return `<skipped${attrs({ type: 'xfail', message: `known failure: ${r.message}` })}>${xmlText(body)}</skipped>`;
-    case 'fail': return `<failure${attrs({ type: failureType, message: r.message })}>${xmlText(body)}</failure>`;
-    case 'timeout': return `<failure${attrs({ type: 'timeout', message: r.message })}>${xmlText(body)}</failure>`;
-    case 'xpass': return `<failure${attrs({ type: 'xpass', message: r.message })}>${xmlText(body)}</failure>`;
-    case 'error': return `<error${attrs({ type: 'error', message: r.message })}>${xmlText(body)}</error>`;
+    case 'pass':
+      return '';
+    case 'skip':
+      return `<skipped${attrs({ message: r.message })}/>`;
+    case 'xfail':
+      return `<skipped${attrs({ type: 'xfail', message: `known failure: ${r.message}` })}>${xmlText(body)}</skipped>`;
+    case 'fail':
+      return `<failure${attrs({ type: failureType, message: r.message })}>${xmlText(body)}</failure>`;
+    case 'timeout':
+      return `<failure${attrs({ type: 'timeout', message: r.message })}>${xmlText(body)}</failure>`;
+    case 'xpass':
+      return `<failure${attrs({ type: 'xpass', message: r.message })}>${xmlText(body)}</failure>`;
+    case 'error':
+      return `<error${attrs({ type: 'error', message: r.message })}>${xmlText(body)}</error>`;
   }
 }
 
-interface Counts { tests: number; failures: number; errors: number; skipped: number; ms: number }
+interface Counts {
+  tests: number;
+  failures: number;
+  errors: number;
+  skipped: number;
+  ms: number;
+}
 
 function count(rs: CaseResult[]): Counts {
   const c: Counts = { tests: rs.length, failures: 0, errors: 0, skipped: 0, ms: 0 };
@@ -81,22 +104,36 @@ export function toJunit(file: ResultsFile, o: JunitOptions): string {
   const families = resultsByFamily(file.results);
   const total = count(file.results);
   const out = ['<?xml version="1.0" encoding="UTF-8"?>'];
-  out.push(`<testsuites${attrs({ name: o.name, tests: total.tests, failures: total.failures, errors: total.errors, skipped: total.skipped, time: seconds(total.ms) })}>`);
+  out.push(
+    `<testsuites${attrs({ name: o.name, tests: total.tests, failures: total.failures, errors: total.errors, skipped: total.skipped, time: seconds(total.ms) })}>`,
+  );
   let index = 0;
   for (const [family, rs] of families) {
     const c = count(rs);
-    out.push(`  <testsuite${attrs({ name: family, id: index++, package: family.split('.')[0], tests: c.tests, failures: c.failures, errors: c.errors, skipped: c.skipped, time: seconds(c.ms), timestamp: localTimestamp(run.started), hostname: run.host })}>`);
+    out.push(
+      `  <testsuite${attrs({ name: family, id: index++, package: family.split('.')[0], tests: c.tests, failures: c.failures, errors: c.errors, skipped: c.skipped, time: seconds(c.ms), timestamp: localTimestamp(run.started), hostname: run.host })}>`,
+    );
     out.push('    <properties>');
-    const props: [string, string][] = [['kernel', run.kernel], ['arch', run.arch], ['platform', run.platform], ['host', run.host], ['suite_version', run.suiteVersion], ['complete', file.end ? 'true' : 'false (the run was killed before its end record)']];
+    const props: [string, string][] = [
+      ['kernel', run.kernel],
+      ['arch', run.arch],
+      ['platform', run.platform],
+      ['host', run.host],
+      ['suite_version', run.suiteVersion],
+      ['complete', file.end ? 'true' : 'false (the run was killed before its end record)'],
+    ];
     for (const [k, v] of props) out.push(`      <property${attrs({ name: k, value: v })}/>`);
     out.push('    </properties>');
     for (const r of rs) {
       const name = r.id.startsWith(`${family}.`) ? r.id.slice(family.length + 1) : r.id;
       const child = verdictElement(r);
       const notes = r.notes ?? [];
-      const obs = r.observations && Object.keys(r.observations).length ? [`observations: ${JSON.stringify(r.observations)}`] : [];
+      const obs =
+        r.observations && Object.keys(r.observations).length ? [`observations: ${JSON.stringify(r.observations)}`] : [];
       const sysout = [...notes, ...obs];
-      const inner = [child, sysout.length ? `<system-out>${xmlText(sysout.join('\n'))}</system-out>` : ''].filter(Boolean);
+      const inner = [child, sysout.length ? `<system-out>${xmlText(sysout.join('\n'))}</system-out>` : ''].filter(
+        Boolean,
+      );
       const open = `    <testcase${attrs({ classname: family, name, time: seconds(r.durationMs) })}`;
       out.push(inner.length ? `${open}>\n      ${inner.join('\n      ')}\n    </testcase>` : `${open}/>`);
     }

@@ -37,13 +37,20 @@ export type KcidbStatus = 'FAIL' | 'ERROR' | 'MISS' | 'PASS' | 'DONE' | 'SKIP';
  */
 export function kcidbStatus(v: Verdict): KcidbStatus {
   switch (v) {
-    case 'pass': return 'PASS';
-    case 'xpass': return 'PASS';
-    case 'fail': return 'FAIL';
-    case 'xfail': return 'FAIL';
-    case 'timeout': return 'FAIL';
-    case 'error': return 'ERROR';
-    case 'skip': return 'SKIP';
+    case 'pass':
+      return 'PASS';
+    case 'xpass':
+      return 'PASS';
+    case 'fail':
+      return 'FAIL';
+    case 'xfail':
+      return 'FAIL';
+    case 'timeout':
+      return 'FAIL';
+    case 'error':
+      return 'ERROR';
+    case 'skip':
+      return 'SKIP';
   }
 }
 
@@ -61,7 +68,9 @@ export interface KcidbOptions {
   /** Kernel config name of the build (defconfig, debian …). */ configName?: string;
   /** URL of the whole KTAP log of the run, attached to every test. */ logUrl?: string;
   /** Instance ids that were planned but have no result (the run was killed): reported as MISS. */ missing?: string[];
-  /** The fixture entry behind an xfail/xpass (reason, fixing commit), when the fixtures are at hand. */ knownFailure?: (r: CaseResult) => KnownFailureInfo | null;
+  /** The fixture entry behind an xfail/xpass (reason, fixing commit), when the fixtures are at hand. */ knownFailure?: (
+    r: CaseResult,
+  ) => KnownFailureInfo | null;
 }
 
 /** What the fixtures say about a known failure. */
@@ -72,8 +81,18 @@ export interface KnownFailureInfo {
 }
 
 /** A KCIDB checkout object. */ export type KcidbCheckout = Record<string, unknown> & { id: string; origin: string };
-/** A KCIDB build object. */ export type KcidbBuild = Record<string, unknown> & { id: string; origin: string; checkout_id: string };
-/** A KCIDB test object. */ export type KcidbTest = Record<string, unknown> & { id: string; origin: string; build_id: string; path: string; status: KcidbStatus };
+/** A KCIDB build object. */ export type KcidbBuild = Record<string, unknown> & {
+  id: string;
+  origin: string;
+  checkout_id: string;
+};
+/** A KCIDB test object. */ export type KcidbTest = Record<string, unknown> & {
+  id: string;
+  origin: string;
+  build_id: string;
+  path: string;
+  status: KcidbStatus;
+};
 
 /** A KCIDB I/O document. */
 export interface KcidbDocument {
@@ -82,7 +101,10 @@ export interface KcidbDocument {
   /** Builds we own (same rule). */ builds?: KcidbBuild[];
   /** One test per case instance, plus the run as the root test. */ tests: KcidbTest[];
   /** Known failures of the fixtures, one issue each. */ issues?: Record<string, unknown>[];
-  /** Links between known issues and the tests that show (xfail) or no longer show (xpass) them. */ incidents?: Record<string, unknown>[];
+  /** Links between known issues and the tests that show (xfail) or no longer show (xpass) them. */ incidents?: Record<
+    string,
+    unknown
+  >[];
 }
 
 const LOG_EXCERPT_MAX = 16384;
@@ -120,19 +142,31 @@ function logExcerpt(n: number, r: CaseResult): string {
 
 function caseMisc(r: CaseResult, suiteVersion: string): Record<string, unknown> {
   return {
-    verdict: r.verdict, case: r.case, ...(r.variant ? { variant: r.variant } : {}), family: r.family, suite_version: suiteVersion,
-    ...(r.signal ? { signal: r.signal } : {}), ...(r.hint ? { hint: r.hint } : {}),
+    verdict: r.verdict,
+    case: r.case,
+    ...(r.variant ? { variant: r.variant } : {}),
+    family: r.family,
+    suite_version: suiteVersion,
+    ...(r.signal ? { signal: r.signal } : {}),
+    ...(r.hint ? { hint: r.hint } : {}),
     ...(r.observations && Object.keys(r.observations).length ? { observations: r.observations } : {}),
   };
 }
 
 /** The root test's status: the run's kselftest exit code, or ERROR when the run never finished. */
 function runStatus(file: ResultsFile): { status: KcidbStatus; comment: string } {
-  if (!file.end) return { status: 'ERROR', comment: 'the run did not finish (no end record: killed, or the kernel died under it)' };
+  if (!file.end)
+    return { status: 'ERROR', comment: 'the run did not finish (no end record: killed, or the kernel died under it)' };
   switch (file.end.exitCode) {
-    case 0: return { status: 'PASS', comment: 'every case that ran passed (kselftest exit 0)' };
-    case 4: return { status: 'SKIP', comment: 'every case was skipped (kselftest exit 4)' };
-    default: return { status: 'FAIL', comment: `a case failed, errored, timed out or passed unexpectedly (kselftest exit ${file.end.exitCode})` };
+    case 0:
+      return { status: 'PASS', comment: 'every case that ran passed (kselftest exit 0)' };
+    case 4:
+      return { status: 'SKIP', comment: 'every case was skipped (kselftest exit 4)' };
+    default:
+      return {
+        status: 'FAIL',
+        comment: `a case failed, errored, timed out or passed unexpectedly (kselftest exit ${file.end.exitCode})`,
+      };
   }
 }
 
@@ -141,22 +175,51 @@ export function toKcidb(file: ResultsFile, o: KcidbOptions): KcidbDocument {
   const { run } = file;
   const origin = o.origin;
   const release = run.kernel.replace(/\0/g, '');
-  const checkoutId = o.checkoutId ? ownedId(origin, o.checkoutId) : `${origin}:${o.gitCommitHash ? `${o.gitCommitHash}-${shortHash(release)}` : `kernel-${release}`}`;
-  const buildId = o.buildId ? ownedId(origin, o.buildId) : `${origin}:${checkoutId.slice(checkoutId.indexOf(':') + 1)}-${run.arch}${o.configName ? `-${o.configName}` : ''}`;
+  const checkoutId = o.checkoutId
+    ? ownedId(origin, o.checkoutId)
+    : `${origin}:${o.gitCommitHash ? `${o.gitCommitHash}-${shortHash(release)}` : `kernel-${release}`}`;
+  const buildId = o.buildId
+    ? ownedId(origin, o.buildId)
+    : `${origin}:${checkoutId.slice(checkoutId.indexOf(':') + 1)}-${run.arch}${o.configName ? `-${o.configName}` : ''}`;
   const key = o.runId ?? runKey(run);
   const environment = {
     comment: `${run.platform} on ${run.host}, Linux ${release}`,
-    misc: { platform: run.platform, host: run.host, kernel: release, arch: run.arch, kvm_module: run.kvm.module ?? null, kvm_vm_types: run.kvm.vmTypes ?? [] },
+    misc: {
+      platform: run.platform,
+      host: run.host,
+      kernel: release,
+      arch: run.arch,
+      kvm_module: run.kvm.module ?? null,
+      kvm_vm_types: run.kvm.vmTypes ?? [],
+    },
   };
-  const common = (path: string) => ({ id: `${origin}:${key}:${path}`, origin, build_id: buildId, path, environment, ...(o.logUrl ? { log_url: o.logUrl } : {}) });
+  const common = (path: string) => ({
+    id: `${origin}:${key}:${path}`,
+    origin,
+    build_id: buildId,
+    path,
+    environment,
+    ...(o.logUrl ? { log_url: o.logUrl } : {}),
+  });
 
   const names = uniqueDottedNames([...file.results.map((r) => r.id), ...(o.missing ?? [])], o.pathPrefix);
   const rootStatus = runStatus(file);
-  const tests: KcidbTest[] = [{
-    ...common(o.pathPrefix), status: rootStatus.status, comment: `gmem-conformance ${run.suiteVersion}: ${rootStatus.comment}`, ...startTime(run.started),
-    ...(file.end ? duration(Date.parse(file.end.finished) - Date.parse(run.started)) : {}),
-    misc: { suite_version: run.suiteVersion, totals: file.end?.totals ?? null, exit_code: file.end?.exitCode ?? null, options: run.options, run_key: key },
-  }];
+  const tests: KcidbTest[] = [
+    {
+      ...common(o.pathPrefix),
+      status: rootStatus.status,
+      comment: `gmem-conformance ${run.suiteVersion}: ${rootStatus.comment}`,
+      ...startTime(run.started),
+      ...(file.end ? duration(Date.parse(file.end.finished) - Date.parse(run.started)) : {}),
+      misc: {
+        suite_version: run.suiteVersion,
+        totals: file.end?.totals ?? null,
+        exit_code: file.end?.exitCode ?? null,
+        options: run.options,
+        run_key: key,
+      },
+    },
+  ];
   const issues: Record<string, unknown>[] = [];
   const incidents: Record<string, unknown>[] = [];
   const seenIssue = new Set<string>();
@@ -165,8 +228,11 @@ export function toKcidb(file: ResultsFile, o: KcidbOptions): KcidbDocument {
     const n = numbers.get(r) as number;
     const path = names.get(r.id) as string;
     const test: KcidbTest = {
-      ...common(path), status: kcidbStatus(r.verdict), ...duration(r.durationMs),
-      log_excerpt: logExcerpt(n, r), misc: caseMisc(r, run.suiteVersion),
+      ...common(path),
+      status: kcidbStatus(r.verdict),
+      ...duration(r.durationMs),
+      log_excerpt: logExcerpt(n, r),
+      misc: caseMisc(r, run.suiteVersion),
       ...(r.message ? { comment: truncate(printable(r.message), 4096) } : {}),
     };
     tests.push(test);
@@ -177,17 +243,42 @@ export function toKcidb(file: ResultsFile, o: KcidbOptions): KcidbDocument {
         const known = o.knownFailure?.(r) ?? null;
         const fix = known?.fixedBy ? `; fixed by ${known.fixedBy}${known.fixedIn ? ` in ${known.fixedIn}` : ''}` : '';
         issues.push({
-          id: issueId, version: 0, origin, culprit: { code: true, tool: false, harness: false },
+          id: issueId,
+          version: 0,
+          origin,
+          culprit: { code: true, tool: false, harness: false },
           report_subject: truncate(printable(`${r.case}: ${known?.reason ?? 'known failure'}`), 1024),
-          comment: truncate(printable(`known failure of ${r.case} in the suite's fixtures: ${known?.reason ?? r.hint ?? 'no reason given'}${fix}`), 4096),
-          misc: { case: r.case, ...(known?.fixedBy ? { fixed_by: known.fixedBy } : {}), ...(known?.fixedIn ? { fixed_in: known.fixedIn } : {}), ...(r.hint ? { hint: r.hint } : {}) },
+          comment: truncate(
+            printable(
+              `known failure of ${r.case} in the suite's fixtures: ${known?.reason ?? r.hint ?? 'no reason given'}${fix}`,
+            ),
+            4096,
+          ),
+          misc: {
+            case: r.case,
+            ...(known?.fixedBy ? { fixed_by: known.fixedBy } : {}),
+            ...(known?.fixedIn ? { fixed_in: known.fixedIn } : {}),
+            ...(r.hint ? { hint: r.hint } : {}),
+          },
         });
       }
-      incidents.push({ id: `${test.id}:${issueId.slice(origin.length + 1)}`, origin, issue_id: issueId, issue_version: 0, test_id: test.id, present: r.verdict === 'xfail' });
+      incidents.push({
+        id: `${test.id}:${issueId.slice(origin.length + 1)}`,
+        origin,
+        issue_id: issueId,
+        issue_version: 0,
+        test_id: test.id,
+        present: r.verdict === 'xfail',
+      });
     }
   }
   for (const id of o.missing ?? []) {
-    tests.push({ ...common(names.get(id) as string), status: 'MISS', comment: 'planned but never ran: the run ended before this case', misc: { verdict: null, case: id.split('@')[0], suite_version: run.suiteVersion } });
+    tests.push({
+      ...common(names.get(id) as string),
+      status: 'MISS',
+      comment: 'planned but never ran: the run ended before this case',
+      misc: { verdict: null, case: id.split('@')[0], suite_version: run.suiteVersion },
+    });
   }
 
   // objects of another origin (e.g. KernelCI's own checkout and build) are referenced, never re-submitted
@@ -195,7 +286,10 @@ export function toKcidb(file: ResultsFile, o: KcidbOptions): KcidbDocument {
   const builds: KcidbBuild[] = [];
   if (originOf(checkoutId) === origin) {
     checkouts.push({
-      id: checkoutId, origin, ...startTime(run.started), valid: true,
+      id: checkoutId,
+      origin,
+      ...startTime(run.started),
+      valid: true,
       comment: `Linux ${release}${o.gitCommitHash ? ` (${o.gitCommitHash.slice(0, 12)})` : ''}, the kernel gmem-conformance ran on`,
       ...(o.gitCommitHash ? { git_commit_hash: o.gitCommitHash } : {}),
       ...(o.gitRepositoryUrl ? { git_repository_url: o.gitRepositoryUrl } : {}),
@@ -206,15 +300,24 @@ export function toKcidb(file: ResultsFile, o: KcidbOptions): KcidbDocument {
   }
   if (originOf(buildId) === origin) {
     builds.push({
-      id: buildId, origin, checkout_id: checkoutId, architecture: run.arch.toLowerCase().replace(/[^a-z0-9_]/g, '_'), status: 'PASS', ...startTime(run.started),
+      id: buildId,
+      origin,
+      checkout_id: checkoutId,
+      architecture: run.arch.toLowerCase().replace(/[^a-z0-9_]/g, '_'),
+      status: 'PASS',
+      ...startTime(run.started),
       comment: `Linux ${release} for ${run.arch}: booted and ran the suite (a prebuilt kernel; gmem-conformance did not build it)`,
       ...(o.configName ? { config_name: o.configName } : {}),
       misc: { kernel_release: release },
     });
   }
   return {
-    version: { ...KCIDB_VERSION }, ...(checkouts.length ? { checkouts } : {}), ...(builds.length ? { builds } : {}), tests,
-    ...(issues.length ? { issues } : {}), ...(incidents.length ? { incidents } : {}),
+    version: { ...KCIDB_VERSION },
+    ...(checkouts.length ? { checkouts } : {}),
+    ...(builds.length ? { builds } : {}),
+    tests,
+    ...(issues.length ? { issues } : {}),
+    ...(incidents.length ? { incidents } : {}),
   };
 }
 

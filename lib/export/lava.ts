@@ -15,9 +15,16 @@ export type LavaResult = 'pass' | 'fail' | 'skip' | 'unknown';
  */
 export function lavaResult(v: Verdict): LavaResult {
   switch (v) {
-    case 'pass': case 'xfail': return 'pass';
-    case 'fail': case 'xpass': case 'timeout': case 'error': return 'fail';
-    case 'skip': return 'skip';
+    case 'pass':
+    case 'xfail':
+      return 'pass';
+    case 'fail':
+    case 'xpass':
+    case 'timeout':
+    case 'error':
+      return 'fail';
+    case 'skip':
+      return 'skip';
   }
 }
 
@@ -66,11 +73,16 @@ export function lavaResultsScript(file: ResultsFile): string {
     for (const r of results) {
       for (const line of why(numbers.get(r) as number, r)) out.push(`printf '%s\\n' ${shellQuote(shellComment(line))}`);
       const seconds = (Math.max(0, r.durationMs) / 1000).toFixed(6);
-      out.push(`lava-test-case ${shellQuote(names.get(r.id) as string)} --result ${lavaResult(r.verdict)} --measurement ${seconds} --units seconds`);
+      out.push(
+        `lava-test-case ${shellQuote(names.get(r.id) as string)} --result ${lavaResult(r.verdict)} --measurement ${seconds} --units seconds`,
+      );
     }
     out.push('lava-test-set stop');
   }
-  if (!file.end) out.push(`printf '%s\\n' ${shellQuote('# the run did not finish: no end record in the results file (killed, or the kernel died under it)')}`);
+  if (!file.end)
+    out.push(
+      `printf '%s\\n' ${shellQuote('# the run did not finish: no end record in the results file (killed, or the kernel died under it)')}`,
+    );
   out.push(`lava-test-case ${LAVA_RUN_CASE} --result ${runResult(file)}`);
   return `${out.join('\n')}\n`;
 }
@@ -79,7 +91,8 @@ export function lavaResultsScript(file: ResultsFile): string {
 export const LAVA_JOB_PLACEHOLDERS: Record<string, string> = {
   job_name: 'name of the LAVA job',
   kernel_url: 'URL of the kernel image (bzImage) to boot',
-  rootfs_url: 'URL of a raw ext4 root filesystem (root=/dev/vda, bash; Node.js >= 24.22.3, or network: run.sh fetches the pinned Node.js)',
+  rootfs_url:
+    'URL of a raw ext4 root filesystem (root=/dev/vda, bash; Node.js >= 24.22.3, or network: run.sh fetches the pinned Node.js)',
   rootfs_compression: 'compression of the rootfs image: gz, xz, zstd, bz2 or zip',
   repo_url: 'git URL of gmem-conformance (LAVA clones it as the test definition repository)',
   repo_branch: 'branch of that repository',

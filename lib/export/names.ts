@@ -40,14 +40,20 @@ export function uniqueDottedNames(ids: string[], prefix?: string): Map<string, s
 
 /** A short stable key of a run (host, kernel, platform, start time): the same results file always gives the same ids. */
 export function runKey(run: RunRecord): string {
-  return createHash('sha256').update([run.host, run.kernel, run.platform, run.arch, run.started].join('\0')).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update([run.host, run.kernel, run.platform, run.arch, run.started].join('\0'))
+    .digest('hex')
+    .slice(0, 16);
 }
 
 /** Text without NUL and without the control characters XML 1.0 forbids (tab, LF, CR stay). */
 export function printable(s: string): string {
   // eslint-disable-next-line no-control-regex
   // control bytes, the two non-characters and lone surrogates (none of them can be in XML 1.0 or valid UTF-8)
-  return s.replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return s.replace(
+    /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
 }
 
 /** At most `max` UTF-16 units, cut on a character boundary, with a marker saying how much was dropped. */

@@ -59,7 +59,7 @@ export function decideFeature(def: FeatureDef, run: RunRecord, results: readonly
     }
   }
   if (def.vmType !== undefined) {
-    const types = ((run.kvm as { vmTypes?: number[] }).vmTypes ?? []);
+    const types = (run.kvm as { vmTypes?: number[] }).vmTypes ?? [];
     caps[`vmTypes`] = types.reduce((m, t) => m | (1 << t), 0);
     if (asked && !types.includes(def.vmType) && advertised) {
       advertised = false;
@@ -97,7 +97,10 @@ interface CapVerdict {
 
 /** The state the evidence gives, before the consistency check. */
 function decideState(
-  def: FeatureDef, cap: CapVerdict, evidence: readonly CaseResult[], ran: readonly CaseResult[],
+  def: FeatureDef,
+  cap: CapVerdict,
+  evidence: readonly CaseResult[],
+  ran: readonly CaseResult[],
 ): Decision {
   const failing = evidence.filter((r) => isFailing(r.verdict));
   if (failing.length) {
@@ -130,7 +133,8 @@ function decideState(
   }
   // a capability-only feature (no evidence cases) is the capability's answer
   if (def.cases.length === 0 && hasCapCheck)
-    return cap.asked ? { state: 'present', reason: 'capability advertised (it has no cases)' }
+    return cap.asked
+      ? { state: 'present', reason: 'capability advertised (it has no cases)' }
       : { state: 'untested', reason: 'decided by capabilities, which this run did not record (an imported file)' };
   const advertisedNote = hasCapCheck && cap.asked ? 'advertised, but ' : '';
   if (evidence.length) {
@@ -143,7 +147,9 @@ function decideState(
 
 /** Decides every catalogued feature on one run. */
 export function decideFeatures(
-  run: RunRecord, results: readonly CaseResult[], features: readonly FeatureDef[] = FEATURES,
+  run: RunRecord,
+  results: readonly CaseResult[],
+  features: readonly FeatureDef[] = FEATURES,
 ): FeatureVerdict[] {
   return features.map((f) => decideFeature(f, run, results));
 }

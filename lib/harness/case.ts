@@ -49,9 +49,14 @@ export interface CaseDef<P = Record<string, never>> {
   /** History tags. */ tags?: Tags;
   /** Variants; each becomes its own result line. */ variants?: readonly Variant<P>[];
   /** Per-case timeout in ms (default: the runner's). */ timeoutMs?: number;
-  /** 'fresh' runs the case in a worker process of its own that is discarded afterwards. */ isolation?: 'shared' | 'fresh';
+  /** 'fresh' runs the case in a worker process of its own that is discarded afterwards. */ isolation?:
+    | 'shared'
+    | 'fresh';
   /** Run alone (no other case at the same time) even under -j: for memory- or timing-sensitive cases. */ serial?: boolean;
-  /** Default expectations a fixture may override per kernel/platform (read with ctx.expected). */ expect?: Record<string, unknown>;
+  /** Default expectations a fixture may override per kernel/platform (read with ctx.expected). */ expect?: Record<
+    string,
+    unknown
+  >;
   /** The body: asserts on what the kernel does. */ run(ctx: CaseContext<P>): void | Promise<void>;
 }
 
@@ -70,7 +75,8 @@ const VARIANT = /^[a-z0-9_]+$/;
 /** Declares a case; validates the id and variant names so broken ids fail at load, not in reports. */
 export function defineCase<P = Record<string, never>>(def: CaseDef<P>): CaseDef<P> {
   if (!ID.test(def.id)) throw new Error(`case id "${def.id}" is not a dotted lower-case id`);
-  for (const v of def.variants ?? []) if (!VARIANT.test(v.name)) throw new Error(`case ${def.id}: variant name "${v.name}" must match ${VARIANT}`);
+  for (const v of def.variants ?? [])
+    if (!VARIANT.test(v.name)) throw new Error(`case ${def.id}: variant name "${v.name}" must match ${VARIANT}`);
   return def;
 }
 

@@ -26,7 +26,15 @@ export class CaseContext<P = unknown> {
   private readonly cleanups: (() => void)[] = [];
   private readonly overrides: Record<string, unknown>;
   private readonly defaults: Record<string, unknown>;
-  constructor(opts: { params: P; variant?: string; env: Env; vmType: number; module: string; defaults?: Record<string, unknown>; overrides?: Record<string, unknown> }) {
+  constructor(opts: {
+    params: P;
+    variant?: string;
+    env: Env;
+    vmType: number;
+    module: string;
+    defaults?: Record<string, unknown>;
+    overrides?: Record<string, unknown>;
+  }) {
     this.params = opts.params;
     this.variant = opts.variant;
     this.env = opts.env;

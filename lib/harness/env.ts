@@ -83,7 +83,9 @@ function meminfo(): Map<string, bigint> {
       const m = /^(\w+(?:\(\w+\))?):\s+(\d+)(?: kB)?/.exec(line);
       if (m) map.set(m[1] as string, BigInt(m[2] as string) * (line.endsWith('kB') ? 1024n : 1n));
     }
-  } catch { /* no /proc */ }
+  } catch {
+    /* no /proc */
+  }
   return map;
 }
 
@@ -93,7 +95,7 @@ function numaNodes(): number {
     let n = 0;
     for (const part of online.split(',')) {
       const [a, b] = part.split('-').map(Number);
-      n += b === undefined ? 1 : (b - (a ?? 0) + 1);
+      n += b === undefined ? 1 : b - (a ?? 0) + 1;
     }
     return n;
   } catch {
@@ -111,8 +113,11 @@ export function suiteGuestEvidence(): string | null {
   let cmdline = '';
   try {
     cmdline = readFileSync('/proc/cmdline', 'utf8');
-  } catch { /* no /proc: not our guest */ }
-  if (!cmdline.split(/\s+/).includes(SUITE_GUEST_CMDLINE)) return `GMEM_IN_GUEST=1 is set, but this kernel was not booted by the suite's QEMU runner (no ${SUITE_GUEST_CMDLINE} on /proc/cmdline)`;
+  } catch {
+    /* no /proc: not our guest */
+  }
+  if (!cmdline.split(/\s+/).includes(SUITE_GUEST_CMDLINE))
+    return `GMEM_IN_GUEST=1 is set, but this kernel was not booted by the suite's QEMU runner (no ${SUITE_GUEST_CMDLINE} on /proc/cmdline)`;
   return null;
 }
 
@@ -121,11 +126,13 @@ const KVM_API_VERSION = 12;
 
 /** Facts about this machine and kernel; KVM facts are probed on first use. */
 export class Env {
-  /** Kernel version (the stable patch level of a Debian kernel from /proc/version). */ readonly kernel = runningKernelVersion(release(), procVersion());
+  /** Kernel version (the stable patch level of a Debian kernel from /proc/version). */ readonly kernel =
+    runningKernelVersion(release(), procVersion());
   /** Machine architecture, uname -m style (x86_64, aarch64). */ readonly arch = kernelArch();
   /** Hostname. */ readonly host = hostname();
   /** Page size in bytes. */ readonly pageSize = BigInt(PAGE_SIZE);
-  /** True inside a guest booted by the suite's own QEMU runner: GMEM_IN_GUEST=1 and the kernel command line it boots with. */ readonly inSuiteGuest = suiteGuestEvidence() === null;
+  /** True inside a guest booted by the suite's own QEMU runner: GMEM_IN_GUEST=1 and the kernel command line it boots with. */
+  readonly inSuiteGuest = suiteGuestEvidence() === null;
   /** Cases marked hostUnsafe may run: set from --allow-host-unsafe by `run`, in a worker from its arguments. */
   allowHostUnsafe = false;
   private kvmHandle: Kvm | null | undefined;
@@ -164,7 +171,10 @@ export class Env {
           else {
             kvm.close();
             this.kvmHandle = null;
-            this.kvmError = v.ret < 0 ? `/dev/kvm is not a KVM device: KVM_GET_API_VERSION failed with ${U.formatErrno(v.errno)}` : `/dev/kvm answers KVM_GET_API_VERSION with ${v.ret}, not ${KVM_API_VERSION}`;
+            this.kvmError =
+              v.ret < 0
+                ? `/dev/kvm is not a KVM device: KVM_GET_API_VERSION failed with ${U.formatErrno(v.errno)}`
+                : `/dev/kvm answers KVM_GET_API_VERSION with ${v.ret}, not ${KVM_API_VERSION}`;
           }
         }
       }

@@ -16,7 +16,9 @@ import { resultOf } from './result.js';
 /** The platform facts fixture rules are matched against, from an Env. */
 export function platformOf(env: Env): Platform {
   return {
-    kernel: env.kernel.parts, arch: env.arch, kvmModule: env.kvmModule,
+    kernel: env.kernel.parts,
+    arch: env.arch,
+    kvmModule: env.kvmModule,
     get kconfig() {
       return env.kconfig;
     },
@@ -28,9 +30,17 @@ export function applyKnownFailure(r: CaseResult, fixtures: Expectations, platfor
   const known = fixtures.knownFailure(r.id, r.case, platform);
   if (!known) return r;
   const fix = known.fixedBy ? ` (fixed by ${known.fixedBy}${known.fixedIn ? ` in ${known.fixedIn}` : ''})` : '';
-  if (r.verdict === 'fail') return { ...r, verdict: 'xfail', message: `${known.reason}: ${r.message}`, hint: `known failure${fix}` };
-  if (r.verdict === 'pass') return { ...r, verdict: 'xpass', message: `expected to fail (${known.reason}) but passed`, hint: `known failure${fix}` };
-  if (r.verdict === 'error' || r.verdict === 'timeout') return { ...r, hint: r.hint ?? `known failure${fix}: ${known.reason}` };
+  if (r.verdict === 'fail')
+    return { ...r, verdict: 'xfail', message: `${known.reason}: ${r.message}`, hint: `known failure${fix}` };
+  if (r.verdict === 'pass')
+    return {
+      ...r,
+      verdict: 'xpass',
+      message: `expected to fail (${known.reason}) but passed`,
+      hint: `known failure${fix}`,
+    };
+  if (r.verdict === 'error' || r.verdict === 'timeout')
+    return { ...r, hint: r.hint ?? `known failure${fix}: ${known.reason}` };
   return r;
 }
 
@@ -55,9 +65,13 @@ export async function executeInstance(inst: CaseInstance, env: Env, fixture: Fix
   const pinnedBefore = lastPinnedKb ?? pinnedKb();
   const { values, commits } = fixture;
   const ctx = new CaseContext<unknown>({
-    params: inst.variant?.params ?? {}, env, vmType: vmTypeOf(req), module: inst.module,
+    params: inst.variant?.params ?? {},
+    env,
+    vmType: vmTypeOf(req),
+    module: inst.module,
     ...(inst.variant ? { variant: inst.variant.name } : {}),
-    ...(inst.def.expect ? { defaults: inst.def.expect } : {}), overrides: values,
+    ...(inst.def.expect ? { defaults: inst.def.expect } : {}),
+    overrides: values,
   });
   if (commits.length) ctx.note(`expectation from fixtures (commit ${commits.join(', ')})`);
   let verdict: Verdict = 'pass';
@@ -67,21 +81,40 @@ export async function executeInstance(inst: CaseInstance, env: Env, fixture: Fix
   } catch (e) {
     // by name as well as by class: a case module compiled in another build has its own copies of the classes
     const kind = e instanceof Error ? e.name : '';
-    if (e instanceof CaseFailure || kind === 'CaseFailure') { verdict = 'fail'; message = (e as Error).message; }
-    else if (e instanceof CaseSkip || kind === 'CaseSkip') { verdict = 'skip'; message = (e as Error).message; }
-    else if (e instanceof SyscallError || kind === 'SyscallError') { verdict = 'fail'; message = (e as Error).message; }
-    else if (e instanceof UnexpectedExit || kind === 'UnexpectedExit') { verdict = 'fail'; message = (e as Error).message; }
-    else if (e instanceof HarnessError || kind === 'HarnessError') { verdict = 'error'; message = (e as Error).message; }
-    else { verdict = 'error'; message = `case threw ${(e as Error)?.name ?? 'a non-error'}: ${(e as Error)?.message ?? String(e)}`; }
+    if (e instanceof CaseFailure || kind === 'CaseFailure') {
+      verdict = 'fail';
+      message = (e as Error).message;
+    } else if (e instanceof CaseSkip || kind === 'CaseSkip') {
+      verdict = 'skip';
+      message = (e as Error).message;
+    } else if (e instanceof SyscallError || kind === 'SyscallError') {
+      verdict = 'fail';
+      message = (e as Error).message;
+    } else if (e instanceof UnexpectedExit || kind === 'UnexpectedExit') {
+      verdict = 'fail';
+      message = (e as Error).message;
+    } else if (e instanceof HarnessError || kind === 'HarnessError') {
+      verdict = 'error';
+      message = (e as Error).message;
+    } else {
+      verdict = 'error';
+      message = `case threw ${(e as Error)?.name ?? 'a non-error'}: ${(e as Error)?.message ?? String(e)}`;
+    }
   }
   const cleanupErrors = ctx.cleanup();
-  if (cleanupErrors.length && verdict === 'pass') { verdict = 'error'; message = `cleanup failed: ${cleanupErrors.join('; ')}`; }
+  if (cleanupErrors.length && verdict === 'pass') {
+    verdict = 'error';
+    message = `cleanup failed: ${cleanupErrors.join('; ')}`;
+  }
   const left = leaked(before, processResources());
   // guest_memfd and mlocked pages the case no longer holds should be gone once its fds and mappings are;
   // machine-wide, so only growth far above what a parallel case allocates is reported (as a note)
   lastPinnedKb = pinnedKb();
   const pinnedGrowth = lastPinnedKb - pinnedBefore;
-  if (pinnedGrowth > PINNED_LEAK_KB) ctx.note(`machine's Unevictable memory (guest_memfd and mlocked pages) grew by ${Math.round(pinnedGrowth / 1024)} MiB across this case and was not released by its cleanup`);
+  if (pinnedGrowth > PINNED_LEAK_KB)
+    ctx.note(
+      `machine's Unevictable memory (guest_memfd and mlocked pages) grew by ${Math.round(pinnedGrowth / 1024)} MiB across this case and was not released by its cleanup`,
+    );
   const leaks: string[] = [];
   if (left.mappings.length) {
     unmapLeaked(left.mappings);
@@ -92,8 +125,10 @@ export async function executeInstance(inst: CaseInstance, env: Env, fixture: Fix
     leaks.push(`fds ${left.fds.join(', ')} (closed by the harness)`);
   }
   if (leaks.length) {
-    if (verdict === 'pass') { verdict = 'error'; message = `case leaked ${leaks.join('; ')}`; }
-    else ctx.note(`case leaked ${leaks.join('; ')}`);
+    if (verdict === 'pass') {
+      verdict = 'error';
+      message = `case leaked ${leaks.join('; ')}`;
+    } else ctx.note(`case leaked ${leaks.join('; ')}`);
   }
   const extra: Partial<CaseResult> = {};
   if (ctx.notes.length) extra.notes = ctx.notes;

@@ -42,7 +42,8 @@ export function expectErrno(r: RawResult, errno: ErrnoName | number, what: strin
   const want = MUTATING ? mutatedErrno(given) : given;
   const wantText = formatErrno(want);
   if (isFailure(r)) {
-    if (r.errno !== want) throw new CaseFailure(`${what}: expected ${wantText}, but it failed with ${formatErrno(r.errno)}`);
+    if (r.errno !== want)
+      throw new CaseFailure(`${what}: expected ${wantText}, but it failed with ${formatErrno(r.errno)}`);
     return;
   }
   const n = typeof r.ret === 'bigint' ? r.ret : BigInt(r.ret);
@@ -64,7 +65,8 @@ export function outcomeName<W extends string>(value: string, words: readonly W[]
 export function expectErrnoOneOf(r: RawResult, given: readonly ErrnoName[], what: string): void {
   const errnos: readonly ErrnoName[] = MUTATING ? ['ENOTUNIQ'] : given;
   if (isFailure(r) && errnos.some((e) => errnoValue(e) === r.errno)) return;
-  if (isFailure(r)) throw new CaseFailure(`${what}: expected one of ${errnos.join('/')}, but it failed with ${formatErrno(r.errno)}`);
+  if (isFailure(r))
+    throw new CaseFailure(`${what}: expected one of ${errnos.join('/')}, but it failed with ${formatErrno(r.errno)}`);
   throw new CaseFailure(`${what}: expected one of ${errnos.join('/')}, but the call succeeded (ret=${r.ret})`);
 }
 

@@ -18,7 +18,9 @@ export const KVM_VENDOR_MODULES: readonly { name: string; cpuFlag: string | null
 export interface ModuleSighting {
   /** Module name. */ name: string;
   /** /sys/module/<name> exists. */ present: boolean;
-  /** Content of /sys/module/<name>/initstate ("live", "coming", "going"), or null when there is none (built in). */ initstate: string | null;
+  /** Content of /sys/module/<name>/initstate ("live", "coming", "going"), or null when there is none (built in). */ initstate:
+    | string
+    | null;
 }
 
 /** The facts the decision uses. */
@@ -54,7 +56,11 @@ function readOrNull(path: string): string | null {
 export function liveKvmModuleFacts(): KvmModuleFacts {
   const flags = /^flags\s*:(.*)$/m.exec(readOrNull('/proc/cpuinfo') ?? '')?.[1] ?? '';
   return {
-    modules: KVM_VENDOR_MODULES.map((v) => ({ name: v.name, present: existsSync(`/sys/module/${v.name}`), initstate: readOrNull(`/sys/module/${v.name}/initstate`) })),
+    modules: KVM_VENDOR_MODULES.map((v) => ({
+      name: v.name,
+      present: existsSync(`/sys/module/${v.name}`),
+      initstate: readOrNull(`/sys/module/${v.name}/initstate`),
+    })),
     cpuFlags: new Set(flags.trim().split(/\s+/).filter(Boolean)),
     kvmPresent: existsSync('/sys/module/kvm'),
   };

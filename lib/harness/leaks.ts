@@ -37,7 +37,10 @@ export function processResources(): ProcessResources {
 
 /** What appeared between two snapshots. */
 export function leaked(before: ProcessResources, after: ProcessResources): { fds: number[]; mappings: string[] } {
-  return { fds: [...after.fds].filter((f) => !before.fds.has(f)), mappings: [...after.mappings].filter((m) => !before.mappings.has(m)) };
+  return {
+    fds: [...after.fds].filter((f) => !before.fds.has(f)),
+    mappings: [...after.mappings].filter((m) => !before.mappings.has(m)),
+  };
 }
 
 /** Unmaps leaked mappings (keys from processResources) so the worker does not carry them into the next case. */

@@ -8,7 +8,9 @@ import { Vm } from '../kvm/vm.js';
 
 /** The suite's version from package.json. */
 export function suiteVersion(): string {
-  const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../../package.json', import.meta.url)), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../../package.json', import.meta.url)), 'utf8')) as {
+    version: string;
+  };
   return pkg.version;
 }
 
@@ -38,14 +40,29 @@ export function kvmFacts(env: Env): Record<string, unknown> {
     }
     vm.close();
   }
-  return { available: true, module: env.kvmModule, apiVersion: kvm.apiVersion(), vmTypes: env.vmTypes, sysCaps, vmCaps };
+  return {
+    available: true,
+    module: env.kvmModule,
+    apiVersion: kvm.apiVersion(),
+    vmTypes: env.vmTypes,
+    sysCaps,
+    vmCaps,
+  };
 }
 
 /** The first line of a results file for this run. */
 export function runRecord(env: Env, platform: string, options: Record<string, unknown>): RunRecord {
   return {
-    type: 'run', format: 1, suiteVersion: suiteVersion(), node: process.versions.node, started: new Date().toISOString(),
-    kernel: env.kernel.release, arch: env.arch, host: env.host,
-    platform, kvm: kvmFacts(env), options,
+    type: 'run',
+    format: 1,
+    suiteVersion: suiteVersion(),
+    node: process.versions.node,
+    started: new Date().toISOString(),
+    kernel: env.kernel.release,
+    arch: env.arch,
+    host: env.host,
+    platform,
+    kvm: kvmFacts(env),
+    options,
   };
 }

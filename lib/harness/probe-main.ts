@@ -24,7 +24,9 @@ async function main(): Promise<void> {
   process.stdout.write(`${PROBE_LOADED}\n`);
   const args = JSON.parse(argsJson ?? '[]', revive) as unknown[];
   const value = await (fn as (...a: unknown[]) => unknown)(...args);
-  process.stdout.write(`PROBE-RESULT ${JSON.stringify(value ?? null, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))}\n`);
+  process.stdout.write(
+    `PROBE-RESULT ${JSON.stringify(value ?? null, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))}\n`,
+  );
 }
 
 main().then(

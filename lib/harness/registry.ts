@@ -18,7 +18,12 @@ function walk(dir: string): string[] {
 }
 
 function isCase(x: unknown): x is CaseDef<unknown> {
-  return typeof x === 'object' && x !== null && typeof (x as CaseDef).id === 'string' && typeof (x as CaseDef).run === 'function';
+  return (
+    typeof x === 'object' &&
+    x !== null &&
+    typeof (x as CaseDef).id === 'string' &&
+    typeof (x as CaseDef).run === 'function'
+  );
 }
 
 /** Imports every module under dir; a module's default export is a case or an array of cases. */
@@ -54,7 +59,10 @@ export async function loadModuleInstances(url: string): Promise<CaseInstance[]> 
 
 /** Converts a glob (* and ?; ** is the same as *) into an anchored RegExp over instance ids. */
 export function globToRegExp(glob: string): RegExp {
-  const src = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*+/g, '.*').replace(/\?/g, '.');
+  const src = glob
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*+/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${src}$`);
 }
 
@@ -69,5 +77,7 @@ export function matches(inst: CaseInstance, selector: string): boolean {
 
 /** Applies -t selections and -x exclusions (both lists of selectors). */
 export function select(all: CaseInstance[], include: string[], exclude: string[]): CaseInstance[] {
-  return all.filter((i) => (include.length === 0 || include.some((s) => matches(i, s))) && !exclude.some((s) => matches(i, s)));
+  return all.filter(
+    (i) => (include.length === 0 || include.some((s) => matches(i, s))) && !exclude.some((s) => matches(i, s)),
+  );
 }

@@ -21,11 +21,16 @@ export function mergeRequires(a: Requires | undefined, b: Requires | undefined):
   if (!a) return b;
   const cat = <T>(x?: readonly T[], y?: readonly T[]) => (x || y ? [...(x ?? []), ...(y ?? [])] : undefined);
   const out: Requires = { ...a, ...b };
-  const files = cat(a.files, b.files); if (files) out.files = files;
-  const kconfig = cat(a.kconfig, b.kconfig); if (kconfig) out.kconfig = kconfig;
-  const caps = cat(a.caps, b.caps); if (caps) out.caps = caps;
-  const vmCaps = cat(a.vmCaps, b.vmCaps); if (vmCaps) out.vmCaps = vmCaps;
-  const gmemFlags = cat(a.gmemFlags, b.gmemFlags); if (gmemFlags) out.gmemFlags = gmemFlags;
+  const files = cat(a.files, b.files);
+  if (files) out.files = files;
+  const kconfig = cat(a.kconfig, b.kconfig);
+  if (kconfig) out.kconfig = kconfig;
+  const caps = cat(a.caps, b.caps);
+  if (caps) out.caps = caps;
+  const vmCaps = cat(a.vmCaps, b.vmCaps);
+  if (vmCaps) out.vmCaps = vmCaps;
+  const gmemFlags = cat(a.gmemFlags, b.gmemFlags);
+  if (gmemFlags) out.gmemFlags = gmemFlags;
   return out;
 }
 
@@ -42,10 +47,12 @@ export function unmetRequirement(req: Requires, env: Env): string | null {
   if (needsKvm && !env.kvm) return `needs /dev/kvm: ${env.kvmUnavailableReason}`;
   if (req.kconfig?.length) {
     const cfg = env.kconfig;
-    if (!cfg) return `needs ${req.kconfig.join(', ')} but the kernel config is unreadable (no /proc/config.gz, no matching GMEM_KERNEL_CONFIG in a suite guest, no /boot/config-${env.kernel.release})`;
+    if (!cfg)
+      return `needs ${req.kconfig.join(', ')} but the kernel config is unreadable (no /proc/config.gz, no matching GMEM_KERNEL_CONFIG in a suite guest, no /boot/config-${env.kernel.release})`;
     for (const k of req.kconfig) {
       const v = cfg.get(k);
-      if (!configEnabled(cfg, k)) return `needs ${k}=y or m (${v === undefined ? 'not set' : `${k}=${v}`} in the running kernel's config)`;
+      if (!configEnabled(cfg, k))
+        return `needs ${k}=y or m (${v === undefined ? 'not set' : `${k}=${v}`} in the running kernel's config)`;
     }
   }
   for (const name of req.caps ?? []) {
@@ -57,7 +64,8 @@ export function unmetRequirement(req: Requires, env: Env): string | null {
     return `needs VM type ${req.vmType} (${type}): KVM_CAP_VM_TYPES lists only [${env.vmTypes.join(', ')}]`;
   for (const name of req.vmCaps ?? []) {
     const cap = U.KVM_CAPS[name];
-    if (env.vmCap(cap, type) === 0) return `needs ${name} (${cap}) on a type-${type} VM: KVM_CHECK_EXTENSION on the VM fd returned 0`;
+    if (env.vmCap(cap, type) === 0)
+      return `needs ${name} (${cap}) on a type-${type} VM: KVM_CHECK_EXTENSION on the VM fd returned 0`;
   }
   if (req.gmemFlags?.length) {
     const mask = env.vmCap(U.KVM_CAP_GUEST_MEMFD_FLAGS, type);

@@ -4,7 +4,11 @@ import type { CaseResult, Verdict } from './verdict.js';
 
 /** A result of inst with its id, case, variant and family filled in; `extra` adds notes, signal, observations. */
 export function resultOf(
-  inst: CaseInstance, verdict: Verdict, message: string, durationMs: number, extra: Partial<CaseResult> = {},
+  inst: CaseInstance,
+  verdict: Verdict,
+  message: string,
+  durationMs: number,
+  extra: Partial<CaseResult> = {},
 ): CaseResult {
   const variant = inst.variant ? { variant: inst.variant.name } : {};
   const { id, family } = inst;

@@ -63,7 +63,8 @@ export async function runInstances(instances: CaseInstance[], opts: RunnerOption
   // crash or timeout of a known failure is marked like any other result of it
   const fixtures = opts.fixtures;
   const platform = platformOf(env());
-  const runOne = async (slot: number, inst: CaseInstance): Promise<CaseResult> => applyKnownFailure(await runRaw(slot, inst), fixtures, platform);
+  const runOne = async (slot: number, inst: CaseInstance): Promise<CaseResult> =>
+    applyKnownFailure(await runRaw(slot, inst), fixtures, platform);
   const runRaw = async (slot: number, inst: CaseInstance): Promise<CaseResult> => {
     const fixture = fixtures.overrides(inst.id, inst.def.id, platform);
     const timeout = Math.round((inst.def.timeoutMs ?? opts.timeoutMs) * timeoutScale());
@@ -113,4 +114,3 @@ export async function runInstances(instances: CaseInstance[], opts: RunnerOption
     await Promise.all(pool.map((w) => w?.stop()));
   }
 }
-

@@ -17,7 +17,10 @@ export interface CaseResult {
   /** Why: the failure/skip/error/timeout reason; empty on a plain pass. */ message: string;
   /** Wall time of the case in milliseconds. */ durationMs: number;
   /** Diagnostic lines the case printed (ctx.note). */ notes?: string[];
-  /** Named observations a case recorded (errnos, counts) for the feature matrix. */ observations?: Record<string, unknown>;
+  /** Named observations a case recorded (errnos, counts) for the feature matrix. */ observations?: Record<
+    string,
+    unknown
+  >;
   /** The signal that killed the case's process, when it crashed. */ signal?: string;
   /** Hint printed with a failure, e.g. the commit that fixes a known failure. */ hint?: string;
   /** The instance's test number in its family's KTAP block (plan order, so it does not depend on which case finished first under -j). */ ktapNumber?: number;
@@ -49,7 +52,10 @@ export interface EndRecord {
   /** ISO date the run finished. */ finished: string;
   /** Verdict counts. */ totals: Record<string, number>;
   /** kselftest exit code of the run. */ exitCode: number;
-  /** Machine state (VMs, unevictable and mlocked memory) before and after the run. */ machine?: { before: unknown; after: unknown };
+  /** Machine state (VMs, unevictable and mlocked memory) before and after the run. */ machine?: {
+    before: unknown;
+    after: unknown;
+  };
 }
 
 /** One line of a results file. */

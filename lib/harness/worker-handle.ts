@@ -22,7 +22,10 @@ export class WorkerHandle {
   private killed = false;
   /** Last stderr lines (for crash messages). */ private stderrTail = '';
   constructor(args: WorkerArgs) {
-    this.child = fork(WORKER, [JSON.stringify(args)], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'pipe', 'ipc'] });
+    this.child = fork(WORKER, [JSON.stringify(args)], {
+      serialization: 'advanced',
+      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+    });
     this.child.stderr?.on('data', (d: Buffer) => {
       this.stderrTail = (this.stderrTail + d.toString()).slice(-16000);
     });
@@ -34,7 +37,10 @@ export class WorkerHandle {
         if (m.type === 'ready') resolve();
         else if (m.type === 'fatal') reject(new Error(`worker failed to start: ${m.message}`));
       };
-      this.onExit = (code, signal) => reject(new Error(`worker exited before it was ready (code ${code}, signal ${signal}): ${this.stderrTail.trim()}`));
+      this.onExit = (code, signal) =>
+        reject(
+          new Error(`worker exited before it was ready (code ${code}, signal ${signal}): ${this.stderrTail.trim()}`),
+        );
     });
     this.child.on('exit', (code, signal) => {
       this.exited = true;
@@ -59,7 +65,11 @@ export class WorkerHandle {
     return this.ready;
   }
   /** Runs one instance; a crash, exit or timeout becomes that instance's result and kills the worker. */
-  run(inst: CaseInstance, timeoutMs: number, fixture: FixtureOverrides = { values: {}, commits: [] }): Promise<CaseResult> {
+  run(
+    inst: CaseInstance,
+    timeoutMs: number,
+    fixture: FixtureOverrides = { values: {}, commits: [] },
+  ): Promise<CaseResult> {
     const t0 = performance.now();
     const elapsed = () => Math.round(performance.now() - t0);
     return new Promise((resolve) => {

@@ -8,7 +8,8 @@ export class GuestProgram {
   }
   /** mov ax, imm16; mov ds, ax — selects the 64 KiB data segment at seg*16. */
   setDs(seg: number): this {
-    this.code.push(0xb8); this.imm16(seg);
+    this.code.push(0xb8);
+    this.imm16(seg);
     this.code.push(0x8e, 0xd8);
     return this;
   }
@@ -19,22 +20,27 @@ export class GuestProgram {
   }
   /** mov al, [ds:addr]. */
   loadAl(addr: number): this {
-    this.code.push(0xa0); this.imm16(addr);
+    this.code.push(0xa0);
+    this.imm16(addr);
     return this;
   }
   /** mov [ds:addr], al. */
   storeAl(addr: number): this {
-    this.code.push(0xa2); this.imm16(addr);
+    this.code.push(0xa2);
+    this.imm16(addr);
     return this;
   }
   /** mov byte [ds:addr], imm8. */
   storeByte(addr: number, v: number): this {
-    this.code.push(0xc6, 0x06); this.imm16(addr); this.code.push(v & 0xff);
+    this.code.push(0xc6, 0x06);
+    this.imm16(addr);
+    this.code.push(v & 0xff);
     return this;
   }
   /** inc byte [ds:addr]. */
   incByte(addr: number): this {
-    this.code.push(0xfe, 0x06); this.imm16(addr);
+    this.code.push(0xfe, 0x06);
+    this.imm16(addr);
     return this;
   }
   /** out imm8, al — reports AL to the host as a KVM_EXIT_IO on that port. */

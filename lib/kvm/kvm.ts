@@ -1,7 +1,16 @@
 /** Kvm: the /dev/kvm system fd — API version, capability queries, VM creation. */
 import { existsSync } from 'node:fs';
 import * as libc from '../ffi/libc.js';
-import { O_RDWR, O_CLOEXEC, KVM_GET_API_VERSION, KVM_CHECK_EXTENSION, KVM_GET_VCPU_MMAP_SIZE, KVM_CREATE_VM, KVM_CAP_VM_TYPES, ERRNO } from '../uapi/index.js';
+import {
+  O_RDWR,
+  O_CLOEXEC,
+  KVM_GET_API_VERSION,
+  KVM_CHECK_EXTENSION,
+  KVM_GET_VCPU_MMAP_SIZE,
+  KVM_CREATE_VM,
+  KVM_CAP_VM_TYPES,
+  ERRNO,
+} from '../uapi/index.js';
 import { check } from '../sys/errors.js';
 import { __ioctlVal, ioctlVal } from './ioctl.js';
 import { Vm } from './vm.js';
@@ -78,7 +87,8 @@ export class Kvm {
    */
   createVm(type = 0): Vm {
     let r = this.__createVm(type);
-    for (let attempt = 1; attempt < CREATE_VM_EINTR_RETRIES && r.ret === -1 && r.errno === EINTR; attempt++) r = this.__createVm(type);
+    for (let attempt = 1; attempt < CREATE_VM_EINTR_RETRIES && r.ret === -1 && r.errno === EINTR; attempt++)
+      r = this.__createVm(type);
     const fd = check('KVM_CREATE_VM', r, `type ${type}`);
     return new Vm(this, fd, type);
   }

@@ -8,9 +8,22 @@
  * - a failure message is `<what>: expected <the exit wanted>, got <describeStep of what the vCPU did>`.
  */
 import {
-  KVM_EXIT_DEBUG, KVM_EXIT_EXCEPTION, KVM_EXIT_FAIL_ENTRY, KVM_EXIT_HLT, KVM_EXIT_HYPERCALL, KVM_EXIT_INTERNAL_ERROR,
-  KVM_EXIT_INTR, KVM_EXIT_IO, KVM_EXIT_IO_OUT, KVM_EXIT_MEMORY_FAULT, KVM_EXIT_MMIO, KVM_EXIT_SHUTDOWN,
-  KVM_EXIT_SYSTEM_EVENT, KVM_EXIT_UNKNOWN, errnoValue, formatErrno,
+  KVM_EXIT_DEBUG,
+  KVM_EXIT_EXCEPTION,
+  KVM_EXIT_FAIL_ENTRY,
+  KVM_EXIT_HLT,
+  KVM_EXIT_HYPERCALL,
+  KVM_EXIT_INTERNAL_ERROR,
+  KVM_EXIT_INTR,
+  KVM_EXIT_IO,
+  KVM_EXIT_IO_OUT,
+  KVM_EXIT_MEMORY_FAULT,
+  KVM_EXIT_MMIO,
+  KVM_EXIT_SHUTDOWN,
+  KVM_EXIT_SYSTEM_EVENT,
+  KVM_EXIT_UNKNOWN,
+  errnoValue,
+  formatErrno,
 } from '../uapi/index.js';
 import { layoutOf } from '../uapi/struct.js';
 import { MUTATING, mutatedValue } from '../mutation.js';
@@ -37,12 +50,19 @@ export interface Step extends Exit {
 export type Out = [port: number, byte: number];
 
 const EXIT_NAMES: Record<number, string> = {
-  [KVM_EXIT_UNKNOWN]: 'KVM_EXIT_UNKNOWN', [KVM_EXIT_EXCEPTION]: 'KVM_EXIT_EXCEPTION', [KVM_EXIT_IO]: 'KVM_EXIT_IO',
-  [KVM_EXIT_HYPERCALL]: 'KVM_EXIT_HYPERCALL', [KVM_EXIT_DEBUG]: 'KVM_EXIT_DEBUG', [KVM_EXIT_HLT]: 'KVM_EXIT_HLT',
-  [KVM_EXIT_MMIO]: 'KVM_EXIT_MMIO', [KVM_EXIT_SHUTDOWN]: 'KVM_EXIT_SHUTDOWN',
+  [KVM_EXIT_UNKNOWN]: 'KVM_EXIT_UNKNOWN',
+  [KVM_EXIT_EXCEPTION]: 'KVM_EXIT_EXCEPTION',
+  [KVM_EXIT_IO]: 'KVM_EXIT_IO',
+  [KVM_EXIT_HYPERCALL]: 'KVM_EXIT_HYPERCALL',
+  [KVM_EXIT_DEBUG]: 'KVM_EXIT_DEBUG',
+  [KVM_EXIT_HLT]: 'KVM_EXIT_HLT',
+  [KVM_EXIT_MMIO]: 'KVM_EXIT_MMIO',
+  [KVM_EXIT_SHUTDOWN]: 'KVM_EXIT_SHUTDOWN',
   [KVM_EXIT_FAIL_ENTRY]: 'KVM_EXIT_FAIL_ENTRY',
-  [KVM_EXIT_INTR]: 'KVM_EXIT_INTR', [KVM_EXIT_INTERNAL_ERROR]: 'KVM_EXIT_INTERNAL_ERROR',
-  [KVM_EXIT_SYSTEM_EVENT]: 'KVM_EXIT_SYSTEM_EVENT', [KVM_EXIT_MEMORY_FAULT]: 'KVM_EXIT_MEMORY_FAULT',
+  [KVM_EXIT_INTR]: 'KVM_EXIT_INTR',
+  [KVM_EXIT_INTERNAL_ERROR]: 'KVM_EXIT_INTERNAL_ERROR',
+  [KVM_EXIT_SYSTEM_EVENT]: 'KVM_EXIT_SYSTEM_EVENT',
+  [KVM_EXIT_MEMORY_FAULT]: 'KVM_EXIT_MEMORY_FAULT',
 };
 
 const hex = (v: number | bigint): string => `0x${v.toString(16)}`;
@@ -89,8 +109,15 @@ export function describeStep(s: Step): string {
 
 /** True when the step is KVM_RUN 0 with a one-byte OUT to `port` (any port when undefined). */
 export function isOut(s: Step, port?: number): s is Step & { io: NonNullable<Exit['io']> } {
-  return s.ret === 0 && s.reason === KVM_EXIT_IO && !!s.io && s.io.direction === KVM_EXIT_IO_OUT
-    && s.io.size === 1 && s.io.count === 1 && (port === undefined || s.io.port === port);
+  return (
+    s.ret === 0 &&
+    s.reason === KVM_EXIT_IO &&
+    !!s.io &&
+    s.io.direction === KVM_EXIT_IO_OUT &&
+    s.io.size === 1 &&
+    s.io.count === 1 &&
+    (port === undefined || s.io.port === port)
+  );
 }
 
 /** True when the step is KVM_RUN 0 with KVM_EXIT_HLT. */
@@ -140,12 +167,18 @@ export interface MemoryFaultWant {
 
 /** Runs one step and expects KVM_RUN to fail with EFAULT and KVM_EXIT_MEMORY_FAULT with exactly these fields. */
 export function expectMemoryFault(vcpu: Vcpu, given: MemoryFaultWant, what: string): Step {
-  const want = MUTATING ? { flags: mutatedValue(given.flags), gpa: mutatedValue(given.gpa), size: mutatedValue(given.size) } : given;
+  const want = MUTATING
+    ? { flags: mutatedValue(given.flags), gpa: mutatedValue(given.gpa), size: mutatedValue(given.size) }
+    : given;
   const s = step(vcpu);
   const efault = errnoValue('EFAULT');
   const mf = s.memoryFault;
-  if (!(s.ret < 0 && s.errno === efault && s.reason === KVM_EXIT_MEMORY_FAULT && mf)
-    || mf.flags !== want.flags || mf.gpa !== want.gpa || mf.size !== want.size) {
+  if (
+    !(s.ret < 0 && s.errno === efault && s.reason === KVM_EXIT_MEMORY_FAULT && mf) ||
+    mf.flags !== want.flags ||
+    mf.gpa !== want.gpa ||
+    mf.size !== want.size
+  ) {
     const fields = `flags ${hex(want.flags)} gpa ${hex(want.gpa)} size ${hex(want.size)}`;
     throw unexpected(what, `KVM_RUN failed with ${formatErrno(efault)}, KVM_EXIT_MEMORY_FAULT ${fields}`, s);
   }

@@ -1,8 +1,19 @@
 /** Vcpu: a vCPU fd with its kvm_run mapping — registers, KVM_RUN, decoded exits, pre-fault. */
 import * as libc from '../ffi/libc.js';
 import {
-  KVM_RUN, KVM_GET_REGS, KVM_SET_REGS, KVM_GET_SREGS, KVM_SET_SREGS, KVM_PRE_FAULT_MEMORY,
-  PROT_READ, PROT_WRITE, MAP_SHARED, KVM_EXIT_IO, KVM_EXIT_MEMORY_FAULT, KVM_EXIT_MMIO, KVM_EXIT_HYPERCALL,
+  KVM_RUN,
+  KVM_GET_REGS,
+  KVM_SET_REGS,
+  KVM_GET_SREGS,
+  KVM_SET_SREGS,
+  KVM_PRE_FAULT_MEMORY,
+  PROT_READ,
+  PROT_WRITE,
+  MAP_SHARED,
+  KVM_EXIT_IO,
+  KVM_EXIT_MEMORY_FAULT,
+  KVM_EXIT_MMIO,
+  KVM_EXIT_HYPERCALL,
   KVM_EXIT_INTERNAL_ERROR,
 } from '../uapi/index.js';
 import { check } from '../sys/errors.js';
@@ -106,7 +117,8 @@ export class Vcpu {
       const off = Number(getField('kvm_run', b, 'io.data_offset'));
       e.io = {
         direction: Number(getField('kvm_run', b, 'io.direction')),
-        size, count,
+        size,
+        count,
         port: Number(getField('kvm_run', b, 'io.port')),
         data: Buffer.from(b.subarray(off, off + size * count)),
       };

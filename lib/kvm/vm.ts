@@ -1,8 +1,13 @@
 /** Vm: a VM fd — VM-level caps, guest_memfd creation, memslots (v1 and v2), attributes, enable-cap. */
 import * as libc from '../ffi/libc.js';
 import {
-  KVM_CHECK_EXTENSION, KVM_CREATE_GUEST_MEMFD, KVM_SET_USER_MEMORY_REGION, KVM_SET_USER_MEMORY_REGION2,
-  KVM_SET_MEMORY_ATTRIBUTES, KVM_ENABLE_CAP, KVM_CREATE_VCPU,
+  KVM_CHECK_EXTENSION,
+  KVM_CREATE_GUEST_MEMFD,
+  KVM_SET_USER_MEMORY_REGION,
+  KVM_SET_USER_MEMORY_REGION2,
+  KVM_SET_MEMORY_ATTRIBUTES,
+  KVM_ENABLE_CAP,
+  KVM_CREATE_VCPU,
 } from '../uapi/index.js';
 import { check } from '../sys/errors.js';
 import { __ioctlStruct, __ioctlVal } from './ioctl.js';
@@ -53,13 +58,21 @@ export class Vm {
   }
   /** Checked KVM_CREATE_GUEST_MEMFD: a GuestMemfd the caller must close. */
   createGuestMemfd(size: bigint, flags: bigint = 0n): GuestMemfd {
-    const fd = check('KVM_CREATE_GUEST_MEMFD', this.__createGuestMemfd(size, flags), `size ${size} flags 0x${flags.toString(16)}`);
+    const fd = check(
+      'KVM_CREATE_GUEST_MEMFD',
+      this.__createGuestMemfd(size, flags),
+      `size ${size} flags 0x${flags.toString(16)}`,
+    );
     return new GuestMemfd(fd, size, flags);
   }
   /** Raw KVM_SET_USER_MEMORY_REGION (v1 struct; guest_memfd fields do not exist there). */
   __setUserMemoryRegion(s: MemslotSpec): libc.Raw {
     const arg = pack('kvm_userspace_memory_region', {
-      slot: s.slot, flags: s.flags ?? 0, guest_phys_addr: s.gpa, memory_size: s.size, userspace_addr: s.hva ?? 0n,
+      slot: s.slot,
+      flags: s.flags ?? 0,
+      guest_phys_addr: s.gpa,
+      memory_size: s.size,
+      userspace_addr: s.hva ?? 0n,
     });
     return __ioctlStruct(this.fd, 'KVM_SET_USER_MEMORY_REGION', KVM_SET_USER_MEMORY_REGION, arg);
   }
@@ -70,8 +83,13 @@ export class Vm {
   /** Raw KVM_SET_USER_MEMORY_REGION2. */
   __setUserMemoryRegion2(s: MemslotSpec): libc.Raw {
     const fields: Record<string, FieldValue> = {
-      slot: s.slot, flags: s.flags ?? 0, guest_phys_addr: s.gpa, memory_size: s.size, userspace_addr: s.hva ?? 0n,
-      guest_memfd_offset: s.gmemOffset ?? 0n, guest_memfd: s.gmemFd ?? 0,
+      slot: s.slot,
+      flags: s.flags ?? 0,
+      guest_phys_addr: s.gpa,
+      memory_size: s.size,
+      userspace_addr: s.hva ?? 0n,
+      guest_memfd_offset: s.gmemOffset ?? 0n,
+      guest_memfd: s.gmemFd ?? 0,
     };
     if (s.pad?.pad1 !== undefined) fields.pad1 = s.pad.pad1;
     if (s.pad?.pad2 !== undefined) fields.pad2 = s.pad.pad2;
@@ -89,7 +107,11 @@ export class Vm {
   }
   /** Checked KVM_SET_MEMORY_ATTRIBUTES. */
   setMemoryAttributes(address: bigint, size: bigint, attributes: bigint): void {
-    check('KVM_SET_MEMORY_ATTRIBUTES', this.__setMemoryAttributes(address, size, attributes), `gpa 0x${address.toString(16)} size 0x${size.toString(16)}`);
+    check(
+      'KVM_SET_MEMORY_ATTRIBUTES',
+      this.__setMemoryAttributes(address, size, attributes),
+      `gpa 0x${address.toString(16)} size 0x${size.toString(16)}`,
+    );
   }
   /** Raw KVM_ENABLE_CAP on the VM fd. */
   __enableCap(cap: number, args: readonly bigint[] = [], flags = 0): libc.Raw {

@@ -41,7 +41,9 @@ export interface Comparison {
   /** Observation values that changed (errno changes show here). */ observationChanges: ObservationChange[];
   /** Cases only in the baseline. */ missing: string[];
   /** Cases only in the candidate. */ added: string[];
-  /** Why the candidate run is incomplete (no end record: killed, or the kernel died under it), else null. */ candidateIncomplete: string | null;
+  /** Why the candidate run is incomplete (no end record: killed, or the kernel died under it), else null. */ candidateIncomplete:
+    | string
+    | null;
   /** Why the baseline run is incomplete, else null. */ baselineIncomplete: string | null;
 }
 
@@ -62,9 +64,19 @@ export function compareResults(base: ResultsFile, cand: ResultsFile): Comparison
   const b = new Map(base.results.map((r) => [r.id, r]));
   const c = new Map(cand.results.map((r) => [r.id, r]));
   const out: Comparison = {
-    baseline: label(base), candidate: label(cand), regressions: [], fixes: [], otherChanges: [], featuresLost: [], featuresGained: [],
-    featuresChanged: [], observationChanges: [], missing: [], added: [],
-    candidateIncomplete: incompleteReason(cand), baselineIncomplete: incompleteReason(base),
+    baseline: label(base),
+    candidate: label(cand),
+    regressions: [],
+    fixes: [],
+    otherChanges: [],
+    featuresLost: [],
+    featuresGained: [],
+    featuresChanged: [],
+    observationChanges: [],
+    missing: [],
+    added: [],
+    candidateIncomplete: incompleteReason(cand),
+    baselineIncomplete: incompleteReason(base),
   };
   for (const [id, before] of b) {
     const after = c.get(id);
@@ -113,22 +125,52 @@ export function comparisonStatus(c: Comparison): number {
 /** The comparison as Markdown, suitable for a CI comment. */
 export function comparisonMarkdown(c: Comparison): string {
   const lines = [`## gmem-conformance: ${mdText(c.candidate)} vs baseline ${mdText(c.baseline)}`, ''];
-  if (c.candidateIncomplete) lines.push(`**Incomplete candidate run**: ${mdText(c.candidateIncomplete)}; ${c.missing.length} case(s) of the baseline have no result in it. This is not a pass.`, '');
+  if (c.candidateIncomplete)
+    lines.push(
+      `**Incomplete candidate run**: ${mdText(c.candidateIncomplete)}; ${c.missing.length} case(s) of the baseline have no result in it. This is not a pass.`,
+      '',
+    );
   if (c.baselineIncomplete) lines.push(`Incomplete baseline run: ${mdText(c.baselineIncomplete)}.`, '');
-  if (hasRegressions(c)) lines.push(`**${c.regressions.length} regression(s), ${c.featuresLost.length} feature(s) lost or broken.**`, '');
+  if (hasRegressions(c))
+    lines.push(`**${c.regressions.length} regression(s), ${c.featuresLost.length} feature(s) lost or broken.**`, '');
   else if (!c.candidateIncomplete) lines.push('**No regressions.**', '');
   else lines.push('No regressions among the cases that ran.', '');
   const section = (title: string, rows: string[]) => {
     if (!rows.length) return;
     lines.push(`### ${title} (${rows.length})`, '', ...rows, '');
   };
-  section('New failures', c.regressions.map((r) => `- ${mdCode(r.id)}: ${r.before} → **${r.after}** — ${mdText(r.message)}`));
-  section('Features lost or broken', c.featuresLost.map((f) => `- ${mdCode(f.id)}: ${f.before} → **${f.after}** — ${mdText(f.reason)}`));
-  section('Fixes', c.fixes.map((r) => `- ${mdCode(r.id)}: ${r.before} → ${r.after}`));
-  section('Features gained', c.featuresGained.map((f) => `- ${mdCode(f.id)}: ${f.before} → ${f.after}`));
-  section('Other feature changes', c.featuresChanged.map((f) => `- ${mdCode(f.id)}: ${f.before} → ${f.after} — ${mdText(f.reason)}`));
-  section('Other verdict changes', c.otherChanges.map((r) => `- ${mdCode(r.id)}: ${r.before} → ${r.after} — ${mdText(r.message)}`));
-  section('Changed observations (errnos, values)', c.observationChanges.map((o) => `- ${mdCode(o.id)} ${mdText(o.key)}: ${mdCode(JSON.stringify(o.before) ?? 'undefined')} → ${mdCode(JSON.stringify(o.after) ?? 'undefined')}`));
-  if (c.missing.length) lines.push(`${c.missing.length} case(s) ran only in the baseline; ${c.added.length} only in the candidate.`, '');
+  section(
+    'New failures',
+    c.regressions.map((r) => `- ${mdCode(r.id)}: ${r.before} → **${r.after}** — ${mdText(r.message)}`),
+  );
+  section(
+    'Features lost or broken',
+    c.featuresLost.map((f) => `- ${mdCode(f.id)}: ${f.before} → **${f.after}** — ${mdText(f.reason)}`),
+  );
+  section(
+    'Fixes',
+    c.fixes.map((r) => `- ${mdCode(r.id)}: ${r.before} → ${r.after}`),
+  );
+  section(
+    'Features gained',
+    c.featuresGained.map((f) => `- ${mdCode(f.id)}: ${f.before} → ${f.after}`),
+  );
+  section(
+    'Other feature changes',
+    c.featuresChanged.map((f) => `- ${mdCode(f.id)}: ${f.before} → ${f.after} — ${mdText(f.reason)}`),
+  );
+  section(
+    'Other verdict changes',
+    c.otherChanges.map((r) => `- ${mdCode(r.id)}: ${r.before} → ${r.after} — ${mdText(r.message)}`),
+  );
+  section(
+    'Changed observations (errnos, values)',
+    c.observationChanges.map(
+      (o) =>
+        `- ${mdCode(o.id)} ${mdText(o.key)}: ${mdCode(JSON.stringify(o.before) ?? 'undefined')} → ${mdCode(JSON.stringify(o.after) ?? 'undefined')}`,
+    ),
+  );
+  if (c.missing.length)
+    lines.push(`${c.missing.length} case(s) ran only in the baseline; ${c.added.length} only in the candidate.`, '');
   return `${lines.join('\n')}\n`;
 }

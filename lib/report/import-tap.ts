@@ -5,7 +5,13 @@ import { InputError } from '../errors.js';
 
 /** A kselftest result name turned into a dotted id segment. */
 export function idSegment(name: string): string {
-  return name.trim().toLowerCase().replace(/[^a-z0-9_]+/g, '_').replace(/^_+|_+$/g, '') || 'unnamed';
+  return (
+    name
+      .trim()
+      .toLowerCase()
+      .replace(/[^a-z0-9_]+/g, '_')
+      .replace(/^_+|_+$/g, '') || 'unnamed'
+  );
 }
 
 interface Point {
@@ -54,7 +60,11 @@ function messageOf(verdict: Verdict, directive: string, comments: readonly strin
   return [directive, reasonLines(comments)].filter(Boolean).join('\n');
 }
 
-function parsePoints(text: string): { points: (Point & { directive: string; comments: string[] })[]; plan?: { end: number }; bailout?: string } {
+function parsePoints(text: string): {
+  points: (Point & { directive: string; comments: string[] })[];
+  plan?: { end: number };
+  bailout?: string;
+} {
   const points: (Point & { directive: string; comments: string[] })[] = [];
   let pending: string[] = [];
   let plan: { end: number } | undefined;
@@ -66,7 +76,8 @@ function parsePoints(text: string): { points: (Point & { directive: string; comm
   p.on('assert', (a: { ok: boolean; name: string; skip: boolean | string; todo: boolean | string }) => {
     const m = /^(.*?)\s+#\s*(.*)$/.exec(a.name);
     const name = m ? (m[1] as string) : a.name;
-    const directive = typeof a.skip === 'string' ? a.skip : typeof a.todo === 'string' ? a.todo : m ? (m[2] as string) : '';
+    const directive =
+      typeof a.skip === 'string' ? a.skip : typeof a.todo === 'string' ? a.todo : m ? (m[2] as string) : '';
     points.push({ ok: a.ok, name, skip: a.skip, todo: a.todo, directive, comments: pending });
     pending = [];
   });
@@ -92,25 +103,43 @@ export function importKselftestTap(file: string, text: string): CaseResult[] {
     const at = lines.findIndex((l) => /^Bail out!/.test(l));
     throw new InputError(file, at + 1, 1, `the kselftest run bailed out: ${top.bailout}`);
   }
-  if (top.points.length === 0) throw new InputError(file, versionLine + 2, 1, 'no test points after the TAP version line');
+  if (top.points.length === 0)
+    throw new InputError(file, versionLine + 2, 1, 'no test points after the TAP version line');
   if (top.plan && top.plan.end !== top.points.length) {
     const at = lines.findIndex((l) => /^1\.\.\d+/.test(l));
-    throw new InputError(file, at + 1, 1, `plan says 1..${top.plan.end} but ${top.points.length} test point(s) follow (truncated output?)`);
+    throw new InputError(
+      file,
+      at + 1,
+      1,
+      `plan says 1..${top.plan.end} but ${top.points.length} test point(s) follow (truncated output?)`,
+    );
   }
   const out: CaseResult[] = [];
   for (const pt of top.points) {
-    const parts = pt.name.replace(/^selftests:\s*/, '').split(':').map((s) => s.trim()).filter(Boolean);
+    const parts = pt.name
+      .replace(/^selftests:\s*/, '')
+      .split(':')
+      .map((s) => s.trim())
+      .filter(Boolean);
     const base = `kselftest.${parts.map(idSegment).join('.')}`;
     const family = parts.length > 1 ? `kselftest.${idSegment(parts[0] as string)}` : 'kselftest';
     const verdict = verdictOf(pt, pt.directive);
     const exitCode = exitCodeOf(pt.ok, pt.skip, pt.directive);
     const binary: CaseResult = {
-      type: 'result', id: base, case: base, family, verdict, message: messageOf(verdict, pt.directive, pt.comments), durationMs: 0,
+      type: 'result',
+      id: base,
+      case: base,
+      family,
+      verdict,
+      message: messageOf(verdict, pt.directive, pt.comments),
+      durationMs: 0,
       ...(exitCode !== undefined ? { observations: { exitCode } } : {}),
     };
     out.push(binary);
     // nested KTAP/TAP of the test itself, printed behind "# "
-    const nested = pt.comments.map((c) => c.replace(/^# ?/, '')).filter((c, i, all) => i >= all.findIndex((x) => /^TAP version|^KTAP version/.test(x)));
+    const nested = pt.comments
+      .map((c) => c.replace(/^# ?/, ''))
+      .filter((c, i, all) => i >= all.findIndex((x) => /^TAP version|^KTAP version/.test(x)));
     if (nested.length && /^(K?TAP) version/.test(nested[0] ?? '')) {
       const sub = parsePoints(nested.join('\n').replace(/^KTAP version 1/, 'TAP version 13'));
       let failing = 0;
@@ -118,7 +147,15 @@ export function importKselftestTap(file: string, text: string): CaseResult[] {
         const id = `${base}.${idSegment(s.name)}`;
         const v = verdictOf(s, s.directive);
         if (isFailing(v)) failing += 1;
-        out.push({ type: 'result', id, case: id, family: base, verdict: v, message: messageOf(v, s.directive, s.comments), durationMs: 0 });
+        out.push({
+          type: 'result',
+          id,
+          case: id,
+          family: base,
+          verdict: v,
+          message: messageOf(v, s.directive, s.comments),
+          durationMs: 0,
+        });
       }
       // the binary's verdict sums its subtests': the matrix decides features by the subtests (see isAggregate)
       if (sub.points.length)

@@ -3,7 +3,9 @@ import { visibleControls } from './markdown-escape.js';
 
 /** A test description safe for a KTAP result line: no '#', no line breaks, no leading/trailing space. */
 export function ktapDescription(s: string): string {
-  return visibleControls(s.replace(/[\r\n]+/g, ' ')).replace(/#/g, '_').trim();
+  return visibleControls(s.replace(/[\r\n]+/g, ' '))
+    .replace(/#/g, '_')
+    .trim();
 }
 
 /** Directive diagnostic text on one line (line breaks become " | "). */
@@ -13,5 +15,8 @@ export function ktapDirectiveText(s: string): string {
 
 /** Splits text into KTAP diagnostic lines ("# ..."), one per input line. */
 export function ktapDiagnostics(s: string): string[] {
-  return s.split(/\r?\n/).filter((l) => l.length > 0).map((l) => `# ${visibleControls(l)}`);
+  return s
+    .split(/\r?\n/)
+    .filter((l) => l.length > 0)
+    .map((l) => `# ${visibleControls(l)}`);
 }

@@ -22,13 +22,20 @@ export function ktapResultLine(n: number, r: CaseResult): string {
   const name = ktapDescription(r.id);
   const why = ktapDirectiveText(r.message);
   switch (r.verdict) {
-    case 'pass': return `ok ${n} ${name}`;
-    case 'skip': return `ok ${n} ${name} # SKIP ${why}`.trimEnd();
-    case 'xfail': return `ok ${n} ${name} # XFAIL ${why}`.trimEnd();
-    case 'xpass': return `not ok ${n} ${name} # XPASS ${why}`.trimEnd();
-    case 'timeout': return `not ok ${n} ${name} # TIMEOUT ${why}`.trimEnd();
-    case 'error': return `not ok ${n} ${name} # ERROR ${why}`.trimEnd();
-    case 'fail': return `not ok ${n} ${name}`;
+    case 'pass':
+      return `ok ${n} ${name}`;
+    case 'skip':
+      return `ok ${n} ${name} # SKIP ${why}`.trimEnd();
+    case 'xfail':
+      return `ok ${n} ${name} # XFAIL ${why}`.trimEnd();
+    case 'xpass':
+      return `not ok ${n} ${name} # XPASS ${why}`.trimEnd();
+    case 'timeout':
+      return `not ok ${n} ${name} # TIMEOUT ${why}`.trimEnd();
+    case 'error':
+      return `not ok ${n} ${name} # ERROR ${why}`.trimEnd();
+    case 'fail':
+      return `not ok ${n} ${name}`;
   }
 }
 
@@ -48,7 +55,10 @@ export class KtapWriter {
   private famVerdicts: Verdict[] = [];
   private famHeaderDone = false;
   /** Verdict counts so far. */ readonly totals = emptyTotals();
-  constructor(private readonly write: (line: string) => void, private readonly plan: PlannedFamily[]) {}
+  constructor(
+    private readonly write: (line: string) => void,
+    private readonly plan: PlannedFamily[],
+  ) {}
   /** Version and plan lines. */
   header(): void {
     this.write('KTAP version 1');
@@ -89,7 +99,9 @@ export class KtapWriter {
   /** kselftest's totals line and the plain summary line. */
   footer(): void {
     const t = this.totals;
-    this.write(`# Totals: pass:${t.pass} fail:${t.fail + t.timeout} xfail:${t.xfail} xpass:${t.xpass} skip:${t.skip} error:${t.error}`);
+    this.write(
+      `# Totals: pass:${t.pass} fail:${t.fail + t.timeout} xfail:${t.xfail} xpass:${t.xpass} skip:${t.skip} error:${t.error}`,
+    );
     this.write(summaryLine(t));
   }
 }

@@ -13,11 +13,15 @@ export function visibleControls(s: string): string {
 
 /** Text for a Markdown paragraph, list item or table cell: one line, every character that can start markup or HTML backslash-escaped. */
 export function mdText(s: string): string {
-  return visibleControls(String(s))
-    .replace(/\s*[\r\n]+\s*/g, ' ')
-    // an underscore inside a word (x86_64, size_zero) starts no emphasis in CommonMark: left as it is
-    .replace(/[\\`*_[\]<>|~&]/g, (c, at: number, all: string) => (c === '_' && /\w/.test(all[at - 1] ?? '') && /\w/.test(all[at + 1] ?? '') ? c : `\\${c}`))
-    .replace(/^([#+=-])/, '\\$1');
+  return (
+    visibleControls(String(s))
+      .replace(/\s*[\r\n]+\s*/g, ' ')
+      // an underscore inside a word (x86_64, size_zero) starts no emphasis in CommonMark: left as it is
+      .replace(/[\\`*_[\]<>|~&]/g, (c, at: number, all: string) =>
+        c === '_' && /\w/.test(all[at - 1] ?? '') && /\w/.test(all[at + 1] ?? '') ? c : `\\${c}`,
+      )
+      .replace(/^([#+=-])/, '\\$1')
+  );
 }
 
 /** Text as Markdown inline code: one line, delimited by more backticks than it contains (CommonMark's rule). */

@@ -21,7 +21,10 @@ export interface MatrixColumn {
 export interface MatrixCaseRow {
   /** Result id. */ id: string;
   /** Family. */ family: string;
-  /** Per column: verdict and message, or null when the case did not run there. */ cells: ({ verdict: string; message: string } | null)[];
+  /** Per column: verdict and message, or null when the case did not run there. */ cells: ({
+    verdict: string;
+    message: string;
+  } | null)[];
 }
 
 /** One feature row: the feature and its verdict per column. */
@@ -54,7 +57,8 @@ function weight(verdict: string): number {
  * the later file wins. Two runs that ran a case and disagree are reported.
  */
 export function mergeColumnResults(
-  files: readonly ResultsFile[], label: string,
+  files: readonly ResultsFile[],
+  label: string,
 ): { results: CaseResult[]; warnings: string[] } {
   const byId = new Map<string, { r: CaseResult; path: string }>();
   const warnings: string[] = [];
@@ -62,8 +66,10 @@ export function mergeColumnResults(
     for (const r of f.results) {
       const had = byId.get(r.id);
       if (had && weight(had.r.verdict) > 0 && weight(r.verdict) > 0 && weight(had.r.verdict) !== weight(r.verdict))
-        warnings.push(`${label}: ${r.id} is ${had.r.verdict} in ${had.path} but ${r.verdict} in ${f.path}; `
-          + 'the failure is kept');
+        warnings.push(
+          `${label}: ${r.id} is ${had.r.verdict} in ${had.path} but ${r.verdict} in ${f.path}; ` +
+            'the failure is kept',
+        );
       if (!had || weight(r.verdict) >= weight(had.r.verdict)) byId.set(r.id, { r, path: f.path });
     }
   }
@@ -79,9 +85,14 @@ function kvmDisagreements(files: readonly ResultsFile[], label: string): string[
     const k = f.run.kvm as { available?: boolean; vmTypes?: number[]; sysCaps?: Record<string, number> };
     return JSON.stringify([k.available, k.vmTypes ?? [], Object.entries(k.sysCaps ?? {}).sort()]);
   };
-  return withKvm.slice(1).filter((f) => facts(f) !== facts(first))
-    .map((f) => `${label}: ${f.path} and ${first.path} record different KVM capabilities or VM types; `
-      + `${first.path}'s are used`);
+  return withKvm
+    .slice(1)
+    .filter((f) => facts(f) !== facts(first))
+    .map(
+      (f) =>
+        `${label}: ${f.path} and ${first.path} record different KVM capabilities or VM types; ` +
+        `${first.path}'s are used`,
+    );
 }
 
 /** Merges results files into columns (same platform, kernel and host → one column; later files win per id). */
@@ -111,13 +122,24 @@ export function buildMatrix(files: readonly ResultsFile[]): Matrix {
     // the run record with KVM facts wins over imported files that have none
     const withKvm = g.find((f) => (f.run.kvm as { available?: boolean }).available !== undefined) ?? first;
     columns.push({
-      key, label, platform: first.run.platform,
-      kernel: first.run.kernel, host: first.run.host, sources: g.map((f) => f.path), complete: g.every((f) => f.end !== undefined), totals,
+      key,
+      label,
+      platform: first.run.platform,
+      kernel: first.run.kernel,
+      host: first.run.host,
+      sources: g.map((f) => f.path),
+      complete: g.every((f) => f.end !== undefined),
+      totals,
     });
     perColumn.push({ run: withKvm.run, results });
   }
   const decided = perColumn.map((c) => decideFeatures(c.run, c.results));
-  const features: MatrixFeatureRow[] = FEATURES.map((f, i) => ({ id: f.id, title: f.title, family: f.family, cells: decided.map((d) => d[i] as FeatureVerdict) }));
+  const features: MatrixFeatureRow[] = FEATURES.map((f, i) => ({
+    id: f.id,
+    title: f.title,
+    family: f.family,
+    cells: decided.map((d) => d[i] as FeatureVerdict),
+  }));
   for (const f of features)
     f.cells.forEach((c, i) => {
       for (const p of c.problems ?? []) warnings.push(`${columns[i]?.label}: ${f.id} is inconsistent: ${p}`);
@@ -126,7 +148,8 @@ export function buildMatrix(files: readonly ResultsFile[]): Matrix {
   for (const c of perColumn) for (const r of c.results) if (!caseIds.has(r.id)) caseIds.set(r.id, r.family);
   const lookup = perColumn.map((c) => new Map(c.results.map((r) => [r.id, r])));
   const cases: MatrixCaseRow[] = [...caseIds].map(([id, family]) => ({
-    id, family,
+    id,
+    family,
     cells: lookup.map((m) => {
       const r = m.get(id);
       return r ? { verdict: r.verdict, message: r.message } : null;
@@ -136,7 +159,11 @@ export function buildMatrix(files: readonly ResultsFile[]): Matrix {
 }
 
 const SYMBOL: Record<string, string> = {
-  present: '✔ present', absent: '– absent', broken: '✘ broken', untested: '○ untested', inconsistent: '⚠ inconsistent',
+  present: '✔ present',
+  absent: '– absent',
+  broken: '✘ broken',
+  untested: '○ untested',
+  inconsistent: '⚠ inconsistent',
 };
 
 /** A cell's text: the state, with "advertised" for a present feature no case of which ran. */
@@ -147,16 +174,36 @@ export function cellLabel(c: FeatureVerdict): string {
 /** The matrix as Markdown: a feature table, then the cases that differ between columns. */
 export function matrixMarkdown(m: Matrix): string {
   const esc = mdText;
-  const out: string[] = [`# gmem-conformance feature matrix`, '', `Generated ${esc(m.generated)} from ${m.columns.reduce((n, c) => n + c.sources.length, 0)} results file(s).`, ''];
+  const out: string[] = [
+    `# gmem-conformance feature matrix`,
+    '',
+    `Generated ${esc(m.generated)} from ${m.columns.reduce((n, c) => n + c.sources.length, 0)} results file(s).`,
+    '',
+  ];
   out.push(`| feature | ${m.columns.map((c) => esc(c.label)).join(' | ')} |`);
   out.push(`|---|${m.columns.map(() => '---').join('|')}|`);
   for (const f of m.features) {
-    out.push(`| ${esc(f.title)} ${mdCode(f.id)} | ${f.cells.map((c) => `${cellLabel(c)}${c.value ? ` (${esc(c.value)})` : ''}`).join(' | ')} |`);
+    out.push(
+      `| ${esc(f.title)} ${mdCode(f.id)} | ${f.cells.map((c) => `${cellLabel(c)}${c.value ? ` (${esc(c.value)})` : ''}`).join(' | ')} |`,
+    );
   }
-  out.push('', `| totals | ${m.columns.map((c) => Object.entries(c.totals).map(([k, v]) => `${esc(k)} ${esc(String(v))}`).join(', ')).join(' | ')} |`, '');
-  out.push('✔ present: cases ran and passed (advertised: a capability-only feature the kernel advertises) · – absent: the kernel',
+  out.push(
+    '',
+    `| totals | ${m.columns
+      .map((c) =>
+        Object.entries(c.totals)
+          .map(([k, v]) => `${esc(k)} ${esc(String(v))}`)
+          .join(', '),
+      )
+      .join(' | ')} |`,
+    '',
+  );
+  out.push(
+    '✔ present: cases ran and passed (advertised: a capability-only feature the kernel advertises) · – absent: the kernel',
     'was asked and said no · ✘ broken: an evidence case fails · ○ untested: not tested here (every evidence case skipped,',
-    'or none ran) · ⚠ inconsistent: the cell contradicts what its cases ran and saw', '');
+    'or none ran) · ⚠ inconsistent: the cell contradicts what its cases ran and saw',
+    '',
+  );
   if (m.warnings.length) {
     out.push(`## Consistency warnings (${m.warnings.length})`, '');
     for (const w of m.warnings) out.push(`- ${mdCode(w)}`);
@@ -166,8 +213,12 @@ export function matrixMarkdown(m: Matrix): string {
   if (m.columns.length > 1) {
     out.push(`## Cases whose verdict differs between columns (${differing.length})`, '');
     if (differing.length) {
-      out.push(`| case | ${m.columns.map((c) => esc(c.label)).join(' | ')} |`, `|---|${m.columns.map(() => '---').join('|')}|`);
-      for (const c of differing) out.push(`| ${mdCode(c.id)} | ${c.cells.map((x) => (x ? esc(x.verdict) : 'not run')).join(' | ')} |`);
+      out.push(
+        `| case | ${m.columns.map((c) => esc(c.label)).join(' | ')} |`,
+        `|---|${m.columns.map(() => '---').join('|')}|`,
+      );
+      for (const c of differing)
+        out.push(`| ${mdCode(c.id)} | ${c.cells.map((x) => (x ? esc(x.verdict) : 'not run')).join(' | ')} |`);
     }
   }
   return `${out.join('\n')}\n`;

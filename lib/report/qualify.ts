@@ -39,32 +39,68 @@ export function qualify(profile: PlatformProfile, files: readonly ResultsFile[])
     const d = decided.get(ref.feature) as FeatureVerdict;
     const def = defs.get(ref.feature);
     const proven = d.state === 'present' && (d.verified || (def?.cases.length ?? 0) === 0);
-    const reason = d.state === 'present' && !proven ? `advertised but not proven: none of its cases ran (${def?.cases.join(', ')})` : `${d.state}: ${d.reason}`;
-    features.push({ id: ref.feature, title: def?.title ?? ref.feature, level, verdict: proven ? 'PASS' : 'FAIL', reason, ...(ref.why ? { why: ref.why } : {}), decision: d });
+    const reason =
+      d.state === 'present' && !proven
+        ? `advertised but not proven: none of its cases ran (${def?.cases.join(', ')})`
+        : `${d.state}: ${d.reason}`;
+    features.push({
+      id: ref.feature,
+      title: def?.title ?? ref.feature,
+      level,
+      verdict: proven ? 'PASS' : 'FAIL',
+      reason,
+      ...(ref.why ? { why: ref.why } : {}),
+      decision: d,
+    });
   };
   profile.requires.forEach(add('required'));
   (profile.recommends ?? []).forEach(add('recommended'));
-  const archMismatch = first.run.arch !== profile.arch ? `the run is ${first.run.arch}, the profile is for ${profile.arch}` : undefined;
+  const archMismatch =
+    first.run.arch !== profile.arch ? `the run is ${first.run.arch}, the profile is for ${profile.arch}` : undefined;
   const ok = !archMismatch && features.every((f) => f.level !== 'required' || f.verdict === 'PASS');
   return {
-    platform: profile.platform, title: profile.title, overall: ok ? 'QUALIFIED' : 'NOT QUALIFIED',
+    platform: profile.platform,
+    title: profile.title,
+    overall: ok ? 'QUALIFIED' : 'NOT QUALIFIED',
     run: { kernel: first.run.kernel, host: first.run.host, arch: first.run.arch, started: first.run.started },
-    ...(archMismatch ? { archMismatch } : {}), features,
+    ...(archMismatch ? { archMismatch } : {}),
+    features,
   };
 }
 
 /** The qualification as a Markdown report a vendor can hand over. */
 export function qualificationMarkdown(q: Qualification): string {
   const t = mdText;
-  const out = [`# Qualification: ${t(q.title)} (${mdCode(q.platform)})`, '', `Kernel ${t(q.run.kernel)} on ${t(q.run.host)} (${t(q.run.arch)}), run started ${t(q.run.started)}.`, '', `**${q.overall}**`, ''];
+  const out = [
+    `# Qualification: ${t(q.title)} (${mdCode(q.platform)})`,
+    '',
+    `Kernel ${t(q.run.kernel)} on ${t(q.run.host)} (${t(q.run.arch)}), run started ${t(q.run.started)}.`,
+    '',
+    `**${q.overall}**`,
+    '',
+  ];
   if (q.archMismatch) out.push(`Architecture mismatch: ${t(q.archMismatch)}.`, '');
   out.push('| level | feature | verdict | why |', '|---|---|---|---|');
-  for (const f of q.features) out.push(`| ${t(f.level)} | ${t(f.title)} ${mdCode(f.id)} | ${f.verdict} | ${t(f.reason)}${f.why ? ` (${t(f.why)})` : ''} |`);
+  for (const f of q.features)
+    out.push(
+      `| ${t(f.level)} | ${t(f.title)} ${mdCode(f.id)} | ${f.verdict} | ${t(f.reason)}${f.why ? ` (${t(f.why)})` : ''} |`,
+    );
   out.push('', 'Evidence per feature (case id: verdict):', '');
   for (const f of q.features) {
     if (!f.decision.cases.length) continue;
     const fails = f.decision.cases.filter((c) => c.verdict !== 'pass');
-    out.push(`- ${mdCode(f.id)}: ${Object.entries(f.decision.counts).map(([k, n]) => `${n} ${t(k)}`).join(', ')}${fails.length ? `; not passing: ${fails.slice(0, 5).map((c) => `${mdCode(c.id)} ${t(c.verdict)} (${t(c.message)})`).join('; ')}` : ''}`);
+    out.push(
+      `- ${mdCode(f.id)}: ${Object.entries(f.decision.counts)
+        .map(([k, n]) => `${n} ${t(k)}`)
+        .join(', ')}${
+        fails.length
+          ? `; not passing: ${fails
+              .slice(0, 5)
+              .map((c) => `${mdCode(c.id)} ${t(c.verdict)} (${t(c.message)})`)
+              .join('; ')}`
+          : ''
+      }`,
+    );
   }
   return `${out.join('\n')}\n`;
 }

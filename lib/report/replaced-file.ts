@@ -15,7 +15,9 @@ export class ReplacedFile {
     let device = false;
     try {
       device = !statSync(path).isFile();
-    } catch { /* does not exist yet: a new regular file */ }
+    } catch {
+      /* does not exist yet: a new regular file */
+    }
     this.temp = device ? null : partialPath(path);
     this.fd = openSync(this.temp ?? path, 'w', 0o644);
   }

@@ -50,11 +50,16 @@ export function readResults(path: string): ResultsFile {
       throw new InputError(path, n, m ? Number(m[1]) + 1 : 1, `not valid JSON: ${(e as Error).message}`);
     }
     if (!isObject(rec) || !('type' in rec)) return fail(null, 'record has no "type"');
-    if (end) fail('type', `a record after the end record (line ${endLine}): two runs wrote this file, or it was appended to`);
+    if (end)
+      fail('type', `a record after the end record (line ${endLine}): two runs wrote this file, or it was appended to`);
     if (rec.type === 'run') {
       if (run) fail('type', 'a second "run" record: two runs wrote this file');
       if (results.length) fail('type', 'the "run" record must come first');
-      if (rec.format !== 1) fail('format', `run record: unsupported results format ${JSON.stringify(rec.format)} (this suite reads format 1)`);
+      if (rec.format !== 1)
+        fail(
+          'format',
+          `run record: unsupported results format ${JSON.stringify(rec.format)} (this suite reads format 1)`,
+        );
       for (const k of RUN_STRINGS) if (typeof rec[k] !== 'string') fail(k, `run record: "${k}" must be a string`);
       if (!isObject(rec.kvm)) fail('kvm', 'run record: "kvm" must be an object');
       if (!isObject(rec.options)) fail('options', 'run record: "options" must be an object');
@@ -64,13 +69,19 @@ export function readResults(path: string): ResultsFile {
       if (typeof rec.verdict !== 'string') fail('verdict', 'result record needs string "id" and "verdict"');
       const id = rec.id as string;
       if (!run) fail('type', `result ${id} before the "run" record`);
-      if (!(VERDICTS as readonly string[]).includes(rec.verdict as string)) fail('verdict', `result ${id}: unknown verdict "${String(rec.verdict)}" (${VERDICTS.join(', ')})`);
+      if (!(VERDICTS as readonly string[]).includes(rec.verdict as string))
+        fail('verdict', `result ${id}: unknown verdict "${String(rec.verdict)}" (${VERDICTS.join(', ')})`);
       for (const k of RESULT_STRINGS) if (typeof rec[k] !== 'string') fail(k, `result ${id}: "${k}" must be a string`);
-      if (typeof rec.durationMs !== 'number' || !Number.isFinite(rec.durationMs) || rec.durationMs < 0) fail('durationMs', `result ${id}: "durationMs" must be a number of milliseconds >= 0`);
-      if (rec.notes !== undefined && !(Array.isArray(rec.notes) && rec.notes.every((x) => typeof x === 'string'))) fail('notes', `result ${id}: "notes" must be a list of strings`);
-      if (rec.observations !== undefined && !isObject(rec.observations)) fail('observations', `result ${id}: "observations" must be an object`);
-      if (rec.ktapNumber !== undefined && !(Number.isInteger(rec.ktapNumber) && (rec.ktapNumber as number) >= 1)) fail('ktapNumber', `result ${id}: "ktapNumber" must be a positive integer`);
-      for (const k of RESULT_OPTIONAL_STRINGS) if (rec[k] !== undefined && typeof rec[k] !== 'string') fail(k, `result ${id}: "${k}" must be a string`);
+      if (typeof rec.durationMs !== 'number' || !Number.isFinite(rec.durationMs) || rec.durationMs < 0)
+        fail('durationMs', `result ${id}: "durationMs" must be a number of milliseconds >= 0`);
+      if (rec.notes !== undefined && !(Array.isArray(rec.notes) && rec.notes.every((x) => typeof x === 'string')))
+        fail('notes', `result ${id}: "notes" must be a list of strings`);
+      if (rec.observations !== undefined && !isObject(rec.observations))
+        fail('observations', `result ${id}: "observations" must be an object`);
+      if (rec.ktapNumber !== undefined && !(Number.isInteger(rec.ktapNumber) && (rec.ktapNumber as number) >= 1))
+        fail('ktapNumber', `result ${id}: "ktapNumber" must be a positive integer`);
+      for (const k of RESULT_OPTIONAL_STRINGS)
+        if (rec[k] !== undefined && typeof rec[k] !== 'string') fail(k, `result ${id}: "${k}" must be a string`);
       const first = seen.get(id);
       if (first) fail('id', `result ${id} appears twice (first at line ${first})`);
       seen.set(id, n);
@@ -78,7 +89,8 @@ export function readResults(path: string): ResultsFile {
     } else if (rec.type === 'end') {
       if (!run) fail('type', 'an end record before the "run" record');
       if (typeof rec.finished !== 'string') fail('finished', 'end record: "finished" must be a string');
-      if (!isObject(rec.totals) || !Object.values(rec.totals).every((x) => Number.isInteger(x))) fail('totals', 'end record: "totals" must map verdicts to counts');
+      if (!isObject(rec.totals) || !Object.values(rec.totals).every((x) => Number.isInteger(x)))
+        fail('totals', 'end record: "totals" must map verdicts to counts');
       if (!Number.isInteger(rec.exitCode)) fail('exitCode', 'end record: "exitCode" must be an integer');
       end = rec as unknown as EndRecord;
       endLine = n;

@@ -9,7 +9,17 @@
  * - a `FILE.partial` left by a killed run is renamed to `FILE.killed-<time>` before a new run starts.
  */
 import {
-  openSync, writeSync, closeSync, fsyncSync, renameSync, unlinkSync, fstatSync, statSync, readFileSync, existsSync, ftruncateSync,
+  openSync,
+  writeSync,
+  closeSync,
+  fsyncSync,
+  renameSync,
+  unlinkSync,
+  fstatSync,
+  statSync,
+  readFileSync,
+  existsSync,
+  ftruncateSync,
 } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import * as libc from '../ffi/libc.js';
@@ -53,17 +63,26 @@ function takeLock(path: string): number {
     }
     const r = libc.flock(fd, LOCK_EX | LOCK_NB);
     if (r.ret < 0 && NO_LOCKING.has(r.errno)) {
-      process.stderr.write(`# warning: ${lock}: this filesystem cannot flock (${errnoName(r.errno)}); writing without the lock\n`);
+      process.stderr.write(
+        `# warning: ${lock}: this filesystem cannot flock (${errnoName(r.errno)}); writing without the lock\n`,
+      );
       return fd;
     }
     if (r.ret < 0) {
       let holder = '';
       try {
         holder = readFileSync(lock, 'utf8').trim();
-      } catch { /* unreadable: no pid to name */ }
+      } catch {
+        /* unreadable: no pid to name */
+      }
       closeSync(fd);
       if (r.errno === EWOULDBLOCK) {
-        throw new InputError(path, 0, 0, `another gmem-conformance process${/^\d+$/.test(holder) ? ` (pid ${holder})` : ''} is writing this results file (it holds ${lock}); wait for it to finish or give another -o`);
+        throw new InputError(
+          path,
+          0,
+          0,
+          `another gmem-conformance process${/^\d+$/.test(holder) ? ` (pid ${holder})` : ''} is writing this results file (it holds ${lock}); wait for it to finish or give another -o`,
+        );
       }
       throw new InputError(path, 0, 0, `cannot lock ${lock}: flock failed with ${errnoName(r.errno)}`);
     }
@@ -74,7 +93,9 @@ function takeLock(path: string): number {
       const a = fstatSync(fd);
       const b = statSync(lock);
       same = a.ino === b.ino && a.dev === b.dev;
-    } catch { /* the path is gone: retry */ }
+    } catch {
+      /* the path is gone: retry */
+    }
     if (same) {
       ftruncateSync(fd, 0);
       writeSync(fd, `${process.pid}\n`);
@@ -86,14 +107,18 @@ function takeLock(path: string): number {
 }
 
 function compactTime(d: Date): string {
-  return d.toISOString().replace(/[:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return d
+    .toISOString()
+    .replace(/[:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 /** Appends records to `FILE.partial` under the lock, one write(2) per line; commit() makes it `FILE`. */
 export class ResultsWriter {
   /** The final results file. */ readonly path: string;
   /** The file records go to until commit(). */ readonly partial: string;
-  /** Where a killed run's leftover partial file was moved, if there was one. */ readonly movedAside: string | null = null;
+  /** Where a killed run's leftover partial file was moved, if there was one. */ readonly movedAside: string | null =
+    null;
   private lockFd: number;
   private fd: number;
   private done = false;
@@ -132,7 +157,9 @@ export class ResultsWriter {
       const dfd = openSync(dirname(this.path), 'r');
       fsyncSync(dfd);
       closeSync(dfd);
-    } catch { /* a directory that cannot be fsynced (some network filesystems) */ }
+    } catch {
+      /* a directory that cannot be fsynced (some network filesystems) */
+    }
     this.releaseLock();
   }
   /** The run did not complete (interrupted): keep the partial file as it is, release the lock. */
@@ -141,7 +168,9 @@ export class ResultsWriter {
     this.done = true;
     try {
       fsyncSync(this.fd);
-    } catch { /* keep going: the lines are written already */ }
+    } catch {
+      /* keep going: the lines are written already */
+    }
     closeSync(this.fd);
     this.releaseLock();
   }
@@ -152,14 +181,18 @@ export class ResultsWriter {
     closeSync(this.fd);
     try {
       unlinkSync(this.partial);
-    } catch { /* already gone */ }
+    } catch {
+      /* already gone */
+    }
     this.releaseLock();
   }
   private releaseLock(): void {
     // unlink while still holding the lock, so a waiter that opened this inode sees it orphaned and retries
     try {
       unlinkSync(lockPath(this.path));
-    } catch { /* already gone */ }
+    } catch {
+      /* already gone */
+    }
     closeSync(this.lockFd);
   }
 }

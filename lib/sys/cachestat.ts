@@ -14,13 +14,26 @@ export interface CacheStatCounts {
 }
 
 /** Raw cachestat(2) over [offset, offset+length) of fd (length 0: to the end of the file); counts when it succeeded. */
-export function __cachestat(fd: number, offset: bigint = 0n, length: bigint = 0n): libc.RawBig & { counts?: CacheStatCounts } {
+export function __cachestat(
+  fd: number,
+  offset: bigint = 0n,
+  length: bigint = 0n,
+): libc.RawBig & { counts?: CacheStatCounts } {
   const range = pack('cachestat_range', { off: offset, len: length });
   const out = pack('cachestat');
   const r = libc.syscall(SYSCALL.cachestat, fd, range, out, 0);
   if (r.ret !== 0n) return r;
   const f = (name: string) => getField('cachestat', out, name);
-  return { ...r, counts: { cache: f('nr_cache'), dirty: f('nr_dirty'), writeback: f('nr_writeback'), evicted: f('nr_evicted'), recentlyEvicted: f('nr_recently_evicted') } };
+  return {
+    ...r,
+    counts: {
+      cache: f('nr_cache'),
+      dirty: f('nr_dirty'),
+      writeback: f('nr_writeback'),
+      evicted: f('nr_evicted'),
+      recentlyEvicted: f('nr_recently_evicted'),
+    },
+  };
 }
 
 /** Checked cachestat(2): the counters of the range. */

@@ -85,7 +85,9 @@ export function fstat(fd: number): StatInfo {
 
 /** The fds this process has open right now (from /proc/self/fd), for leak checks. */
 export function openFds(): number[] {
-  return readdirSync('/proc/self/fd').map(Number).filter((n) => Number.isInteger(n));
+  return readdirSync('/proc/self/fd')
+    .map(Number)
+    .filter((n) => Number.isInteger(n));
 }
 
 /** Raw fchmod(2). */

@@ -63,5 +63,9 @@ export function __fallocate(fd: number, mode: number, offset: libc.U64, length: 
 
 /** Checked fallocate(2). */
 export function fallocate(fd: number, mode: number, offset: libc.U64, length: libc.U64): void {
-  check('fallocate', __fallocate(fd, mode, offset, length), `mode 0x${mode.toString(16)} offset ${offset} len ${length}`);
+  check(
+    'fallocate',
+    __fallocate(fd, mode, offset, length),
+    `mode 0x${mode.toString(16)} offset ${offset} len ${length}`,
+  );
 }

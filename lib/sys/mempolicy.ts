@@ -20,7 +20,13 @@ export function nodesOf(mask: Buffer): number[] {
 }
 
 /** Raw mbind(2) of [addr, addr+length) with a nodemask of the given nodes (null = no mask). */
-export function __mbind(addr: bigint, length: number, mode: number, nodes: readonly number[] | null, flags = 0): libc.RawBig {
+export function __mbind(
+  addr: bigint,
+  length: number,
+  mode: number,
+  nodes: readonly number[] | null,
+  flags = 0,
+): libc.RawBig {
   return libc.syscall(SYSCALL.mbind, addr, length, mode, nodes ? nodemask(nodes) : null, nodes ? MASK_BITS : 0, flags);
 }
 
@@ -47,4 +53,3 @@ export function __queryPages(addrs: readonly bigint[]): libc.RawBig & { status: 
   const r = libc.syscall(SYSCALL.move_pages, 0, addrs.length, pages, null, status, 0);
   return { ...r, status: addrs.map((_a, i) => status.readInt32LE(4 * i)) };
 }
-

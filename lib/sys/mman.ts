@@ -39,13 +39,24 @@ export class Mapping {
 }
 
 /** Raw mmap(2): ret is the address or -1n. */
-export function __mmap(length: libc.U64, prot: number, flags: number, fd: number, offset: libc.U64 = 0n, addr: libc.U64 = 0n): libc.RawBig {
+export function __mmap(
+  length: libc.U64,
+  prot: number,
+  flags: number,
+  fd: number,
+  offset: libc.U64 = 0n,
+  addr: libc.U64 = 0n,
+): libc.RawBig {
   return libc.mmap(addr, length, prot, flags, fd, offset);
 }
 
 /** Checked mmap(2): a Mapping the caller must close. */
 export function mmap(length: number, prot: number, flags: number, fd: number, offset: libc.U64 = 0n): Mapping {
-  const addr = check('mmap', __mmap(length, prot, flags, fd, offset), `len ${length} prot 0x${prot.toString(16)} flags 0x${flags.toString(16)} fd ${fd}`);
+  const addr = check(
+    'mmap',
+    __mmap(length, prot, flags, fd, offset),
+    `len ${length} prot 0x${prot.toString(16)} flags 0x${flags.toString(16)} fd ${fd}`,
+  );
   return new Mapping(addr as bigint, length);
 }
 

@@ -58,13 +58,19 @@ export function readHeaderTree(dir: string): HeaderTree {
 
 /** Runs fetch-headers.sh (downloading only when the cache lacks the wanted version) and returns the tree. */
 export function fetchHeaders(env: NodeJS.ProcessEnv = {}): HeaderTree {
-  if (process.env.UAPI_HEADERS_DIR && !env.UAPI_LIBC_DEV_VERSION) return readHeaderTree(resolve(process.env.UAPI_HEADERS_DIR));
+  if (process.env.UAPI_HEADERS_DIR && !env.UAPI_LIBC_DEV_VERSION)
+    return readHeaderTree(resolve(process.env.UAPI_HEADERS_DIR));
   const script = join(projectRoot(), 'lib', 'uapi', 'fetch-headers.sh');
-  const r = spawnSync('bash', [script], { env: { ...process.env, ...env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const r = spawnSync('bash', [script], {
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   if (r.error) throw new Error(`cannot run ${script}: ${r.error.message}`, { cause: r.error });
   if (r.status !== 0) throw new Error(`${script} exited with status ${r.status ?? r.signal}`);
   const dir = r.stdout.trim().split('\n').pop() ?? '';
-  if (!dir || !existsSync(join(dir, 'usr', 'include', 'linux', 'kvm.h'))) throw new Error(`${script} printed no header tree (got ${JSON.stringify(r.stdout)})`);
+  if (!dir || !existsSync(join(dir, 'usr', 'include', 'linux', 'kvm.h')))
+    throw new Error(`${script} printed no header tree (got ${JSON.stringify(r.stdout)})`);
   return readHeaderTree(dir);
 }
 
@@ -101,10 +107,30 @@ const KERNEL: Unit = {
   kernelOnly: true,
   defines: [],
   includes: [
-    'linux/types.h', 'linux/ioctl.h', 'linux/kvm.h', 'linux/memfd.h', 'linux/fcntl.h', 'linux/falloc.h',
-    'linux/mman.h', 'linux/mempolicy.h', 'linux/fs.h', 'linux/stat.h', 'asm/stat.h', 'asm/signal.h',
-    'linux/resource.h', 'linux/sched.h', 'linux/magic.h', 'linux/errno.h', 'asm/unistd.h', 'asm/socket.h',
-    'linux/time.h', 'linux/time_types.h', 'asm/siginfo.h', 'asm/ioctls.h', 'linux/fadvise.h', 'linux/kvm_para.h',
+    'linux/types.h',
+    'linux/ioctl.h',
+    'linux/kvm.h',
+    'linux/memfd.h',
+    'linux/fcntl.h',
+    'linux/falloc.h',
+    'linux/mman.h',
+    'linux/mempolicy.h',
+    'linux/fs.h',
+    'linux/stat.h',
+    'asm/stat.h',
+    'asm/signal.h',
+    'linux/resource.h',
+    'linux/sched.h',
+    'linux/magic.h',
+    'linux/errno.h',
+    'asm/unistd.h',
+    'asm/socket.h',
+    'linux/time.h',
+    'linux/time_types.h',
+    'asm/siginfo.h',
+    'asm/ioctls.h',
+    'linux/fadvise.h',
+    'linux/kvm_para.h',
   ],
   harvest: [
     { file: 'linux/kvm.h', pick: ALL },
@@ -120,7 +146,10 @@ const KERNEL: Unit = {
     { file: 'asm/mman.h', pick: ALL },
     { file: 'linux/mman.h', pick: ALL },
     { file: 'linux/mempolicy.h', pick: ALL },
-    { file: 'linux/fs.h', pick: /^(SEEK_|RENAME_|FS_IOC_|FIBMAP$|FIGETBSZ$|FICLONE|FIDEDUPERANGE$|FIFREEZE$|FITHAW$|FITRIM$)/ },
+    {
+      file: 'linux/fs.h',
+      pick: /^(SEEK_|RENAME_|FS_IOC_|FIBMAP$|FIGETBSZ$|FICLONE|FIDEDUPERANGE$|FIFREEZE$|FITHAW$|FITRIM$)/,
+    },
     { file: 'linux/stat.h', pick: /^(S_|STATX_)/ },
     { file: 'linux/time.h', pick: /^(CLOCK_|TIMER_ABSTIME$)/ },
     { file: 'asm-generic/siginfo.h', pick: /^(SIGEV_|SI_)/ },
@@ -135,10 +164,28 @@ const KERNEL: Unit = {
     { file: 'linux/magic.h', pick: ALL },
   ],
   structs: [
-    'kvm_create_guest_memfd', 'kvm_userspace_memory_region', 'kvm_userspace_memory_region2',
-    'kvm_memory_attributes', 'kvm_pre_fault_memory', 'kvm_enable_cap', 'kvm_regs', 'kvm_sregs',
-    'kvm_segment', 'kvm_dtable', 'kvm_run', 'kvm_dirty_log', 'kvm_clear_dirty_log', 'kvm_irqfd', 'stat',
-    'kvm_sev_cmd', 'kvm_sev_launch_start', 'sigevent', '__kernel_itimerspec', '__kernel_timespec', 'cachestat_range', 'cachestat',
+    'kvm_create_guest_memfd',
+    'kvm_userspace_memory_region',
+    'kvm_userspace_memory_region2',
+    'kvm_memory_attributes',
+    'kvm_pre_fault_memory',
+    'kvm_enable_cap',
+    'kvm_regs',
+    'kvm_sregs',
+    'kvm_segment',
+    'kvm_dtable',
+    'kvm_run',
+    'kvm_dirty_log',
+    'kvm_clear_dirty_log',
+    'kvm_irqfd',
+    'stat',
+    'kvm_sev_cmd',
+    'kvm_sev_launch_start',
+    'sigevent',
+    '__kernel_itimerspec',
+    '__kernel_timespec',
+    'cachestat_range',
+    'cachestat',
   ],
 };
 
@@ -165,7 +212,10 @@ const SYSCALL_FILE = 'asm/unistd_64.h';
 
 /** Strips comments and joins continuation lines. */
 function cleanSource(text: string): string {
-  return text.replace(/\/\*[\s\S]*?\*\//g, ' ').replace(/\/\/[^\n]*/g, '').replace(/\\\r?\n/g, ' ');
+  return text
+    .replace(/\/\*[\s\S]*?\*\//g, ' ')
+    .replace(/\/\/[^\n]*/g, '')
+    .replace(/\\\r?\n/g, ' ');
 }
 
 /** A harvested name with the text that defines it. */
@@ -190,7 +240,12 @@ function definitionsOf(text: string, header: string): Definition[] {
     for (const item of body.split(',')) {
       const e = /^\s*([A-Za-z_]\w*)\s*(?:=\s*([\s\S]+?))?\s*$/.exec(item);
       if (e) {
-        const def: Definition = { name: e[1]!, text: e[2] ? '= ' + e[2].replace(/\s+/g, ' ') : '(implicit)', header, kind: 'enum' };
+        const def: Definition = {
+          name: e[1]!,
+          text: e[2] ? '= ' + e[2].replace(/\s+/g, ' ') : '(implicit)',
+          header,
+          kind: 'enum',
+        };
         found.push({ at, def });
         enums.add(def.name);
       }
@@ -208,7 +263,12 @@ function definitionsOf(text: string, header: string): Definition[] {
 
 /** Finds an included header on disk: the tree's headers first, then the system's. */
 function locate(tree: string, header: string): string {
-  const dirs = [join(tree, 'usr/include/x86_64-linux-gnu'), join(tree, 'usr/include'), '/usr/include/x86_64-linux-gnu', '/usr/include'];
+  const dirs = [
+    join(tree, 'usr/include/x86_64-linux-gnu'),
+    join(tree, 'usr/include'),
+    '/usr/include/x86_64-linux-gnu',
+    '/usr/include',
+  ];
   for (const d of dirs) if (existsSync(join(d, header))) return join(d, header);
   throw new Error(`header ${header} not found in ${dirs.join(', ')}`);
 }
@@ -230,7 +290,8 @@ interface ProbeRun {
 
 function gcc(args: string[]): { status: number | null; stderr: string } {
   const r = spawnSync('gcc', args, { encoding: 'utf8' });
-  if (r.error) throw new Error(`cannot run gcc (${r.error.message}): install it with apt-get install gcc`, { cause: r.error });
+  if (r.error)
+    throw new Error(`cannot run gcc (${r.error.message}): install it with apt-get install gcc`, { cause: r.error });
   return { status: r.status, stderr: r.stderr };
 }
 
@@ -274,7 +335,8 @@ function runProbes(unit: Unit, tree: string, probes: Probe[], work: string, tag:
       const i = Number(m[1]) - first;
       if (i >= 0 && i < live.length) bad.add(i);
     }
-    if (bad.size === 0 || round > 50) throw new Error(`gcc failed on ${src} and no probe line could be blamed:\n${r.stderr.slice(0, 4000)}`);
+    if (bad.size === 0 || round > 50)
+      throw new Error(`gcc failed on ${src} and no probe line could be blamed:\n${r.stderr.slice(0, 4000)}`);
     dropped.push(...live.filter((_, i) => bad.has(i)).map((p) => p.key));
     live = live.filter((_, i) => !bad.has(i));
   }
@@ -388,7 +450,10 @@ function parseBody(body: string, prefix: string, out: FieldDecl[]): void {
 /** The preprocessed text of a unit, with the header each line came from. */
 function preprocess(unit: Unit, tree: string, work: string): { text: string; fileAt: (offset: number) => string } {
   const src = join(work, `${unit.id}-pp.c`);
-  writeFileSync(src, [...unit.defines.map((d) => `#define ${d} 1`), ...unit.includes.map((h) => `#include <${h}>`)].join('\n') + '\n');
+  writeFileSync(
+    src,
+    [...unit.defines.map((d) => `#define ${d} 1`), ...unit.includes.map((h) => `#include <${h}>`)].join('\n') + '\n',
+  );
   const r = spawnSync('gcc', [...unitFlags(unit, tree), '-E', src], { encoding: 'utf8', maxBuffer: 256 << 20 });
   if (r.error) throw new Error(`cannot run gcc: ${r.error.message}`, { cause: r.error });
   if (r.status !== 0) throw new Error(`gcc -E failed:\n${r.stderr}`);
@@ -457,7 +522,9 @@ function resolveText(d: Definition, defs: Map<string, Definition>): string {
 /** Hex for ioctls, flags, masks and octal modes; decimal for counts, numbers, enum indices. */
 function isFlagLike(d: Definition, defs: Map<string, Definition>): boolean {
   const t = resolveText(d, defs);
-  return /0[xX][0-9a-fA-F]|<<|\b_IO[RW]*\s*\(|\b_IOC\s*\(|\b_BITU?L{0,2}\s*\(|\bBIT\s*\(|\||~|^\(?\s*0[0-7]+[uUlL]*\s*\)?$/.test(t);
+  return /0[xX][0-9a-fA-F]|<<|\b_IO[RW]*\s*\(|\b_IOC\s*\(|\b_BITU?L{0,2}\s*\(|\bBIT\s*\(|\||~|^\(?\s*0[0-7]+[uUlL]*\s*\)?$/.test(
+    t,
+  );
 }
 
 function literal(v: bigint, hex: boolean): string {
@@ -491,16 +558,28 @@ interface Generated {
 /** Name tables emitted beside the constants, so that requirements naming them are checked by tsc. */
 const NAME_TABLES = [
   {
-    table: 'KVM_CAPS', type: 'KvmCapName', header: 'linux/kvm.h', pattern: /^KVM_CAP_/,
-    doc: 'KVM_CHECK_EXTENSION capabilities', typeDoc: 'A KVM_CAP_* name, e.g. \'KVM_CAP_GUEST_MEMFD\'.',
+    table: 'KVM_CAPS',
+    type: 'KvmCapName',
+    header: 'linux/kvm.h',
+    pattern: /^KVM_CAP_/,
+    doc: 'KVM_CHECK_EXTENSION capabilities',
+    typeDoc: "A KVM_CAP_* name, e.g. 'KVM_CAP_GUEST_MEMFD'.",
   },
   {
-    table: 'VM_TYPES', type: 'VmTypeName', header: 'asm/kvm.h', pattern: /^KVM_X86_\w+_VM$/,
-    doc: 'x86 VM types (KVM_CREATE_VM\'s argument)', typeDoc: 'A KVM_X86_*_VM name, e.g. \'KVM_X86_SW_PROTECTED_VM\'.',
+    table: 'VM_TYPES',
+    type: 'VmTypeName',
+    header: 'asm/kvm.h',
+    pattern: /^KVM_X86_\w+_VM$/,
+    doc: "x86 VM types (KVM_CREATE_VM's argument)",
+    typeDoc: "A KVM_X86_*_VM name, e.g. 'KVM_X86_SW_PROTECTED_VM'.",
   },
   {
-    table: 'GUEST_MEMFD_FLAGS', type: 'GmemFlagName', header: 'linux/kvm.h', pattern: /^GUEST_MEMFD_FLAG_/,
-    doc: 'KVM_CREATE_GUEST_MEMFD flags', typeDoc: 'A GUEST_MEMFD_FLAG_* name, e.g. \'GUEST_MEMFD_FLAG_MMAP\'.',
+    table: 'GUEST_MEMFD_FLAGS',
+    type: 'GmemFlagName',
+    header: 'linux/kvm.h',
+    pattern: /^GUEST_MEMFD_FLAG_/,
+    doc: 'KVM_CREATE_GUEST_MEMFD flags',
+    typeDoc: "A GUEST_MEMFD_FLAG_* name, e.g. 'GUEST_MEMFD_FLAG_MMAP'.",
   },
 ] as const;
 
@@ -557,7 +636,7 @@ function emit(g: Generated): string {
   for (const [n, e] of g.errno) o.push(`  ${n}: ${e},`);
   o.push('} as const);');
   o.push('');
-  o.push('/** An errno name the uapi tables know, e.g. \'EINVAL\': a misspelt name does not compile. */');
+  o.push("/** An errno name the uapi tables know, e.g. 'EINVAL': a misspelt name does not compile. */");
   o.push('export type ErrnoName = keyof typeof ERRNO;');
   o.push('');
   o.push('/** errno names by value; for aliases (EWOULDBLOCK, EDEADLOCK) the first name defined wins. */');
@@ -575,7 +654,7 @@ function emit(g: Generated): string {
   for (const [n, e] of g.syscalls) o.push(`  ${n}: ${e},`);
   o.push('} as const);');
   o.push('');
-  o.push('/** A syscall name of asm/unistd_64.h, e.g. \'memfd_create\'. */');
+  o.push("/** A syscall name of asm/unistd_64.h, e.g. 'memfd_create'. */");
   o.push('export type SyscallName = keyof typeof SYSCALL;');
   o.push('');
   for (const t of NAME_TABLES) {
@@ -594,7 +673,9 @@ function emit(g: Generated): string {
   o.push('  return Object.freeze(o);');
   o.push('}');
   o.push('');
-  o.push('/** x86_64 struct layouts from offsetof/sizeof: kernel structs from the uapi, msghdr/cmsghdr/iovec from glibc. */');
+  o.push(
+    '/** x86_64 struct layouts from offsetof/sizeof: kernel structs from the uapi, msghdr/cmsghdr/iovec from glibc. */',
+  );
   o.push('export const STRUCTS = deepFreeze({');
   for (const s of g.structs) {
     o.push(`  /** struct ${s.name} <${s.header}>: ${s.size} bytes */`);
@@ -648,7 +729,8 @@ export function generate(tree: HeaderTree): { text: string; generated: Generated
       const sysDefs: Definition[] = [];
       if (unit.kernelOnly) {
         for (const f of ERRNO_FILES)
-          for (const d of definitionsOf(readFileSync(locate(tree.dir, f), 'utf8'), f)) if (/^E[A-Z0-9]+$/.test(d.name)) errnoDefs.push(d);
+          for (const d of definitionsOf(readFileSync(locate(tree.dir, f), 'utf8'), f))
+            if (/^E[A-Z0-9]+$/.test(d.name)) errnoDefs.push(d);
         for (const d of definitionsOf(readFileSync(locate(tree.dir, SYSCALL_FILE), 'utf8'), SYSCALL_FILE))
           if (d.name.startsWith('__NR_')) sysDefs.push(d);
         probes.push(...errnoDefs.map((d) => ({ key: 'e:' + d.name, code: `V("e:${d.name}", ${d.name});` })));
@@ -667,7 +749,9 @@ export function generate(tree: HeaderTree): { text: string; generated: Generated
           return Number(val[0]);
         };
         errno = errnoDefs.map((d) => [d.name, num('e:' + d.name)]);
-        syscalls = sysDefs.map((d) => [d.name.slice('__NR_'.length), num('s:' + d.name)] as [string, number]).sort((a, b) => a[1] - b[1]);
+        syscalls = sysDefs
+          .map((d) => [d.name.slice('__NR_'.length), num('s:' + d.name)] as [string, number])
+          .sort((a, b) => a[1] - b[1]);
       }
       // structs
       const pp = preprocess(unit, tree.dir, work);
@@ -686,7 +770,8 @@ export function generate(tree: HeaderTree): { text: string; generated: Generated
         for (const f of fields) {
           const key = `F:${name}:${f.path}`;
           if (f.flexible) sprobes.push({ key, code: `X("${key}", ${T}, ${f.path});` });
-          else if (f.dims.length) sprobes.push({ key, code: `A("${key}", ${T}, ${f.path}, ${f.path}${'[0]'.repeat(f.dims.length)});` });
+          else if (f.dims.length)
+            sprobes.push({ key, code: `A("${key}", ${T}, ${f.path}, ${f.path}${'[0]'.repeat(f.dims.length)});` });
           else sprobes.push({ key, code: `F("${key}", ${T}, ${f.path});` });
         }
       }
@@ -725,7 +810,10 @@ function main(argv: string[]): number {
   const { text, generated } = generate(tree);
   const target = generatedPath();
   for (const d of generated.dropped)
-    if (d.names.length) process.stderr.write(`generate: ${d.unit}: ${d.names.length} names are not integer constants here: ${d.names.join(' ')}\n`);
+    if (d.names.length)
+      process.stderr.write(
+        `generate: ${d.unit}: ${d.names.length} names are not integer constants here: ${d.names.join(' ')}\n`,
+      );
   process.stderr.write(
     `generate: linux-libc-dev ${tree.version}: ${generated.constants.length} constants, ${generated.errno.length} errno names, ` +
       `${generated.syscalls.length} syscalls, ${generated.structs.length} structs\n`,

@@ -32,7 +32,8 @@ const SIZE_MASK = (1 << _IOC_SIZEBITS) - 1;
 const DIR_MASK = (1 << _IOC_DIRBITS) - 1;
 
 function field(what: string, v: number, mask: number): number {
-  if (!Number.isInteger(v) || v < 0 || v > mask) throw new RangeError(`_IOC: ${what} ${v} does not fit in ${mask.toString(2).length} bits`);
+  if (!Number.isInteger(v) || v < 0 || v > mask)
+    throw new RangeError(`_IOC: ${what} ${v} does not fit in ${mask.toString(2).length} bits`);
   return v;
 }
 

@@ -132,7 +132,8 @@ export const PROPOSAL_ABI = Object.freeze({
     name: 'MFD_INACCESSIBLE',
     value: 0x0008,
     proposal: 'upm-v7',
-    source: 'upm-v7 (2022-07-06, 20220706082016.2603916-1-chao.p.peng@linux.intel.com): "mm/memfd: Introduce MFD_INACCESSIBLE flag", include/uapi/linux/memfd.h; seed 001',
+    source:
+      'upm-v7 (2022-07-06, 20220706082016.2603916-1-chao.p.peng@linux.intel.com): "mm/memfd: Introduce MFD_INACCESSIBLE flag", include/uapi/linux/memfd.h; seed 001',
     collidesWith: 'MFD_NOEXEC_SEAL',
     note: 'fd refuses read/write/mmap; with MFD_ALLOW_SEALING -> EINVAL. Mainline (6.3+): creates an fd carrying F_SEAL_EXEC',
   },
@@ -140,7 +141,8 @@ export const PROPOSAL_ABI = Object.freeze({
     name: 'F_SEAL_AUTO_ALLOCATE',
     value: 0x0020,
     proposal: 'upm-v7',
-    source: 'upm-v7 (2022-07-06, 20220706082016.2603916-1-chao.p.peng@linux.intel.com): "mm: Add F_SEAL_AUTO_ALLOCATE seal to memfd", include/uapi/linux/fcntl.h; seed 001',
+    source:
+      'upm-v7 (2022-07-06, 20220706082016.2603916-1-chao.p.peng@linux.intel.com): "mm: Add F_SEAL_AUTO_ALLOCATE seal to memfd", include/uapi/linux/fcntl.h; seed 001',
     collidesWith: 'F_SEAL_EXEC',
     note: 'after PUNCH_HOLE, write() into the hole fails and a write fault gets SIGBUS; fallocate still works. Mainline (6.3+): F_SEAL_EXEC',
   },
@@ -148,7 +150,8 @@ export const PROPOSAL_ABI = Object.freeze({
     name: 'KVM_MEM_PRIVATE',
     value: 1 << 2,
     proposal: 'upm-v7',
-    source: 'upm-v7 (2022-07-06, 20220706082016.2603916-1-chao.p.peng@linux.intel.com): "KVM: Extend the memslot to support fd-based private memory" / "KVM: Enable and expose KVM_MEM_PRIVATE", include/uapi/linux/kvm.h; seed 001',
+    source:
+      'upm-v7 (2022-07-06, 20220706082016.2603916-1-chao.p.peng@linux.intel.com): "KVM: Extend the memslot to support fd-based private memory" / "KVM: Enable and expose KVM_MEM_PRIVATE", include/uapi/linux/kvm.h; seed 001',
     collidesWith: 'KVM_MEM_GUEST_MEMFD',
     note: 'memslot flag: kvm_userspace_memory_region_ext (private_offset, private_fd) passed through KVM_SET_USER_MEMORY_REGION',
   },
@@ -156,7 +159,8 @@ export const PROPOSAL_ABI = Object.freeze({
     name: 'memfd_restricted',
     value: 451,
     proposal: 'restrictedmem-v10',
-    source: 'restrictedmem-v10 (2022-12-02, 20221202061347.1070246-1-chao.p.peng@linux.intel.com): "mm: Introduce memfd_restricted system call to create restricted user memory", arch/x86/entry/syscalls/syscall_64.tbl',
+    source:
+      'restrictedmem-v10 (2022-12-02, 20221202061347.1070246-1-chao.p.peng@linux.intel.com): "mm: Introduce memfd_restricted system call to create restricted user memory", arch/x86/entry/syscalls/syscall_64.tbl',
     collidesWith: 'SYSCALL.cachestat',
     note: 'syscall number (x86_64): memfd_restricted(flags) -> fd. Mainline (6.5+): cachestat(fd, range, cstat, flags)',
   },
@@ -164,7 +168,8 @@ export const PROPOSAL_ABI = Object.freeze({
     name: 'RMFD_USERMNT',
     value: 0x0001,
     proposal: 'restrictedmem-mount-rfc-v3',
-    source: 'restrictedmem-mount-rfc-v3 (2023-03-31, cover.1680306489.git.ackerleytng@google.com): "[RFC PATCH v3 1/2] mm: restrictedmem: Allow userspace to specify mount for memfd_restricted", include/uapi/linux/restrictedmem.h',
+    source:
+      'restrictedmem-mount-rfc-v3 (2023-03-31, cover.1680306489.git.ackerleytng@google.com): "[RFC PATCH v3 1/2] mm: restrictedmem: Allow userspace to specify mount for memfd_restricted", include/uapi/linux/restrictedmem.h',
     collidesWith: null,
     note: 'flag of memfd_restricted(flags, mount_fd); only meaningful with syscall 451, which is cachestat in mainline',
   },
@@ -172,7 +177,8 @@ export const PROPOSAL_ABI = Object.freeze({
     name: 'memfd_restricted_bind',
     value: 452,
     proposal: 'restrictedmem-bind-rfc',
-    source: 'restrictedmem-bind-rfc (2023-04-14, cover.1681430907.git.ackerleytng@google.com): "[RFC PATCH 5/6] mm: restrictedmem: Add memfd_restricted_bind() syscall", arch/x86/entry/syscalls/syscall_64.tbl',
+    source:
+      'restrictedmem-bind-rfc (2023-04-14, cover.1681430907.git.ackerleytng@google.com): "[RFC PATCH 5/6] mm: restrictedmem: Add memfd_restricted_bind() syscall", arch/x86/entry/syscalls/syscall_64.tbl',
     collidesWith: 'SYSCALL.fchmodat2',
     note: 'syscall number (x86_64): memfd_restricted_bind(fd, range, mode, nmask, maxnode, flags). Mainline (6.6+): fchmodat2',
   },
@@ -180,7 +186,8 @@ export const PROPOSAL_ABI = Object.freeze({
     name: 'KVM_LINK_GUEST_MEMFD',
     value: _IOWR(KVMIO, 0xd5, KVM_LINK_GUEST_MEMFD_SIZE),
     proposal: 'gmem-link-rfc-v1',
-    source: 'gmem-link-rfc-v1 (2023-08-07, cover.1691446946.git.ackerleytng@google.com): "[RFC PATCH 02/11] KVM: guest_mem: Add ioctl KVM_LINK_GUEST_MEMFD", include/uapi/linux/kvm.h; seed 004',
+    source:
+      'gmem-link-rfc-v1 (2023-08-07, cover.1691446946.git.ackerleytng@google.com): "[RFC PATCH 02/11] KVM: guest_mem: Add ioctl KVM_LINK_GUEST_MEMFD", include/uapi/linux/kvm.h; seed 004',
     collidesWith: 'KVM_PRE_FAULT_MEMORY',
     note: 'VM ioctl returning a new fd (new file, same inode); flags != 0, bad/non-gmem fd or own gmem -> EINVAL. Mainline: a vCPU ioctl with the same number and size',
   },
@@ -188,7 +195,8 @@ export const PROPOSAL_ABI = Object.freeze({
     name: 'KVM_LINK_GUEST_MEMFD',
     value: _IOWR(KVMIO, 0xd6, KVM_LINK_GUEST_MEMFD_SIZE),
     proposal: 'gmem-link-rfc-v2',
-    source: 'gmem-link-rfc-v2 (2025-05-16, cover.1747368092.git.afranji@google.com): "[RFC PATCH v2 04/13] KVM: guest_mem: Add ioctl KVM_LINK_GUEST_MEMFD", include/uapi/linux/kvm.h',
+    source:
+      'gmem-link-rfc-v2 (2025-05-16, cover.1747368092.git.afranji@google.com): "[RFC PATCH v2 04/13] KVM: guest_mem: Add ioctl KVM_LINK_GUEST_MEMFD", include/uapi/linux/kvm.h',
     collidesWith: null,
     note: 'same ABI as v1 at 0xd6. Free in linux-libc-dev 7.2.13; the in-place conversion series first proposed _IOWR(KVMIO, 0xd6, 64-byte kvm_memory_attributes2) for KVM_SET_MEMORY_ATTRIBUTES2 (the same number) before moving it to 0xd2',
   },
@@ -196,7 +204,8 @@ export const PROPOSAL_ABI = Object.freeze({
     name: 'KVM_SET_MEMORY_ATTRIBUTES2',
     value: _IOWR(KVMIO, 0xd6, KVM_MEMORY_ATTRIBUTES2_RFC_V1_SIZE),
     proposal: 'gmem-inplace-conversion-rfc-v1',
-    source: 'gmem-inplace-conversion-rfc-v1 (2025-10-17, cover.1760731772.git.ackerleytng@google.com): "[RFC PATCH v1 07/37] KVM: Introduce KVM_SET_MEMORY_ATTRIBUTES2", include/uapi/linux/kvm.h (replacement patch in reply diqz4irqg9qy.fsf@google.com)',
+    source:
+      'gmem-inplace-conversion-rfc-v1 (2025-10-17, cover.1760731772.git.ackerleytng@google.com): "[RFC PATCH v1 07/37] KVM: Introduce KVM_SET_MEMORY_ATTRIBUTES2", include/uapi/linux/kvm.h (replacement patch in reply diqz4irqg9qy.fsf@google.com)',
     collidesWith: null,
     note: 'VM ioctl, struct kvm_memory_attributes2 { u64 address; u64 size; u64 attributes; u64 flags; u64 reserved[4]; }: the same number and size as KVM_LINK_GUEST_MEMFD v2. Read as that struct, a link request { fd, flags = 0 } has size 0 and is refused with EINVAL before any attribute changes',
   },
@@ -204,7 +213,8 @@ export const PROPOSAL_ABI = Object.freeze({
     name: 'KVM_CAP_MEMORY_ATTRIBUTES2',
     value: 245,
     proposal: 'gmem-inplace-conversion-rfc-v1',
-    source: 'gmem-inplace-conversion-rfc-v1 (2025-10-17, cover.1760731772.git.ackerleytng@google.com): "[RFC PATCH v1 07/37] KVM: Introduce KVM_SET_MEMORY_ATTRIBUTES2", include/uapi/linux/kvm.h',
+    source:
+      'gmem-inplace-conversion-rfc-v1 (2025-10-17, cover.1760731772.git.ackerleytng@google.com): "[RFC PATCH v1 07/37] KVM: Introduce KVM_SET_MEMORY_ATTRIBUTES2", include/uapi/linux/kvm.h',
     collidesWith: 'KVM_CAP_ARM_SEA_TO_USER',
     note: 'VM capability announcing KVM_SET_MEMORY_ATTRIBUTES2 (returns the supported attributes). Mainline gave 245 to an arm64 capability, so on x86 it reads 0 either way unless the RFC is applied',
   },
@@ -212,7 +222,8 @@ export const PROPOSAL_ABI = Object.freeze({
     name: 'KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM',
     value: 206,
     proposal: 'gmem-link-rfc-v1',
-    source: 'gmem-link-rfc-v1 (2023-08-07, cover.1691446946.git.ackerleytng@google.com): "KVM: x86: Handle moving of memory context for intra-host migration"; seed 004',
+    source:
+      'gmem-link-rfc-v1 (2023-08-07, cover.1691446946.git.ackerleytng@google.com): "KVM: x86: Handle moving of memory context for intra-host migration"; seed 004',
     collidesWith: 'KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM',
     note: 'same cap number; the RFC extends KVM_ENABLE_CAP(cap, args[0] = source VM fd) to non-SEV VMs and moves memory attributes. Mainline: SEV/SEV-ES only, non-SEV source -> EINVAL',
   },
@@ -246,7 +257,8 @@ export const PROPOSAL_STRUCTS = Object.freeze({
       pad2: { offset: 48, size: 112, count: 14 },
     },
     proposal: 'upm-v7',
-    source: 'upm-v7 (2022-07-06, 20220706082016.2603916-1-chao.p.peng@linux.intel.com): "KVM: Extend the memslot to support fd-based private memory" (Documentation/virt/kvm/api.rst and include/uapi/linux/kvm.h; restrictedmem v10 renamed the fields restricted_offset/restricted_fd, same layout). Seed 001 carries the cover letter and review, not this hunk.',
+    source:
+      'upm-v7 (2022-07-06, 20220706082016.2603916-1-chao.p.peng@linux.intel.com): "KVM: Extend the memslot to support fd-based private memory" (Documentation/virt/kvm/api.rst and include/uapi/linux/kvm.h; restrictedmem v10 renamed the fields restricted_offset/restricted_fd, same layout). Seed 001 carries the cover letter and review, not this hunk.',
     sameLayoutAs: 'kvm_userspace_memory_region2',
   },
   /** RFC v1/v2: struct kvm_link_guest_memfd { u64 fd; u64 flags; u64 reserved[6]; } */
@@ -258,7 +270,8 @@ export const PROPOSAL_STRUCTS = Object.freeze({
       reserved: { offset: 16, size: 48, count: 6 },
     },
     proposal: 'gmem-link-rfc-v1',
-    source: 'gmem-link-rfc-v1 (2023-08-07, cover.1691446946.git.ackerleytng@google.com): "[RFC PATCH 02/11] KVM: guest_mem: Add ioctl KVM_LINK_GUEST_MEMFD"; unchanged in v2',
+    source:
+      'gmem-link-rfc-v1 (2023-08-07, cover.1691446946.git.ackerleytng@google.com): "[RFC PATCH 02/11] KVM: guest_mem: Add ioctl KVM_LINK_GUEST_MEMFD"; unchanged in v2',
     sameLayoutAs: 'kvm_create_guest_memfd',
   },
   /** In-place conversion RFC v1: struct kvm_memory_attributes2 { u64 address; u64 size; u64 attributes; u64 flags; u64 reserved[4]; } */
@@ -272,7 +285,8 @@ export const PROPOSAL_STRUCTS = Object.freeze({
       reserved: { offset: 32, size: 32, count: 4 },
     },
     proposal: 'gmem-inplace-conversion-rfc-v1',
-    source: 'gmem-inplace-conversion-rfc-v1 (2025-10-17, cover.1760731772.git.ackerleytng@google.com): "[RFC PATCH v1 07/37] KVM: Introduce KVM_SET_MEMORY_ATTRIBUTES2"; later versions grew reserved[] to 12 entries and moved the ioctl to nr 0xd2',
+    source:
+      'gmem-inplace-conversion-rfc-v1 (2025-10-17, cover.1760731772.git.ackerleytng@google.com): "[RFC PATCH v1 07/37] KVM: Introduce KVM_SET_MEMORY_ATTRIBUTES2"; later versions grew reserved[] to 12 entries and moved the ioctl to nr 0xd2',
     sameLayoutAs: null,
   },
   /** restrictedmem bind RFC: struct file_range { loff_t offset; size_t len; } */
@@ -283,7 +297,8 @@ export const PROPOSAL_STRUCTS = Object.freeze({
       len: { offset: 8, size: 8 },
     },
     proposal: 'restrictedmem-bind-rfc',
-    source: 'restrictedmem-bind-rfc (2023-04-14, cover.1681430907.git.ackerleytng@google.com): "[RFC PATCH 5/6] mm: restrictedmem: Add memfd_restricted_bind() syscall" (SYSCALL_DEFINE6(memfd_restricted_bind, int fd, struct file_range __user *range, ...))',
+    source:
+      'restrictedmem-bind-rfc (2023-04-14, cover.1681430907.git.ackerleytng@google.com): "[RFC PATCH 5/6] mm: restrictedmem: Add memfd_restricted_bind() syscall" (SYSCALL_DEFINE6(memfd_restricted_bind, int fd, struct file_range __user *range, ...))',
     sameLayoutAs: null,
   },
 } as const satisfies Readonly<Record<string, ProposalStruct>>);

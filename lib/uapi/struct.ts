@@ -17,21 +17,35 @@ export function layoutOf(name: StructName): Layout {
 function writeInt(buf: Buffer, offset: number, size: number, v: bigint | number): void {
   const b = BigInt(v);
   switch (size) {
-    case 8: buf.writeBigUInt64LE(BigInt.asUintN(64, b), offset); break;
-    case 4: buf.writeUInt32LE(Number(BigInt.asUintN(32, b)), offset); break;
-    case 2: buf.writeUInt16LE(Number(BigInt.asUintN(16, b)), offset); break;
-    case 1: buf.writeUInt8(Number(BigInt.asUintN(8, b)), offset); break;
-    default: throw new Error(`cannot write a ${size}-byte integer`);
+    case 8:
+      buf.writeBigUInt64LE(BigInt.asUintN(64, b), offset);
+      break;
+    case 4:
+      buf.writeUInt32LE(Number(BigInt.asUintN(32, b)), offset);
+      break;
+    case 2:
+      buf.writeUInt16LE(Number(BigInt.asUintN(16, b)), offset);
+      break;
+    case 1:
+      buf.writeUInt8(Number(BigInt.asUintN(8, b)), offset);
+      break;
+    default:
+      throw new Error(`cannot write a ${size}-byte integer`);
   }
 }
 
 function readInt(buf: Buffer, offset: number, size: number): bigint {
   switch (size) {
-    case 8: return buf.readBigUInt64LE(offset);
-    case 4: return BigInt(buf.readUInt32LE(offset));
-    case 2: return BigInt(buf.readUInt16LE(offset));
-    case 1: return BigInt(buf.readUInt8(offset));
-    default: throw new Error(`cannot read a ${size}-byte integer`);
+    case 8:
+      return buf.readBigUInt64LE(offset);
+    case 4:
+      return BigInt(buf.readUInt32LE(offset));
+    case 2:
+      return BigInt(buf.readUInt16LE(offset));
+    case 1:
+      return BigInt(buf.readUInt8(offset));
+    default:
+      throw new Error(`cannot read a ${size}-byte integer`);
   }
 }
 

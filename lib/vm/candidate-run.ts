@@ -2,7 +2,13 @@
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { KernelSpec } from './candidates.js';
-import { KernelUnavailable, prepareDebianKernel, prepareImageKernel, type KernelTree, type Log } from './kernel-source.js';
+import {
+  KernelUnavailable,
+  prepareDebianKernel,
+  prepareImageKernel,
+  type KernelTree,
+  type Log,
+} from './kernel-source.js';
 import { runInGuest, type GuestRunReport } from './guest-run.js';
 import { runOnHost } from './host-run.js';
 import { ensureQemu, QemuUnavailable, type Accel } from './qemu.js';
@@ -18,16 +24,27 @@ export interface PreparedKernel {
 /** Fetches/unpacks a spec, or builds it from source (cached). Throws KernelUnavailable with the reason. */
 export function prepareKernel(spec: KernelSpec, log?: Log, build?: BuildOptions): PreparedKernel {
   if (spec.kind === 'host') return { label: spec.label, spec, tree: null };
-  const tree = spec.kind === 'debian' ? prepareDebianKernel(spec, log)
-    : spec.kind === 'build' ? buildKernel(spec, log ?? ((l) => process.stderr.write(`# kernels: ${l}\n`)), build)
-    : prepareImageKernel(spec);
+  const tree =
+    spec.kind === 'debian'
+      ? prepareDebianKernel(spec, log)
+      : spec.kind === 'build'
+        ? buildKernel(spec, log ?? ((l) => process.stderr.write(`# kernels: ${l}\n`)), build)
+        : prepareImageKernel(spec);
   return { label: tree.label, spec, tree };
 }
 
 /** The guest settings of a run: the command line's memory wins over the candidate's, its append words follow the candidate's. */
-export function guestSettingsFor(spec: KernelSpec, o: Pick<RunKernelOptions, 'memoryMiB' | 'append' | 'numaNodes'>): { memoryMiB: number; cpus?: number; numaNodes?: number; append: string[] } {
+export function guestSettingsFor(
+  spec: KernelSpec,
+  o: Pick<RunKernelOptions, 'memoryMiB' | 'append' | 'numaNodes'>,
+): { memoryMiB: number; cpus?: number; numaNodes?: number; append: string[] } {
   const g = spec.kind === 'host' ? undefined : spec.guest;
-  return { memoryMiB: o.memoryMiB ?? g?.memoryMiB ?? DEFAULT_GUEST_MEMORY_MIB, cpus: g?.cpus, numaNodes: o.numaNodes ?? g?.numaNodes, append: [...(g?.append ?? []), ...(o.append ?? [])] };
+  return {
+    memoryMiB: o.memoryMiB ?? g?.memoryMiB ?? DEFAULT_GUEST_MEMORY_MIB,
+    cpus: g?.cpus,
+    numaNodes: o.numaNodes ?? g?.numaNodes,
+    append: [...(g?.append ?? []), ...(o.append ?? [])],
+  };
 }
 
 /** Guest memory when neither the candidate nor the command line says. */
@@ -59,19 +76,48 @@ export function filesIn(outDir: string, label: string): KernelFiles {
 /** Runs the suite on one prepared kernel (stale outputs of an earlier run are removed first). */
 export async function runKernel(k: PreparedKernel, files: KernelFiles, o: RunKernelOptions): Promise<GuestRunReport> {
   for (const f of [files.results, files.ktap, files.console]) if (f) rmSync(f, { force: true });
-  if (!k.tree) return runOnHost({ label: k.label, suiteArgs: o.suiteArgs, resultsOut: files.results, ktapOut: files.ktap, timeoutMs: o.timeoutMs });
+  if (!k.tree)
+    return runOnHost({
+      label: k.label,
+      suiteArgs: o.suiteArgs,
+      resultsOut: files.results,
+      ktapOut: files.ktap,
+      timeoutMs: o.timeoutMs,
+    });
   const g = guestSettingsFor(k.spec, o);
   return runInGuest({
-    tree: k.tree, suiteArgs: o.suiteArgs, timeoutMs: o.timeoutMs, accel: o.accel, memoryMiB: g.memoryMiB, cpus: g.cpus, numaNodes: g.numaNodes, append: g.append,
-    resultsOut: files.results, ktapOut: files.ktap, consoleOut: files.console,
+    tree: k.tree,
+    suiteArgs: o.suiteArgs,
+    timeoutMs: o.timeoutMs,
+    accel: o.accel,
+    memoryMiB: g.memoryMiB,
+    cpus: g.cpus,
+    numaNodes: g.numaNodes,
+    append: g.append,
+    resultsOut: files.results,
+    ktapOut: files.ktap,
+    consoleOut: files.console,
   });
 }
 
 /** A report for a kernel that never ran. */
 export function unavailableReport(label: string, why: string): GuestRunReport {
   return {
-    label, release: '', origin: '', outcome: 'unavailable', detail: why, suiteExit: null, resultsFile: null, resultCount: 0, ktap: '', stderr: '',
-    excerpt: null, warnings: 0, init: {}, initramfs: null, timings: { bootToResultMs: 0, totalMs: 0 },
+    label,
+    release: '',
+    origin: '',
+    outcome: 'unavailable',
+    detail: why,
+    suiteExit: null,
+    resultsFile: null,
+    resultCount: 0,
+    ktap: '',
+    stderr: '',
+    excerpt: null,
+    warnings: 0,
+    init: {},
+    initramfs: null,
+    timings: { bootToResultMs: 0, totalMs: 0 },
   };
 }
 
@@ -133,12 +179,18 @@ export async function runCandidates(o: CandidateRunOptions): Promise<GuestRunRep
       o.log(`[${s.label}] ${s.tree ? `booting ${s.tree.release} (${s.tree.origin})` : 'running on the host kernel'}`);
       const r = await runKernel(s, filesIn(outDir, s.label), o);
       reports[i] = r;
-      o.log(`[${s.label}] ${r.outcome} in ${(r.timings.totalMs / 1000).toFixed(1)} s (boot to result ${(r.timings.bootToResultMs / 1000).toFixed(1)} s): ${r.resultCount} results; ${r.detail}`);
+      o.log(
+        `[${s.label}] ${r.outcome} in ${(r.timings.totalMs / 1000).toFixed(1)} s (boot to result ${(r.timings.bootToResultMs / 1000).toFixed(1)} s): ${r.resultCount} results; ${r.detail}`,
+      );
       o.onReport?.(r);
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(o.jobs, slots.length)) }, worker));
-  const summary = reports.map((r) => ({ ...r, ktap: undefined, resultsFile: r.resultsFile && existsSync(r.resultsFile) ? r.resultsFile : null }));
+  const summary = reports.map((r) => ({
+    ...r,
+    ktap: undefined,
+    resultsFile: r.resultsFile && existsSync(r.resultsFile) ? r.resultsFile : null,
+  }));
   writeFileSync(join(outDir, 'kernels.json'), `${JSON.stringify(summary, null, 2)}\n`);
   return reports;
 }

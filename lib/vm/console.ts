@@ -10,7 +10,8 @@ export interface ConsoleFindings {
 }
 
 const PANIC = /Kernel panic - not syncing.*/;
-const OOPS = /(Oops:|BUG: |kernel BUG at|general protection fault|Unable to handle kernel|unable to handle page fault).*/;
+const OOPS =
+  /(Oops:|BUG: |kernel BUG at|general protection fault|Unable to handle kernel|unable to handle page fault).*/;
 const WARN = /WARNING: CPU: \d+ PID: \d+/g;
 
 /** Scans a console log. The excerpt holds 10 lines before the first oops/panic and up to 40 after, at most 6 KiB. */

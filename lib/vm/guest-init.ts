@@ -94,8 +94,17 @@ export function guestPath(hostPath: string): string {
 }
 
 /** The job the guest runs in the chroot: the suite with its output on the share, then the exit status, framed as a file. */
-export function jobScript(opts: { cwd: string; node: string; nodeArgs: string[]; cli: string; args: string[]; env: Record<string, string> }): string {
-  const env = Object.entries(opts.env).map(([k, val]) => `export ${k}=${shQuote(val)}`).join('\n');
+export function jobScript(opts: {
+  cwd: string;
+  node: string;
+  nodeArgs: string[];
+  cli: string;
+  args: string[];
+  env: Record<string, string>;
+}): string {
+  const env = Object.entries(opts.env)
+    .map(([k, val]) => `export ${k}=${shQuote(val)}`)
+    .join('\n');
   const out = GUEST_OUT_DIR;
   return `#!/bin/sh
 CWD=${shQuote(opts.cwd)}

@@ -59,9 +59,15 @@ export interface GuestRunReport {
   /** The suite's stderr inside the guest (last 4 KiB). */ stderr: string;
   /** Console lines around a panic/oops, or the last lines of a hang/boot failure. */ excerpt: string | null;
   /** Kernel warnings on the console. */ warnings: number;
-  /** init.log: what the guest's init reported (modules loaded/failed, /dev/kvm, stages). */ init: Record<string, string>;
+  /** init.log: what the guest's init reported (modules loaded/failed, /dev/kvm, stages). */ init: Record<
+    string,
+    string
+  >;
   /** Initramfs contents. */ initramfs: InitramfsInfo | null;
-  /** Milliseconds: QEMU start → results status file, and the whole boot. */ timings: { bootToResultMs: number; totalMs: number };
+  /** Milliseconds: QEMU start → results status file, and the whole boot. */ timings: {
+    bootToResultMs: number;
+    totalMs: number;
+  };
 }
 
 function readInitLog(path: string): Record<string, string> {
@@ -78,7 +84,9 @@ function readInitLog(path: string): Record<string, string> {
 }
 
 function countResults(path: string): number {
-  return readFileSync(path, 'utf8').split('\n').filter((l) => l.includes('"type":"result"')).length;
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l.includes('"type":"result"')).length;
 }
 
 /** Boots a kernel, runs the suite inside with its own /dev/kvm, and always ends within the timeout with a classified outcome. */
@@ -94,15 +102,48 @@ export async function runInGuest(o: GuestRunOptions): Promise<GuestRunReport> {
     const initrd = join(work, 'initramfs.cpio');
     const initramfs = buildInitramfs(o.tree, initrd);
     const args = [...o.suiteArgs, '-o', `${GUEST_OUT_DIR}/results.jsonl`, '--platform', o.platform ?? label];
-    writeFileSync(join(out, 'job.sh'), jobScript({
-      cwd: PROJECT_ROOT, node: process.execPath, nodeArgs: o.nodeArgs ?? (accel === 'tcg' ? NODE_ARGS_TCG : []), cli: GUEST_CLI, args, env: { GMEM_IN_GUEST: '1', GMEM_TIMEOUT_SCALE: accel === 'tcg' ? String(TCG_TIMEOUT_SCALE) : '1', ...(o.tree.config ? { GMEM_KERNEL_CONFIG: o.tree.config } : {}) },
-    }));
+    writeFileSync(
+      join(out, 'job.sh'),
+      jobScript({
+        cwd: PROJECT_ROOT,
+        node: process.execPath,
+        nodeArgs: o.nodeArgs ?? (accel === 'tcg' ? NODE_ARGS_TCG : []),
+        cli: GUEST_CLI,
+        args,
+        env: {
+          GMEM_IN_GUEST: '1',
+          GMEM_TIMEOUT_SCALE: accel === 'tcg' ? String(TCG_TIMEOUT_SCALE) : '1',
+          ...(o.tree.config ? { GMEM_KERNEL_CONFIG: o.tree.config } : {}),
+        },
+      }),
+    );
     const consoleLog = join(work, 'console.log');
-    const append = ['console=ttyS0', 'panic=-1', 'rdinit=/init', 'nokaslr', 'mitigations=off', `gmem.hostname=qemu-${accel}`, SUITE_GUEST_CMDLINE, ...(o.append ?? [])].join(' ');
+    const append = [
+      'console=ttyS0',
+      'panic=-1',
+      'rdinit=/init',
+      'nokaslr',
+      'mitigations=off',
+      `gmem.hostname=qemu-${accel}`,
+      SUITE_GUEST_CMDLINE,
+      ...(o.append ?? []),
+    ].join(' ');
     const exit = await runQemu({
-      qemu, kernel: o.tree.image, initrd, append, memoryMiB: o.memoryMiB ?? 2048, cpus: o.cpus ?? 1, numaNodes: o.numaNodes, accel,
-      timeoutMs: o.timeoutMs, consoleLog, doneFile: join(out, 'status'),
-      shares: [{ tag: ROOT_TAG, path: '/', readonly: true }, { tag: OUT_TAG, path: out, readonly: false }],
+      qemu,
+      kernel: o.tree.image,
+      initrd,
+      append,
+      memoryMiB: o.memoryMiB ?? 2048,
+      cpus: o.cpus ?? 1,
+      numaNodes: o.numaNodes,
+      accel,
+      timeoutMs: o.timeoutMs,
+      consoleLog,
+      doneFile: join(out, 'status'),
+      shares: [
+        { tag: ROOT_TAG, path: '/', readonly: true },
+        { tag: OUT_TAG, path: out, readonly: false },
+      ],
     });
     const consoleText = existsSync(consoleLog) ? readFileSync(consoleLog, 'utf8') : '';
     const findings = scanConsole(consoleText);
@@ -125,12 +166,18 @@ export async function runInGuest(o: GuestRunOptions): Promise<GuestRunReport> {
     if (o.ktapOut && ktap) writeFileSync(o.ktapOut, ktap);
     const stderrFile = join(out, 'stderr.txt');
     const jobLog = join(out, 'job.log');
-    const stderr = [stderrFile, jobLog].filter(existsSync).map((f) => readFileSync(f, 'utf8')).join('').slice(-4096);
+    const stderr = [stderrFile, jobLog]
+      .filter(existsSync)
+      .map((f) => readFileSync(f, 'utf8'))
+      .join('')
+      .slice(-4096);
     let outcome: GuestOutcome;
     let detail: string;
     if (suiteExit !== null) {
       outcome = findings.oops ? 'oops' : 'completed';
-      detail = findings.oops ? `the suite completed (exit ${suiteExit}) but the kernel oopsed: ${findings.oops}` : `the suite exited ${suiteExit}`;
+      detail = findings.oops
+        ? `the suite completed (exit ${suiteExit}) but the kernel oopsed: ${findings.oops}`
+        : `the suite exited ${suiteExit}`;
     } else if (findings.panic) {
       outcome = 'panic';
       detail = findings.panic;
@@ -147,13 +194,33 @@ export async function runInGuest(o: GuestRunOptions): Promise<GuestRunReport> {
       outcome = 'boot-failed';
       const fatal = init.fatal ?? /gmem-init: fatal (.*)/.exec(consoleText)?.[1];
       const job = /job-end (\d+)/.exec(init.stage ?? '')?.[1];
-      const why = job === '96' ? '; the job could not bind the project from the host\'s /tmp' : job === '97' ? '; the job could not enter the project directory' : job ? `; the job exited ${job}` : '';
-      detail = fatal ? `guest init: ${fatal}` : `the guest stopped before the suite finished (last stage: ${lastStage(init)}${why}; QEMU exit ${exit.code ?? exit.signal})`;
+      const why =
+        job === '96'
+          ? "; the job could not bind the project from the host's /tmp"
+          : job === '97'
+            ? '; the job could not enter the project directory'
+            : job
+              ? `; the job exited ${job}`
+              : '';
+      detail = fatal
+        ? `guest init: ${fatal}`
+        : `the guest stopped before the suite finished (last stage: ${lastStage(init)}${why}; QEMU exit ${exit.code ?? exit.signal})`;
     }
     return {
-      label, release: o.tree.release, origin: o.tree.origin, outcome, detail, suiteExit, resultsFile,
-      resultCount: existsSync(guestResults) ? countResults(guestResults) : 0, ktap, stderr,
-      excerpt: outcome === 'completed' ? null : findings.excerpt, warnings: findings.warnings, init, initramfs,
+      label,
+      release: o.tree.release,
+      origin: o.tree.origin,
+      outcome,
+      detail,
+      suiteExit,
+      resultsFile,
+      resultCount: existsSync(guestResults) ? countResults(guestResults) : 0,
+      ktap,
+      stderr,
+      excerpt: outcome === 'completed' ? null : findings.excerpt,
+      warnings: findings.warnings,
+      init,
+      initramfs,
       timings: { bootToResultMs: exit.doneMs, totalMs: Date.now() - started },
     };
   } finally {

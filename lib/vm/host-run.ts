@@ -46,13 +46,31 @@ export function runOnHost(o: HostRunOptions): Promise<GuestRunReport> {
       const left = resultsLeftAt(results);
       if (left && left !== results) renameSync(left, results);
       const have = existsSync(results);
-      const count = have ? readFileSync(results, 'utf8').split('\n').filter((l) => l.includes('"type":"result"')).length : 0;
+      const count = have
+        ? readFileSync(results, 'utf8')
+            .split('\n')
+            .filter((l) => l.includes('"type":"result"')).length
+        : 0;
       resolvePromise({
-        label: o.label, release: release(), origin: 'the live kernel (no VM)',
+        label: o.label,
+        release: release(),
+        origin: 'the live kernel (no VM)',
         outcome: timedOut ? 'hang' : code !== null ? 'completed' : 'boot-failed',
-        detail: timedOut ? `the suite did not finish within ${Math.round(o.timeoutMs / 1000)} s and was killed` : code !== null ? `the suite exited ${code}` : `the suite was killed by ${signal}`,
-        suiteExit: timedOut ? null : code, resultsFile: have ? results : null, resultCount: count, ktap, stderr,
-        excerpt: null, warnings: 0, init: {}, initramfs: null, timings: { bootToResultMs: ms, totalMs: ms },
+        detail: timedOut
+          ? `the suite did not finish within ${Math.round(o.timeoutMs / 1000)} s and was killed`
+          : code !== null
+            ? `the suite exited ${code}`
+            : `the suite was killed by ${signal}`,
+        suiteExit: timedOut ? null : code,
+        resultsFile: have ? results : null,
+        resultCount: count,
+        ktap,
+        stderr,
+        excerpt: null,
+        warnings: 0,
+        init: {},
+        initramfs: null,
+        timings: { bootToResultMs: ms, totalMs: ms },
       });
     });
   });

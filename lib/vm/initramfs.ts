@@ -11,7 +11,29 @@ import type { KernelTree } from './kernel-source.js';
 export const GUEST_MODULES = ['virtio_pci', '9pnet_virtio', '9p', 'kvm_amd', 'kvm_intel'];
 
 /** Busybox applets the init script uses. */
-const APPLETS = ['sh', 'mount', 'umount', 'insmod', 'mkdir', 'chroot', 'reboot', 'poweroff', 'sync', 'cat', 'cut', 'echo', 'sleep', 'mv', 'ls', 'tail', 'tr', 'dmesg', 'grep', 'hostname', 'ln'];
+const APPLETS = [
+  'sh',
+  'mount',
+  'umount',
+  'insmod',
+  'mkdir',
+  'chroot',
+  'reboot',
+  'poweroff',
+  'sync',
+  'cat',
+  'cut',
+  'echo',
+  'sleep',
+  'mv',
+  'ls',
+  'tail',
+  'tr',
+  'dmesg',
+  'grep',
+  'hostname',
+  'ln',
+];
 
 /** The busybox the initramfs is built with (Debian's busybox-static installs /bin/busybox). */
 export const BUSYBOX = process.env.GMEM_BUSYBOX ?? '/bin/busybox';
@@ -37,7 +59,9 @@ export function isStaticElf(path: string): boolean {
 
 /** Module name as the kernel spells it (dashes become underscores, no .ko suffix). */
 export function moduleName(path: string): string {
-  return basename(path).replace(/\.ko(\.(xz|zst|gz))?$/, '').replace(/-/g, '_');
+  return basename(path)
+    .replace(/\.ko(\.(xz|zst|gz))?$/, '')
+    .replace(/-/g, '_');
 }
 
 /** modules.dep as a map: module name → { path relative to the modules dir, names of its dependencies }. */
@@ -47,7 +71,12 @@ export function readModulesDep(modulesDir: string): Map<string, { path: string; 
     const colon = line.indexOf(':');
     if (colon < 0) continue;
     const path = line.slice(0, colon).trim();
-    const deps = line.slice(colon + 1).trim().split(/\s+/).filter(Boolean).map(moduleName);
+    const deps = line
+      .slice(colon + 1)
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(moduleName);
     map.set(moduleName(path), { path, deps });
   }
   return map;
@@ -87,9 +116,14 @@ export interface InitramfsInfo {
 
 /** Writes the initramfs (uncompressed newc cpio, which every kernel accepts) for a kernel to outPath. */
 export function buildInitramfs(tree: KernelTree, outPath: string): InitramfsInfo {
-  if (!existsSync(BUSYBOX)) throw new Error(`${BUSYBOX} is missing: install busybox-static (ci/kernels/install-qemu.sh does)`);
-  if (!isStaticElf(BUSYBOX)) throw new Error(`${BUSYBOX} is dynamically linked: install busybox-static (ci/kernels/install-qemu.sh does)`);
-  const entries: CpioEntry[] = ['bin', 'dev', 'proc', 'sys', 'lib', 'lib/modules', 'out', 'newroot'].map((path) => ({ type: 'dir', path }));
+  if (!existsSync(BUSYBOX))
+    throw new Error(`${BUSYBOX} is missing: install busybox-static (ci/kernels/install-qemu.sh does)`);
+  if (!isStaticElf(BUSYBOX))
+    throw new Error(`${BUSYBOX} is dynamically linked: install busybox-static (ci/kernels/install-qemu.sh does)`);
+  const entries: CpioEntry[] = ['bin', 'dev', 'proc', 'sys', 'lib', 'lib/modules', 'out', 'newroot'].map((path) => ({
+    type: 'dir',
+    path,
+  }));
   entries.push({ type: 'file', path: 'bin/busybox', data: readFileSync(BUSYBOX), mode: 0o755 });
   for (const a of APPLETS) entries.push({ type: 'symlink', path: `bin/${a}`, target: 'busybox' });
   entries.push({ type: 'file', path: 'init', data: Buffer.from(GUEST_INIT), mode: 0o755 });

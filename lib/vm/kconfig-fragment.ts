@@ -14,7 +14,10 @@ export interface Fragment {
   /** Its name (file name without .config for the project's own, else the path as given). */ name: string;
   /** Absolute path. */ path: string;
   /** The text as read (what the cache key hashes). */ text: string;
-  /** Option → wanted value ('y', 'm', 'n' for "is not set", or a literal such as 64 or "str"). */ options: Map<string, string>;
+  /** Option → wanted value ('y', 'm', 'n' for "is not set", or a literal such as 64 or "str"). */ options: Map<
+    string,
+    string
+  >;
 }
 
 /** Parses a fragment's text: `CONFIG_X=v`, `# CONFIG_X is not set`, comments and blank lines; anything else is an InputError at its line and column. */
@@ -28,7 +31,12 @@ export function parseFragment(name: string, path: string, text: string): Fragmen
     const key = unset?.[1] ?? set?.[1];
     if (!key) {
       if (line.startsWith('#')) return;
-      throw new InputError(path, i + 1, 1, `not a kconfig line: expected CONFIG_NAME=value or "# CONFIG_NAME is not set", got "${line.slice(0, 60)}"`);
+      throw new InputError(
+        path,
+        i + 1,
+        1,
+        `not a kconfig line: expected CONFIG_NAME=value or "# CONFIG_NAME is not set", got "${line.slice(0, 60)}"`,
+      );
     }
     const value = unset ? 'n' : (set?.[2] as string);
     if (value === '') throw new InputError(path, i + 1, key.length + 2, `${key} has no value`);
@@ -47,14 +55,22 @@ export function loadFragment(nameOrPath: string, dir = FRAGMENTS_DIR): Fragment 
   const path = isPath ? resolve(nameOrPath) : join(dir, `${nameOrPath}.config`);
   if (!existsSync(path)) {
     const known = existsSync(dir) ? listFragments(dir).join(', ') : '(none)';
-    throw new InputError(path, 0, 0, `no kconfig fragment ${isPath ? `at ${path}` : `"${nameOrPath}"`} (the project's: ${known})`);
+    throw new InputError(
+      path,
+      0,
+      0,
+      `no kconfig fragment ${isPath ? `at ${path}` : `"${nameOrPath}"`} (the project's: ${known})`,
+    );
   }
   return parseFragment(isPath ? nameOrPath : basename(path, '.config'), path, readFileSync(path, 'utf8'));
 }
 
 /** Names of the project's fragments. */
 export function listFragments(dir = FRAGMENTS_DIR): string[] {
-  return readdirSync(dir).filter((f) => f.endsWith('.config')).map((f) => basename(f, '.config')).sort();
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.config'))
+    .map((f) => basename(f, '.config'))
+    .sort();
 }
 
 /** A fragment option the final .config does not carry (a dependency is missing, or the option does not exist in that tree). */
@@ -85,7 +101,8 @@ export function conflictingOptions(fragments: Fragment[]): string[] {
   for (const f of fragments)
     for (const [option, value] of f.options) {
       const before = seen.get(option);
-      if (before && before.value !== value) out.push(`${option}: ${before.fragment} sets ${before.value}, ${f.name} sets ${value}`);
+      if (before && before.value !== value)
+        out.push(`${option}: ${before.fragment} sets ${before.value}, ${f.name} sets ${value}`);
       else seen.set(option, { value, fragment: f.name });
     }
   return out;

@@ -5,7 +5,18 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { appendFileSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../paths.js';
@@ -14,7 +25,14 @@ import { shQuote } from './guest-init.js';
 import { compareDebianVersions } from './debian-version.js';
 import { conflictingOptions, fragmentHash, loadFragment, unmetOptions, type Fragment } from './kconfig-fragment.js';
 import type { BuildSpecOf } from './candidates.js';
-import { KernelUnavailable, aptDownload, imageRelease, listDebianPackages, type KernelTree, type Log } from './kernel-source.js';
+import {
+  KernelUnavailable,
+  aptDownload,
+  imageRelease,
+  listDebianPackages,
+  type KernelTree,
+  type Log,
+} from './kernel-source.js';
 
 /**
  * The recipe's version: part of every cache key, so a change to how kernels are configured or built
@@ -44,12 +62,22 @@ export interface BuildIdentity {
 
 /** The cache key of a build: sha256 over its identity (order of fragments matters, as merge order does). */
 export function buildKey(id: BuildIdentity): string {
-  return createHash('sha256').update(JSON.stringify([id.source, id.arch, id.baseTargets, id.fragments.map((f) => [f.name, f.sha256]), id.recipe])).digest('hex');
+  return createHash('sha256')
+    .update(
+      JSON.stringify([id.source, id.arch, id.baseTargets, id.fragments.map((f) => [f.name, f.sha256]), id.recipe]),
+    )
+    .digest('hex');
 }
 
 /** The identity of a build of a resolved source with loaded fragments. */
 export function buildIdentity(source: string, fragments: Fragment[]): BuildIdentity {
-  return { source, arch: 'x86_64', baseTargets: BASE_CONFIG_TARGETS, fragments: fragments.map((f) => ({ name: f.name, sha256: fragmentHash(f) })), recipe: BUILD_RECIPE };
+  return {
+    source,
+    arch: 'x86_64',
+    baseTargets: BASE_CONFIG_TARGETS,
+    fragments: fragments.map((f) => ({ name: f.name, sha256: fragmentHash(f) })),
+    recipe: BUILD_RECIPE,
+  };
 }
 
 /** The record a finished build leaves in its cache directory (kernel.json); its presence marks the build complete. */
@@ -96,8 +124,12 @@ function readRecord(dir: string): BuildRecord | null {
 
 function treeOf(dir: string, rec: BuildRecord, label: string | undefined): KernelTree {
   return {
-    label: label ?? rec.release, release: rec.release, image: join(dir, rec.image), modulesDir: rec.modulesDir ? join(dir, rec.modulesDir) : null,
-    config: join(dir, rec.config), origin: `build ${rec.identity.source} + ${rec.identity.fragments.map((f) => f.name).join(', ')} (key ${rec.key.slice(0, 16)})`,
+    label: label ?? rec.release,
+    release: rec.release,
+    image: join(dir, rec.image),
+    modulesDir: rec.modulesDir ? join(dir, rec.modulesDir) : null,
+    config: join(dir, rec.config),
+    origin: `build ${rec.identity.source} + ${rec.identity.fragments.map((f) => f.name).join(', ')} (key ${rec.key.slice(0, 16)})`,
   };
 }
 
@@ -106,7 +138,9 @@ interface ResolvedSource {
   /** BuildIdentity.source. */ id: string;
   /** Directory prefix in the cache. */ prefix: string;
   /** Whether a finished build may be reused (false for a tree with uncommitted changes or without git). */ cacheable: boolean;
-  /** Produces the source tree on disk (fetching and unpacking when needed) and returns its path. */ tree: (log: Log) => string;
+  /** Produces the source tree on disk (fetching and unpacking when needed) and returns its path. */ tree: (
+    log: Log,
+  ) => string;
 }
 
 function git(path: string, args: string[]): string | null {
@@ -123,10 +157,22 @@ function unpackDebianSource(deb: string, pkg: string, version: string, log: Log)
   mkdirSync(tmp, { recursive: true });
   log(`unpacking ${pkg} ${version} (about a minute)`);
   // the package's tarball is unpacked beside the tree, not in it: the kernel tree has a usr/ of its own
-  const r = spawnSync('bash', ['-c', 'set -o pipefail; mkdir -p "$2.deb" "$2/tree" && dpkg-deb --fsys-tarfile "$1" | tar -x -C "$2.deb" --wildcards "./usr/src/linux-source-*.tar.*" && t=$(ls "$2.deb"/usr/src/linux-source-*.tar.* | head -n1) && tar -x -f "$t" -C "$2/tree" --strip-components=1; s=$?; rm -rf "$2.deb"; exit $s', '_', deb, tmp], { encoding: 'utf8' });
+  const r = spawnSync(
+    'bash',
+    [
+      '-c',
+      'set -o pipefail; mkdir -p "$2.deb" "$2/tree" && dpkg-deb --fsys-tarfile "$1" | tar -x -C "$2.deb" --wildcards "./usr/src/linux-source-*.tar.*" && t=$(ls "$2.deb"/usr/src/linux-source-*.tar.* | head -n1) && tar -x -f "$t" -C "$2/tree" --strip-components=1; s=$?; rm -rf "$2.deb"; exit $s',
+      '_',
+      deb,
+      tmp,
+    ],
+    { encoding: 'utf8' },
+  );
   if (r.status !== 0) {
     rmSync(tmp, { recursive: true, force: true });
-    throw new KernelBuildFailed(`step unpack: ${deb} could not be unpacked: ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}`);
+    throw new KernelBuildFailed(
+      `step unpack: ${deb} could not be unpacked: ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}`,
+    );
   }
   writeFileSync(join(tmp, 'tree', '.unpacked'), `${pkg} ${version}\n`);
   rmSync(dest, { recursive: true, force: true });
@@ -135,7 +181,10 @@ function unpackDebianSource(deb: string, pkg: string, version: string, log: Log)
   return dest;
 }
 
-function cachedDebianBuilds(src: { suite: string; package: string; version?: string }, fragments: Fragment[]): { dir: string; rec: BuildRecord }[] {
+function cachedDebianBuilds(
+  src: { suite: string; package: string; version?: string },
+  fragments: Fragment[],
+): { dir: string; rec: BuildRecord }[] {
   const root = cacheSubdir('kernel-builds');
   const out: { dir: string; rec: BuildRecord; version: string }[] = [];
   const prefix = `debian ${src.suite} ${src.package}=`;
@@ -152,7 +201,11 @@ function cachedDebianBuilds(src: { suite: string; package: string; version?: str
 }
 
 /** Resolves the source of a spec: the newest (or pinned) Debian version, or the tree's commit. */
-function resolveSource(spec: BuildSpec, fragments: Fragment[], log: Log): ResolvedSource | { cached: { dir: string; rec: BuildRecord } } {
+function resolveSource(
+  spec: BuildSpec,
+  fragments: Fragment[],
+  log: Log,
+): ResolvedSource | { cached: { dir: string; rec: BuildRecord } } {
   const s = spec.source;
   if (s.kind === 'tree') {
     const path = realpathSync(s.path);
@@ -161,7 +214,9 @@ function resolveSource(spec: BuildSpec, fragments: Fragment[], log: Log): Resolv
     const head = git(path, ['rev-parse', 'HEAD']);
     const dirty = head ? (git(path, ['status', '--porcelain', '--untracked-files=no']) ?? 'x') !== '' : true;
     return {
-      id: `tree ${path}@${head ?? 'no-git'}${dirty ? '+changes' : ''}`, prefix: `tree-${head ? head.slice(0, 12) : 'nogit'}`, cacheable: !!head && !dirty,
+      id: `tree ${path}@${head ?? 'no-git'}${dirty ? '+changes' : ''}`,
+      prefix: `tree-${head ? head.slice(0, 12) : 'nogit'}`,
+      cacheable: !!head && !dirty,
       tree: () => path,
     };
   }
@@ -182,7 +237,9 @@ function resolveSource(spec: BuildSpec, fragments: Fragment[], log: Log): Resolv
   }
   const v = version;
   return {
-    id: `debian ${s.suite} ${s.package}=${v}`, prefix: `${s.package}_${v}`, cacheable: true,
+    id: `debian ${s.suite} ${s.package}=${v}`,
+    prefix: `${s.package}_${v}`,
+    cacheable: true,
     tree: (l) => {
       l(`fetching ${s.package} ${v} from ${s.suite}`);
       return unpackDebianSource(aptDownload([s.suite, s.package, v]), s.package, v, l);
@@ -236,30 +293,63 @@ export function buildKernel(spec: BuildSpec, log: Log, o: BuildOptions = {}): Ke
   const modroot = join(dir, 'modroot');
   const step = (name: string, argv: string[]) => {
     const left = Math.floor((deadline - Date.now()) / 1000);
-    if (left <= 0) throw new KernelBuildFailed(`step ${name}: the build's time limit was reached before it (see ${logFile})`);
+    if (left <= 0)
+      throw new KernelBuildFailed(`step ${name}: the build's time limit was reached before it (see ${logFile})`);
     log(`step ${name}: ${argv.join(' ')}`);
     appendFileSync(logFile, `\n# step ${name}: ${argv.join(' ')}\n`);
     const t0 = Date.now();
     // timeout(1) signals the whole process group (make and its children), and tee keeps the log
-    const r = spawnSync('timeout', ['--kill-after=30', String(left), 'bash', '-c', `set -o pipefail; "$@" 2>&1 | tee -a ${shQuote(logFile)}${o.echo === false ? ' >/dev/null' : ' >&2'}`, '_', ...argv], {
-      stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, LC_ALL: 'C' },
-    });
-    if (r.status === 124 || r.status === 137) throw new KernelBuildFailed(`step ${name}: killed at the build's time limit of ${Math.round(((o.timeoutMs ?? 150 * 60_000)) / 60_000)} min (see ${logFile})`);
+    const r = spawnSync(
+      'timeout',
+      [
+        '--kill-after=30',
+        String(left),
+        'bash',
+        '-c',
+        `set -o pipefail; "$@" 2>&1 | tee -a ${shQuote(logFile)}${o.echo === false ? ' >/dev/null' : ' >&2'}`,
+        '_',
+        ...argv,
+      ],
+      {
+        stdio: ['ignore', 'inherit', 'inherit'],
+        env: { ...process.env, LC_ALL: 'C' },
+      },
+    );
+    if (r.status === 124 || r.status === 137)
+      throw new KernelBuildFailed(
+        `step ${name}: killed at the build's time limit of ${Math.round((o.timeoutMs ?? 150 * 60_000) / 60_000)} min (see ${logFile})`,
+      );
     if (r.status !== 0) {
       const tail = failureLines(readFileSync(logFile, 'utf8')).join(' | ');
-      throw new KernelBuildFailed(`step ${name} failed (exit ${r.status ?? r.signal})${tail ? `: ${tail}` : ''} (log: ${logFile})`);
+      throw new KernelBuildFailed(
+        `step ${name} failed (exit ${r.status ?? r.signal})${tail ? `: ${tail}` : ''} (log: ${logFile})`,
+      );
     }
     log(`step ${name}: done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   };
   for (const t of BASE_CONFIG_TARGETS) step(t, [...make, t]);
-  step('merge fragments', [join(src, 'scripts', 'kconfig', 'merge_config.sh'), '-m', '-O', obj, join(obj, '.config'), ...fragments.map((f) => f.path)]);
+  step('merge fragments', [
+    join(src, 'scripts', 'kconfig', 'merge_config.sh'),
+    '-m',
+    '-O',
+    obj,
+    join(obj, '.config'),
+    ...fragments.map((f) => f.path),
+  ]);
   step('olddefconfig', [...make, 'olddefconfig']);
   const dotConfig = readFileSync(join(obj, '.config'), 'utf8');
   const unmet = unmetOptions(fragments, dotConfig);
   if (unmet.length)
-    throw new KernelBuildFailed(`step check config: ${unmet.map((u) => `${u.option}=${u.wanted} (${u.fragment}) ended as ${u.got}`).join('; ')}: a dependency is missing or the option does not exist in this tree`);
+    throw new KernelBuildFailed(
+      `step check config: ${unmet.map((u) => `${u.option}=${u.wanted} (${u.fragment}) ended as ${u.got}`).join('; ')}: a dependency is missing or the option does not exist in this tree`,
+    );
   const hasModules = /^CONFIG_[A-Za-z0-9_]+=m$/m.test(dotConfig);
-  step(hasModules ? 'bzImage and modules' : 'bzImage', [...make, `-j${jobs}`, 'bzImage', ...(hasModules ? ['modules'] : [])]);
+  step(hasModules ? 'bzImage and modules' : 'bzImage', [
+    ...make,
+    `-j${jobs}`,
+    'bzImage',
+    ...(hasModules ? ['modules'] : []),
+  ]);
   let modulesDir: string | null = null;
   const image = join(obj, 'arch', 'x86', 'boot', 'bzImage');
   const release = imageRelease(image);
@@ -272,7 +362,14 @@ export function buildKernel(spec: BuildSpec, log: Log, o: BuildOptions = {}): Ke
   copyFileSync(image, join(dir, 'bzImage'));
   copyFileSync(join(obj, '.config'), join(dir, 'config'));
   const rec: BuildRecord = {
-    identity, key, release, image: 'bzImage', config: 'config', modulesDir, buildSeconds: Math.round((Date.now() - started) / 1000), finished: new Date().toISOString(),
+    identity,
+    key,
+    release,
+    image: 'bzImage',
+    config: 'config',
+    modulesDir,
+    buildSeconds: Math.round((Date.now() - started) / 1000),
+    finished: new Date().toISOString(),
   };
   writeFileSync(join(dir, 'kernel.json'), `${JSON.stringify(rec, null, 2)}\n`);
   log(`built ${release} in ${rec.buildSeconds} s → ${dir}`);
@@ -287,7 +384,11 @@ export function buildKernel(spec: BuildSpec, log: Log, o: BuildOptions = {}): Ke
 
 /** Installs the build dependencies when missing (ci/kernels/install-build-deps.sh); KernelBuildFailed with its reason otherwise. */
 export function ensureBuildDeps(): void {
-  const r = spawnSync('bash', [join(PROJECT_ROOT, 'ci', 'kernels', 'install-build-deps.sh')], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'], timeout: 20 * 60_000 });
+  const r = spawnSync('bash', [join(PROJECT_ROOT, 'ci', 'kernels', 'install-build-deps.sh')], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'ignore', 'pipe'],
+    timeout: 20 * 60_000,
+  });
   if (r.status !== 0) {
     const last = (r.stderr ?? '').trim().split('\n').filter(Boolean).pop() ?? `exit ${r.status ?? r.signal}`;
     throw new KernelBuildFailed(`step build dependencies: ${last.replace(/^install-build-deps: (error: )?/, '')}`);
@@ -297,5 +398,8 @@ export function ensureBuildDeps(): void {
 /** The lines of a build log that say why it failed: compiler/kconfig errors, not make's own "*** Error" echoes. */
 export function failureLines(log: string): string[] {
   const lines = log.split('\n').filter((l) => !/^make(\[\d+\])?: /.test(l));
-  return lines.filter((l) => /error|can't|cannot|No such file|not found|\*\*\*/i.test(l)).slice(-3).map((l) => l.trim());
+  return lines
+    .filter((l) => /error|can't|cannot|No such file|not found|\*\*\*/i.test(l))
+    .slice(-3)
+    .map((l) => l.trim());
 }

@@ -42,7 +42,11 @@ export function autoAccel(): Accel {
 }
 
 /** A directory shared into the guest over 9p. */
-export interface Share { tag: string; path: string; readonly: boolean }
+export interface Share {
+  tag: string;
+  path: string;
+  readonly: boolean;
+}
 
 /** One QEMU boot. */
 export interface QemuOptions {
@@ -98,7 +102,12 @@ export function numaArgs(memoryMiB: number, cpus: number, nodes: number): string
   for (let n = 0; n < nodes; n++) {
     const size = n === nodes - 1 ? memoryMiB - each * (nodes - 1) : each;
     const mine = Array.from({ length: cpus }, (_x, c) => c).filter((c) => c % nodes === n);
-    out.push('-object', `memory-backend-ram,id=gmem-node${n},size=${size}M`, '-numa', `node,nodeid=${n},memdev=gmem-node${n}${mine.map((c) => `,cpus=${c}`).join('')}`);
+    out.push(
+      '-object',
+      `memory-backend-ram,id=gmem-node${n},size=${size}M`,
+      '-numa',
+      `node,nodeid=${n},memdev=gmem-node${n}${mine.map((c) => `,cpus=${c}`).join('')}`,
+    );
   }
   return out;
 }
@@ -106,14 +115,34 @@ export function numaArgs(memoryMiB: number, cpus: number, nodes: number): string
 /** The QEMU command line (without the binary) for a boot. */
 export function qemuArgs(o: QemuOptions): string[] {
   const args = [
-    '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
-    '-accel', o.accel, '-cpu', o.accel === 'kvm' ? 'host' : 'max', '-smp', String(o.cpus), '-m', `${o.memoryMiB}M`,
-    '-kernel', o.kernel, '-initrd', o.initrd, '-append', o.append,
-    '-serial', `file:${o.consoleLog}`,
+    '-nodefaults',
+    '-no-user-config',
+    '-display',
+    'none',
+    '-no-reboot',
+    '-accel',
+    o.accel,
+    '-cpu',
+    o.accel === 'kvm' ? 'host' : 'max',
+    '-smp',
+    String(o.cpus),
+    '-m',
+    `${o.memoryMiB}M`,
+    '-kernel',
+    o.kernel,
+    '-initrd',
+    o.initrd,
+    '-append',
+    o.append,
+    '-serial',
+    `file:${o.consoleLog}`,
   ];
   args.push(...numaArgs(o.memoryMiB, o.cpus, o.numaNodes ?? 1));
   for (const s of o.shares)
-    args.push('-virtfs', `local,path=${s.path},mount_tag=${s.tag},security_model=none,multidevs=remap${s.readonly ? ',readonly=on' : ''}`);
+    args.push(
+      '-virtfs',
+      `local,path=${s.path},mount_tag=${s.tag},security_model=none,multidevs=remap${s.readonly ? ',readonly=on' : ''}`,
+    );
   return args;
 }
 
@@ -124,7 +153,9 @@ export function qemuArgs(o: QemuOptions): string[] {
 export function runQemu(o: QemuOptions): Promise<QemuExit> {
   hookExit();
   const hardSec = Math.ceil(o.timeoutMs / 1000) + 15;
-  const child = spawn('timeout', ['--kill-after=5', String(hardSec), o.qemu, ...qemuArgs(o)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn('timeout', ['--kill-after=5', String(hardSec), o.qemu, ...qemuArgs(o)], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   live.add(child);
   const started = Date.now();
   let stderr = '';
@@ -156,8 +187,13 @@ export function runQemu(o: QemuOptions): Promise<QemuExit> {
       if (!doneAt && o.doneFile && existsSync(o.doneFile)) doneAt = now;
       // timeout(1) exits 124 when its own deadline hit, 137 after --kill-after
       resolvePromise({
-        code: signal ? null : code, signal, timedOut: timedOut || (!doneAt && (code === 124 || code === 137)),
-        done: doneAt > 0, doneMs: (doneAt || now) - started, ms: now - started, stderr: stderr.trim(),
+        code: signal ? null : code,
+        signal,
+        timedOut: timedOut || (!doneAt && (code === 124 || code === 137)),
+        done: doneAt > 0,
+        doneMs: (doneAt || now) - started,
+        ms: now - started,
+        stderr: stderr.trim(),
       });
     });
     child.on('error', (e) => {

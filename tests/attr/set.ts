@@ -26,7 +26,11 @@ import { defineCase, type CaseDef, type Variant } from '../../lib/harness/case.j
 import { expectEq, expectErrno, expectOk, outcome } from '../../lib/harness/expect.js';
 import { __ioctlStruct, __ioctlVal } from '../../lib/kvm/ioctl.js';
 import { pack } from '../../lib/uapi/struct.js';
-import { KVM_CAP_MEMORY_ATTRIBUTES, KVM_MEMORY_ATTRIBUTE_PRIVATE, KVM_SET_MEMORY_ATTRIBUTES } from '../../lib/uapi/index.js';
+import {
+  KVM_CAP_MEMORY_ATTRIBUTES,
+  KVM_MEMORY_ATTRIBUTE_PRIVATE,
+  KVM_SET_MEMORY_ATTRIBUTES,
+} from '../../lib/uapi/index.js';
 import type { ErrnoName } from '../../lib/uapi/index.js';
 import { hex, NEEDS_GMEM } from '../../lib/cases/gmem.js';
 import { PAGE, attrVmVariants, validAttributes, type AttrVmParams } from '../../lib/cases/attr.js';
@@ -53,8 +57,18 @@ const type0PrivateRefused = defineCase({
     expectEq(vmCap, 0, 'KVM_CAP_MEMORY_ATTRIBUTES on a default (type 0) VM, which has no private memory');
     const r = vm.__setMemoryAttributes(BASE, PAGE, PRIVATE);
     ctx.observe('outcome', outcome(r));
-    if (sys === 0) expectErrno(r, 'ENOTTY', 'PRIVATE on a default VM when /dev/kvm reports KVM_CAP_MEMORY_ATTRIBUTES 0 (ioctl not built)');
-    else expectErrno(r, 'EINVAL', `PRIVATE on a default VM whose KVM_CAP_MEMORY_ATTRIBUTES is 0 (/dev/kvm reports ${hex(sys)})`);
+    if (sys === 0)
+      expectErrno(
+        r,
+        'ENOTTY',
+        'PRIVATE on a default VM when /dev/kvm reports KVM_CAP_MEMORY_ATTRIBUTES 0 (ioctl not built)',
+      );
+    else
+      expectErrno(
+        r,
+        'EINVAL',
+        `PRIVATE on a default VM whose KVM_CAP_MEMORY_ATTRIBUTES is 0 (/dev/kvm reports ${hex(sys)})`,
+      );
   },
 });
 
@@ -67,7 +81,8 @@ const type0ZeroAttributes = defineCase({
     const sys = ctx.env.sysCap(KVM_CAP_MEMORY_ATTRIBUTES);
     const r = ctx.vm(0).__setMemoryAttributes(BASE, 4n * PAGE, 0n);
     ctx.observe('outcome', outcome(r));
-    if (sys === 0) expectErrno(r, 'ENOTTY', 'attributes 0 when /dev/kvm reports KVM_CAP_MEMORY_ATTRIBUTES 0 (ioctl not built)');
+    if (sys === 0)
+      expectErrno(r, 'ENOTTY', 'attributes 0 when /dev/kvm reports KVM_CAP_MEMORY_ATTRIBUTES 0 (ioctl not built)');
     else expectOk(r, 'attributes 0 on 4 aligned pages of a default VM');
   },
 });
@@ -78,7 +93,12 @@ const onSystemFd = defineCase({
   requires: { kvm: true },
   tags: { kernelFn: 'x86.c:kvm_arch_dev_ioctl' },
   run(ctx) {
-    const r = __ioctlStruct(ctx.kvm.fd, 'KVM_SET_MEMORY_ATTRIBUTES', KVM_SET_MEMORY_ATTRIBUTES, attrArg(BASE, PAGE, 0n));
+    const r = __ioctlStruct(
+      ctx.kvm.fd,
+      'KVM_SET_MEMORY_ATTRIBUTES',
+      KVM_SET_MEMORY_ATTRIBUTES,
+      attrArg(BASE, PAGE, 0n),
+    );
     expectErrno(r, 'EINVAL', 'KVM_SET_MEMORY_ATTRIBUTES on /dev/kvm');
   },
 });
@@ -218,8 +238,16 @@ const overflow = defineCase<AttrVmParams>({
     const vm = ctx.vm();
     const attrs = validAttributes(ctx.params);
     const top = 1n << 64n;
-    for (const [address, size] of [[top - PAGE, 2n * PAGE], [top - PAGE, PAGE], [PAGE, top - PAGE]] as const)
-      expectErrno(vm.__setMemoryAttributes(address, size, attrs), 'EINVAL', `address ${hex(address)} size ${hex(size)}`);
+    for (const [address, size] of [
+      [top - PAGE, 2n * PAGE],
+      [top - PAGE, PAGE],
+      [PAGE, top - PAGE],
+    ] as const)
+      expectErrno(
+        vm.__setMemoryAttributes(address, size, attrs),
+        'EINVAL',
+        `address ${hex(address)} size ${hex(size)}`,
+      );
   },
 });
 
@@ -253,7 +281,10 @@ const withoutMemslot = defineCase<AttrVmParams>({
   run(ctx) {
     const vm = ctx.vm();
     const attrs = validAttributes(ctx.params);
-    expectOk(vm.__setMemoryAttributes(BASE, 16n * PAGE, attrs), `attributes ${hex(attrs)} on 16 pages without a memslot`);
+    expectOk(
+      vm.__setMemoryAttributes(BASE, 16n * PAGE, attrs),
+      `attributes ${hex(attrs)} on 16 pages without a memslot`,
+    );
     expectOk(vm.__setMemoryAttributes(BASE + 4n * PAGE, 4n * PAGE, 0n), 'attributes 0 on the middle 4 pages');
     expectOk(vm.__setMemoryAttributes(BASE, 16n * PAGE, attrs), `attributes ${hex(attrs)} again over the whole range`);
   },
@@ -261,7 +292,8 @@ const withoutMemslot = defineCase<AttrVmParams>({
 
 const maxRangeEnd = defineCase<AttrVmParams>({
   id: 'attr.set.max_range_end',
-  doc: 'the highest page that does not wrap, [2^64 - 2 pages, 2^64 - 1 page), is accepted with the supported ' +
+  doc:
+    'the highest page that does not wrap, [2^64 - 2 pages, 2^64 - 1 page), is accepted with the supported ' +
     'attributes and can be reset (the wrap check refuses only a sum past 2^64 - 1)',
   requires: { kvm: true },
   variants: attrVmVariants(),
@@ -290,6 +322,19 @@ const badStructPointer = defineCase<AttrVmParams>({
 });
 
 export default [
-  type0PrivateRefused, type0ZeroAttributes, onSystemFd, onVcpuFd, onGmemFd, attributeBits, flagsNonzero, sizeZero,
-  unalignedAddress, unalignedSize, overflow, beyondMaxGfn, withoutMemslot, maxRangeEnd, badStructPointer,
+  type0PrivateRefused,
+  type0ZeroAttributes,
+  onSystemFd,
+  onVcpuFd,
+  onGmemFd,
+  attributeBits,
+  flagsNonzero,
+  sizeZero,
+  unalignedAddress,
+  unalignedSize,
+  overflow,
+  beyondMaxGfn,
+  withoutMemslot,
+  maxRangeEnd,
+  badStructPointer,
 ];

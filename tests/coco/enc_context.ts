@@ -7,7 +7,14 @@ import { defineCase } from '../../lib/harness/case.js';
 import { CaseFailure, expectErrno, expectErrnoOneOf, expectOk, outcome } from '../../lib/harness/expect.js';
 import { open } from '../../lib/sys/fd.js';
 import { close } from '../../lib/ffi/libc.js';
-import { KVM_CAP_VM_COPY_ENC_CONTEXT_FROM, KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM, KVM_CAP_NR_MEMSLOTS, O_CLOEXEC, O_RDWR, errnoName } from '../../lib/uapi/index.js';
+import {
+  KVM_CAP_VM_COPY_ENC_CONTEXT_FROM,
+  KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM,
+  KVM_CAP_NR_MEMSLOTS,
+  O_CLOEXEC,
+  O_RDWR,
+  errnoName,
+} from '../../lib/uapi/index.js';
 import { SEV_DEVICE, __sevInit2, vmTypeVariants, type VmTypeParams } from '../../lib/cases/coco.js';
 
 const MOVE = KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM;
@@ -17,14 +24,22 @@ const moveNonSevSource = defineCase({
   id: 'coco.move_enc_context.non_sev_source',
   doc: 'moving the encryption context from a VM that is not an SEV guest (another default VM, or the VM itself) fails with EINVAL',
   requires: { caps: ['KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM'] },
-  tags: { linuxGit: ['b56639318bb2'], selftest: 'x86/sev_migrate_tests.c:test_sev_migrate_parameters', proposal: 'gmem-link-rfc-v1' },
+  tags: {
+    linuxGit: ['b56639318bb2'],
+    selftest: 'x86/sev_migrate_tests.c:test_sev_migrate_parameters',
+    proposal: 'gmem-link-rfc-v1',
+  },
   run(ctx) {
     const dst = ctx.vm(0);
     const src = ctx.vm(0);
     const r = dst.__enableCap(MOVE, [BigInt(src.fd)]);
     ctx.observe('outcome', outcome(r));
     expectErrno(r, 'EINVAL', 'KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM from a default (non-SEV) VM');
-    expectErrno(dst.__enableCap(MOVE, [BigInt(dst.fd)]), 'EINVAL', 'KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM from the VM itself');
+    expectErrno(
+      dst.__enableCap(MOVE, [BigInt(dst.fd)]),
+      'EINVAL',
+      'KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM from the VM itself',
+    );
   },
 });
 
@@ -32,7 +47,10 @@ const moveBadSourceFd = defineCase({
   id: 'coco.move_enc_context.bad_source_fd',
   doc: 'a source fd that is closed or not a VM is refused: EBADF from sev.c where the vendor module implements the move, EINVAL where it has no vm_move_enc_context_from (VMX, other vendors)',
   requires: { caps: ['KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM'] },
-  tags: { linuxGit: ['b56639318bb2'], kernelFn: 'svm/sev.c:sev_vm_move_enc_context_from; x86.c:kvm_vm_ioctl_enable_cap' },
+  tags: {
+    linuxGit: ['b56639318bb2'],
+    kernelFn: 'svm/sev.c:sev_vm_move_enc_context_from; x86.c:kvm_vm_ioctl_enable_cap',
+  },
   run(ctx) {
     const dst = ctx.vm(0);
     const devNull = open('/dev/null', O_RDWR | O_CLOEXEC);
@@ -47,7 +65,10 @@ const moveBadSourceFd = defineCase({
     expectErrnoOneOf(a, ['EBADF', 'EINVAL'], 'source fd is /dev/null');
     expectErrnoOneOf(b, ['EBADF', 'EINVAL'], 'source fd is closed');
     expectErrnoOneOf(c, ['EBADF', 'EINVAL'], 'source fd is /dev/kvm');
-    if (outcome(a) !== outcome(b)) throw new CaseFailure(`a non-VM fd gave ${outcome(a)} but a closed fd gave ${outcome(b)}: one path checks the fd, the other does not`);
+    if (outcome(a) !== outcome(b))
+      throw new CaseFailure(
+        `a non-VM fd gave ${outcome(a)} but a closed fd gave ${outcome(b)}: one path checks the fd, the other does not`,
+      );
   },
 });
 
@@ -59,8 +80,16 @@ const copyNonSevSource = defineCase({
   run(ctx) {
     const dst = ctx.vm(0);
     const src = ctx.vm(0);
-    expectErrno(dst.__enableCap(COPY, [BigInt(src.fd)]), 'EINVAL', 'KVM_CAP_VM_COPY_ENC_CONTEXT_FROM from a default (non-SEV) VM');
-    expectErrno(dst.__enableCap(COPY, [BigInt(dst.fd)]), 'EINVAL', 'KVM_CAP_VM_COPY_ENC_CONTEXT_FROM from the VM itself');
+    expectErrno(
+      dst.__enableCap(COPY, [BigInt(src.fd)]),
+      'EINVAL',
+      'KVM_CAP_VM_COPY_ENC_CONTEXT_FROM from a default (non-SEV) VM',
+    );
+    expectErrno(
+      dst.__enableCap(COPY, [BigInt(dst.fd)]),
+      'EINVAL',
+      'KVM_CAP_VM_COPY_ENC_CONTEXT_FROM from the VM itself',
+    );
   },
 });
 
@@ -76,10 +105,20 @@ const moveDeadSource = defineCase<VmTypeParams>({
     ctx.defer(() => void close(sevFd));
     const src = ctx.vm();
     const init = __sevInit2(src, sevFd);
-    if (init.ret < 0) throw new CaseFailure(`KVM_SEV_INIT2 on the source ${t.name} failed with ${errnoName(init.errno)} (firmware error ${init.fwError})`);
+    if (init.ret < 0)
+      throw new CaseFailure(
+        `KVM_SEV_INIT2 on the source ${t.name} failed with ${errnoName(init.errno)} (firmware error ${init.fwError})`,
+      );
     const dst = ctx.vm();
-    expectOk(dst.__enableCap(MOVE, [BigInt(src.fd)]), `moving the context of an initialised ${t.name} into a new ${t.name}`);
-    expectErrno(src.__checkExtension(KVM_CAP_NR_MEMSLOTS), 'EIO', 'KVM_CHECK_EXTENSION on the source VM after the move (the source is dead)');
+    expectOk(
+      dst.__enableCap(MOVE, [BigInt(src.fd)]),
+      `moving the context of an initialised ${t.name} into a new ${t.name}`,
+    );
+    expectErrno(
+      src.__checkExtension(KVM_CAP_NR_MEMSLOTS),
+      'EIO',
+      'KVM_CHECK_EXTENSION on the source VM after the move (the source is dead)',
+    );
     expectErrno(src.__enableCap(MOVE, [BigInt(dst.fd)]), 'EIO', 'moving the context back into the dead source');
   },
 });

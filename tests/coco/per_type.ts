@@ -5,9 +5,20 @@
 import { defineCase } from '../../lib/harness/case.js';
 import { expectEq, expectErrno, expectOk, expectTrue, outcome } from '../../lib/harness/expect.js';
 import {
-  GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, KVM_CAP_GUEST_MEMFD, KVM_CAP_GUEST_MEMFD_FLAGS,
-  KVM_CAP_MEMORY_ATTRIBUTES, KVM_CAP_READONLY_MEM, KVM_MEM_GUEST_MEMFD, KVM_MEM_READONLY, KVM_MEMORY_ATTRIBUTE_PRIVATE,
-  MAP_ANONYMOUS, MAP_NORESERVE, MAP_PRIVATE, PROT_READ, PROT_WRITE,
+  GUEST_MEMFD_FLAG_INIT_SHARED,
+  GUEST_MEMFD_FLAG_MMAP,
+  KVM_CAP_GUEST_MEMFD,
+  KVM_CAP_GUEST_MEMFD_FLAGS,
+  KVM_CAP_MEMORY_ATTRIBUTES,
+  KVM_CAP_READONLY_MEM,
+  KVM_MEM_GUEST_MEMFD,
+  KVM_MEM_READONLY,
+  KVM_MEMORY_ATTRIBUTE_PRIVATE,
+  MAP_ANONYMOUS,
+  MAP_NORESERVE,
+  MAP_PRIVATE,
+  PROT_READ,
+  PROT_WRITE,
 } from '../../lib/uapi/index.js';
 import type { ErrnoName } from '../../lib/uapi/index.js';
 import { hex } from '../../lib/cases/gmem.js';
@@ -21,7 +32,10 @@ const gmemFlagsPerType = defineCase<VmTypeParams>({
   doc: 'KVM_CAP_GUEST_MEMFD_FLAGS on a VM is MMAP for types with private memory (SW_PROTECTED, SNP, TDX) and MMAP|INIT_SHARED otherwise, and creation accepts exactly the advertised flags',
   requires: { caps: ['KVM_CAP_GUEST_MEMFD', 'KVM_CAP_GUEST_MEMFD_FLAGS'] },
   variants: vmTypeVariants(),
-  tags: { linuxGit: ['44c6cb9fe988'], kernelFn: 'x86.c:kvm_arch_supports_gmem_init_shared; kvm_host.h:kvm_gmem_get_supported_flags' },
+  tags: {
+    linuxGit: ['44c6cb9fe988'],
+    kernelFn: 'x86.c:kvm_arch_supports_gmem_init_shared; kvm_host.h:kvm_gmem_get_supported_flags',
+  },
   run(ctx) {
     const t = ctx.params.type;
     const vm = ctx.vm();
@@ -36,7 +50,11 @@ const gmemFlagsPerType = defineCase<VmTypeParams>({
     const mask = vm.checkExtension(KVM_CAP_GUEST_MEMFD_FLAGS);
     ctx.observe('flags', mask);
     expectEq(mask, ctx.expected<number>('gmemFlags', expectedGmemFlags(t)), `KVM_CAP_GUEST_MEMFD_FLAGS on a ${t.name}`);
-    for (const flags of [GUEST_MEMFD_FLAG_MMAP, GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED]) {
+    for (const flags of [
+      GUEST_MEMFD_FLAG_MMAP,
+      GUEST_MEMFD_FLAG_INIT_SHARED,
+      GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED,
+    ]) {
       const r = vm.__createGuestMemfd(PAGE, BigInt(flags));
       if (r.ret >= 0) ctx.trackFd(r.ret);
       if ((flags & ~mask) === 0) expectOk(r, `guest_memfd flags ${hex(flags)} (advertised ${hex(mask)})`);
@@ -57,7 +75,10 @@ const memattrCapPerType = defineCase<VmTypeParams>({
     const vmCap = ctx.vm().checkExtension(KVM_CAP_MEMORY_ATTRIBUTES);
     ctx.observe('sysCap', sys);
     ctx.observe('vmCap', vmCap);
-    expectTrue((sys & ~KVM_MEMORY_ATTRIBUTE_PRIVATE) === 0, `KVM_CAP_MEMORY_ATTRIBUTES on /dev/kvm is ${hex(sys)}: bits beyond PRIVATE (${hex(KVM_MEMORY_ATTRIBUTE_PRIVATE)})`);
+    expectTrue(
+      (sys & ~KVM_MEMORY_ATTRIBUTE_PRIVATE) === 0,
+      `KVM_CAP_MEMORY_ATTRIBUTES on /dev/kvm is ${hex(sys)}: bits beyond PRIVATE (${hex(KVM_MEMORY_ATTRIBUTE_PRIVATE)})`,
+    );
     const want = sys !== 0 && t.privateMem ? KVM_MEMORY_ATTRIBUTE_PRIVATE : 0;
     expectEq(vmCap, want, `KVM_CAP_MEMORY_ATTRIBUTES on a ${t.name} (/dev/kvm reports ${hex(sys)})`);
   },
@@ -81,7 +102,8 @@ const readonlyPerType = defineCase<VmTypeParams>({
     const want = ctx.expected<ErrnoName | 'accepted'>('readonly', t.protectedState ? 'EINVAL' : 'accepted');
     if (want === 'accepted') expectOk(r, `KVM_MEM_READONLY slot on a ${t.name}`);
     else expectErrno(r, want, `KVM_MEM_READONLY slot on a ${t.name} (protected state)`);
-    if (ctx.expected<boolean>('capAgrees')) expectEq(cap, want === 'accepted' ? 1 : 0, `KVM_CAP_READONLY_MEM on a ${t.name} VM fd`);
+    if (ctx.expected<boolean>('capAgrees'))
+      expectEq(cap, want === 'accepted' ? 1 : 0, `KVM_CAP_READONLY_MEM on a ${t.name} VM fd`);
   },
 });
 
@@ -97,10 +119,22 @@ const gmemReadonly = defineCase<VmTypeParams>({
     const g = ctx.gmem(vm, PAGE);
     const m = ctx.map(Number(PAGE), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1);
     const r = vm.__setUserMemoryRegion2({
-      slot: 0, flags: KVM_MEM_GUEST_MEMFD | KVM_MEM_READONLY, gpa: SLOT_GPA, size: PAGE, hva: m.addr, gmemFd: g.fd,
+      slot: 0,
+      flags: KVM_MEM_GUEST_MEMFD | KVM_MEM_READONLY,
+      gpa: SLOT_GPA,
+      size: PAGE,
+      hva: m.addr,
+      gmemFd: g.fd,
     });
     expectErrno(r, 'EINVAL', `KVM_MEM_GUEST_MEMFD | KVM_MEM_READONLY on a ${t.name}`);
-    const ok = vm.__setUserMemoryRegion2({ slot: 0, flags: KVM_MEM_GUEST_MEMFD, gpa: SLOT_GPA, size: PAGE, hva: m.addr, gmemFd: g.fd });
+    const ok = vm.__setUserMemoryRegion2({
+      slot: 0,
+      flags: KVM_MEM_GUEST_MEMFD,
+      gpa: SLOT_GPA,
+      size: PAGE,
+      hva: m.addr,
+      gmemFd: g.fd,
+    });
     expectOk(ok, `the same slot without KVM_MEM_READONLY (control) on a ${t.name}`);
   },
 });

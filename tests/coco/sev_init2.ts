@@ -14,7 +14,14 @@ import type { CaseContext } from '../../lib/harness/context.js';
 import { CaseFailure, expectErrno } from '../../lib/harness/expect.js';
 import { close, open } from '../../lib/ffi/libc.js';
 import { errnoName, O_CLOEXEC, O_RDWR } from '../../lib/uapi/index.js';
-import { SEV_DEVICE, X86_VM_TYPES, __sevInit2, __sevVmsaFeatures, vmTypeVariants, type VmTypeParams } from '../../lib/cases/coco.js';
+import {
+  SEV_DEVICE,
+  X86_VM_TYPES,
+  __sevInit2,
+  __sevVmsaFeatures,
+  vmTypeVariants,
+  type VmTypeParams,
+} from '../../lib/cases/coco.js';
 
 const ST = 'x86/sev_init2_tests.c';
 const NEEDS_SEV = { files: [SEV_DEVICE], root: true, vmType: 'KVM_X86_SEV_VM' } as const;
@@ -29,16 +36,26 @@ function sevDev(ctx: CaseContext<unknown>): number {
   return r.ret;
 }
 
-function init2Ok(ctx: CaseContext<unknown>, type: number, sev: number, fields: { vmsaFeatures?: bigint; flags?: number }, what: string): void {
+function init2Ok(
+  ctx: CaseContext<unknown>,
+  type: number,
+  sev: number,
+  fields: { vmsaFeatures?: bigint; flags?: number },
+  what: string,
+): void {
   const r = __sevInit2(ctx.vm(type), sev, fields);
-  if (r.ret < 0) throw new CaseFailure(`${what}: KVM_SEV_INIT2 failed with ${errnoName(r.errno)} (firmware error ${r.fwError})`);
+  if (r.ret < 0)
+    throw new CaseFailure(`${what}: KVM_SEV_INIT2 failed with ${errnoName(r.errno)} (firmware error ${r.fwError})`);
 }
 
 const vmTypes = defineCase({
   id: 'coco.sev_init2.vm_types',
   doc: 'KVM_SEV_INIT2 with a zeroed struct succeeds on every SEV VM type KVM_CAP_VM_TYPES lists (SEV, SEV-ES, SNP) and fails with EINVAL on a default and on a SW_PROTECTED VM',
   requires: NEEDS_SEV,
-  tags: { selftest: [`${ST}:test_vm_types`, `${ST}:test_init2`, `${ST}:test_init2_invalid`], kernelFn: 'svm/sev.c:sev_guest_init2' },
+  tags: {
+    selftest: [`${ST}:test_vm_types`, `${ST}:test_init2`, `${ST}:test_init2_invalid`],
+    kernelFn: 'svm/sev.c:sev_guest_init2',
+  },
   run(ctx) {
     const sev = sevDev(ctx);
     const listed = new Set(ctx.env.vmTypes);
@@ -57,7 +74,11 @@ const flags = defineCase<VmTypeParams>({
   run(ctx) {
     const sev = sevDev(ctx);
     for (let bit = 0; bit < 32; bit++)
-      expectErrno(__sevInit2(ctx.vm(), sev, { flags: 2 ** bit }), 'EINVAL', `${ctx.params.type.name}: flags bit ${bit}`);
+      expectErrno(
+        __sevInit2(ctx.vm(), sev, { flags: 2 ** bit }),
+        'EINVAL',
+        `${ctx.params.type.name}: flags bit ${bit}`,
+      );
   },
 });
 
@@ -69,14 +90,29 @@ const vmsaFeatures = defineCase<VmTypeParams>({
   tags: { selftest: [`${ST}:test_features`, `${ST}:test_init2_invalid`, `${ST}:test_init2`] },
   run(ctx) {
     const attr = __sevVmsaFeatures(ctx.kvm.fd);
-    if (attr.ret < 0) ctx.skip(`KVM_GET_DEVICE_ATTR(KVM_X86_GRP_SEV, KVM_X86_SEV_VMSA_FEATURES) on /dev/kvm failed with ${errnoName(attr.errno)}`);
+    if (attr.ret < 0)
+      ctx.skip(
+        `KVM_GET_DEVICE_ATTR(KVM_X86_GRP_SEV, KVM_X86_SEV_VMSA_FEATURES) on /dev/kvm failed with ${errnoName(attr.errno)}`,
+      );
     const supported = ctx.params.type.variant === 'sev' ? 0n : attr.value;
     ctx.note(`KVM_X86_SEV_VMSA_FEATURES = 0x${attr.value.toString(16)}`);
     const sev = sevDev(ctx);
     for (let bit = 0n; bit < 64n; bit++) {
       const f = 1n << bit;
-      if (!(supported & f)) expectErrno(__sevInit2(ctx.vm(), sev, { vmsaFeatures: f }), 'EINVAL', `${ctx.params.type.name}: unsupported vmsa_features bit ${bit}`);
-      else if (KNOWN_FEATURES & f) init2Ok(ctx, ctx.params.type.value, sev, { vmsaFeatures: f }, `${ctx.params.type.name}: supported vmsa_features bit ${bit}`);
+      if (!(supported & f))
+        expectErrno(
+          __sevInit2(ctx.vm(), sev, { vmsaFeatures: f }),
+          'EINVAL',
+          `${ctx.params.type.name}: unsupported vmsa_features bit ${bit}`,
+        );
+      else if (KNOWN_FEATURES & f)
+        init2Ok(
+          ctx,
+          ctx.params.type.value,
+          sev,
+          { vmsaFeatures: f },
+          `${ctx.params.type.name}: supported vmsa_features bit ${bit}`,
+        );
     }
   },
 });

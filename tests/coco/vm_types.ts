@@ -6,7 +6,17 @@ import { defineCase, type Variant } from '../../lib/harness/case.js';
 import { expectEq, expectErrno, expectOk, expectTrue, outcome } from '../../lib/harness/expect.js';
 import { __ioctlVal } from '../../lib/kvm/ioctl.js';
 import { Vcpu } from '../../lib/kvm/vcpu.js';
-import { KVM_CAP_PRE_FAULT_MEMORY, KVM_CAP_VM_TYPES, KVM_CREATE_VM, MAP_ANONYMOUS, MAP_NORESERVE, MAP_PRIVATE, PROT_READ, PROT_WRITE, errnoName } from '../../lib/uapi/index.js';
+import {
+  KVM_CAP_PRE_FAULT_MEMORY,
+  KVM_CAP_VM_TYPES,
+  KVM_CREATE_VM,
+  MAP_ANONYMOUS,
+  MAP_NORESERVE,
+  MAP_PRIVATE,
+  PROT_READ,
+  PROT_WRITE,
+  errnoName,
+} from '../../lib/uapi/index.js';
 import { hex } from '../../lib/cases/gmem.js';
 import { PAGE } from '../../lib/cases/attr.js';
 import { X86_VM_TYPES, vmTypeVariants, type VmTypeParams } from '../../lib/cases/coco.js';
@@ -38,7 +48,12 @@ const createType = defineCase<CreateParams>({
     if (r.ret >= 0) ctx.trackFd(r.ret);
     ctx.observe('outcome', outcome(r));
     if (listed.includes(type)) expectOk(r, `KVM_CREATE_VM(${hex(type)}), listed in KVM_CAP_VM_TYPES`);
-    else expectErrno(r, 'EINVAL', `KVM_CREATE_VM(${hex(type)}), not listed in KVM_CAP_VM_TYPES [${ctx.env.vmTypes.join(', ')}]`);
+    else
+      expectErrno(
+        r,
+        'EINVAL',
+        `KVM_CREATE_VM(${hex(type)}), not listed in KVM_CAP_VM_TYPES [${ctx.env.vmTypes.join(', ')}]`,
+      );
   },
 });
 
@@ -67,9 +82,15 @@ const prefaultBeforeLaunch = defineCase<VmTypeParams>({
     ctx.observe('vmCap', vm.checkExtension(KVM_CAP_PRE_FAULT_MEMORY));
     const m = ctx.map(Number(16n * PAGE), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1);
     const slot = vm.__setUserMemoryRegion2({ slot: 0, gpa: 0x100000n, size: 16n * PAGE, hva: m.addr });
-    if (slot.ret < 0) ctx.skip(`a shared memslot on an unlaunched ${ctx.params.type.name} is refused (${errnoName(slot.errno)}); the case needs one to pre-fault into`);
+    if (slot.ret < 0)
+      ctx.skip(
+        `a shared memslot on an unlaunched ${ctx.params.type.name} is refused (${errnoName(slot.errno)}); the case needs one to pre-fault into`,
+      );
     const v = vm.__createVcpu(0);
-    if (v.ret < 0) ctx.skip(`KVM_CREATE_VCPU on an unlaunched ${ctx.params.type.name} failed with ${errnoName(v.errno)}; this case does not run the launch flow`);
+    if (v.ret < 0)
+      ctx.skip(
+        `KVM_CREATE_VCPU on an unlaunched ${ctx.params.type.name} failed with ${errnoName(v.errno)}; this case does not run the launch flow`,
+      );
     const vcpu = ctx.track(Vcpu.attach(vm, v.ret, 0));
     const r = vcpu.__preFaultMemory(0x100000n, PAGE);
     expectErrno(r, 'EOPNOTSUPP', `KVM_PRE_FAULT_MEMORY on an unlaunched ${ctx.params.type.name}`);

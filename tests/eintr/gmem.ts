@@ -13,17 +13,50 @@ import type { CaseContext } from '../../lib/harness/context.js';
 import { expectEq, expectTrue } from '../../lib/harness/expect.js';
 import { SyscallError } from '../../lib/sys/errors.js';
 import * as libc from '../../lib/ffi/libc.js';
-import { ERRNO, GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, MAP_SHARED, PROT_READ, PROT_WRITE, SYSCALL } from '../../lib/uapi/index.js';
+import {
+  ERRNO,
+  GUEST_MEMFD_FLAG_INIT_SHARED,
+  GUEST_MEMFD_FLAG_MMAP,
+  MAP_SHARED,
+  PROT_READ,
+  PROT_WRITE,
+  SYSCALL,
+} from '../../lib/uapi/index.js';
 import { NEEDS_GMEM, PAGE } from '../../lib/cases/gmem.js';
 import {
-  GiB, MiB, allocate, bytesText, cachedBytes, memAvailable, punch, ratesFor, rewalkCpuMs, periodName, periodVariants,
+  GiB,
+  MiB,
+  allocate,
+  bytesText,
+  cachedBytes,
+  memAvailable,
+  punch,
+  ratesFor,
+  rewalkCpuMs,
+  periodName,
+  periodVariants,
   releaseAndCheck,
-  resolvePeriod, restartReach, roundUp, stallBytes, underSignal, EINTR_MEMORY_FLOOR, memoryBound, REACH_MARGIN,
-  type AllocRates, type PeriodParams, type PeriodSpec,
+  resolvePeriod,
+  restartReach,
+  roundUp,
+  stallBytes,
+  underSignal,
+  EINTR_MEMORY_FLOOR,
+  memoryBound,
+  REACH_MARGIN,
+  type AllocRates,
+  type PeriodParams,
+  type PeriodSpec,
 } from '../../lib/cases/eintr.js';
 import {
-  chunkedRetry, judgeBeyondStall, judgeWithinStall, naiveRetry,
-  type RetryBound, type RetryJudgement, type RetryOutcome, type RetryReport,
+  chunkedRetry,
+  judgeBeyondStall,
+  judgeWithinStall,
+  naiveRetry,
+  type RetryBound,
+  type RetryJudgement,
+  type RetryOutcome,
+  type RetryReport,
 } from '../../lib/cases/eintr-retry.js';
 import { timeoutScale } from '../../lib/harness/timeout-scale.js';
 
@@ -71,7 +104,9 @@ function boundOf(ctx: CaseContext<unknown>, most: bigint): bigint {
  * cachestat cannot count its pages.
  */
 function calibratedGmem(
-  ctx: CaseContext<unknown>, flags: bigint, size: bigint = CAP,
+  ctx: CaseContext<unknown>,
+  flags: bigint,
+  size: bigint = CAP,
 ): { fd: number; rates: AllocRates; memBefore: bigint } {
   const memBefore = memAvailable(ctx.env.meminfo());
   const g = ctx.gmem(ctx.vm(), size, flags);
@@ -114,12 +149,19 @@ function rangeForPeriods(ctx: CaseContext<unknown>, periods: number, periodMs: n
  * the modelled stall point.
  */
 function rangeBeyondStall(
-  ctx: CaseContext<unknown>, periodMs: number, rates: AllocRates, cap: bigint, margin: number, minBeyond: number,
+  ctx: CaseContext<unknown>,
+  periodMs: number,
+  rates: AllocRates,
+  cap: bigint,
+  margin: number,
+  minBeyond: number,
 ): bigint {
   const stall = stallBytes(periodMs, rates);
   ctx.observe('stall_model_bytes', Math.round(stall));
   if (minBeyond * stall > Number(cap))
-    ctx.skip(`at ${periodMs} ms this machine re-walks ${bytesText(stall)} of allocated pages per period; a range clearly beyond that (${minBeyond}x) exceeds this case's ${bytesText(cap)} bound`);
+    ctx.skip(
+      `at ${periodMs} ms this machine re-walks ${bytesText(stall)} of allocated pages per period; a range clearly beyond that (${minBeyond}x) exceeds this case's ${bytesText(cap)} bound`,
+    );
   const len = roundUp(Math.max(margin * stall, Number(4n * GRANULE)), GRANULE);
   return len > cap ? cap : len;
 }
@@ -152,10 +194,16 @@ const happens = defineCase<PeriodParams>({
     ctx.observe('elapsed_ms', Math.round(elapsedMs * 10) / 10);
     ctx.observe('size_bytes', Number(len));
     ctx.observe('progress_bytes', Number(progress));
-    ctx.note(`fallocate of ${bytesText(len)} under a ${periodMs} ms SIGALRM: ${seen ? 'EINTR' : 'completed'} after ${elapsedMs.toFixed(1)} ms, ${bytesText(progress)} allocated`);
+    ctx.note(
+      `fallocate of ${bytesText(len)} under a ${periodMs} ms SIGALRM: ${seen ? 'EINTR' : 'completed'} after ${elapsedMs.toFixed(1)} ms, ${bytesText(progress)} allocated`,
+    );
     if (!seen) expectEq(progress, len, 'bytes allocated by a fallocate that returned 0');
     releaseAndCheck(ctx, fd, len, memBefore);
-    expectEq(seen, ctx.expected<boolean>('eintr'), `EINTR from fallocate(KEEP_SIZE, ${bytesText(len)}) under a ${periodMs} ms periodic signal`);
+    expectEq(
+      seen,
+      ctx.expected<boolean>('eintr'),
+      `EINTR from fallocate(KEEP_SIZE, ${bytesText(len)}) under a ${periodMs} ms periodic signal`,
+    );
   },
 });
 
@@ -184,7 +232,9 @@ const kept = defineCase<KeptParams>({
     const len = rangeForPeriods(ctx, 3, periodMs, rates);
     const r = underSignal(ctx, periodMs, () => allocate(fd, 0n, len));
     if (!eintrSeen(r, `[0, ${bytesText(len)}) under a ${periodMs} ms signal`))
-      ctx.skip(`fallocate of ${bytesText(len)} under a ${periodMs} ms signal was not interrupted: nothing to keep or undo (see eintr.gmem.happens)`);
+      ctx.skip(
+        `fallocate of ${bytesText(len)} under a ${periodMs} ms signal was not interrupted: nothing to keep or undo (see eintr.gmem.happens)`,
+      );
     const progress = cachedBytes(fd, 0n, len);
     const prefix = progress > 0n ? cachedBytes(fd, 0n, progress) : 0n;
     const after = progress > 0n ? 'kept' : 'undone';
@@ -202,14 +252,24 @@ const kept = defineCase<KeptParams>({
         let resident = 0;
         for (const b of vec) resident += b & 1;
         ctx.observe('mincore_resident_bytes', resident * Number(PAGE));
-        ctx.note(`mincore on the mapping sees ${bytesText(resident * Number(PAGE))} of the ${bytesText(progress)} cachestat counts (mincore reports only Uptodate pages)`);
+        ctx.note(
+          `mincore on the mapping sees ${bytesText(resident * Number(PAGE))} of the ${bytesText(progress)} cachestat counts (mincore reports only Uptodate pages)`,
+        );
       }
       map.close();
     }
     ctx.note(`EINTR after allocating ${bytesText(progress)} of ${bytesText(len)}; pages ${after}`);
     releaseAndCheck(ctx, fd, len, memBefore);
-    expectEq(after, ctx.expected<string>('after_eintr'), `pages allocated before EINTR (${bytesText(progress)} counted by cachestat)`);
-    if (after === 'kept') expectTrue(prefix === progress, `kept pages are not the start of the range: [0, ${bytesText(progress)}) holds ${bytesText(prefix)}`);
+    expectEq(
+      after,
+      ctx.expected<string>('after_eintr'),
+      `pages allocated before EINTR (${bytesText(progress)} counted by cachestat)`,
+    );
+    if (after === 'kept')
+      expectTrue(
+        prefix === progress,
+        `kept pages are not the start of the range: [0, ${bytesText(progress)}) holds ${bytesText(prefix)}`,
+      );
   },
 });
 
@@ -307,7 +367,8 @@ const naiveSmall = defineCase<PeriodParams>({
         punch(fd, 0n, len);
         len *= 2n;
       }
-      if (len > cap) ctx.skip(`a ${bytesText(len)} range (${periodMs} ms periods) exceeds this case's ${bytesText(cap)} bound`);
+      if (len > cap)
+        ctx.skip(`a ${bytesText(len)} range (${periodMs} ms periods) exceeds this case's ${bytesText(cap)} bound`);
       if (Number(len) > stall / 2) {
         const half = `re-walks within half a period (${bytesText(stall / 2)}) on this machine`;
         ctx.skip(
@@ -370,7 +431,11 @@ const chunked = defineCase<ChunkParams>({
     const release = (): void => releaseAndCheck(ctx, fd, len, memBefore);
     const outcome = decisive(ctx, judgeWithinStall(rep, CHUNK_BOUND, `each ${bytesText(chunk)} chunk`), release);
     release();
-    expectEq(outcome, ctx.expected<RetryOutcome>('chunked_retry'), `chunked EINTR retry of ${bytesText(len)} in ${bytesText(chunk)} chunks under a ${periodMs} ms signal`);
+    expectEq(
+      outcome,
+      ctx.expected<RetryOutcome>('chunked_retry'),
+      `chunked EINTR retry of ${bytesText(len)} in ${bytesText(chunk)} chunks under a ${periodMs} ms signal`,
+    );
     if (rep.completed) expectEq(end, len, 'bytes allocated once every chunk returned 0');
   },
 });

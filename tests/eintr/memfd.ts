@@ -12,9 +12,25 @@ import { SyscallError } from '../../lib/sys/errors.js';
 import { ftruncate } from '../../lib/sys/io.js';
 import { ERRNO, MFD_CLOEXEC } from '../../lib/uapi/index.js';
 import {
-  EINTR_MEMORY_FLOOR, GiB, MiB, __cachestat, allocate, bytesText, cachedBytes, memAvailable, ratesFor, memoryBound,
-  periodVariants, releaseAndCheck, resolvePeriod, roundUp, stBlocksBytes, underSignal,
-  type AllocRates, type PageCounter, type PeriodParams,
+  EINTR_MEMORY_FLOOR,
+  GiB,
+  MiB,
+  __cachestat,
+  allocate,
+  bytesText,
+  cachedBytes,
+  memAvailable,
+  ratesFor,
+  memoryBound,
+  periodVariants,
+  releaseAndCheck,
+  resolvePeriod,
+  roundUp,
+  stBlocksBytes,
+  underSignal,
+  type AllocRates,
+  type PageCounter,
+  type PeriodParams,
 } from '../../lib/cases/eintr.js';
 
 /** The most any case here fallocates (the memfd is truncated to this size; only a prefix is used). */
@@ -39,9 +55,12 @@ function memfdCounter(fd: number): PageCounter {
 }
 
 /** A CAP-sized memfd with this process's memfd rates (fresh allocation only: shmem re-walks are slow, not needed). */
-function calibratedMemfd(
-  ctx: CaseContext<unknown>,
-): { fd: number; rates: AllocRates; memBefore: bigint; count: PageCounter } {
+function calibratedMemfd(ctx: CaseContext<unknown>): {
+  fd: number;
+  rates: AllocRates;
+  memBefore: bigint;
+  count: PageCounter;
+} {
   const memBefore = memAvailable(ctx.env.meminfo());
   const fd = ctx.memfd('gmem-eintr', MFD_CLOEXEC);
   ftruncate(fd, CAP);
@@ -56,7 +75,13 @@ function calibratedMemfd(
 
 /** One fallocate(KEEP_SIZE) under the signal, of a range that takes 3 periods of CPU (so of wall time) to allocate. */
 function interruptedAllocate(ctx: CaseContext<PeriodParams>): {
-  fd: number; len: bigint; seen: boolean; progress: bigint; elapsedMs: number; memBefore: bigint; periodMs: number;
+  fd: number;
+  len: bigint;
+  seen: boolean;
+  progress: bigint;
+  elapsedMs: number;
+  memBefore: bigint;
+  periodMs: number;
   count: PageCounter;
 } {
   const periodMs = resolvePeriod(ctx.params.period);
@@ -64,18 +89,24 @@ function interruptedAllocate(ctx: CaseContext<PeriodParams>): {
   const { fd, rates, memBefore, count } = calibratedMemfd(ctx);
   const len = roundUp(Math.max(3 * periodMs * rates.freshBytesPerMs, Number(GRANULE)), GRANULE);
   const cap = memoryBound(ctx.env.meminfo(), CAP, GRANULE);
-  if (len > cap) ctx.skip(`allocating for 3 periods of ${periodMs} ms needs ${bytesText(len)} here, more than this case's ${bytesText(cap)} bound${cap < CAP ? ' (half of MemAvailable)' : ''}`);
+  if (len > cap)
+    ctx.skip(
+      `allocating for 3 periods of ${periodMs} ms needs ${bytesText(len)} here, more than this case's ${bytesText(cap)} bound${cap < CAP ? ' (half of MemAvailable)' : ''}`,
+    );
   const t0 = performance.now();
   const r = underSignal(ctx, periodMs, () => allocate(fd, 0n, len));
   const elapsedMs = performance.now() - t0;
-  if (r.ret !== 0 && r.errno !== ERRNO.EINTR) throw new SyscallError('fallocate', r.errno, `memfd [0, ${bytesText(len)})`);
+  if (r.ret !== 0 && r.errno !== ERRNO.EINTR)
+    throw new SyscallError('fallocate', r.errno, `memfd [0, ${bytesText(len)})`);
   const seen = r.ret !== 0;
   const progress = count(fd, 0n, len);
   ctx.observe('eintr_seen', seen);
   ctx.observe('elapsed_ms', Math.round(elapsedMs * 10) / 10);
   ctx.observe('size_bytes', Number(len));
   ctx.observe('progress_bytes', Number(progress));
-  ctx.note(`memfd fallocate of ${bytesText(len)} under a ${periodMs} ms SIGALRM: ${seen ? 'EINTR' : 'completed'} after ${elapsedMs.toFixed(1)} ms, ${bytesText(progress)} in the file`);
+  ctx.note(
+    `memfd fallocate of ${bytesText(len)} under a ${periodMs} ms SIGALRM: ${seen ? 'EINTR' : 'completed'} after ${elapsedMs.toFixed(1)} ms, ${bytesText(progress)} in the file`,
+  );
   return { fd, len, seen, progress, elapsedMs, memBefore, periodMs, count };
 }
 
@@ -89,7 +120,11 @@ const happens = defineCase<PeriodParams>({
     const { fd, len, seen, progress, memBefore, periodMs, count } = interruptedAllocate(ctx);
     if (!seen) expectEq(progress, len, 'bytes in the memfd after a fallocate that returned 0');
     releaseAndCheck(ctx, fd, len, memBefore, count);
-    expectEq(seen, ctx.expected<boolean>('eintr'), `EINTR from memfd fallocate(KEEP_SIZE, ${bytesText(len)}) under a ${periodMs} ms periodic signal`);
+    expectEq(
+      seen,
+      ctx.expected<boolean>('eintr'),
+      `EINTR from memfd fallocate(KEEP_SIZE, ${bytesText(len)}) under a ${periodMs} ms periodic signal`,
+    );
   },
 });
 
@@ -105,10 +140,16 @@ const undone = defineCase<PeriodParams>({
     const { fd, len, seen, progress, memBefore, periodMs, count } = interruptedAllocate(ctx);
     releaseAndCheck(ctx, fd, len, memBefore, count);
     if (!seen)
-      ctx.skip(`memfd fallocate of ${bytesText(len)} under a ${periodMs} ms signal was not interrupted (shmem stops only on fatal signals since ca86a5d2f9fe): nothing to undo`);
+      ctx.skip(
+        `memfd fallocate of ${bytesText(len)} under a ${periodMs} ms signal was not interrupted (shmem stops only on fatal signals since ca86a5d2f9fe): nothing to undo`,
+      );
     const after = progress === 0n ? 'undone' : 'kept';
     ctx.observe('after_eintr', after);
-    expectEq(after, ctx.expected<string>('after_eintr'), `pages left in the memfd after EINTR (${bytesText(progress)} counted by cachestat)`);
+    expectEq(
+      after,
+      ctx.expected<string>('after_eintr'),
+      `pages left in the memfd after EINTR (${bytesText(progress)} counted by cachestat)`,
+    );
   },
 });
 

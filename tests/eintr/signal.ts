@@ -69,10 +69,17 @@ const saRestart = defineCase<PeriodParams>({
     ctx.observe('read_ms', Math.round(readMs * 10) / 10);
     ctx.observe('signals_delivered', ticks);
     ctx.observe('read_outcome', r.ret === 1n ? 'OK' : formatErrno(r.errno));
-    ctx.note(`read() blocked ${readMs.toFixed(1)} ms across ${ticks} SIGALRM ticks of ${periodMs} ms and returned ${r.ret === 1n ? '1 byte' : formatErrno(r.errno)}`);
+    ctx.note(
+      `read() blocked ${readMs.toFixed(1)} ms across ${ticks} SIGALRM ticks of ${periodMs} ms and returned ${r.ret === 1n ? '1 byte' : formatErrno(r.errno)}`,
+    );
     if (r.ret !== 1n)
-      throw new CaseFailure(`read() on a unix socket returned ${r.ret === -1n ? formatErrno(r.errno) : r.ret} after ${readMs.toFixed(1)} ms instead of being restarted: the handler does not use SA_RESTART, so EINTR in the other cases may come from it`);
-    expectTrue(ticks >= 3, `only ${ticks} signals reached the listener during a ${readMs.toFixed(1)} ms read with a ${periodMs} ms timer: the control did not exercise a restart`);
+      throw new CaseFailure(
+        `read() on a unix socket returned ${r.ret === -1n ? formatErrno(r.errno) : r.ret} after ${readMs.toFixed(1)} ms instead of being restarted: the handler does not use SA_RESTART, so EINTR in the other cases may come from it`,
+      );
+    expectTrue(
+      ticks >= 3,
+      `only ${ticks} signals reached the listener during a ${readMs.toFixed(1)} ms read with a ${periodMs} ms timer: the control did not exercise a restart`,
+    );
   },
 });
 

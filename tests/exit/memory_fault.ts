@@ -6,13 +6,23 @@ import { defineCase, type Variant } from '../../lib/harness/case.js';
 import { CaseFailure, expectEq, expectOk, show } from '../../lib/harness/expect.js';
 import { GuestProgram } from '../../lib/kvm/guest-program.js';
 import {
-  GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, KVM_CAP_MEMORY_FAULT_INFO,
-  KVM_MEMORY_ATTRIBUTE_PRIVATE, KVM_MEMORY_EXIT_FLAG_PRIVATE, errnoValue,
+  GUEST_MEMFD_FLAG_INIT_SHARED,
+  GUEST_MEMFD_FLAG_MMAP,
+  KVM_CAP_MEMORY_FAULT_INFO,
+  KVM_MEMORY_ATTRIBUTE_PRIVATE,
+  KVM_MEMORY_EXIT_FLAG_PRIVATE,
+  errnoValue,
 } from '../../lib/uapi/index.js';
 import { DATA_GPA, DATA_SEG, REPORT_PORT, installCode, startVcpu } from '../../lib/kvm/guest.js';
 import { describeStep, expectHlt, expectMemoryFault, expectOut, isOut, step } from '../../lib/kvm/vcpu-run.js';
 import {
-  GUEST_MARK, NEEDS_SW_PROTECTED, PAGE, SHARED_SENTINEL, deleteDataSlot, filledPages, setDataSlot,
+  GUEST_MARK,
+  NEEDS_SW_PROTECTED,
+  PAGE,
+  SHARED_SENTINEL,
+  deleteDataSlot,
+  filledPages,
+  setDataSlot,
 } from '../../lib/cases/attr.js';
 
 const PRIVATE = BigInt(KVM_MEMORY_ATTRIBUTE_PRIVATE);
@@ -65,11 +75,22 @@ const privateNoGmemSlot = defineCase<AccessParams>({
     const vm = ctx.vm();
     const shared = filledPages(ctx, 1, SHARED_SENTINEL);
     setDataSlot(vm, { hva: shared.addr, size: PAGE });
-    expectOk(vm.__setMemoryAttributes(DATA_GPA, PAGE, PRIVATE), 'KVM_SET_MEMORY_ATTRIBUTES(PRIVATE) on a slot without guest_memfd');
+    expectOk(
+      vm.__setMemoryAttributes(DATA_GPA, PAGE, PRIVATE),
+      'KVM_SET_MEMORY_ATTRIBUTES(PRIVATE) on a slot without guest_memfd',
+    );
     installCode(ctx, vm, touchOnce(ctx.params.write));
     const vcpu = startVcpu(ctx, vm);
-    expectMemoryFault(vcpu, { flags: FLAG_PRIVATE, gpa: DATA_GPA, size: PAGE }, `private ${ctx.params.write ? 'write' : 'read'} of a non-gmem slot`);
-    expectEq(shared.bytes[0], SHARED_SENTINEL, 'host view of userspace_addr (the private access must not fall back to it)');
+    expectMemoryFault(
+      vcpu,
+      { flags: FLAG_PRIVATE, gpa: DATA_GPA, size: PAGE },
+      `private ${ctx.params.write ? 'write' : 'read'} of a non-gmem slot`,
+    );
+    expectEq(
+      shared.bytes[0],
+      SHARED_SENTINEL,
+      'host view of userspace_addr (the private access must not fall back to it)',
+    );
   },
 });
 
@@ -88,7 +109,11 @@ const resolvedByConversion = defineCase({
     const vcpu = startVcpu(ctx, vm);
     expectMemoryFault(vcpu, { flags: FLAG_PRIVATE, gpa: DATA_GPA, size: PAGE }, 'private read of a non-gmem slot');
     expectOk(vm.__setMemoryAttributes(DATA_GPA, PAGE, 0n), 'KVM_SET_MEMORY_ATTRIBUTES(0) to resolve the fault');
-    expectEq(expectOut(vcpu, REPORT_PORT, 're-entered read'), SHARED_SENTINEL, 'guest read after the conversion to shared');
+    expectEq(
+      expectOut(vcpu, REPORT_PORT, 're-entered read'),
+      SHARED_SENTINEL,
+      'guest read after the conversion to shared',
+    );
     expectHlt(vcpu, 'end of the guest program');
   },
 });
@@ -108,7 +133,11 @@ const privateSlotDeleted = defineCase({
     installCode(ctx, vm, touchOnce(false));
     const vcpu = startVcpu(ctx, vm);
     deleteDataSlot(vm);
-    expectMemoryFault(vcpu, { flags: FLAG_PRIVATE, gpa: DATA_GPA, size: PAGE }, 'private read after the slot was deleted');
+    expectMemoryFault(
+      vcpu,
+      { flags: FLAG_PRIVATE, gpa: DATA_GPA, size: PAGE },
+      'private read after the slot was deleted',
+    );
   },
 });
 
@@ -127,7 +156,11 @@ const privateGmemClosed = defineCase({
     installCode(ctx, vm, touchOnce(false));
     const vcpu = startVcpu(ctx, vm);
     g.close();
-    expectMemoryFault(vcpu, { flags: FLAG_PRIVATE, gpa: DATA_GPA, size: PAGE }, 'private read after the guest_memfd was closed');
+    expectMemoryFault(
+      vcpu,
+      { flags: FLAG_PRIVATE, gpa: DATA_GPA, size: PAGE },
+      'private read after the guest_memfd was closed',
+    );
   },
 });
 
@@ -136,30 +169,54 @@ const type0PrivateGmem = defineCase({
   doc: 'on a default VM, a slot bound to a guest_memfd created with MMAP but not INIT_SHARED is gmem-only: guest reads and writes are served from guest_memfd (zeroed at first use), never from userspace_addr, and cause no memory-fault exit',
   requires: { caps: ['KVM_CAP_GUEST_MEMFD', 'KVM_CAP_GUEST_MEMFD_FLAGS'], gmemFlags: ['GUEST_MEMFD_FLAG_MMAP'] },
   expect: { access: 'from_gmem' },
-  tags: { linuxGit: ['a7800aa80ea4', '44c6cb9fe988'], kernelFn: 'guest_memfd.c:kvm_gmem_bind (KVM_MEMSLOT_GMEM_ONLY); mmu.c:__kvm_mmu_faultin_pfn' },
+  tags: {
+    linuxGit: ['a7800aa80ea4', '44c6cb9fe988'],
+    kernelFn: 'guest_memfd.c:kvm_gmem_bind (KVM_MEMSLOT_GMEM_ONLY); mmu.c:__kvm_mmu_faultin_pfn',
+  },
   timeoutMs: 20000,
   run(ctx) {
     const vm = ctx.vm(0);
     const shared = filledPages(ctx, 1, SHARED_SENTINEL);
     const g = ctx.gmem(vm, PAGE, BigInt(GUEST_MEMFD_FLAG_MMAP));
     setDataSlot(vm, { hva: shared.addr, size: PAGE, gmemFd: g.fd });
-    installCode(ctx, vm, new GuestProgram().setDs(DATA_SEG).reportByte(0, REPORT_PORT).storeByte(0, GUEST_MARK).reportByte(0, REPORT_PORT).hlt());
+    installCode(
+      ctx,
+      vm,
+      new GuestProgram()
+        .setDs(DATA_SEG)
+        .reportByte(0, REPORT_PORT)
+        .storeByte(0, GUEST_MARK)
+        .reportByte(0, REPORT_PORT)
+        .hlt(),
+    );
     const vcpu = startVcpu(ctx, vm);
     const want = ctx.expected<string>('access');
     if (want === 'memory_fault') {
-      expectMemoryFault(vcpu, { flags: 0n, gpa: DATA_GPA, size: PAGE }, 'shared read of guest_memfd memory that is not shared');
+      expectMemoryFault(
+        vcpu,
+        { flags: 0n, gpa: DATA_GPA, size: PAGE },
+        'shared read of guest_memfd memory that is not shared',
+      );
       return;
     }
     const first = step(vcpu);
     if (!isOut(first, REPORT_PORT))
-      throw new CaseFailure(`first guest read of the gmem-only slot: expected KVM_EXIT_IO OUT port 0x${REPORT_PORT.toString(16)} size 1, got ${describeStep(first)}`);
+      throw new CaseFailure(
+        `first guest read of the gmem-only slot: expected KVM_EXIT_IO OUT port 0x${REPORT_PORT.toString(16)} size 1, got ${describeStep(first)}`,
+      );
     const seen = first.io.data[0] ?? -1;
     ctx.observe('firstRead', seen);
     if (seen === SHARED_SENTINEL)
-      throw new CaseFailure(`guest read ${show(seen)}, the byte the host put at userspace_addr: KVM served a gmem-only slot (guest_memfd flags MMAP) from userspace_addr instead of guest_memfd, which would read 0`);
+      throw new CaseFailure(
+        `guest read ${show(seen)}, the byte the host put at userspace_addr: KVM served a gmem-only slot (guest_memfd flags MMAP) from userspace_addr instead of guest_memfd, which would read 0`,
+      );
     expectEq(seen, 0, 'guest read of a never-written gmem-only page (guest_memfd zeroes a page at first use)');
     expectEq(expectOut(vcpu, REPORT_PORT, 'read-back'), GUEST_MARK, 'guest read-back of its own write');
-    expectEq(shared.bytes[0], SHARED_SENTINEL, 'host view of userspace_addr after the guest wrote (the write must go to guest_memfd)');
+    expectEq(
+      shared.bytes[0],
+      SHARED_SENTINEL,
+      'host view of userspace_addr after the guest wrote (the write must go to guest_memfd)',
+    );
     expectHlt(vcpu, 'end of the guest program');
   },
 });
@@ -167,8 +224,14 @@ const type0PrivateGmem = defineCase({
 const type0GmemClosed = defineCase({
   id: 'exit.memory_fault.type0_gmem_closed',
   doc: 'on a default VM, a guest access to a gmem-only slot (guest_memfd MMAP|INIT_SHARED) after the guest_memfd is closed exits with KVM_EXIT_MEMORY_FAULT: flags 0 (shared), the GPA, one page',
-  requires: { caps: ['KVM_CAP_GUEST_MEMFD', 'KVM_CAP_GUEST_MEMFD_FLAGS', 'KVM_CAP_MEMORY_FAULT_INFO'], gmemFlags: ['GUEST_MEMFD_FLAG_MMAP', 'GUEST_MEMFD_FLAG_INIT_SHARED'] },
-  tags: { linuxGit: ['16f95f3b95ca', '44c6cb9fe988'], kernelFn: 'mmu.c:kvm_mmu_faultin_pfn_gmem; guest_memfd.c:kvm_gmem_get_pfn' },
+  requires: {
+    caps: ['KVM_CAP_GUEST_MEMFD', 'KVM_CAP_GUEST_MEMFD_FLAGS', 'KVM_CAP_MEMORY_FAULT_INFO'],
+    gmemFlags: ['GUEST_MEMFD_FLAG_MMAP', 'GUEST_MEMFD_FLAG_INIT_SHARED'],
+  },
+  tags: {
+    linuxGit: ['16f95f3b95ca', '44c6cb9fe988'],
+    kernelFn: 'mmu.c:kvm_mmu_faultin_pfn_gmem; guest_memfd.c:kvm_gmem_get_pfn',
+  },
   timeoutMs: 20000,
   run(ctx) {
     const vm = ctx.vm(0);
@@ -181,9 +244,13 @@ const type0GmemClosed = defineCase({
     const s = step(vcpu);
     ctx.observe('exit', describeStep(s));
     if (isOut(s) && s.io.data[0] === SHARED_SENTINEL)
-      throw new CaseFailure(`the guest read ${show(SHARED_SENTINEL)} from userspace_addr: KVM served a gmem-only slot from userspace_addr after its guest_memfd was closed, instead of KVM_EXIT_MEMORY_FAULT`);
+      throw new CaseFailure(
+        `the guest read ${show(SHARED_SENTINEL)} from userspace_addr: KVM served a gmem-only slot from userspace_addr after its guest_memfd was closed, instead of KVM_EXIT_MEMORY_FAULT`,
+      );
     if (!(s.ret < 0 && s.memoryFault))
-      throw new CaseFailure(`read after the guest_memfd was closed: expected KVM_RUN to fail with EFAULT and KVM_EXIT_MEMORY_FAULT, got ${describeStep(s)}`);
+      throw new CaseFailure(
+        `read after the guest_memfd was closed: expected KVM_RUN to fail with EFAULT and KVM_EXIT_MEMORY_FAULT, got ${describeStep(s)}`,
+      );
     const mf = s.memoryFault;
     expectEq(s.errno, errnoValue('EFAULT'), 'KVM_RUN errno (EFAULT)');
     expectEq(mf.flags, 0n, 'memory_fault.flags (a shared access)');
@@ -193,5 +260,11 @@ const type0GmemClosed = defineCase({
 });
 
 export default [
-  capAdvertised, privateNoGmemSlot, resolvedByConversion, privateSlotDeleted, privateGmemClosed, type0PrivateGmem, type0GmemClosed,
+  capAdvertised,
+  privateNoGmemSlot,
+  resolvedByConversion,
+  privateSlotDeleted,
+  privateGmemClosed,
+  type0PrivateGmem,
+  type0GmemClosed,
 ];

@@ -75,7 +75,8 @@ const unalignedSizes = defineCase<GmemFlagParams>({
 
 const unalignedAbovePage = defineCase<GmemFlagParams>({
   id: 'gmem.create.unaligned_above_page',
-  doc: 'sizes PAGE+1, 2*PAGE-1, 1 MiB+1, ALIGN_DOWN(INT64_MAX)+1 and INT64_MAX (positive but unaligned) are ' +
+  doc:
+    'sizes PAGE+1, 2*PAGE-1, 1 MiB+1, ALIGN_DOWN(INT64_MAX)+1 and INT64_MAX (positive but unaligned) are ' +
     'refused with EINVAL',
   requires: NEEDS_GMEM,
   variants: gmemFlagVariants(),
@@ -167,7 +168,9 @@ const reserved = defineCase<{ index: number }>({
     const want = ctx.expected<ErrnoName | 'accepted'>('reserved');
     if (want === 'accepted') {
       expectOk(r, `reserved[${ctx.params.index}] = 1 (fixtures say this kernel accepts it)`);
-      ctx.note(`finding: KVM_CREATE_GUEST_MEMFD accepts reserved[${ctx.params.index}] = 1 (reserved fields are not checked)`);
+      ctx.note(
+        `finding: KVM_CREATE_GUEST_MEMFD accepts reserved[${ctx.params.index}] = 1 (reserved fields are not checked)`,
+      );
     } else expectErrno(r, want, `reserved[${ctx.params.index}] = 1`);
   },
 });
@@ -238,7 +241,11 @@ const closedFd = defineCase({
   run() {
     const fd = memfdCreate('gmem-conformance', 0);
     close(fd);
-    expectErrno(__ioctlStruct(fd, 'KVM_CREATE_GUEST_MEMFD', KVM_CREATE_GUEST_MEMFD, createArg(PAGE)), 'EBADF', 'ioctl on a closed fd');
+    expectErrno(
+      __ioctlStruct(fd, 'KVM_CREATE_GUEST_MEMFD', KVM_CREATE_GUEST_MEMFD, createArg(PAGE)),
+      'EBADF',
+      'ioctl on a closed fd',
+    );
   },
 });
 
@@ -272,7 +279,8 @@ const manyVms = defineCase({
 
 const maxSize = defineCase<GmemFlagParams>({
   id: 'gmem.create.max_size',
-  doc: 'the largest positive page-aligned size, ALIGN_DOWN(INT64_MAX, PAGE), is accepted: fstat reports it ' +
+  doc:
+    'the largest positive page-aligned size, ALIGN_DOWN(INT64_MAX, PAGE), is accepted: fstat reports it ' +
     'and no page is allocated (sizes are not limited beyond loff_t)',
   requires: NEEDS_GMEM,
   variants: gmemFlagVariants(),
@@ -289,7 +297,8 @@ const maxSize = defineCase<GmemFlagParams>({
 
 const badStructPointer = defineCase({
   id: 'gmem.create.bad_struct_pointer',
-  doc: 'KVM_CREATE_GUEST_MEMFD whose argument points at no user memory (NULL, a kernel address) fails with ' +
+  doc:
+    'KVM_CREATE_GUEST_MEMFD whose argument points at no user memory (NULL, a kernel address) fails with ' +
     'EFAULT and creates no fd',
   requires: NEEDS_GMEM,
   run(ctx) {
@@ -312,7 +321,8 @@ function rlimitBuf(cur = 0n, max = 0n): Buffer {
 
 const fdLimit = defineCase({
   id: 'gmem.create.fd_limit',
-  doc: 'with RLIMIT_NOFILE lowered to the lowest free fd, KVM_CREATE_GUEST_MEMFD fails with EMFILE ' +
+  doc:
+    'with RLIMIT_NOFILE lowered to the lowest free fd, KVM_CREATE_GUEST_MEMFD fails with EMFILE ' +
     '(get_unused_fd_flags); with the limit one higher it succeeds on exactly that fd',
   requires: NEEDS_GMEM,
   tags: { kernelFn: 'guest_memfd.c:__kvm_gmem_create' },
@@ -345,6 +355,23 @@ const fdLimit = defineCase({
 });
 
 export default [
-  sizeZero, unalignedSizes, unalignedAbovePage, negativeSize, pageSized, flagBits, allAdvertised, reserved,
-  onSystemFd, onVcpuFd, onGmemFd, onMemfd, onDevNull, closedFd, multiple, manyVms, maxSize, badStructPointer, fdLimit,
+  sizeZero,
+  unalignedSizes,
+  unalignedAbovePage,
+  negativeSize,
+  pageSized,
+  flagBits,
+  allAdvertised,
+  reserved,
+  onSystemFd,
+  onVcpuFd,
+  onGmemFd,
+  onMemfd,
+  onDevNull,
+  closedFd,
+  multiple,
+  manyVms,
+  maxSize,
+  badStructPointer,
+  fdLimit,
 ];

@@ -31,8 +31,25 @@ import { defineCase } from '../../lib/harness/case.js';
 import { expectEq, expectErrno, expectOk } from '../../lib/harness/expect.js';
 import { __open, fstat } from '../../lib/sys/fd.js';
 import { __fallocate, fallocate } from '../../lib/sys/io.js';
-import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, MAP_SHARED, O_CLOEXEC, O_PATH, PROT_READ, PROT_WRITE } from '../../lib/uapi/index.js';
-import { NEEDS_GMEM, NEEDS_GMEM_MMAP_SHARED, PAGE, gmemFlagVariants, hex, type GmemFlagParams } from '../../lib/cases/gmem.js';
+import {
+  FALLOC_FL_KEEP_SIZE,
+  FALLOC_FL_PUNCH_HOLE,
+  GUEST_MEMFD_FLAG_INIT_SHARED,
+  GUEST_MEMFD_FLAG_MMAP,
+  MAP_SHARED,
+  O_CLOEXEC,
+  O_PATH,
+  PROT_READ,
+  PROT_WRITE,
+} from '../../lib/uapi/index.js';
+import {
+  NEEDS_GMEM,
+  NEEDS_GMEM_MMAP_SHARED,
+  PAGE,
+  gmemFlagVariants,
+  hex,
+  type GmemFlagParams,
+} from '../../lib/cases/gmem.js';
 import { expectResidentIfObservable, residentPages } from '../../lib/cases/sizing.js';
 
 /** Size of the guest_memfds these cases create: four pages, like upstream's gmem_test(). */
@@ -86,7 +103,11 @@ const beyondEof = defineCase<RangeParams>({
   run(ctx) {
     const g = ctx.gmem(ctx.vm(), SIZE);
     const { offset, len } = ctx.params;
-    expectErrno(__fallocate(g.fd, ALLOCATE, offset, len), 'EINVAL', `allocate [${hex(offset)}, +${hex(len)}) of a ${hex(SIZE)}-byte file`);
+    expectErrno(
+      __fallocate(g.fd, ALLOCATE, offset, len),
+      'EINVAL',
+      `allocate [${hex(offset)}, +${hex(len)}) of a ${hex(SIZE)}-byte file`,
+    );
     expectResidentIfObservable(ctx, g.fd, 0n, 'pages allocated by the refused fallocate');
     expectEq(fstat(g.fd).size, SIZE, 'st_size after the refused fallocate');
   },
@@ -150,7 +171,10 @@ const punchBeyondEof = defineCase<RangeParams>({
     const g = ctx.gmem(ctx.vm(), SIZE);
     fallocate(g.fd, ALLOCATE, 0n, SIZE);
     const { offset, len } = ctx.params;
-    expectOk(__fallocate(g.fd, PUNCH, offset, len), `PUNCH_HOLE [${hex(offset)}, +${hex(len)}) of a ${hex(SIZE)}-byte file`);
+    expectOk(
+      __fallocate(g.fd, PUNCH, offset, len),
+      `PUNCH_HOLE [${hex(offset)}, +${hex(len)}) of a ${hex(SIZE)}-byte file`,
+    );
     const inside = offset >= SIZE ? 0n : (SIZE - offset) / PAGE;
     expectEq(residentPages(ctx, g.fd), NPAGES - inside, 'pages cached after the punch');
     expectEq(fstat(g.fd).size, SIZE, 'st_size after the punch');
@@ -218,7 +242,11 @@ const overflow = defineCase<RangeParams & { mode: number }>({
   run(ctx) {
     const g = ctx.gmem(ctx.vm(), SIZE);
     const { mode, offset, len } = ctx.params;
-    expectErrno(__fallocate(g.fd, mode, offset, len), 'EFBIG', `${modeName(mode)} offset ${hex(offset)} len ${hex(len)}`);
+    expectErrno(
+      __fallocate(g.fd, mode, offset, len),
+      'EFBIG',
+      `${modeName(mode)} offset ${hex(offset)} len ${hex(len)}`,
+    );
   },
 });
 
@@ -235,7 +263,11 @@ const oPathFd = defineCase<{ mode: number }>({
     const r = __open(`/proc/self/fd/${g.fd}`, O_PATH | O_CLOEXEC);
     const pathFd = ctx.trackFd(Number(expectOk(r, 'open /proc/self/fd/N with O_PATH')));
     expectEq(fstat(pathFd).ino, fstat(g.fd).ino, 'st_ino of the O_PATH handle');
-    expectErrno(__fallocate(pathFd, ctx.params.mode, 0n, PAGE), 'EBADF', `${modeName(ctx.params.mode)} through the O_PATH fd`);
+    expectErrno(
+      __fallocate(pathFd, ctx.params.mode, 0n, PAGE),
+      'EBADF',
+      `${modeName(ctx.params.mode)} through the O_PATH fd`,
+    );
     expectResidentIfObservable(ctx, g.fd, 0n, 'pages cached after the refused fallocate');
   },
 });
@@ -322,13 +354,24 @@ const punchZeroes = defineCase<PunchRangeParams>({
     const page = Number(PAGE);
     const from = ctx.params.first * page;
     const to = from + ctx.params.count * page;
-    expectOk(__fallocate(g.fd, PUNCH, BigInt(from), BigInt(to - from)), `PUNCH_HOLE pages ${ctx.params.first}..${ctx.params.first + ctx.params.count - 1}`);
-    expectEq(residentPages(ctx, g.fd), NPAGES - BigInt(ctx.params.count), 'pages cached right after the punch (before any refault)');
+    expectOk(
+      __fallocate(g.fd, PUNCH, BigInt(from), BigInt(to - from)),
+      `PUNCH_HOLE pages ${ctx.params.first}..${ctx.params.first + ctx.params.count - 1}`,
+    );
+    expectEq(
+      residentPages(ctx, g.fd),
+      NPAGES - BigInt(ctx.params.count),
+      'pages cached right after the punch (before any refault)',
+    );
     expectEq(firstOther(m.bytes, from, to, 0), -1, 'first non-zero byte inside the punched range');
     expectEq(firstOther(m.bytes, 0, from, FILL), -1, 'first changed byte before the punched range');
     expectEq(firstOther(m.bytes, to, m.length, FILL), -1, 'first changed byte after the punched range');
     m.bytes.fill(0x55, from, to);
-    expectEq(firstOther(m.bytes, from, to, 0x55), -1, 'first byte that did not take the new value in the punched range');
+    expectEq(
+      firstOther(m.bytes, from, to, 0x55),
+      -1,
+      'first byte that did not take the new value in the punched range',
+    );
     expectEq(residentPages(ctx, g.fd), NPAGES, 'pages cached after refaulting the punched range');
   },
 });
@@ -340,7 +383,8 @@ interface MaxOffsetParams {
 
 const maxOffset = defineCase<MaxOffsetParams>({
   id: 'gmem.fallocate.max_offset',
-  doc: 'the page that ends at ALIGN_DOWN(INT64_MAX, PAGE) is the last fallocate accepts (punched on a small ' +
+  doc:
+    'the page that ends at ALIGN_DOWN(INT64_MAX, PAGE) is the last fallocate accepts (punched on a small ' +
     'file, allocated and punched on a guest_memfd of that size); the next page, ending at 2^63, fails ' +
     'with EFBIG',
   requires: NEEDS_GMEM,
@@ -359,7 +403,10 @@ const maxOffset = defineCase<MaxOffsetParams>({
     expectOk(__fallocate(g.fd, mode, last, PAGE), `${modeName(mode)} ${range} of a ${hex(fileSize)}-byte file`);
     const want = fileSize === MAX_SIZE && mode === ALLOCATE ? 1n : 0n;
     expectResidentIfObservable(ctx, g.fd, want, `pages cached after ${modeName(mode)} of the last page`);
-    for (const [offset, len] of [[MAX_SIZE, PAGE], [last, 2n * PAGE]] as const) {
+    for (const [offset, len] of [
+      [MAX_SIZE, PAGE],
+      [last, 2n * PAGE],
+    ] as const) {
       const what = `${modeName(mode)} [${hex(offset)}, +${hex(len)}) (ends at or past 2^63)`;
       expectErrno(__fallocate(g.fd, mode, offset, len), 'EFBIG', what);
     }
@@ -368,6 +415,19 @@ const maxOffset = defineCase<MaxOffsetParams>({
 });
 
 export default [
-  wholeFile, beyondEof, invalidPunch, unalignedAllocate, punchBeyondEof, punchReallocate, zeroLength, negative, overflow,
-  oPathFd, idempotent, contentAfterAllocate, allocateKeepsData, punchZeroes, maxOffset,
+  wholeFile,
+  beyondEof,
+  invalidPunch,
+  unalignedAllocate,
+  punchBeyondEof,
+  punchReallocate,
+  zeroLength,
+  negative,
+  overflow,
+  oPathFd,
+  idempotent,
+  contentAfterAllocate,
+  allocateKeepsData,
+  punchZeroes,
+  maxOffset,
 ];

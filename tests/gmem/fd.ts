@@ -17,15 +17,41 @@ import { fstat, dup } from '../../lib/sys/fd.js';
 import { __fcntl, fcntl, getFl, __addSeals, __getSeals } from '../../lib/sys/fcntl.js';
 import { __lseek, fallocate } from '../../lib/sys/io.js';
 import {
-  ANON_INODE_FS_MAGIC, AT_EMPTY_PATH, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_SETFL, F_SEAL_GROW, F_SEAL_SEAL, F_SEAL_WRITE,
-  FALLOC_FL_KEEP_SIZE, FD_CLOEXEC, GUEST_MEMFD_MAGIC, O_ACCMODE, O_APPEND, O_DIRECT, O_LARGEFILE, O_NOATIME, O_NONBLOCK,
-  O_RDWR, O_WRONLY, S_IFREG, SEEK_CUR, SEEK_DATA, SEEK_END, SEEK_HOLE, SEEK_SET, SYSCALL,
-  FIOCLEX, FIONCLEX, FIGETBSZ, STATX_BASIC_STATS,
+  ANON_INODE_FS_MAGIC,
+  AT_EMPTY_PATH,
+  F_DUPFD_CLOEXEC,
+  F_GETFD,
+  F_SETFD,
+  F_SETFL,
+  F_SEAL_GROW,
+  F_SEAL_SEAL,
+  F_SEAL_WRITE,
+  FALLOC_FL_KEEP_SIZE,
+  FD_CLOEXEC,
+  GUEST_MEMFD_MAGIC,
+  O_ACCMODE,
+  O_APPEND,
+  O_DIRECT,
+  O_LARGEFILE,
+  O_NOATIME,
+  O_NONBLOCK,
+  O_RDWR,
+  O_WRONLY,
+  S_IFREG,
+  SEEK_CUR,
+  SEEK_DATA,
+  SEEK_END,
+  SEEK_HOLE,
+  SEEK_SET,
+  SYSCALL,
+  FIOCLEX,
+  FIONCLEX,
+  FIGETBSZ,
+  STATX_BASIC_STATS,
 } from '../../lib/uapi/index.js';
 import type { ErrnoName } from '../../lib/uapi/index.js';
 import { NEEDS_GMEM, PAGE, gmemFlagVariants, hex, type GmemFlagParams } from '../../lib/cases/gmem.js';
 import { residentPages } from '../../lib/cases/sizing.js';
-
 
 /** Size of the guest_memfds these cases create. */
 const SIZE = 16n * PAGE;
@@ -42,7 +68,10 @@ const statusFlags = defineCase<GmemFlagParams>({
     const fl = getFl(g.fd);
     ctx.observe('f_getfl', hex(fl));
     expectEq(fl & O_ACCMODE, O_RDWR, 'F_GETFL access mode');
-    expectTrue((fl & O_LARGEFILE) !== 0, `F_GETFL ${hex(fl)} lacks O_LARGEFILE ${hex(O_LARGEFILE)} (seed 001: the file must be marked large-file)`);
+    expectTrue(
+      (fl & O_LARGEFILE) !== 0,
+      `F_GETFL ${hex(fl)} lacks O_LARGEFILE ${hex(O_LARGEFILE)} (seed 001: the file must be marked large-file)`,
+    );
     expectEq(fl, O_RDWR | O_LARGEFILE, 'F_GETFL');
   },
 });
@@ -60,7 +89,8 @@ const cloexecClear = defineCase<GmemFlagParams>({
     ctx.observe('gmem_fd_cloexec', gmemFd);
     ctx.observe('vm_fd_cloexec', vmFd);
     expectEq(gmemFd & FD_CLOEXEC, 0, 'FD_CLOEXEC on a new guest_memfd fd');
-    if (vmFd & FD_CLOEXEC) ctx.note('finding: the VM fd is close-on-exec but its guest_memfd fd is not; a VMM must set FD_CLOEXEC itself');
+    if (vmFd & FD_CLOEXEC)
+      ctx.note('finding: the VM fd is close-on-exec but its guest_memfd fd is not; a VMM must set FD_CLOEXEC itself');
   },
 });
 
@@ -124,7 +154,7 @@ const statMode = defineCase<GmemFlagParams>({
 
 const statNlinkOwner = defineCase({
   id: 'gmem.fd.stat_nlink_owner',
-  doc: 'fstat st_nlink is 1 and st_uid/st_gid are the creating task\'s fsuid/fsgid (anon_inode_make_secure_inode uses current_fsuid())',
+  doc: "fstat st_nlink is 1 and st_uid/st_gid are the creating task's fsuid/fsgid (anon_inode_make_secure_inode uses current_fsuid())",
   requires: NEEDS_GMEM,
   run(ctx) {
     const g = ctx.gmem(ctx.vm(), SIZE);
@@ -223,7 +253,10 @@ const procLink = defineCase({
     const g = ctx.gmem(ctx.vm(), SIZE);
     const link = readlinkSync(`/proc/self/fd/${g.fd}`);
     ctx.observe('link', link);
-    expectTrue(link.includes('[kvm-gmem]'), `readlink ${JSON.stringify(link)} does not contain the name "[kvm-gmem]" __kvm_gmem_create gives the file`);
+    expectTrue(
+      link.includes('[kvm-gmem]'),
+      `readlink ${JSON.stringify(link)} does not contain the name "[kvm-gmem]" __kvm_gmem_create gives the file`,
+    );
     expectEq(link, ctx.expected<string>('link'), 'readlink /proc/self/fd/N');
   },
 });
@@ -288,7 +321,10 @@ const statxAgrees = defineCase({
   run(ctx) {
     const g = ctx.gmem(ctx.vm(), SIZE);
     const buf = Buffer.alloc(256); // struct statx
-    expectOk(libc.syscall(SYSCALL.statx as number, g.fd, '', AT_EMPTY_PATH, STATX_BASIC_STATS, buf), 'statx(AT_EMPTY_PATH)');
+    expectOk(
+      libc.syscall(SYSCALL.statx as number, g.fd, '', AT_EMPTY_PATH, STATX_BASIC_STATS, buf),
+      'statx(AT_EMPTY_PATH)',
+    );
     const st = fstat(g.fd);
     expectEq(buf.readUInt16LE(28), st.mode, 'stx_mode');
     expectEq(buf.readBigUInt64LE(32), st.ino, 'stx_ino');
@@ -322,7 +358,11 @@ const lseek = defineCase<SeekParams>({
     const g = ctx.gmem(ctx.vm(), SIZE);
     fallocate(g.fd, FALLOC_FL_KEEP_SIZE, 0n, PAGE); // some data, so SEEK_DATA/SEEK_HOLE would have an answer
     const { offset, whence } = ctx.params;
-    expectErrno(__lseek(g.fd, offset, whence), ctx.expected<ErrnoName>('errno', ctx.params.errno), `lseek(${offset}, whence ${whence})`);
+    expectErrno(
+      __lseek(g.fd, offset, whence),
+      ctx.expected<ErrnoName>('errno', ctx.params.errno),
+      `lseek(${offset}, whence ${whence})`,
+    );
   },
 });
 
@@ -414,6 +454,25 @@ const setattr = defineCase<{ op: SetattrOp }>({
 });
 
 export default [
-  statusFlags, cloexecClear, cloexecToggle, statSize, statBlksize, statMode, statNlinkOwner, statBlocks, inodePerCreate,
-  statAfterVmClose, dupShares, dupfdCloexec, procLink, fdinfo, fstatfsMagic, figetbsz, statxAgrees, lseek, setfl, seals, setattr,
+  statusFlags,
+  cloexecClear,
+  cloexecToggle,
+  statSize,
+  statBlksize,
+  statMode,
+  statNlinkOwner,
+  statBlocks,
+  inodePerCreate,
+  statAfterVmClose,
+  dupShares,
+  dupfdCloexec,
+  procLink,
+  fdinfo,
+  fstatfsMagic,
+  figetbsz,
+  statxAgrees,
+  lseek,
+  setfl,
+  seals,
+  setattr,
 ];

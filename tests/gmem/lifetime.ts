@@ -3,9 +3,19 @@ import { defineCase } from '../../lib/harness/case.js';
 import { CaseFailure, expectEq, expectErrno, expectOk, expectTrue } from '../../lib/harness/expect.js';
 import type { CaseContext } from '../../lib/harness/context.js';
 import {
-  FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, KVM_CAP_GUEST_MEMFD_FLAGS,
-  KVM_EXIT_MEMORY_FAULT, KVM_MEM_GUEST_MEMFD, KVM_MEMORY_EXIT_FLAG_PRIVATE, MAP_ANONYMOUS,
-  MAP_PRIVATE, MAP_SHARED, O_ACCMODE, O_RDWR,
+  FALLOC_FL_KEEP_SIZE,
+  FALLOC_FL_PUNCH_HOLE,
+  GUEST_MEMFD_FLAG_INIT_SHARED,
+  GUEST_MEMFD_FLAG_MMAP,
+  KVM_CAP_GUEST_MEMFD_FLAGS,
+  KVM_EXIT_MEMORY_FAULT,
+  KVM_MEM_GUEST_MEMFD,
+  KVM_MEMORY_EXIT_FLAG_PRIVATE,
+  MAP_ANONYMOUS,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  O_ACCMODE,
+  O_RDWR,
 } from '../../lib/uapi/index.js';
 import { fstat, openFds, close, dup } from '../../lib/sys/fd.js';
 import { fallocate, __fallocate } from '../../lib/sys/io.js';
@@ -16,8 +26,16 @@ import { NEEDS_GMEM, PAGE, gmemFlagVariants, hex, type GmemFlagParams } from '..
 import { CODE_GPA, DATA_GPA, STACK_GPA } from '../../lib/kvm/guest.js';
 import { __runToHlt, describeStep, describeTrace, step } from '../../lib/kvm/vcpu-run.js';
 import {
-  NEEDS_GMEM_SHARED, NEEDS_GMEM_SLOT, RW, STORED_VALUE, expectCompleted, expectFilled, expectProgramRan,
-  guestReadingGmem, mapGmem, programRan,
+  NEEDS_GMEM_SHARED,
+  NEEDS_GMEM_SLOT,
+  RW,
+  STORED_VALUE,
+  expectCompleted,
+  expectFilled,
+  expectProgramRan,
+  guestReadingGmem,
+  mapGmem,
+  programRan,
 } from '../../lib/cases/mmap.js';
 
 const SHARED = BigInt(GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED);
@@ -32,7 +50,8 @@ interface ChildReport {
   /** st_ino it saw (decimal string). */ ino: string;
   /** st_size it saw (decimal string). */ size: string;
   /** First offset of page 0 that was not 0x3c, or -1. */ firstBad: number;
-  /** Entries of /proc/self/fd when the probe started and after it closed what it received. */ fdsBefore: number; fdsAfter: number;
+  /** Entries of /proc/self/fd when the probe started and after it closed what it received. */ fdsBefore: number;
+  fdsAfter: number;
 }
 
 /** Probe body (runs in a child): gets the guest_memfd (fd 3, or received over the socket at fd 3), then fstat, fallocate, punch page 3, mmap, check page 0, write page 1. */
@@ -41,7 +60,8 @@ export function useGmemInChild(opts: { receive: boolean; size: number }): ChildR
   let fd = 3;
   if (opts.receive) {
     const got = recvFds(3, 4);
-    if (got.length !== 1 || got[0] === undefined) throw new Error(`received ${got.length} fds over SCM_RIGHTS, expected 1`);
+    if (got.length !== 1 || got[0] === undefined)
+      throw new Error(`received ${got.length} fds over SCM_RIGHTS, expected 1`);
     fd = got[0];
   }
   const st = fstat(fd);
@@ -49,7 +69,11 @@ export function useGmemInChild(opts: { receive: boolean; size: number }): ChildR
   fallocate(fd, PUNCH, 3n * PAGE, PAGE);
   const m = mmap(opts.size, RW, MAP_SHARED, fd);
   let firstBad = -1;
-  for (let i = 0; i < P; i++) if (m.bytes[i] !== 0x3c) { firstBad = i; break; }
+  for (let i = 0; i < P; i++)
+    if (m.bytes[i] !== 0x3c) {
+      firstBad = i;
+      break;
+    }
   m.bytes.fill(0xc3, P, 2 * P);
   m.close();
   if (opts.receive) close(fd);
@@ -65,7 +89,10 @@ const vmClosedFirst = defineCase<GmemFlagParams>({
     const vm = ctx.vm();
     const g = ctx.gmem(vm, BigInt(SIZE), ctx.params.flags);
     vm.close();
-    expectOk(__fallocate(g.fd, KEEP, 0n, BigInt(SIZE)), 'fallocate(KEEP_SIZE) of the whole file after the VM fd was closed');
+    expectOk(
+      __fallocate(g.fd, KEEP, 0n, BigInt(SIZE)),
+      'fallocate(KEEP_SIZE) of the whole file after the VM fd was closed',
+    );
     expectOk(__fallocate(g.fd, PUNCH, PAGE, PAGE), 'fallocate(PUNCH_HOLE) of page 1 after the VM fd was closed');
     expectErrno(__fallocate(g.fd, KEEP, BigInt(SIZE), PAGE), 'EINVAL', 'fallocate past EOF after the VM fd was closed');
     expectEq(fstat(g.fd).size, BigInt(SIZE), 'st_size after the VM fd was closed');
@@ -90,7 +117,11 @@ const gmemClosedFirst = defineCase({
     const first = vm.createGuestMemfd(BigInt(SIZE));
     const firstIno = fstat(first.fd).ino;
     first.close();
-    expectEq(vm.checkExtension(KVM_CAP_GUEST_MEMFD_FLAGS), flagsBefore, 'KVM_CAP_GUEST_MEMFD_FLAGS on the VM after its guest_memfd was closed');
+    expectEq(
+      vm.checkExtension(KVM_CAP_GUEST_MEMFD_FLAGS),
+      flagsBefore,
+      'KVM_CAP_GUEST_MEMFD_FLAGS on the VM after its guest_memfd was closed',
+    );
     const second = ctx.gmem(vm, BigInt(SIZE));
     expectOk(__fallocate(second.fd, KEEP, 0n, BigInt(SIZE)), 'fallocate on the new guest_memfd');
     const st = fstat(second.fd);
@@ -184,7 +215,7 @@ const scmSameProcess = defineCase({
     mapGmem(ctx, g).bytes.fill(0x7e);
     expectOk(__fallocate(fd, PUNCH, PAGE, PAGE), 'punch page 1 through the received fd');
     const m = ctx.map(SIZE, RW, MAP_SHARED, fd);
-    expectFilled(m.bytes, 0, P, 0x7e, 'page 0 through the received fd\'s mapping');
+    expectFilled(m.bytes, 0, P, 0x7e, "page 0 through the received fd's mapping");
     expectFilled(m.bytes, P, 2 * P, 0, 'page 1, punched through the received fd');
   },
 });
@@ -217,10 +248,10 @@ const scmInFlight = defineCase({
 function checkChild(ctx: CaseContext<unknown>, report: ChildReport, ino: bigint, parentView: Uint8Array): void {
   expectEq(report.ino, ino.toString(), 'st_ino the child saw');
   expectEq(report.size, SIZE.toString(), 'st_size the child saw');
-  expectEq(report.firstBad, -1, 'first offset of page 0 at which the child did not see the parent\'s 0x3c (-1 = none)');
-  expectEq(report.fdsAfter, report.fdsBefore, 'entries in the child\'s /proc/self/fd after it closed what it received');
-  expectFilled(parentView, P, 2 * P, 0xc3, 'page 1 in the parent\'s mapping, written by the child');
-  expectFilled(parentView, 3 * P, SIZE, 0, 'page 3 in the parent\'s mapping, punched by the child');
+  expectEq(report.firstBad, -1, "first offset of page 0 at which the child did not see the parent's 0x3c (-1 = none)");
+  expectEq(report.fdsAfter, report.fdsBefore, "entries in the child's /proc/self/fd after it closed what it received");
+  expectFilled(parentView, P, 2 * P, 0xc3, "page 1 in the parent's mapping, written by the child");
+  expectFilled(parentView, 3 * P, SIZE, 0, "page 3 in the parent's mapping, punched by the child");
   ctx.observe('child_fd', report.fd);
 }
 
@@ -284,14 +315,39 @@ const slotAfterGmemClose = defineCase({
     const vm = ctx.vm();
     const anon = ctx.map(Number(SLOT_SIZE), RW, MAP_PRIVATE | MAP_ANONYMOUS, -1);
     const first = ctx.track(vm.createGuestMemfd(SLOT_SIZE, SHARED));
-    vm.setUserMemoryRegion2({ slot: 0, flags: KVM_MEM_GUEST_MEMFD, gpa: 0n, size: SLOT_SIZE, hva: anon.addr, gmemFd: first.fd });
+    vm.setUserMemoryRegion2({
+      slot: 0,
+      flags: KVM_MEM_GUEST_MEMFD,
+      gpa: 0n,
+      size: SLOT_SIZE,
+      hva: anon.addr,
+      gmemFd: first.fd,
+    });
     const firstFd = first.fd;
     first.close();
-    expectOk(vm.__setUserMemoryRegion2({ slot: 0, flags: KVM_MEM_GUEST_MEMFD, gpa: 0n, size: 0n, hva: anon.addr, gmemFd: firstFd }),
-      'delete the slot whose guest_memfd was closed');
+    expectOk(
+      vm.__setUserMemoryRegion2({
+        slot: 0,
+        flags: KVM_MEM_GUEST_MEMFD,
+        gpa: 0n,
+        size: 0n,
+        hva: anon.addr,
+        gmemFd: firstFd,
+      }),
+      'delete the slot whose guest_memfd was closed',
+    );
     const second = ctx.gmem(vm, SLOT_SIZE, SHARED);
-    expectOk(vm.__setUserMemoryRegion2({ slot: 0, flags: KVM_MEM_GUEST_MEMFD, gpa: 0n, size: SLOT_SIZE, hva: anon.addr, gmemFd: second.fd }),
-      'bind the same slot and GPA to a new guest_memfd');
+    expectOk(
+      vm.__setUserMemoryRegion2({
+        slot: 0,
+        flags: KVM_MEM_GUEST_MEMFD,
+        gpa: 0n,
+        size: SLOT_SIZE,
+        hva: anon.addr,
+        gmemFd: second.fd,
+      }),
+      'bind the same slot and GPA to a new guest_memfd',
+    );
   },
 });
 
@@ -309,23 +365,42 @@ const bindingDoesNotPin = defineCase({
     const control = __runToHlt(vcpu);
     ctx.observe('control_run', describeTrace(control));
     // a failed KVM_RUN in the control run is a failure of this case, an MMIO exit (emulated vCPU) a skip
-    if (control.end.ret < 0) throw new CaseFailure(`control run with the guest_memfd fd open: ${describeTrace(control)}`);
+    if (control.end.ret < 0)
+      throw new CaseFailure(`control run with the guest_memfd fd open: ${describeTrace(control)}`);
     if (!programRan(control, 0x42))
-      return ctx.skip(`this KVM does not serve a guest_memfd-only memslot (userspace_addr 0) from the guest_memfd: the control run with the fd open got ${describeTrace(control)}; gmem.mmap.guest_uses_gmem_slot covers that failure`);
+      return ctx.skip(
+        `this KVM does not serve a guest_memfd-only memslot (userspace_addr 0) from the guest_memfd: the control run with the fd open got ${describeTrace(control)}; gmem.mmap.guest_uses_gmem_slot covers that failure`,
+      );
     g.close(); // the last reference: kvm_gmem_release() invalidates the binding and zaps the guest mappings
     vcpu.setupRealMode(CODE_GPA, STACK_GPA);
     const e = step(vcpu);
     ctx.observe('after_close', describeStep(e));
-    expectErrno(e, 'EFAULT', 'KVM_RUN after the guest_memfd\'s last reference was dropped');
+    expectErrno(e, 'EFAULT', "KVM_RUN after the guest_memfd's last reference was dropped");
     expectEq(e.reason, KVM_EXIT_MEMORY_FAULT, 'exit_reason');
     const f = e.memoryFault ?? { flags: 0n, gpa: 0n, size: 0n };
-    expectEq(f.flags & BigInt(KVM_MEMORY_EXIT_FLAG_PRIVATE), 0n, 'KVM_MEMORY_EXIT_FLAG_PRIVATE in the fault flags (the slot is shared)');
-    expectTrue(f.gpa <= BigInt(DATA_GPA) && BigInt(DATA_GPA) < f.gpa + f.size,
-      `memory fault range ${hex(f.gpa)}+${hex(f.size)} does not cover the guest_memfd slot's first page ${hex(DATA_GPA)}`);
+    expectEq(
+      f.flags & BigInt(KVM_MEMORY_EXIT_FLAG_PRIVATE),
+      0n,
+      'KVM_MEMORY_EXIT_FLAG_PRIVATE in the fault flags (the slot is shared)',
+    );
+    expectTrue(
+      f.gpa <= BigInt(DATA_GPA) && BigInt(DATA_GPA) < f.gpa + f.size,
+      `memory fault range ${hex(f.gpa)}+${hex(f.size)} does not cover the guest_memfd slot's first page ${hex(DATA_GPA)}`,
+    );
   },
 });
 
 export default [
-  vmClosedFirst, gmemClosedFirst, manyOutliveVm, dupOutlivesOriginal, mappingOutlivesFd, scmSameProcess, scmInFlight,
-  scmOtherProcess, inheritedAfterVmClosed, vcpuOutlives, slotAfterGmemClose, bindingDoesNotPin,
+  vmClosedFirst,
+  gmemClosedFirst,
+  manyOutliveVm,
+  dupOutlivesOriginal,
+  mappingOutlivesFd,
+  scmSameProcess,
+  scmInFlight,
+  scmOtherProcess,
+  inheritedAfterVmClosed,
+  vcpuOutlives,
+  slotAfterGmemClose,
+  bindingDoesNotPin,
 ];

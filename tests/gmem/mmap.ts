@@ -30,9 +30,26 @@ import { expectEq, expectErrno, expectOk, expectTrue } from '../../lib/harness/e
 import type { CaseContext } from '../../lib/harness/context.js';
 import * as libc from '../../lib/ffi/libc.js';
 import {
-  FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, MADV_COLLAPSE,
-  MADV_DONTNEED, MADV_HUGEPAGE, MADV_POPULATE_READ, MADV_POPULATE_WRITE, MADV_REMOVE, MAP_ANONYMOUS, MAP_FIXED,
-  MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE, MLOCK_ONFAULT, PROT_EXEC, PROT_NONE, PROT_READ,
+  FALLOC_FL_KEEP_SIZE,
+  FALLOC_FL_PUNCH_HOLE,
+  GUEST_MEMFD_FLAG_INIT_SHARED,
+  GUEST_MEMFD_FLAG_MMAP,
+  MADV_COLLAPSE,
+  MADV_DONTNEED,
+  MADV_HUGEPAGE,
+  MADV_POPULATE_READ,
+  MADV_POPULATE_WRITE,
+  MADV_REMOVE,
+  MAP_ANONYMOUS,
+  MAP_FIXED,
+  MAP_POPULATE,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  MAP_SHARED_VALIDATE,
+  MLOCK_ONFAULT,
+  PROT_EXEC,
+  PROT_NONE,
+  PROT_READ,
   SYSCALL,
 } from '../../lib/uapi/index.js';
 import type { ErrnoName } from '../../lib/uapi/index.js';
@@ -41,8 +58,20 @@ import { dup } from '../../lib/sys/fd.js';
 import { fallocate } from '../../lib/sys/io.js';
 import { NEEDS_GMEM, PAGE, hex } from '../../lib/cases/gmem.js';
 import {
-  NEEDS_GMEM_MMAP, NEEDS_GMEM_SHARED, NEEDS_GMEM_SLOT, RW, STORED_VALUE, expectCompleted, expectFilled,
-  expectKilledAt, expectProgramRan, guestReadingGmem, mapGmem, touchGmem, type TouchResult, type TouchSpec,
+  NEEDS_GMEM_MMAP,
+  NEEDS_GMEM_SHARED,
+  NEEDS_GMEM_SLOT,
+  RW,
+  STORED_VALUE,
+  expectCompleted,
+  expectFilled,
+  expectKilledAt,
+  expectProgramRan,
+  guestReadingGmem,
+  mapGmem,
+  touchGmem,
+  type TouchResult,
+  type TouchSpec,
 } from '../../lib/cases/mmap.js';
 import { __runToHlt, describeTrace } from '../../lib/kvm/vcpu-run.js';
 import { readFileSync } from 'node:fs';
@@ -99,7 +128,7 @@ const freshZero = defineCase<{ fallocateFirst: boolean }>({
 
 const secondMapping = defineCase({
   id: 'gmem.mmap.second_mapping_shares_data',
-  doc: 'two MAP_SHARED mappings of one guest_memfd see each other\'s writes',
+  doc: "two MAP_SHARED mappings of one guest_memfd see each other's writes",
   requires: NEEDS_GMEM_SHARED,
   run(ctx) {
     const g = gmemOf(ctx, SHARED);
@@ -124,9 +153,9 @@ const dupMapping = defineCase({
     a.bytes.fill(0x3c);
     const d = ctx.trackFd(dup(g.fd));
     const b = ctx.map(SIZE, RW, MAP_SHARED, d);
-    expectFilled(b.bytes, 0, SIZE, 0x3c, 'mapping of the dup\'d fd');
+    expectFilled(b.bytes, 0, SIZE, 0x3c, "mapping of the dup'd fd");
     b.bytes[SIZE - 1] = 0xc3;
-    expectEq(a.bytes[SIZE - 1], 0xc3, 'last byte in the original mapping after a write through the dup\'s mapping');
+    expectEq(a.bytes[SIZE - 1], 0xc3, "last byte in the original mapping after a write through the dup's mapping");
   },
 });
 
@@ -152,7 +181,7 @@ const punchZeroes = defineCase<{ page: number }>({
 
 const punchAllMappings = defineCase({
   id: 'gmem.mmap.punch_hole_seen_by_every_mapping',
-  doc: 'a hole punched with fallocate reads zero through every mapping of the file, including one of a dup\'d fd',
+  doc: "a hole punched with fallocate reads zero through every mapping of the file, including one of a dup'd fd",
   requires: NEEDS_GMEM_SHARED,
   run(ctx) {
     const g = gmemOf(ctx, SHARED);
@@ -178,12 +207,16 @@ const sigbusBeyondEof = defineCase<{ op: 'read' | 'write' }>({
   tags: { selftest: `${SELFTEST}:test_fault_overflow` },
   run(ctx) {
     const g = gmemOf(ctx, SHARED);
-    const at = (where: number) => (ctx.params.op === 'read' ? { op: 'read' as const, at: where } : { op: 'write' as const, at: where, value: 0x11 });
+    const at = (where: number) =>
+      ctx.params.op === 'read' ? { op: 'read' as const, at: where } : { op: 'write' as const, at: where, value: 0x11 };
     const past = touch(ctx, g.fd, { length: 4 * SIZE, prot: RW, ops: [at(SIZE)] });
     ctx.observe('past_eof', past.signal ?? `exit ${past.status}`);
     expectKilledAt(past, 'SIGBUS', 0, `${ctx.params.op} of the first byte past EOF (offset ${hex(SIZE)})`);
     const inside = touch(ctx, g.fd, { length: 4 * SIZE, prot: RW, ops: [at(SIZE - 1)] });
-    expectCompleted(inside, `${ctx.params.op} of the last byte before EOF (offset ${hex(SIZE - 1)}) in the same 4x mapping`);
+    expectCompleted(
+      inside,
+      `${ctx.params.op} of the last byte before EOF (offset ${hex(SIZE - 1)}) in the same 4x mapping`,
+    );
   },
 });
 
@@ -194,7 +227,11 @@ const overflowKeepsPrefix = defineCase({
   tags: { selftest: `${SELFTEST}:test_fault_sigbus` },
   run(ctx) {
     const g = gmemOf(ctx, SHARED);
-    const o = touch(ctx, g.fd, { length: 4 * SIZE, prot: RW, ops: [{ op: 'fill', from: 0, to: 4 * SIZE, value: 0xaa }] });
+    const o = touch(ctx, g.fd, {
+      length: 4 * SIZE,
+      prot: RW,
+      ops: [{ op: 'fill', from: 0, to: 4 * SIZE, value: 0xaa }],
+    });
     expectKilledAt(o, 'SIGBUS', 0, 'memset of the whole 4x mapping');
     expectFilled(mapGmem(ctx, g).bytes, 0, SIZE, 0xaa, 'file contents written by the child before it hit EOF');
   },
@@ -213,9 +250,12 @@ const privateSigbus = defineCase<{ op: 'read' | 'write' | 'fill' }>({
   run(ctx) {
     const g = gmemOf(ctx, MMAP);
     mapGmem(ctx, g); // mmap itself must succeed; only faults are refused
-    const op = ctx.params.op === 'read' ? { op: 'read' as const, at: 0 }
-      : ctx.params.op === 'write' ? { op: 'write' as const, at: 0, value: 1 }
-      : { op: 'fill' as const, from: 0, to: SIZE, value: 0xaa };
+    const op =
+      ctx.params.op === 'read'
+        ? { op: 'read' as const, at: 0 }
+        : ctx.params.op === 'write'
+          ? { op: 'write' as const, at: 0, value: 1 }
+          : { op: 'fill' as const, from: 0, to: SIZE, value: 0xaa };
     const o = touch(ctx, g.fd, { length: SIZE, prot: RW, ops: [op] });
     ctx.observe('outcome', o.signal ?? `exit ${o.status}`);
     expectKilledAt(o, 'SIGBUS', 0, `${ctx.params.op} of private guest_memfd memory`);
@@ -248,7 +288,11 @@ const noMmapFlag = defineCase({
   tags: { selftest: `${SELFTEST}:test_mmap_not_supported` },
   run(ctx) {
     const g = gmemOf(ctx, 0n);
-    for (const [len, flags, what] of [[P, MAP_SHARED, 'one page MAP_SHARED'], [SIZE, MAP_SHARED, 'whole file MAP_SHARED'], [SIZE, MAP_PRIVATE, 'whole file MAP_PRIVATE']] as const) {
+    for (const [len, flags, what] of [
+      [P, MAP_SHARED, 'one page MAP_SHARED'],
+      [SIZE, MAP_SHARED, 'whole file MAP_SHARED'],
+      [SIZE, MAP_PRIVATE, 'whole file MAP_PRIVATE'],
+    ] as const) {
       const r = __mmap(len, RW, flags, g.fd);
       if (r.ret !== -1n) ctx.defer(() => void libc.munmap(r.ret, len));
       expectErrno(r, 'ENODEV', what);
@@ -264,7 +308,13 @@ const sharedValidate = defineCase({
     const g = gmemOf(ctx, SHARED);
     const v = ctx.map(SIZE, RW, MAP_SHARED_VALIDATE, g.fd);
     v.bytes.fill(0x42);
-    expectFilled(mapGmem(ctx, g).bytes, 0, SIZE, 0x42, 'MAP_SHARED mapping after writes through the MAP_SHARED_VALIDATE one');
+    expectFilled(
+      mapGmem(ctx, g).bytes,
+      0,
+      SIZE,
+      0x42,
+      'MAP_SHARED mapping after writes through the MAP_SHARED_VALIDATE one',
+    );
   },
 });
 
@@ -280,7 +330,11 @@ const offsetMapping = defineCase({
     expectFilled(tail.bytes, 0, P, 0x12, 'offset mapping page 0 (file page 2)');
     expectFilled(tail.bytes, P, 2 * P, 0x13, 'offset mapping page 1 (file page 3)');
     tail.bytes[0] = 0xee;
-    expectEq(whole.bytes[2 * P], 0xee, 'file page 2 in the whole-file mapping after a write through the offset mapping');
+    expectEq(
+      whole.bytes[2 * P],
+      0xee,
+      'file page 2 in the whole-file mapping after a write through the offset mapping',
+    );
   },
 });
 
@@ -311,9 +365,21 @@ const straddleEof = defineCase({
   run(ctx) {
     const g = gmemOf(ctx, SHARED);
     const offset = BigInt(SIZE - P);
-    const o = touch(ctx, g.fd, { length: 2 * P, prot: RW, offset, ops: [{ op: 'write', at: P - 1, value: 0x99 }, { op: 'read', at: P }] });
-    expectKilledAt(o, 'SIGBUS', 1, 'read of the mapping\'s second page (past EOF)');
-    expectEq(mapGmem(ctx, g).bytes[SIZE - 1], 0x99, 'last byte of the file, written by the child through its first page');
+    const o = touch(ctx, g.fd, {
+      length: 2 * P,
+      prot: RW,
+      offset,
+      ops: [
+        { op: 'write', at: P - 1, value: 0x99 },
+        { op: 'read', at: P },
+      ],
+    });
+    expectKilledAt(o, 'SIGBUS', 1, "read of the mapping's second page (past EOF)");
+    expectEq(
+      mapGmem(ctx, g).bytes[SIZE - 1],
+      0x99,
+      'last byte of the file, written by the child through its first page',
+    );
   },
 });
 
@@ -338,11 +404,21 @@ const mprotectReadOnly = defineCase({
   run(ctx) {
     const g = gmemOf(ctx, SHARED);
     const o = touch(ctx, g.fd, {
-      length: SIZE, prot: RW,
-      ops: [{ op: 'write', at: 0, value: 0x11 }, { op: 'mprotect', prot: PROT_READ }, { op: 'read', at: 0 }, { op: 'write', at: 0, value: 0x22 }],
+      length: SIZE,
+      prot: RW,
+      ops: [
+        { op: 'write', at: 0, value: 0x11 },
+        { op: 'mprotect', prot: PROT_READ },
+        { op: 'read', at: 0 },
+        { op: 'write', at: 0, value: 0x22 },
+      ],
     });
     expectKilledAt(o, 'SIGSEGV', 3, 'write after mprotect(PROT_READ)');
-    expectEq(mapGmem(ctx, g).bytes[0], 0x11, 'byte 0 of the file (written before mprotect; the refused write must not land)');
+    expectEq(
+      mapGmem(ctx, g).bytes[0],
+      0x11,
+      'byte 0 of the file (written before mprotect; the refused write must not land)',
+    );
   },
 });
 
@@ -353,7 +429,14 @@ const readOnlyMapping = defineCase({
   run(ctx) {
     const g = gmemOf(ctx, SHARED);
     mapGmem(ctx, g).bytes.fill(0x31);
-    const o = touch(ctx, g.fd, { length: SIZE, prot: PROT_READ, ops: [{ op: 'scan', from: 0, to: SIZE, value: 0x31 }, { op: 'write', at: 0, value: 0 }] });
+    const o = touch(ctx, g.fd, {
+      length: SIZE,
+      prot: PROT_READ,
+      ops: [
+        { op: 'scan', from: 0, to: SIZE, value: 0x31 },
+        { op: 'write', at: 0, value: 0 },
+      ],
+    });
     expectKilledAt(o, 'SIGSEGV', 1, 'write through a PROT_READ mapping');
   },
 });
@@ -386,7 +469,11 @@ const protExec = defineCase<{ how: 'mmap_rwx' | 'mmap_rx' | 'mprotect_add_exec' 
     const g = gmemOf(ctx, SHARED);
     if (ctx.params.how === 'mprotect_add_exec') {
       const m = mapGmem(ctx, g);
-      expectErrno(__mprotect(m.addr, SIZE, RW | PROT_EXEC), ctx.expected<ErrnoName>('mprotectErrno'), 'mprotect adding PROT_EXEC');
+      expectErrno(
+        __mprotect(m.addr, SIZE, RW | PROT_EXEC),
+        ctx.expected<ErrnoName>('mprotectErrno'),
+        'mprotect adding PROT_EXEC',
+      );
       return;
     }
     const prot = ctx.params.how === 'mmap_rwx' ? RW | PROT_EXEC : PROT_READ | PROT_EXEC;
@@ -430,8 +517,16 @@ const populate = defineCase<{ flags: bigint; advice: number; errno: ErrnoName | 
   doc: 'MADV_POPULATE_READ/WRITE succeed on shared guest_memfd pages and fail with EFAULT on private ones (the fault is VM_FAULT_SIGBUS)',
   requires: NEEDS_GMEM_MMAP,
   variants: [
-    { name: 'shared_read', params: { flags: SHARED, advice: MADV_POPULATE_READ, errno: null }, requires: { gmemFlags: ['GUEST_MEMFD_FLAG_INIT_SHARED'] } },
-    { name: 'shared_write', params: { flags: SHARED, advice: MADV_POPULATE_WRITE, errno: null }, requires: { gmemFlags: ['GUEST_MEMFD_FLAG_INIT_SHARED'] } },
+    {
+      name: 'shared_read',
+      params: { flags: SHARED, advice: MADV_POPULATE_READ, errno: null },
+      requires: { gmemFlags: ['GUEST_MEMFD_FLAG_INIT_SHARED'] },
+    },
+    {
+      name: 'shared_write',
+      params: { flags: SHARED, advice: MADV_POPULATE_WRITE, errno: null },
+      requires: { gmemFlags: ['GUEST_MEMFD_FLAG_INIT_SHARED'] },
+    },
     { name: 'private_read', params: { flags: MMAP, advice: MADV_POPULATE_READ, errno: 'EFAULT' } },
     { name: 'private_write', params: { flags: MMAP, advice: MADV_POPULATE_WRITE, errno: 'EFAULT' } },
   ],
@@ -446,7 +541,10 @@ const populate = defineCase<{ flags: bigint; advice: number; errno: ErrnoName | 
     expectOk(r, what);
     const vec = Buffer.alloc(SIZE / P);
     expectOk(libc.syscall(SYSCALL.mincore, m.addr, SIZE, vec), 'mincore');
-    expectTrue(vec.every((v) => (v & 1) === 1), `mincore after populate reports non-resident pages: ${vec.toString('hex')}`);
+    expectTrue(
+      vec.every((v) => (v & 1) === 1),
+      `mincore after populate reports non-resident pages: ${vec.toString('hex')}`,
+    );
   },
 });
 
@@ -460,7 +558,10 @@ const madvisePrivate = defineCase<{ advice: number }>({
   ],
   run(ctx) {
     const m = mapGmem(ctx, gmemOf(ctx, MMAP));
-    expectOk(__madvise(m.addr, SIZE, ctx.params.advice), `madvise(${ctx.params.advice === MADV_DONTNEED ? 'MADV_DONTNEED' : 'MADV_REMOVE'})`);
+    expectOk(
+      __madvise(m.addr, SIZE, ctx.params.advice),
+      `madvise(${ctx.params.advice === MADV_DONTNEED ? 'MADV_DONTNEED' : 'MADV_REMOVE'})`,
+    );
   },
 });
 
@@ -469,13 +570,19 @@ const mlock = defineCase<{ flags: bigint; onFault: boolean; errno: ErrnoName | n
   doc: 'mlock populates shared pages; on private pages it fails with ENOMEM (population faults), while mlock2(MLOCK_ONFAULT) needs no fault and succeeds',
   requires: NEEDS_GMEM_MMAP,
   variants: [
-    { name: 'shared', params: { flags: SHARED, onFault: false, errno: null }, requires: { gmemFlags: ['GUEST_MEMFD_FLAG_INIT_SHARED'] } },
+    {
+      name: 'shared',
+      params: { flags: SHARED, onFault: false, errno: null },
+      requires: { gmemFlags: ['GUEST_MEMFD_FLAG_INIT_SHARED'] },
+    },
     { name: 'private', params: { flags: MMAP, onFault: false, errno: 'ENOMEM' } },
     { name: 'private_onfault', params: { flags: MMAP, onFault: true, errno: null } },
   ],
   run(ctx) {
     const m = mapGmem(ctx, gmemOf(ctx, ctx.params.flags));
-    const r = ctx.params.onFault ? libc.syscall(SYSCALL.mlock2, m.addr, SIZE, MLOCK_ONFAULT) : libc.syscall(SYSCALL.mlock, m.addr, SIZE);
+    const r = ctx.params.onFault
+      ? libc.syscall(SYSCALL.mlock2, m.addr, SIZE, MLOCK_ONFAULT)
+      : libc.syscall(SYSCALL.mlock, m.addr, SIZE);
     if (r.ret === 0n) ctx.defer(() => void libc.syscall(SYSCALL.munlock, m.addr, SIZE));
     const what = ctx.params.onFault ? 'mlock2(MLOCK_ONFAULT)' : 'mlock';
     if (ctx.params.errno) expectErrno(r, ctx.params.errno, what);
@@ -504,7 +611,11 @@ const collapse = defineCase({
     ctx.defer(() => void libc.munmap(base, 2 * pmd));
     const aligned = (base + BigInt(pmd) - 1n) & ~(BigInt(pmd) - 1n);
     const fixed = __mmap(pmd, RW, MAP_FIXED | MAP_SHARED, g.fd, 0n, aligned);
-    expectEq(expectOk(fixed, 'MAP_FIXED mapping of the guest_memfd at a PMD-aligned address'), aligned, 'address of the MAP_FIXED mapping');
+    expectEq(
+      expectOk(fixed, 'MAP_FIXED mapping of the guest_memfd at a PMD-aligned address'),
+      aligned,
+      'address of the MAP_FIXED mapping',
+    );
     const bytes = new Uint8Array(libc.viewAt(aligned, pmd));
     let sum = 0;
     for (let i = 0; i < pmd; i += P) sum += bytes[i] ?? 0; // read-populate without dirtying
@@ -534,8 +645,13 @@ const mremapGrow = defineCase({
     length = 2 * SIZE;
     expectFilled(new Uint8Array(libc.viewAt(addr, SIZE)), 0, SIZE, 0x5a, 'file part of the grown mapping');
     const o = touch(ctx, g.fd, {
-      length: SIZE, prot: RW,
-      ops: [{ op: 'mremap', length: 2 * SIZE }, { op: 'scan', from: 0, to: SIZE, value: 0x5a }, { op: 'read', at: SIZE }],
+      length: SIZE,
+      prot: RW,
+      ops: [
+        { op: 'mremap', length: 2 * SIZE },
+        { op: 'scan', from: 0, to: SIZE, value: 0x5a },
+        { op: 'read', at: SIZE },
+      ],
     });
     expectKilledAt(o, 'SIGBUS', 2, 'read of the first byte past EOF in the grown mapping');
   },
@@ -543,18 +659,26 @@ const mremapGrow = defineCase({
 
 const childProcess = defineCase({
   id: 'gmem.mmap.other_process_shares_data',
-  doc: 'another process that inherits the guest_memfd and maps it sees this process\'s writes, and this process sees its writes',
+  doc: "another process that inherits the guest_memfd and maps it sees this process's writes, and this process sees its writes",
   requires: NEEDS_GMEM_SHARED,
   run(ctx) {
     const g = gmemOf(ctx, SHARED);
     const m = mapGmem(ctx, g);
     m.bytes.fill(0x3c);
     const o = touch(ctx, g.fd, {
-      length: SIZE, prot: RW,
-      ops: [{ op: 'scan', from: 0, to: SIZE, value: 0x3c }, { op: 'fill', from: SIZE / 2, to: SIZE, value: 0xc3 }],
+      length: SIZE,
+      prot: RW,
+      ops: [
+        { op: 'scan', from: 0, to: SIZE, value: 0x3c },
+        { op: 'fill', from: SIZE / 2, to: SIZE, value: 0xc3 },
+      ],
     });
     const res = expectCompleted<TouchResult>(o, 'child mapping the inherited guest_memfd');
-    expectEq(res.reads[0], -1, 'first offset at which the child saw something other than the parent\'s 0x3c (-1 = none)');
+    expectEq(
+      res.reads[0],
+      -1,
+      "first offset at which the child saw something other than the parent's 0x3c (-1 = none)",
+    );
     expectFilled(m.bytes, 0, SIZE / 2, 0x3c, 'first half (not written by the child)');
     expectFilled(m.bytes, SIZE / 2, SIZE, 0xc3, 'second half, written by the child');
   },
@@ -618,12 +742,17 @@ const guestUsesSlot = defineCase<{ hva: 'null' | 'gmem_mapping' }>({
     const host = mapGmem(ctx, g);
     host.bytes.fill(0xaa);
     let hva = 0n;
-    if (ctx.params.hva === 'null') host.close(); // upstream unmaps before running the guest and passes userspace_addr NULL
+    if (ctx.params.hva === 'null')
+      host.close(); // upstream unmaps before running the guest and passes userspace_addr NULL
     else hva = host.addr;
     const vcpu = guestReadingGmem(ctx, vm, g.fd, hva, size);
     const trace = __runToHlt(vcpu);
     ctx.observe('exits', describeTrace(trace));
-    expectProgramRan(trace, 0xaa, `guest run with userspace_addr ${ctx.params.hva === 'null' ? '0' : 'the guest_memfd mapping'}`);
+    expectProgramRan(
+      trace,
+      0xaa,
+      `guest run with userspace_addr ${ctx.params.hva === 'null' ? '0' : 'the guest_memfd mapping'}`,
+    );
     const after = mapGmem(ctx, g);
     expectEq(after.bytes[1], STORED_VALUE, 'byte the guest stored, read through a new host mapping');
     expectFilled(after.bytes, 2, Number(size), 0xaa, 'bytes the guest did not touch');
@@ -635,7 +764,8 @@ const MAX_SIZE = ((1n << 63n) - 1n) & ~(PAGE - 1n);
 
 const maxOffset = defineCase({
   id: 'gmem.mmap.max_offset',
-  doc: 'in a guest_memfd of size ALIGN_DOWN(INT64_MAX, PAGE), the last page maps (offset i_size - PAGE), is ' +
+  doc:
+    'in a guest_memfd of size ALIGN_DOWN(INT64_MAX, PAGE), the last page maps (offset i_size - PAGE), is ' +
     'writable and keeps its data; mapping it with one more page, or the page at i_size, fails with ' +
     'EOVERFLOW',
   requires: NEEDS_GMEM_SHARED,
@@ -646,26 +776,63 @@ const maxOffset = defineCase({
     const r = __mmap(P, RW, MAP_SHARED, g.fd, last);
     if (r.ret !== -1n) ctx.defer(() => void libc.munmap(r.ret, P));
     expectOk(r, `mmap one page at offset ${hex(last)} of a ${hex(MAX_SIZE)}-byte file`);
-    for (const [len, offset] of [[2 * P, last], [P, MAX_SIZE]] as const) {
+    for (const [len, offset] of [
+      [2 * P, last],
+      [P, MAX_SIZE],
+    ] as const) {
       const bad = __mmap(len, RW, MAP_SHARED, g.fd, offset);
       if (bad.ret !== -1n) ctx.defer(() => void libc.munmap(bad.ret, len));
       expectErrno(bad, 'EOVERFLOW', `mmap ${hex(len)} bytes at offset ${hex(offset)} (would end past INT64_MAX)`);
     }
-    const ops = [{ op: 'write' as const, at: P - 1, value: 0x5c }, { op: 'read' as const, at: 0 }];
-    const wrote = expectCompleted<TouchResult>(touch(ctx, g.fd, { length: P, prot: RW, offset: last, ops }),
-      `write and read the last page (offset ${hex(last)})`);
+    const ops = [
+      { op: 'write' as const, at: P - 1, value: 0x5c },
+      { op: 'read' as const, at: 0 },
+    ];
+    const wrote = expectCompleted<TouchResult>(
+      touch(ctx, g.fd, { length: P, prot: RW, offset: last, ops }),
+      `write and read the last page (offset ${hex(last)})`,
+    );
     expectEq(wrote.reads[0], 0, 'first byte of the fresh last page');
     const again = expectCompleted<TouchResult>(
       touch(ctx, g.fd, { length: P, prot: RW, offset: last, ops: [{ op: 'read', at: P - 1 }] }),
-      'read the last page in a second mapping');
+      'read the last page in a second mapping',
+    );
     expectEq(again.reads[0], 0x5c, 'last byte of the file, written through the first mapping');
   },
 });
 
 export default [
-  readWriteWhole, freshZero, secondMapping, dupMapping, punchZeroes, punchAllMappings, writeVisibleAfterPunchAll,
-  sigbusBeyondEof, overflowKeepsPrefix, privateSigbus, mapPrivate, noMmapFlag, sharedValidate, offsetMapping,
-  offsetBeyondEof, straddleEof, unalignedOffset, mprotectReadOnly, readOnlyMapping, mprotectReadWrite, protExec,
-  dontneed, remove, populate, madvisePrivate, mlock, collapse, mremapGrow, childProcess, remapKeeps, populatePrivate,
-  guestUsesSlot, maxOffset,
+  readWriteWhole,
+  freshZero,
+  secondMapping,
+  dupMapping,
+  punchZeroes,
+  punchAllMappings,
+  writeVisibleAfterPunchAll,
+  sigbusBeyondEof,
+  overflowKeepsPrefix,
+  privateSigbus,
+  mapPrivate,
+  noMmapFlag,
+  sharedValidate,
+  offsetMapping,
+  offsetBeyondEof,
+  straddleEof,
+  unalignedOffset,
+  mprotectReadOnly,
+  readOnlyMapping,
+  mprotectReadWrite,
+  protExec,
+  dontneed,
+  remove,
+  populate,
+  madvisePrivate,
+  mlock,
+  collapse,
+  mremapGrow,
+  childProcess,
+  remapKeeps,
+  populatePrivate,
+  guestUsesSlot,
+  maxOffset,
 ];

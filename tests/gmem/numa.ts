@@ -5,8 +5,16 @@ import { expectEq, expectErrno, expectOk, expectTrue } from '../../lib/harness/e
 import type { CaseContext } from '../../lib/harness/context.js';
 import { fallocate } from '../../lib/sys/io.js';
 import {
-  ERRNO, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, MPOL_BIND,
-  MPOL_DEFAULT, MPOL_INTERLEAVE, MPOL_MAX, MPOL_PREFERRED,
+  ERRNO,
+  FALLOC_FL_KEEP_SIZE,
+  FALLOC_FL_PUNCH_HOLE,
+  GUEST_MEMFD_FLAG_INIT_SHARED,
+  GUEST_MEMFD_FLAG_MMAP,
+  MPOL_BIND,
+  MPOL_DEFAULT,
+  MPOL_INTERLEAVE,
+  MPOL_MAX,
+  MPOL_PREFERRED,
 } from '../../lib/uapi/index.js';
 import { PAGE } from '../../lib/cases/gmem.js';
 import { mapGmem } from '../../lib/cases/mmap.js';
@@ -20,7 +28,11 @@ const SELFTEST = 'guest_memfd_test.c';
 /** Commit that made guest_memfd keep its NUMA policy in the inode (shared policy) rather than per VMA. */
 const SHARED_POLICY_COMMIT = 'ed1ffa810bd6';
 
-const NUMA_MMAP: Requires = { kconfig: ['CONFIG_NUMA'], caps: ['KVM_CAP_GUEST_MEMFD'], gmemFlags: ['GUEST_MEMFD_FLAG_MMAP'] };
+const NUMA_MMAP: Requires = {
+  kconfig: ['CONFIG_NUMA'],
+  caps: ['KVM_CAP_GUEST_MEMFD'],
+  gmemFlags: ['GUEST_MEMFD_FLAG_MMAP'],
+};
 const NUMA_SHARED: Requires = { ...NUMA_MMAP, gmemFlags: ['GUEST_MEMFD_FLAG_MMAP', 'GUEST_MEMFD_FLAG_INIT_SHARED'] };
 
 /** The two memory kinds upstream runs mbind on: private (MMAP only) and shared (MMAP | INIT_SHARED). */
@@ -39,14 +51,23 @@ function onlineNodes(): number[] {
   return out;
 }
 
-const MODE_NAMES: Record<number, string> = { [MPOL_DEFAULT]: 'MPOL_DEFAULT', [MPOL_PREFERRED]: 'MPOL_PREFERRED', [MPOL_BIND]: 'MPOL_BIND', [MPOL_INTERLEAVE]: 'MPOL_INTERLEAVE' };
+const MODE_NAMES: Record<number, string> = {
+  [MPOL_DEFAULT]: 'MPOL_DEFAULT',
+  [MPOL_PREFERRED]: 'MPOL_PREFERRED',
+  [MPOL_BIND]: 'MPOL_BIND',
+  [MPOL_INTERLEAVE]: 'MPOL_INTERLEAVE',
+};
 const modeName = (m: number) => MODE_NAMES[m] ?? `mode ${m}`;
 
 /** Fails unless get_mempolicy at addr reports mode with exactly nodes. */
 function expectPolicy(addr: bigint, mode: number, nodes: readonly number[], what: string): void {
   const got = __getMempolicy(addr);
   expectOk(got, `get_mempolicy(MPOL_F_ADDR) ${what}`);
-  expectEq(`${modeName(got.mode)} on nodes [${got.nodes.join(',')}]`, `${modeName(mode)} on nodes [${nodes.join(',')}]`, what);
+  expectEq(
+    `${modeName(got.mode)} on nodes [${got.nodes.join(',')}]`,
+    `${modeName(mode)} on nodes [${nodes.join(',')}]`,
+    what,
+  );
 }
 
 /** The first online node (node 0 on almost every machine). */
@@ -64,13 +85,21 @@ const roundTrip = defineCase<{ flags: bigint; mode: number }>({
   doc: 'a policy set with mbind on two pages of a guest_memfd mapping is what get_mempolicy(MPOL_F_ADDR) reports for them, private memory included',
   requires: NUMA_MMAP,
   variants: [MPOL_INTERLEAVE, MPOL_BIND, MPOL_PREFERRED].flatMap((mode) =>
-    memoryVariants.map((v) => ({ ...v, name: `${modeName(mode).slice(5).toLowerCase()}_${v.name}`, params: { ...v.params, mode } }))),
+    memoryVariants.map((v) => ({
+      ...v,
+      name: `${modeName(mode).slice(5).toLowerCase()}_${v.name}`,
+      params: { ...v.params, mode },
+    })),
+  ),
   tags: { selftest: `${SELFTEST}:test_mbind`, linuxGit: [SHARED_POLICY_COMMIT] },
   run(ctx) {
     const { m } = mapped(ctx, ctx.params.flags);
     const node = firstNode();
     const at = m.addr + 2n * PAGE;
-    expectOk(__mbind(at, 2 * P, ctx.params.mode, [node]), `mbind(${modeName(ctx.params.mode)}, node ${node}) of pages 2-3`);
+    expectOk(
+      __mbind(at, 2 * P, ctx.params.mode, [node]),
+      `mbind(${modeName(ctx.params.mode)}, node ${node}) of pages 2-3`,
+    );
     expectPolicy(at, ctx.params.mode, [node], 'page 2');
     expectPolicy(at + PAGE, ctx.params.mode, [node], 'page 3');
     expectPolicy(m.addr, MPOL_DEFAULT, [], 'page 0 (outside the mbind range)');
@@ -91,7 +120,8 @@ const defaultResets = defineCase<{ flags: bigint }>({
     expectPolicy(m.addr + PAGE, MPOL_INTERLEAVE, [node], 'page 1');
     expectPolicy(m.addr + 2n * PAGE, MPOL_BIND, [node], 'page 2');
     expectOk(__mbind(m.addr, SIZE, MPOL_DEFAULT, null), 'mbind(MPOL_DEFAULT) of the whole mapping');
-    for (let p = 0; p < 4; p++) expectPolicy(m.addr + BigInt(p) * PAGE, MPOL_DEFAULT, [], `page ${p} after MPOL_DEFAULT`);
+    for (let p = 0; p < 4; p++)
+      expectPolicy(m.addr + BigInt(p) * PAGE, MPOL_DEFAULT, [], `page ${p} after MPOL_DEFAULT`);
   },
 });
 
@@ -135,7 +165,7 @@ const badNodes = defineCase<{ nodes: 'offline' | 'empty' }>({
 
 const scopeAcrossMappings = defineCase({
   id: 'gmem.numa.policy_scope_across_mappings',
-  doc: 'a policy set through one mapping is the file\'s (shared policy in the inode): a second mapping of the same guest_memfd reports it too',
+  doc: "a policy set through one mapping is the file's (shared policy in the inode): a second mapping of the same guest_memfd reports it too",
   requires: NUMA_SHARED,
   expect: { policyScope: 'inode' },
   tags: { linuxGit: [SHARED_POLICY_COMMIT] },
@@ -146,9 +176,14 @@ const scopeAcrossMappings = defineCase({
     const other = mapGmem(ctx, g);
     const seen = __getMempolicy(other.addr + PAGE);
     expectOk(seen, 'get_mempolicy of page 1 through the second mapping');
-    const scope = seen.mode === MPOL_BIND ? 'inode' : seen.mode === MPOL_DEFAULT ? 'vma' : `unexpected ${modeName(seen.mode)}`;
+    const scope =
+      seen.mode === MPOL_BIND ? 'inode' : seen.mode === MPOL_DEFAULT ? 'vma' : `unexpected ${modeName(seen.mode)}`;
     ctx.observe('policy_scope', scope);
-    expectEq(scope, ctx.expected<string>('policyScope'), 'where the policy lives (inode: seen by every mapping; vma: only by the one mbind was called on)');
+    expectEq(
+      scope,
+      ctx.expected<string>('policyScope'),
+      'where the policy lives (inode: seen by every mapping; vma: only by the one mbind was called on)',
+    );
     expectPolicy(m.addr + PAGE, MPOL_BIND, [node], 'page 1 through the first mapping');
   },
 });
@@ -166,9 +201,18 @@ const survivesRemap = defineCase({
     const again = mapGmem(ctx, g);
     const seen = __getMempolicy(again.addr + 3n * PAGE);
     expectOk(seen, 'get_mempolicy of page 3 through the new mapping');
-    const scope = seen.mode === MPOL_INTERLEAVE ? 'inode' : seen.mode === MPOL_DEFAULT ? 'vma' : `unexpected ${modeName(seen.mode)}`;
+    const scope =
+      seen.mode === MPOL_INTERLEAVE
+        ? 'inode'
+        : seen.mode === MPOL_DEFAULT
+          ? 'vma'
+          : `unexpected ${modeName(seen.mode)}`;
     ctx.observe('policy_scope', scope);
-    expectEq(scope, ctx.expected<string>('policyScope'), 'policy seen by a mapping made after the one that set it was unmapped');
+    expectEq(
+      scope,
+      ctx.expected<string>('policyScope'),
+      'policy seen by a mapping made after the one that set it was unmapped',
+    );
   },
 });
 
@@ -186,7 +230,10 @@ const nodeOfPage = defineCase<{ flags: bigint }>({
     }
     expectOk(r, 'get_mempolicy(MPOL_F_NODE|MPOL_F_ADDR) of a shared page');
     ctx.observe('node', r.node);
-    expectTrue(onlineNodes().includes(r.node), `page reported on node ${r.node}, which is not online [${onlineNodes().join(',')}]`);
+    expectTrue(
+      onlineNodes().includes(r.node),
+      `page reported on node ${r.node}, which is not online [${onlineNodes().join(',')}]`,
+    );
     const q = __queryPages([m.addr]);
     expectOk(q, 'move_pages query');
     expectEq(q.status[0], r.node, 'node move_pages reports for the same page');
@@ -206,7 +253,11 @@ const queryPages = defineCase<{ flags: bigint }>({
     const q = __queryPages([m.addr, m.addr + PAGE]);
     expectOk(q, 'move_pages(status query) of pages 0 and 1');
     ctx.observe('status', q.status);
-    if (shared) expectTrue(onlineNodes().includes(q.status[0] ?? -1), `written page 0 reported as ${q.status[0]}, not an online node`);
+    if (shared)
+      expectTrue(
+        onlineNodes().includes(q.status[0] ?? -1),
+        `written page 0 reported as ${q.status[0]}, not an online node`,
+      );
     else expectEq(q.status[0], -ERRNO.ENOENT, 'status of private page 0 (cannot be faulted in by the host)');
     expectEq(q.status[1], -ERRNO.ENOENT, 'status of page 1 (never touched)');
   },
@@ -268,15 +319,35 @@ const placementInterleave = defineCase({
   run(ctx) {
     const [n0, n1] = twoNodes(ctx);
     const { m } = mapped(ctx, SHARED);
-    expectOk(__mbind(m.addr, SIZE, MPOL_INTERLEAVE, [n0, n1]), `mbind(MPOL_INTERLEAVE, nodes ${n0},${n1}) of pages 0-3`);
+    expectOk(
+      __mbind(m.addr, SIZE, MPOL_INTERLEAVE, [n0, n1]),
+      `mbind(MPOL_INTERLEAVE, nodes ${n0},${n1}) of pages 0-3`,
+    );
     m.bytes.fill(0xaa);
     const q = __queryPages([0, 1, 2, 3].map((p) => m.addr + BigInt(p) * PAGE));
     expectOk(q, 'move_pages query');
     ctx.observe('nodes', q.status.join(','));
-    for (const n of q.status) expectTrue(n === n0 || n === n1, `page placed on node ${n}, outside the interleave set ${n0},${n1}`);
+    for (const n of q.status)
+      expectTrue(n === n0 || n === n1, `page placed on node ${n}, outside the interleave set ${n0},${n1}`);
     const same = q.status.slice(1).filter((n, i) => n === q.status[i]).length;
-    expectEq(same, 0, `times consecutive pages share a node (nodes of pages 0-3: ${q.status.join(',')}); under MPOL_INTERLEAVE over two nodes they alternate, an interleave index that advances by two per page puts every page on one node`);
+    expectEq(
+      same,
+      0,
+      `times consecutive pages share a node (nodes of pages 0-3: ${q.status.join(',')}); under MPOL_INTERLEAVE over two nodes they alternate, an interleave index that advances by two per page puts every page on one node`,
+    );
   },
 });
 
-export default [roundTrip, defaultResets, invalidPolicy, badNodes, scopeAcrossMappings, survivesRemap, nodeOfPage, queryPages, placement, placementAfterPunch, placementInterleave];
+export default [
+  roundTrip,
+  defaultResets,
+  invalidPolicy,
+  badNodes,
+  scopeAcrossMappings,
+  survivesRemap,
+  nodeOfPage,
+  queryPages,
+  placement,
+  placementAfterPunch,
+  placementInterleave,
+];

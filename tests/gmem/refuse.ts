@@ -29,10 +29,35 @@ import { memfdCreate } from '../../lib/sys/memfd.js';
 import { check } from '../../lib/sys/errors.js';
 import type { CaseContext } from '../../lib/harness/context.js';
 import {
-  _IOR, _IOW, FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_INSERT_RANGE, FALLOC_FL_KEEP_SIZE, FALLOC_FL_NO_HIDE_STALE, FALLOC_FL_PUNCH_HOLE,
-  FALLOC_FL_UNSHARE_RANGE, FALLOC_FL_WRITE_ZEROES, FALLOC_FL_ZERO_RANGE, GUEST_MEMFD_FLAG_MMAP,
-  KVM_CAP_GUEST_MEMFD, KVM_CHECK_EXTENSION, KVM_CREATE_VCPU, KVM_GET_API_VERSION, KVM_SET_USER_MEMORY_REGION, MAP_PRIVATE,
-  MAP_SHARED, MFD_CLOEXEC, O_CLOEXEC, PROT_EXEC, PROT_READ, PROT_WRITE, STRUCTS, SYSCALL, FIONREAD, FIOQSIZE, FIBMAP, FS_IOC_GETFLAGS,
+  _IOR,
+  _IOW,
+  FALLOC_FL_COLLAPSE_RANGE,
+  FALLOC_FL_INSERT_RANGE,
+  FALLOC_FL_KEEP_SIZE,
+  FALLOC_FL_NO_HIDE_STALE,
+  FALLOC_FL_PUNCH_HOLE,
+  FALLOC_FL_UNSHARE_RANGE,
+  FALLOC_FL_WRITE_ZEROES,
+  FALLOC_FL_ZERO_RANGE,
+  GUEST_MEMFD_FLAG_MMAP,
+  KVM_CAP_GUEST_MEMFD,
+  KVM_CHECK_EXTENSION,
+  KVM_CREATE_VCPU,
+  KVM_GET_API_VERSION,
+  KVM_SET_USER_MEMORY_REGION,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  MFD_CLOEXEC,
+  O_CLOEXEC,
+  PROT_EXEC,
+  PROT_READ,
+  PROT_WRITE,
+  STRUCTS,
+  SYSCALL,
+  FIONREAD,
+  FIOQSIZE,
+  FIBMAP,
+  FS_IOC_GETFLAGS,
 } from '../../lib/uapi/index.js';
 import type { SyscallName } from '../../lib/uapi/index.js';
 import type { ErrnoName } from '../../lib/uapi/index.js';
@@ -223,7 +248,11 @@ const copyFileRange = defineCase<{ op: CopyOp; errno: ErrnoName }>({
       from_memfd: () => [filledMemfd(ctx), g.fd],
       gmem_to_gmem: () => [g.fd, ctx.gmem(vm, SIZE).fd],
     }[ctx.params.op]() as [number, number];
-    expectErrno(libc.syscall(nr, src, null, dst, null, PAGE, 0), ctx.expected<ErrnoName>('errno', ctx.params.errno), `copy_file_range ${ctx.params.op}`);
+    expectErrno(
+      libc.syscall(nr, src, null, dst, null, PAGE, 0),
+      ctx.expected<ErrnoName>('errno', ctx.params.errno),
+      `copy_file_range ${ctx.params.op}`,
+    );
   },
 });
 
@@ -248,7 +277,14 @@ const ftruncate = defineCase<{ length: bigint }>({
 });
 
 /** Maps len bytes of fd and expects errno; a mapping that unexpectedly succeeds is unmapped after the case. */
-function expectMmapErrno(ctx: CaseContext<unknown>, fd: number, prot: number, flags: number, errno: ErrnoName, what: string): void {
+function expectMmapErrno(
+  ctx: CaseContext<unknown>,
+  fd: number,
+  prot: number,
+  flags: number,
+  errno: ErrnoName,
+  what: string,
+): void {
   const r = __mmap(PAGE, prot, flags, fd, 0n);
   if (r.ret !== -1n) ctx.defer(() => void libc.munmap(r.ret, PAGE));
   expectErrno(r, errno, what);
@@ -293,19 +329,26 @@ const mmapPrivate = defineCase<GmemFlagParams>({
 
 const mmapExec = defineCase<GmemFlagParams>({
   id: 'gmem.refuse.mmap_exec',
-  doc: 'mmap() of a guest_memfd with PROT_EXEC fails with EPERM: the file lives on a noexec filesystem (checked before the file\'s own mmap)',
+  doc: "mmap() of a guest_memfd with PROT_EXEC fails with EPERM: the file lives on a noexec filesystem (checked before the file's own mmap)",
   requires: NEEDS_GMEM,
   variants: gmemFlagVariants(),
   expect: { errno: 'EPERM' },
   run(ctx) {
     const g = ctx.gmem(ctx.vm(), SIZE, ctx.params.flags);
-    expectMmapErrno(ctx, g.fd, PROT_READ | PROT_EXEC, MAP_SHARED, ctx.expected<ErrnoName>('errno'), 'mmap PROT_READ|PROT_EXEC MAP_SHARED');
+    expectMmapErrno(
+      ctx,
+      g.fd,
+      PROT_READ | PROT_EXEC,
+      MAP_SHARED,
+      ctx.expected<ErrnoName>('errno'),
+      'mmap PROT_READ|PROT_EXEC MAP_SHARED',
+    );
   },
 });
 
 const mprotectExec = defineCase<GmemFlagParams>({
   id: 'gmem.refuse.mprotect_exec',
-  doc: 'mprotect(PROT_EXEC) on a shared mapping of a guest_memfd fails with EACCES: a noexec file\'s mapping never gets VM_MAYEXEC',
+  doc: "mprotect(PROT_EXEC) on a shared mapping of a guest_memfd fails with EACCES: a noexec file's mapping never gets VM_MAYEXEC",
   requires: NEEDS_GMEM,
   variants: mmapVariants(),
   run(ctx) {
@@ -323,7 +366,10 @@ interface IoctlParams {
   /** How the argument is passed. */ kind: IoctlKind;
 }
 
-const ioctlVariant = (variant: string, name: string, request: number, kind: IoctlKind) => ({ name: variant, params: { name, request, kind } });
+const ioctlVariant = (variant: string, name: string, request: number, kind: IoctlKind) => ({
+  name: variant,
+  params: { name, request, kind },
+});
 
 const ioctls = defineCase<IoctlParams>({
   id: 'gmem.refuse.ioctl',
@@ -331,10 +377,16 @@ const ioctls = defineCase<IoctlParams>({
   requires: NEEDS_GMEM,
   expect: { errno: 'ENOTTY' },
   variants: [
-    ioctlVariant('kvm_check_extension', 'KVM_CHECK_EXTENSION', KVM_CHECK_EXTENSION, { arg: 'value', value: KVM_CAP_GUEST_MEMFD }),
+    ioctlVariant('kvm_check_extension', 'KVM_CHECK_EXTENSION', KVM_CHECK_EXTENSION, {
+      arg: 'value',
+      value: KVM_CAP_GUEST_MEMFD,
+    }),
     ioctlVariant('kvm_get_api_version', 'KVM_GET_API_VERSION', KVM_GET_API_VERSION, { arg: 'value', value: 0 }),
     ioctlVariant('kvm_create_vcpu', 'KVM_CREATE_VCPU', KVM_CREATE_VCPU, { arg: 'value', value: 0 }),
-    ioctlVariant('kvm_set_user_memory_region', 'KVM_SET_USER_MEMORY_REGION', KVM_SET_USER_MEMORY_REGION, { arg: 'buffer', size: STRUCTS.kvm_userspace_memory_region.size }),
+    ioctlVariant('kvm_set_user_memory_region', 'KVM_SET_USER_MEMORY_REGION', KVM_SET_USER_MEMORY_REGION, {
+      arg: 'buffer',
+      size: STRUCTS.kvm_userspace_memory_region.size,
+    }),
     ioctlVariant('fionread', 'FIONREAD', FIONREAD, { arg: 'buffer', size: 4 }),
     ioctlVariant('fioqsize', 'FIOQSIZE', FIOQSIZE, { arg: 'buffer', size: 8 }),
     ioctlVariant('fibmap', 'FIBMAP', FIBMAP, { arg: 'buffer', size: 4 }),
@@ -355,7 +407,10 @@ const ioctls = defineCase<IoctlParams>({
     ctx.observe('outcome', outcome(r));
     const want = ctx.expected<ErrnoName | 'accepted'>('errno');
     if (want === 'accepted') {
-      expectOk(r, `${name} (${hex(request)}) on a guest_memfd (fixtures: this kernel's VFS treats it as a regular file)`);
+      expectOk(
+        r,
+        `${name} (${hex(request)}) on a guest_memfd (fixtures: this kernel's VFS treats it as a regular file)`,
+      );
       ctx.note(`finding: ${name} succeeds on a guest_memfd on this kernel`);
     } else expectErrno(r, want, `${name} (${hex(request)}) on a guest_memfd`);
   },
@@ -385,7 +440,8 @@ const readahead = defineCase({
     const r = libc.syscall(SYSCALL.readahead as number, g.fd, 0, PAGE);
     ctx.observe('outcome', outcome(r));
     const want = ctx.expected<ErrnoName | 'accepted'>('errno');
-    if (want === 'accepted') expectOk(r, 'readahead of one page (fixtures: this kernel reads ahead on anonymous inodes)');
+    if (want === 'accepted')
+      expectOk(r, 'readahead of one page (fixtures: this kernel reads ahead on anonymous inodes)');
     else expectErrno(r, want, 'readahead of one page');
   },
 });
@@ -428,6 +484,22 @@ const fallocateMode = defineCase<ModeParams>({
 });
 
 export default [
-  readCase, writeCase, preadCase, pwriteCase, vectorIo, zeroLengthIo, sendfile, splice, copyFileRange, ftruncate,
-  mmapWithoutFlag, mmapPrivate, mmapExec, mprotectExec, ioctls, fsync, readahead, fallocateMode,
+  readCase,
+  writeCase,
+  preadCase,
+  pwriteCase,
+  vectorIo,
+  zeroLengthIo,
+  sendfile,
+  splice,
+  copyFileRange,
+  ftruncate,
+  mmapWithoutFlag,
+  mmapPrivate,
+  mmapExec,
+  mprotectExec,
+  ioctls,
+  fsync,
+  readahead,
+  fallocateMode,
 ];

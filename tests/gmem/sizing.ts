@@ -15,11 +15,29 @@ import { fstat } from '../../lib/sys/fd.js';
 import { getFl } from '../../lib/sys/fcntl.js';
 import { __fallocate, __ftruncate, __pread, __pwrite, fallocate, ftruncate } from '../../lib/sys/io.js';
 import {
-  FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, MAP_SHARED, MFD_CLOEXEC,
-  O_LARGEFILE, O_RDWR, PROT_READ, PROT_WRITE,
+  FALLOC_FL_KEEP_SIZE,
+  FALLOC_FL_PUNCH_HOLE,
+  GUEST_MEMFD_FLAG_INIT_SHARED,
+  GUEST_MEMFD_FLAG_MMAP,
+  MAP_SHARED,
+  MFD_CLOEXEC,
+  O_LARGEFILE,
+  O_RDWR,
+  PROT_READ,
+  PROT_WRITE,
 } from '../../lib/uapi/index.js';
 import { NEEDS_GMEM, NEEDS_GMEM_MMAP_SHARED, PAGE, hex } from '../../lib/cases/gmem.js';
-import { GIB2, GIB4, LARGE_OFFSETS, LARGE_SIZES, TIB1, expectResidentIfObservable, residentPages, type OffsetCase, type SizeCase } from '../../lib/cases/sizing.js';
+import {
+  GIB2,
+  GIB4,
+  LARGE_OFFSETS,
+  LARGE_SIZES,
+  TIB1,
+  expectResidentIfObservable,
+  residentPages,
+  type OffsetCase,
+  type SizeCase,
+} from '../../lib/cases/sizing.js';
 
 /** fallocate(2) allocate mode for guest_memfd. */
 const ALLOCATE = FALLOC_FL_KEEP_SIZE;
@@ -52,7 +70,10 @@ const allocatePage = defineCase<OffsetCase>({
   run(ctx) {
     const { size, offset } = ctx.params;
     const g = ctx.gmem(ctx.vm(), size);
-    expectOk(__fallocate(g.fd, ALLOCATE, offset, PAGE), `allocate the page at ${hex(offset)} of a ${hex(size)}-byte file`);
+    expectOk(
+      __fallocate(g.fd, ALLOCATE, offset, PAGE),
+      `allocate the page at ${hex(offset)} of a ${hex(size)}-byte file`,
+    );
     expectEq(residentPages(ctx, g.fd, offset, PAGE), 1n, `pages cached at ${hex(offset)}`);
     expectEq(residentPages(ctx, g.fd), 1n, 'pages cached in the whole file');
     expectEq(fstat(g.fd).size, size, 'st_size after the allocation');
@@ -71,7 +92,11 @@ const punchPage = defineCase<OffsetCase>({
     fallocate(g.fd, ALLOCATE, offset - PAGE, 2n * PAGE);
     expectOk(__fallocate(g.fd, PUNCH, offset, PAGE), `PUNCH_HOLE the page at ${hex(offset)}`);
     expectEq(residentPages(ctx, g.fd, offset, PAGE), 0n, `pages cached at ${hex(offset)} after the punch`);
-    expectEq(residentPages(ctx, g.fd, offset - PAGE, PAGE), 1n, `pages cached at ${hex(offset - PAGE)} (the neighbour)`);
+    expectEq(
+      residentPages(ctx, g.fd, offset - PAGE, PAGE),
+      1n,
+      `pages cached at ${hex(offset - PAGE)} (the neighbour)`,
+    );
     expectEq(residentPages(ctx, g.fd), 1n, 'pages cached in the whole file');
   },
 });
@@ -96,7 +121,11 @@ const allocateBeyondEof = defineCase<BeyondParams>({
   run(ctx) {
     const { size, offset, len } = ctx.params;
     const g = ctx.gmem(ctx.vm(), size);
-    expectErrno(__fallocate(g.fd, ALLOCATE, offset, len), 'EINVAL', `allocate [${hex(offset)}, +${hex(len)}) of a ${hex(size)}-byte file`);
+    expectErrno(
+      __fallocate(g.fd, ALLOCATE, offset, len),
+      'EINVAL',
+      `allocate [${hex(offset)}, +${hex(len)}) of a ${hex(size)}-byte file`,
+    );
     expectResidentIfObservable(ctx, g.fd, 0n, 'pages allocated by the refused fallocate');
   },
 });
@@ -105,7 +134,10 @@ const mmapHighOffset = defineCase<OffsetCase>({
   id: 'gmem.sizing.mmap_high_offset',
   doc: 'one page of an MMAP|INIT_SHARED guest_memfd mapped at a file offset of 2^31, 2^32 or the end of 1 TiB is writable, is the page at that offset, and reads zero after it is punched',
   requires: NEEDS_GMEM_MMAP_SHARED,
-  variants: LARGE_OFFSETS.filter((o) => ['at_2g', 'at_4g', 'end_of_1t'].includes(o.name)).map((o) => ({ name: o.name, params: o })),
+  variants: LARGE_OFFSETS.filter((o) => ['at_2g', 'at_4g', 'end_of_1t'].includes(o.name)).map((o) => ({
+    name: o.name,
+    params: o,
+  })),
   tags: { seed: '001' },
   run(ctx) {
     const { size, offset } = ctx.params;
@@ -116,7 +148,11 @@ const mmapHighOffset = defineCase<OffsetCase>({
     expectEq(residentPages(ctx, g.fd, offset, PAGE), 1n, `pages cached at ${hex(offset)} after the write`);
     expectEq(residentPages(ctx, g.fd), 1n, 'pages cached in the whole file');
     expectOk(__fallocate(g.fd, PUNCH, offset, PAGE), `PUNCH_HOLE the page at ${hex(offset)}`);
-    expectEq(m.bytes.findIndex((b) => b !== 0), -1, 'first non-zero byte of the punched page');
+    expectEq(
+      m.bytes.findIndex((b) => b !== 0),
+      -1,
+      'first non-zero byte of the punched page',
+    );
   },
 });
 
@@ -189,7 +225,11 @@ const memfdPwritePread = defineCase<PwriteParams>({
     if (truncated !== offset && truncated + BigInt(data.length) <= size) {
       const alias = __pread(fd, data.length, truncated);
       expectOk(alias, `pread at the truncated offset ${hex(truncated)}`);
-      expectEq(alias.data.equals(Buffer.alloc(data.length)), true, `bytes at ${hex(truncated)} are still zero (no 32-bit aliasing)`);
+      expectEq(
+        alias.data.equals(Buffer.alloc(data.length)),
+        true,
+        `bytes at ${hex(truncated)} are still zero (no 32-bit aliasing)`,
+      );
     }
   },
 });
@@ -206,6 +246,14 @@ const memfdAllocateExtends = defineCase({
 });
 
 export default [
-  create, allocatePage, punchPage, allocateBeyondEof, mmapHighOffset,
-  memfdLargefile, memfdFtruncate, memfdAllocatePunch, memfdPwritePread, memfdAllocateExtends,
+  create,
+  allocatePage,
+  punchPage,
+  allocateBeyondEof,
+  mmapHighOffset,
+  memfdLargefile,
+  memfdFtruncate,
+  memfdAllocatePunch,
+  memfdPwritePread,
+  memfdAllocateExtends,
 ];

@@ -2,8 +2,15 @@
 import { defineCase, type CaseDef } from '../../lib/harness/case.js';
 import { expectEq, expectOk, expectTrue, CaseFailure } from '../../lib/harness/expect.js';
 import {
-  FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, GUEST_MEMFD_FLAG_MMAP, KVM_EXIT_MEMORY_FAULT,
-  KVM_MEMORY_EXIT_FLAG_PRIVATE, PROT_READ, PROT_WRITE, MAP_SHARED, MAP_ANONYMOUS,
+  FALLOC_FL_KEEP_SIZE,
+  FALLOC_FL_PUNCH_HOLE,
+  GUEST_MEMFD_FLAG_MMAP,
+  KVM_EXIT_MEMORY_FAULT,
+  KVM_MEMORY_EXIT_FLAG_PRIVATE,
+  PROT_READ,
+  PROT_WRITE,
+  MAP_SHARED,
+  MAP_ANONYMOUS,
   errnoValue,
 } from '../../lib/uapi/index.js';
 import { __fallocate } from '../../lib/sys/io.js';
@@ -11,11 +18,33 @@ import { GuestProgram } from '../../lib/kvm/guest-program.js';
 import { PAGE, hex } from '../../lib/cases/gmem.js';
 import { GMEM_FLAG, __deleteSlot } from '../../lib/cases/memslot.js';
 import {
-  CODE_GPA, DATA_GPA, DATA_SEG, DATA_SLOT, SCRATCH_GPA, STACK_GPA, installCode, startVcpu, writeCode,
+  CODE_GPA,
+  DATA_GPA,
+  DATA_SEG,
+  DATA_SLOT,
+  SCRATCH_GPA,
+  STACK_GPA,
+  installCode,
+  startVcpu,
+  writeCode,
 } from '../../lib/kvm/guest.js';
-import { completeMmioRead, describeStep, expectHlt, expectMmio, expectOut, runToHlt, step } from '../../lib/kvm/vcpu-run.js';
 import {
-  NEEDS_GUEST_ON_GMEM, PROBE_GPA, gmemGuest, accessPath, classifyProbe, probeUnbackedLoad, SHARED_GMEM_FLAGS,
+  completeMmioRead,
+  describeStep,
+  expectHlt,
+  expectMmio,
+  expectOut,
+  runToHlt,
+  step,
+} from '../../lib/kvm/vcpu-run.js';
+import {
+  NEEDS_GUEST_ON_GMEM,
+  PROBE_GPA,
+  gmemGuest,
+  accessPath,
+  classifyProbe,
+  probeUnbackedLoad,
+  SHARED_GMEM_FLAGS,
 } from '../../lib/cases/guest.js';
 
 const P = Number(PAGE);
@@ -27,7 +56,12 @@ const readsHostData = defineCase({
   doc: 'bytes the host writes through the guest_memfd mmap are what the guest loads at the same GPAs',
   requires: NEEDS_GUEST_ON_GMEM,
   run(ctx) {
-    const spots: [number, number][] = [[SCRATCH_GPA, 0x5a], [SCRATCH_GPA + 1, 0xa5], [SCRATCH_GPA + P - 1, 0x01], [15 * P + 0x123, 0x7e]];
+    const spots: [number, number][] = [
+      [SCRATCH_GPA, 0x5a],
+      [SCRATCH_GPA + 1, 0xa5],
+      [SCRATCH_GPA + P - 1, 0x01],
+      [15 * P + 0x123, 0x7e],
+    ];
     const code = prog();
     for (const [gpa] of spots) code.reportByte(gpa, 0x20);
     const g = gmemGuest(ctx, { code: code.hlt().bytes() });
@@ -42,7 +76,11 @@ const hostSeesWrites = defineCase({
   doc: 'bytes the guest stores into guest_memfd memory are visible through the host mmap once the vCPU exits',
   requires: NEEDS_GUEST_ON_GMEM,
   run(ctx) {
-    const spots: [number, number][] = [[SCRATCH_GPA, 0x11], [SCRATCH_GPA + P - 1, 0x22], [15 * P + 0x123, 0x33]];
+    const spots: [number, number][] = [
+      [SCRATCH_GPA, 0x11],
+      [SCRATCH_GPA + P - 1, 0x22],
+      [15 * P + 0x123, 0x33],
+    ];
     const code = prog();
     for (const [gpa, v] of spots) code.storeByte(gpa, v);
     const g = gmemGuest(ctx, { code: code.hlt().bytes() });
@@ -56,7 +94,13 @@ const secondMapping = defineCase({
   doc: 'a second mmap of the guest_memfd (whole file, and one page at an offset) sees guest stores, and host stores made through it reach the guest',
   requires: NEEDS_GUEST_ON_GMEM,
   run(ctx) {
-    const g = gmemGuest(ctx, { code: prog().reportByte(SCRATCH_GPA + 0x10, 0x20).storeByte(SCRATCH_GPA + 0x20, 0x55).hlt().bytes() });
+    const g = gmemGuest(ctx, {
+      code: prog()
+        .reportByte(SCRATCH_GPA + 0x10, 0x20)
+        .storeByte(SCRATCH_GPA + 0x20, 0x55)
+        .hlt()
+        .bytes(),
+    });
     const whole = ctx.map(Number(g.gmem.size), PROT_READ | PROT_WRITE, MAP_SHARED, g.gmem.fd);
     const page = ctx.map(P, PROT_READ | PROT_WRITE, MAP_SHARED, g.gmem.fd, BigInt(SCRATCH_GPA));
     page.bytes[0x10] = 0x44;
@@ -93,7 +137,15 @@ const slotOffset = defineCase({
   requires: NEEDS_GUEST_ON_GMEM,
   run(ctx) {
     const base = 16 * P;
-    const g = gmemGuest(ctx, { code: prog().reportByte(SCRATCH_GPA, 0x20).storeByte(SCRATCH_GPA + 1, 0x62).hlt().bytes(), filePages: 32, slotOffsetPages: 16 });
+    const g = gmemGuest(ctx, {
+      code: prog()
+        .reportByte(SCRATCH_GPA, 0x20)
+        .storeByte(SCRATCH_GPA + 1, 0x62)
+        .hlt()
+        .bytes(),
+      filePages: 32,
+      slotOffsetPages: 16,
+    });
     g.map.bytes[base + SCRATCH_GPA] = 0x61;
     g.map.bytes[SCRATCH_GPA] = 0x99;
     const seen = runToHlt(g.vcpu, 'guest');
@@ -108,9 +160,14 @@ const punch = defineCase({
   doc: 'after the host punches a page while the vCPU is stopped, the guest reads zeros there, neighbours keep their data, and a new guest store refaults the page',
   requires: NEEDS_GUEST_ON_GMEM,
   run(ctx) {
-    const code = prog().reportByte(SCRATCH_GPA, 0x20)
-      .reportByte(SCRATCH_GPA, 0x21).reportByte(SCRATCH_GPA + P - 1, 0x22).reportByte(SCRATCH_GPA + P, 0x23)
-      .storeByte(SCRATCH_GPA, 0x77).hlt().bytes();
+    const code = prog()
+      .reportByte(SCRATCH_GPA, 0x20)
+      .reportByte(SCRATCH_GPA, 0x21)
+      .reportByte(SCRATCH_GPA + P - 1, 0x22)
+      .reportByte(SCRATCH_GPA + P, 0x23)
+      .storeByte(SCRATCH_GPA, 0x77)
+      .hlt()
+      .bytes();
     const g = gmemGuest(ctx, { code });
     g.map.bytes[SCRATCH_GPA] = 0x5a;
     g.map.bytes[SCRATCH_GPA + P - 1] = 0x5b;
@@ -131,7 +188,9 @@ const fallocateKeeps = defineCase({
   doc: 'fallocate(KEEP_SIZE) over the whole file while the vCPU is stopped leaves the guest’s data in place',
   requires: NEEDS_GUEST_ON_GMEM,
   run(ctx) {
-    const g = gmemGuest(ctx, { code: prog().storeByte(SCRATCH_GPA, 0x81).reportImm(0x01, 0x10).reportByte(SCRATCH_GPA, 0x20).hlt().bytes() });
+    const g = gmemGuest(ctx, {
+      code: prog().storeByte(SCRATCH_GPA, 0x81).reportImm(0x01, 0x10).reportByte(SCRATCH_GPA, 0x20).hlt().bytes(),
+    });
     expectOut(g.vcpu, 0x10, 'sync point after the store');
     expectOk(__fallocate(g.gmem.fd, FALLOC_FL_KEEP_SIZE, 0n, g.gmem.size), 'fallocate the whole file');
     expectEq(g.map.bytes[SCRATCH_GPA], 0x81, 'host view after fallocate');
@@ -149,20 +208,32 @@ const noSlot: CaseDef<NoSlotParams> = defineCase<NoSlotParams>({
   id: 'guest.access.no_memslot_mmio',
   doc: 'a guest access to a GPA no memslot covers exits with KVM_EXIT_MMIO at that address (len 1); a load completes with the data userspace supplies',
   requires: NEEDS_GUEST_ON_GMEM,
-  variants: [{ name: 'load', params: { write: false } }, { name: 'store', params: { write: true } }],
+  variants: [
+    { name: 'load', params: { write: false } },
+    { name: 'store', params: { write: true } },
+  ],
   run(ctx) {
     const code = new GuestProgram().setDs(DATA_SEG);
     if (ctx.params.write) code.storeByte(0x10, 0x6d).reportImm(0x01, 0x20);
     else code.loadAl(0x10).outAl(0x20);
     const g = gmemGuest(ctx, { code: code.hlt() });
-    const s = expectMmio(g.vcpu, PROBE_GPA, ctx.params.write, `access to GPA ${hex(PROBE_GPA)} (the slot ends at ${hex(DATA_GPA)})`);
+    const s = expectMmio(
+      g.vcpu,
+      PROBE_GPA,
+      ctx.params.write,
+      `access to GPA ${hex(PROBE_GPA)} (the slot ends at ${hex(DATA_GPA)})`,
+    );
     expectEq(s.mmio?.len, 1, 'mmio.len');
     if (ctx.params.write) {
       expectEq(s.mmio?.data[0], 0x6d, 'mmio.data of the store');
       expectEq(expectOut(g.vcpu, 0x20, 'after the MMIO store'), 0x01, 'checkpoint');
     } else {
       completeMmioRead(g.vcpu, [0x5c]);
-      expectEq(expectOut(g.vcpu, 0x20, 'after the MMIO load'), 0x5c, 'the loaded byte is what userspace put in mmio.data');
+      expectEq(
+        expectOut(g.vcpu, 0x20, 'after the MMIO load'),
+        0x5c,
+        'the loaded byte is what userspace put in mmio.data',
+      );
     }
     expectHlt(g.vcpu, 'end');
   },
@@ -174,11 +245,23 @@ const deletedSlot = defineCase({
   requires: NEEDS_GUEST_ON_GMEM,
   run(ctx) {
     const vm = ctx.vm(0);
-    installCode(ctx, vm, new GuestProgram().setDs(DATA_SEG).reportByte(0x10, 0x20).reportByte(0x10, 0x21).reportByte(0x10, 0x22).hlt());
+    installCode(
+      ctx,
+      vm,
+      new GuestProgram().setDs(DATA_SEG).reportByte(0x10, 0x20).reportByte(0x10, 0x21).reportByte(0x10, 0x22).hlt(),
+    );
     const gmem = ctx.gmem(vm, 4n * PAGE, SHARED_GMEM_FLAGS);
     const gm = ctx.map(4 * P, PROT_READ | PROT_WRITE, MAP_SHARED, gmem.fd);
     gm.bytes[0x10] = 0x4d;
-    const spec = { slot: DATA_SLOT, flags: GMEM_FLAG, gpa: DATA_GPA, size: 4n * PAGE, hva: gm.addr, gmemFd: gmem.fd, gmemOffset: 0n };
+    const spec = {
+      slot: DATA_SLOT,
+      flags: GMEM_FLAG,
+      gpa: DATA_GPA,
+      size: 4n * PAGE,
+      hva: gm.addr,
+      gmemFd: gmem.fd,
+      gmemOffset: 0n,
+    };
     vm.setUserMemoryRegion2(spec);
     const vcpu = startVcpu(ctx, vm);
     expectEq(expectOut(vcpu, 0x20, 'slot present'), 0x4d, 'guest load through the guest_memfd slot');
@@ -187,7 +270,11 @@ const deletedSlot = defineCase({
     completeMmioRead(vcpu, [0x66]);
     expectOk(vm.__setUserMemoryRegion2(spec), 're-add the slot');
     expectEq(expectOut(vcpu, 0x21, 'MMIO completion'), 0x66, 'the MMIO load completed with userspace data');
-    expectEq(expectOut(vcpu, 0x22, 'slot re-added'), 0x4d, 'guest load after re-adding the slot (data lives in the file)');
+    expectEq(
+      expectOut(vcpu, 0x22, 'slot re-added'),
+      0x4d,
+      'guest load after re-adding the slot (data lives in the file)',
+    );
     expectHlt(vcpu, 'end');
   },
 });
@@ -206,7 +293,11 @@ const privateInitial: CaseDef<PrivateParams> = defineCase<PrivateParams>({
     'on an emulated vCPU (accesses copied through userspace_addr) the refused access is KVM_EXIT_MMIO at the GPA',
   requires: { caps: ['KVM_CAP_GUEST_MEMFD', 'KVM_CAP_USER_MEMORY2'], vmCaps: ['KVM_CAP_GUEST_MEMFD'] },
   variants: [
-    { name: 'mmap_no_init_shared', params: { flags: BigInt(GUEST_MEMFD_FLAG_MMAP), mapHva: true }, requires: { gmemFlags: ['GUEST_MEMFD_FLAG_MMAP'] } },
+    {
+      name: 'mmap_no_init_shared',
+      params: { flags: BigInt(GUEST_MEMFD_FLAG_MMAP), mapHva: true },
+      requires: { gmemFlags: ['GUEST_MEMFD_FLAG_MMAP'] },
+    },
     { name: 'no_mmap', params: { flags: 0n, mapHva: false } },
   ],
   tags: { linuxGit: ['8dd2eee9d526', '16f95f3b95ca'] },
@@ -214,17 +305,38 @@ const privateInitial: CaseDef<PrivateParams> = defineCase<PrivateParams>({
     const path = accessPath(ctx);
     ctx.observe('access_path', path);
     const vm = ctx.vm(0);
-    installCode(ctx, vm, new GuestProgram().reportImm(0x11, 0x10).setDs(DATA_SEG)
-      .loadAl(0x10).outAl(0x20).storeByte(0x10, 0x42).loadAl(0x10).outAl(0x21).hlt());
+    installCode(
+      ctx,
+      vm,
+      new GuestProgram()
+        .reportImm(0x11, 0x10)
+        .setDs(DATA_SEG)
+        .loadAl(0x10)
+        .outAl(0x20)
+        .storeByte(0x10, 0x42)
+        .loadAl(0x10)
+        .outAl(0x21)
+        .hlt(),
+    );
     const gmem = ctx.gmem(vm, 4n * PAGE, ctx.params.flags);
     const hva = ctx.params.mapHva ? ctx.map(4 * P, PROT_READ | PROT_WRITE, MAP_SHARED, gmem.fd).addr : 0n;
-    vm.setUserMemoryRegion2({ slot: DATA_SLOT, flags: GMEM_FLAG, gpa: DATA_GPA, size: 4n * PAGE, hva, gmemFd: gmem.fd, gmemOffset: 0n });
+    vm.setUserMemoryRegion2({
+      slot: DATA_SLOT,
+      flags: GMEM_FLAG,
+      gpa: DATA_GPA,
+      size: 4n * PAGE,
+      hva,
+      gmemFd: gmem.fd,
+      gmemOffset: 0n,
+    });
     const vcpu = startVcpu(ctx, vm);
     expectOut(vcpu, 0x10, 'checkpoint before the access');
     if (path === 'emulator') {
       const s = expectMmio(vcpu, PROBE_GPA, false, `load of the not-shared guest_memfd page (access path ${path})`);
       ctx.observe('exit', describeStep(s));
-      ctx.note('emulated vCPU: the access went through userspace_addr, which refuses it, so KVM made it MMIO; the guest_memfd fault path (kvm_mmu_faultin_pfn_gmem) is not reached on this host');
+      ctx.note(
+        'emulated vCPU: the access went through userspace_addr, which refuses it, so KVM made it MMIO; the guest_memfd fault path (kvm_mmu_faultin_pfn_gmem) is not reached on this host',
+      );
       return;
     }
     if (ctx.params.flags & BigInt(GUEST_MEMFD_FLAG_MMAP)) {
@@ -235,10 +347,16 @@ const privateInitial: CaseDef<PrivateParams> = defineCase<PrivateParams>({
     }
     const s = step(vcpu);
     ctx.observe('exit', describeStep(s));
-    if (s.errno !== errnoValue('EFAULT')) throw new CaseFailure(`load through a slot with userspace_addr 0: expected KVM_RUN to fail with EFAULT, got ${describeStep(s)}`);
+    if (s.errno !== errnoValue('EFAULT'))
+      throw new CaseFailure(
+        `load through a slot with userspace_addr 0: expected KVM_RUN to fail with EFAULT, got ${describeStep(s)}`,
+      );
     if (s.reason === KVM_EXIT_MEMORY_FAULT && s.memoryFault) {
       expectEq(s.memoryFault.gpa, DATA_GPA, 'memory_fault.gpa');
-      expectTrue((s.memoryFault.flags & BigInt(KVM_MEMORY_EXIT_FLAG_PRIVATE)) === 0n, `memory_fault.flags ${hex(s.memoryFault.flags)} has PRIVATE on a VM without private memory`);
+      expectTrue(
+        (s.memoryFault.flags & BigInt(KVM_MEMORY_EXIT_FLAG_PRIVATE)) === 0n,
+        `memory_fault.flags ${hex(s.memoryFault.flags)} has PRIVATE on a VM without private memory`,
+      );
     }
   },
 });
@@ -251,13 +369,21 @@ const unbackedHva = defineCase({
     const s = probeUnbackedLoad(ctx);
     ctx.observe('exit', describeStep(s));
     const path = classifyProbe(s);
-    if (!path) throw new CaseFailure(`load from a PROT_NONE-backed slot: expected KVM_RUN EFAULT or KVM_EXIT_MMIO read at ${hex(PROBE_GPA)}, got ${describeStep(s)}`);
+    if (!path)
+      throw new CaseFailure(
+        `load from a PROT_NONE-backed slot: expected KVM_RUN EFAULT or KVM_EXIT_MMIO read at ${hex(PROBE_GPA)}, got ${describeStep(s)}`,
+      );
     ctx.observe('access_path', path);
     if (s.reason === KVM_EXIT_MEMORY_FAULT && s.memoryFault) {
       expectEq(s.memoryFault.gpa, PROBE_GPA & ~(PAGE - 1n), 'memory_fault.gpa');
-      expectTrue((s.memoryFault.flags & BigInt(KVM_MEMORY_EXIT_FLAG_PRIVATE)) === 0n, `memory_fault.flags ${hex(s.memoryFault.flags)} has PRIVATE for a plain slot`);
+      expectTrue(
+        (s.memoryFault.flags & BigInt(KVM_MEMORY_EXIT_FLAG_PRIVATE)) === 0n,
+        `memory_fault.flags ${hex(s.memoryFault.flags)} has PRIVATE for a plain slot`,
+      );
     }
-    ctx.note(`vCPU memory accesses on this host: ${path === 'mmu' ? 'page faults (kvm_mmu_faultin_pfn)' : 'instruction emulator copying through userspace_addr'}`);
+    ctx.note(
+      `vCPU memory accesses on this host: ${path === 'mmu' ? 'page faults (kvm_mmu_faultin_pfn)' : 'instruction emulator copying through userspace_addr'}`,
+    );
   },
 });
 
@@ -266,15 +392,29 @@ const coexist = defineCase({
   doc: 'a guest_memfd slot and a plain v1 slot work side by side: the guest reads and writes both and the host sees each write in the right backing',
   requires: NEEDS_GUEST_ON_GMEM,
   run(ctx) {
-    const code = new GuestProgram().setDs(DATA_SEG).reportByte(0x10, 0x20).storeByte(0x11, 0x4e)
-      .setDs(0).reportByte(SCRATCH_GPA, 0x21).storeByte(SCRATCH_GPA + 1, 0x3e).hlt().bytes();
+    const code = new GuestProgram()
+      .setDs(DATA_SEG)
+      .reportByte(0x10, 0x20)
+      .storeByte(0x11, 0x4e)
+      .setDs(0)
+      .reportByte(SCRATCH_GPA, 0x21)
+      .storeByte(SCRATCH_GPA + 1, 0x3e)
+      .hlt()
+      .bytes();
     const g = gmemGuest(ctx, { code });
     const plain = ctx.map(4 * P, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1);
     g.vm.setUserMemoryRegion({ slot: DATA_SLOT, gpa: DATA_GPA, size: 4n * PAGE, hva: plain.addr });
     plain.bytes[0x10] = 0x3c;
     g.map.bytes[SCRATCH_GPA] = 0x4c;
     const seen = runToHlt(g.vcpu, 'guest');
-    expectEq(JSON.stringify(seen), JSON.stringify([[0x20, 0x3c], [0x21, 0x4c]]), 'bytes the guest loaded (plain slot, then guest_memfd slot)');
+    expectEq(
+      JSON.stringify(seen),
+      JSON.stringify([
+        [0x20, 0x3c],
+        [0x21, 0x4c],
+      ]),
+      'bytes the guest loaded (plain slot, then guest_memfd slot)',
+    );
     expectEq(plain.bytes[0x11], 0x4e, 'guest store into the plain slot');
     expectEq(g.map.bytes[SCRATCH_GPA + 1], 0x3e, 'guest store into the guest_memfd slot');
   },
@@ -313,10 +453,23 @@ const twoSlots = defineCase({
   doc: 'two slots on disjoint ranges of one guest_memfd each reach their own file range',
   requires: NEEDS_GUEST_ON_GMEM,
   run(ctx) {
-    const code = new GuestProgram().setDs(0x2000).storeByte(0x10, 0x71).reportByte(0x10, 0x20).setDs(0).storeByte(SCRATCH_GPA, 0x72).hlt().bytes();
+    const code = new GuestProgram()
+      .setDs(0x2000)
+      .storeByte(0x10, 0x71)
+      .reportByte(0x10, 0x20)
+      .setDs(0)
+      .storeByte(SCRATCH_GPA, 0x72)
+      .hlt()
+      .bytes();
     const g = gmemGuest(ctx, { code, filePages: 32, slotPages: 16 });
     g.vm.setUserMemoryRegion2({
-      slot: 1, flags: GMEM_FLAG, gpa: 0x20000n, size: 4n * PAGE, hva: g.map.addr + 16n * PAGE, gmemFd: g.gmem.fd, gmemOffset: 16n * PAGE,
+      slot: 1,
+      flags: GMEM_FLAG,
+      gpa: 0x20000n,
+      size: 4n * PAGE,
+      hva: g.map.addr + 16n * PAGE,
+      gmemFd: g.gmem.fd,
+      gmemOffset: 16n * PAGE,
     });
     const seen = runToHlt(g.vcpu, 'guest');
     expectEq(seen[0]?.[1], 0x71, 'guest load from slot 1');
@@ -332,7 +485,14 @@ const twoVcpus = defineCase({
   requires: NEEDS_GUEST_ON_GMEM,
   run(ctx) {
     const g = gmemGuest(ctx, { code: prog().storeByte(SCRATCH_GPA, 0xa0).reportImm(0x00, 0x20).hlt().bytes() });
-    g.map.bytes.set(prog().storeByte(SCRATCH_GPA + 1, 0xa1).reportImm(0x01, 0x20).hlt().bytes(), CODE_GPA + 0x800);
+    g.map.bytes.set(
+      prog()
+        .storeByte(SCRATCH_GPA + 1, 0xa1)
+        .reportImm(0x01, 0x20)
+        .hlt()
+        .bytes(),
+      CODE_GPA + 0x800,
+    );
     const v1 = startVcpu(ctx, g.vm, 1, CODE_GPA + 0x800, STACK_GPA - 0x100);
     expectEq(JSON.stringify(runToHlt(v1, 'vCPU 1')), JSON.stringify([[0x20, 1]]), 'vCPU 1 report');
     expectEq(JSON.stringify(runToHlt(g.vcpu, 'vCPU 0')), JSON.stringify([[0x20, 0]]), 'vCPU 0 report');
@@ -342,6 +502,20 @@ const twoVcpus = defineCase({
 });
 
 export default [
-  readsHostData, hostSeesWrites, secondMapping, codeInGmem, slotOffset, punch, fallocateKeeps, noSlot, deletedSlot,
-  privateInitial, unbackedHva, coexist, vmClosed, gmemClosed, twoSlots, twoVcpus,
+  readsHostData,
+  hostSeesWrites,
+  secondMapping,
+  codeInGmem,
+  slotOffset,
+  punch,
+  fallocateKeeps,
+  noSlot,
+  deletedSlot,
+  privateInitial,
+  unbackedHva,
+  coexist,
+  vmClosed,
+  gmemClosed,
+  twoSlots,
+  twoVcpus,
 ];

@@ -18,12 +18,30 @@ import { __getSeals, fcntl, getFl } from '../../lib/sys/fcntl.js';
 import { fstat } from '../../lib/sys/fd.js';
 import { __memfdCreate } from '../../lib/sys/memfd.js';
 import {
-  F_GETFD, F_SEAL_EXEC, F_SEAL_SEAL, FD_CLOEXEC, MFD_ALLOW_SEALING, MFD_CLOEXEC, MFD_EXEC, MFD_HUGETLB, MFD_NOEXEC_SEAL,
-  O_LARGEFILE, O_RDWR,
+  F_GETFD,
+  F_SEAL_EXEC,
+  F_SEAL_SEAL,
+  FD_CLOEXEC,
+  MFD_ALLOW_SEALING,
+  MFD_CLOEXEC,
+  MFD_EXEC,
+  MFD_HUGETLB,
+  MFD_NOEXEC_SEAL,
+  O_LARGEFILE,
+  O_RDWR,
 } from '../../lib/uapi/index.js';
 import {
-  NEEDS_HUGETLBFS, NEEDS_MEMFD_EXEC_API, __memfdCreateRawName, fdLink, hostMemfdNoexec, memfdLink, modeOf, octal,
-  requireDefaultExecPolicy, sealText, uniqueName,
+  NEEDS_HUGETLBFS,
+  NEEDS_MEMFD_EXEC_API,
+  __memfdCreateRawName,
+  fdLink,
+  hostMemfdNoexec,
+  memfdLink,
+  modeOf,
+  octal,
+  requireDefaultExecPolicy,
+  sealText,
+  uniqueName,
 } from '../../lib/cases/memfd.js';
 
 const S_IFREG = 0o100000;
@@ -41,7 +59,8 @@ interface FlagsParams {
 function flagsVariant(name: string, flags: number, seals: number, mode: number) {
   const usesDefaultPolicy = (flags & (MFD_EXEC | MFD_NOEXEC_SEAL)) === 0;
   return {
-    name, params: { flags, seals, mode, cloexec: (flags & MFD_CLOEXEC) !== 0, usesDefaultPolicy },
+    name,
+    params: { flags, seals, mode, cloexec: (flags & MFD_CLOEXEC) !== 0, usesDefaultPolicy },
     ...(usesDefaultPolicy ? {} : { requires: NEEDS_MEMFD_EXEC_API }),
   };
 }
@@ -49,7 +68,10 @@ function flagsVariant(name: string, flags: number, seals: number, mode: number) 
 const flagCombos = defineCase<FlagsParams>({
   id: 'memfd.create.flags',
   doc: 'each valid flag combination creates a memfd with the documented seals, mode, FD_CLOEXEC, F_GETFL O_RDWR|O_LARGEFILE, size 0 and an unlinked regular inode',
-  tags: { selftest: ['memfd_test.c:test_create', 'memfd_test.c:test_exec_no_seal', 'memfd_test.c:test_noexec_seal'], linuxGit: ['9183df25fe7b', '105ff5339f49'] },
+  tags: {
+    selftest: ['memfd_test.c:test_create', 'memfd_test.c:test_exec_no_seal', 'memfd_test.c:test_noexec_seal'],
+    linuxGit: ['9183df25fe7b', '105ff5339f49'],
+  },
   variants: [
     flagsVariant('none', 0, F_SEAL_SEAL, 0o777),
     flagsVariant('cloexec', MFD_CLOEXEC, F_SEAL_SEAL, 0o777),
@@ -65,9 +87,12 @@ const flagCombos = defineCase<FlagsParams>({
   run(ctx) {
     const p = ctx.params;
     if (p.usesDefaultPolicy) requireDefaultExecPolicy(ctx);
-    if (p.flags & MFD_EXEC && hostMemfdNoexec() === 2) ctx.skip('vm.memfd_noexec is 2 in this pid namespace, which refuses MFD_EXEC (memfd.exec.sysctl_2 covers that)');
+    if (p.flags & MFD_EXEC && hostMemfdNoexec() === 2)
+      ctx.skip('vm.memfd_noexec is 2 in this pid namespace, which refuses MFD_EXEC (memfd.exec.sysctl_2 covers that)');
     const name = uniqueName('flags');
-    const fd = ctx.trackFd(Number(expectOk(__memfdCreate(name, p.flags), `memfd_create(flags 0x${p.flags.toString(16)})`)));
+    const fd = ctx.trackFd(
+      Number(expectOk(__memfdCreate(name, p.flags), `memfd_create(flags 0x${p.flags.toString(16)})`)),
+    );
     const seals = Number(expectOk(__getSeals(fd), 'F_GET_SEALS'));
     ctx.observe('seals', seals);
     expectEq(seals, p.seals, `F_GET_SEALS (${sealText(seals)} vs ${sealText(p.seals)})`);
@@ -118,7 +143,14 @@ const invalidMasks = defineCase({
   doc: 'flag masks that include unknown bits fail with EINVAL: ~0, ~MFD_CLOEXEC, ~MFD_ALLOW_SEALING, 0x80000000, 0x100, and valid flags plus bit 5',
   tags: { selftest: 'memfd_test.c:test_create' },
   run(ctx) {
-    for (const flags of [0xffffffff, ~MFD_CLOEXEC >>> 0, ~MFD_ALLOW_SEALING >>> 0, 0x80000000, 0x100, MFD_CLOEXEC | MFD_ALLOW_SEALING | 0x20]) {
+    for (const flags of [
+      0xffffffff,
+      ~MFD_CLOEXEC >>> 0,
+      ~MFD_ALLOW_SEALING >>> 0,
+      0x80000000,
+      0x100,
+      MFD_CLOEXEC | MFD_ALLOW_SEALING | 0x20,
+    ]) {
       const r = __memfdCreate(uniqueName('mask'), flags);
       if (r.ret >= 0) ctx.trackFd(r.ret);
       expectErrno(r, 'EINVAL', `memfd_create(flags 0x${flags.toString(16)})`);
@@ -136,7 +168,10 @@ const nameLength = defineCase<NameLenParams>({
   id: 'memfd.create.name_length',
   doc: 'names up to 249 bytes (NAME_MAX minus "memfd:") are accepted and shown in /proc/self/fd; 250 bytes and more fail with EINVAL',
   tags: { selftest: 'memfd_test.c:test_create' },
-  variants: [0, 1, 248, 249, 250, 255, 256, 4095].map((length) => ({ name: `len${length}`, params: { length, ok: length <= 249 } })),
+  variants: [0, 1, 248, 249, 250, 255, 256, 4095].map((length) => ({
+    name: `len${length}`,
+    params: { length, ok: length <= 249 },
+  })),
   run(ctx) {
     const name = 'n'.repeat(ctx.params.length);
     const r = __memfdCreate(name, MFD_CLOEXEC);
@@ -171,7 +206,11 @@ const nameBadPointer = defineCase<{ pointer: bigint | null }>({
   run(ctx) {
     const r = __memfdCreateRawName(ctx.params.pointer, MFD_CLOEXEC);
     if (r.ret >= 0n) ctx.trackFd(Number(r.ret));
-    expectErrno(r, 'EFAULT', `name pointer ${ctx.params.pointer === null ? 'NULL' : `0x${BigInt.asUintN(64, ctx.params.pointer).toString(16)}`}`);
+    expectErrno(
+      r,
+      'EFAULT',
+      `name pointer ${ctx.params.pointer === null ? 'NULL' : `0x${BigInt.asUintN(64, ctx.params.pointer).toString(16)}`}`,
+    );
   },
 });
 
@@ -188,7 +227,9 @@ const nameCharacters = defineCase<{ name: string }>({
     { name: 'deleted_suffix', params: { name: 'x (deleted)' } },
   ],
   run(ctx) {
-    const fd = ctx.trackFd(Number(expectOk(__memfdCreate(ctx.params.name, MFD_CLOEXEC), `name ${JSON.stringify(ctx.params.name)}`)));
+    const fd = ctx.trackFd(
+      Number(expectOk(__memfdCreate(ctx.params.name, MFD_CLOEXEC), `name ${JSON.stringify(ctx.params.name)}`)),
+    );
     expectEq(fdLink(fd), memfdLink(ctx.params.name), 'readlink /proc/self/fd/N');
   },
 });
@@ -214,7 +255,9 @@ const modeIgnoresUmaskNoexec = defineCase({
   run(ctx) {
     const old = process.umask(0o077);
     ctx.defer(() => void process.umask(old));
-    const fd = ctx.trackFd(Number(expectOk(__memfdCreate(uniqueName('umask'), MFD_CLOEXEC | MFD_NOEXEC_SEAL), 'memfd_create')));
+    const fd = ctx.trackFd(
+      Number(expectOk(__memfdCreate(uniqueName('umask'), MFD_CLOEXEC | MFD_NOEXEC_SEAL), 'memfd_create')),
+    );
     expectEq(modeOf(fd), 0o666, 'mode under umask 077');
   },
 });
@@ -260,15 +303,30 @@ const cloexecAcrossExec = defineCase<{ cloexec: boolean }>({
     const name = uniqueName('cloexec');
     const fd = ctx.trackFd(Number(expectOk(__memfdCreate(name, ctx.params.cloexec ? MFD_CLOEXEC : 0), 'memfd_create')));
     const p = ctx.probe('fdLinkInChild', [fd]);
-    if (p.status !== 0) throw new CaseFailure(`child failed: status ${p.status} signal ${p.signal}: ${p.stderr.trim().split('\n').pop()}`);
+    if (p.status !== 0)
+      throw new CaseFailure(
+        `child failed: status ${p.status} signal ${p.signal}: ${p.stderr.trim().split('\n').pop()}`,
+      );
     const link = p.value as string | null;
     ctx.observe('childLink', link);
-    if (ctx.params.cloexec) expectTrue(link !== memfdLink(name), `the child still has the MFD_CLOEXEC memfd at fd ${fd}`);
+    if (ctx.params.cloexec)
+      expectTrue(link !== memfdLink(name), `the child still has the MFD_CLOEXEC memfd at fd ${fd}`);
     else expectEq(link, memfdLink(name), `fd ${fd} in the child`);
   },
 });
 
 export default [
-  flagCombos, execWithNoexec, unknownBit, invalidMasks, nameLength, nameUnterminated, nameBadPointer, nameCharacters,
-  modeIgnoresUmask, modeIgnoresUmaskNoexec, owner, distinct, cloexecAcrossExec,
+  flagCombos,
+  execWithNoexec,
+  unknownBit,
+  invalidMasks,
+  nameLength,
+  nameUnterminated,
+  nameBadPointer,
+  nameCharacters,
+  modeIgnoresUmask,
+  modeIgnoresUmaskNoexec,
+  owner,
+  distinct,
+  cloexecAcrossExec,
 ];

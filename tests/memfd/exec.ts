@@ -28,16 +28,46 @@ import { __write, pwrite } from '../../lib/sys/io.js';
 import { __memfdCreate } from '../../lib/sys/memfd.js';
 import { __mmap, Mapping } from '../../lib/sys/mman.js';
 import {
-  AT_EMPTY_PATH, AT_FDCWD, F_SETFD, F_SEAL_EXEC, F_SEAL_SEAL, F_SEAL_WRITE, MAP_SHARED, MFD_ALLOW_SEALING, MFD_CLOEXEC, MFD_EXEC,
-  MFD_HUGETLB, MFD_NOEXEC_SEAL, O_CLOEXEC, O_RDONLY, O_WRONLY, PROT_READ, PROT_WRITE, SYSCALL,
+  AT_EMPTY_PATH,
+  AT_FDCWD,
+  F_SETFD,
+  F_SEAL_EXEC,
+  F_SEAL_SEAL,
+  F_SEAL_WRITE,
+  MAP_SHARED,
+  MFD_ALLOW_SEALING,
+  MFD_CLOEXEC,
+  MFD_EXEC,
+  MFD_HUGETLB,
+  MFD_NOEXEC_SEAL,
+  O_CLOEXEC,
+  O_RDONLY,
+  O_WRONLY,
+  PROT_READ,
+  PROT_WRITE,
+  SYSCALL,
 } from '../../lib/uapi/index.js';
 import type { ErrnoName } from '../../lib/uapi/index.js';
 import {
-  MEMFD_NOEXEC_SYSCTL, NEEDS_MEMFD_EXEC_API, SEAL_EXEC_IMPLIES, expectSeals, HUGEPAGES_SYSFS, modeOf, newMemfd,
-  octal, requireDefaultExecPolicy, sealText, uniqueName,
+  MEMFD_NOEXEC_SYSCTL,
+  NEEDS_MEMFD_EXEC_API,
+  SEAL_EXEC_IMPLIES,
+  expectSeals,
+  HUGEPAGES_SYSFS,
+  modeOf,
+  newMemfd,
+  octal,
+  requireDefaultExecPolicy,
+  sealText,
+  uniqueName,
 } from '../../lib/cases/memfd.js';
 import { MATRIX_SIZE, sealableMemfd } from '../../lib/cases/memfd-seal-matrix.js';
-import { findInPath, pidNamespaceId, runInNewPidNamespace, startInNewPidNamespace } from '../../lib/cases/memfd-pidns.js';
+import {
+  findInPath,
+  pidNamespaceId,
+  runInNewPidNamespace,
+  startInNewPidNamespace,
+} from '../../lib/cases/memfd-pidns.js';
 
 const noexecSeal = defineCase({
   id: 'memfd.exec.noexec_seal_state',
@@ -49,7 +79,10 @@ const noexecSeal = defineCase({
     expectEq(modeOf(fd), 0o666, 'mode');
     expectSeals(fd, F_SEAL_EXEC, 'initial seals');
     expectErrno(__fchmod(fd, 0o777), 'EPERM', 'fchmod(0777)');
-    expectOk(__addSeals(fd, F_SEAL_WRITE), 'F_ADD_SEALS(WRITE) on a MFD_NOEXEC_SEAL memfd created without MFD_ALLOW_SEALING');
+    expectOk(
+      __addSeals(fd, F_SEAL_WRITE),
+      'F_ADD_SEALS(WRITE) on a MFD_NOEXEC_SEAL memfd created without MFD_ALLOW_SEALING',
+    );
     expectSeals(fd, F_SEAL_EXEC | F_SEAL_WRITE, 'after adding WRITE');
     expectEq(modeOf(fd), 0o666, 'mode after the refused fchmod');
   },
@@ -61,7 +94,8 @@ const execFlag = defineCase({
   requires: NEEDS_MEMFD_EXEC_API,
   tags: { selftest: 'memfd_test.c:test_exec_no_seal', linuxGit: ['105ff5339f49'] },
   run(ctx) {
-    if (readFileSync(MEMFD_NOEXEC_SYSCTL, 'utf8').trim() === '2') ctx.skip('vm.memfd_noexec is 2 in this pid namespace, which refuses MFD_EXEC');
+    if (readFileSync(MEMFD_NOEXEC_SYSCTL, 'utf8').trim() === '2')
+      ctx.skip('vm.memfd_noexec is 2 in this pid namespace, which refuses MFD_EXEC');
     const fd = newMemfd(ctx, MFD_CLOEXEC | MFD_EXEC, 'exec');
     expectEq(modeOf(fd), 0o777, 'mode');
     expectSeals(fd, F_SEAL_SEAL, 'initial seals');
@@ -81,9 +115,12 @@ const sealExecChmod = defineCase<ChmodParams>({
   doc: 'with F_SEAL_EXEC on a 0644 memfd, fchmod fails with EPERM exactly when it would change an exec bit (0111); other bits (rw, setuid/setgid/sticky) still change',
   requires: NEEDS_MEMFD_EXEC_API,
   tags: { selftest: 'memfd_test.c:test_exec_seal', linuxGit: ['6fd7353829ca'] },
-  variants: [0o600, 0o666, 0o000, 0o4644, 0o2644, 0o1644, 0o777, 0o670, 0o605, 0o700, 0o100, 0o001, 0o010, 0o4755].map((mode) => ({
-    name: `to_${mode.toString(8).padStart(4, '0')}`, params: { mode },
-  })),
+  variants: [0o600, 0o666, 0o000, 0o4644, 0o2644, 0o1644, 0o777, 0o670, 0o605, 0o700, 0o100, 0o001, 0o010, 0o4755].map(
+    (mode) => ({
+      name: `to_${mode.toString(8).padStart(4, '0')}`,
+      params: { mode },
+    }),
+  ),
   run(ctx) {
     const fd = sealableMemfd(ctx, 0o644);
     addSeals(fd, F_SEAL_EXEC);
@@ -111,7 +148,8 @@ const sealExecPathChmod = defineCase<{ call: 'chmod' | 'fchmodat' }>({
   run(ctx) {
     const fd = newMemfd(ctx, MFD_CLOEXEC | MFD_NOEXEC_SEAL, 'pathchmod');
     const path = `/proc/self/fd/${fd}`;
-    const chmod = (mode: number) => (ctx.params.call === 'chmod' ? __chmod(path, mode) : syscall(SYSCALL.fchmodat, AT_FDCWD, path, mode));
+    const chmod = (mode: number) =>
+      ctx.params.call === 'chmod' ? __chmod(path, mode) : syscall(SYSCALL.fchmodat, AT_FDCWD, path, mode);
     expectErrno(chmod(0o755), 'EPERM', `${ctx.params.call}(${path}, 0755)`);
     expectOk(chmod(0o640), `${ctx.params.call}(${path}, 0640)`);
     expectEq(modeOf(fd), 0o640, 'mode after the permitted change');
@@ -210,12 +248,16 @@ const execveat = defineCase<ExecveatParams>({
   tags: { linuxGit: ['105ff5339f49'] },
   variants: [
     { name: 'mfd_exec', params: { flags: MFD_EXEC, chmod: null, seal: 0, result: 'runs' } },
-    { name: 'mfd_exec_sealed_exec', params: { flags: MFD_EXEC | MFD_ALLOW_SEALING, chmod: 0o755, seal: F_SEAL_EXEC, result: 'runs' } },
+    {
+      name: 'mfd_exec_sealed_exec',
+      params: { flags: MFD_EXEC | MFD_ALLOW_SEALING, chmod: 0o755, seal: F_SEAL_EXEC, result: 'runs' },
+    },
     { name: 'mfd_noexec_seal', params: { flags: MFD_NOEXEC_SEAL, chmod: null, seal: 0, result: 'EACCES' } },
     { name: 'mfd_exec_chmod_0644', params: { flags: MFD_EXEC, chmod: 0o644, seal: 0, result: 'EACCES' } },
   ],
   run(ctx) {
-    if (ctx.params.flags & MFD_EXEC && readFileSync(MEMFD_NOEXEC_SYSCTL, 'utf8').trim() === '2') ctx.skip('vm.memfd_noexec is 2 in this pid namespace, which refuses MFD_EXEC');
+    if (ctx.params.flags & MFD_EXEC && readFileSync(MEMFD_NOEXEC_SYSCTL, 'utf8').trim() === '2')
+      ctx.skip('vm.memfd_noexec is 2 in this pid namespace, which refuses MFD_EXEC');
     const rw = Number(expectOk(__memfdCreate(uniqueName('execveat'), MFD_CLOEXEC | ctx.params.flags), 'memfd_create'));
     let ro: number;
     try {
@@ -231,9 +273,16 @@ const execveat = defineCase<ExecveatParams>({
     ctx.observe('status', p.status);
     if (ctx.params.result === 'runs') {
       if (p.status === 0) throw new CaseFailure(`execveat of the memfd failed with ${String(p.value)}`);
-      expectEq(p.status, SCRIPT_STATUS, `exit status of the exec'd memfd script (signal ${p.signal}; stderr ${p.stderr.trim().slice(-200)})`);
+      expectEq(
+        p.status,
+        SCRIPT_STATUS,
+        `exit status of the exec'd memfd script (signal ${p.signal}; stderr ${p.stderr.trim().slice(-200)})`,
+      );
     } else {
-      if (p.status !== 0) throw new CaseFailure(`expected execveat to fail with ${ctx.params.result}, but the child ended with status ${p.status} signal ${p.signal}`);
+      if (p.status !== 0)
+        throw new CaseFailure(
+          `expected execveat to fail with ${ctx.params.result}, but the child ended with status ${p.status} signal ${p.signal}`,
+        );
       expectEq(p.value, ctx.params.result, 'execveat outcome');
     }
   },
@@ -286,7 +335,10 @@ function writeNoexecSysctl(value: string): string {
 /** Probe run as pid 1 of a new pid namespace: performs the steps and returns what each found. */
 export async function nsRunSteps(outerNs: string, steps: NsStep[], unshare: string): Promise<NsResult[]> {
   const here = pidNamespaceId();
-  if (getpid() !== 1 || here === outerNs) throw new Error(`refusing to write ${MEMFD_NOEXEC_SYSCTL}: not pid 1 of a new pid namespace (pid ${getpid()}, ${here})`);
+  if (getpid() !== 1 || here === outerNs)
+    throw new Error(
+      `refusing to write ${MEMFD_NOEXEC_SYSCTL}: not pid 1 of a new pid namespace (pid ${getpid()}, ${here})`,
+    );
   const out: NsResult[] = [];
   for (const step of steps) {
     switch (step.op) {
@@ -309,9 +361,15 @@ export async function nsRunSteps(outerNs: string, steps: NsStep[], unshare: stri
         const n = await child.done;
         rmSync(dir, { recursive: true, force: true });
         const res = n.value as NsResult[] | undefined;
-        out.push(n.status === 0 && Array.isArray(res) && res[0]?.op === 'wait_file' && res[0].outcome === 'OK'
-          ? { op: 'nested_then_write', outcome: written, results: res.slice(1) }
-          : { op: 'nested_then_write', outcome: written, error: `status ${n.status} signal ${n.signal}: ${n.stderr.trim().slice(-300)}` });
+        out.push(
+          n.status === 0 && Array.isArray(res) && res[0]?.op === 'wait_file' && res[0].outcome === 'OK'
+            ? { op: 'nested_then_write', outcome: written, results: res.slice(1) }
+            : {
+                op: 'nested_then_write',
+                outcome: written,
+                error: `status ${n.status} signal ${n.signal}: ${n.stderr.trim().slice(-300)}`,
+              },
+        );
         break;
       }
       case 'read':
@@ -319,14 +377,27 @@ export async function nsRunSteps(outerNs: string, steps: NsStep[], unshare: stri
         break;
       case 'create': {
         const r = __memfdCreate(uniqueName('ns'), step.flags | MFD_CLOEXEC);
-        if (r.ret < 0) { out.push({ op: 'create', flags: step.flags, outcome: outcome(r) }); break; }
-        out.push({ op: 'create', flags: step.flags, outcome: 'OK', mode: modeOf(r.ret), seals: Number(__getSeals(r.ret).ret) });
+        if (r.ret < 0) {
+          out.push({ op: 'create', flags: step.flags, outcome: outcome(r) });
+          break;
+        }
+        out.push({
+          op: 'create',
+          flags: step.flags,
+          outcome: 'OK',
+          mode: modeOf(r.ret),
+          seals: Number(__getSeals(r.ret).ret),
+        });
         close(r.ret);
         break;
       }
       case 'nested': {
         const n = runInNewPidNamespace(unshare, import.meta.url, 'nsRunSteps', [here, step.steps, unshare]);
-        out.push(n.status === 0 && Array.isArray(n.value) ? { op: 'nested', results: n.value as NsResult[] } : { op: 'nested', error: `status ${n.status} signal ${n.signal}: ${n.stderr.trim().slice(-300)}` });
+        out.push(
+          n.status === 0 && Array.isArray(n.value)
+            ? { op: 'nested', results: n.value as NsResult[] }
+            : { op: 'nested', error: `status ${n.status} signal ${n.signal}: ${n.stderr.trim().slice(-300)}` },
+        );
         break;
       }
     }
@@ -343,8 +414,12 @@ function runNsSteps(ctx: CaseContext<unknown>, steps: NsStep[]): NsResult[] {
   const n = runInNewPidNamespace(unshare, ctx.module, 'nsRunSteps', [pidNamespaceId(), steps, unshare]);
   const hostAfter = readFileSync(MEMFD_NOEXEC_SYSCTL, 'utf8').trim();
   expectEq(hostAfter, hostBefore, `vm.memfd_noexec of the suite's own pid namespace after the case`);
-  if (/unshare failed/.test(n.stderr)) ctx.skip(`unshare(CLONE_NEWPID) refused here: ${n.stderr.trim().split('\n')[0]}`);
-  if (n.status !== 0 || !Array.isArray(n.value)) throw new HarnessError(`pid-namespace child failed: status ${n.status} signal ${n.signal}${n.timedOut ? ' (timed out)' : ''}: ${n.stderr.trim().slice(-400)}`);
+  if (/unshare failed/.test(n.stderr))
+    ctx.skip(`unshare(CLONE_NEWPID) refused here: ${n.stderr.trim().split('\n')[0]}`);
+  if (n.status !== 0 || !Array.isArray(n.value))
+    throw new HarnessError(
+      `pid-namespace child failed: status ${n.status} signal ${n.signal}${n.timedOut ? ' (timed out)' : ''}: ${n.stderr.trim().slice(-400)}`,
+    );
   return n.value as NsResult[];
 }
 
@@ -361,7 +436,8 @@ function expectResults(got: NsResult[], wants: Want[], where: string): void {
   wants.forEach((w, i) => {
     const g = got[i] as NsResult;
     const at = `${where} step ${i + 1} (${w.op})`;
-    if (w.op === 'write' && g.op === 'write') expectEq(g.outcome, w.outcome, `${at}: writing "${g.value}" to vm.memfd_noexec`);
+    if (w.op === 'write' && g.op === 'write')
+      expectEq(g.outcome, w.outcome, `${at}: writing "${g.value}" to vm.memfd_noexec`);
     else if (w.op === 'read' && g.op === 'read') expectEq(g.value, w.value, `${at}: vm.memfd_noexec`);
     else if (w.op === 'create' && g.op === 'create') {
       const flags = `memfd_create(flags 0x${g.flags.toString(16)})`;
@@ -369,10 +445,12 @@ function expectResults(got: NsResult[], wants: Want[], where: string): void {
       if (w.mode !== undefined) expectEq(g.mode, w.mode, `${at}: mode of ${flags} (${octal(g.mode ?? 0)})`);
       if (w.seals !== undefined) expectEq(g.seals, w.seals, `${at}: seals of ${flags} (${sealText(g.seals ?? 0)})`);
     } else if (w.op === 'nested' && g.op === 'nested') {
-      if (g.error !== undefined || !g.results) throw new HarnessError(`${at}: nested pid-namespace child failed: ${g.error}`);
+      if (g.error !== undefined || !g.results)
+        throw new HarnessError(`${at}: nested pid-namespace child failed: ${g.error}`);
       expectResults(g.results, w.wants, `${where} > nested namespace`);
     } else if (w.op === 'nested_then_write' && g.op === 'nested_then_write') {
-      if (g.error !== undefined || !g.results) throw new HarnessError(`${at}: nested pid-namespace child failed: ${g.error}`);
+      if (g.error !== undefined || !g.results)
+        throw new HarnessError(`${at}: nested pid-namespace child failed: ${g.error}`);
       expectEq(g.outcome, w.outcome, `${at}: the parent writing vm.memfd_noexec while the child namespace exists`);
       expectResults(g.results, w.wants, `${where} > nested namespace (parent wrote after it was created)`);
     } else throw new HarnessError(`${at}: result of kind ${g.op} for a ${w.op} step`);
@@ -384,13 +462,40 @@ const NS_LINUX_GIT = ['105ff5339f49', '9876cfe8ec1c', '202e14222fad'];
 /** The memfd_test.c functions each scenario covers (sysctl_invalid_values has no selftest counterpart). */
 const NS_SELFTESTS: Record<string, readonly string[]> = {
   'memfd.exec.sysctl_namespaced': ['memfd_test.c:test_sysctl_simple', 'memfd_test.c:test_sysctl_nested'],
-  'memfd.exec.sysctl_0': ['memfd_test.c:test_sysctl_simple', 'memfd_test.c:test_sysctl_sysctl0', 'memfd_test.c:test_sysctl_set_sysctl0'],
-  'memfd.exec.sysctl_1': ['memfd_test.c:test_sysctl_simple', 'memfd_test.c:test_sysctl_sysctl1', 'memfd_test.c:test_sysctl_set_sysctl1'],
-  'memfd.exec.sysctl_2': ['memfd_test.c:test_sysctl_simple', 'memfd_test.c:test_sysctl_sysctl2', 'memfd_test.c:test_sysctl_set_sysctl2'],
-  'memfd.exec.sysctl_lower_in_own_namespace': ['memfd_test.c:test_sysctl_simple', 'memfd_test.c:test_sysctl_set_sysctl0'],
-  'memfd.exec.sysctl_parent_raises_after_fork': ['memfd_test.c:test_sysctl_nested', 'memfd_test.c:test_sysctl_sysctl1_failset', 'memfd_test.c:test_sysctl_sysctl2_failset'],
-  'memfd.exec.sysctl_parent_lowers_after_fork': ['memfd_test.c:test_sysctl_nested', 'memfd_test.c:test_sysctl_sysctl1', 'memfd_test.c:test_sysctl_sysctl2'],
-  'memfd.exec.sysctl_child_inherits_floor': ['memfd_test.c:test_sysctl_nested', 'memfd_test.c:test_sysctl_sysctl1_failset', 'memfd_test.c:test_sysctl_sysctl2_failset'],
+  'memfd.exec.sysctl_0': [
+    'memfd_test.c:test_sysctl_simple',
+    'memfd_test.c:test_sysctl_sysctl0',
+    'memfd_test.c:test_sysctl_set_sysctl0',
+  ],
+  'memfd.exec.sysctl_1': [
+    'memfd_test.c:test_sysctl_simple',
+    'memfd_test.c:test_sysctl_sysctl1',
+    'memfd_test.c:test_sysctl_set_sysctl1',
+  ],
+  'memfd.exec.sysctl_2': [
+    'memfd_test.c:test_sysctl_simple',
+    'memfd_test.c:test_sysctl_sysctl2',
+    'memfd_test.c:test_sysctl_set_sysctl2',
+  ],
+  'memfd.exec.sysctl_lower_in_own_namespace': [
+    'memfd_test.c:test_sysctl_simple',
+    'memfd_test.c:test_sysctl_set_sysctl0',
+  ],
+  'memfd.exec.sysctl_parent_raises_after_fork': [
+    'memfd_test.c:test_sysctl_nested',
+    'memfd_test.c:test_sysctl_sysctl1_failset',
+    'memfd_test.c:test_sysctl_sysctl2_failset',
+  ],
+  'memfd.exec.sysctl_parent_lowers_after_fork': [
+    'memfd_test.c:test_sysctl_nested',
+    'memfd_test.c:test_sysctl_sysctl1',
+    'memfd_test.c:test_sysctl_sysctl2',
+  ],
+  'memfd.exec.sysctl_child_inherits_floor': [
+    'memfd_test.c:test_sysctl_nested',
+    'memfd_test.c:test_sysctl_sysctl1_failset',
+    'memfd_test.c:test_sysctl_sysctl2_failset',
+  ],
 };
 const NOEXEC = { outcome: 'OK', mode: 0o666, seals: F_SEAL_EXEC };
 
@@ -402,7 +507,10 @@ interface Scenario {
 }
 
 function nested(plan: [NsStep, Want][]): [NsStep, Want] {
-  return [{ op: 'nested', steps: plan.map(([s]) => s) }, { op: 'nested', wants: plan.map(([, w]) => w) }];
+  return [
+    { op: 'nested', steps: plan.map(([s]) => s) },
+    { op: 'nested', wants: plan.map(([, w]) => w) },
+  ];
 }
 
 /** Steps run in a child namespace that already exists when its parent writes value to vm.memfd_noexec. */
@@ -413,14 +521,20 @@ function nestedThenWrite(value: string, plan: [NsStep, Want][]): [NsStep, Want] 
   ];
 }
 
-const write = (value: string, outcomeName = 'OK'): [NsStep, Want] => [{ op: 'write', value }, { op: 'write', outcome: outcomeName }];
+const write = (value: string, outcomeName = 'OK'): [NsStep, Want] => [
+  { op: 'write', value },
+  { op: 'write', outcome: outcomeName },
+];
 const read = (value: string): [NsStep, Want] => [{ op: 'read' }, { op: 'read', value }];
-const create = (flags: number, want: Omit<Extract<Want, { op: 'create' }>, 'op'>): [NsStep, Want] => [{ op: 'create', flags }, { op: 'create', ...want }];
+const create = (flags: number, want: Omit<Extract<Want, { op: 'create' }>, 'op'>): [NsStep, Want] => [
+  { op: 'create', flags },
+  { op: 'create', ...want },
+];
 
 const SCENARIOS: Scenario[] = [
   {
     id: 'memfd.exec.sysctl_namespaced',
-    doc: 'vm.memfd_noexec is per pid namespace: a new namespace starts with its parent value, takes 1 and 2, and the suite\'s own namespace keeps its value',
+    doc: "vm.memfd_noexec is per pid namespace: a new namespace starts with its parent value, takes 1 and 2, and the suite's own namespace keeps its value",
     plan: [read('0'), write('1'), read('1'), write('2'), read('2')],
   },
   {
@@ -460,12 +574,19 @@ const SCENARIOS: Scenario[] = [
   },
   {
     id: 'memfd.exec.sysctl_lower_in_own_namespace',
-    doc: 'a namespace may lower its own vm.memfd_noexec down to its parent\'s value (6.6+: no ratchet), and the lowered value takes effect',
-    plan: [write('2'), write('1'), read('1'), write('0'), read('0'), create(0, { outcome: 'OK', mode: 0o777, seals: F_SEAL_SEAL })],
+    doc: "a namespace may lower its own vm.memfd_noexec down to its parent's value (6.6+: no ratchet), and the lowered value takes effect",
+    plan: [
+      write('2'),
+      write('1'),
+      read('1'),
+      write('0'),
+      read('0'),
+      create(0, { outcome: 'OK', mode: 0o777, seals: F_SEAL_SEAL }),
+    ],
   },
   {
     id: 'memfd.exec.sysctl_child_inherits_floor',
-    doc: 'a child pid namespace inherits its parent\'s vm.memfd_noexec as a floor: writing a lower value fails with EINVAL, a higher one applies only to the child',
+    doc: "a child pid namespace inherits its parent's vm.memfd_noexec as a floor: writing a lower value fails with EINVAL, a higher one applies only to the child",
     plan: [
       write('1'),
       nested([
@@ -482,12 +603,22 @@ const SCENARIOS: Scenario[] = [
   },
   {
     id: 'memfd.exec.sysctl_parent_raises_after_fork',
-    doc: 'a parent raising vm.memfd_noexec after a child pid namespace exists raises the child\'s effective value too (the parent stays its floor): 0 → 1 and 0 → 2',
+    doc: "a parent raising vm.memfd_noexec after a child pid namespace exists raises the child's effective value too (the parent stays its floor): 0 → 1 and 0 → 2",
     plan: [
       write('0'),
-      nestedThenWrite('1', [read('1'), write('0', 'EINVAL'), create(0, NOEXEC), create(MFD_EXEC, { outcome: 'OK', mode: 0o777 })]),
+      nestedThenWrite('1', [
+        read('1'),
+        write('0', 'EINVAL'),
+        create(0, NOEXEC),
+        create(MFD_EXEC, { outcome: 'OK', mode: 0o777 }),
+      ]),
       write('0'),
-      nestedThenWrite('2', [read('2'), write('1', 'EINVAL'), create(MFD_EXEC, { outcome: 'EACCES' }), create(0, NOEXEC)]),
+      nestedThenWrite('2', [
+        read('2'),
+        write('1', 'EINVAL'),
+        create(MFD_EXEC, { outcome: 'EACCES' }),
+        create(0, NOEXEC),
+      ]),
     ],
   },
   {
@@ -517,9 +648,16 @@ const sysctlCases = SCENARIOS.map((s) =>
     tags: { linuxGit: NS_LINUX_GIT, ...(NS_SELFTESTS[s.id] ? { selftest: NS_SELFTESTS[s.id] } : {}) },
     timeoutMs: 60000,
     run(ctx) {
-      const got = runNsSteps(ctx, s.plan.map(([step]) => step));
+      const got = runNsSteps(
+        ctx,
+        s.plan.map(([step]) => step),
+      );
       ctx.observe('results', got);
-      expectResults(got, s.plan.map(([, w]) => w), 'namespace');
+      expectResults(
+        got,
+        s.plan.map(([, w]) => w),
+        'namespace',
+      );
     },
   }),
 );
@@ -530,18 +668,26 @@ function onHugetlb(plan: [NsStep, Want][]): [NsStep, Want][] {
     if (st.op === 'create') return [{ op: 'create', flags: (st.flags | MFD_HUGETLB) >>> 0 }, w];
     if (st.op === 'nested' && w.op === 'nested') {
       const inner = onHugetlb(st.steps.map((x, i) => [x, w.wants[i] as Want]));
-      return [{ op: 'nested', steps: inner.map(([x]) => x) }, { op: 'nested', wants: inner.map(([, y]) => y) }];
+      return [
+        { op: 'nested', steps: inner.map(([x]) => x) },
+        { op: 'nested', wants: inner.map(([, y]) => y) },
+      ];
     }
     if (st.op === 'nested_then_write' && w.op === 'nested_then_write') {
       const inner = onHugetlb(st.steps.map((x, i) => [x, w.wants[i] as Want]));
-      return [{ ...st, steps: inner.map(([x]) => x) }, { ...w, wants: inner.map(([, y]) => y) }];
+      return [
+        { ...st, steps: inner.map(([x]) => x) },
+        { ...w, wants: inner.map(([, y]) => y) },
+      ];
     }
     return [st, w];
   });
 }
 
 const HUGETLB_SCENARIOS: [string, string][] = [
-  ['sysctl_0', 'memfd.exec.sysctl_0'], ['sysctl_1', 'memfd.exec.sysctl_1'], ['sysctl_2', 'memfd.exec.sysctl_2'],
+  ['sysctl_0', 'memfd.exec.sysctl_0'],
+  ['sysctl_1', 'memfd.exec.sysctl_1'],
+  ['sysctl_2', 'memfd.exec.sysctl_2'],
   ['child_floor', 'memfd.exec.sysctl_child_inherits_floor'],
   ['parent_raises_after_fork', 'memfd.exec.sysctl_parent_raises_after_fork'],
   ['parent_lowers_after_fork', 'memfd.exec.sysctl_parent_lowers_after_fork'],
@@ -551,17 +697,37 @@ const hugetlbSysctl = defineCase<{ scenario: string }>({
   id: 'memfd.hugetlb.sysctl',
   doc: 'vm.memfd_noexec applies to MFD_HUGETLB memfds exactly as to shmem ones (the vm.memfd_noexec scenarios with MFD_HUGETLB added to every memfd_create; no huge page is needed); runs in a new pid namespace',
   requires: { ...NS_REQUIRES, files: [...(NS_REQUIRES.files ?? []), HUGEPAGES_SYSFS] },
-  tags: { selftest: ['memfd_test.c:test_sysctl_simple', 'memfd_test.c:test_sysctl_nested'], linuxGit: ['105ff5339f49'] },
+  tags: {
+    selftest: ['memfd_test.c:test_sysctl_simple', 'memfd_test.c:test_sysctl_nested'],
+    linuxGit: ['105ff5339f49'],
+  },
   timeoutMs: 60000,
   variants: HUGETLB_SCENARIOS.map(([name, scenario]) => ({ name, params: { scenario } })),
   run(ctx) {
     const s = SCENARIOS.find((x) => x.id === ctx.params.scenario);
     if (!s) throw new HarnessError(`unknown scenario ${ctx.params.scenario}`);
     const plan = onHugetlb(s.plan);
-    const got = runNsSteps(ctx, plan.map(([step]) => step));
+    const got = runNsSteps(
+      ctx,
+      plan.map(([step]) => step),
+    );
     ctx.observe('results', got);
-    expectResults(got, plan.map(([, w]) => w), 'namespace (MFD_HUGETLB)');
+    expectResults(
+      got,
+      plan.map(([, w]) => w),
+      'namespace (MFD_HUGETLB)',
+    );
   },
 });
 
-export default [noexecSeal, execFlag, sealExecChmod, sealExecPathChmod, sealExecImplies, sealExecBusy, execveat, ...sysctlCases, hugetlbSysctl];
+export default [
+  noexecSeal,
+  execFlag,
+  sealExecChmod,
+  sealExecPathChmod,
+  sealExecImplies,
+  sealExecBusy,
+  execveat,
+  ...sysctlCases,
+  hugetlbSysctl,
+];

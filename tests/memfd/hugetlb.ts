@@ -22,17 +22,55 @@ import { __fallocate, __ftruncate, __pread, __pwrite, __write, fallocate, ftrunc
 import { __memfdCreate, memfdCreate } from '../../lib/sys/memfd.js';
 import { __mmap, Mapping, mmap } from '../../lib/sys/mman.js';
 import {
-  F_SEAL_EXEC, F_SEAL_GROW, F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_WRITE, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, MAP_NORESERVE,
-  MAP_PRIVATE, MAP_SHARED, MFD_ALLOW_SEALING, MFD_CLOEXEC, MFD_HUGE_16GB, MFD_HUGE_16MB, MFD_HUGE_1GB, MFD_HUGE_1MB, MFD_HUGE_256MB,
-  MFD_HUGE_2GB, MFD_HUGE_2MB, MFD_HUGE_32MB, MFD_HUGE_512KB, MFD_HUGE_512MB, MFD_HUGE_64KB, MFD_HUGE_8MB, MFD_HUGE_MASK,
-  MFD_HUGE_SHIFT, MFD_HUGETLB, MFD_NOEXEC_SEAL, O_LARGEFILE, O_RDWR, PROT_READ, PROT_WRITE,
+  F_SEAL_EXEC,
+  F_SEAL_GROW,
+  F_SEAL_SEAL,
+  F_SEAL_SHRINK,
+  F_SEAL_WRITE,
+  FALLOC_FL_KEEP_SIZE,
+  FALLOC_FL_PUNCH_HOLE,
+  MAP_NORESERVE,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  MFD_ALLOW_SEALING,
+  MFD_CLOEXEC,
+  MFD_HUGE_16GB,
+  MFD_HUGE_16MB,
+  MFD_HUGE_1GB,
+  MFD_HUGE_1MB,
+  MFD_HUGE_256MB,
+  MFD_HUGE_2GB,
+  MFD_HUGE_2MB,
+  MFD_HUGE_32MB,
+  MFD_HUGE_512KB,
+  MFD_HUGE_512MB,
+  MFD_HUGE_64KB,
+  MFD_HUGE_8MB,
+  MFD_HUGE_MASK,
+  MFD_HUGE_SHIFT,
+  MFD_HUGETLB,
+  MFD_NOEXEC_SEAL,
+  O_LARGEFILE,
+  O_RDWR,
+  PROT_READ,
+  PROT_WRITE,
 } from '../../lib/uapi/index.js';
 import {
-  NEEDS_HUGETLBFS, NEEDS_MEMFD_EXEC_API, expectSeals, fdLink, memfdLink, modeOf, requireDefaultExecPolicy, sealText,
+  NEEDS_HUGETLBFS,
+  NEEDS_MEMFD_EXEC_API,
+  expectSeals,
+  fdLink,
+  memfdLink,
+  modeOf,
+  requireDefaultExecPolicy,
+  sealText,
   uniqueName,
 } from '../../lib/cases/memfd.js';
 import {
-  availableHugepages, defaultHugepageKb, hugepageDir, hugepagePoolText,
+  availableHugepages,
+  defaultHugepageKb,
+  hugepageDir,
+  hugepagePoolText,
 } from '../../lib/cases/memfd-hugepages.js';
 
 /** A huge page size encoding: log2 of the size in bytes in bits 26..31 (0 = the default size). */
@@ -42,13 +80,26 @@ interface SizeParams {
 }
 
 const SIZES: [string, number, number][] = [
-  ['default', 0, 0], ['64kb', MFD_HUGE_64KB, 64], ['512kb', MFD_HUGE_512KB, 512], ['1mb', MFD_HUGE_1MB, 1024],
-  ['2mb', MFD_HUGE_2MB, 2048], ['8mb', MFD_HUGE_8MB, 8192], ['16mb', MFD_HUGE_16MB, 16384], ['32mb', MFD_HUGE_32MB, 32768],
-  ['256mb', MFD_HUGE_256MB, 262144], ['512mb', MFD_HUGE_512MB, 524288], ['1gb', MFD_HUGE_1GB, 1048576],
-  ['2gb', MFD_HUGE_2GB, 2097152], ['16gb', MFD_HUGE_16GB, 16777216],
+  ['default', 0, 0],
+  ['64kb', MFD_HUGE_64KB, 64],
+  ['512kb', MFD_HUGE_512KB, 512],
+  ['1mb', MFD_HUGE_1MB, 1024],
+  ['2mb', MFD_HUGE_2MB, 2048],
+  ['8mb', MFD_HUGE_8MB, 8192],
+  ['16mb', MFD_HUGE_16MB, 16384],
+  ['32mb', MFD_HUGE_32MB, 32768],
+  ['256mb', MFD_HUGE_256MB, 262144],
+  ['512mb', MFD_HUGE_512MB, 524288],
+  ['1gb', MFD_HUGE_1GB, 1048576],
+  ['2gb', MFD_HUGE_2GB, 2097152],
+  ['16gb', MFD_HUGE_16GB, 16777216],
 ];
 
-function createHuge(ctx: CaseContext<unknown>, flags: number, what = `memfd_create(MFD_HUGETLB|0x${flags.toString(16)})`): number {
+function createHuge(
+  ctx: CaseContext<unknown>,
+  flags: number,
+  what = `memfd_create(MFD_HUGETLB|0x${flags.toString(16)})`,
+): number {
   return ctx.trackFd(Number(expectOk(__memfdCreate(uniqueName('huge'), (MFD_HUGETLB | flags) >>> 0), what)));
 }
 
@@ -62,7 +113,8 @@ function defaultHugeBytes(ctx: CaseContext<unknown>): bigint {
 /** Skips unless at least one default-size huge page is free (the suite never reserves huge pages on the host). */
 function requireFreeHugepage(ctx: CaseContext<unknown>): void {
   const kb = defaultHugepageKb();
-  if (availableHugepages(kb) < 1) ctx.skip(`needs one free ${kb} kB huge page, none available (${hugepagePoolText(kb)})`);
+  if (availableHugepages(kb) < 1)
+    ctx.skip(`needs one free ${kb} kB huge page, none available (${hugepagePoolText(kb)})`);
 }
 
 /** The most huge pages a case drains from the pool: a guest reserves tens, a pool beyond this is not a test pool. */
@@ -79,13 +131,20 @@ function requireNoFreeHugepage(ctx: CaseContext<unknown>): void {
   if (free <= 0) return;
   const bytes = BigInt(free) * BigInt(kb) * 1024n;
   if (!ctx.env.inSuiteGuest)
-    ctx.skip(`asserts the behaviour without huge pages, but ${free} are available (${hugepagePoolText(kb)}); only a suite guest drains the pool`);
-  if (bytes > MAX_DRAINED_BYTES) ctx.skip(`asserts the behaviour without huge pages, but ${free} are available, more than the ${MAX_DRAINED_BYTES >> 20n} MiB this case drains`);
+    ctx.skip(
+      `asserts the behaviour without huge pages, but ${free} are available (${hugepagePoolText(kb)}); only a suite guest drains the pool`,
+    );
+  if (bytes > MAX_DRAINED_BYTES)
+    ctx.skip(
+      `asserts the behaviour without huge pages, but ${free} are available, more than the ${MAX_DRAINED_BYTES >> 20n} MiB this case drains`,
+    );
   const holder = createHuge(ctx, MFD_CLOEXEC, 'memfd_create(MFD_HUGETLB) holding the free pool');
   expectOk(__fallocate(holder, 0, 0n, bytes), `fallocate of the ${free} free ${kb} kB huge pages into a holder memfd`);
   const left = availableHugepages(kb);
   if (left > 0) ctx.skip(`${left} huge pages are still available after taking ${free} (another user of the pool?)`);
-  ctx.note(`drained the ${free} free ${kb} kB huge pages of this guest into a holder memfd (returned when the case ends)`);
+  ctx.note(
+    `drained the ${free} free ${kb} kB huge pages of this guest into a holder memfd (returned when the case ends)`,
+  );
 }
 
 const sizeEncoding = defineCase<SizeParams>({
@@ -176,7 +235,11 @@ const initialState = defineCase<StateParams>({
   variants: [
     { name: 'plain', params: { flags: 0, seals: F_SEAL_SEAL, mode: 0o777 } },
     { name: 'allow_sealing', params: { flags: MFD_ALLOW_SEALING, seals: 0, mode: 0o777 } },
-    { name: 'noexec_seal', params: { flags: MFD_NOEXEC_SEAL, seals: F_SEAL_EXEC, mode: 0o666 }, requires: NEEDS_MEMFD_EXEC_API },
+    {
+      name: 'noexec_seal',
+      params: { flags: MFD_NOEXEC_SEAL, seals: F_SEAL_EXEC, mode: 0o666 },
+      requires: NEEDS_MEMFD_EXEC_API,
+    },
   ],
   run(ctx) {
     if (!(ctx.params.flags & MFD_NOEXEC_SEAL)) requireDefaultExecPolicy(ctx);
@@ -199,9 +262,16 @@ const sealExecFchmod = defineCase<HugeChmodParams>({
   id: 'memfd.hugetlb.seal_exec_fchmod',
   doc: 'F_SEAL_EXEC binds a hugetlb memfd as it binds a shmem one: fchmod fails with EPERM exactly when it would change an exec bit (0111), other bits still change (needs no huge page: nothing is faulted)',
   requires: mergeRequires(NEEDS_HUGETLBFS, NEEDS_MEMFD_EXEC_API),
-  tags: { selftest: 'memfd_test.c:test_exec_seal', kernelFn: 'hugetlbfs/inode.c:hugetlbfs_setattr', linuxGit: ['6fd7353829ca'] },
+  tags: {
+    selftest: 'memfd_test.c:test_exec_seal',
+    kernelFn: 'hugetlbfs/inode.c:hugetlbfs_setattr',
+    linuxGit: ['6fd7353829ca'],
+  },
   variants: [
-    ...[0o755, 0o744, 0o645, 0o600, 0o666, 0o4644].map((mode) => ({ name: `to_${mode.toString(8).padStart(4, '0')}`, params: { mode, noexecSeal: false } })),
+    ...[0o755, 0o744, 0o645, 0o600, 0o666, 0o4644].map((mode) => ({
+      name: `to_${mode.toString(8).padStart(4, '0')}`,
+      params: { mode, noexecSeal: false },
+    })),
     { name: 'noexec_seal_to_0777', params: { mode: 0o777, noexecSeal: true } },
     { name: 'noexec_seal_to_0644', params: { mode: 0o644, noexecSeal: true } },
   ],
@@ -225,7 +295,9 @@ const sealExecFchmod = defineCase<HugeChmodParams>({
     const what = `fchmod(0${mode.toString(8)}) of an F_SEAL_EXEC hugetlb memfd (mode 0${before.toString(8)})`;
     if ((mode ^ before) & 0o111) {
       if (r.ret === 0n)
-        throw new CaseFailure(`${what} succeeded and the mode is now 0${modeOf(fd).toString(8)}: hugetlbfs_setattr() does not enforce F_SEAL_EXEC (shmem_setattr() refuses with EPERM)`);
+        throw new CaseFailure(
+          `${what} succeeded and the mode is now 0${modeOf(fd).toString(8)}: hugetlbfs_setattr() does not enforce F_SEAL_EXEC (shmem_setattr() refuses with EPERM)`,
+        );
       expectErrno(r, 'EPERM', `${what} changes an exec bit`);
       expectEq(modeOf(fd), before, 'mode after the refused fchmod');
     } else {
@@ -342,7 +414,11 @@ const noPagesMmap = defineCase<{ flags: number; prot: number }>({
     const r = __mmap(Number(huge), ctx.params.prot, ctx.params.flags, fd, 0n);
     if (r.ret !== -1n) ctx.track(new Mapping(r.ret, Number(huge)));
     ctx.observe('outcome', outcome(r));
-    expectErrno(r, 'ENOMEM', `mmap(prot ${ctx.params.prot}, flags 0x${ctx.params.flags.toString(16)}) with no free huge page`);
+    expectErrno(
+      r,
+      'ENOMEM',
+      `mmap(prot ${ctx.params.prot}, flags 0x${ctx.params.flags.toString(16)}) with no free huge page`,
+    );
   },
 });
 
@@ -372,7 +448,11 @@ const noPagesNoreserve = defineCase<{ write: boolean }>({
     ctx.track(new Mapping(BigInt(expectOk(m, 'mmap(RW, MAP_SHARED|MAP_NORESERVE)')), Number(huge)));
     const p = ctx.probe('touchNoreserveHugepage', [Number(huge), ctx.params.write]);
     ctx.observe('signal', p.signal);
-    expectEq(p.signal, 'SIGBUS', `${ctx.params.write ? 'writing' : 'reading'} the unbacked huge page (status ${p.status})`);
+    expectEq(
+      p.signal,
+      'SIGBUS',
+      `${ctx.params.write ? 'writing' : 'reading'} the unbacked huge page (status ${p.status})`,
+    );
   },
 });
 
@@ -404,7 +484,10 @@ const punchEmpty = defineCase({
     const huge = defaultHugeBytes(ctx);
     const fd = createHuge(ctx, MFD_CLOEXEC);
     ftruncate(fd, 2n * huge);
-    expectOk(__fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, huge), 'PUNCH_HOLE of an unallocated huge page');
+    expectOk(
+      __fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, huge),
+      'PUNCH_HOLE of an unallocated huge page',
+    );
     expectEq(fstat(fd).size, 2n * huge, 'st_size');
   },
 });
@@ -467,6 +550,21 @@ const writeSealBusy = defineCase({
 });
 
 export default [
-  sizeEncoding, sizeSweep, unknownBits, sizeWithoutHugetlb, initialState, truncAlign, writeRefused, mmapOffset, seals,
-  sealExecFchmod, noPagesMmap, noPagesNoreserve, noPagesFallocate, punchEmpty, mmapRoundtrip, fallocateAllocates, writeSealBusy,
+  sizeEncoding,
+  sizeSweep,
+  unknownBits,
+  sizeWithoutHugetlb,
+  initialState,
+  truncAlign,
+  writeRefused,
+  mmapOffset,
+  seals,
+  sealExecFchmod,
+  noPagesMmap,
+  noPagesNoreserve,
+  noPagesFallocate,
+  punchEmpty,
+  mmapRoundtrip,
+  fallocateAllocates,
+  writeSealBusy,
 ];

@@ -19,12 +19,35 @@ import { __ftruncate, ftruncate } from '../../lib/sys/io.js';
 import { __memfdCreate } from '../../lib/sys/memfd.js';
 import { __mmap, Mapping } from '../../lib/sys/mman.js';
 import {
-  F_SEAL_EXEC, F_SEAL_FUTURE_WRITE, F_SEAL_GROW, F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_WRITE, MAP_NORESERVE, MAP_PRIVATE,
-  MAP_SHARED, MFD_ALLOW_SEALING, MFD_CLOEXEC, MFD_EXEC, MFD_HUGETLB, MFD_NOEXEC_SEAL, O_RDONLY, O_RDWR, PROT_READ, PROT_WRITE,
+  F_SEAL_EXEC,
+  F_SEAL_FUTURE_WRITE,
+  F_SEAL_GROW,
+  F_SEAL_SEAL,
+  F_SEAL_SHRINK,
+  F_SEAL_WRITE,
+  MAP_NORESERVE,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  MFD_ALLOW_SEALING,
+  MFD_CLOEXEC,
+  MFD_EXEC,
+  MFD_HUGETLB,
+  MFD_NOEXEC_SEAL,
+  O_RDONLY,
+  O_RDWR,
+  PROT_READ,
+  PROT_WRITE,
 } from '../../lib/uapi/index.js';
 import {
-  MEMFD_NOEXEC_SYSCTL, NEEDS_HUGETLBFS, NEEDS_MEMFD_EXEC_API, __memfdCreateRawName, expectSeals, modeOf, octal,
-  requireDefaultExecPolicy, uniqueName,
+  MEMFD_NOEXEC_SYSCTL,
+  NEEDS_HUGETLBFS,
+  NEEDS_MEMFD_EXEC_API,
+  __memfdCreateRawName,
+  expectSeals,
+  modeOf,
+  octal,
+  requireDefaultExecPolicy,
+  uniqueName,
 } from '../../lib/cases/memfd.js';
 import { availableHugepages, defaultHugepageKb, hugepagePoolText } from '../../lib/cases/memfd-hugepages.js';
 
@@ -39,7 +62,14 @@ function hugeBytes(ctx: CaseContext<unknown>): bigint {
 
 /** memfd_create(name, flags | MFD_HUGETLB), sized to two huge pages (mfd_def_size in hugetlbfs mode), closed after the case. */
 function hugeMemfd(ctx: CaseContext<unknown>, flags: number, size?: bigint): number {
-  const fd = ctx.trackFd(Number(expectOk(__memfdCreate(uniqueName('huge'), (flags | MFD_HUGETLB) >>> 0), `memfd_create(MFD_HUGETLB|0x${flags.toString(16)})`)));
+  const fd = ctx.trackFd(
+    Number(
+      expectOk(
+        __memfdCreate(uniqueName('huge'), (flags | MFD_HUGETLB) >>> 0),
+        `memfd_create(MFD_HUGETLB|0x${flags.toString(16)})`,
+      ),
+    ),
+  );
   if (size !== undefined) ftruncate(fd, size);
   return fd;
 }
@@ -60,19 +90,25 @@ const createChecks = defineCase({
     const H = MFD_HUGETLB;
     expectErrno(__memfdCreateRawName(null, H), 'EFAULT', 'NULL name');
     expectErrno(__memfdCreateRawName(Buffer.alloc(2048, 0xff), H), 'EINVAL', '2048-byte name without NUL');
-    const long = Buffer.alloc(2048, 0xff); long[2047] = 0;
+    const long = Buffer.alloc(2048, 0xff);
+    long[2047] = 0;
     expectErrno(__memfdCreateRawName(long, H), 'EINVAL', '2047-byte NUL-terminated name');
     ctx.trackFd(Number(expectOk(__memfdCreateRawName(Buffer.from([0]), H), 'empty name')));
     for (const bad of [0x0100, ~MFD_CLOEXEC >>> 0, ~MFD_ALLOW_SEALING >>> 0, 0xffff_ffff, 0x8000_0000]) {
       const flags = (bad | H) >>> 0;
       const r = __memfdCreate('', flags);
-      if (r.ret >= 0) { close(Number(r.ret)); throw new CaseFailure(`memfd_create("", 0x${flags.toString(16)}) succeeded`); }
+      if (r.ret >= 0) {
+        close(Number(r.ret));
+        throw new CaseFailure(`memfd_create("", 0x${flags.toString(16)}) succeeded`);
+      }
       ctx.note(`flags 0x${flags.toString(16)}: ${outcome(r)}`);
     }
     if (existsSync(MEMFD_NOEXEC_SYSCTL))
       expectErrno(__memfdCreate('', (MFD_EXEC | MFD_NOEXEC_SEAL | H) >>> 0), 'EINVAL', 'MFD_EXEC|MFD_NOEXEC_SEAL');
     for (const ok of [MFD_CLOEXEC, MFD_ALLOW_SEALING, MFD_ALLOW_SEALING | MFD_CLOEXEC])
-      ctx.trackFd(Number(expectOk(__memfdCreate('', (ok | H) >>> 0), `memfd_create("", MFD_HUGETLB|0x${ok.toString(16)})`)));
+      ctx.trackFd(
+        Number(expectOk(__memfdCreate('', (ok | H) >>> 0), `memfd_create("", MFD_HUGETLB|0x${ok.toString(16)})`)),
+      );
   },
 });
 
@@ -96,7 +132,11 @@ const basicSeals = defineCase({
     expectErrno(__addSeals(fd, 0), 'EPERM', 'F_ADD_SEALS(0) after F_SEAL_SEAL');
     const plain = hugeMemfd(ctx, MFD_CLOEXEC, 2n * huge);
     expectSeals(plain, F_SEAL_SEAL, 'without MFD_ALLOW_SEALING');
-    expectErrno(__addSeals(plain, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE), 'EPERM', 'F_ADD_SEALS without MFD_ALLOW_SEALING');
+    expectErrno(
+      __addSeals(plain, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE),
+      'EPERM',
+      'F_ADD_SEALS without MFD_ALLOW_SEALING',
+    );
     expectSeals(plain, F_SEAL_SEAL, 'after the refused addition');
   },
 });
@@ -113,7 +153,8 @@ const execModes = defineCase<{ mode: ExecMode }>({
     const huge = hugeBytes(ctx);
     const size = 2n * huge;
     const chmodOk = (fd: number, m: number) => expectOk(__fchmod(fd, m), `fchmod(${octal(m)})`);
-    const chmodFails = (fd: number, m: number) => expectErrno(__fchmod(fd, m), 'EPERM', `fchmod(${octal(m)}) after F_SEAL_EXEC`);
+    const chmodFails = (fd: number, m: number) =>
+      expectErrno(__fchmod(fd, m), 'EPERM', `fchmod(${octal(m)}) after F_SEAL_EXEC`);
     switch (ctx.params.mode) {
       case 'exec_seal': {
         const fd = hugeMemfd(ctx, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC, size);
@@ -125,14 +166,25 @@ const execModes = defineCase<{ mode: ExecMode }>({
         chmodOk(fd, 0o600);
         for (const m of [0o777, 0o670, 0o605, 0o700, 0o100]) chmodFails(fd, m);
         chmodOk(fd, 0o666);
-        expectOk(__mapNoreserve(ctx, fd, size, PROT_READ | PROT_WRITE, MAP_SHARED), 'writable shared mapping (MAP_NORESERVE) of the exec-sealed 0666 file');
+        expectOk(
+          __mapNoreserve(ctx, fd, size, PROT_READ | PROT_WRITE, MAP_SHARED),
+          'writable shared mapping (MAP_NORESERVE) of the exec-sealed 0666 file',
+        );
         const wx = hugeMemfd(ctx, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC, size);
         chmodOk(wx, 0o700);
         addSeals(wx, F_SEAL_EXEC);
-        expectSeals(wx, F_SEAL_EXEC | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE, 'F_SEAL_EXEC on a 0700 file (W^X)');
+        expectSeals(
+          wx,
+          F_SEAL_EXEC | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE,
+          'F_SEAL_EXEC on a 0700 file (W^X)',
+        );
         chmodFails(wx, 0o711);
         chmodFails(wx, 0o600);
-        expectErrno(__mapNoreserve(ctx, wx, size, PROT_READ | PROT_WRITE, MAP_SHARED), 'EPERM', 'writable shared mapping of the W^X-sealed file');
+        expectErrno(
+          __mapNoreserve(ctx, wx, size, PROT_READ | PROT_WRITE, MAP_SHARED),
+          'EPERM',
+          'writable shared mapping of the W^X-sealed file',
+        );
         break;
       }
       case 'exec_no_seal': {
@@ -156,8 +208,12 @@ const execModes = defineCase<{ mode: ExecMode }>({
 
 type SealOp = 'write' | 'future_write' | 'write_map_read_shared' | 'shrink' | 'grow' | 'resize';
 const SEAL_OF: Record<SealOp, number> = {
-  write: F_SEAL_WRITE, future_write: F_SEAL_FUTURE_WRITE, write_map_read_shared: F_SEAL_WRITE,
-  shrink: F_SEAL_SHRINK, grow: F_SEAL_GROW, resize: F_SEAL_SHRINK | F_SEAL_GROW,
+  write: F_SEAL_WRITE,
+  future_write: F_SEAL_FUTURE_WRITE,
+  write_map_read_shared: F_SEAL_WRITE,
+  shrink: F_SEAL_SHRINK,
+  grow: F_SEAL_GROW,
+  resize: F_SEAL_SHRINK | F_SEAL_GROW,
 };
 
 const sealOps = defineCase<{ op: SealOp }>({
@@ -165,13 +221,26 @@ const sealOps = defineCase<{ op: SealOp }>({
   doc: 'on a hugetlb memfd of two huge pages, each seal refuses what memfd_test.c checks: WRITE/FUTURE_WRITE refuse writable shared mappings (reads through private and read-only shared ones still work), SHRINK/GROW refuse the size change, while everything else keeps working with the data faulted in',
   requires: NEEDS_HUGETLBFS,
   serial: true,
-  variants: (['write', 'future_write', 'write_map_read_shared', 'shrink', 'grow', 'resize'] as const).map((op) => ({ name: op, params: { op } })),
+  variants: (['write', 'future_write', 'write_map_read_shared', 'shrink', 'grow', 'resize'] as const).map((op) => ({
+    name: op,
+    params: { op },
+  })),
   tags: {
-    selftest: [`${ST}:test_seal_write`, `${ST}:test_seal_future_write`, `${ST}:test_seal_write_map_read_shared`, `${ST}:test_seal_shrink`, `${ST}:test_seal_grow`, `${ST}:test_seal_resize`],
+    selftest: [
+      `${ST}:test_seal_write`,
+      `${ST}:test_seal_future_write`,
+      `${ST}:test_seal_write_map_read_shared`,
+      `${ST}:test_seal_shrink`,
+      `${ST}:test_seal_grow`,
+      `${ST}:test_seal_resize`,
+    ],
   },
   run(ctx) {
     const kb = defaultHugepageKb();
-    if (availableHugepages(kb) < 2) ctx.skip(`needs two free ${kb} kB huge pages (pages are faulted), ${availableHugepages(kb)} available (${hugepagePoolText(kb)})`);
+    if (availableHugepages(kb) < 2)
+      ctx.skip(
+        `needs two free ${kb} kB huge pages (pages are faulted), ${availableHugepages(kb)} available (${hugepagePoolText(kb)})`,
+      );
     const huge = hugeBytes(ctx);
     const size = 2n * huge;
     const fd = hugeMemfd(ctx, MFD_CLOEXEC | MFD_ALLOW_SEALING, size);
@@ -183,7 +252,10 @@ const sealOps = defineCase<{ op: SealOp }>({
     addSeals(fd, seal);
     expectSeals(fd, seal, 'after sealing');
     const priv = ctx.map(Number(size), PROT_READ, MAP_PRIVATE, fd);
-    expectTrue(priv.bytes[0] === 0x5a && priv.bytes[Number(size) - 1] === 0x5a, 'a private read-only mapping reads the data');
+    expectTrue(
+      priv.bytes[0] === 0x5a && priv.bytes[Number(size) - 1] === 0x5a,
+      'a private read-only mapping reads the data',
+    );
     priv.close();
     const writeSealed = (seal & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) !== 0;
     const rw = __mmap(Number(size), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0n);
@@ -216,13 +288,20 @@ const share = defineCase<{ kind: ShareKind }>({
   doc: 'seals of a hugetlb memfd belong to its inode: they are shared through dup(), /proc/self/fd reopens and a child process; a writable shared mapping (MAP_NORESERVE, no huge page needed) blocks F_SEAL_WRITE with EBUSY and a private one does not',
   requires: NEEDS_HUGETLBFS,
   variants: (['dup', 'mmap', 'open', 'fork'] as const).map((kind) => ({ name: kind, params: { kind } })),
-  tags: { selftest: [`${ST}:test_share_dup`, `${ST}:test_share_mmap`, `${ST}:test_share_open`, `${ST}:test_share_fork`] },
+  tags: {
+    selftest: [`${ST}:test_share_dup`, `${ST}:test_share_mmap`, `${ST}:test_share_open`, `${ST}:test_share_fork`],
+  },
   run(ctx) {
     const huge = hugeBytes(ctx);
     const size = 2n * huge;
     const fd = hugeMemfd(ctx, MFD_CLOEXEC | MFD_ALLOW_SEALING, size);
     expectSeals(fd, 0, 'initial seals');
-    const reopen = (from: number, flags: number) => ctx.trackFd(Number(expectOk(__open(`/proc/self/fd/${from}`, flags), `open(/proc/self/fd/${from}, 0x${flags.toString(16)})`)));
+    const reopen = (from: number, flags: number) =>
+      ctx.trackFd(
+        Number(
+          expectOk(__open(`/proc/self/fd/${from}`, flags), `open(/proc/self/fd/${from}, 0x${flags.toString(16)})`),
+        ),
+      );
     switch (ctx.params.kind) {
       case 'dup': {
         const fd2 = ctx.trackFd(dup(fd));
@@ -232,7 +311,9 @@ const share = defineCase<{ kind: ShareKind }>({
         expectSeals(fd, F_SEAL_WRITE | F_SEAL_SHRINK, 'original after sealing the dup');
         addSeals(fd, F_SEAL_SEAL);
         expectSeals(fd2, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_SEAL, 'dup after F_SEAL_SEAL');
-        for (const f of [fd, fd2]) for (const s of [F_SEAL_GROW, F_SEAL_SEAL]) expectErrno(__addSeals(f, s), 'EPERM', `F_ADD_SEALS(${s}) after F_SEAL_SEAL`);
+        for (const f of [fd, fd2])
+          for (const s of [F_SEAL_GROW, F_SEAL_SEAL])
+            expectErrno(__addSeals(f, s), 'EPERM', `F_ADD_SEALS(${s}) after F_SEAL_SEAL`);
         break;
       }
       case 'mmap': {
@@ -258,16 +339,27 @@ const share = defineCase<{ kind: ShareKind }>({
         expectSeals(ro, F_SEAL_WRITE | F_SEAL_SHRINK, 'seals read through the O_RDONLY reopen');
         const rw = reopen(ro, O_RDWR);
         addSeals(rw, F_SEAL_SEAL);
-        expectSeals(fd, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_SEAL, 'original after F_SEAL_SEAL through a second reopen');
+        expectSeals(
+          fd,
+          F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_SEAL,
+          'original after F_SEAL_SEAL through a second reopen',
+        );
         break;
       }
       case 'fork': {
         const p = ctx.probe('childHugeSeals', [], { fds: [fd] });
-        if (p.status !== 0 || p.value === undefined) throw new CaseFailure(`child failed: status ${p.status} signal ${p.signal}: ${p.stderr.trim().split('\n').pop()}`);
+        if (p.status !== 0 || p.value === undefined)
+          throw new CaseFailure(
+            `child failed: status ${p.status} signal ${p.signal}: ${p.stderr.trim().split('\n').pop()}`,
+          );
         const v = p.value as ReturnType<typeof childHugeSeals>;
         expectEq(v.addSeal, 'OK', 'F_ADD_SEALS(SEAL) in the child');
         expectSeals(fd, F_SEAL_SEAL, 'parent after the child added F_SEAL_SEAL');
-        expectErrno(__addSeals(fd, F_SEAL_WRITE), 'EPERM', 'F_ADD_SEALS(WRITE) in the parent after the child sealed sealing');
+        expectErrno(
+          __addSeals(fd, F_SEAL_WRITE),
+          'EPERM',
+          'F_ADD_SEALS(WRITE) in the parent after the child sealed sealing',
+        );
         break;
       }
     }

@@ -16,17 +16,52 @@ import { defineCase } from '../../lib/harness/case.js';
 import { expectErrno, expectEq, expectOk, expectTrue, outcome, CaseFailure } from '../../lib/harness/expect.js';
 import { syscall } from '../../lib/ffi/libc.js';
 import { __open, fstat } from '../../lib/sys/fd.js';
-import { __fallocate, __ftruncate, __lseek, __pread, __pwrite, __read, __write, fallocate, ftruncate, pread, pwrite } from '../../lib/sys/io.js';
+import {
+  __fallocate,
+  __ftruncate,
+  __lseek,
+  __pread,
+  __pwrite,
+  __read,
+  __write,
+  fallocate,
+  ftruncate,
+  pread,
+  pwrite,
+} from '../../lib/sys/io.js';
 import { memfdCreate } from '../../lib/sys/memfd.js';
 import { __mmap, mmap, Mapping } from '../../lib/sys/mman.js';
 import {
-  FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_INSERT_RANGE, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_UNSHARE_RANGE,
-  FALLOC_FL_WRITE_ZEROES, FALLOC_FL_ZERO_RANGE, MAP_PRIVATE, MAP_SHARED, MFD_CLOEXEC, O_CLOEXEC, O_RDONLY, O_RDWR, PROT_READ,
-  PROT_WRITE, SEEK_CUR, SEEK_DATA, SEEK_HOLE, SEEK_SET, SYSCALL,
+  FALLOC_FL_COLLAPSE_RANGE,
+  FALLOC_FL_INSERT_RANGE,
+  FALLOC_FL_KEEP_SIZE,
+  FALLOC_FL_PUNCH_HOLE,
+  FALLOC_FL_UNSHARE_RANGE,
+  FALLOC_FL_WRITE_ZEROES,
+  FALLOC_FL_ZERO_RANGE,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  MFD_CLOEXEC,
+  O_CLOEXEC,
+  O_RDONLY,
+  O_RDWR,
+  PROT_READ,
+  PROT_WRITE,
+  SEEK_CUR,
+  SEEK_DATA,
+  SEEK_HOLE,
+  SEEK_SET,
+  SYSCALL,
 } from '../../lib/uapi/index.js';
 import { PAGE, newMemfd } from '../../lib/cases/memfd.js';
 import {
-  BACKINGS, backingNamed, backingRequires, blocksOf, fillOn, memfdOn, requireFreePages,
+  BACKINGS,
+  backingNamed,
+  backingRequires,
+  blocksOf,
+  fillOn,
+  memfdOn,
+  requireFreePages,
 } from '../../lib/cases/memfd-backing.js';
 
 const P = BigInt(PAGE);
@@ -37,7 +72,10 @@ function fill(len: number, byte: number): Buffer {
 
 function expectRead(fd: number, offset: bigint | number, want: Buffer, what: string): void {
   const got = pread(fd, want.length, offset);
-  if (!got.equals(want)) throw new CaseFailure(`${what}: read <${got.subarray(0, 32).toString('hex')}${got.length > 32 ? '…' : ''}> (${got.length} bytes), expected <${want.subarray(0, 32).toString('hex')}${want.length > 32 ? '…' : ''}> (${want.length} bytes)`);
+  if (!got.equals(want))
+    throw new CaseFailure(
+      `${what}: read <${got.subarray(0, 32).toString('hex')}${got.length > 32 ? '…' : ''}> (${got.length} bytes), expected <${want.subarray(0, 32).toString('hex')}${want.length > 32 ? '…' : ''}> (${want.length} bytes)`,
+    );
 }
 
 const roundTrip = defineCase({
@@ -275,7 +313,9 @@ const seekSparse = defineCase<{ backing: string; data: string; hole: string }>({
   id: 'memfd.io.seek_sparse_file',
   doc: 'in a memfd grown by ftruncate, shmem reports no data (SEEK_DATA from 0 fails with ENXIO, SEEK_HOLE returns 0); hugetlbfs reports all of it as data (SEEK_DATA 0, SEEK_HOLE at EOF)',
   variants: BACKINGS.map((b) => ({
-    name: b.name, params: { backing: b.name, data: b.hugeKb ? '0' : 'ENXIO', hole: b.hugeKb ? 'EOF' : '0' }, requires: backingRequires(b),
+    name: b.name,
+    params: { backing: b.name, data: b.hugeKb ? '0' : 'ENXIO', hole: b.hugeKb ? 'EOF' : '0' },
+    requires: backingRequires(b),
   })),
   run(ctx) {
     const b = backingNamed(ctx.params.backing);
@@ -350,7 +390,13 @@ export function touchBeyondEof(filePages: number, mapPages: number, touch: numbe
   return first + (m.bytes[touch * PAGE] as number);
 }
 
-const sigbus = defineCase<{ filePages: number; mapPages: number; touch: number; shrinkTo: number | null; signal: string | null }>({
+const sigbus = defineCase<{
+  filePages: number;
+  mapPages: number;
+  touch: number;
+  shrinkTo: number | null;
+  signal: string | null;
+}>({
   id: 'memfd.io.access_beyond_eof',
   doc: 'a shared mapping may extend past EOF, but touching a page beyond EOF raises SIGBUS (also after ftruncate shrank the file under the mapping); pages inside EOF work',
   variants: [
@@ -363,9 +409,17 @@ const sigbus = defineCase<{ filePages: number; mapPages: number; touch: number; 
     const r = ctx.probe('touchBeyondEof', [p.filePages, p.mapPages, p.touch, p.shrinkTo]);
     ctx.observe('signal', r.signal);
     if (p.signal === null) {
-      if (r.status !== 0) throw new CaseFailure(`touching page ${p.touch} of a ${p.filePages}-page file: child ended with status ${r.status} signal ${r.signal}`);
+      if (r.status !== 0)
+        throw new CaseFailure(
+          `touching page ${p.touch} of a ${p.filePages}-page file: child ended with status ${r.status} signal ${r.signal}`,
+        );
       expectEq(r.value, 7, 'bytes read through the mapping (7 + 0)');
-    } else expectEq(r.signal, p.signal, `touching page ${p.touch} with the file ${p.shrinkTo ?? p.filePages} page(s) long (status ${r.status})`);
+    } else
+      expectEq(
+        r.signal,
+        p.signal,
+        `touching page ${p.touch} with the file ${p.shrinkTo ?? p.filePages} page(s) long (status ${r.status})`,
+      );
   },
 });
 
@@ -383,7 +437,24 @@ const dupSharesOffset = defineCase({
 });
 
 export default [
-  roundTrip, pwriteGap, mmapCoherent, privateCow, truncGrow, truncShrink, truncInvalid, fallocateAlloc, punch, punchPartial,
-  punchNeedsKeep, unsupportedModes, fallocateArgs, seekDataHole, seekSparse, largeOffset, offsetLimits, readonlyReopen, sigbus,
+  roundTrip,
+  pwriteGap,
+  mmapCoherent,
+  privateCow,
+  truncGrow,
+  truncShrink,
+  truncInvalid,
+  fallocateAlloc,
+  punch,
+  punchPartial,
+  punchNeedsKeep,
+  unsupportedModes,
+  fallocateArgs,
+  seekDataHole,
+  seekSparse,
+  largeOffset,
+  offsetLimits,
+  readonlyReopen,
+  sigbus,
   dupSharesOffset,
 ];

@@ -29,9 +29,23 @@ import { memfdCreate } from '../../lib/sys/memfd.js';
 import { uniqueName } from '../../lib/cases/memfd.js';
 import { startProbe } from '../../lib/cases/memfd-pidns.js';
 import { __mmap, Mapping } from '../../lib/sys/mman.js';
-import { F_SEAL_GROW, MAP_NORESERVE, MAP_SHARED, MFD_ALLOW_SEALING, MFD_CLOEXEC, PROT_READ } from '../../lib/uapi/index.js';
 import {
-  BACKINGS, backingNamed, backingRequires, freePages, leaveFreePages, memfdOn, requireFreePages, type MemfdBacking,
+  F_SEAL_GROW,
+  MAP_NORESERVE,
+  MAP_SHARED,
+  MFD_ALLOW_SEALING,
+  MFD_CLOEXEC,
+  PROT_READ,
+} from '../../lib/uapi/index.js';
+import {
+  BACKINGS,
+  backingNamed,
+  backingRequires,
+  freePages,
+  leaveFreePages,
+  memfdOn,
+  requireFreePages,
+  type MemfdBacking,
 } from '../../lib/cases/memfd-backing.js';
 
 /** The largest loff_t (MAX_LFS_FILESIZE on 64-bit). */
@@ -57,11 +71,19 @@ interface LimitParams {
 }
 
 function limitVariants(points: readonly LimitPoint[]) {
-  return BACKINGS.flatMap((b) => points.flatMap((p) => {
-    const want = b.hugeKb ? p.want.hugetlb : p.want.shmem;
-    if (want === null) return [];
-    return [{ name: `${b.name}_${p.name}`, params: { backing: b.name, point: p.name, outcome: want }, requires: backingRequires(b) }];
-  }));
+  return BACKINGS.flatMap((b) =>
+    points.flatMap((p) => {
+      const want = b.hugeKb ? p.want.hugetlb : p.want.shmem;
+      if (want === null) return [];
+      return [
+        {
+          name: `${b.name}_${p.name}`,
+          params: { backing: b.name, point: p.name, outcome: want },
+          requires: backingRequires(b),
+        },
+      ];
+    }),
+  );
 }
 
 /** Asserts r against the expected outcome ('OK' or an errno name). */
@@ -89,9 +111,15 @@ const ftruncateLimits = defineCase<LimitParams>({
     const fd = memfdOn(ctx, b, MFD_CLOEXEC | MFD_ALLOW_SEALING);
     let size: bigint;
     switch (ctx.params.point) {
-      case 'max_aligned': size = alignedMax(b); break;
-      case 'int64_max': size = INT64_MAX; break;
-      case 'negative': size = -1n; break;
+      case 'max_aligned':
+        size = alignedMax(b);
+        break;
+      case 'int64_max':
+        size = INT64_MAX;
+        break;
+      case 'negative':
+        size = -1n;
+        break;
       default:
         ftruncate(fd, b.page);
         addSeals(fd, F_SEAL_GROW);
@@ -101,7 +129,12 @@ const ftruncateLimits = defineCase<LimitParams>({
     ctx.observe('outcome', outcome(r));
     expectOutcome(r, want, `ftruncate(${size}) on ${b.name}`);
     if (want === 'OK') expectEq(fstat(fd).size, size, 'st_size after ftruncate');
-    else expectEq(fstat(fd).size, ctx.params.point === 'unaligned_grow_sealed' ? b.page : 0n, 'st_size after the refused ftruncate');
+    else
+      expectEq(
+        fstat(fd).size,
+        ctx.params.point === 'unaligned_grow_sealed' ? b.page : 0n,
+        'st_size after the refused ftruncate',
+      );
   },
 });
 
@@ -116,11 +149,16 @@ const FALLOCATE_POINTS: readonly LimitPoint[] = [
 /** The (offset, length) of one fallocate limit point on backing b. */
 function fallocateRange(b: MemfdBacking, point: string): [bigint, bigint] {
   switch (point) {
-    case 'last_page': return [alignedMax(b) - b.page, b.page];
-    case 'end_overflow': return [alignedMax(b), 1n];
-    case 'past_maxbytes': return [alignedMax(b), b.page];
-    case 'negative_offset': return [-b.page, b.page];
-    default: return [0n, 0n];
+    case 'last_page':
+      return [alignedMax(b) - b.page, b.page];
+    case 'end_overflow':
+      return [alignedMax(b), 1n];
+    case 'past_maxbytes':
+      return [alignedMax(b), b.page];
+    case 'negative_offset':
+      return [-b.page, b.page];
+    default:
+      return [0n, 0n];
   }
 }
 
@@ -139,7 +177,12 @@ export function fallocateInChild(backing: string, offset: string, len: string): 
   const before = freePages(b);
   const r = __fallocate(fd, 0, BigInt(offset), BigInt(len));
   const st = fstat(fd);
-  return { outcome: outcome(r), took: b.hugeKb ? before - freePages(b) : 0, size: `${st.size}`, blocks: `${st.blocks}` };
+  return {
+    outcome: outcome(r),
+    took: b.hugeKb ? before - freePages(b) : 0,
+    size: `${st.size}`,
+    blocks: `${st.blocks}`,
+  };
 }
 
 // Why the hugetlb points run in a probe child: on 6.1 (measured: Debian 6.1.176) remove_inode_hugepages(inode, 0,
@@ -150,17 +193,22 @@ export function fallocateInChild(backing: string, offset: string, len: string): 
 // wraparound check shmem_fallocate has, so end wraps to a huge index and the loop allocates past the last page of the
 // range until the pool is empty (pages beyond LLONG_MAX >> PAGE_SHIFT that eviction never frees). The case leaves
 // exactly one free huge page, so a wrapping loop fails with ENOSPC on its second page instead of taking the pool.
-const HUGE_LAST_PAGE_UNSAFE = 'allocates huge pages at the end of the file range: on 6.1 closing the file hits BUG_ON '
-  + 'in clear_inode, and a wrapping allocation loop would take pages eviction never frees';
+const HUGE_LAST_PAGE_UNSAFE =
+  'allocates huge pages at the end of the file range: on 6.1 closing the file hits BUG_ON ' +
+  'in clear_inode, and a wrapping allocation loop would take pages eviction never frees';
 
 const fallocateLimits = defineCase<LimitParams>({
   id: 'memfd.limits.fallocate',
-  doc: 'fallocate allocates the last page below INT64_MAX on every backing, and refuses a negative offset, a zero length '
-    + 'and a range past s_maxbytes; a range whose page-rounded end overflows allocates its one page (shmem of 7.3 '
-    + 'refuses it with EFBIG) and never more',
+  doc:
+    'fallocate allocates the last page below INT64_MAX on every backing, and refuses a negative offset, a zero length ' +
+    'and a range past s_maxbytes; a range whose page-rounded end overflows allocates its one page (shmem of 7.3 ' +
+    'refuses it with EFBIG) and never more',
   tags: { kernelFn: ['open.c:vfs_fallocate', 'shmem.c:shmem_fallocate', 'inode.c:hugetlbfs_fallocate'] },
-  variants: limitVariants(FALLOCATE_POINTS).map((v) => (v.params.backing !== 'shmem' && v.params.outcome === 'OK'
-    ? { ...v, requires: { ...v.requires, hostUnsafe: HUGE_LAST_PAGE_UNSAFE } } : v)),
+  variants: limitVariants(FALLOCATE_POINTS).map((v) =>
+    v.params.backing !== 'shmem' && v.params.outcome === 'OK'
+      ? { ...v, requires: { ...v.requires, hostUnsafe: HUGE_LAST_PAGE_UNSAFE } }
+      : v,
+  ),
   serial: true,
   async run(ctx) {
     const b = backingNamed(ctx.params.backing);
@@ -175,16 +223,23 @@ const fallocateLimits = defineCase<LimitParams>({
     const p = await startProbe(ctx.module, 'fallocateInChild', [b.name, `${offset}`, `${len}`], [], 20000).done;
     const seen = p.value as FallocateSeen | undefined;
     const ended = `status ${p.status}, signal ${p.signal}${p.timedOut ? ', timed out' : ''}`;
-    if (!seen) throw new CaseFailure(`${what}: the child making the call ended (${ended}) without a result: ${p.stderr.trim().slice(-300)}`);
+    if (!seen)
+      throw new CaseFailure(
+        `${what}: the child making the call ended (${ended}) without a result: ${p.stderr.trim().slice(-300)}`,
+      );
     ctx.observe('outcome', seen.outcome);
     ctx.observe('took', seen.took);
     if (p.status !== 0)
-      throw new CaseFailure(`${what} returned ${seen.outcome} (took ${seen.took} huge pages), but closing the memfd at `
-        + `exit did not complete (${ended}): the kernel could not evict the file (6.1: kernel BUG at fs/inode.c `
-        + 'clear_inode, a huge page remove_inode_hugepages never freed)');
+      throw new CaseFailure(
+        `${what} returned ${seen.outcome} (took ${seen.took} huge pages), but closing the memfd at ` +
+          `exit did not complete (${ended}): the kernel could not evict the file (6.1: kernel BUG at fs/inode.c ` +
+          'clear_inode, a huge page remove_inode_hugepages never freed)',
+      );
     if (want === 'OK' && b.hugeKb && seen.outcome === 'ENOSPC')
-      throw new CaseFailure(`${what}: ENOSPC with one free huge page for a range inside one huge page (took ${seen.took}): `
-        + "the allocation loop ran past the range (hugetlbfs_fallocate's end = offset + len + hpage_size - 1 wrapped)");
+      throw new CaseFailure(
+        `${what}: ENOSPC with one free huge page for a range inside one huge page (took ${seen.took}): ` +
+          "the allocation loop ran past the range (hugetlbfs_fallocate's end = offset + len + hpage_size - 1 wrapped)",
+      );
     expectEq(seen.outcome, want, what);
     if (want === 'OK') {
       expectEq(seen.size, `${offset + len}`, 'st_size after fallocate');

@@ -26,7 +26,15 @@
 import { __pipe2 } from '../../lib/sys/fd.js';
 import { defineCase, type CaseDef } from '../../lib/harness/case.js';
 import type { CaseContext } from '../../lib/harness/context.js';
-import { expectErrno, expectEq, expectOk, expectTrue, outcome, outcomeName, CaseFailure } from '../../lib/harness/expect.js';
+import {
+  expectErrno,
+  expectEq,
+  expectOk,
+  expectTrue,
+  outcome,
+  outcomeName,
+  CaseFailure,
+} from '../../lib/harness/expect.js';
 import { addSeals, __addSeals, __getSeals } from '../../lib/sys/fcntl.js';
 import { __open, __dup, fstat } from '../../lib/sys/fd.js';
 import { __ftruncate, __pwrite, ftruncate, pread, pwrite } from '../../lib/sys/io.js';
@@ -34,19 +42,59 @@ import { __mmap, __mprotect, Mapping } from '../../lib/sys/mman.js';
 import { socketpair, sendFds, recvFds } from '../../lib/sys/socket.js';
 import { syscall } from '../../lib/ffi/libc.js';
 import {
-  F_ADD_SEALS, F_SEAL_EXEC, F_SEAL_FUTURE_WRITE, F_SEAL_GROW, F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_WRITE,
-  MAP_PRIVATE, MAP_SHARED, MFD_ALLOW_SEALING, MFD_CLOEXEC, MFD_HUGETLB, O_CLOEXEC, O_RDONLY, O_RDWR, O_TMPFILE, O_WRONLY, PROT_READ, PROT_WRITE, SYSCALL,
+  F_ADD_SEALS,
+  F_SEAL_EXEC,
+  F_SEAL_FUTURE_WRITE,
+  F_SEAL_GROW,
+  F_SEAL_SEAL,
+  F_SEAL_SHRINK,
+  F_SEAL_WRITE,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  MFD_ALLOW_SEALING,
+  MFD_CLOEXEC,
+  MFD_HUGETLB,
+  O_CLOEXEC,
+  O_RDONLY,
+  O_RDWR,
+  O_TMPFILE,
+  O_WRONLY,
+  PROT_READ,
+  PROT_WRITE,
+  SYSCALL,
 } from '../../lib/uapi/index.js';
 import type { ErrnoName } from '../../lib/uapi/index.js';
 import {
-  ALL_SEALS, NEEDS_HUGETLBFS, NEEDS_MEMFD_EXEC_API, expectSeals, newMemfd, octal, requireDefaultExecPolicy, sealText,
+  ALL_SEALS,
+  NEEDS_HUGETLBFS,
+  NEEDS_MEMFD_EXEC_API,
+  expectSeals,
+  newMemfd,
+  octal,
+  requireDefaultExecPolicy,
+  sealText,
 } from '../../lib/cases/memfd.js';
 import {
-  HUGE_BACKINGS, HUGE_MATRIX_PAGES, HUGE_SEAL_OPS, MATRIX_SIZE, hugeSealOutcome, sealableHugeMemfd, SEAL_OPS,
-  SEAL_ROWS, expectUnchanged, observeOutcome, sealOutcome, sealableMemfd, snapshot, type SealRow,
+  HUGE_BACKINGS,
+  HUGE_MATRIX_PAGES,
+  HUGE_SEAL_OPS,
+  MATRIX_SIZE,
+  hugeSealOutcome,
+  sealableHugeMemfd,
+  SEAL_OPS,
+  SEAL_ROWS,
+  expectUnchanged,
+  observeOutcome,
+  sealOutcome,
+  sealableMemfd,
+  snapshot,
+  type SealRow,
 } from '../../lib/cases/memfd-seal-matrix.js';
 import {
-  availableHugepages, hugepageDir, defaultHugepageKb, hugepagePoolText,
+  availableHugepages,
+  hugepageDir,
+  defaultHugepageKb,
+  hugepagePoolText,
 } from '../../lib/cases/memfd-hugepages.js';
 
 /** Parameters of one cell of the seal matrix. */
@@ -58,11 +106,13 @@ interface CellParams {
 
 /** The hugetlb variants of a row: every HUGE_SEAL_OPS operation on each huge page size the machine has. */
 function hugeVariants(row: SealRow) {
-  return HUGE_BACKINGS.flatMap((b) => HUGE_SEAL_OPS.map((op) => ({
-    name: `${b.name}_${op.name}`,
-    params: { op: op.name, outcome: hugeSealOutcome(row.effective, op), backing: b.name },
-    requires: { files: [hugepageDir(b.kb), ...(row.needsExecApi ? NEEDS_MEMFD_EXEC_API.files ?? [] : [])] },
-  })));
+  return HUGE_BACKINGS.flatMap((b) =>
+    HUGE_SEAL_OPS.map((op) => ({
+      name: `${b.name}_${op.name}`,
+      params: { op: op.name, outcome: hugeSealOutcome(row.effective, op), backing: b.name },
+      requires: { files: [hugepageDir(b.kb), ...(row.needsExecApi ? (NEEDS_MEMFD_EXEC_API.files ?? []) : [])] },
+    })),
+  );
 }
 
 /** One hugetlb cell: like the shmem body, on a two-huge-page file that is faulted in only where free huge pages allow. */
@@ -74,9 +124,14 @@ function runHugeCell(ctx: CaseContext<CellParams>, row: SealRow): void {
   const free = availableHugepages(b.kb);
   const want = outcomeName(ctx.expected<string>('outcome', ctx.params.outcome), ['OK']);
   if (want === 'OK' && op.allocates > 0 && free < op.allocates)
-    ctx.skip(`needs ${op.allocates} free ${b.kb} kB huge page(s) for the allocation to succeed, ${free} available (${hugepagePoolText(b.kb)})`);
+    ctx.skip(
+      `needs ${op.allocates} free ${b.kb} kB huge page(s) for the allocation to succeed, ${free} available (${hugepagePoolText(b.kb)})`,
+    );
   const faultable = free >= HUGE_MATRIX_PAGES + op.allocates;
-  if (!faultable) ctx.note(`no free ${b.kb} kB huge pages to fault: the file stays a hole and stores through mappings are not verified`);
+  if (!faultable)
+    ctx.note(
+      `no free ${b.kb} kB huge pages to fault: the file stays a hole and stores through mappings are not verified`,
+    );
   const fd = sealableHugeMemfd(ctx, b, row.mode, faultable);
   addSeals(fd, row.seal);
   expectSeals(fd, row.effective, `F_ADD_SEALS(${sealText(row.seal)}) on a ${octal(row.mode)} hugetlb file`);
@@ -89,7 +144,13 @@ function runHugeCell(ctx: CaseContext<CellParams>, row: SealRow): void {
 
 /** The memfd_test.c functions each matrix row covers (the exec row on a 0600 file has no selftest counterpart). */
 /** The verdict of one operation on a sealed file: success (and its own check), or the errno with the file unchanged. */
-function judgeSealedOp(res: { r: Parameters<typeof expectOk>[0]; what: string; verify?: () => void }, want: 'OK' | ErrnoName, what: string, fd: number, before: ReturnType<typeof snapshot>): void {
+function judgeSealedOp(
+  res: { r: Parameters<typeof expectOk>[0]; what: string; verify?: () => void },
+  want: 'OK' | ErrnoName,
+  what: string,
+  fd: number,
+  before: ReturnType<typeof snapshot>,
+): void {
   if (want === 'OK') {
     expectOk(res.r, what);
     res.verify?.();
@@ -115,14 +176,21 @@ function matrixRow(row: SealRow): CaseDef<CellParams> {
     ...(row.needsExecApi ? { requires: NEEDS_MEMFD_EXEC_API } : {}),
     tags: {
       ...(ROW_SELFTESTS[row.name] ? { selftest: ROW_SELFTESTS[row.name] } : {}),
-      linuxGit: row.needsExecApi ? ['6fd7353829ca', 'c4f75bc8bd6b'] : row.seal === F_SEAL_FUTURE_WRITE ? ['ab3948f58ff8'] : ['40e041a2c858'],
+      linuxGit: row.needsExecApi
+        ? ['6fd7353829ca', 'c4f75bc8bd6b']
+        : row.seal === F_SEAL_FUTURE_WRITE
+          ? ['ab3948f58ff8']
+          : ['40e041a2c858'],
     },
     variants: [
       ...SEAL_OPS.map((op) => ({ name: op.name, params: { op: op.name, outcome: sealOutcome(row.effective, op) } })),
       ...hugeVariants(row),
     ],
     run(ctx) {
-      if (ctx.params.backing) { runHugeCell(ctx, row); return; }
+      if (ctx.params.backing) {
+        runHugeCell(ctx, row);
+        return;
+      }
       const op = SEAL_OPS.find((o) => o.name === ctx.params.op);
       if (!op) throw new Error(`unknown seal op ${ctx.params.op}`);
       const fd = sealableMemfd(ctx, row.mode);
@@ -140,10 +208,14 @@ function matrixRow(row: SealRow): CaseDef<CellParams> {
 
 const matrix = SEAL_ROWS.map(matrixRow);
 
-
 const SEALS_AFTER_SEAL: [string, number][] = [
-  ['none', 0], ['seal', F_SEAL_SEAL], ['shrink', F_SEAL_SHRINK], ['grow', F_SEAL_GROW], ['write', F_SEAL_WRITE],
-  ['future_write', F_SEAL_FUTURE_WRITE], ['exec', F_SEAL_EXEC],
+  ['none', 0],
+  ['seal', F_SEAL_SEAL],
+  ['shrink', F_SEAL_SHRINK],
+  ['grow', F_SEAL_GROW],
+  ['write', F_SEAL_WRITE],
+  ['future_write', F_SEAL_FUTURE_WRITE],
+  ['exec', F_SEAL_EXEC],
 ];
 
 // Before 6.3 F_SEAL_EXEC is an unknown bit, refused with EINVAL before F_SEAL_SEAL is looked at, so that variant
@@ -153,7 +225,9 @@ const sealSealBlocksAll = defineCase<{ seal: number }>({
   doc: 'after F_SEAL_SEAL, F_ADD_SEALS fails with EPERM for every seal bit and for 0, and the mask stays F_SEAL_SEAL',
   tags: { selftest: 'memfd_test.c:test_basic' },
   variants: SEALS_AFTER_SEAL.map(([name, seal]) => ({
-    name, params: { seal }, ...(seal === F_SEAL_EXEC ? { requires: NEEDS_MEMFD_EXEC_API } : {}),
+    name,
+    params: { seal },
+    ...(seal === F_SEAL_EXEC ? { requires: NEEDS_MEMFD_EXEC_API } : {}),
   })),
   run(ctx) {
     const fd = sealableMemfd(ctx, 0o600);
@@ -172,12 +246,16 @@ const sealSealBlocksAll = defineCase<{ seal: number }>({
 const CHECK_ORDER: [string, string, string][] = [
   ['rdonly_fd_unknown_bit', 'EPERM', 'an O_RDONLY fd and bit 6: FMODE_WRITE is checked first'],
   ['sealed_unknown_bit', 'EINVAL', 'F_SEAL_SEAL already set and bit 6: the bit mask is checked before F_SEAL_SEAL'],
-  ['sealed_write_with_mapping', 'EPERM', 'F_SEAL_SEAL set and F_SEAL_WRITE under a writable mapping: F_SEAL_SEAL before EBUSY'],
+  [
+    'sealed_write_with_mapping',
+    'EPERM',
+    'F_SEAL_SEAL set and F_SEAL_WRITE under a writable mapping: F_SEAL_SEAL before EBUSY',
+  ],
 ];
 
 const checkOrder = defineCase<{ kind: string; errno: string; what: string }>({
   id: 'memfd.seals.check_order',
-  doc: 'when two of F_ADD_SEALS\'s checks fail at once the earlier one decides: O_RDONLY before unknown bits, unknown bits before F_SEAL_SEAL, F_SEAL_SEAL before a writable mapping',
+  doc: "when two of F_ADD_SEALS's checks fail at once the earlier one decides: O_RDONLY before unknown bits, unknown bits before F_SEAL_SEAL, F_SEAL_SEAL before a writable mapping",
   tags: { kernelFn: 'memfd.c:memfd_add_seals' },
   variants: CHECK_ORDER.map(([kind, errno, what]) => ({ name: kind, params: { kind, errno, what } })),
   run(ctx) {
@@ -209,7 +287,14 @@ const withoutAllowSealing = defineCase({
     requireDefaultExecPolicy(ctx);
     const fd = newMemfd(ctx, 0, 'nosealing');
     expectSeals(fd, F_SEAL_SEAL, 'initial seals');
-    for (const seal of [F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_WRITE, F_SEAL_FUTURE_WRITE, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE, 0])
+    for (const seal of [
+      F_SEAL_SHRINK,
+      F_SEAL_GROW,
+      F_SEAL_WRITE,
+      F_SEAL_FUTURE_WRITE,
+      F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE,
+      0,
+    ])
       expectErrno(__addSeals(fd, seal), 'EPERM', `F_ADD_SEALS(${sealText(seal)}) without MFD_ALLOW_SEALING`);
     expectSeals(fd, F_SEAL_SEAL, 'after the refused additions');
   },
@@ -223,7 +308,11 @@ const unknownBits = defineCase({
     for (let bit = 6; bit < 32; bit++) {
       const v = (1 << bit) >>> 0;
       expectErrno(syscall(SYSCALL.fcntl, fd, F_ADD_SEALS, v), 'EINVAL', `F_ADD_SEALS(0x${v.toString(16)})`);
-      expectErrno(syscall(SYSCALL.fcntl, fd, F_ADD_SEALS, (v | F_SEAL_GROW) >>> 0), 'EINVAL', `F_ADD_SEALS(GROW|0x${v.toString(16)})`);
+      expectErrno(
+        syscall(SYSCALL.fcntl, fd, F_ADD_SEALS, (v | F_SEAL_GROW) >>> 0),
+        'EINVAL',
+        `F_ADD_SEALS(GROW|0x${v.toString(16)})`,
+      );
     }
     expectSeals(fd, 0, 'after the refused additions');
   },
@@ -278,7 +367,13 @@ const allAtOnce = defineCase({
 
 /** A non-memfd file for F_ADD_SEALS/F_GET_SEALS. */
 interface OtherFileParams {
-  /** How to open it; returns the fds to close and the one to test. */ kind: 'dev_null' | 'dev_null_rdonly' | 'pipe_write_end' | 'pipe_read_end' | 'socket' | 'shmem_tmpfile';
+  /** How to open it; returns the fds to close and the one to test. */ kind:
+    | 'dev_null'
+    | 'dev_null_rdonly'
+    | 'pipe_write_end'
+    | 'pipe_read_end'
+    | 'socket'
+    | 'shmem_tmpfile';
   /** Expected F_ADD_SEALS errno. */ add: ErrnoName;
   /** Expected F_GET_SEALS outcome: an errno, or a seal mask as a number. */ get: ErrnoName | number;
 }
@@ -292,13 +387,21 @@ const otherFiles = defineCase<OtherFileParams>({
     { name: 'pipe_write_end', params: { kind: 'pipe_write_end', add: 'EINVAL', get: 'EINVAL' } },
     { name: 'pipe_read_end', params: { kind: 'pipe_read_end', add: 'EPERM', get: 'EINVAL' } },
     { name: 'socket', params: { kind: 'socket', add: 'EINVAL', get: 'EINVAL' } },
-    { name: 'shmem_tmpfile', params: { kind: 'shmem_tmpfile', add: 'EPERM', get: F_SEAL_SEAL }, requires: { files: ['/dev/shm'] } },
+    {
+      name: 'shmem_tmpfile',
+      params: { kind: 'shmem_tmpfile', add: 'EPERM', get: F_SEAL_SEAL },
+      requires: { files: ['/dev/shm'] },
+    },
   ],
   run(ctx) {
     let fd: number;
     switch (ctx.params.kind) {
-      case 'dev_null': fd = ctx.trackFd(Number(expectOk(__open('/dev/null', O_RDWR | O_CLOEXEC), 'open /dev/null'))); break;
-      case 'dev_null_rdonly': fd = ctx.trackFd(Number(expectOk(__open('/dev/null', O_RDONLY | O_CLOEXEC), 'open /dev/null'))); break;
+      case 'dev_null':
+        fd = ctx.trackFd(Number(expectOk(__open('/dev/null', O_RDWR | O_CLOEXEC), 'open /dev/null')));
+        break;
+      case 'dev_null_rdonly':
+        fd = ctx.trackFd(Number(expectOk(__open('/dev/null', O_RDONLY | O_CLOEXEC), 'open /dev/null')));
+        break;
       case 'pipe_write_end':
       case 'pipe_read_end': {
         const p = __pipe2(O_CLOEXEC);
@@ -325,7 +428,12 @@ const otherFiles = defineCase<OtherFileParams>({
     ctx.observe('add', outcome(__addSeals(fd, F_SEAL_SEAL)));
     expectErrno(__addSeals(fd, F_SEAL_SHRINK), ctx.params.add, `F_ADD_SEALS(SHRINK) on ${ctx.params.kind}`);
     const g = __getSeals(fd);
-    if (typeof ctx.params.get === 'number') expectEq(Number(expectOk(g, `F_GET_SEALS on ${ctx.params.kind}`)), ctx.params.get, `F_GET_SEALS on ${ctx.params.kind}`);
+    if (typeof ctx.params.get === 'number')
+      expectEq(
+        Number(expectOk(g, `F_GET_SEALS on ${ctx.params.kind}`)),
+        ctx.params.get,
+        `F_GET_SEALS on ${ctx.params.kind}`,
+      );
     else expectErrno(g, ctx.params.get, `F_GET_SEALS on ${ctx.params.kind}`);
   },
 });
@@ -371,7 +479,9 @@ const throughProcReopen = defineCase({
   tags: { selftest: 'memfd_test.c:test_share_open' },
   run(ctx) {
     const fd = sealableMemfd(ctx, 0o600);
-    const re = ctx.trackFd(Number(expectOk(__open(`/proc/self/fd/${fd}`, O_RDWR | O_CLOEXEC), 'open /proc/self/fd/N O_RDWR')));
+    const re = ctx.trackFd(
+      Number(expectOk(__open(`/proc/self/fd/${fd}`, O_RDWR | O_CLOEXEC), 'open /proc/self/fd/N O_RDWR')),
+    );
     expectEq(fstat(re).ino, fstat(fd).ino, 'inode of the reopened fd');
     addSeals(fd, F_SEAL_WRITE);
     expectSeals(re, F_SEAL_WRITE, 'reopened fd after sealing the original');
@@ -399,7 +509,10 @@ const inChild = defineCase({
     pwrite(fd, Buffer.from('hello'), 0);
     addSeals(fd, F_SEAL_WRITE | F_SEAL_SHRINK);
     const p = ctx.probe('childSealView', [], { fds: [fd] });
-    if (p.status !== 0 || p.value === undefined) throw new CaseFailure(`child failed: status ${p.status} signal ${p.signal}: ${p.stderr.trim().split('\n').pop()}`);
+    if (p.status !== 0 || p.value === undefined)
+      throw new CaseFailure(
+        `child failed: status ${p.status} signal ${p.signal}: ${p.stderr.trim().split('\n').pop()}`,
+      );
     const v = p.value as ReturnType<typeof childSealView>;
     expectEq(v.seals, F_SEAL_WRITE | F_SEAL_SHRINK, 'F_GET_SEALS in the child');
     expectEq(v.write, 'EPERM', 'pwrite in the child');
@@ -451,8 +564,12 @@ const writeSealWithMappings = defineCase<BusyParams>({
     const fd = sealableMemfd(ctx, 0o600);
     const kind = ctx.params.map;
     let mapFd = fd;
-    if (kind === 'shared_ro_of_rdonly_fd') mapFd = ctx.trackFd(Number(expectOk(__open(`/proc/self/fd/${fd}`, O_RDONLY | O_CLOEXEC), 'open O_RDONLY')));
-    const prot = kind === 'shared_rw' || kind === 'private_rw' || kind === 'shared_rw_unmapped' ? PROT_READ | PROT_WRITE : PROT_READ;
+    if (kind === 'shared_ro_of_rdonly_fd')
+      mapFd = ctx.trackFd(Number(expectOk(__open(`/proc/self/fd/${fd}`, O_RDONLY | O_CLOEXEC), 'open O_RDONLY')));
+    const prot =
+      kind === 'shared_rw' || kind === 'private_rw' || kind === 'shared_rw_unmapped'
+        ? PROT_READ | PROT_WRITE
+        : PROT_READ;
     const flags = kind === 'private_rw' ? MAP_PRIVATE : MAP_SHARED;
     const m = __mmap(MATRIX_SIZE, prot, flags, mapFd, 0n);
     const map = ctx.track(new Mapping(BigInt(expectOk(m, `mmap for ${kind}`)), MATRIX_SIZE));
@@ -485,7 +602,10 @@ const futureWriteKeepsMapping = defineCase({
     expectOk(__addSeals(fd, F_SEAL_FUTURE_WRITE), 'F_ADD_SEALS(FUTURE_WRITE) with shared mappings');
     map.bytes[3] = 0x77;
     expectEq(pread(fd, 1, 3)[0], 0x77, 'a store through the pre-existing writable mapping reaches the file');
-    expectOk(__mprotect(ro.addr, MATRIX_SIZE, PROT_READ | PROT_WRITE), 'mprotect(RW) of a read-only shared mapping made before the seal');
+    expectOk(
+      __mprotect(ro.addr, MATRIX_SIZE, PROT_READ | PROT_WRITE),
+      'mprotect(RW) of a read-only shared mapping made before the seal',
+    );
     ro.bytes[4] = 0x78;
     expectEq(pread(fd, 1, 4)[0], 0x78, 'a store through the re-protected mapping reaches the file');
     expectErrno(__pwrite(fd, Buffer.from('x'), 0), 'EPERM', 'pwrite after FUTURE_WRITE');
@@ -508,7 +628,11 @@ const sealsPerInode = defineCase({
     const re = ctx.trackFd(Number(expectOk(__open(`/proc/self/fd/${a}`, O_RDWR | O_CLOEXEC), 'reopen O_RDWR')));
     expectOk(syscall(SYSCALL.close, a), 'close the sealing fd');
     expectSeals(re, F_SEAL_GROW, 'reopened fd after the original was closed');
-    expectErrno(__pwrite(re, Buffer.from('x'), BigInt(MATRIX_SIZE)), 'EPERM', 'pwrite beyond EOF through the reopened fd');
+    expectErrno(
+      __pwrite(re, Buffer.from('x'), BigInt(MATRIX_SIZE)),
+      'EPERM',
+      'pwrite beyond EOF through the reopened fd',
+    );
   },
 });
 
@@ -530,7 +654,8 @@ const resize = defineCase({
     // A pwrite across EOF writes up to EOF and stops there (short count), or fails with EPERM; it never grows the file.
     const big = __pwrite(fd, Buffer.alloc(MATRIX_SIZE * 8), 0);
     ctx.observe('grow_write', big.ret < 0 ? outcome(big) : String(big.ret));
-    if (big.ret >= 0) expectTrue(BigInt(big.ret) <= BigInt(MATRIX_SIZE), `pwrite of 8x the size wrote ${big.ret} bytes, past EOF`);
+    if (big.ret >= 0)
+      expectTrue(BigInt(big.ret) <= BigInt(MATRIX_SIZE), `pwrite of 8x the size wrote ${big.ret} bytes, past EOF`);
     else expectErrno(big, 'EPERM', 'pwrite growing the file 8x');
     expectEq(fstat(fd).size, BigInt(MATRIX_SIZE), 'st_size');
   },
@@ -556,7 +681,10 @@ const writeWhilePinned = defineCase<{ backing: PinBacking }>({
     if (ctx.params.backing === 'hugetlb') {
       const kb = defaultHugepageKb();
       if (kb === 0) ctx.skip('no Hugepagesize in /proc/meminfo');
-      if (availableHugepages(kb) < 2) ctx.skip(`needs two free ${kb} kB huge pages (pinning faults them in), ${availableHugepages(kb)} available (${hugepagePoolText(kb)})`);
+      if (availableHugepages(kb) < 2)
+        ctx.skip(
+          `needs two free ${kb} kB huge pages (pinning faults them in), ${availableHugepages(kb)} available (${hugepagePoolText(kb)})`,
+        );
       size = 2 * kb * 1024;
       fd = newMemfd(ctx, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_HUGETLB, 'pinned');
       ftruncate(fd, size);
@@ -567,26 +695,51 @@ const writeWhilePinned = defineCase<{ backing: PinBacking }>({
     map.bytes.fill(0x11);
     const params = Buffer.alloc(120);
     const ring = syscall(SYSCALL.io_uring_setup, 1, params);
-    if (ring.ret < 0n) ctx.skip(`io_uring_setup failed with ${outcome(ring)} (io_uring unavailable: kernel.io_uring_disabled or no CONFIG_IO_URING), so no long-term pin can be taken`);
+    if (ring.ret < 0n)
+      ctx.skip(
+        `io_uring_setup failed with ${outcome(ring)} (io_uring unavailable: kernel.io_uring_disabled or no CONFIG_IO_URING), so no long-term pin can be taken`,
+      );
     const ringFd = ctx.trackFd(Number(ring.ret));
     const iov = Buffer.alloc(16);
     iov.writeBigUInt64LE(map.addr, 0);
     iov.writeBigUInt64LE(BigInt(size), 8);
     const reg = syscall(SYSCALL.io_uring_register, ringFd, IORING_REGISTER_BUFFERS, iov, 1);
-    if (reg.ret < 0n) ctx.skip(`IORING_REGISTER_BUFFERS over the memfd mapping failed with ${outcome(reg)}: the kernel refused the long-term pin`);
+    if (reg.ret < 0n)
+      ctx.skip(
+        `IORING_REGISTER_BUFFERS over the memfd mapping failed with ${outcome(reg)}: the kernel refused the long-term pin`,
+      );
     map.close();
     const busy = __addSeals(fd, F_SEAL_WRITE);
     ctx.observe('seal_while_pinned', outcome(busy));
     if (busy.ret === 0) ctx.note('F_SEAL_WRITE succeeded while pinned: the kernel must have replaced the pinned pages');
     else expectErrno(busy, 'EBUSY', 'F_ADD_SEALS(WRITE) while the pages are pinned for writing');
-    expectOk(syscall(SYSCALL.io_uring_register, ringFd, IORING_UNREGISTER_BUFFERS, null, 0), 'IORING_UNREGISTER_BUFFERS');
+    expectOk(
+      syscall(SYSCALL.io_uring_register, ringFd, IORING_UNREGISTER_BUFFERS, null, 0),
+      'IORING_UNREGISTER_BUFFERS',
+    );
     if (busy.ret !== 0) expectOk(__addSeals(fd, F_SEAL_WRITE), 'F_ADD_SEALS(WRITE) after the pin is gone');
     expectSeals(fd, F_SEAL_WRITE, 'final seals');
   },
 });
 
 export default [
-  ...matrix, sealSealBlocksAll, checkOrder, withoutAllowSealing, unknownBits, upperBits, addZero, allAtOnce, otherFiles, rdonlyCannotAdd,
-  throughDup, throughProcReopen, inChild, throughScmRights, writeSealWithMappings, futureWriteKeepsMapping, sealsPerInode,
-  resize, writeWhilePinned,
+  ...matrix,
+  sealSealBlocksAll,
+  checkOrder,
+  withoutAllowSealing,
+  unknownBits,
+  upperBits,
+  addZero,
+  allAtOnce,
+  otherFiles,
+  rdonlyCannotAdd,
+  throughDup,
+  throughProcReopen,
+  inChild,
+  throughScmRights,
+  writeSealWithMappings,
+  futureWriteKeepsMapping,
+  sealsPerInode,
+  resize,
+  writeWhilePinned,
 ];

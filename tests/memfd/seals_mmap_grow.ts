@@ -14,7 +14,15 @@ import { fstat } from '../../lib/sys/fd.js';
 import { ftruncate } from '../../lib/sys/io.js';
 import { __mmap, Mapping } from '../../lib/sys/mman.js';
 import {
-  F_SEAL_GROW, F_SEAL_WRITE, MAP_NORESERVE, MAP_PRIVATE, MAP_SHARED, MFD_ALLOW_SEALING, MFD_CLOEXEC, PROT_READ, PROT_WRITE,
+  F_SEAL_GROW,
+  F_SEAL_WRITE,
+  MAP_NORESERVE,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  MFD_ALLOW_SEALING,
+  MFD_CLOEXEC,
+  PROT_READ,
+  PROT_WRITE,
 } from '../../lib/uapi/index.js';
 import { BACKINGS, backingNamed, backingRequires, memfdOn } from '../../lib/cases/memfd-backing.js';
 import { sealText } from '../../lib/cases/memfd.js';
@@ -32,7 +40,13 @@ const KINDS: [string, number, number, number, string][] = [
   ['shared_rw', PROT_READ | PROT_WRITE, MAP_SHARED, F_SEAL_GROW, 'PROT_READ|PROT_WRITE, MAP_SHARED'],
   ['shared_ro', PROT_READ, MAP_SHARED, F_SEAL_GROW, 'PROT_READ, MAP_SHARED'],
   ['private_rw', PROT_READ | PROT_WRITE, MAP_PRIVATE, F_SEAL_GROW, 'PROT_READ|PROT_WRITE, MAP_PRIVATE'],
-  ['private_rw_write_sealed', PROT_READ | PROT_WRITE, MAP_PRIVATE, F_SEAL_GROW | F_SEAL_WRITE, 'PROT_READ|PROT_WRITE, MAP_PRIVATE'],
+  [
+    'private_rw_write_sealed',
+    PROT_READ | PROT_WRITE,
+    MAP_PRIVATE,
+    F_SEAL_GROW | F_SEAL_WRITE,
+    'PROT_READ|PROT_WRITE, MAP_PRIVATE',
+  ],
 ];
 
 /** Pages the file has before the mapping, and pages the mapping covers. */
@@ -43,9 +57,13 @@ const growByMmap = defineCase<GrowParams>({
   id: 'memfd.seals.grow_by_mmap',
   doc: 'mapping four pages of a one-page memfd sealed with F_SEAL_GROW succeeds (MAP_NORESERVE, nothing faulted) and leaves st_size at one page, whatever the protection and sharing',
   tags: { kernelFn: ['inode.c:hugetlbfs_file_mmap', 'memfd.c:memfd_check_seals_mmap'] },
-  variants: BACKINGS.flatMap((b) => KINDS.map(([name, prot, flags, seals, what]) => ({
-    name: `${b.name}_${name}`, params: { backing: b.name, prot, flags, seals, what }, requires: backingRequires(b),
-  }))),
+  variants: BACKINGS.flatMap((b) =>
+    KINDS.map(([name, prot, flags, seals, what]) => ({
+      name: `${b.name}_${name}`,
+      params: { backing: b.name, prot, flags, seals, what },
+      requires: backingRequires(b),
+    })),
+  ),
   run(ctx) {
     const p = ctx.params;
     const b = backingNamed(p.backing);
@@ -59,7 +77,11 @@ const growByMmap = defineCase<GrowParams>({
     expectOk(r, `mmap(${len} bytes, ${p.what}|MAP_NORESERVE) of a ${FILE_PAGES}-page ${b.name} memfd`);
     const size = fstat(fd).size;
     ctx.observe('pages_after', Number(size / b.page));
-    expectEq(size, FILE_PAGES * b.page, `st_size of a memfd sealed ${sealText(p.seals)} after mmap(${p.what}) of ${MAP_PAGES} pages`);
+    expectEq(
+      size,
+      FILE_PAGES * b.page,
+      `st_size of a memfd sealed ${sealText(p.seals)} after mmap(${p.what}) of ${MAP_PAGES} pages`,
+    );
   },
 });
 

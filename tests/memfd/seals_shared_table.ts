@@ -23,7 +23,15 @@ import { __pwrite, pwrite } from '../../lib/sys/io.js';
 import { memfdCreate } from '../../lib/sys/memfd.js';
 import { mmap } from '../../lib/sys/mman.js';
 import {
-  F_SEAL_GROW, F_SEAL_SHRINK, F_SEAL_WRITE, MAP_SHARED, MFD_ALLOW_SEALING, O_CLOEXEC, O_RDONLY, PROT_READ, PROT_WRITE,
+  F_SEAL_GROW,
+  F_SEAL_SHRINK,
+  F_SEAL_WRITE,
+  MAP_SHARED,
+  MFD_ALLOW_SEALING,
+  O_CLOEXEC,
+  O_RDONLY,
+  PROT_READ,
+  PROT_WRITE,
 } from '../../lib/uapi/index.js';
 import { sealText, uniqueName } from '../../lib/cases/memfd.js';
 import { MATRIX_SIZE } from '../../lib/cases/memfd-seal-matrix.js';
@@ -55,7 +63,10 @@ interface WorkerSeen {
 
 /** Runs the seal-adding worker thread (same fd table, same mm) and returns what it saw; the process exit ends it. */
 function inWorkerThread(addFd: number, seals: number, writeFd: number): Promise<WorkerSeen> {
-  const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { fcntl: FCNTL, io: IO, expect: EXPECT, addFd, seals, writeFd } });
+  const w = new Worker(WORKER_SOURCE, {
+    eval: true,
+    workerData: { fcntl: FCNTL, io: IO, expect: EXPECT, addFd, seals, writeFd },
+  });
   return new Promise<WorkerSeen>((resolve, reject) => {
     w.once('message', (m: WorkerSeen) => resolve(m));
     w.once('error', reject);
@@ -108,8 +119,12 @@ const sharedFileTable = defineCase<ShareParams>({
     const p = ctx.params;
     const r = ctx.probe('sharedTableProbe', [p.kind], { timeoutMs: 20000 });
     const seen = r.value as ShareSeen | undefined;
-    if (r.status !== 0 || !seen) throw new CaseFailure(`probe child failed: status ${r.status} signal ${r.signal}: ${r.stderr.trim().split('\n').pop()}`);
-    if (seen.worker.error !== undefined) throw new CaseFailure(`the worker thread failed: ${seen.worker.error.split('\n').slice(0, 3).join(' | ')}`);
+    if (r.status !== 0 || !seen)
+      throw new CaseFailure(
+        `probe child failed: status ${r.status} signal ${r.signal}: ${r.stderr.trim().split('\n').pop()}`,
+      );
+    if (seen.worker.error !== undefined)
+      throw new CaseFailure(`the worker thread failed: ${seen.worker.error.split('\n').slice(0, 3).join(' | ')}`);
     ctx.observe('seen', seen);
     expectEq((seen.worker.threadId ?? 0) > 0, true, 'the worker ran as another thread');
     expectEq(seen.worker.add, p.add, `F_ADD_SEALS(${sealText(seen.seals)}) in the worker thread (${p.kind})`);

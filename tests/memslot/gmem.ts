@@ -68,8 +68,18 @@ import { defineCase, type CaseDef } from '../../lib/harness/case.js';
 import type { CaseContext } from '../../lib/harness/context.js';
 import { CaseFailure, expectErrno, expectOk, expectTrue, outcome } from '../../lib/harness/expect.js';
 import {
-  KVM_CAP_GUEST_MEMFD, KVM_CAP_MULTI_ADDRESS_SPACE, KVM_CAP_NR_MEMSLOTS, KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY,
-  O_RDWR, O_CLOEXEC, PROT_READ, PROT_WRITE, MAP_SHARED, MAP_ANONYMOUS, KVM_SET_USER_MEMORY_REGION2,
+  KVM_CAP_GUEST_MEMFD,
+  KVM_CAP_MULTI_ADDRESS_SPACE,
+  KVM_CAP_NR_MEMSLOTS,
+  KVM_MEM_LOG_DIRTY_PAGES,
+  KVM_MEM_READONLY,
+  O_RDWR,
+  O_CLOEXEC,
+  PROT_READ,
+  PROT_WRITE,
+  MAP_SHARED,
+  MAP_ANONYMOUS,
+  KVM_SET_USER_MEMORY_REGION2,
 } from '../../lib/uapi/index.js';
 import { existsSync, readFileSync } from 'node:fs';
 import type { ErrnoName } from '../../lib/uapi/index.js';
@@ -80,7 +90,15 @@ import { ftruncate } from '../../lib/sys/io.js';
 import type { Vm } from '../../lib/kvm/vm.js';
 import { PAGE, hex, gmemFlagVariants, type GmemFlagParams } from '../../lib/cases/gmem.js';
 import {
-  GMEM_FLAG, NEEDS_GMEM_SLOT, BASE_GPA, FD_MINUS_ONE, gmemSlot, __deleteSlot, pages, vmTypeVariants, type VmTypeParams,
+  GMEM_FLAG,
+  NEEDS_GMEM_SLOT,
+  BASE_GPA,
+  FD_MINUS_ONE,
+  gmemSlot,
+  __deleteSlot,
+  pages,
+  vmTypeVariants,
+  type VmTypeParams,
 } from '../../lib/cases/memslot.js';
 
 const SELFTEST = 'set_memory_region_test.c';
@@ -105,7 +123,11 @@ const v1Ioctl = defineCase<VmTypeParams>({
   tags: { linuxGit: [V2], selftest: `${SELFTEST}:test_invalid_memory_region_flags` },
   run(ctx) {
     const vm = ctx.vm();
-    expectErrno(vm.__setUserMemoryRegion({ slot: 0, flags: GMEM_FLAG, gpa: BASE_GPA, size: PAGE }), 'EINVAL', 'v1 ioctl with KVM_MEM_GUEST_MEMFD');
+    expectErrno(
+      vm.__setUserMemoryRegion({ slot: 0, flags: GMEM_FLAG, gpa: BASE_GPA, size: PAGE }),
+      'EINVAL',
+      'v1 ioctl with KVM_MEM_GUEST_MEMFD',
+    );
   },
 });
 
@@ -117,7 +139,9 @@ const withDirtyLog = defineCase<VmTypeParams>({
   tags: { linuxGit: [GMEM], selftest: `${SELFTEST}:test_invalid_memory_region_flags` },
   run(ctx) {
     const { vm, gmem } = vmWithGmem(ctx);
-    const r = vm.__setUserMemoryRegion2(gmemSlot(gmem, 0, BASE_GPA, PAGE, 0n, { flags: GMEM_FLAG | KVM_MEM_LOG_DIRTY_PAGES }));
+    const r = vm.__setUserMemoryRegion2(
+      gmemSlot(gmem, 0, BASE_GPA, PAGE, 0n, { flags: GMEM_FLAG | KVM_MEM_LOG_DIRTY_PAGES }),
+    );
     expectErrno(r, 'EINVAL', 'GUEST_MEMFD | LOG_DIRTY_PAGES');
   },
 });
@@ -145,7 +169,11 @@ const unknownBits = defineCase<VmTypeParams>({
     const { vm, gmem } = vmWithGmem(ctx);
     for (let bit = 3; bit < 32; bit++) {
       const flags = (GMEM_FLAG | (1 << bit)) >>> 0;
-      expectErrno(vm.__setUserMemoryRegion2(gmemSlot(gmem, 0, BASE_GPA, PAGE, 0n, { flags })), 'EINVAL', `flags ${hex(flags)}`);
+      expectErrno(
+        vm.__setUserMemoryRegion2(gmemSlot(gmem, 0, BASE_GPA, PAGE, 0n, { flags })),
+        'EINVAL',
+        `flags ${hex(flags)}`,
+      );
     }
   },
 });
@@ -154,7 +182,16 @@ const unknownBits = defineCase<VmTypeParams>({
 
 /** Which file the guest_memfd field names, and the errno kvm_gmem_bind gives for it. */
 interface FdKindParams {
-  /** Kind of fd. */ kind: 'kvm_fd' | 'vm_fd' | 'vcpu_fd' | 'memfd' | 'dev_null' | 'other_vm_gmem' | 'closed_fd' | 'minus_one' | 'huge_fd';
+  /** Kind of fd. */ kind:
+    | 'kvm_fd'
+    | 'vm_fd'
+    | 'vcpu_fd'
+    | 'memfd'
+    | 'dev_null'
+    | 'other_vm_gmem'
+    | 'closed_fd'
+    | 'minus_one'
+    | 'huge_fd';
   /** Expected errno (fixtures may override per instance as `errno`). */ errno: ErrnoName;
 }
 
@@ -178,15 +215,35 @@ const fdKinds: CaseDef<FdKindParams> = defineCase<FdKindParams>({
     const vm = ctx.vm();
     let fd: number;
     switch (ctx.params.kind) {
-      case 'kvm_fd': fd = ctx.kvm.fd; break;
-      case 'vm_fd': fd = vm.fd; break;
-      case 'vcpu_fd': fd = ctx.track(vm.createVcpu(0)).fd; break;
-      case 'memfd': fd = ctx.memfd('gmem-conformance', 0); ftruncate(fd, pages(16)); break;
-      case 'dev_null': fd = ctx.trackFd(open('/dev/null', O_RDWR | O_CLOEXEC)); break;
-      case 'other_vm_gmem': fd = ctx.gmem(ctx.vm(), pages(16)).fd; break;
-      case 'closed_fd': fd = dup(ctx.kvm.fd); close(fd); break;
-      case 'minus_one': fd = FD_MINUS_ONE; break;
-      case 'huge_fd': fd = 0x7fff_ffff; break;
+      case 'kvm_fd':
+        fd = ctx.kvm.fd;
+        break;
+      case 'vm_fd':
+        fd = vm.fd;
+        break;
+      case 'vcpu_fd':
+        fd = ctx.track(vm.createVcpu(0)).fd;
+        break;
+      case 'memfd':
+        fd = ctx.memfd('gmem-conformance', 0);
+        ftruncate(fd, pages(16));
+        break;
+      case 'dev_null':
+        fd = ctx.trackFd(open('/dev/null', O_RDWR | O_CLOEXEC));
+        break;
+      case 'other_vm_gmem':
+        fd = ctx.gmem(ctx.vm(), pages(16)).fd;
+        break;
+      case 'closed_fd':
+        fd = dup(ctx.kvm.fd);
+        close(fd);
+        break;
+      case 'minus_one':
+        fd = FD_MINUS_ONE;
+        break;
+      case 'huge_fd':
+        fd = 0x7fff_ffff;
+        break;
     }
     const r = vm.__setUserMemoryRegion2(gmemSlot(fd, 0, BASE_GPA, PAGE));
     ctx.observe('outcome', outcome(r));
@@ -203,9 +260,17 @@ const sameGmemOtherVm = defineCase({
     const { vm: a, gmem } = vmWithGmem(ctx);
     a.setUserMemoryRegion2(gmemSlot(gmem, 0, BASE_GPA, pages(4)));
     const b = ctx.vm();
-    expectErrno(b.__setUserMemoryRegion2(gmemSlot(gmem, 0, BASE_GPA, pages(4))), 'EINVAL', "binding VM A's bound guest_memfd in VM B");
+    expectErrno(
+      b.__setUserMemoryRegion2(gmemSlot(gmem, 0, BASE_GPA, pages(4))),
+      'EINVAL',
+      "binding VM A's bound guest_memfd in VM B",
+    );
     expectOk(__deleteSlot(a, 0), "deleting A's slot");
-    expectErrno(b.__setUserMemoryRegion2(gmemSlot(gmem, 0, BASE_GPA, pages(4))), 'EINVAL', "binding VM A's now unbound guest_memfd in VM B");
+    expectErrno(
+      b.__setUserMemoryRegion2(gmemSlot(gmem, 0, BASE_GPA, pages(4))),
+      'EINVAL',
+      "binding VM A's now unbound guest_memfd in VM B",
+    );
   },
 });
 
@@ -251,7 +316,11 @@ const badBounds = defineCase<BoundsParams>({
   run(ctx) {
     const { vm, gmem } = vmWithGmem(ctx);
     const { offset, size } = ctx.params;
-    expectErrno(vm.__setUserMemoryRegion2(gmemSlot(gmem, 0, BASE_GPA, size, offset)), 'EINVAL', `offset ${hex(offset)} size ${hex(size)} of a ${hex(gmem.size)} file`);
+    expectErrno(
+      vm.__setUserMemoryRegion2(gmemSlot(gmem, 0, BASE_GPA, size, offset)),
+      'EINVAL',
+      `offset ${hex(offset)} size ${hex(size)} of a ${hex(gmem.size)} file`,
+    );
   },
 });
 
@@ -262,7 +331,10 @@ const edgesOk = defineCase({
   run(ctx) {
     const { vm, gmem } = vmWithGmem(ctx);
     expectOk(vm.__setUserMemoryRegion2(gmemSlot(gmem, 0, BASE_GPA, PAGE, pages(15))), 'last page (offset 15 pages)');
-    expectOk(vm.__setUserMemoryRegion2(gmemSlot(gmem, 1, BASE_GPA + pages(64), pages(15))), 'pages 0..14 in a second slot');
+    expectOk(
+      vm.__setUserMemoryRegion2(gmemSlot(gmem, 1, BASE_GPA + pages(64), pages(15))),
+      'pages 0..14 in a second slot',
+    );
     expectOk(__deleteSlot(vm, 0), 'delete slot 0');
     expectOk(__deleteSlot(vm, 1), 'delete slot 1');
     expectOk(vm.__setUserMemoryRegion2(gmemSlot(gmem, 0, BASE_GPA, gmem.size)), 'the whole file');
@@ -272,7 +344,13 @@ const edgesOk = defineCase({
 /** A general memslot check applied to a guest_memfd slot. */
 interface GeneralParams {
   /** What is wrong. */
-  what: 'gpa_unaligned' | 'size_unaligned' | 'size_sub_page' | 'hva_unaligned' | 'hva_kernel' | 'gpa_wraps'
+  what:
+    | 'gpa_unaligned'
+    | 'size_unaligned'
+    | 'size_sub_page'
+    | 'hva_unaligned'
+    | 'hva_kernel'
+    | 'gpa_wraps'
     | 'gpa_ends_at_2p64';
 }
 
@@ -280,23 +358,51 @@ const generalChecks = defineCase<GeneralParams>({
   id: 'memslot.gmem.general_checks',
   doc: 'the checks every memslot gets (page-aligned GPA, size and userspace_addr; user-range hva; no GPA wrap) also refuse guest_memfd slots with EINVAL',
   requires: NEEDS_GMEM_SLOT,
-  variants: ([
-    'gpa_unaligned', 'size_unaligned', 'size_sub_page', 'hva_unaligned', 'hva_kernel', 'gpa_wraps', 'gpa_ends_at_2p64',
-  ] as const).map((what) => ({ name: what, params: { what } })),
+  variants: (
+    [
+      'gpa_unaligned',
+      'size_unaligned',
+      'size_sub_page',
+      'hva_unaligned',
+      'hva_kernel',
+      'gpa_wraps',
+      'gpa_ends_at_2p64',
+    ] as const
+  ).map((what) => ({ name: what, params: { what } })),
   run(ctx) {
     const { vm, gmem } = vmWithGmem(ctx);
     const s = gmemSlot(gmem, 0, BASE_GPA, PAGE);
     switch (ctx.params.what) {
-      case 'gpa_unaligned': s.gpa = BASE_GPA + 0x800n; break;
-      case 'size_unaligned': s.size = PAGE + 1n; break;
-      case 'size_sub_page': s.size = 1n; break;
-      case 'hva_unaligned': s.hva = 0x1000_0800n; break;
-      case 'hva_kernel': s.hva = 0xffff_8000_0000_0000n; break;
-      case 'gpa_wraps': s.gpa = (1n << 64n) - PAGE; s.size = pages(2); break;
+      case 'gpa_unaligned':
+        s.gpa = BASE_GPA + 0x800n;
+        break;
+      case 'size_unaligned':
+        s.size = PAGE + 1n;
+        break;
+      case 'size_sub_page':
+        s.size = 1n;
+        break;
+      case 'hva_unaligned':
+        s.hva = 0x1000_0800n;
+        break;
+      case 'hva_kernel':
+        s.hva = 0xffff_8000_0000_0000n;
+        break;
+      case 'gpa_wraps':
+        s.gpa = (1n << 64n) - PAGE;
+        s.size = pages(2);
+        break;
       // gpa + size is exactly 2^64, i.e. 0 in u64: the smallest sum that wraps
-      case 'gpa_ends_at_2p64': s.gpa = (1n << 64n) - PAGE; s.size = PAGE; break;
+      case 'gpa_ends_at_2p64':
+        s.gpa = (1n << 64n) - PAGE;
+        s.size = PAGE;
+        break;
     }
-    expectErrno(vm.__setUserMemoryRegion2(s), 'EINVAL', `${ctx.params.what}: gpa ${hex(s.gpa)} size ${hex(s.size)} hva ${hex(s.hva ?? 0n)}`);
+    expectErrno(
+      vm.__setUserMemoryRegion2(s),
+      'EINVAL',
+      `${ctx.params.what}: gpa ${hex(s.gpa)} size ${hex(s.size)} hva ${hex(s.hva ?? 0n)}`,
+    );
   },
 });
 
@@ -319,7 +425,10 @@ const padNonzero = defineCase<PadParams>({
   tags: { linuxGit: [V2] },
   run(ctx) {
     const { vm, gmem } = vmWithGmem(ctx);
-    const pad = { ...(ctx.params.pad1 !== undefined ? { pad1: ctx.params.pad1 } : {}), ...(ctx.params.pad2 ? { pad2: ctx.params.pad2 } : {}) };
+    const pad = {
+      ...(ctx.params.pad1 !== undefined ? { pad1: ctx.params.pad1 } : {}),
+      ...(ctx.params.pad2 ? { pad2: ctx.params.pad2 } : {}),
+    };
     const r = vm.__setUserMemoryRegion2(gmemSlot(gmem, 0, BASE_GPA, PAGE, 0n, { pad }));
     ctx.observe('outcome', outcome(r));
     const want = ctx.expected<ErrnoName | 'accepted'>('pad');
@@ -350,8 +459,15 @@ const deleteIgnoresFd = defineCase({
   run(ctx) {
     const { vm, gmem } = vmWithGmem(ctx);
     vm.setUserMemoryRegion2(gmemSlot(gmem, 0, BASE_GPA, pages(2)));
-    expectOk(vm.__setUserMemoryRegion2(gmemSlot(FD_MINUS_ONE, 0, BASE_GPA, 0n)), 'delete with GUEST_MEMFD and guest_memfd = -1');
-    expectErrno(vm.__setUserMemoryRegion2(gmemSlot(FD_MINUS_ONE, 0, BASE_GPA, 0n)), 'EINVAL', 'second delete of the same slot');
+    expectOk(
+      vm.__setUserMemoryRegion2(gmemSlot(FD_MINUS_ONE, 0, BASE_GPA, 0n)),
+      'delete with GUEST_MEMFD and guest_memfd = -1',
+    );
+    expectErrno(
+      vm.__setUserMemoryRegion2(gmemSlot(FD_MINUS_ONE, 0, BASE_GPA, 0n)),
+      'EINVAL',
+      'second delete of the same slot',
+    );
   },
 });
 
@@ -363,7 +479,11 @@ const deleteChecksOffset = defineCase({
     const { vm, gmem } = vmWithGmem(ctx);
     vm.setUserMemoryRegion2(gmemSlot(gmem, 0, BASE_GPA, pages(2)));
     expectErrno(vm.__setUserMemoryRegion2(gmemSlot(gmem, 0, BASE_GPA, 0n, 1n)), 'EINVAL', 'delete with offset 1');
-    expectErrno(vm.__setUserMemoryRegion2(gmemSlot(gmem, 1, BASE_GPA, PAGE, pages(8))), 'EEXIST', 'the GPA is still taken by slot 0');
+    expectErrno(
+      vm.__setUserMemoryRegion2(gmemSlot(gmem, 1, BASE_GPA, PAGE, pages(8))),
+      'EEXIST',
+      'the GPA is still taken by slot 0',
+    );
     expectOk(__deleteSlot(vm, 0), 'plain delete');
   },
 });
@@ -381,7 +501,10 @@ const deleteReadd = defineCase({
       expectOk(vm.__setUserMemoryRegion2(spec), `re-add #${i}`);
     }
     expectOk(__deleteSlot(vm, 0), 'final delete of slot 0');
-    expectOk(vm.__setUserMemoryRegion2(gmemSlot(gmem, 9, BASE_GPA + pages(256), pages(4), pages(4))), 'slot 9 binds the range slot 0 released');
+    expectOk(
+      vm.__setUserMemoryRegion2(gmemSlot(gmem, 9, BASE_GPA + pages(256), pages(4), pages(4))),
+      'slot 9 binds the range slot 0 released',
+    );
   },
 });
 
@@ -412,7 +535,11 @@ const overlapGmem = defineCase<OverlapParams>({
     const { offsetPages, sizePages } = ctx.params;
     const r = vm.__setUserMemoryRegion2(gmemSlot(gmem, 1, BASE_GPA * 2n, pages(sizePages), pages(offsetPages)));
     ctx.observe('outcome', outcome(r));
-    expectErrno(r, ctx.expected<ErrnoName>('errno'), `file pages [${offsetPages}, ${offsetPages + sizePages}) over bound pages [4, 8)`);
+    expectErrno(
+      r,
+      ctx.expected<ErrnoName>('errno'),
+      `file pages [${offsetPages}, ${offsetPages + sizePages}) over bound pages [4, 8)`,
+    );
   },
 });
 
@@ -424,8 +551,16 @@ const overlapBoth = defineCase({
   run(ctx) {
     const { vm, gmem } = vmWithGmem(ctx);
     vm.setUserMemoryRegion2(gmemSlot(gmem, 1, BASE_GPA * 2n, pages(4), pages(4)));
-    expectErrno(vm.__setUserMemoryRegion2(gmemSlot(gmem, 0, BASE_GPA * 2n - pages(2), pages(4), pages(2))), 'EEXIST', 'front half, GPA and file pages both overlapping');
-    expectErrno(vm.__setUserMemoryRegion2(gmemSlot(gmem, 0, BASE_GPA * 2n + pages(2), pages(4), pages(6))), 'EEXIST', 'back half, GPA and file pages both overlapping');
+    expectErrno(
+      vm.__setUserMemoryRegion2(gmemSlot(gmem, 0, BASE_GPA * 2n - pages(2), pages(4), pages(2))),
+      'EEXIST',
+      'front half, GPA and file pages both overlapping',
+    );
+    expectErrno(
+      vm.__setUserMemoryRegion2(gmemSlot(gmem, 0, BASE_GPA * 2n + pages(2), pages(4), pages(6))),
+      'EEXIST',
+      'back half, GPA and file pages both overlapping',
+    );
   },
 });
 
@@ -459,10 +594,14 @@ const gpaOverlap = defineCase<GpaOverlapParams>({
   run(ctx) {
     const { vm, gmem } = vmWithGmem(ctx);
     const anon = ctx.map(Number(pages(8)), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1);
-    const first = ctx.params.firstGmem ? gmemSlot(gmem, 0, BASE_GPA, pages(4)) : { slot: 0, gpa: BASE_GPA, size: pages(4), hva: anon.addr };
+    const first = ctx.params.firstGmem
+      ? gmemSlot(gmem, 0, BASE_GPA, pages(4))
+      : { slot: 0, gpa: BASE_GPA, size: pages(4), hva: anon.addr };
     vm.setUserMemoryRegion2(first);
     const gpa = BASE_GPA + pages(2);
-    const second = ctx.params.secondGmem ? gmemSlot(gmem, 1, gpa, pages(4), pages(8)) : { slot: 1, gpa, size: pages(4), hva: anon.addr + pages(4) };
+    const second = ctx.params.secondGmem
+      ? gmemSlot(gmem, 1, gpa, pages(4), pages(8))
+      : { slot: 1, gpa, size: pages(4), hva: anon.addr + pages(4) };
     expectErrno(vm.__setUserMemoryRegion2(second), 'EEXIST', `slot 1 at ${hex(gpa)} over slot 0 at ${hex(BASE_GPA)}`);
   },
 });
@@ -497,14 +636,33 @@ const twoFiles = defineCase({
 
 /** How an existing guest_memfd slot is re-specified. */
 interface ModifyParams {
-  /** What changes. */ change: 'nothing' | 'drop_gmem_flag' | 'add_dirty_log' | 'move_gpa' | 'move_gpa_plain' | 'resize' | 'new_hva' | 'new_offset';
+  /** What changes. */ change:
+    | 'nothing'
+    | 'drop_gmem_flag'
+    | 'add_dirty_log'
+    | 'move_gpa'
+    | 'move_gpa_plain'
+    | 'resize'
+    | 'new_hva'
+    | 'new_offset';
 }
 
 const modify = defineCase<ModifyParams>({
   id: 'memslot.gmem.modify_existing',
   doc: 'guest_memfd memslots are immutable: any re-specification of an existing one (even an identical one, a flags-only change, or a move) is refused with EINVAL; only delete works',
   requires: NEEDS_GMEM_SLOT,
-  variants: (['nothing', 'drop_gmem_flag', 'add_dirty_log', 'move_gpa', 'move_gpa_plain', 'resize', 'new_hva', 'new_offset'] as const).map((change) => ({ name: change, params: { change } })),
+  variants: (
+    [
+      'nothing',
+      'drop_gmem_flag',
+      'add_dirty_log',
+      'move_gpa',
+      'move_gpa_plain',
+      'resize',
+      'new_hva',
+      'new_offset',
+    ] as const
+  ).map((change) => ({ name: change, params: { change } })),
   run(ctx) {
     const { vm, gmem } = vmWithGmem(ctx);
     const anon = ctx.map(Number(pages(4)), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1);
@@ -512,14 +670,30 @@ const modify = defineCase<ModifyParams>({
     vm.setUserMemoryRegion2(spec);
     const again = { ...spec };
     switch (ctx.params.change) {
-      case 'nothing': break;
-      case 'drop_gmem_flag': again.flags = 0; break;
-      case 'add_dirty_log': again.flags = GMEM_FLAG | KVM_MEM_LOG_DIRTY_PAGES; break;
-      case 'move_gpa': again.gpa = BASE_GPA * 2n; break;
-      case 'move_gpa_plain': again.gpa = BASE_GPA * 2n; again.flags = 0; break;
-      case 'resize': again.size = pages(2); break;
-      case 'new_hva': again.hva = 0n; break;
-      case 'new_offset': again.gmemOffset = pages(4); break;
+      case 'nothing':
+        break;
+      case 'drop_gmem_flag':
+        again.flags = 0;
+        break;
+      case 'add_dirty_log':
+        again.flags = GMEM_FLAG | KVM_MEM_LOG_DIRTY_PAGES;
+        break;
+      case 'move_gpa':
+        again.gpa = BASE_GPA * 2n;
+        break;
+      case 'move_gpa_plain':
+        again.gpa = BASE_GPA * 2n;
+        again.flags = 0;
+        break;
+      case 'resize':
+        again.size = pages(2);
+        break;
+      case 'new_hva':
+        again.hva = 0n;
+        break;
+      case 'new_offset':
+        again.gmemOffset = pages(4);
+        break;
     }
     const r = vm.__setUserMemoryRegion2(again);
     ctx.observe('outcome', outcome(r));
@@ -536,7 +710,11 @@ const convertPlain = defineCase({
     const { vm, gmem } = vmWithGmem(ctx);
     const anon = ctx.map(Number(pages(4)), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1);
     vm.setUserMemoryRegion2({ slot: 0, gpa: BASE_GPA, size: pages(4), hva: anon.addr });
-    expectErrno(vm.__setUserMemoryRegion2(gmemSlot(gmem, 0, BASE_GPA, pages(4), 0n, { hva: anon.addr })), 'EINVAL', 'adding KVM_MEM_GUEST_MEMFD to plain slot 0');
+    expectErrno(
+      vm.__setUserMemoryRegion2(gmemSlot(gmem, 0, BASE_GPA, pages(4), 0n, { hva: anon.addr })),
+      'EINVAL',
+      'adding KVM_MEM_GUEST_MEMFD to plain slot 0',
+    );
   },
 });
 
@@ -549,8 +727,15 @@ const manySlots = defineCase({
   run(ctx) {
     const { vm, gmem } = vmWithGmem(ctx, 32);
     for (let i = 0; i < 32; i++)
-      expectOk(vm.__setUserMemoryRegion2(gmemSlot(gmem, i, BASE_GPA + pages(2 * i), PAGE, pages(i))), `slot ${i} on page ${i}`);
-    expectErrno(vm.__setUserMemoryRegion2(gmemSlot(gmem, 32, BASE_GPA * 2n, PAGE, pages(17))), ctx.expected<ErrnoName>('errno', 'EINVAL'), 'slot 32 on already-bound page 17');
+      expectOk(
+        vm.__setUserMemoryRegion2(gmemSlot(gmem, i, BASE_GPA + pages(2 * i), PAGE, pages(i))),
+        `slot ${i} on page ${i}`,
+      );
+    expectErrno(
+      vm.__setUserMemoryRegion2(gmemSlot(gmem, 32, BASE_GPA * 2n, PAGE, pages(17))),
+      ctx.expected<ErrnoName>('errno', 'EINVAL'),
+      'slot 32 on already-bound page 17',
+    );
     for (let i = 0; i < 32; i++) expectOk(__deleteSlot(vm, i), `delete slot ${i}`);
   },
 });
@@ -584,7 +769,11 @@ const asBeyond = defineCase({
     const n = addressSpaces(vm);
     ctx.observe('address_spaces', n);
     for (const as of [n, n + 1, 0xffff])
-      expectErrno(vm.__setUserMemoryRegion2(gmemSlot(gmem, (as << 16) >>> 0, BASE_GPA, PAGE)), 'EINVAL', `address space ${as} of ${n}`);
+      expectErrno(
+        vm.__setUserMemoryRegion2(gmemSlot(gmem, (as << 16) >>> 0, BASE_GPA, PAGE)),
+        'EINVAL',
+        `address space ${as} of ${n}`,
+      );
   },
 });
 
@@ -596,12 +785,22 @@ const asSecond = defineCase({
     const { vm, gmem } = vmWithGmem(ctx);
     const n = addressSpaces(vm);
     ctx.observe('address_spaces', n);
-    if (n < 2) ctx.skip(`KVM_CAP_MULTI_ADDRESS_SPACE on a VM of type ${vm.type} is ${vm.checkExtension(KVM_CAP_MULTI_ADDRESS_SPACE)}: no second address space (CONFIG_KVM_SMM off or a private-memory VM)`);
+    if (n < 2)
+      ctx.skip(
+        `KVM_CAP_MULTI_ADDRESS_SPACE on a VM of type ${vm.type} is ${vm.checkExtension(KVM_CAP_MULTI_ADDRESS_SPACE)}: no second address space (CONFIG_KVM_SMM off or a private-memory VM)`,
+      );
     expectOk(vm.__setUserMemoryRegion2(gmemSlot(gmem, 0, BASE_GPA, pages(4))), 'slot 0 in address space 0');
-    expectOk(vm.__setUserMemoryRegion2(gmemSlot(gmem, (1 << 16) | 0, BASE_GPA, pages(4), pages(4))), 'slot 0 in address space 1 at the same GPA, other file pages');
+    expectOk(
+      vm.__setUserMemoryRegion2(gmemSlot(gmem, (1 << 16) | 0, BASE_GPA, pages(4), pages(4))),
+      'slot 0 in address space 1 at the same GPA, other file pages',
+    );
     const r = vm.__setUserMemoryRegion2(gmemSlot(gmem, (1 << 16) | 1, BASE_GPA * 2n, pages(4), 0n));
     ctx.observe('cross_as_overlap', outcome(r));
-    expectErrno(r, ctx.expected<ErrnoName>('errno', 'EINVAL'), 'address space 1 binding file pages already bound in address space 0');
+    expectErrno(
+      r,
+      ctx.expected<ErrnoName>('errno', 'EINVAL'),
+      'address space 1 binding file pages already bound in address space 0',
+    );
   },
 });
 
@@ -634,11 +833,18 @@ const refusedWithoutVmCap = defineCase({
     const vm = ctx.vm();
     const vmCap = vm.checkExtension(KVM_CAP_GUEST_MEMFD);
     ctx.observe('vm_cap', vmCap);
-    if (vmCap !== 0) ctx.skip(`this VM type binds guest_memfd (KVM_CAP_GUEST_MEMFD on the VM fd is ${vmCap}); the binding cases cover it`);
+    if (vmCap !== 0)
+      ctx.skip(
+        `this VM type binds guest_memfd (KVM_CAP_GUEST_MEMFD on the VM fd is ${vmCap}); the binding cases cover it`,
+      );
     const gmem = ctx.gmem(vm, PAGE);
     const r = vm.__setUserMemoryRegion2(gmemSlot(gmem, 0, BASE_GPA, PAGE));
     ctx.observe('outcome', outcome(r));
-    expectErrno(r, 'EINVAL', 'KVM_SET_USER_MEMORY_REGION2 with a guest_memfd on a VM that does not advertise KVM_CAP_GUEST_MEMFD');
+    expectErrno(
+      r,
+      'EINVAL',
+      'KVM_SET_USER_MEMORY_REGION2 with a guest_memfd on a VM that does not advertise KVM_CAP_GUEST_MEMFD',
+    );
   },
 });
 
@@ -654,8 +860,12 @@ const offsetNearInt64Max = defineCase<GmemFlagParams>({
     const offset = ((1n << 63n) - 1n) & ~(PAGE - 1n);
     const r = vm.__setUserMemoryRegion2(gmemSlot(gmem, 0, BASE_GPA, gmem.size, offset));
     if (r.ret === 0) {
-      ctx.defer(() => { __deleteSlot(vm, 0); });
-      throw new CaseFailure(`KVM_SET_USER_MEMORY_REGION2 bound a ${hex(gmem.size)}-byte slot at guest_memfd offset ${hex(offset)} of a ${hex(gmem.size)}-byte file: offset + size wrapped to a negative loff_t and passed kvm_gmem_bind's size check (defect)`);
+      ctx.defer(() => {
+        __deleteSlot(vm, 0);
+      });
+      throw new CaseFailure(
+        `KVM_SET_USER_MEMORY_REGION2 bound a ${hex(gmem.size)}-byte slot at guest_memfd offset ${hex(offset)} of a ${hex(gmem.size)}-byte file: offset + size wrapped to a negative loff_t and passed kvm_gmem_bind's size check (defect)`,
+      );
     }
     expectErrno(r, 'EINVAL', `offset ${hex(offset)} size ${hex(gmem.size)}`);
   },
@@ -681,7 +891,8 @@ const badStructPointer = defineCase({
 
 const maxFileLastPage = defineCase<GmemFlagParams>({
   id: 'memslot.gmem.max_file_last_page',
-  doc: 'in a guest_memfd of the largest size, ALIGN_DOWN(INT64_MAX, PAGE), a slot of the last page or of the ' +
+  doc:
+    'in a guest_memfd of the largest size, ALIGN_DOWN(INT64_MAX, PAGE), a slot of the last page or of the ' +
     'last two pages (offset + size = i_size, the largest sum that passes both range checks) is accepted',
   requires: NEEDS_GMEM_SLOT,
   variants: gmemFlagVariants(),
@@ -701,7 +912,8 @@ const maxFileLastPage = defineCase<GmemFlagParams>({
 
 const maxFilePastEnd = defineCase<GmemFlagParams>({
   id: 'memslot.gmem.max_file_past_end',
-  doc: 'in a guest_memfd of the largest size, a slot one page past the end (offset ALIGN_DOWN(INT64_MAX, ' +
+  doc:
+    'in a guest_memfd of the largest size, a slot one page past the end (offset ALIGN_DOWN(INT64_MAX, ' +
     'PAGE), or the last page plus one) is refused with EINVAL: offset + size = 2^63 must not wrap to a ' +
     'negative loff_t',
   requires: NEEDS_GMEM_SLOT,
@@ -710,13 +922,20 @@ const maxFilePastEnd = defineCase<GmemFlagParams>({
   run(ctx) {
     const vm = ctx.vm();
     const gmem = ctx.gmem(vm, MAX_GMEM_SIZE, ctx.params.flags);
-    for (const [offset, size] of [[MAX_GMEM_SIZE, PAGE], [MAX_GMEM_SIZE - PAGE, pages(2)]] as const) {
+    for (const [offset, size] of [
+      [MAX_GMEM_SIZE, PAGE],
+      [MAX_GMEM_SIZE - PAGE, pages(2)],
+    ] as const) {
       const r = vm.__setUserMemoryRegion2(gmemSlot(gmem, 0, BASE_GPA, size, offset));
       if (r.ret === 0) {
-        ctx.defer(() => { __deleteSlot(vm, 0); });
-        throw new CaseFailure(`KVM_SET_USER_MEMORY_REGION2 bound [${hex(offset)}, +${hex(size)}) of a ` +
-          `${hex(gmem.size)}-byte guest_memfd: offset + size = 2^63 wrapped to a negative loff_t and passed ` +
-          "kvm_gmem_bind's i_size check (defect)");
+        ctx.defer(() => {
+          __deleteSlot(vm, 0);
+        });
+        throw new CaseFailure(
+          `KVM_SET_USER_MEMORY_REGION2 bound [${hex(offset)}, +${hex(size)}) of a ` +
+            `${hex(gmem.size)}-byte guest_memfd: offset + size = 2^63 wrapped to a negative loff_t and passed ` +
+            "kvm_gmem_bind's i_size check (defect)",
+        );
       }
       expectErrno(r, 'EINVAL', `offset ${hex(offset)} size ${hex(size)} of a ${hex(gmem.size)}-byte file`);
     }
@@ -725,7 +944,8 @@ const maxFilePastEnd = defineCase<GmemFlagParams>({
 
 const tooManyPages = defineCase({
   id: 'memslot.gmem.too_many_pages',
-  doc: 'a guest_memfd slot of 2^31 pages (KVM_MEM_MAX_NR_PAGES + 1, 8 TiB) is refused with EINVAL even ' +
+  doc:
+    'a guest_memfd slot of 2^31 pages (KVM_MEM_MAX_NR_PAGES + 1, 8 TiB) is refused with EINVAL even ' +
     'though the file is large enough',
   requires: NEEDS_GMEM_SLOT,
   run(ctx) {
@@ -733,7 +953,10 @@ const tooManyPages = defineCase({
     const size = pages(1n << 31n);
     const gmem = ctx.gmem(vm, size, 0n);
     const r = vm.__setUserMemoryRegion2(gmemSlot(gmem, 0, 0n, size));
-    if (r.ret === 0) ctx.defer(() => { __deleteSlot(vm, 0); });
+    if (r.ret === 0)
+      ctx.defer(() => {
+        __deleteSlot(vm, 0);
+      });
     expectErrno(r, 'EINVAL', `memory_size ${hex(size)} (2^31 pages)`);
   },
 });
@@ -753,7 +976,8 @@ function tdpEnabled(): boolean | undefined {
 
 const gpaLimit = defineCase({
   id: 'memslot.gmem.gpa_limit',
-  doc: 'a guest_memfd slot whose last page is the last below 2^(CPU physical bits) is accepted; one that ' +
+  doc:
+    'a guest_memfd slot whose last page is the last below 2^(CPU physical bits) is accepted; one that ' +
     'reaches 2^52 (or, with TDP and no SME, 2^(physical bits)) is refused with EINVAL (kvm_mmu_max_gfn)',
   requires: NEEDS_GMEM_SLOT,
   tags: { kernelFn: 'x86.c:kvm_arch_prepare_memory_region' },
@@ -772,7 +996,10 @@ const gpaLimit = defineCase({
     const top = 1n << BigInt(bits);
     const lastBelow = gmemSlot(gmem, 0, top - PAGE, PAGE);
     expectOk(vm.__setUserMemoryRegion2(lastBelow), `last page below 2^${bits} (gpa ${hex(top - PAGE)})`);
-    const refused: [bigint, bigint][] = [[1n << 52n, PAGE], [(1n << 52n) - PAGE, pages(2)]];
+    const refused: [bigint, bigint][] = [
+      [1n << 52n, PAGE],
+      [(1n << 52n) - PAGE, pages(2)],
+    ];
     if (tdp === true && !sme && bits < 52) refused.push([top, PAGE], [top - PAGE, pages(2)]);
     else ctx.observe('at_phys_limit', outcome(vm.__setUserMemoryRegion2(gmemSlot(gmem, 1, top, PAGE, PAGE))));
     // the accepted slots go first so that a GPA overlap (EEXIST, checked earlier) cannot hide the limit either
@@ -786,8 +1013,39 @@ const gpaLimit = defineCase({
 });
 
 export default [
-  v1Ioctl, withDirtyLog, withReadonly, unknownBits, fdKinds, sameGmemOtherVm, unalignedOffset, badBounds, edgesOk,
-  generalChecks, padNonzero, deleteNonexistent, deleteIgnoresFd, deleteChecksOffset, deleteReadd, overlapGmem, overlapBoth,
-  adjacentOk, gpaOverlap, dupFd, twoFiles, modify, convertPlain, manySlots, slotIdLimit, asBeyond, asSecond, closeBound,
-  refusedWithoutVmCap, offsetNearInt64Max, badStructPointer, maxFileLastPage, maxFilePastEnd, tooManyPages, gpaLimit,
+  v1Ioctl,
+  withDirtyLog,
+  withReadonly,
+  unknownBits,
+  fdKinds,
+  sameGmemOtherVm,
+  unalignedOffset,
+  badBounds,
+  edgesOk,
+  generalChecks,
+  padNonzero,
+  deleteNonexistent,
+  deleteIgnoresFd,
+  deleteChecksOffset,
+  deleteReadd,
+  overlapGmem,
+  overlapBoth,
+  adjacentOk,
+  gpaOverlap,
+  dupFd,
+  twoFiles,
+  modify,
+  convertPlain,
+  manySlots,
+  slotIdLimit,
+  asBeyond,
+  asSecond,
+  closeBound,
+  refusedWithoutVmCap,
+  offsetNearInt64Max,
+  badStructPointer,
+  maxFileLastPage,
+  maxFilePastEnd,
+  tooManyPages,
+  gpaLimit,
 ];

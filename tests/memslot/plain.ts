@@ -10,7 +10,15 @@
 import { defineCase } from '../../lib/harness/case.js';
 import { CaseFailure, expectErrno, expectOk } from '../../lib/harness/expect.js';
 import { ioctlVal } from '../../lib/ffi/libc.js';
-import { KVM_CAP_NR_MEMSLOTS, KVM_EXIT_INTERNAL_ERROR, KVM_SET_NR_MMU_PAGES, MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../lib/uapi/index.js';
+import {
+  KVM_CAP_NR_MEMSLOTS,
+  KVM_EXIT_INTERNAL_ERROR,
+  KVM_SET_NR_MMU_PAGES,
+  MAP_ANONYMOUS,
+  MAP_PRIVATE,
+  PROT_READ,
+  PROT_WRITE,
+} from '../../lib/uapi/index.js';
 import { describeStep, step } from '../../lib/kvm/vcpu-run.js';
 import { PAGE, hex } from '../../lib/cases/gmem.js';
 
@@ -29,9 +37,16 @@ const maxSlots = defineCase({
     // One anonymous page backs every slot: slots may share userspace addresses, only GPAs must not overlap.
     const page = ctx.map(Number(PAGE), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
     for (let slot = 0; slot < max; slot++)
-      expectOk(vm.__setUserMemoryRegion({ slot, flags: 0, gpa: BigInt(slot) * PAGE, size: PAGE, hva: page.addr }), `slot ${slot} of ${max}`);
+      expectOk(
+        vm.__setUserMemoryRegion({ slot, flags: 0, gpa: BigInt(slot) * PAGE, size: PAGE, hva: page.addr }),
+        `slot ${slot} of ${max}`,
+      );
     ctx.note(`added ${max} slots`);
-    expectErrno(vm.__setUserMemoryRegion({ slot: max, flags: 0, gpa: BigInt(max) * PAGE, size: PAGE, hva: page.addr }), 'EINVAL', `slot ${max} (= KVM_CAP_NR_MEMSLOTS)`);
+    expectErrno(
+      vm.__setUserMemoryRegion({ slot: max, flags: 0, gpa: BigInt(max) * PAGE, size: PAGE, hva: page.addr }),
+      'EINVAL',
+      `slot ${max} (= KVM_CAP_NR_MEMSLOTS)`,
+    );
   },
 });
 
@@ -46,7 +61,9 @@ const runWithoutMemslots = defineCase({
     expectOk(ioctlVal(vm.fd, KVM_SET_NR_MMU_PAGES, 64), 'KVM_SET_NR_MMU_PAGES(64)');
     const s = step(vcpu);
     if (s.errno !== 0 || s.reason !== KVM_EXIT_INTERNAL_ERROR)
-      throw new CaseFailure(`KVM_RUN without memslots: ${describeStep(s)}, expected KVM_EXIT_INTERNAL_ERROR (${hex(KVM_EXIT_INTERNAL_ERROR)})`);
+      throw new CaseFailure(
+        `KVM_RUN without memslots: ${describeStep(s)}, expected KVM_EXIT_INTERNAL_ERROR (${hex(KVM_EXIT_INTERNAL_ERROR)})`,
+      );
   },
 });
 

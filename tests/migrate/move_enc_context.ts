@@ -5,9 +5,19 @@ import * as libc from '../../lib/ffi/libc.js';
 import { existsSync, readFileSync } from 'node:fs';
 import type { CaseContext } from '../../lib/harness/context.js';
 import {
-  KVM_CAP_VM_COPY_ENC_CONTEXT_FROM, KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM, KVM_ENABLE_CAP, KVM_SEV_DBG_DECRYPT, KVM_SEV_DBG_ENCRYPT,
-  KVM_SEV_GUEST_STATUS, KVM_SEV_INIT, KVM_SEV_LAUNCH_UPDATE_VMSA, KVM_SEV_NR_MAX, KVM_SEV_SNP_LAUNCH_FINISH, KVM_SEV_SNP_LAUNCH_START,
-  MFD_CLOEXEC, errnoName,
+  KVM_CAP_VM_COPY_ENC_CONTEXT_FROM,
+  KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM,
+  KVM_ENABLE_CAP,
+  KVM_SEV_DBG_DECRYPT,
+  KVM_SEV_DBG_ENCRYPT,
+  KVM_SEV_GUEST_STATUS,
+  KVM_SEV_INIT,
+  KVM_SEV_LAUNCH_UPDATE_VMSA,
+  KVM_SEV_NR_MAX,
+  KVM_SEV_SNP_LAUNCH_FINISH,
+  KVM_SEV_SNP_LAUNCH_START,
+  MFD_CLOEXEC,
+  errnoName,
 } from '../../lib/uapi/index.js';
 import type { ErrnoName } from '../../lib/uapi/index.js';
 import { pack } from '../../lib/uapi/struct.js';
@@ -19,8 +29,16 @@ import { NR_MIGRATE_VCPUS, SEV_DEVICE, __sevCommand, auxVm, sevCommand, sevFd, s
 const SELFTEST = 'x86/sev_migrate_tests.c';
 const MOVE = KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM;
 const NEEDS_MOVE: Requires = { caps: ['KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM'] };
-const NEEDS_SEV: Requires = { caps: ['KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM'], vmType: 'KVM_X86_SEV_VM', files: [SEV_DEVICE] };
-const NEEDS_SEV_ES: Requires = { caps: ['KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM'], vmType: 'KVM_X86_SEV_ES_VM', files: [SEV_DEVICE] };
+const NEEDS_SEV: Requires = {
+  caps: ['KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM'],
+  vmType: 'KVM_X86_SEV_VM',
+  files: [SEV_DEVICE],
+};
+const NEEDS_SEV_ES: Requires = {
+  caps: ['KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM'],
+  vmType: 'KVM_X86_SEV_ES_VM',
+  files: [SEV_DEVICE],
+};
 
 /** Raw KVM_ENABLE_CAP(KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM, args[0] = source) on dst. */
 function __moveFrom(dst: Vm, source: number | bigint, flags = 0) {
@@ -47,7 +65,9 @@ const badFd = defineCase<{ kind: BadFd }>({
   requires: NEEDS_MOVE,
   expect: { errno: 'EINVAL' },
   variants: (['closed', 'memfd', 'dev_kvm', 'vcpu', 'guest_memfd'] as const).map((kind) => ({
-    name: kind, params: { kind }, ...(kind === 'guest_memfd' ? { requires: { caps: ['KVM_CAP_GUEST_MEMFD'] } } : {}),
+    name: kind,
+    params: { kind },
+    ...(kind === 'guest_memfd' ? { requires: { caps: ['KVM_CAP_GUEST_MEMFD'] } } : {}),
   })),
   run(ctx) {
     const dst = ctx.vm(0);
@@ -122,7 +142,8 @@ const sevChain = defineCase<{ es: boolean }>({
     const src = sevVm(ctx, fd, { es: ctx.params.es });
     const chain = [0, 1, 2].map(() => auxVm(ctx, NR_MIGRATE_VCPUS));
     expectOk(__moveFrom(chain[0] as Vm, src.fd), 'move from the SEV guest to the first VM');
-    for (let i = 1; i < chain.length; i++) expectOk(__moveFrom(chain[i] as Vm, (chain[i - 1] as Vm).fd), `move ${i} → ${i + 1}`);
+    for (let i = 1; i < chain.length; i++)
+      expectOk(__moveFrom(chain[i] as Vm, (chain[i - 1] as Vm).fd), `move ${i} → ${i + 1}`);
     expectErrno(__moveFrom(src, (chain[2] as Vm).fd), 'EIO', 'moving back into the VM that was moved from');
   },
 });
@@ -169,8 +190,16 @@ function __mirrorFrom(dst: Vm, source: number | bigint) {
   return dst.__enableCap(KVM_CAP_VM_COPY_ENC_CONTEXT_FROM, [BigInt(source)]);
 }
 
-const NEEDS_COPY_SEV: Requires = { caps: ['KVM_CAP_VM_COPY_ENC_CONTEXT_FROM'], vmType: 'KVM_X86_SEV_VM', files: [SEV_DEVICE] };
-const NEEDS_MOVE_COPY_SEV: Requires = { caps: ['KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM', 'KVM_CAP_VM_COPY_ENC_CONTEXT_FROM'], vmType: 'KVM_X86_SEV_VM', files: [SEV_DEVICE] };
+const NEEDS_COPY_SEV: Requires = {
+  caps: ['KVM_CAP_VM_COPY_ENC_CONTEXT_FROM'],
+  vmType: 'KVM_X86_SEV_VM',
+  files: [SEV_DEVICE],
+};
+const NEEDS_MOVE_COPY_SEV: Requires = {
+  caps: ['KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM', 'KVM_CAP_VM_COPY_ENC_CONTEXT_FROM'],
+  vmType: 'KVM_X86_SEV_VM',
+  files: [SEV_DEVICE],
+};
 const NEEDS_SNP: Requires = { vmType: 'KVM_X86_SNP_VM', files: [SEV_DEVICE], root: true };
 /** SNP guest policy bits of sev.h: reserved-must-be-one (17) and SMT allowed (16). */
 const SNP_POLICY_RSVD_MBO = 1n << 17n;
@@ -180,10 +209,15 @@ const SNP_POLICY_SMT = 1n << 16n;
 function snpVm(ctx: CaseContext<unknown>, fd: number, launched: boolean): Vm {
   const vm = ctx.vm(4);
   const init = __sevInit2(vm, fd);
-  if (init.ret < 0) throw new CaseFailure(`KVM_SEV_INIT2 on an SNP VM failed with ${errnoName(init.errno)} (firmware error ${init.fwError})`);
+  if (init.ret < 0)
+    throw new CaseFailure(
+      `KVM_SEV_INIT2 on an SNP VM failed with ${errnoName(init.errno)} (firmware error ${init.fwError})`,
+    );
   ctx.track(vm.createVcpu(0));
   if (!launched) return vm;
-  const smt = existsSync('/sys/devices/system/cpu/smt/active') && readFileSync('/sys/devices/system/cpu/smt/active', 'utf8').trim() === '1';
+  const smt =
+    existsSync('/sys/devices/system/cpu/smt/active') &&
+    readFileSync('/sys/devices/system/cpu/smt/active', 'utf8').trim() === '1';
   const start = Buffer.alloc(64); // struct kvm_sev_snp_launch_start { u64 policy; u8 gosvw[16]; u16 flags; u8 pad0[6]; u64 pad1[4]; }
   start.writeBigUInt64LE(SNP_POLICY_RSVD_MBO | (smt ? SNP_POLICY_SMT : 0n), 0);
   sevCommand(vm, KVM_SEV_SNP_LAUNCH_START, start, fd, 'KVM_SEV_SNP_LAUNCH_START');
@@ -201,22 +235,24 @@ const locking = defineCase({
   async run(ctx) {
     const fd = sevFd(ctx);
     const vms = [0, 1, 2].map(() => sevVm(ctx, fd, { es: false }));
-    const results = await Promise.all(vms.map(async (vm) => {
-      let ok = 0;
-      for (let i = 0; i < 10000; i++) {
-        const src = vms[i % vms.length] as Vm;
-        const arg = pack('kvm_enable_cap', { cap: MOVE, flags: 0, args: [BigInt(src.fd)] });
-        if ((await libc.ioctlPtrAsync(vm.fd, KVM_ENABLE_CAP, arg)) === 0) ok++;
-      }
-      return ok;
-    }));
+    const results = await Promise.all(
+      vms.map(async (vm) => {
+        let ok = 0;
+        for (let i = 0; i < 10000; i++) {
+          const src = vms[i % vms.length] as Vm;
+          const arg = pack('kvm_enable_cap', { cap: MOVE, flags: 0, args: [BigInt(src.fd)] });
+          if ((await libc.ioctlPtrAsync(vm.fd, KVM_ENABLE_CAP, arg)) === 0) ok++;
+        }
+        return ok;
+      }),
+    );
     ctx.note(`successful moves per thread: ${results.join(', ')}`);
   },
 });
 
 const sevMirror = defineCase<{ es: boolean }>({
   id: 'migrate.copy_enc_context.sev_mirror',
-  doc: 'a VM without vCPUs mirrors an SEV(-ES) guest\'s context; after vCPUs are added (and LAUNCH_UPDATE_VMSA for SEV-ES) the mirror refuses every SEV command with EINVAL except LAUNCH_UPDATE_VMSA, GUEST_STATUS and the DBG ones, and GUEST_STATUS works',
+  doc: "a VM without vCPUs mirrors an SEV(-ES) guest's context; after vCPUs are added (and LAUNCH_UPDATE_VMSA for SEV-ES) the mirror refuses every SEV command with EINVAL except LAUNCH_UPDATE_VMSA, GUEST_STATUS and the DBG ones, and GUEST_STATUS works",
   variants: [
     { name: 'sev', params: { es: false }, requires: NEEDS_COPY_SEV },
     { name: 'sev_es', params: { es: true }, requires: { ...NEEDS_COPY_SEV, vmType: 'KVM_X86_SEV_ES_VM' } },
@@ -228,10 +264,17 @@ const sevMirror = defineCase<{ es: boolean }>({
     const dst = auxVm(ctx, 0);
     expectOk(__mirrorFrom(dst, src.fd), 'KVM_CAP_VM_COPY_ENC_CONTEXT_FROM into a VM without vCPUs');
     for (let i = 0; i < NR_MIGRATE_VCPUS; i++) ctx.track(dst.createVcpu(i));
-    if (ctx.params.es) sevCommand(dst, KVM_SEV_LAUNCH_UPDATE_VMSA, null, fd, 'KVM_SEV_LAUNCH_UPDATE_VMSA on the mirror');
-    const allowed = new Set([KVM_SEV_LAUNCH_UPDATE_VMSA, KVM_SEV_GUEST_STATUS, KVM_SEV_DBG_DECRYPT, KVM_SEV_DBG_ENCRYPT]);
+    if (ctx.params.es)
+      sevCommand(dst, KVM_SEV_LAUNCH_UPDATE_VMSA, null, fd, 'KVM_SEV_LAUNCH_UPDATE_VMSA on the mirror');
+    const allowed = new Set([
+      KVM_SEV_LAUNCH_UPDATE_VMSA,
+      KVM_SEV_GUEST_STATUS,
+      KVM_SEV_DBG_DECRYPT,
+      KVM_SEV_DBG_ENCRYPT,
+    ]);
     for (let cmd = KVM_SEV_INIT; cmd < KVM_SEV_NR_MAX; cmd++)
-      if (!allowed.has(cmd)) expectErrno(__sevCommand(dst, cmd, null, fd), 'EINVAL', `SEV command ${cmd} on the mirror`);
+      if (!allowed.has(cmd))
+        expectErrno(__sevCommand(dst, cmd, null, fd), 'EINVAL', `SEV command ${cmd} on the mirror`);
     sevCommand(dst, KVM_SEV_GUEST_STATUS, Buffer.alloc(12), fd, 'KVM_SEV_GUEST_STATUS on the mirror');
   },
 });
@@ -248,7 +291,10 @@ const mirrorParameters = defineCase({
     expectErrno(__mirrorFrom(sev, sev.fd), 'EINVAL', 'copy context to self');
     expectErrno(__mirrorFrom(auxVm(ctx, 0), withVcpus.fd), 'EINVAL', 'copy context from a non-SEV VM');
     expectErrno(__mirrorFrom(withVcpus, sev.fd), 'EINVAL', 'copy context into a VM with vCPUs');
-    if (!ctx.env.vmTypes.includes(3)) { ctx.note('SEV-ES not listed in KVM_CAP_VM_TYPES: SEV <-> SEV-ES checks not run'); return; }
+    if (!ctx.env.vmTypes.includes(3)) {
+      ctx.note('SEV-ES not listed in KVM_CAP_VM_TYPES: SEV <-> SEV-ES checks not run');
+      return;
+    }
     const es = sevVm(ctx, fd, { es: true });
     expectErrno(__mirrorFrom(sev, es.fd), 'EINVAL', 'copy context into an SEV guest');
     expectErrno(__mirrorFrom(es, sev.fd), 'EINVAL', 'copy context into an SEV-ES guest');
@@ -283,7 +329,7 @@ const snpMirrorRejected = defineCase({
 
 const withMirrors = defineCase({
   id: 'migrate.move_enc_context.with_mirrors',
-  doc: 'an SEV guest and its mirror both move on: the mirror\'s context moves along a chain of mirror VMs and the guest\'s along a chain of VMs with vCPUs, in either order relative to each other',
+  doc: "an SEV guest and its mirror both move on: the mirror's context moves along a chain of mirror VMs and the guest's along a chain of VMs with vCPUs, in either order relative to each other",
   requires: NEEDS_MOVE_COPY_SEV,
   tags: { selftest: `${SELFTEST}:test_sev_move_copy` },
   run(ctx) {
@@ -313,6 +359,20 @@ const withMirrors = defineCase({
   },
 });
 
-export default [nonSevSource, badFd, selfSource, nonzeroFlags, copyNonSev, sevChain, intoSevGuest, esVcpuCount, esWithoutVmsa,
-  locking, sevMirror, mirrorParameters, snpMoveRejected, snpMirrorRejected, withMirrors,
+export default [
+  nonSevSource,
+  badFd,
+  selfSource,
+  nonzeroFlags,
+  copyNonSev,
+  sevChain,
+  intoSevGuest,
+  esVcpuCount,
+  esWithoutVmsa,
+  locking,
+  sevMirror,
+  mirrorParameters,
+  snpMoveRejected,
+  snpMirrorRejected,
+  withMirrors,
 ];

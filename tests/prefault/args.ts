@@ -35,7 +35,15 @@ import { CaseFailure, expectEq, expectErrno, outcome } from '../../lib/harness/e
 import { __ioctlStruct, __ioctlVal } from '../../lib/kvm/ioctl.js';
 import { pack } from '../../lib/uapi/struct.js';
 import type { Vcpu } from '../../lib/kvm/vcpu.js';
-import { KVM_CAP_PRE_FAULT_MEMORY, KVM_PRE_FAULT_MEMORY, MAP_ANONYMOUS, MAP_NORESERVE, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../lib/uapi/index.js';
+import {
+  KVM_CAP_PRE_FAULT_MEMORY,
+  KVM_PRE_FAULT_MEMORY,
+  MAP_ANONYMOUS,
+  MAP_NORESERVE,
+  MAP_PRIVATE,
+  PROT_READ,
+  PROT_WRITE,
+} from '../../lib/uapi/index.js';
 import type { ErrnoName } from '../../lib/uapi/index.js';
 import { hex, NEEDS_GMEM } from '../../lib/cases/gmem.js';
 import { PAGE, prefaultBackingVariants, prefaultSetup, type PrefaultParams } from '../../lib/cases/attr.js';
@@ -56,7 +64,9 @@ interface ArgSetup {
  */
 function argSetup(ctx: CaseContext<unknown>): ArgSetup {
   if (ctx.expected<string>('ioctl', 'present') === 'absent')
-    ctx.skip('KVM_PRE_FAULT_MEMORY does not exist on this kernel (fixtures: added in 6.10 by bc1a5cd00211); every call would be EINVAL from the vCPU ioctl default');
+    ctx.skip(
+      'KVM_PRE_FAULT_MEMORY does not exist on this kernel (fixtures: added in 6.10 by bc1a5cd00211); every call would be EINVAL from the vCPU ioctl default',
+    );
   const vm = ctx.vm(0);
   const m = ctx.map(Number(SLOT_PAGES * PAGE), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1);
   vm.setUserMemoryRegion2({ slot: 0, gpa: SLOT_GPA, size: SLOT_PAGES * PAGE, hva: m.addr });
@@ -64,7 +74,9 @@ function argSetup(ctx: CaseContext<unknown>): ArgSetup {
   const control = outcome(vcpu.__preFaultMemory(SLOT_GPA, PAGE));
   ctx.observe('control', control);
   if (control === 'EINVAL')
-    throw new CaseFailure('control: KVM_PRE_FAULT_MEMORY of one page inside a memslot with valid arguments failed with EINVAL, so the invalid-argument checks below cannot be told apart');
+    throw new CaseFailure(
+      'control: KVM_PRE_FAULT_MEMORY of one page inside a memslot with valid arguments failed with EINVAL, so the invalid-argument checks below cannot be told apart',
+    );
   return { vcpu, control };
 }
 
@@ -102,7 +114,7 @@ const unalignedSize = defineCase({
   tags: TAGS,
   run(ctx) {
     const { vcpu } = argSetup(ctx);
-    for (const size of [1n, PAGE - 1n, PAGE + 1n, 3n * PAGE / 2n])
+    for (const size of [1n, PAGE - 1n, PAGE + 1n, (3n * PAGE) / 2n])
       expectErrno(vcpu.__preFaultMemory(SLOT_GPA, size), 'EINVAL', `size ${hex(size)}`);
   },
 });
@@ -130,7 +142,11 @@ const overflow = defineCase({
   run(ctx) {
     const { vcpu } = argSetup(ctx);
     const top = 1n << 64n;
-    for (const [gpa, size] of [[top - PAGE, 2n * PAGE], [top - PAGE, PAGE], [SLOT_GPA, top - SLOT_GPA]] as const) {
+    for (const [gpa, size] of [
+      [top - PAGE, 2n * PAGE],
+      [top - PAGE, PAGE],
+      [SLOT_GPA, top - SLOT_GPA],
+    ] as const) {
       const r = vcpu.__preFaultMemory(gpa, size);
       expectErrno(r, 'EINVAL', `gpa ${hex(gpa)} size ${hex(size)}`);
       expectEq(r.size, size, `size left after gpa ${hex(gpa)} size ${hex(size)}`);
@@ -153,7 +169,11 @@ const paddingNonzero = defineCase<{ index: number }>({
     ctx.observe('outcome', got);
     const want = ctx.expected<string>('padding');
     if (want === 'ignored') {
-      expectEq(got, control, `outcome with padding[${ctx.params.index}] = 1 (the control with zero padding gave ${control})`);
+      expectEq(
+        got,
+        control,
+        `outcome with padding[${ctx.params.index}] = 1 (the control with zero padding gave ${control})`,
+      );
       ctx.note(`finding: KVM_PRE_FAULT_MEMORY does not check padding[${ctx.params.index}]`);
     } else expectEq(got, want, `outcome with padding[${ctx.params.index}] = 1`);
   },
@@ -165,7 +185,12 @@ const onVmFd = defineCase({
   requires: { kvm: true },
   tags: { ...TAGS, proposal: 'gmem-link-rfc-v1', kernelFn: 'x86.c:kvm_arch_vm_ioctl' },
   run(ctx) {
-    const r = __ioctlStruct(ctx.vm(0).fd, 'KVM_PRE_FAULT_MEMORY', KVM_PRE_FAULT_MEMORY, pack('kvm_pre_fault_memory', { gpa: 0n, size: PAGE }));
+    const r = __ioctlStruct(
+      ctx.vm(0).fd,
+      'KVM_PRE_FAULT_MEMORY',
+      KVM_PRE_FAULT_MEMORY,
+      pack('kvm_pre_fault_memory', { gpa: 0n, size: PAGE }),
+    );
     expectErrno(r, 'ENOTTY', 'KVM_PRE_FAULT_MEMORY on a VM fd');
   },
 });
@@ -176,7 +201,12 @@ const onSystemFd = defineCase({
   requires: { kvm: true },
   tags: { ...TAGS, kernelFn: 'x86.c:kvm_arch_dev_ioctl' },
   run(ctx) {
-    const r = __ioctlStruct(ctx.kvm.fd, 'KVM_PRE_FAULT_MEMORY', KVM_PRE_FAULT_MEMORY, pack('kvm_pre_fault_memory', { gpa: 0n, size: PAGE }));
+    const r = __ioctlStruct(
+      ctx.kvm.fd,
+      'KVM_PRE_FAULT_MEMORY',
+      KVM_PRE_FAULT_MEMORY,
+      pack('kvm_pre_fault_memory', { gpa: 0n, size: PAGE }),
+    );
     expectErrno(r, 'EINVAL', 'KVM_PRE_FAULT_MEMORY on /dev/kvm');
   },
 });
@@ -188,7 +218,12 @@ const onGmemFd = defineCase({
   tags: TAGS,
   run(ctx) {
     const g = ctx.gmem(ctx.vm(0), PAGE);
-    const r = __ioctlStruct(g.fd, 'KVM_PRE_FAULT_MEMORY', KVM_PRE_FAULT_MEMORY, pack('kvm_pre_fault_memory', { gpa: 0n, size: PAGE }));
+    const r = __ioctlStruct(
+      g.fd,
+      'KVM_PRE_FAULT_MEMORY',
+      KVM_PRE_FAULT_MEMORY,
+      pack('kvm_pre_fault_memory', { gpa: 0n, size: PAGE }),
+    );
     expectErrno(r, 'ENOTTY', 'KVM_PRE_FAULT_MEMORY on a guest_memfd');
   },
 });
@@ -199,16 +234,30 @@ const refusedWithoutCap = defineCase<PrefaultParams>({
   requires: { kvm: true, caps: ['KVM_CAP_USER_MEMORY2'] },
   variants: prefaultBackingVariants(),
   expect: { errno: 'EOPNOTSUPP' },
-  tags: { linuxGit: ['bc1a5cd00211', '6e01b7601dfe', '9aed7a6c0b59'], kernelFn: 'mmu.c:kvm_arch_vcpu_pre_fault_memory' },
+  tags: {
+    linuxGit: ['bc1a5cd00211', '6e01b7601dfe', '9aed7a6c0b59'],
+    kernelFn: 'mmu.c:kvm_arch_vcpu_pre_fault_memory',
+  },
   run(ctx) {
     const sys = ctx.env.sysCap(KVM_CAP_PRE_FAULT_MEMORY);
     ctx.observe('sysCap', sys);
-    if (sys !== 0) ctx.skip(`KVM_CAP_PRE_FAULT_MEMORY is ${sys} on /dev/kvm: this kernel pre-faults, the refusal path needs a host without TDP`);
+    if (sys !== 0)
+      ctx.skip(
+        `KVM_CAP_PRE_FAULT_MEMORY is ${sys} on /dev/kvm: this kernel pre-faults, the refusal path needs a host without TDP`,
+      );
     const { vm, vcpu, base } = prefaultSetup(ctx, ctx.params.backing, 16n * PAGE);
-    expectEq(vm.checkExtension(KVM_CAP_PRE_FAULT_MEMORY), 0, 'KVM_CAP_PRE_FAULT_MEMORY on the VM fd (must agree with /dev/kvm)');
+    expectEq(
+      vm.checkExtension(KVM_CAP_PRE_FAULT_MEMORY),
+      0,
+      'KVM_CAP_PRE_FAULT_MEMORY on the VM fd (must agree with /dev/kvm)',
+    );
     const r = vcpu.__preFaultMemory(base, 4n * PAGE);
     ctx.observe('outcome', outcome(r));
-    expectErrno(r, ctx.expected<ErrnoName>('errno'), 'a valid 4-page pre-fault inside the slot without KVM_CAP_PRE_FAULT_MEMORY');
+    expectErrno(
+      r,
+      ctx.expected<ErrnoName>('errno'),
+      'a valid 4-page pre-fault inside the slot without KVM_CAP_PRE_FAULT_MEMORY',
+    );
     expectEq(r.gpa, base, 'gpa left in the struct');
     expectEq(r.size, 4n * PAGE, 'size left in the struct');
   },
@@ -216,7 +265,8 @@ const refusedWithoutCap = defineCase<PrefaultParams>({
 
 const maxRangeEnd = defineCase({
   id: 'prefault.args.max_range_end',
-  doc: 'the highest page that does not wrap, [2^64 - 2 pages, +1 page), passes the argument checks: it ends like a ' +
+  doc:
+    'the highest page that does not wrap, [2^64 - 2 pages, +1 page), passes the argument checks: it ends like a ' +
     'call with no memslot (ENOENT with TDP, the EOPNOTSUPP of the control without), never EINVAL, with gpa and size ' +
     'as passed',
   requires: { kvm: true },
@@ -247,6 +297,16 @@ const badStructPointer = defineCase({
 });
 
 export default [
-  flagsNonzero, unalignedGpa, unalignedSize, sizeZero, overflow, paddingNonzero, onVmFd, onSystemFd, onGmemFd,
-  refusedWithoutCap, maxRangeEnd, badStructPointer,
+  flagsNonzero,
+  unalignedGpa,
+  unalignedSize,
+  sizeZero,
+  overflow,
+  paddingNonzero,
+  onVmFd,
+  onSystemFd,
+  onGmemFd,
+  refusedWithoutCap,
+  maxRangeEnd,
+  badStructPointer,
 ];

@@ -22,13 +22,19 @@ const timerRetry = defineCase<PrefaultParams>({
     {
       name: 'gmem_shared',
       params: { backing: 'gmem_shared' },
-      requires: { caps: ['KVM_CAP_GUEST_MEMFD', 'KVM_CAP_GUEST_MEMFD_FLAGS'], gmemFlags: ['GUEST_MEMFD_FLAG_MMAP', 'GUEST_MEMFD_FLAG_INIT_SHARED'] },
+      requires: {
+        caps: ['KVM_CAP_GUEST_MEMFD', 'KVM_CAP_GUEST_MEMFD_FLAGS'],
+        gmemFlags: ['GUEST_MEMFD_FLAG_MMAP', 'GUEST_MEMFD_FLAG_INIT_SHARED'],
+      },
     },
   ],
   isolation: 'fresh',
   serial: true,
   timeoutMs: 90000,
-  tags: { linuxGit: ['bc1a5cd00211', '9aed7a6c0b59'], kernelFn: 'kvm_main.c:kvm_vcpu_pre_fault_memory (signal_pending)' },
+  tags: {
+    linuxGit: ['bc1a5cd00211', '9aed7a6c0b59'],
+    kernelFn: 'kvm_main.c:kvm_vcpu_pre_fault_memory (signal_pending)',
+  },
   run(ctx) {
     const { vcpu, base, end } = prefaultSetup(ctx, ctx.params.backing, SIZE);
     const timer = ctx.track(PeriodicSignal.start(PERIOD_US / 1000));
@@ -45,8 +51,12 @@ const timerRetry = defineCase<PrefaultParams>({
     expectEq(loop.gpa, end, 'gpa after the retry loop');
     if (loop.eintr + loop.partial === 0) {
       if (elapsedUs < 20 * PERIOD_US)
-        ctx.skip(`the whole pre-fault took ${elapsedUs} us, too short for a ${PERIOD_US} us timer to interrupt it reliably`);
-      throw new CaseFailure(`one call pre-faulted ${SIZE / PAGE} pages in ${elapsedUs} us without stopping, although a SIGALRM was pending every ${PERIOD_US} us`);
+        ctx.skip(
+          `the whole pre-fault took ${elapsedUs} us, too short for a ${PERIOD_US} us timer to interrupt it reliably`,
+        );
+      throw new CaseFailure(
+        `one call pre-faulted ${SIZE / PAGE} pages in ${elapsedUs} us without stopping, although a SIGALRM was pending every ${PERIOD_US} us`,
+      );
     }
   },
 });
@@ -62,7 +72,10 @@ const pendingSignal = defineCase({
   isolation: 'fresh',
   serial: true,
   timeoutMs: 30000,
-  tags: { linuxGit: ['bc1a5cd00211', '9aed7a6c0b59'], kernelFn: 'kvm_main.c:kvm_vcpu_pre_fault_memory (signal_pending before the first page)' },
+  tags: {
+    linuxGit: ['bc1a5cd00211', '9aed7a6c0b59'],
+    kernelFn: 'kvm_main.c:kvm_vcpu_pre_fault_memory (signal_pending before the first page)',
+  },
   run(ctx) {
     if (ctx.expected<string>('ioctl', 'present') === 'absent')
       ctx.skip('KVM_PRE_FAULT_MEMORY does not exist on this kernel (fixtures: added in 6.10 by bc1a5cd00211)');
@@ -86,8 +99,13 @@ const pendingSignal = defineCase({
       if (got === 'EINTR') {
         eintr++;
         if (r.gpa !== gpa || r.size !== PAGE)
-          throw new CaseFailure(`call ${calls} failed with EINTR but changed the struct (gpa ${r.gpa.toString(16)}, size ${r.size.toString(16)}): EINTR means no page was processed`);
-      } else if (got !== control) throw new CaseFailure(`call ${calls} under the timer ended with ${got}, neither EINTR nor the control's ${control}`);
+          throw new CaseFailure(
+            `call ${calls} failed with EINTR but changed the struct (gpa ${r.gpa.toString(16)}, size ${r.size.toString(16)}): EINTR means no page was processed`,
+          );
+      } else if (got !== control)
+        throw new CaseFailure(
+          `call ${calls} under the timer ended with ${got}, neither EINTR nor the control's ${control}`,
+        );
     }
     timer.close();
     ctx.observe('calls', calls);

@@ -12,14 +12,31 @@ import { ioctlPtrAsync } from '../../lib/ffi/libc.js';
 import { pack } from '../../lib/uapi/struct.js';
 import { KVM_SET_USER_MEMORY_REGION2, errnoName, errnoValue } from '../../lib/uapi/index.js';
 import { hex } from '../../lib/cases/gmem.js';
-import { PAGE, prefaultBackingVariants, prefaultSetup, type PrefaultParams, type PrefaultSetup } from '../../lib/cases/attr.js';
+import {
+  PAGE,
+  prefaultBackingVariants,
+  prefaultSetup,
+  type PrefaultParams,
+  type PrefaultSetup,
+} from '../../lib/cases/attr.js';
 
 const SZ_2M = 2n << 20n;
 const TEST_SIZE = SZ_2M + PAGE;
 
 /** One pre_fault_memory() call of the selftest: range [base+offset, +size), bytes expected to be left at the end. */
-async function racedPrefault(ctx: CaseContext<unknown>, s: PrefaultSetup, offset: bigint, size: bigint, expectedLeft: bigint): Promise<void> {
-  const del = pack('kvm_userspace_memory_region2', { slot: s.slot.slot, flags: s.slot.flags ?? 0, guest_phys_addr: s.slot.gpa, memory_size: 0n });
+async function racedPrefault(
+  ctx: CaseContext<unknown>,
+  s: PrefaultSetup,
+  offset: bigint,
+  size: bigint,
+  expectedLeft: bigint,
+): Promise<void> {
+  const del = pack('kvm_userspace_memory_region2', {
+    slot: s.slot.slot,
+    flags: s.slot.flags ?? 0,
+    guest_phys_addr: s.slot.gpa,
+    memory_size: 0n,
+  });
   const deletion = ioctlPtrAsync(s.vm.fd, KVM_SET_USER_MEMORY_REGION2, del);
   let gpa = s.base + offset;
   let left = size;
@@ -33,8 +50,10 @@ async function racedPrefault(ctx: CaseContext<unknown>, s: PrefaultSetup, offset
     const r = s.vcpu.__preFaultMemory(gpa, left);
     ret = r.ret;
     errno = r.errno;
-    if ((r.size < prev) === (r.ret < 0))
-      throw new CaseFailure(`${what}: call ${calls + 1} ${r.ret < 0 ? `failed with ${errnoName(r.errno)} but the size changed` : 'succeeded without progress'} (size ${hex(prev)} -> ${hex(r.size)})`);
+    if (r.size < prev === r.ret < 0)
+      throw new CaseFailure(
+        `${what}: call ${calls + 1} ${r.ret < 0 ? `failed with ${errnoName(r.errno)} but the size changed` : 'succeeded without progress'} (size ${hex(prev)} -> ${hex(r.size)})`,
+      );
     gpa = r.gpa;
     left = r.size;
     if (r.ret < 0 && r.errno === errnoValue('EINTR')) continue;
@@ -60,7 +79,11 @@ const slotDelete = defineCase<PrefaultParams>({
   variants: prefaultBackingVariants(),
   isolation: 'fresh',
   timeoutMs: 60_000,
-  tags: { selftest: 'pre_fault_memory_test.c:__test_pre_fault_memory', kernelFn: 'kvm_main.c:kvm_vcpu_pre_fault_memory', linuxGit: ['bc1a5cd00211'] },
+  tags: {
+    selftest: 'pre_fault_memory_test.c:__test_pre_fault_memory',
+    kernelFn: 'kvm_main.c:kvm_vcpu_pre_fault_memory',
+    linuxGit: ['bc1a5cd00211'],
+  },
   async run(ctx) {
     const s = prefaultSetup(ctx, ctx.params.backing, TEST_SIZE);
     await racedPrefault(ctx, s, 0n, SZ_2M, 0n);

@@ -5,14 +5,23 @@
 import { defineCase } from '../../lib/harness/case.js';
 import { expectEq, expectTrue } from '../../lib/harness/expect.js';
 import { hex } from '../../lib/cases/gmem.js';
-import { PAGE, prefaultBackingVariants, prefaultRetryLoop, prefaultSetup, type PrefaultParams } from '../../lib/cases/attr.js';
+import {
+  PAGE,
+  prefaultBackingVariants,
+  prefaultRetryLoop,
+  prefaultSetup,
+  type PrefaultParams,
+} from '../../lib/cases/attr.js';
 import { errnoValue } from '../../lib/uapi/index.js';
 
 const SZ_2M = 2n << 20n;
 /** Upstream's TEST_SIZE: 2 MiB plus one page, so the slot ends inside a 2 MiB region. */
 const TEST_SIZE = SZ_2M + PAGE;
 const REQUIRES = { caps: ['KVM_CAP_PRE_FAULT_MEMORY'] } as const;
-const TAGS = { linuxGit: ['bc1a5cd00211', '6e01b7601dfe'], selftest: 'pre_fault_memory_test.c:__test_pre_fault_memory' } as const;
+const TAGS = {
+  linuxGit: ['bc1a5cd00211', '6e01b7601dfe'],
+  selftest: 'pre_fault_memory_test.c:__test_pre_fault_memory',
+} as const;
 
 const wholeSlot = defineCase<PrefaultParams>({
   id: 'prefault.range.whole_slot',
@@ -45,7 +54,10 @@ const straddlesSlotEnd = defineCase<PrefaultParams>({
     const { vcpu, base, end } = prefaultSetup(ctx, ctx.params.backing, TEST_SIZE);
     const loop = prefaultRetryLoop(vcpu, base + SZ_2M, 2n * PAGE);
     ctx.observe('calls', loop.calls);
-    expectTrue(loop.partial >= 1, `no call returned 0 with bytes left: the page inside the slot was not reported as progress (calls ${loop.calls}, EINTR ${loop.eintr})`);
+    expectTrue(
+      loop.partial >= 1,
+      `no call returned 0 with bytes left: the page inside the slot was not reported as progress (calls ${loop.calls}, EINTR ${loop.eintr})`,
+    );
     expectEq(loop.ret, -1, 'final return');
     expectEq(loop.errno, errnoValue('ENOENT'), 'final errno (ENOENT: no memslot, RET_PF_EMULATE)');
     expectEq(loop.size, PAGE, 'size left (the page past the slot end)');

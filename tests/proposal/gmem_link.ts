@@ -5,8 +5,18 @@ import type { CaseContext } from '../../lib/harness/context.js';
 import { expectEq, expectErrno, expectOk, expectTrue } from '../../lib/harness/expect.js';
 import * as libc from '../../lib/ffi/libc.js';
 import {
-  F_GETFL, F_SETFL, GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, KVM_CAP_GUEST_MEMFD_FLAGS, KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM,
-  KVM_X86_SW_PROTECTED_VM, MAP_SHARED, MFD_CLOEXEC, O_NONBLOCK, PROT_READ, PROT_WRITE,
+  F_GETFL,
+  F_SETFL,
+  GUEST_MEMFD_FLAG_INIT_SHARED,
+  GUEST_MEMFD_FLAG_MMAP,
+  KVM_CAP_GUEST_MEMFD_FLAGS,
+  KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM,
+  KVM_X86_SW_PROTECTED_VM,
+  MAP_SHARED,
+  MFD_CLOEXEC,
+  O_NONBLOCK,
+  PROT_READ,
+  PROT_WRITE,
 } from '../../lib/uapi/index.js';
 import { fcntl } from '../../lib/sys/fcntl.js';
 import { fstat } from '../../lib/sys/fd.js';
@@ -16,7 +26,13 @@ import type { Vm } from '../../lib/kvm/vm.js';
 import type { Vcpu } from '../../lib/kvm/vcpu.js';
 import { requireProposal } from '../../lib/features/proposals/case-support.js';
 import { __linkGuestMemfd, type PresentProof } from '../../lib/features/proposals/calls.js';
-import { SHARED_FILL, bindDataSlot, readerProgram, runForByte, writerProgram } from '../../lib/features/proposals/guest-flow.js';
+import {
+  SHARED_FILL,
+  bindDataSlot,
+  readerProgram,
+  runForByte,
+  writerProgram,
+} from '../../lib/features/proposals/guest-flow.js';
 import { loadGuest } from '../../lib/kvm/guest.js';
 
 type LinkFeature = 'gmem_link_v1' | 'gmem_link_v2';
@@ -49,7 +65,14 @@ function link(ctx: CaseContext<LinkParams>, proof: PresentProof<LinkFeature>, vm
 }
 
 /** Expects a link request to fail with EINVAL (closing an fd it returned by mistake). */
-function expectLinkRefused(ctx: CaseContext<LinkParams>, proof: PresentProof<LinkFeature>, vm: Vm, fd: number | bigint, flags: bigint, what: string): void {
+function expectLinkRefused(
+  ctx: CaseContext<LinkParams>,
+  proof: PresentProof<LinkFeature>,
+  vm: Vm,
+  fd: number | bigint,
+  flags: bigint,
+  what: string,
+): void {
   const r = __linkGuestMemfd(proof, vm, fd, flags);
   if (r.ret >= 0) ctx.trackFd(r.ret);
   expectErrno(r, 'EINVAL', what);
@@ -65,9 +88,13 @@ interface DataPath {
 /** Picks the data path this kernel allows, or skips the case with the unmet requirement. */
 function dataPath(ctx: CaseContext<unknown>): DataPath {
   const shared = GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED;
-  if ((ctx.env.vmCap(KVM_CAP_GUEST_MEMFD_FLAGS, 0) & shared) === shared) return { kind: 'mmap', vmType: 0, flags: BigInt(shared) };
-  if (ctx.env.vmTypes.includes(KVM_X86_SW_PROTECTED_VM)) return { kind: 'guest', vmType: KVM_X86_SW_PROTECTED_VM, flags: 0n };
-  return ctx.skip('needs GUEST_MEMFD_FLAG_MMAP|INIT_SHARED on a type-0 VM or VM type KVM_X86_SW_PROTECTED_VM to see guest_memfd contents');
+  if ((ctx.env.vmCap(KVM_CAP_GUEST_MEMFD_FLAGS, 0) & shared) === shared)
+    return { kind: 'mmap', vmType: 0, flags: BigInt(shared) };
+  if (ctx.env.vmTypes.includes(KVM_X86_SW_PROTECTED_VM))
+    return { kind: 'guest', vmType: KVM_X86_SW_PROTECTED_VM, flags: 0n };
+  return ctx.skip(
+    'needs GUEST_MEMFD_FLAG_MMAP|INIT_SHARED on a type-0 VM or VM type KVM_X86_SW_PROTECTED_VM to see guest_memfd contents',
+  );
 }
 
 /** Stores value at offset 0 of the file behind fd, as seen from vm (host mapping, or vm's guest writing private memory); returns the guest's vCPU if one ran. */
@@ -106,7 +133,8 @@ const nonzeroFlags = defineCase<LinkParams>({
     const proof = linkProof(ctx);
     const g = ctx.gmem(ctx.vm(), PAGE);
     const dst = ctx.vm();
-    for (const flags of [1n, 1n << 63n]) expectLinkRefused(ctx, proof, dst, g.fd, flags, `flags 0x${flags.toString(16)}`);
+    for (const flags of [1n, 1n << 63n])
+      expectLinkRefused(ctx, proof, dst, g.fd, flags, `flags 0x${flags.toString(16)}`);
   },
 });
 
@@ -138,7 +166,7 @@ const nonGmemFd = defineCase<LinkParams>({
     const src = ctx.vm();
     const dst = ctx.vm();
     expectLinkRefused(ctx, proof, dst, ctx.memfd('not_gmem', MFD_CLOEXEC), 0n, 'a memfd');
-    expectLinkRefused(ctx, proof, dst, src.fd, 0n, 'another VM\'s fd');
+    expectLinkRefused(ctx, proof, dst, src.fd, 0n, "another VM's fd");
     expectLinkRefused(ctx, proof, dst, ctx.kvm.fd, 0n, 'the /dev/kvm fd');
   },
 });
@@ -153,7 +181,7 @@ const ownGmem = defineCase<LinkParams>({
     const proof = linkProof(ctx);
     const vm = ctx.vm();
     const g = ctx.gmem(vm, PAGE);
-    expectLinkRefused(ctx, proof, vm, g.fd, 0n, 'the VM\'s own guest_memfd');
+    expectLinkRefused(ctx, proof, vm, g.fd, 0n, "the VM's own guest_memfd");
   },
 });
 
@@ -175,7 +203,11 @@ const newFileSameInode = defineCase<LinkParams>({
     expectEq(b.size, a.size, 'st_size of the linked fd');
     const before = fcntl(g.fd, F_GETFL);
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK, 'fcntl(F_SETFL, O_NONBLOCK)');
-    expectEq(fcntl(g.fd, F_GETFL) & O_NONBLOCK, before & O_NONBLOCK, 'the source\'s O_NONBLOCK after setting it on the linked fd (a new file keeps its own flags; a dup would share them)');
+    expectEq(
+      fcntl(g.fd, F_GETFL) & O_NONBLOCK,
+      before & O_NONBLOCK,
+      "the source's O_NONBLOCK after setting it on the linked fd (a new file keeps its own flags; a dup would share them)",
+    );
   },
 });
 
@@ -222,14 +254,17 @@ const sourceClosed = defineCase<LinkParams>({
     src.close();
     const got = load(ctx, path, dst, fd);
     ctx.observe('after_close', got);
-    expectTrue(got !== SHARED_FILL, `the destination guest read the shared side (0x${SHARED_FILL.toString(16)}): the linked page is not private`);
+    expectTrue(
+      got !== SHARED_FILL,
+      `the destination guest read the shared side (0x${SHARED_FILL.toString(16)}): the linked page is not private`,
+    );
     expectEq(got, 0x3c, 'byte written before the source was closed, read through the link');
   },
 });
 
 const migrateFlow = defineCase<LinkParams>({
   id: 'proposal.gmem_link.migrate_flow',
-  doc: 'the RFC flow: the source guest_memfd travels over a unix socket, the destination links it and binds the slot, KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM moves the private attribute, the destination guest reads the source guest\'s private data and the source VM is dead',
+  doc: "the RFC flow: the source guest_memfd travels over a unix socket, the destination links it and binds the slot, KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM moves the private attribute, the destination guest reads the source guest's private data and the source VM is dead",
   requires: KVM,
   variants: VERSIONS,
   tags: tags('private_mem_migrate_tests.c:test_migrate_private_mem_data (link RFC 11/11)'),
@@ -237,11 +272,17 @@ const migrateFlow = defineCase<LinkParams>({
     const proof = linkProof(ctx);
     requireProposal(ctx, 'gmem_link_move_memory_context');
     if (!ctx.env.vmTypes.includes(KVM_X86_SW_PROTECTED_VM))
-      ctx.skip(`needs VM type KVM_X86_SW_PROTECTED_VM (${KVM_X86_SW_PROTECTED_VM}) for private memory: KVM_CAP_VM_TYPES lists only [${ctx.env.vmTypes.join(', ')}]`);
+      ctx.skip(
+        `needs VM type KVM_X86_SW_PROTECTED_VM (${KVM_X86_SW_PROTECTED_VM}) for private memory: KVM_CAP_VM_TYPES lists only [${ctx.env.vmTypes.join(', ')}]`,
+      );
     const src = ctx.vm(KVM_X86_SW_PROTECTED_VM);
     const g = ctx.gmem(src, PAGE);
     bindDataSlot(ctx, src, g.fd, true);
-    expectEq(runForByte(loadGuest(ctx, src, writerProgram(0x77)), 'source guest'), 0x77, 'the source guest reads back its private byte');
+    expectEq(
+      runForByte(loadGuest(ctx, src, writerProgram(0x77)), 'source guest'),
+      0x77,
+      'the source guest reads back its private byte',
+    );
 
     const [a, b] = socketpair();
     ctx.trackFd(a);
@@ -254,11 +295,21 @@ const migrateFlow = defineCase<LinkParams>({
     bindDataSlot(ctx, dst, linked, false);
     const vcpu = loadGuest(ctx, dst, readerProgram());
 
-    expectOk(dst.__enableCap(KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM, [BigInt(src.fd)]), 'KVM_ENABLE_CAP(KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM, source VM)');
-    expectErrno(src.__checkExtension(KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM), 'EIO', 'an ioctl on the source VM after the move (it must be dead)');
+    expectOk(
+      dst.__enableCap(KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM, [BigInt(src.fd)]),
+      'KVM_ENABLE_CAP(KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM, source VM)',
+    );
+    expectErrno(
+      src.__checkExtension(KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM),
+      'EIO',
+      'an ioctl on the source VM after the move (it must be dead)',
+    );
     const got = runForByte(vcpu, 'destination guest');
     ctx.observe('destination_read', got);
-    expectTrue(got !== SHARED_FILL, `the destination guest read the shared side (0x${SHARED_FILL.toString(16)}): the private attribute did not move`);
+    expectTrue(
+      got !== SHARED_FILL,
+      `the destination guest read the shared side (0x${SHARED_FILL.toString(16)}): the private attribute did not move`,
+    );
     expectEq(got, 0x77, 'byte the source guest wrote, read by the destination guest');
   },
 });

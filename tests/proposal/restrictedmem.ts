@@ -4,19 +4,38 @@ import { PAGE_SIZE } from '../../lib/arch.js';
 import type { CaseContext } from '../../lib/harness/context.js';
 import { expectEq, expectErrno, expectOk } from '../../lib/harness/expect.js';
 import * as libc from '../../lib/ffi/libc.js';
-import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, MAP_SHARED, MFD_CLOEXEC, MPOL_DEFAULT, PROT_READ, PROT_WRITE, S_IFMT, S_IFREG, SYSCALL } from '../../lib/uapi/index.js';
+import {
+  FALLOC_FL_KEEP_SIZE,
+  FALLOC_FL_PUNCH_HOLE,
+  MAP_SHARED,
+  MFD_CLOEXEC,
+  MPOL_DEFAULT,
+  PROT_READ,
+  PROT_WRITE,
+  S_IFMT,
+  S_IFREG,
+  SYSCALL,
+} from '../../lib/uapi/index.js';
 import { fstat } from '../../lib/sys/fd.js';
 import { __fallocate, __ftruncate, __read, __write } from '../../lib/sys/io.js';
 import { __mmap } from '../../lib/sys/mman.js';
 import { memfdCreate } from '../../lib/sys/memfd.js';
 import { requireProposal } from '../../lib/features/proposals/case-support.js';
-import { __memfdRestricted, __memfdRestrictedBind, rmfdUsermnt, type PresentProof } from '../../lib/features/proposals/calls.js';
+import {
+  __memfdRestricted,
+  __memfdRestrictedBind,
+  rmfdUsermnt,
+  type PresentProof,
+} from '../../lib/features/proposals/calls.js';
 
 const PAGE = PAGE_SIZE;
 const TAGS = { proposal: 'restrictedmem-v10' };
 
 /** A new restrictedmem fd (memfd_restricted(0)), closed after the case. */
-function restricted(ctx: CaseContext<unknown>, proof: PresentProof<'restrictedmem_v10_memfd_restricted' | 'restrictedmem_rfc_usermnt' | 'restrictedmem_rfc_bind'>): number {
+function restricted(
+  ctx: CaseContext<unknown>,
+  proof: PresentProof<'restrictedmem_v10_memfd_restricted' | 'restrictedmem_rfc_usermnt' | 'restrictedmem_rfc_bind'>,
+): number {
   return ctx.trackFd(Number(expectOk(__memfdRestricted(proof, 0), 'memfd_restricted(0)')));
 }
 
@@ -55,7 +74,8 @@ const refusesIo = defineCase<{ op: 'read' | 'write' | 'mmap' }>({
     const fd = restricted(ctx, requireProposal(ctx, 'restrictedmem_v10_memfd_restricted'));
     expectOk(__ftruncate(fd, PAGE), 'ftruncate(4096)');
     if (ctx.params.op === 'read') expectErrno(__read(fd, 16), 'EINVAL', 'read() of a restrictedmem fd');
-    else if (ctx.params.op === 'write') expectErrno(__write(fd, Buffer.alloc(16)), 'EINVAL', 'write() to a restrictedmem fd');
+    else if (ctx.params.op === 'write')
+      expectErrno(__write(fd, Buffer.alloc(16)), 'EINVAL', 'write() to a restrictedmem fd');
     else {
       const m = __mmap(PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd);
       if (m.ret !== -1n) libc.munmap(m.ret, PAGE);
@@ -93,7 +113,10 @@ function tmpfsMount(ctx: CaseContext<unknown>): number {
 const userMount = defineCase({
   id: 'proposal.restrictedmem.usermnt',
   doc: 'memfd_restricted(RMFD_USERMNT, mount_fd) creates the file on a tmpfs mount; a negative fd or a non-mount fd is refused with EINVAL (RFC v3 selftests)',
-  tags: { proposal: 'restrictedmem-mount-rfc-v3', rfcSelftest: 'restrictedmem RFC v3 2/2: restrictedmem_tmpfile_invalid_fd, restrictedmem_tmpfile_fd_not_a_mount' },
+  tags: {
+    proposal: 'restrictedmem-mount-rfc-v3',
+    rfcSelftest: 'restrictedmem RFC v3 2/2: restrictedmem_tmpfile_invalid_fd, restrictedmem_tmpfile_fd_not_a_mount',
+  },
   run(ctx) {
     const proof = requireProposal(ctx, 'restrictedmem_rfc_usermnt');
     const flag = rmfdUsermnt(proof);
@@ -101,7 +124,10 @@ const userMount = defineCase({
     const r = __memfdRestricted(proof, flag, mnt);
     const fd = ctx.trackFd(Number(expectOk(r, 'memfd_restricted(RMFD_USERMNT, tmpfs mount)')));
     expectEq(fstat(fd).mode & S_IFMT, S_IFREG, 'file type of the new fd');
-    for (const [what, mountFd] of [['mount_fd -2', -2], ['mount_fd = stdout (not a mount)', 1]] as const) {
+    for (const [what, mountFd] of [
+      ['mount_fd -2', -2],
+      ['mount_fd = stdout (not a mount)', 1],
+    ] as const) {
       const bad = __memfdRestricted(proof, flag, mountFd);
       if (bad.ret >= 0n) ctx.trackFd(Number(bad.ret));
       expectErrno(bad, 'EINVAL', what);

@@ -5,11 +5,30 @@ import type { CaseContext } from '../../lib/harness/context.js';
 import { CaseFailure, expectEq, expectErrno, expectOk, expectTrue, outcome } from '../../lib/harness/expect.js';
 import * as libc from '../../lib/ffi/libc.js';
 import {
-  F_SEAL_GROW, F_SEAL_SEAL, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, MFD_ALLOW_SEALING,
-  MFD_CLOEXEC, PROT_READ, PROT_WRITE,
+  F_SEAL_GROW,
+  F_SEAL_SEAL,
+  FALLOC_FL_KEEP_SIZE,
+  FALLOC_FL_PUNCH_HOLE,
+  MAP_ANONYMOUS,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  MFD_ALLOW_SEALING,
+  MFD_CLOEXEC,
+  PROT_READ,
+  PROT_WRITE,
 } from '../../lib/uapi/index.js';
 import { __addSeals, __getSeals, getSeals } from '../../lib/sys/fcntl.js';
-import { __fallocate, __ftruncate, __pread, __pwrite, __read, __write, fallocate, ftruncate, pread } from '../../lib/sys/io.js';
+import {
+  __fallocate,
+  __ftruncate,
+  __pread,
+  __pwrite,
+  __read,
+  __write,
+  fallocate,
+  ftruncate,
+  pread,
+} from '../../lib/sys/io.js';
 import { __mmap } from '../../lib/sys/mman.js';
 import { __memfdCreate, memfdCreate } from '../../lib/sys/memfd.js';
 import { requireProposal } from '../../lib/features/proposals/case-support.js';
@@ -57,7 +76,10 @@ function assertHoleWrite(ctx: CaseContext<unknown>, fd: number, what: string): v
 function failHoleWrite(ctx: CaseContext<unknown>, fd: number, what: string): void {
   const w = __write(fd, Buffer.from('data'));
   ctx.observe('hole_write', outcome(w));
-  if (w.ret > 0n) throw new CaseFailure(`${what}: write() into the hole succeeded (${w.ret} bytes): the seal did not stop allocation`);
+  if (w.ret > 0n)
+    throw new CaseFailure(
+      `${what}: write() into the hole succeeded (${w.ret} bytes): the seal did not stop allocation`,
+    );
   expectEq(mappedWrite(ctx, fd, DEF_SIZE - 1), 'SIGBUS', `${what}: write through a shared mapping into the hole`);
 }
 
@@ -117,9 +139,15 @@ const readKeepsHole = defineCase({
     expectOk(__addSeals(fd, seal), 'F_ADD_SEALS(F_SEAL_AUTO_ALLOCATE)');
     const data = pread(fd, PAGE, 0);
     expectEq(data.length, PAGE, 'bytes read from the hole');
-    expectTrue(data.every((b) => b === 0), 'a hole reads as zeros');
+    expectTrue(
+      data.every((b) => b === 0),
+      'a hole reads as zeros',
+    );
     const w = __pwrite(fd, Buffer.from([1]), 0);
-    expectTrue(w.ret === -1n, `pwrite into the hole after reading it succeeded (${w.ret}): the read allocated the page`);
+    expectTrue(
+      w.ret === -1n,
+      `pwrite into the hole after reading it succeeded (${w.ret}): the read allocated the page`,
+    );
   },
 });
 
@@ -150,7 +178,8 @@ const refusesIo = defineCase<{ op: 'read' | 'write' | 'mmap' }>({
     const flag = mfdInaccessible(requireProposal(ctx, 'upm_v7_mfd_inaccessible'));
     const fd = inaccessible(ctx, flag);
     if (ctx.params.op === 'read') expectErrno(__read(fd, 16), 'EPERM', 'read() of an MFD_INACCESSIBLE memfd');
-    else if (ctx.params.op === 'write') expectErrno(__write(fd, Buffer.alloc(16)), 'EPERM', 'write() to an MFD_INACCESSIBLE memfd');
+    else if (ctx.params.op === 'write')
+      expectErrno(__write(fd, Buffer.alloc(16)), 'EPERM', 'write() to an MFD_INACCESSIBLE memfd');
     else {
       const m = __mmap(PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd);
       if (m.ret !== -1n) libc.munmap(m.ret, PAGE);
@@ -221,9 +250,20 @@ const memPrivateSlot = defineCase({
     const fd = ctx.memfd('private', MFD_CLOEXEC);
     ftruncate(fd, 4 * PAGE);
     const shared = ctx.map(4 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
-    const slot = { slot: 1, gpa: 0x100000n, size: BigInt(4 * PAGE), hva: shared.addr, privateOffset: 0n, privateFd: fd };
+    const slot = {
+      slot: 1,
+      gpa: 0x100000n,
+      size: BigInt(4 * PAGE),
+      hva: shared.addr,
+      privateOffset: 0n,
+      privateFd: fd,
+    };
     expectOk(__setUserMemoryRegionPrivate(proof, vm, slot), 'create a KVM_MEM_PRIVATE memslot');
-    expectErrno(__setUserMemoryRegionPrivate(proof, vm, slot), 'EINVAL', 'the same call again (modifying a private memslot)');
+    expectErrno(
+      __setUserMemoryRegionPrivate(proof, vm, slot),
+      'EINVAL',
+      'the same call again (modifying a private memslot)',
+    );
     expectOk(vm.__setUserMemoryRegion({ slot: 1, gpa: 0x100000n, size: 0n }), 'delete the private memslot (size 0)');
   },
 });
@@ -238,13 +278,27 @@ const memPrivateOffset = defineCase({
     const vm = ctx.vm(0);
     const fd = ctx.memfd('private', MFD_CLOEXEC);
     ftruncate(fd, 4 * PAGE);
-    const r = __setUserMemoryRegionPrivate(proof, vm, { slot: 1, gpa: 0x100000n, size: BigInt(PAGE), privateOffset: 1n, privateFd: fd });
+    const r = __setUserMemoryRegionPrivate(proof, vm, {
+      slot: 1,
+      gpa: 0x100000n,
+      size: BigInt(PAGE),
+      privateOffset: 1n,
+      privateFd: fd,
+    });
     expectErrno(r, 'EINVAL', 'private_offset 1');
   },
 });
 
 export default [
-  selftestSequence, partialHole, readKeepsHole, needsAllowSealing,
-  refusesIo, withAllowSealing, noSeals, sizeOnce, fallocateWorks,
-  memPrivateSlot, memPrivateOffset,
+  selftestSequence,
+  partialHole,
+  readKeepsHole,
+  needsAllowSealing,
+  refusesIo,
+  withAllowSealing,
+  noSeals,
+  sizeOnce,
+  fallocateWorks,
+  memPrivateSlot,
+  memPrivateOffset,
 ];

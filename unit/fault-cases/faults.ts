@@ -14,7 +14,16 @@ import { __memfdCreate } from '../../lib/sys/memfd.js';
 import { __mmap } from '../../lib/sys/mman.js';
 import { formatErrno } from '../../lib/sys/errors.js';
 import * as libc from '../../lib/ffi/libc.js';
-import { MAP_ANONYMOUS, MAP_PRIVATE, MFD_CLOEXEC, PROT_READ, PROT_WRITE, RLIMIT_AS, RLIMIT_NOFILE, SIGKILL } from '../../lib/uapi/index.js';
+import {
+  MAP_ANONYMOUS,
+  MAP_PRIVATE,
+  MFD_CLOEXEC,
+  PROT_READ,
+  PROT_WRITE,
+  RLIMIT_AS,
+  RLIMIT_NOFILE,
+  SIGKILL,
+} from '../../lib/uapi/index.js';
 import { getLimit, setSoftLimit, virtualSize } from './rlimit.js';
 
 const MiB = 1n << 20n;
@@ -30,7 +39,9 @@ const FD_HEADROOM = 16;
 const INTACT_FDS = 64;
 
 /** True when this node was built with V8 pointer compression (heap cage reserved at start). */
-export const HEAP_IN_RESERVED_CAGE = Boolean((process.config.variables as Record<string, unknown>).v8_enable_pointer_compression);
+export const HEAP_IN_RESERVED_CAGE = Boolean(
+  (process.config.variables as Record<string, unknown>).v8_enable_pointer_compression,
+);
 
 /** Limits of this worker when it loaded the case modules (before any case ran in it). */
 const AT_LOAD = { nofile: getLimit(RLIMIT_NOFILE).soft, as: getLimit(RLIMIT_AS).soft };
@@ -99,7 +110,10 @@ export default [
       ctx.defer(() => void setSoftLimit(RLIMIT_NOFILE, old));
       const { fds, errno } = fillFdTable(FD_HEADROOM * 4);
       for (const fd of fds) ctx.trackFd(fd);
-      expectTrue(errno !== 0, `memfd_create refused within ${FD_HEADROOM * 4} calls under a limit ${FD_HEADROOM} above the open fds`);
+      expectTrue(
+        errno !== 0,
+        `memfd_create refused within ${FD_HEADROOM * 4} calls under a limit ${FD_HEADROOM} above the open fds`,
+      );
       failWith(`memfd_create #${fds.length + 1} under soft RLIMIT_NOFILE ${low}`, errno);
     },
   }),
@@ -124,7 +138,9 @@ export default [
       const r = __mmap(LARGE_MAP, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
       if (r.ret !== -1n) {
         libc.munmap(r.ret, LARGE_MAP);
-        throw new CaseFailure(`mmap of 1 GiB succeeded under RLIMIT_AS ${AS_HEADROOM / MiB} MiB above the worker's size`);
+        throw new CaseFailure(
+          `mmap of 1 GiB succeeded under RLIMIT_AS ${AS_HEADROOM / MiB} MiB above the worker's size`,
+        );
       }
       failWith(`mmap of 1 GiB under RLIMIT_AS ${AS_HEADROOM / MiB} MiB above the worker's size`, r.errno);
     },
@@ -135,9 +151,13 @@ export default [
     doc: `a probe child lowers its own RLIMIT_AS to ${AS_HEADROOM / MiB} MiB above its size and maps 1 GiB: the case fails with the child's ENOMEM`,
     run(ctx) {
       const p = ctx.probe('mapUnderAddressLimit', [], { timeoutMs: 10_000 });
-      if (p.status !== 0) throw new CaseFailure(`probe ended with status ${p.status} signal ${p.signal}: ${p.stderr.trim().split('\n').slice(-1)[0] ?? ''}`);
+      if (p.status !== 0)
+        throw new CaseFailure(
+          `probe ended with status ${p.status} signal ${p.signal}: ${p.stderr.trim().split('\n').slice(-1)[0] ?? ''}`,
+        );
       const v = p.value as { errno: number; headroom: string };
-      if (v.errno === 0) throw new CaseFailure(`mmap of 1 GiB succeeded in a probe child under RLIMIT_AS ${v.headroom} above its size`);
+      if (v.errno === 0)
+        throw new CaseFailure(`mmap of 1 GiB succeeded in a probe child under RLIMIT_AS ${v.headroom} above its size`);
       failWith(`probe child: mmap of 1 GiB under RLIMIT_AS ${v.headroom} above its size`, v.errno);
     },
   }),
@@ -147,12 +167,18 @@ export default [
     isolation: 'fresh',
     run(ctx) {
       // with pointer compression V8 reserves its heap cage up front, so RLIMIT_AS would not bound the heap
-      if (HEAP_IN_RESERVED_CAGE) ctx.skip('this node keeps its V8 heap in a cage reserved at start (pointer compression): RLIMIT_AS cannot bound it');
+      if (HEAP_IN_RESERVED_CAGE)
+        ctx.skip(
+          'this node keeps its V8 heap in a cage reserved at start (pointer compression): RLIMIT_AS cannot bound it',
+        );
       setSoftLimit(RLIMIT_AS, virtualSize() + HEAP_HEADROOM);
       const keep: number[][] = [];
       // bounded by the address-space limit: V8 gives up long before HEAP_HEADROOM / 800 KB arrays
-      for (let i = 0; i < Number(HEAP_HEADROOM / (800n * 1024n)) * 4; i++) keep.push(new Array<number>(100_000).fill(i));
-      throw new CaseFailure(`the JS heap grew by ${keep.length} arrays of 100000 numbers under RLIMIT_AS ${HEAP_HEADROOM / MiB} MiB above the worker's size`);
+      for (let i = 0; i < Number(HEAP_HEADROOM / (800n * 1024n)) * 4; i++)
+        keep.push(new Array<number>(100_000).fill(i));
+      throw new CaseFailure(
+        `the JS heap grew by ${keep.length} arrays of 100000 numbers under RLIMIT_AS ${HEAP_HEADROOM / MiB} MiB above the worker's size`,
+      );
     },
   }),
   intactAfter('mem.heap_oom'),

@@ -50,12 +50,18 @@ export function rmfdUsermnt(proof: PresentProof<'restrictedmem_rfc_usermnt'>): n
 
 /** Which link ioctl number a link feature uses. */
 export function linkRequest(feature: 'gmem_link_v1' | 'gmem_link_v2'): number {
-  return feature === 'gmem_link_v1' ? PROPOSAL_ABI.KVM_LINK_GUEST_MEMFD_V1.value : PROPOSAL_ABI.KVM_LINK_GUEST_MEMFD_V2.value;
+  return feature === 'gmem_link_v1'
+    ? PROPOSAL_ABI.KVM_LINK_GUEST_MEMFD_V1.value
+    : PROPOSAL_ABI.KVM_LINK_GUEST_MEMFD_V2.value;
 }
 
 /** Raw KVM_LINK_GUEST_MEMFD on a VM: { fd, flags, reserved } → new fd or -1/errno (the new fd has no O_CLOEXEC). */
 export function __linkGuestMemfd(
-  proof: PresentProof<'gmem_link_v1' | 'gmem_link_v2'>, vm: Vm, fd: number | bigint, flags: bigint = 0n, reserved: readonly bigint[] = [],
+  proof: PresentProof<'gmem_link_v1' | 'gmem_link_v2'>,
+  vm: Vm,
+  fd: number | bigint,
+  flags: bigint = 0n,
+  reserved: readonly bigint[] = [],
 ): libc.Raw {
   check(proof, ['gmem_link_v1', 'gmem_link_v2']);
   const s = PROPOSAL_STRUCTS.kvm_link_guest_memfd;
@@ -68,7 +74,9 @@ export function __linkGuestMemfd(
 
 /** Raw memfd_restricted(flags, mountFd) by syscall 451. */
 export function __memfdRestricted(
-  proof: PresentProof<'restrictedmem_v10_memfd_restricted' | 'restrictedmem_rfc_usermnt' | 'restrictedmem_rfc_bind'>, flags: number, mountFd = -1,
+  proof: PresentProof<'restrictedmem_v10_memfd_restricted' | 'restrictedmem_rfc_usermnt' | 'restrictedmem_rfc_bind'>,
+  flags: number,
+  mountFd = -1,
 ): libc.RawBig {
   check(proof, ['restrictedmem_v10_memfd_restricted', 'restrictedmem_rfc_usermnt', 'restrictedmem_rfc_bind']);
   return libc.syscall(PROPOSAL_ABI.memfd_restricted.value, flags, mountFd);
@@ -76,8 +84,14 @@ export function __memfdRestricted(
 
 /** Raw memfd_restricted_bind(fd, &{offset, len}, mode, nmask, maxnode, flags) by syscall 452. */
 export function __memfdRestrictedBind(
-  proof: PresentProof<'restrictedmem_rfc_bind'>, fd: number, offset: bigint, len: bigint, mode: number,
-  nmask: Buffer | null = null, maxnode = 0, flags = 0,
+  proof: PresentProof<'restrictedmem_rfc_bind'>,
+  fd: number,
+  offset: bigint,
+  len: bigint,
+  mode: number,
+  nmask: Buffer | null = null,
+  maxnode = 0,
+  flags = 0,
 ): libc.RawBig {
   check(proof, ['restrictedmem_rfc_bind']);
   const s = PROPOSAL_STRUCTS.file_range;
@@ -99,7 +113,11 @@ export interface PrivateMemslotSpec {
 }
 
 /** Raw KVM_SET_USER_MEMORY_REGION with KVM_MEM_PRIVATE and the v7 struct kvm_userspace_memory_region_ext. */
-export function __setUserMemoryRegionPrivate(proof: PresentProof<'upm_v7_mem_private'>, vm: Vm, m: PrivateMemslotSpec): libc.Raw {
+export function __setUserMemoryRegionPrivate(
+  proof: PresentProof<'upm_v7_mem_private'>,
+  vm: Vm,
+  m: PrivateMemslotSpec,
+): libc.Raw {
   check(proof, ['upm_v7_mem_private']);
   const s = PROPOSAL_STRUCTS.kvm_userspace_memory_region_ext;
   const arg = Buffer.alloc(s.size);

@@ -53,7 +53,8 @@ export function probeCase(id: ProposalFeatureId, requires: CaseDef['requires'] =
       if (v.meaning !== undefined) ctx.observe('meaning', v.meaning);
       ctx.observe('evidence', v.evidence);
       for (const line of v.evidence) ctx.note(line);
-      if (v.state === 'inconclusive') throw new CaseFailure(`${f.title}: contradictory kernel answers: ${v.evidence.join('; ')}`);
+      if (v.state === 'inconclusive')
+        throw new CaseFailure(`${f.title}: contradictory kernel answers: ${v.evidence.join('; ')}`);
       ctx.note(`${f.title}: ${v.state}${v.meaning !== undefined ? ` — ${v.meaning}` : ''}`);
     },
   });

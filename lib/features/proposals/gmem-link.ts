@@ -1,6 +1,11 @@
 // Probes for KVM_LINK_GUEST_MEMFD (RFC v1 at nr 0xd5, RFC v2 at nr 0xd6) and for the intra-host migration of memory
 // context through KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM that the same series proposed.
-import { KVM_CAP_GUEST_MEMFD, KVM_CAP_PRE_FAULT_MEMORY, KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM, KVM_X86_SW_PROTECTED_VM } from '../../uapi/index.js';
+import {
+  KVM_CAP_GUEST_MEMFD,
+  KVM_CAP_PRE_FAULT_MEMORY,
+  KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM,
+  KVM_X86_SW_PROTECTED_VM,
+} from '../../uapi/index.js';
 import { PAGE_SIZE } from '../../arch.js';
 import { PROPOSAL_ABI } from '../../uapi/proposals.js';
 import { show, type Answer, type ProbeKernel } from './kernel.js';
@@ -12,7 +17,16 @@ const KVM_CAP_MEMORY_ATTRIBUTES2_RFC_V1 = PROPOSAL_ABI.KVM_CAP_MEMORY_ATTRIBUTES
 /** What probeGmemLink asks the kernel. */
 export type GmemLinkKernel = Pick<
   ProbeKernel,
-  'kvmAvailable' | 'sysCap' | 'vmCap' | 'createVm' | 'createVcpu' | 'createGmem' | 'inode' | 'vmIoctlLink' | 'vcpuPreFault' | 'close'
+  | 'kvmAvailable'
+  | 'sysCap'
+  | 'vmCap'
+  | 'createVm'
+  | 'createVcpu'
+  | 'createGmem'
+  | 'inode'
+  | 'vmIoctlLink'
+  | 'vcpuPreFault'
+  | 'close'
 >;
 
 /**
@@ -57,7 +71,10 @@ export function probeGmemLink(k: GmemLinkKernel, nr: 0xd5 | 0xd6): ProbeVerdict 
     }
     const vmIoctlUnknown = link === null || (!link.ok && link.errno === 'ENOTTY');
     if (nr === 0xd5) {
-      if (link && !vmIoctlUnknown) return ev.inconclusive(`VM ioctl 0xd5 refused a valid link request with ${show(link)}; KVM_PRE_FAULT_MEMORY is not a VM ioctl`);
+      if (link && !vmIoctlUnknown)
+        return ev.inconclusive(
+          `VM ioctl 0xd5 refused a valid link request with ${show(link)}; KVM_PRE_FAULT_MEMORY is not a VM ioctl`,
+        );
       const vcpu = keep(k.createVcpu(dst.value, 0));
       if (!vcpu.ok) return ev.inconclusive(`KVM_CREATE_VCPU failed with ${vcpu.errno}`);
       const pf = k.vcpuPreFault(vcpu.value, 0, PAGE, 0);
@@ -67,21 +84,33 @@ export function probeGmemLink(k: GmemLinkKernel, nr: 0xd5 | 0xd6): ProbeVerdict 
       return ev.absent('unused (pre-6.10)');
     }
     const cap245 = k.vmCap(dst.value, KVM_CAP_MEMORY_ATTRIBUTES2_RFC_V1);
-    ev.add(`KVM_CHECK_EXTENSION(245: KVM_CAP_MEMORY_ATTRIBUTES2 of the conversion RFC v1, KVM_CAP_ARM_SEA_TO_USER in mainline) on the VM → ${cap245}`);
+    ev.add(
+      `KVM_CHECK_EXTENSION(245: KVM_CAP_MEMORY_ATTRIBUTES2 of the conversion RFC v1, KVM_CAP_ARM_SEA_TO_USER in mainline) on the VM → ${cap245}`,
+    );
     if (vmIoctlUnknown) {
-      if (cap245 !== 0) return ev.add('KVM_SET_MEMORY_ATTRIBUTES2 is there but VM memory attributes are disabled').taken('KVM_SET_MEMORY_ATTRIBUTES2 (in-place conversion RFC v1)');
+      if (cap245 !== 0)
+        return ev
+          .add('KVM_SET_MEMORY_ATTRIBUTES2 is there but VM memory attributes are disabled')
+          .taken('KVM_SET_MEMORY_ATTRIBUTES2 (in-place conversion RFC v1)');
       return ev.add('no KVM_SET_MEMORY_ATTRIBUTES2 of the conversion RFC v1 either').absent('unassigned in mainline');
     }
     if (link && !link.ok && link.errno === 'EINVAL' && cap245 !== 0)
-      return ev.add('the request was read as kvm_memory_attributes2 with size 0').taken('KVM_SET_MEMORY_ATTRIBUTES2 (in-place conversion RFC v1)');
-    return ev.inconclusive(`VM ioctl 0xd6 refused a valid link request with ${link ? show(link) : '?'} and nothing else claims the number`);
+      return ev
+        .add('the request was read as kvm_memory_attributes2 with size 0')
+        .taken('KVM_SET_MEMORY_ATTRIBUTES2 (in-place conversion RFC v1)');
+    return ev.inconclusive(
+      `VM ioctl 0xd6 refused a valid link request with ${link ? show(link) : '?'} and nothing else claims the number`,
+    );
   } finally {
     for (const fd of opened.reverse()) k.close(fd);
   }
 }
 
 /** What probeMoveMemoryContext asks the kernel. */
-export type MoveMemoryContextKernel = Pick<ProbeKernel, 'kvmAvailable' | 'sysCap' | 'vmCap' | 'vmTypes' | 'createVm' | 'moveEncContext' | 'close'>;
+export type MoveMemoryContextKernel = Pick<
+  ProbeKernel,
+  'kvmAvailable' | 'sysCap' | 'vmCap' | 'vmTypes' | 'createVm' | 'moveEncContext' | 'close'
+>;
 
 /**
  * Intra-host migration of memory context (link RFC, patches 07–09/11): KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM moves

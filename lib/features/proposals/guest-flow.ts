@@ -3,7 +3,14 @@
 // the byte it sees with OUT on REPORT_PORT. It is how a case sees guest_memfd contents when the host cannot
 // map them (private memory of a SW_PROTECTED VM), and how it tells private from shared: the shared side of
 // the data slot is filled with SHARED_FILL, so a guest that reads SHARED_FILL was not given the guest_memfd page.
-import { KVM_MEM_GUEST_MEMFD, KVM_MEMORY_ATTRIBUTE_PRIVATE, MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../uapi/index.js';
+import {
+  KVM_MEM_GUEST_MEMFD,
+  KVM_MEMORY_ATTRIBUTE_PRIVATE,
+  MAP_ANONYMOUS,
+  MAP_PRIVATE,
+  PROT_READ,
+  PROT_WRITE,
+} from '../../uapi/index.js';
 import { PAGE_SIZE } from '../../arch.js';
 import type { CaseContext } from '../../harness/context.js';
 import { CaseFailure } from '../../harness/expect.js';
@@ -34,7 +41,15 @@ export function readerProgram(): GuestProgram {
 export function bindDataSlot(ctx: CaseContext<unknown>, vm: Vm, gmemFd: number, markPrivate: boolean): void {
   const shared = ctx.map(Number(PAGE), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
   shared.bytes.fill(SHARED_FILL);
-  vm.setUserMemoryRegion2({ slot: DATA_SLOT, flags: KVM_MEM_GUEST_MEMFD, gpa: DATA_GPA, size: PAGE, hva: shared.addr, gmemFd, gmemOffset: 0n });
+  vm.setUserMemoryRegion2({
+    slot: DATA_SLOT,
+    flags: KVM_MEM_GUEST_MEMFD,
+    gpa: DATA_GPA,
+    size: PAGE,
+    hva: shared.addr,
+    gmemFd,
+    gmemOffset: 0n,
+  });
   if (markPrivate) vm.setMemoryAttributes(DATA_GPA, PAGE, BigInt(KVM_MEMORY_ATTRIBUTE_PRIVATE));
 }
 
@@ -42,6 +57,8 @@ export function bindDataSlot(ctx: CaseContext<unknown>, vm: Vm, gmemFd: number, 
 export function runForByte(vcpu: Vcpu, what: string): number {
   const outs = runToHlt(vcpu, what);
   if (outs.length !== 1 || outs[0]?.[0] !== REPORT_PORT)
-    throw new CaseFailure(`${what}: expected one OUT to port 0x${REPORT_PORT.toString(16)} before HLT, got [${outs.map(([p, b]) => `OUT 0x${p.toString(16)}=0x${b.toString(16)}`).join(', ')}]`);
+    throw new CaseFailure(
+      `${what}: expected one OUT to port 0x${REPORT_PORT.toString(16)} before HLT, got [${outs.map(([p, b]) => `OUT 0x${p.toString(16)}=0x${b.toString(16)}`).join(', ')}]`,
+    );
   return outs[0][1];
 }

@@ -36,11 +36,21 @@ export interface FileOps {
   /** close(fd) (never fails visibly; closing twice is harmless). */ close(fd: number): void;
   /** ftruncate(fd, size). */ ftruncate(fd: number, size: number): Answer;
   /** fallocate(fd, mode, offset, len). */ fallocate(fd: number, mode: number, offset: number, len: number): Answer;
-  /** pwrite of one byte at offset: value = bytes written. */ pwriteByte(fd: number, offset: number, byte: number): Answer;
+  /** pwrite of one byte at offset: value = bytes written. */ pwriteByte(
+    fd: number,
+    offset: number,
+    byte: number,
+  ): Answer;
   /** read(fd, len) at the file position: value = bytes read. */ read(fd: number, len: number): Answer;
   /** write(fd, len bytes) at the file position: value = bytes written. */ write(fd: number, len: number): Answer;
-  /** mmap(len, PROT_READ|PROT_WRITE, MAP_SHARED, fd, 0), unmapped again at once: value 0. */ mmapShared(fd: number, len: number): Answer;
-  /** A child process maps fd shared and writes one byte at offset; how the child ended. */ writeSharedInChild(fd: number, offset: number): TouchOutcome;
+  /** mmap(len, PROT_READ|PROT_WRITE, MAP_SHARED, fd, 0), unmapped again at once: value 0. */ mmapShared(
+    fd: number,
+    len: number,
+  ): Answer;
+  /** A child process maps fd shared and writes one byte at offset; how the child ended. */ writeSharedInChild(
+    fd: number,
+    offset: number,
+  ): TouchOutcome;
   /** fcntl(F_ADD_SEALS). */ addSeals(fd: number, seals: number): Answer;
   /** fcntl(F_GET_SEALS): value = seal mask. */ getSeals(fd: number): Answer;
   /** fchmod(fd, mode). */ fchmod(fd: number, mode: number): Answer;
@@ -75,7 +85,11 @@ export interface KvmOps {
   /** The VM types KVM_CAP_VM_TYPES lists ([0] without the cap). */ vmTypes(): number[];
   /** KVM_CREATE_VM(type): value = VM fd. */ createVm(type: number): Answer;
   /** KVM_CREATE_VCPU(id) without mapping kvm_run: value = vCPU fd. */ createVcpu(vm: number, id: number): Answer;
-  /** KVM_CREATE_GUEST_MEMFD(size, flags) on a VM: value = guest_memfd fd. */ createGmem(vm: number, size: number, flags: number): Answer;
+  /** KVM_CREATE_GUEST_MEMFD(size, flags) on a VM: value = guest_memfd fd. */ createGmem(
+    vm: number,
+    size: number,
+    flags: number,
+  ): Answer;
   /** st_ino of an fd as a decimal string ('' if fstat failed). */ inode(fd: number): string;
   /**
    * The link request struct kvm_link_guest_memfd { u64 fd; u64 flags; u64 reserved[6]; } sent on a VM fd with
@@ -88,7 +102,14 @@ export interface KvmOps {
    * KVM_SET_USER_MEMORY_REGION (the v1 ioctl number) with flags KVM_MEM_PRIVATE (1 << 2) and the UPM v7 extension
    * { private_offset, private_fd } after the 32-byte region: the kernel reads the extension only if it implements v7.
    */
-  setMemslotV1Private(vm: number, slot: number, gpa: number, size: number, privateFd: number, privateOffset: number): Answer;
+  setMemslotV1Private(
+    vm: number,
+    slot: number,
+    gpa: number,
+    size: number,
+    privateFd: number,
+    privateOffset: number,
+  ): Answer;
   /** KVM_SET_USER_MEMORY_REGION2 with KVM_MEM_GUEST_MEMFD bound to a guest_memfd. */
   setMemslotV2Gmem(vm: number, slot: number, gpa: number, size: number, gmemFd: number): Answer;
   /** KVM_ENABLE_CAP(KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM, args[0] = source) on dst. */

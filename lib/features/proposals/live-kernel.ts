@@ -6,9 +6,26 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as libc from '../../ffi/libc.js';
 import {
-  errnoName, AT_FDCWD, O_RDWR, O_CLOEXEC, PROT_READ, PROT_WRITE, MAP_SHARED, SYSCALL, F_ADD_SEALS, F_GET_SEALS,
-  KVM_CHECK_EXTENSION, KVM_CREATE_VM, KVM_CREATE_VCPU, KVM_CREATE_GUEST_MEMFD, KVM_PRE_FAULT_MEMORY,
-  KVM_SET_USER_MEMORY_REGION, KVM_SET_USER_MEMORY_REGION2, KVM_ENABLE_CAP, KVM_MEM_GUEST_MEMFD, KVM_CAP_VM_TYPES,
+  errnoName,
+  AT_FDCWD,
+  O_RDWR,
+  O_CLOEXEC,
+  PROT_READ,
+  PROT_WRITE,
+  MAP_SHARED,
+  SYSCALL,
+  F_ADD_SEALS,
+  F_GET_SEALS,
+  KVM_CHECK_EXTENSION,
+  KVM_CREATE_VM,
+  KVM_CREATE_VCPU,
+  KVM_CREATE_GUEST_MEMFD,
+  KVM_PRE_FAULT_MEMORY,
+  KVM_SET_USER_MEMORY_REGION,
+  KVM_SET_USER_MEMORY_REGION2,
+  KVM_ENABLE_CAP,
+  KVM_MEM_GUEST_MEMFD,
+  KVM_CAP_VM_TYPES,
   KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM,
 } from '../../uapi/index.js';
 import { PROPOSAL_ABI, PROPOSAL_STRUCTS } from '../../uapi/proposals.js';
@@ -88,7 +105,7 @@ export class LiveKernel implements ProbeKernel {
     const out = runProbe(import.meta.url, 'writeSharedByteChild', [offset], { fds: [fd], timeoutMs: 15000 });
     if (out.signal === 'SIGBUS' || out.signal === 'SIGSEGV') return out.signal;
     if (out.status === 0) return 'ok';
-    return `error: ${out.timedOut ? 'timed out' : out.signal ?? `exit ${out.status}`} ${out.stderr.trim().split('\n').pop() ?? ''}`.trimEnd() as TouchOutcome;
+    return `error: ${out.timedOut ? 'timed out' : (out.signal ?? `exit ${out.status}`)} ${out.stderr.trim().split('\n').pop() ?? ''}`.trimEnd() as TouchOutcome;
   }
   addSeals(fd: number, seals: number): Answer {
     return answer(libc.fcntl(fd, F_ADD_SEALS, seals));
@@ -178,7 +195,8 @@ export class LiveKernel implements ProbeKernel {
     return r.stat ? r.stat.ino.toString() : '';
   }
   vmIoctlLink(vm: number, nr: 0xd5 | 0xd6, fd: number, flags: number): Answer {
-    const request = nr === 0xd5 ? PROPOSAL_ABI.KVM_LINK_GUEST_MEMFD_V1.value : PROPOSAL_ABI.KVM_LINK_GUEST_MEMFD_V2.value;
+    const request =
+      nr === 0xd5 ? PROPOSAL_ABI.KVM_LINK_GUEST_MEMFD_V1.value : PROPOSAL_ABI.KVM_LINK_GUEST_MEMFD_V2.value;
     const s = PROPOSAL_STRUCTS.kvm_link_guest_memfd;
     const arg = Buffer.alloc(s.size);
     arg.writeBigUInt64LE(BigInt(fd), s.fields.fd.offset);
@@ -189,7 +207,14 @@ export class LiveKernel implements ProbeKernel {
     const arg = pack('kvm_pre_fault_memory', { gpa: BigInt(gpa), size: BigInt(size), flags: BigInt(flags) });
     return answer(libc.ioctlPtr(vcpu, KVM_PRE_FAULT_MEMORY, arg));
   }
-  setMemslotV1Private(vm: number, slot: number, gpa: number, size: number, privateFd: number, privateOffset: number): Answer {
+  setMemslotV1Private(
+    vm: number,
+    slot: number,
+    gpa: number,
+    size: number,
+    privateFd: number,
+    privateOffset: number,
+  ): Answer {
     const s = PROPOSAL_STRUCTS.kvm_userspace_memory_region_ext;
     const arg = Buffer.alloc(s.size);
     arg.writeUInt32LE(slot, s.fields['region.slot'].offset);
@@ -203,7 +228,11 @@ export class LiveKernel implements ProbeKernel {
   }
   setMemslotV2Gmem(vm: number, slot: number, gpa: number, size: number, gmemFd: number): Answer {
     const arg = pack('kvm_userspace_memory_region2', {
-      slot, flags: KVM_MEM_GUEST_MEMFD, guest_phys_addr: BigInt(gpa), memory_size: BigInt(size), guest_memfd: gmemFd,
+      slot,
+      flags: KVM_MEM_GUEST_MEMFD,
+      guest_phys_addr: BigInt(gpa),
+      memory_size: BigInt(size),
+      guest_memfd: gmemFd,
     });
     return answer(libc.ioctlPtr(vm, KVM_SET_USER_MEMORY_REGION2, arg));
   }

@@ -1,7 +1,13 @@
 // The proposal registry: one entry per proposal *feature* (a behaviour a never-merged series defined), with its ABI
 // (numbers and structs in lib/uapi/proposals.ts), its semantics, its source, and the probe that decides whether the
 // running kernel has it. The feature matrix shows one row per entry (the proposal.probe.* cases record them).
-import { PROPOSALS, PROPOSAL_ABI, PROPOSAL_STRUCTS, type ProposalId, type ProposalSeries } from '../../uapi/proposals.js';
+import {
+  PROPOSALS,
+  PROPOSAL_ABI,
+  PROPOSAL_STRUCTS,
+  type ProposalId,
+  type ProposalSeries,
+} from '../../uapi/proposals.js';
 import type { ProbeKernel } from './kernel.js';
 import type { ProbeVerdict } from './verdict.js';
 import { probeMemPrivate, probeMfdInaccessible, probeSealAutoAllocate } from './upm-v7.js';
@@ -35,7 +41,9 @@ export interface ProposalFeature {
   /** What the proposal said the ABI does: the behaviour the probe looks for. */ readonly semantics: string;
   /** What its number means in mainline (for the report when the kernel has no proposal). */ readonly mainline: string;
   /** Seed thread under shared/seeds, if any. */ readonly seed?: string;
-  /** Decides present / absent / number-taken / inconclusive from the kernel's answers. */ readonly probe: (k: ProbeKernel) => ProbeVerdict;
+  /** Decides present / absent / number-taken / inconclusive from the kernel's answers. */ readonly probe: (
+    k: ProbeKernel,
+  ) => ProbeVerdict;
 }
 
 /** Every proposal feature the suite probes, in series order. */
@@ -46,7 +54,8 @@ export const PROPOSAL_FEATURES: readonly ProposalFeature[] = Object.freeze([
     title: 'MFD_INACCESSIBLE',
     abi: ['MFD_INACCESSIBLE'],
     structs: [],
-    semantics: 'memfd_create flag: the file cannot be read, written or mmap()ed by userspace (EPERM); cannot be combined with MFD_ALLOW_SEALING (EINVAL); size can be set once',
+    semantics:
+      'memfd_create flag: the file cannot be read, written or mmap()ed by userspace (EPERM); cannot be combined with MFD_ALLOW_SEALING (EINVAL); size can be set once',
     mainline: 'MFD_NOEXEC_SEAL (6.3+)',
     seed: '001',
     probe: probeMfdInaccessible,
@@ -57,7 +66,8 @@ export const PROPOSAL_FEATURES: readonly ProposalFeature[] = Object.freeze([
     title: 'F_SEAL_AUTO_ALLOCATE',
     abi: ['F_SEAL_AUTO_ALLOCATE'],
     structs: [],
-    semantics: 'memfd seal: writes never allocate — write() into a hole fails, a write fault on a hole gets SIGBUS; fallocate() still allocates and writes to allocated pages work',
+    semantics:
+      'memfd seal: writes never allocate — write() into a hole fails, a write fault on a hole gets SIGBUS; fallocate() still allocates and writes to allocated pages work',
     mainline: 'F_SEAL_EXEC (6.3+)',
     seed: '001',
     probe: probeSealAutoAllocate,
@@ -68,7 +78,8 @@ export const PROPOSAL_FEATURES: readonly ProposalFeature[] = Object.freeze([
     title: 'KVM_MEM_PRIVATE',
     abi: ['KVM_MEM_PRIVATE'],
     structs: ['kvm_userspace_memory_region_ext'],
-    semantics: 'memslot flag on KVM_SET_USER_MEMORY_REGION: private memory comes from private_fd at private_offset (page-aligned), private memslots are immutable',
+    semantics:
+      'memslot flag on KVM_SET_USER_MEMORY_REGION: private memory comes from private_fd at private_offset (page-aligned), private memslots are immutable',
     mainline: 'KVM_MEM_GUEST_MEMFD (6.8+, KVM_SET_USER_MEMORY_REGION2 only)',
     seed: '001',
     probe: probeMemPrivate,
@@ -79,7 +90,8 @@ export const PROPOSAL_FEATURES: readonly ProposalFeature[] = Object.freeze([
     title: 'memfd_restricted',
     abi: ['memfd_restricted'],
     structs: [],
-    semantics: 'syscall memfd_restricted(flags) returns an fd whose file has only fallocate/release: read/write EINVAL, mmap ENODEV, ftruncate sets the size',
+    semantics:
+      'syscall memfd_restricted(flags) returns an fd whose file has only fallocate/release: read/write EINVAL, mmap ENODEV, ftruncate sets the size',
     mainline: 'cachestat (6.5+)',
     probe: probeMemfdRestricted,
   },
@@ -89,7 +101,8 @@ export const PROPOSAL_FEATURES: readonly ProposalFeature[] = Object.freeze([
     title: 'RMFD_USERMNT',
     abi: ['RMFD_USERMNT', 'memfd_restricted'],
     structs: [],
-    semantics: 'memfd_restricted(RMFD_USERMNT, mount_fd) creates the file on a user-supplied tmpfs mount (its huge= and mpol= options apply)',
+    semantics:
+      'memfd_restricted(RMFD_USERMNT, mount_fd) creates the file on a user-supplied tmpfs mount (its huge= and mpol= options apply)',
     mainline: 'none of its own: it is a flag of syscall 451 (cachestat in mainline)',
     probe: probeRestrictedUserMount,
   },
@@ -99,7 +112,8 @@ export const PROPOSAL_FEATURES: readonly ProposalFeature[] = Object.freeze([
     title: 'memfd_restricted_bind',
     abi: ['memfd_restricted_bind'],
     structs: ['file_range'],
-    semantics: 'syscall memfd_restricted_bind(fd, range, mode, nmask, maxnode, flags) sets a NUMA policy on a range of a restrictedmem file; other fds EINVAL',
+    semantics:
+      'syscall memfd_restricted_bind(fd, range, mode, nmask, maxnode, flags) sets a NUMA policy on a range of a restrictedmem file; other fds EINVAL',
     mainline: 'fchmodat2 (6.6+)',
     probe: probeRestrictedBind,
   },
@@ -109,7 +123,8 @@ export const PROPOSAL_FEATURES: readonly ProposalFeature[] = Object.freeze([
     title: 'KVM_LINK_GUEST_MEMFD (nr 0xd5)',
     abi: ['KVM_LINK_GUEST_MEMFD_V1'],
     structs: ['kvm_link_guest_memfd'],
-    semantics: 'VM ioctl: returns a new fd, a new file on the same inode as another VM\'s guest_memfd; flags != 0, a bad or non-guest_memfd fd, or a guest_memfd of the same VM → EINVAL',
+    semantics:
+      "VM ioctl: returns a new fd, a new file on the same inode as another VM's guest_memfd; flags != 0, a bad or non-guest_memfd fd, or a guest_memfd of the same VM → EINVAL",
     mainline: 'KVM_PRE_FAULT_MEMORY (6.10+, vCPU ioctl)',
     seed: '004',
     probe: (k) => probeGmemLink(k, 0xd5),
@@ -120,7 +135,7 @@ export const PROPOSAL_FEATURES: readonly ProposalFeature[] = Object.freeze([
     title: 'KVM_LINK_GUEST_MEMFD (nr 0xd6)',
     abi: ['KVM_LINK_GUEST_MEMFD_V2', 'KVM_SET_MEMORY_ATTRIBUTES2_RFC_V1'],
     structs: ['kvm_link_guest_memfd', 'kvm_memory_attributes2_rfc_v1'],
-    semantics: 'the v1 ABI renumbered to 0xd6 (the new file also raises the inode\'s link count)',
+    semantics: "the v1 ABI renumbered to 0xd6 (the new file also raises the inode's link count)",
     mainline: 'unassigned (the in-place conversion RFC v1 proposed KVM_SET_MEMORY_ATTRIBUTES2 at the same number)',
     probe: (k) => probeGmemLink(k, 0xd6),
   },
@@ -130,7 +145,8 @@ export const PROPOSAL_FEATURES: readonly ProposalFeature[] = Object.freeze([
     title: 'KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM for non-SEV VMs',
     abi: ['KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM'],
     structs: [],
-    semantics: 'intra-host migration: moving from a source VM of the same type carries memory attributes and lpage_info to the destination and kills the source, for any VM type',
+    semantics:
+      'intra-host migration: moving from a source VM of the same type carries memory attributes and lpage_info to the destination and kills the source, for any VM type',
     mainline: 'KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM (5.16+): SEV/SEV-ES encryption context only',
     seed: '004',
     probe: probeMoveMemoryContext,

@@ -12,7 +12,16 @@ const RMFD_USERMNT = PROPOSAL_ABI.RMFD_USERMNT.value;
 /** What probeMemfdRestricted asks the kernel. */
 export type MemfdRestrictedKernel = Pick<
   ProbeKernel,
-  'memfdRestricted' | 'cachestat' | 'memfdCreate' | 'close' | 'ftruncate' | 'fallocate' | 'pwriteByte' | 'read' | 'write' | 'mmapShared'
+  | 'memfdRestricted'
+  | 'cachestat'
+  | 'memfdCreate'
+  | 'close'
+  | 'ftruncate'
+  | 'fallocate'
+  | 'pwriteByte'
+  | 'read'
+  | 'write'
+  | 'mmapShared'
 >;
 
 /**
@@ -33,8 +42,11 @@ export function probeMemfdRestricted(k: MemfdRestrictedKernel): ProbeVerdict {
       const size = k.ftruncate(fd, PAGE);
       const mm = k.mmapShared(fd, PAGE);
       const fa = k.fallocate(fd, 0, 0, PAGE);
-      ev.add(`on the new fd: read → ${show(rd)}, write → ${show(wr)}, ftruncate → ${show(size)}, mmap → ${show(mm)}, fallocate → ${show(fa)}`);
-      if (isErrno(rd, 'EINVAL') && isErrno(wr, 'EINVAL') && isErrno(mm, 'ENODEV') && size.ok && fa.ok) return ev.present();
+      ev.add(
+        `on the new fd: read → ${show(rd)}, write → ${show(wr)}, ftruncate → ${show(size)}, mmap → ${show(mm)}, fallocate → ${show(fa)}`,
+      );
+      if (isErrno(rd, 'EINVAL') && isErrno(wr, 'EINVAL') && isErrno(mm, 'ENODEV') && size.ok && fa.ok)
+        return ev.present();
       return ev.inconclusive('syscall 451 returned an fd that does not behave like a restrictedmem file');
     } finally {
       k.close(fd);
@@ -49,7 +61,9 @@ export function probeMemfdRestricted(k: MemfdRestrictedKernel): ProbeVerdict {
     const cs = k.cachestat(mfd.value);
     ev.add(`cachestat(memfd with one written page) → ${cs.ok ? `OK, nr_cache ${cs.value}` : cs.errno}`);
     if (cs.ok && cs.value >= 1) return ev.taken('cachestat (6.5+)');
-    return ev.inconclusive(`syscall 451 refused memfd_restricted(0) with ${r.errno} but is not a working cachestat either`);
+    return ev.inconclusive(
+      `syscall 451 refused memfd_restricted(0) with ${r.errno} but is not a working cachestat either`,
+    );
   } finally {
     k.close(mfd.value);
   }
@@ -121,9 +135,12 @@ export function probeRestrictedBind(k: RestrictedBindKernel): ProbeVerdict {
     ev.add('memfd_restricted_bind needs a restrictedmem fd, which this kernel cannot make');
   }
   const chmod = k.fchmodat2TempFile(0o600);
-  ev.add(`syscall 452(AT_FDCWD, temp file 0644, 0600, 0) → ${chmod.ok ? `OK, mode now 0${chmod.value.toString(8)}` : chmod.errno}`);
+  ev.add(
+    `syscall 452(AT_FDCWD, temp file 0644, 0600, 0) → ${chmod.ok ? `OK, mode now 0${chmod.value.toString(8)}` : chmod.errno}`,
+  );
   if (chmod.ok && chmod.value === 0o600) return ev.taken('fchmodat2 (6.6+)');
   if (isErrno(chmod, 'ENOSYS')) return ev.absent('unused: syscall 452 not implemented (pre-6.6)');
-  if (base.state === 'present') return ev.inconclusive('memfd_restricted exists but syscall 452 is neither its bind call nor fchmodat2');
+  if (base.state === 'present')
+    return ev.inconclusive('memfd_restricted exists but syscall 452 is neither its bind call nor fchmodat2');
   return ev.inconclusive(`syscall 452 answered ${show(chmod)}: neither fchmodat2 nor memfd_restricted_bind`);
 }

@@ -1,8 +1,14 @@
 // Probes for the UPM v7 ABIs (seed 001): MFD_INACCESSIBLE, F_SEAL_AUTO_ALLOCATE, KVM_MEM_PRIVATE.
 // Each decides by behaviour only the proposal has, then names what the number means instead.
 import {
-  MFD_CLOEXEC, MFD_ALLOW_SEALING, F_SEAL_EXEC, F_SEAL_SEAL, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_KEEP_SIZE,
-  KVM_CAP_GUEST_MEMFD, KVM_CAP_USER_MEMORY2,
+  MFD_CLOEXEC,
+  MFD_ALLOW_SEALING,
+  F_SEAL_EXEC,
+  F_SEAL_SEAL,
+  FALLOC_FL_PUNCH_HOLE,
+  FALLOC_FL_KEEP_SIZE,
+  KVM_CAP_GUEST_MEMFD,
+  KVM_CAP_USER_MEMORY2,
 } from '../../uapi/index.js';
 import { PAGE_SIZE } from '../../arch.js';
 import { PROPOSAL_ABI } from '../../uapi/proposals.js';
@@ -15,7 +21,10 @@ const F_SEAL_AUTO_ALLOCATE = PROPOSAL_ABI.F_SEAL_AUTO_ALLOCATE.value;
 const KVM_MEM_PRIVATE = PROPOSAL_ABI.KVM_MEM_PRIVATE.value;
 
 /** What probeMfdInaccessible asks the kernel. */
-export type MfdInaccessibleKernel = Pick<ProbeKernel, 'memfdCreate' | 'close' | 'getSeals' | 'ftruncate' | 'pwriteByte' | 'mmapShared' | 'permBits'>;
+export type MfdInaccessibleKernel = Pick<
+  ProbeKernel,
+  'memfdCreate' | 'close' | 'getSeals' | 'ftruncate' | 'pwriteByte' | 'mmapShared' | 'permBits'
+>;
 
 /**
  * MFD_INACCESSIBLE (0x8): the v7 fd refuses write and mmap (EPERM from shmem's MEMFILE_F_USER_INACCESSIBLE checks),
@@ -50,7 +59,8 @@ export function probeMfdInaccessible(k: MfdInaccessibleKernel): ProbeVerdict {
     const refusesIo = !wr.ok && !mm.ok;
     if (refusesIo && isErrno(combo, 'EINVAL')) return ev.present();
     const execSealed = seals.ok && (seals.value & F_SEAL_EXEC) !== 0;
-    if (wr.ok && mm.ok && combo.ok && execSealed) return ev.add('the fd is ordinary memory sealed against exec').taken('MFD_NOEXEC_SEAL (6.3+)');
+    if (wr.ok && mm.ok && combo.ok && execSealed)
+      return ev.add('the fd is ordinary memory sealed against exec').taken('MFD_NOEXEC_SEAL (6.3+)');
     return ev.inconclusive('the fd neither refuses I/O like MFD_INACCESSIBLE nor behaves like MFD_NOEXEC_SEAL');
   } finally {
     k.close(fd);
@@ -60,7 +70,15 @@ export function probeMfdInaccessible(k: MfdInaccessibleKernel): ProbeVerdict {
 /** What probeSealAutoAllocate asks the kernel. */
 export type SealAutoAllocateKernel = Pick<
   ProbeKernel,
-  'memfdCreate' | 'close' | 'ftruncate' | 'fchmod' | 'fallocate' | 'addSeals' | 'getSeals' | 'pwriteByte' | 'writeSharedInChild'
+  | 'memfdCreate'
+  | 'close'
+  | 'ftruncate'
+  | 'fchmod'
+  | 'fallocate'
+  | 'addSeals'
+  | 'getSeals'
+  | 'pwriteByte'
+  | 'writeSharedInChild'
 >;
 
 /**
@@ -90,9 +108,11 @@ export function probeSealAutoAllocate(k: SealAutoAllocateKernel): ProbeVerdict {
     }
     const seals = k.getSeals(fd);
     ev.add(`F_GET_SEALS → ${seals.ok ? `0x${seals.value.toString(16)}` : seals.errno}`);
-    if (!seals.ok || (seals.value & F_SEAL_AUTO_ALLOCATE) === 0) return ev.inconclusive('the seal was accepted but F_GET_SEALS does not show it');
+    if (!seals.ok || (seals.value & F_SEAL_AUTO_ALLOCATE) === 0)
+      return ev.inconclusive('the seal was accepted but F_GET_SEALS does not show it');
     const extra = seals.value & ~F_SEAL_AUTO_ALLOCATE & ~F_SEAL_SEAL;
-    if (extra !== 0) ev.add(`the kernel added seals 0x${extra.toString(16)} of its own (F_SEAL_EXEC on an executable file does that)`);
+    if (extra !== 0)
+      ev.add(`the kernel added seals 0x${extra.toString(16)} of its own (F_SEAL_EXEC on an executable file does that)`);
 
     const allocated = k.pwriteByte(fd, 0, 0x11);
     ev.add(`pwrite into an allocated page → ${show(allocated)}`);
@@ -112,10 +132,15 @@ export function probeSealAutoAllocate(k: SealAutoAllocateKernel): ProbeVerdict {
     const proposal = !hole.ok && touch === 'SIGBUS' && allocated.ok && refill.ok && after.ok;
     const execSeal = isErrno(chmodX, 'EPERM');
     if (proposal && !execSeal) return ev.present();
-    if (execSeal && hole.ok && touch === 'ok') return ev.add('the seal forbids chmod of the exec bits; holes still fill on write').taken('F_SEAL_EXEC (6.3+)');
+    if (execSeal && hole.ok && touch === 'ok')
+      return ev.add('the seal forbids chmod of the exec bits; holes still fill on write').taken('F_SEAL_EXEC (6.3+)');
     if (execSeal && extra !== 0 && !allocated.ok)
-      return ev.add('F_SEAL_EXEC on an executable memfd implied write seals, so every write fails: not AUTO_ALLOCATE').taken('F_SEAL_EXEC (6.3+)');
-    return ev.inconclusive('the seal neither blocks hole allocation like F_SEAL_AUTO_ALLOCATE nor guards exec bits like F_SEAL_EXEC');
+      return ev
+        .add('F_SEAL_EXEC on an executable memfd implied write seals, so every write fails: not AUTO_ALLOCATE')
+        .taken('F_SEAL_EXEC (6.3+)');
+    return ev.inconclusive(
+      'the seal neither blocks hole allocation like F_SEAL_AUTO_ALLOCATE nor guards exec bits like F_SEAL_EXEC',
+    );
   } finally {
     k.close(fd);
   }
@@ -124,7 +149,15 @@ export function probeSealAutoAllocate(k: SealAutoAllocateKernel): ProbeVerdict {
 /** What probeMemPrivate asks the kernel. */
 export type MemPrivateKernel = Pick<
   ProbeKernel,
-  'kvmAvailable' | 'sysCap' | 'createVm' | 'createGmem' | 'memfdCreate' | 'ftruncate' | 'close' | 'setMemslotV1Private' | 'setMemslotV2Gmem'
+  | 'kvmAvailable'
+  | 'sysCap'
+  | 'createVm'
+  | 'createGmem'
+  | 'memfdCreate'
+  | 'ftruncate'
+  | 'close'
+  | 'setMemslotV1Private'
+  | 'setMemslotV2Gmem'
 >;
 
 /**
@@ -145,7 +178,8 @@ export function probeMemPrivate(k: MemPrivateKernel): ProbeVerdict {
     const v1 = k.setMemslotV1Private(vm.value, 0, 0, PAGE, mfd.value, 0);
     ev.add(`KVM_SET_USER_MEMORY_REGION(flags 0x${KVM_MEM_PRIVATE.toString(16)}, private_fd = memfd) → ${show(v1)}`);
     if (v1.ok) return ev.present();
-    if (v1.errno !== 'EINVAL') return ev.inconclusive(`the v1 ioctl refused KVM_MEM_PRIVATE with ${v1.errno}, not EINVAL`);
+    if (v1.errno !== 'EINVAL')
+      return ev.inconclusive(`the v1 ioctl refused KVM_MEM_PRIVATE with ${v1.errno}, not EINVAL`);
     const caps = k.sysCap(KVM_CAP_GUEST_MEMFD) !== 0 && k.sysCap(KVM_CAP_USER_MEMORY2) !== 0;
     ev.add(`KVM_CAP_GUEST_MEMFD and KVM_CAP_USER_MEMORY2 → ${caps ? 'both set' : 'not both set'}`);
     if (!caps) return ev.absent('unused: not a memslot flag (pre-6.8)');
@@ -155,13 +189,18 @@ export function probeMemPrivate(k: MemPrivateKernel): ProbeVerdict {
     const v2 = k.setMemslotV2Gmem(vm.value, 1, 16 * PAGE, PAGE, gmem.value);
     k.close(gmem.value);
     ev.add(`KVM_SET_USER_MEMORY_REGION2(KVM_MEM_GUEST_MEMFD) → ${show(v2)}`);
-    if (v2.ok) return ev.add('bit 2 binds a guest_memfd, and only through KVM_SET_USER_MEMORY_REGION2').taken('KVM_MEM_GUEST_MEMFD (6.8+)');
+    if (v2.ok)
+      return ev
+        .add('bit 2 binds a guest_memfd, and only through KVM_SET_USER_MEMORY_REGION2')
+        .taken('KVM_MEM_GUEST_MEMFD (6.8+)');
     // 6.8–6.17: only VM types with private memory accept KVM_MEM_GUEST_MEMFD (check_memory_region_flags), so a
     // type-0 VM refuses it with EINVAL through both ioctls. The proposal's own behaviour (the v1 ioctl accepting
     // the bit) is absent all the same, and the headers the kernel advertises give the bit to KVM_MEM_GUEST_MEMFD.
     if (v2.errno === 'EINVAL') {
       return ev
-        .add('a type-0 VM refuses bit 2 through both ioctls: KVM_MEM_GUEST_MEMFD is limited to VM types with private memory here')
+        .add(
+          'a type-0 VM refuses bit 2 through both ioctls: KVM_MEM_GUEST_MEMFD is limited to VM types with private memory here',
+        )
         .taken('KVM_MEM_GUEST_MEMFD (6.8+; private-memory VM types only on this kernel)');
     }
     return ev.inconclusive('bit 2 is neither KVM_MEM_PRIVATE nor a working KVM_MEM_GUEST_MEMFD');

@@ -30,7 +30,9 @@ export class Evidence {
   }
   /** Neither the proposal nor another meaning of its number; `meaning` says what the number is here, if anything. */
   absent(meaning?: string): ProbeVerdict {
-    return meaning === undefined ? { state: 'absent', evidence: this.lines } : { state: 'absent', meaning, evidence: this.lines };
+    return meaning === undefined
+      ? { state: 'absent', evidence: this.lines }
+      : { state: 'absent', meaning, evidence: this.lines };
   }
   /** The number belongs to a mainline ABI. */
   taken(meaning: string): ProbeVerdict {
@@ -46,8 +48,12 @@ export class Evidence {
 /** One line for skip reasons and notes: 'number taken by MFD_NOEXEC_SEAL (6.3+) [evidence; evidence]'. */
 export function describeVerdict(v: ProbeVerdict): string {
   const head =
-    v.state === 'number-taken' ? `number taken by ${v.meaning ?? '?'}`
-      : v.state === 'absent' ? `not present${v.meaning ? `; the number: ${v.meaning}` : ''}`
-        : v.state === 'inconclusive' ? 'contradictory kernel answers' : 'present';
+    v.state === 'number-taken'
+      ? `number taken by ${v.meaning ?? '?'}`
+      : v.state === 'absent'
+        ? `not present${v.meaning ? `; the number: ${v.meaning}` : ''}`
+        : v.state === 'inconclusive'
+          ? 'contradictory kernel answers'
+          : 'present';
   return `${head} [${v.evidence.join('; ')}]`;
 }
