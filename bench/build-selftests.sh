@@ -9,7 +9,7 @@
 set -euo pipefail
 . "$(dirname "$(readlink -f "$0")")/../lib/cache-dir.sh"
 # a tree `kernels build` unpacked (kernel-src/linux-source-7.2_<version>), or one unpacked by hand beside it
-src=${1:-$(ls -d "$(gmem_cache_dir)"/kernel-src/linux-source-7.2_* "$(gmem_cache_dir)"/kernel-src/*/linux-source-7.2 2>/dev/null | grep -v '\.tmp-' | head -1)}
+src=${1:-$(ls -d "$(gmem_cache_dir)"/kernel-src/linux-source-7.2_* "$(gmem_cache_dir)"/kernel-src/*/linux-source-7.2 2>/dev/null | grep -v '\.tmp-' | head -1 || true)}
 out=${2:-/tmp/gmem-selftests}
 if [ -z "$src" ] || [ ! -f "$src/Makefile" ]; then
   echo "build-selftests: no linux-source tree (give one: bench/build-selftests.sh TREE)" >&2
