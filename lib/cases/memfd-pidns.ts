@@ -2,7 +2,8 @@
 import { existsSync, readlinkSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { probeArgv, probeValue, runProbe, type ProbeOutcome } from '../harness/probe.js';
+import { HarnessError } from '../harness/expect.js';
+import { probeArgv, probeLoaded, probeValue, runProbe, type ProbeOutcome } from '../harness/probe.js';
 import { timeoutScale } from '../harness/timeout-scale.js';
 
 /** Where an executable is found on PATH, or null. */
@@ -62,10 +63,20 @@ export function startProbe(
   child.stderr.setEncoding('utf8').on('data', (d: string) => {
     stderr += d;
   });
-  const done = new Promise<NsOutcome>((resolve) => {
+  const done = new Promise<NsOutcome>((resolve, reject) => {
     let timedOut = false;
     const finish = (status: number | null, signal: string | null) => {
       clearTimeout(timer);
+      // as runProbe: a child that ended before its module loaded never reached the kernel (the harness broke)
+      if (!timedOut && !probeLoaded(stdout)) {
+        const how = signal ? `killed by ${signal}` : `exit status ${status}`;
+        reject(
+          new HarnessError(
+            `probe child for ${fn} of ${module} ended before its module loaded (${how}): ${stderr.trim().split('\n').pop() ?? ''}`,
+          ),
+        );
+        return;
+      }
       resolve({ status, signal, value: probeValue(stdout), stderr, timedOut });
     };
     const timer = setTimeout(

@@ -31,6 +31,11 @@ export function probeArgv(module: string, fn: string, args: unknown[], wrapper: 
   return [...wrapper, process.execPath, MAIN, module, fn, json];
 }
 
+/** Whether a probe child's output shows that it loaded its case module (so it reached the case's code). */
+export function probeLoaded(stdout: string): boolean {
+  return new RegExp(`^${PROBE_LOADED}$`, 'm').test(stdout);
+}
+
 /** The value a probe child printed on its PROBE-RESULT line, undefined when it printed none. */
 export function probeValue(stdout: string): unknown {
   const m = /^PROBE-RESULT (.*)$/m.exec(stdout);
@@ -54,7 +59,7 @@ export function runProbe(module: string, fn: string, args: unknown[], opts: Prob
     // there the wrapper's --kill-child does what GMEM_PROBE_PARENT does for a direct child
     env: opts.wrapper?.length ? process.env : { ...process.env, GMEM_PROBE_PARENT: String(process.pid) },
   });
-  if (!new RegExp(`^${PROBE_LOADED}$`, 'm').test(r.stdout ?? '')) {
+  if (!probeLoaded(r.stdout ?? '')) {
     const how = r.error ? r.error.message : r.signal ? `killed by ${r.signal}` : `exit status ${r.status}`;
     const cause = crashCause(r.stderr ?? '');
     const why = `${how}${cause ? `: ${cause}` : ''}`;
