@@ -197,8 +197,13 @@ test('SIGTERM and SIGINT stop the runner and its workers; the finished results s
       '2',
     ]);
     await run.until(/ok 1 harness\.demo\.pass_before/);
-    const workers = workersOf(run.child.pid as number);
-    assert.ok(workers.length >= 2, 'the runner and its workers are running');
+    // the second worker may still be starting when the first result is out (CI saw one child): wait for it
+    let workers = workersOf(run.child.pid as number);
+    for (let waited = 0; workers.length < 2 && waited < 10_000; waited += 50) {
+      await new Promise((r) => setTimeout(r, 50));
+      workers = workersOf(run.child.pid as number);
+    }
+    assert.ok(workers.length >= 2, `the runner and its workers are running (children: ${workers.join(' ')})`);
     run.child.kill(sig);
     const end = await run.exited;
     assert.equal(end.code, code, run.output().err);
