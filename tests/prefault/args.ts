@@ -269,7 +269,7 @@ const maxRangeEnd = defineCase({
     'the highest page that does not wrap, [2^64 - 2 pages, +1 page), passes the argument checks: it ends like a ' +
     'call with no memslot (ENOENT with TDP, the EOPNOTSUPP of the control without), never EINVAL, with gpa and size ' +
     'as passed',
-  requires: { kvm: true },
+  requires: { kvm: true, caps: ['KVM_CAP_USER_MEMORY2'] },
   tags: TAGS,
   run(ctx) {
     const { vcpu, control } = argSetup(ctx);
@@ -287,7 +287,7 @@ const maxRangeEnd = defineCase({
 const badStructPointer = defineCase({
   id: 'prefault.args.bad_struct_pointer',
   doc: 'KVM_PRE_FAULT_MEMORY whose argument points at no user memory (NULL, a kernel address) fails with EFAULT',
-  requires: { kvm: true },
+  requires: { kvm: true, caps: ['KVM_CAP_USER_MEMORY2'] },
   tags: TAGS,
   run(ctx) {
     const { vcpu } = argSetup(ctx);

@@ -68,7 +68,7 @@ const PENDING_ENOUGH = 20;
 const pendingSignal = defineCase({
   id: 'prefault.eintr.pending_signal',
   doc: `under a ${PENDING_PERIOD_US} us SIGALRM timer, a call that finds the signal pending before processing any page fails with EINTR and leaves gpa and size as passed; every other call ends like the unsignalled control`,
-  requires: { kvm: true },
+  requires: { kvm: true, caps: ['KVM_CAP_USER_MEMORY2'] },
   isolation: 'fresh',
   serial: true,
   timeoutMs: 30000,
