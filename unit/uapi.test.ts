@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import * as uapi from '../lib/uapi/index.js';
 import * as generated from '../lib/uapi/linux.generated.js';
 import * as ioc from '../lib/uapi/ioc.js';
-import { fetchHeaders, generate, generatedPath, type HeaderTree } from '../lib/uapi/generate.js';
+import { KERNEL_HEADERS, fetchHeaders, generate, generatedPath, type HeaderTree } from '../lib/uapi/generate.js';
 import { PROPOSALS, PROPOSAL_ABI, PROPOSAL_STRUCTS } from '../lib/uapi/proposals.js';
 
 const { STRUCTS, SYSCALL, ERRNO, ERRNO_NAME, UAPI_SOURCE, _IO, _IOR, _IOW, _IOWR, iocDir, iocNr, iocSize, iocType } =
@@ -134,32 +134,6 @@ function compileProbes(
   return { out: run.stdout.split('\n').filter(Boolean), dropped };
 }
 
-const KERNEL_HEADERS = [
-  'linux/types.h',
-  'linux/ioctl.h',
-  'linux/kvm.h',
-  'linux/memfd.h',
-  'linux/fcntl.h',
-  'linux/falloc.h',
-  'linux/mman.h',
-  'linux/mempolicy.h',
-  'linux/fs.h',
-  'linux/stat.h',
-  'asm/stat.h',
-  'asm/signal.h',
-  'linux/resource.h',
-  'linux/sched.h',
-  'linux/magic.h',
-  'linux/errno.h',
-  'asm/unistd.h',
-  'asm/socket.h',
-  'linux/time.h',
-  'linux/time_types.h',
-  'asm/siginfo.h',
-  'asm/ioctls.h',
-  'linux/fadvise.h',
-  'linux/kvm_para.h',
-];
 const LIBC_HEADERS = ['sys/types.h', 'sys/socket.h', 'sys/uio.h', 'sys/un.h', 'stdio.h'];
 const LIBC_STRUCTS = new Set(['msghdr', 'cmsghdr', 'iovec']);
 
