@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { cli } from './helpers.js';
+import { cli, minimalRunLine } from './helpers.js';
 
 const GOOD_PROFILE = 'platform: good\ntitle: Good\narch: x86_64\nrequires:\n  - feature: guest_memfd\n';
 
@@ -65,18 +65,7 @@ for (const [name, text, message] of BAD_PROFILES) {
   });
 }
 
-const RUN = JSON.stringify({
-  type: 'run',
-  format: 1,
-  suiteVersion: '0',
-  started: '',
-  kernel: 'k',
-  arch: 'x86_64',
-  host: 'h',
-  platform: 'x86_64',
-  kvm: {},
-  options: {},
-});
+const RUN = minimalRunLine();
 const BAD_RESULTS: [string, string, RegExp][] = [
   ['empty', '', /empty\.jsonl:1:1: no "run" record/],
   ['not-json', `${RUN}\nhello world\n${RUN}\n`, /not-json\.jsonl:2:1: not valid JSON/],

@@ -38,3 +38,20 @@ export function useScratchDirs(): (prefix: string) => string {
     return dir;
   };
 }
+
+/** A results file's run line (JSON, no newline) with placeholder values, fields of `over` replacing them in place. */
+export function minimalRunLine(over: Record<string, unknown> = {}): string {
+  const base = {
+    type: 'run',
+    format: 1,
+    suiteVersion: '0',
+    started: '',
+    kernel: 'k',
+    arch: 'x86_64',
+    host: 'h',
+    platform: 'x86_64',
+    kvm: {},
+    options: {},
+  };
+  return JSON.stringify({ ...base, ...over });
+}

@@ -5,7 +5,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { CLI, HARNESS_CASES } from './helpers.js';
+import { CLI, HARNESS_CASES, minimalRunLine } from './helpers.js';
 import { readResults } from '../lib/report/results-file.js';
 import { partialPath } from '../lib/report/results-writer.js';
 
@@ -27,7 +27,7 @@ function alive(pid: number): boolean {
 test('SIGKILL of the runner keeps every finished result, the previous file whole, and takes the workers', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'gmem-unit-'));
   const results = join(dir, 'r.jsonl');
-  const previous = `${JSON.stringify({ type: 'run', format: 1, suiteVersion: '0', started: 'before', kernel: 'k', arch: 'x86_64', host: 'h', platform: 'x86_64', kvm: {}, options: {} })}\n`;
+  const previous = `${minimalRunLine({ started: 'before' })}\n`;
   writeFileSync(results, previous);
   // the hang case has a 1.5 s timeout; kill the runner while it waits on it
   const child = spawn(process.execPath, [CLI, '--cases', HARNESS_CASES, '-o', results], {
@@ -80,18 +80,7 @@ test('SIGKILL of the runner keeps every finished result, the previous file whole
 test('a truncated last line (the write the kill interrupted) is ignored, earlier lines are kept', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gmem-unit-'));
   const path = join(dir, 'r.jsonl');
-  const run = JSON.stringify({
-    type: 'run',
-    format: 1,
-    suiteVersion: '0',
-    started: '',
-    kernel: 'k',
-    arch: 'x86_64',
-    host: 'h',
-    platform: 'x86_64',
-    kvm: {},
-    options: {},
-  });
+  const run = minimalRunLine();
   const res = JSON.stringify({
     type: 'result',
     id: 'a.b',
@@ -112,18 +101,7 @@ test('a truncated last line (the write the kill interrupted) is ignored, earlier
 test('a malformed line in the middle is a positioned error', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gmem-unit-'));
   const path = join(dir, 'r.jsonl');
-  const run = JSON.stringify({
-    type: 'run',
-    format: 1,
-    suiteVersion: '0',
-    started: '',
-    kernel: 'k',
-    arch: 'x86_64',
-    host: 'h',
-    platform: 'x86_64',
-    kvm: {},
-    options: {},
-  });
+  const run = minimalRunLine();
   writeFileSync(path, `${run}\n{"type": "result", oops}\n{"type":"end","finished":"","totals":{},"exitCode":0}\n`);
   assert.throws(
     () => readResults(path),

@@ -4,13 +4,13 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, HARNESS_CASES, cli, useScratchDirs } from './helpers.js';
+import { CLI, HARNESS_CASES, cli, useScratchDirs, minimalRunLine } from './helpers.js';
 import { readResults } from '../lib/report/results-file.js';
 import { lockPath, partialPath } from '../lib/report/results-writer.js';
 
 const scratch = useScratchDirs();
 
-const PREVIOUS = `${JSON.stringify({ type: 'run', format: 1, suiteVersion: '0', started: 'before', kernel: 'k', arch: 'x86_64', host: 'h', platform: 'x86_64', kvm: {}, options: {} })}\n`;
+const PREVIOUS = `${minimalRunLine({ started: 'before' })}\n`;
 
 /** A fixtures directory of its own (an empty one: no fixture applies). */
 function ownFixtures(dir: string): string {
