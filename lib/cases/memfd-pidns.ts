@@ -2,8 +2,7 @@
 import { existsSync, readlinkSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { HarnessError } from '../harness/expect.js';
-import { probeArgv, probeLoaded, probeValue, runProbe, type ProbeOutcome } from '../harness/probe.js';
+import { probeArgv, probeLoaded, probeNotLoaded, probeValue, runProbe, type ProbeOutcome } from '../harness/probe.js';
 import { timeoutScale } from '../harness/timeout-scale.js';
 
 /** Where an executable is found on PATH, or null. */
@@ -69,12 +68,7 @@ export function startProbe(
       clearTimeout(timer);
       // as runProbe: a child that ended before its module loaded never reached the kernel (the harness broke)
       if (!timedOut && !probeLoaded(stdout)) {
-        const how = signal ? `killed by ${signal}` : `exit status ${status}`;
-        reject(
-          new HarnessError(
-            `probe child for ${fn} of ${module} ended before its module loaded (${how}): ${stderr.trim().split('\n').pop() ?? ''}`,
-          ),
-        );
+        reject(probeNotLoaded(module, fn, signal ? `killed by ${signal}` : `exit status ${status}`, stderr));
         return;
       }
       resolve({ status, signal, value: probeValue(stdout), stderr, timedOut });

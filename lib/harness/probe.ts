@@ -36,6 +36,14 @@ export function probeLoaded(stdout: string): boolean {
   return new RegExp(`^${PROBE_LOADED}$`, 'm').test(stdout);
 }
 
+/** The HarnessError for a probe child that ended (`how`) before it loaded its case module, with the crash cause. */
+export function probeNotLoaded(module: string, fn: string, how: string, stderr: string): HarnessError {
+  const cause = crashCause(stderr);
+  return new HarnessError(
+    `probe child for ${fn} of ${module} ended before its module loaded (${how}${cause ? `: ${cause}` : ''})`,
+  );
+}
+
 /** The value a probe child printed on its PROBE-RESULT line, undefined when it printed none. */
 export function probeValue(stdout: string): unknown {
   const m = /^PROBE-RESULT (.*)$/m.exec(stdout);
@@ -61,9 +69,7 @@ export function runProbe(module: string, fn: string, args: unknown[], opts: Prob
   });
   if (!probeLoaded(r.stdout ?? '')) {
     const how = r.error ? r.error.message : r.signal ? `killed by ${r.signal}` : `exit status ${r.status}`;
-    const cause = crashCause(r.stderr ?? '');
-    const why = `${how}${cause ? `: ${cause}` : ''}`;
-    throw new HarnessError(`probe child for ${fn} of ${module} ended before its module loaded (${why})`);
+    throw probeNotLoaded(module, fn, how, r.stderr ?? '');
   }
   const timedOut = (r.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT';
   const value = probeValue(r.stdout ?? '');
