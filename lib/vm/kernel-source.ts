@@ -17,6 +17,7 @@ import { basename, dirname, join, relative, resolve } from 'node:path';
 import { PROJECT_ROOT } from '../paths.js';
 import { cacheSubdir } from '../paths.js';
 import { compareDebianVersions } from './debian-version.js';
+import { ensureQemu } from './qemu.js';
 import { packageRegex, type DebianSpec, type ImageSpec } from './candidates.js';
 
 /** A kernel ready to boot: its image and the modules tree the initramfs takes modules from. */
@@ -197,10 +198,23 @@ function modulesDirIn(tree: string): { base: string; release: string } | null {
   return null;
 }
 
-/** Runs depmod for a modules tree (base/lib/modules/<release>) unless modules.dep is already there. */
+/**
+ * Runs depmod for a modules tree (base/lib/modules/<release>) unless modules.dep is already there; on a fresh
+ * machine without kmod it first installs the guest tools (ci/kernels/install-qemu.sh, as booting needs them too).
+ */
 export function ensureDepmod(base: string, release: string): void {
   if (existsSync(join(base, 'lib', 'modules', release, 'modules.dep'))) return;
-  const r = spawnSync('depmod', ['-b', base, release], { encoding: 'utf8', env: { ...process.env, PATH: SBIN_PATH } });
+  const depmod = () =>
+    spawnSync('depmod', ['-b', base, release], { encoding: 'utf8', env: { ...process.env, PATH: SBIN_PATH } });
+  let r = depmod();
+  if ((r.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
+    try {
+      ensureQemu();
+    } catch (e) {
+      throw new KernelUnavailable(`depmod is missing and kmod could not be installed: ${(e as Error).message}`);
+    }
+    r = depmod();
+  }
   if (r.error || r.status !== 0)
     throw new KernelUnavailable(
       `depmod -b ${base} ${release} failed: ${r.error?.message ?? r.stderr.trim().split('\n').pop()} (is kmod installed? ci/kernels/install-qemu.sh installs it)`,
