@@ -6,6 +6,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { after } from 'node:test';
+import { env } from '../lib/harness/env.js';
+import { KVM_CAP_GUEST_MEMFD } from '../lib/uapi/index.js';
 
 /** The project root. */
 export const ROOT = resolve(fileURLToPath(new URL('../../', import.meta.url)));
@@ -54,4 +56,27 @@ export function minimalRunLine(over: Record<string, unknown> = {}): string {
     options: {},
   };
   return JSON.stringify({ ...base, ...over });
+}
+
+/** A feature the live kernel has, with a case that decides it and one instance of that case to turn into a failure. */
+export interface LiveFeature {
+  /** Feature id in lib/features/catalog.ts. */ feature: string;
+  /** -t selectors of the cases to run. */ selectors: string[];
+  /** An instance id among them that passes where the feature is present. */ victim: string;
+}
+
+/** Whether the live kernel has guest_memfd (KVM_CAP_GUEST_MEMFD on /dev/kvm); machines of this kind differ. */
+export function liveHasGuestMemfd(): boolean {
+  return env().sysCap(KVM_CAP_GUEST_MEMFD) > 0;
+}
+
+/** guest_memfd's creation cases where the live kernel has guest_memfd, memfd_create's otherwise (always there). */
+export function liveFeature(): LiveFeature {
+  return liveHasGuestMemfd()
+    ? {
+        feature: 'guest_memfd',
+        selectors: ['gmem.create.size_zero', 'gmem.create.one_page'],
+        victim: 'gmem.create.one_page@noflags',
+      }
+    : { feature: 'memfd', selectors: ['memfd.create.flags'], victim: 'memfd.create.flags@cloexec' };
 }

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { cli } from './helpers.js';
+import { cli, liveFeature } from './helpers.js';
 
 const CHROMIUM = process.env.GMEM_CHROMIUM ?? '/usr/bin/chromium';
 
@@ -13,9 +13,10 @@ test('matrix.html in headless Chromium', {
   timeout: 120_000,
 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'gmem-html-'));
-  // column 1: a real run of one family on the live kernel
+  // column 1: a real run on the live kernel of cases deciding a feature it has
   const live = join(dir, 'live.jsonl');
-  cli(['-t', 'gmem.create.size_zero', '-t', 'gmem.create.one_page', '-o', live]);
+  const lf = liveFeature();
+  cli([...lf.selectors.flatMap((s) => ['-t', s]), '-o', live]);
   // column 2: the same run relabelled as another kernel, with one case failing there
   const lines = readFileSync(live, 'utf8')
     .trim()
@@ -23,7 +24,7 @@ test('matrix.html in headless Chromium', {
     .map((l) => JSON.parse(l) as Record<string, unknown>);
   const other = lines.map((r) => {
     if (r.type === 'run') return { ...r, kernel: '9.9.9-candidate', platform: 'x86_64' };
-    if (r.type === 'result' && r.id === 'gmem.create.one_page@noflags')
+    if (r.type === 'result' && r.id === lf.victim)
       return { ...r, verdict: 'fail', message: 'expected success, but it failed with EINVAL (22)' };
     return r;
   });
@@ -56,7 +57,7 @@ test('matrix.html in headless Chromium', {
     assert.equal(headers.length, 3);
     assert.match(headers[2] ?? '', /9\.9\.9-candidate/);
     assert.match(headers[2] ?? '', /1 broken/);
-    const gm = tab.locator('tr.feature[data-feature="guest_memfd"] td.state');
+    const gm = tab.locator(`tr.feature[data-feature="${lf.feature}"] td.state`);
     assert.deepEqual(await gm.evaluateAll((tds) => tds.map((td) => td.getAttribute('data-state'))), [
       'present',
       'broken',
@@ -65,11 +66,11 @@ test('matrix.html in headless Chromium', {
     assert.deepEqual(colours, ['rgb(218, 251, 225)', 'rgb(255, 235, 233)']);
     assert.match(
       (await gm.nth(1).getAttribute('title')) ?? '',
-      /1 of \d+ cases fail, e\.g\. gmem\.create\.one_page@noflags/,
+      new RegExp(`1 of \\d+ cases fail, e\\.g\\. ${lf.victim.replace(/[.@]/g, '\\$&')}`),
     );
     // expand: the case table lists the failing case with its verdict in the second column
-    await tab.locator('tr.feature[data-feature="guest_memfd"] td.name').click();
-    const detail = tab.locator('tr.cases[data-cases-of="guest_memfd"]');
+    await tab.locator(`tr.feature[data-feature="${lf.feature}"] td.name`).click();
+    const detail = tab.locator(`tr.cases[data-cases-of="${lf.feature}"]`);
     assert.equal(await detail.isVisible(), true);
     assert.ok((await detail.locator('td.v[data-verdict="fail"]').count()) >= 1);
     // filter by family: only memfd rows remain

@@ -4,14 +4,24 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { cli } from './helpers.js';
+import { cli, liveHasGuestMemfd } from './helpers.js';
 import { readResults } from '../lib/report/results-file.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gmem-report-'));
 const live = join(dir, 'live.jsonl');
 
 before(() => {
-  const r = cli(['-t', 'gmem.create', '-t', 'gmem.fallocate', '-t', 'memslot.gmem', '-o', live, '-j', '2']);
+  // guest_memfd's families decide a feature only where the live kernel has guest_memfd; memfd's everywhere
+  const r = cli([
+    ...['gmem.create', 'gmem.fallocate', 'memslot.gmem', 'memfd.create', 'memfd.seals.check_order'].flatMap((s) => [
+      '-t',
+      s,
+    ]),
+    '-o',
+    live,
+    '-j',
+    '2',
+  ]);
   assert.ok(r.status === 0 || r.status === 1 || r.status === 4, r.stderr);
 });
 
@@ -74,6 +84,7 @@ test('compare reports an errno change as a changed observation', () => {
 
 test('matrix merges two kernels into two columns and shows the differing cases', () => {
   const other = join(dir, 'other.jsonl');
+  // the other kernel has no guest_memfd (its cases skip for the capability) and fails one memfd_create case
   rewrite(live, other, (r) =>
     r.type === 'run'
       ? { ...r, kernel: '6.1.0-old', kvm: { available: true, sysCaps: {}, vmCaps: {}, vmTypes: [0] } }
@@ -83,14 +94,18 @@ test('matrix merges two kernels into two columns and shows the differing cases',
             verdict: 'skip',
             message: 'needs KVM_CAP_GUEST_MEMFD (234): KVM_CHECK_EXTENSION on /dev/kvm returned 0',
           }
-        : r,
+        : r.type === 'result' && r.id === 'memfd.create.flags@cloexec'
+          ? { ...r, verdict: 'fail', message: 'expected FD_CLOEXEC, F_GETFD returned 0' }
+          : r,
   );
   const out = join(dir, 'matrix');
   const m = cli(['matrix', live, other, '-o', out]);
   assert.equal(m.status, 0, m.stderr);
   const md = readFileSync(join(out, 'matrix.md'), 'utf8');
   assert.match(md, /\| feature \| x86_64 · \S+ \| x86_64 · 6\.1\.0-old \|/);
-  assert.match(md, /KVM_CREATE_GUEST_MEMFD `guest_memfd` \| ✔ present \| – absent \|/);
+  const host = liveHasGuestMemfd() ? '✔ present' : '– absent';
+  assert.match(md, new RegExp(`KVM_CREATE_GUEST_MEMFD \`guest_memfd\` \\| ${host} \\| – absent \\|`));
+  assert.match(md, /memfd_create `memfd` \| ✔ present \| ✘ broken \|/);
   assert.match(md, /## Cases whose verdict differs between columns/);
   const json = JSON.parse(readFileSync(join(out, 'matrix.json'), 'utf8')) as {
     columns: unknown[];

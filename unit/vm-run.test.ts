@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cli, useScratchDirs } from './helpers.js';
+import { cli, liveHasGuestMemfd, useScratchDirs } from './helpers.js';
 import { vmSkipReason } from './vm-helpers.js';
 
 /** A temporary directory removed when the file's tests are done. */
@@ -42,5 +42,7 @@ test('kernels run host 6.1 writes both results files and a two-column matrix sho
   );
   assert.match(r.stdout, /^host\s+\S+\s+completed/m);
   const matrix = readFileSync(join(dir, 'matrix.md'), 'utf8');
-  assert.match(matrix, /\| KVM_CREATE_GUEST_MEMFD `guest_memfd` \| ✔ present \| – absent \|/);
+  // the host column says what the live kernel has (machines of this kind differ); 6.1 has no guest_memfd
+  const host = liveHasGuestMemfd() ? '✔ present' : '– absent';
+  assert.match(matrix, new RegExp(`\\| KVM_CREATE_GUEST_MEMFD \`guest_memfd\` \\| ${host} \\| – absent \\|`));
 });
