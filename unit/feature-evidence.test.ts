@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { basename, join } from 'node:path';
 import { ROOT } from './helpers.js';
 import { globToRegExp, loadInstances } from '../lib/harness/registry.js';
-import type { CaseInstance, Requires } from '../lib/harness/case.js';
+import type { CaseInstance } from '../lib/harness/case.js';
 import { FEATURES } from '../lib/features/catalog.js';
 import type { FeatureDef } from '../lib/features/feature.js';
 import { decideFeature } from '../lib/features/decide.js';
