@@ -54,4 +54,15 @@ if [ ! -f "$stamp" ] || [ -n "$(find lib tests unit bench tsconfig.json package.
   "$node" node_modules/typescript/bin/tsc -p tsconfig.json >&2
   touch "$stamp"
 fi
+# The probe-program interpreter (lib/harness/probe-exec.c): a child that may die of SIGBUS without a Node.js
+# start. Linked statically where libc.a is there, so that a guest or the kselftest collection can run it too.
+exe=dist/lib/harness/probe-exec
+src=lib/harness/probe-exec.c
+if [ ! -x "$exe" ] || [ "$src" -nt "$exe" ]; then
+  command -v gcc >/dev/null 2>&1 || apt_install gcc libc6-dev
+  bootstrap_log "compiling $src"
+  mkdir -p "$(dirname "$exe")"
+  gcc -O2 -Wall -Werror -static -o "$exe.tmp" "$src" 2>/dev/null || gcc -O2 -Wall -Werror -o "$exe.tmp" "$src" >&2
+  mv -f "$exe.tmp" "$exe"
+fi
 printf '%s\n' "$node"

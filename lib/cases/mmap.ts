@@ -1,10 +1,6 @@
 /** Shared pieces of guest_memfd mmap cases: mapping helpers, byte checks, a probe child that touches a mapping, and a guest (on the guest layer) that reads a guest_memfd slot. */
-import { __mremap } from '../sys/mman.js';
-import * as libc from '../ffi/libc.js';
-import { check } from '../sys/errors.js';
-import { __mmap } from '../sys/mman.js';
 import type { CaseContext } from '../harness/context.js';
-import type { ProbeOutcome } from '../harness/probe.js';
+import { ProbeProgram, resultOf, runProgram, type ProgramOutcome, type StepValue } from '../harness/probe-program.js';
 import { CaseFailure } from '../harness/expect.js';
 import type { GuestMemfd } from '../kvm/guest-memfd.js';
 import type { Requires } from '../harness/case.js';
@@ -13,7 +9,7 @@ import type { Vcpu } from '../kvm/vcpu.js';
 import { GuestProgram } from '../kvm/guest-program.js';
 import { DATA_GPA, DATA_SEG, DATA_SLOT, REPORT_PORT, SYNC_PORT, installCode, startVcpu } from '../kvm/guest.js';
 import { describeTrace, type Trace } from '../kvm/vcpu-run.js';
-import { KVM_MEM_GUEST_MEMFD, MAP_SHARED, PROT_READ, PROT_WRITE } from '../uapi/index.js';
+import { errnoName, KVM_MEM_GUEST_MEMFD, MAP_SHARED, MREMAP_MAYMOVE, PROT_READ, PROT_WRITE } from '../uapi/index.js';
 import { hex } from './gmem.js';
 
 /** PROT_READ | PROT_WRITE. */
@@ -68,7 +64,7 @@ export interface TouchSpec {
   /** Mapping length in bytes. */ length: number;
   /** Protection at mmap time. */ prot: number;
   /** File offset of the mapping. */ offset?: bigint;
-  /** Steps, in order; each announces itself on stderr before it starts. */ ops: TouchOp[];
+  /** Steps, in order. */ ops: TouchOp[];
 }
 
 /** Result of a touch probe that ran to the end. */
@@ -76,80 +72,84 @@ export interface TouchResult {
   /** Values of read/scan steps, in order. */ reads: number[];
 }
 
-/** Probe body (runs in a child): maps fd 3 as the spec says and performs its steps; a fault kills the child. */
-export function touchGmem(spec: TouchSpec): TouchResult {
-  let addr = check(
-    'mmap',
-    __mmap(spec.length, spec.prot, MAP_SHARED, 3, spec.offset ?? 0n),
-    'probe mapping of fd 3',
-  ) as bigint;
+/** How a touch child ended: its program outcome, and how many of the spec's ops it finished. */
+export interface TouchOutcome extends ProgramOutcome {
+  /** Ops that finished (spec.ops.length when all did); a fault in op N leaves N. */ opsDone: number;
+  /** Values of the read/scan ops that finished, in order. */ reads: number[];
+  /** The mmap of fd 3 failed (errno), so no op ran. */ mmapErrno?: number;
+}
+
+/**
+ * Maps fd (as the child's fd 3) in a probe-exec child and performs the spec's ops on the mapping; a fault kills
+ * the child in the op that touched the page. mprotect and mremap steps must succeed (the child stops otherwise).
+ */
+export function touchGmem(fd: number, spec: TouchSpec, timeoutMs = 20000): TouchOutcome {
+  const p = new ProbeProgram();
+  const mapped = p.sysOk('mmap', 0, spec.length, spec.prot, MAP_SHARED, 3, spec.offset ?? 0n);
+  let addr = mapped;
   let length = spec.length;
-  let bytes = new Uint8Array(libc.viewAt(addr, length));
-  const reads: number[] = [];
-  spec.ops.forEach((step, i) => {
-    process.stderr.write(`STEP ${i} ${step.op}\n`);
+  const ends: StepValue[] = [];
+  const reads: StepValue[] = [];
+  for (const step of spec.ops) {
+    let v: StepValue;
     switch (step.op) {
       case 'read':
-        reads.push(bytes[step.at] ?? -1);
+        v = p.load(addr, step.at);
+        reads.push(v);
         break;
       case 'write':
-        bytes[step.at] = step.value;
+        v = p.store(addr, step.at, step.value);
         break;
       case 'fill':
-        bytes.fill(step.value, step.from, step.to);
+        v = p.fill(addr, step.from, step.to, step.value);
         break;
-      case 'scan': {
-        let bad = -1;
-        for (let j = step.from; j < step.to; j++)
-          if (bytes[j] !== step.value) {
-            bad = j;
-            break;
-          }
-        reads.push(bad);
+      case 'scan':
+        v = p.scan(addr, step.from, step.to, step.value);
+        reads.push(v);
         break;
-      }
       case 'mprotect':
-        check('mprotect', libc.mprotect(addr, length, step.prot), `prot 0x${step.prot.toString(16)}`);
+        v = p.sysOk('mprotect', addr, length, step.prot);
         break;
       case 'mremap':
-        addr = check('mremap', __mremap(addr, length, step.length), `to ${step.length}`) as bigint;
+        v = p.sysOk('mremap', addr, length, step.length, MREMAP_MAYMOVE, 0);
+        addr = v;
         length = step.length;
-        bytes = new Uint8Array(libc.viewAt(addr, length));
         break;
     }
-  });
-  process.stderr.write('STEP done\n');
-  libc.munmap(addr, length);
-  return { reads };
+    ends.push(v);
+  }
+  p.sys('munmap', addr, length);
+  const o = runProgram(p, { fds: [fd], timeoutMs });
+  const m = resultOf(o, mapped);
+  return {
+    ...o,
+    opsDone: ends.filter((e) => resultOf(o, e) && resultOf(o, e)?.ret !== -1n).length,
+    reads: reads.flatMap((r) => {
+      const v = resultOf(o, r);
+      return v ? [Number(v.ret)] : [];
+    }),
+    ...(m?.ret === -1n ? { mmapErrno: m.errno } : {}),
+  };
 }
 
-/** The last step a probe child announced before it ended ('done' when it finished them all). */
-export function lastStep(o: ProbeOutcome): string | undefined {
-  const all = [...o.stderr.matchAll(/^STEP (\d+|done)/gm)];
-  return all.length ? all[all.length - 1]?.[1] : undefined;
-}
-
-function describe(o: ProbeOutcome): string {
-  const tail = o.stderr
-    .split('\n')
-    .filter((l) => l && !l.startsWith('STEP '))
-    .slice(-3)
-    .join(' | ');
+function describe(o: TouchOutcome): string {
   const how = o.timedOut ? 'timed out' : o.signal ? `was killed by ${o.signal}` : `exited with status ${o.status}`;
-  return `the child ${how} after step ${lastStep(o) ?? 'none'}${tail ? ` (${tail})` : ''}`;
+  const mmap = o.mmapErrno !== undefined ? `; its mmap of the fd failed with ${errnoName(o.mmapErrno)}` : '';
+  const tail = o.stderr.trim().split('\n').slice(-3).join(' | ');
+  return `the child ${how} after ${o.opsDone} op(s)${mmap}${tail ? ` (${tail})` : ''}`;
 }
 
-/** Fails unless the child was killed by signal while performing step number `step` (not before it). */
-export function expectKilledAt(o: ProbeOutcome, signal: string, step: number, what: string): void {
-  if (o.signal !== signal || lastStep(o) !== String(step))
-    throw new CaseFailure(`${what}: expected ${signal} during step ${step}, but ${describe(o)}`);
+/** Fails unless the child was killed by signal while performing op number `step` (not before it). */
+export function expectKilledAt(o: TouchOutcome, signal: string, step: number, what: string): void {
+  if (o.signal !== signal || o.opsDone !== step)
+    throw new CaseFailure(`${what}: expected ${signal} during op ${step}, but ${describe(o)}`);
 }
 
-/** Fails unless the child finished every step and exited 0; returns what its probe function returned. */
-export function expectCompleted<T>(o: ProbeOutcome, what: string): T {
-  if (o.signal !== null || o.status !== 0 || o.value === undefined)
+/** Fails unless the child finished every op and exited 0; returns what its read/scan ops found. */
+export function expectCompleted(o: TouchOutcome, what: string): TouchResult {
+  if (o.signal !== null || o.status !== 0)
     throw new CaseFailure(`${what}: expected the child to finish, but ${describe(o)}`);
-  return o.value as T;
+  return { reads: o.reads };
 }
 
 /** Byte the reader guest stores at offset 1 of the guest_memfd slot. */

@@ -2,7 +2,7 @@
 import { timeoutScale } from './timeout-scale.js';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { HarnessError } from './expect.js';
+import { CaseFailure, HarnessError } from './expect.js';
 import { crashCause } from './crash-cause.js';
 import { PROBE_LOADED } from './probe-marker.js';
 
@@ -75,4 +75,13 @@ export function runProbe(module: string, fn: string, args: unknown[], opts: Prob
   const value = probeValue(r.stdout ?? '');
   const sig = r.signal ?? null;
   return { status: r.status, signal: sig, value, stderr: r.stderr ?? '', timedOut };
+}
+
+/** Fails unless the probe child ran its function to the end (exit 0 with a value); returns that value. */
+export function expectProbeValue<T>(o: ProbeOutcome, what: string): T {
+  if (o.signal !== null || o.status !== 0 || o.value === undefined) {
+    const how = o.timedOut ? 'timed out' : o.signal ? `was killed by ${o.signal}` : `exited with status ${o.status}`;
+    throw new CaseFailure(`${what}: the child ${how} (${crashCause(o.stderr)})`);
+  }
+  return o.value as T;
 }

@@ -2,6 +2,7 @@
 import { defineCase } from '../../lib/harness/case.js';
 import { CaseFailure, expectEq, expectErrno, expectOk, expectTrue } from '../../lib/harness/expect.js';
 import type { CaseContext } from '../../lib/harness/context.js';
+import { expectProbeValue } from '../../lib/harness/probe.js';
 import {
   FALLOC_FL_KEEP_SIZE,
   FALLOC_FL_PUNCH_HOLE,
@@ -30,7 +31,6 @@ import {
   NEEDS_GMEM_SLOT,
   RW,
   STORED_VALUE,
-  expectCompleted,
   expectFilled,
   expectProgramRan,
   guestReadingGmem,
@@ -268,7 +268,7 @@ const scmOtherProcess = defineCase({
     sendFds(a, [g.fd]);
     vm.close();
     const o = ctx.probe('useGmemInChild', [{ receive: true, size: SIZE }], { fds: [b], timeoutMs: 20000 });
-    checkChild(ctx, expectCompleted<ChildReport>(o, 'child receiving the guest_memfd'), fstat(g.fd).ino, m.bytes);
+    checkChild(ctx, expectProbeValue<ChildReport>(o, 'child receiving the guest_memfd'), fstat(g.fd).ino, m.bytes);
   },
 });
 
@@ -283,7 +283,7 @@ const inheritedAfterVmClosed = defineCase({
     m.bytes.fill(0x3c);
     vm.close();
     const o = ctx.probe('useGmemInChild', [{ receive: false, size: SIZE }], { fds: [g.fd], timeoutMs: 20000 });
-    checkChild(ctx, expectCompleted<ChildReport>(o, 'child inheriting the guest_memfd'), fstat(g.fd).ino, m.bytes);
+    checkChild(ctx, expectProbeValue<ChildReport>(o, 'child inheriting the guest_memfd'), fstat(g.fd).ino, m.bytes);
   },
 });
 

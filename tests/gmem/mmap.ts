@@ -70,14 +70,9 @@ import {
   guestReadingGmem,
   mapGmem,
   touchGmem,
-  type TouchResult,
-  type TouchSpec,
 } from '../../lib/cases/mmap.js';
 import { __runToHlt, describeTrace } from '../../lib/kvm/vcpu-run.js';
 import { readFileSync } from 'node:fs';
-
-/** Probe body of the SIGBUS/SIGSEGV cases, re-exported so ctx.probe can run it from this module. */
-export { touchGmem };
 
 const MMAP = BigInt(GUEST_MEMFD_FLAG_MMAP);
 const SHARED = BigInt(GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED);
@@ -90,11 +85,6 @@ const SELFTEST = 'guest_memfd_test.c';
 /** A fresh VM and a guest_memfd of size bytes with flags, both closed after the case. */
 function gmemOf(ctx: CaseContext<unknown>, flags: bigint, size = SIZE) {
   return ctx.gmem(ctx.vm(), BigInt(size), flags);
-}
-
-/** Runs touchGmem in a child with the guest_memfd as its fd 3. */
-function touch(ctx: CaseContext<unknown>, fd: number, spec: TouchSpec) {
-  return ctx.probe('touchGmem', [spec], { fds: [fd], timeoutMs: 20000 });
 }
 
 const readWriteWhole = defineCase<{ pages: number }>({
@@ -209,10 +199,10 @@ const sigbusBeyondEof = defineCase<{ op: 'read' | 'write' }>({
     const g = gmemOf(ctx, SHARED);
     const at = (where: number) =>
       ctx.params.op === 'read' ? { op: 'read' as const, at: where } : { op: 'write' as const, at: where, value: 0x11 };
-    const past = touch(ctx, g.fd, { length: 4 * SIZE, prot: RW, ops: [at(SIZE)] });
+    const past = touchGmem(g.fd, { length: 4 * SIZE, prot: RW, ops: [at(SIZE)] });
     ctx.observe('past_eof', past.signal ?? `exit ${past.status}`);
     expectKilledAt(past, 'SIGBUS', 0, `${ctx.params.op} of the first byte past EOF (offset ${hex(SIZE)})`);
-    const inside = touch(ctx, g.fd, { length: 4 * SIZE, prot: RW, ops: [at(SIZE - 1)] });
+    const inside = touchGmem(g.fd, { length: 4 * SIZE, prot: RW, ops: [at(SIZE - 1)] });
     expectCompleted(
       inside,
       `${ctx.params.op} of the last byte before EOF (offset ${hex(SIZE - 1)}) in the same 4x mapping`,
@@ -227,7 +217,7 @@ const overflowKeepsPrefix = defineCase({
   tags: { selftest: `${SELFTEST}:test_fault_sigbus` },
   run(ctx) {
     const g = gmemOf(ctx, SHARED);
-    const o = touch(ctx, g.fd, {
+    const o = touchGmem(g.fd, {
       length: 4 * SIZE,
       prot: RW,
       ops: [{ op: 'fill', from: 0, to: 4 * SIZE, value: 0xaa }],
@@ -256,7 +246,7 @@ const privateSigbus = defineCase<{ op: 'read' | 'write' | 'fill' }>({
         : ctx.params.op === 'write'
           ? { op: 'write' as const, at: 0, value: 1 }
           : { op: 'fill' as const, from: 0, to: SIZE, value: 0xaa };
-    const o = touch(ctx, g.fd, { length: SIZE, prot: RW, ops: [op] });
+    const o = touchGmem(g.fd, { length: SIZE, prot: RW, ops: [op] });
     ctx.observe('outcome', o.signal ?? `exit ${o.status}`);
     expectKilledAt(o, 'SIGBUS', 0, `${ctx.params.op} of private guest_memfd memory`);
   },
@@ -353,7 +343,7 @@ const offsetBeyondEof = defineCase<{ pagesPastEof: number }>({
     if (r.ret !== -1n) ctx.defer(() => void libc.munmap(r.ret, P));
     ctx.observe('mmap', r.ret === -1n ? `errno ${r.errno}` : 'OK');
     expectOk(r, `mmap at offset ${hex(offset)} of a ${hex(SIZE)}-byte file`);
-    const o = touch(ctx, g.fd, { length: P, prot: RW, offset, ops: [{ op: 'read', at: 0 }] });
+    const o = touchGmem(g.fd, { length: P, prot: RW, offset, ops: [{ op: 'read', at: 0 }] });
     expectKilledAt(o, 'SIGBUS', 0, `read of a mapping at offset ${hex(offset)}`);
   },
 });
@@ -365,7 +355,7 @@ const straddleEof = defineCase({
   run(ctx) {
     const g = gmemOf(ctx, SHARED);
     const offset = BigInt(SIZE - P);
-    const o = touch(ctx, g.fd, {
+    const o = touchGmem(g.fd, {
       length: 2 * P,
       prot: RW,
       offset,
@@ -403,7 +393,7 @@ const mprotectReadOnly = defineCase({
   requires: NEEDS_GMEM_SHARED,
   run(ctx) {
     const g = gmemOf(ctx, SHARED);
-    const o = touch(ctx, g.fd, {
+    const o = touchGmem(g.fd, {
       length: SIZE,
       prot: RW,
       ops: [
@@ -429,7 +419,7 @@ const readOnlyMapping = defineCase({
   run(ctx) {
     const g = gmemOf(ctx, SHARED);
     mapGmem(ctx, g).bytes.fill(0x31);
-    const o = touch(ctx, g.fd, {
+    const o = touchGmem(g.fd, {
       length: SIZE,
       prot: PROT_READ,
       ops: [
@@ -644,7 +634,7 @@ const mremapGrow = defineCase({
     addr = expectOk(moved, `mremap ${hex(SIZE)} -> ${hex(2 * SIZE)}`) as bigint;
     length = 2 * SIZE;
     expectFilled(new Uint8Array(libc.viewAt(addr, SIZE)), 0, SIZE, 0x5a, 'file part of the grown mapping');
-    const o = touch(ctx, g.fd, {
+    const o = touchGmem(g.fd, {
       length: SIZE,
       prot: RW,
       ops: [
@@ -665,7 +655,7 @@ const childProcess = defineCase({
     const g = gmemOf(ctx, SHARED);
     const m = mapGmem(ctx, g);
     m.bytes.fill(0x3c);
-    const o = touch(ctx, g.fd, {
+    const o = touchGmem(g.fd, {
       length: SIZE,
       prot: RW,
       ops: [
@@ -673,7 +663,7 @@ const childProcess = defineCase({
         { op: 'fill', from: SIZE / 2, to: SIZE, value: 0xc3 },
       ],
     });
-    const res = expectCompleted<TouchResult>(o, 'child mapping the inherited guest_memfd');
+    const res = expectCompleted(o, 'child mapping the inherited guest_memfd');
     expectEq(
       res.reads[0],
       -1,
@@ -706,7 +696,7 @@ const populatePrivate = defineCase({
     const r = __mmap(SIZE, RW, MAP_SHARED | MAP_POPULATE, g.fd);
     if (r.ret !== -1n) ctx.track(new Mapping(r.ret, SIZE));
     expectOk(r, 'mmap(MAP_SHARED | MAP_POPULATE) of private memory');
-    const o = touch(ctx, g.fd, { length: SIZE, prot: RW, ops: [{ op: 'read', at: 0 }] });
+    const o = touchGmem(g.fd, { length: SIZE, prot: RW, ops: [{ op: 'read', at: 0 }] });
     expectKilledAt(o, 'SIGBUS', 0, 'read of private memory');
   },
 });
@@ -788,13 +778,13 @@ const maxOffset = defineCase({
       { op: 'write' as const, at: P - 1, value: 0x5c },
       { op: 'read' as const, at: 0 },
     ];
-    const wrote = expectCompleted<TouchResult>(
-      touch(ctx, g.fd, { length: P, prot: RW, offset: last, ops }),
+    const wrote = expectCompleted(
+      touchGmem(g.fd, { length: P, prot: RW, offset: last, ops }),
       `write and read the last page (offset ${hex(last)})`,
     );
     expectEq(wrote.reads[0], 0, 'first byte of the fresh last page');
-    const again = expectCompleted<TouchResult>(
-      touch(ctx, g.fd, { length: P, prot: RW, offset: last, ops: [{ op: 'read', at: P - 1 }] }),
+    const again = expectCompleted(
+      touchGmem(g.fd, { length: P, prot: RW, offset: last, ops: [{ op: 'read', at: P - 1 }] }),
       'read the last page in a second mapping',
     );
     expectEq(again.reads[0], 0x5c, 'last byte of the file, written through the first mapping');

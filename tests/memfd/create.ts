@@ -13,11 +13,13 @@
  *   8. a huge page size the kernel has no hstate for → ENODEV (hugetlb_file_setup) | refused: memfd.hugetlb.size_encoding@16gb | accepted: memfd.hugetlb.size_encoding@2mb
  */
 import { defineCase } from '../../lib/harness/case.js';
-import { expectErrno, expectEq, expectOk, expectTrue, CaseFailure } from '../../lib/harness/expect.js';
+import { expectFinished, ProbeProgram, resultOf, runProgram } from '../../lib/harness/probe-program.js';
+import { expectErrno, expectEq, expectOk, expectTrue } from '../../lib/harness/expect.js';
 import { __getSeals, fcntl, getFl } from '../../lib/sys/fcntl.js';
 import { fstat } from '../../lib/sys/fd.js';
 import { __memfdCreate } from '../../lib/sys/memfd.js';
 import {
+  AT_FDCWD,
   F_GETFD,
   F_SEAL_EXEC,
   F_SEAL_SEAL,
@@ -287,9 +289,15 @@ const distinct = defineCase({
   },
 });
 
-/** Probe: what fd N is in this (exec'd) child process, as readlink shows it. */
-export function fdLinkInChild(fd: number): string | null {
-  return fdLink(fd);
+/** What fd N is in a probe child (a new program, so after execve), as readlink of /proc/self/fd/N shows it. */
+function fdLinkInChild(fd: number): string | null {
+  const p = new ProbeProgram();
+  const buf = p.buf(4096);
+  const n = p.sys('readlinkat', AT_FDCWD, p.bytes(`/proc/self/fd/${fd}`), buf, 4096);
+  const text = p.out(buf, n);
+  const o = runProgram(p);
+  expectFinished(o, `readlink of /proc/self/fd/${fd} in a child`);
+  return resultOf(o, n)?.ret === -1n ? null : (o.output.get(text.index)?.toString() ?? null);
 }
 
 const cloexecAcrossExec = defineCase<{ cloexec: boolean }>({
@@ -302,12 +310,7 @@ const cloexecAcrossExec = defineCase<{ cloexec: boolean }>({
   run(ctx) {
     const name = uniqueName('cloexec');
     const fd = ctx.trackFd(Number(expectOk(__memfdCreate(name, ctx.params.cloexec ? MFD_CLOEXEC : 0), 'memfd_create')));
-    const p = ctx.probe('fdLinkInChild', [fd]);
-    if (p.status !== 0)
-      throw new CaseFailure(
-        `child failed: status ${p.status} signal ${p.signal}: ${p.stderr.trim().split('\n').pop()}`,
-      );
-    const link = p.value as string | null;
+    const link = fdLinkInChild(fd);
     ctx.observe('childLink', link);
     if (ctx.params.cloexec)
       expectTrue(link !== memfdLink(name), `the child still has the MFD_CLOEXEC memfd at fd ${fd}`);

@@ -18,11 +18,12 @@ import { __chmod, __fchmod } from '../../lib/sys/fd.js';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ProbeProgram, resultOf, runProgram } from '../../lib/harness/probe-program.js';
 import { defineCase } from '../../lib/harness/case.js';
 import { expectErrno, expectEq, expectOk, outcome, CaseFailure, HarnessError } from '../../lib/harness/expect.js';
 import type { CaseContext } from '../../lib/harness/context.js';
-import { addressOf, close, getpid, syscall } from '../../lib/ffi/libc.js';
-import { __addSeals, addSeals, __getSeals, fcntl } from '../../lib/sys/fcntl.js';
+import { close, getpid, syscall } from '../../lib/ffi/libc.js';
+import { __addSeals, addSeals, __getSeals } from '../../lib/sys/fcntl.js';
 import { __open } from '../../lib/sys/fd.js';
 import { __write, pwrite } from '../../lib/sys/io.js';
 import { __memfdCreate } from '../../lib/sys/memfd.js';
@@ -219,16 +220,20 @@ const sealExecBusy = defineCase<BusyParams>({
   },
 });
 
-/** Probe: execveat(3, "", …, AT_EMPTY_PATH) of the memfd passed as fd 3; returns only when execveat failed. */
-export function execveatFd3(): string {
+/**
+ * execveat(3, "", [arg0], [], AT_EMPTY_PATH) in a probe child that got the memfd as fd 3: the child's outcome (the
+ * exec'd script's exit status when the exec worked) and, when execveat returned, its errno name as `value`.
+ */
+function execveatFd3(fd: number): { status: number | null; signal: string | null; stderr: string; value?: string } {
+  const p = new ProbeProgram();
   // The script's interpreter opens /dev/fd/3, which exec would close if fd 3 were close-on-exec (ENOENT).
-  fcntl(3, F_SETFD, 0, 'fcntl(F_SETFD, 0)');
-  const arg0 = Buffer.from('gmem-conformance-memfd\0');
-  const argv = Buffer.alloc(16);
-  argv.writeBigUInt64LE(addressOf(arg0), 0);
-  const envp = Buffer.alloc(8);
-  const r = syscall(SYSCALL.execveat, 3, '', argv, envp, AT_EMPTY_PATH);
-  return outcome(r);
+  p.sysOk('fcntl', 3, F_SETFD, 0);
+  const argv = p.buf(16);
+  p.put64(argv, 0, p.bytes('gmem-conformance-memfd'));
+  const ex = p.sys('execveat', 3, p.bytes(''), argv, p.buf(8), AT_EMPTY_PATH);
+  const o = runProgram(p, { fds: [fd], timeoutMs: 15000 });
+  const r = resultOf(o, ex);
+  return { status: o.status, signal: o.signal, stderr: o.stderr, ...(r ? { value: outcome(r) } : {}) };
 }
 
 const SCRIPT_STATUS = 42;
@@ -269,7 +274,7 @@ const execveat = defineCase<ExecveatParams>({
     } finally {
       close(rw);
     }
-    const p = ctx.probe('execveatFd3', [], { fds: [ro], timeoutMs: 15000 });
+    const p = execveatFd3(ro);
     ctx.observe('status', p.status);
     if (ctx.params.result === 'runs') {
       if (p.status === 0) throw new CaseFailure(`execveat of the memfd failed with ${String(p.value)}`);

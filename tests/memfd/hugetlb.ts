@@ -12,6 +12,7 @@
  *   7. F_SEAL_EXEC against fchmod of the exec bits (hugetlbfs_setattr never checks it: defect) | refused: memfd.hugetlb.seal_exec_fchmod@to_0755 | accepted: memfd.hugetlb.seal_exec_fchmod@to_0600
  */
 import { mergeRequires } from '../../lib/harness/requirements.js';
+import { ProbeProgram, resultOf, runProgram } from '../../lib/harness/probe-program.js';
 import { existsSync } from 'node:fs';
 import { defineCase } from '../../lib/harness/case.js';
 import type { CaseContext } from '../../lib/harness/context.js';
@@ -19,8 +20,8 @@ import { CaseFailure, expectErrno, expectEq, expectOk, expectTrue, outcome } fro
 import { __addSeals, __getSeals, addSeals, getFl } from '../../lib/sys/fcntl.js';
 import { __fchmod, fstat } from '../../lib/sys/fd.js';
 import { __fallocate, __ftruncate, __pread, __pwrite, __write, fallocate, ftruncate, pread } from '../../lib/sys/io.js';
-import { __memfdCreate, memfdCreate } from '../../lib/sys/memfd.js';
-import { __mmap, Mapping, mmap } from '../../lib/sys/mman.js';
+import { __memfdCreate } from '../../lib/sys/memfd.js';
+import { __mmap, Mapping } from '../../lib/sys/mman.js';
 import {
   F_SEAL_EXEC,
   F_SEAL_GROW,
@@ -422,13 +423,18 @@ const noPagesMmap = defineCase<{ flags: number; prot: number }>({
   },
 });
 
-/** Probe: maps one default-size huge page of a fresh hugetlb memfd with MAP_NORESERVE and touches it. */
-export function touchNoreserveHugepage(hugeBytes: number, write: boolean): number {
-  const fd = memfdCreate('gmem-conformance-hugetlb', MFD_CLOEXEC | MFD_HUGETLB);
-  ftruncate(fd, BigInt(hugeBytes));
-  const m = mmap(hugeBytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd);
-  if (write) m.bytes[0] = 1;
-  return m.bytes[0] as number;
+/**
+ * In a probe-exec child: a fresh hugetlb memfd of one default-size huge page, mapped MAP_SHARED|MAP_NORESERVE, then
+ * the page touched (written first when write); returns the outcome and the mmap step, which must have succeeded.
+ */
+function touchNoreserveHugepage(hugeBytes: number, write: boolean) {
+  const p = new ProbeProgram();
+  const fd = p.sysOk('memfd_create', p.bytes('gmem-conformance-hugetlb'), MFD_CLOEXEC | MFD_HUGETLB);
+  p.sysOk('ftruncate', fd, hugeBytes);
+  const map = p.sysOk('mmap', 0, hugeBytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
+  if (write) p.store(map, 0, 1);
+  p.load(map, 0);
+  return { outcome: runProgram(p), map };
 }
 
 const noPagesNoreserve = defineCase<{ write: boolean }>({
@@ -446,8 +452,13 @@ const noPagesNoreserve = defineCase<{ write: boolean }>({
     ftruncate(fd, huge);
     const m = __mmap(Number(huge), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0n);
     ctx.track(new Mapping(BigInt(expectOk(m, 'mmap(RW, MAP_SHARED|MAP_NORESERVE)')), Number(huge)));
-    const p = ctx.probe('touchNoreserveHugepage', [Number(huge), ctx.params.write]);
+    const { outcome: p, map } = touchNoreserveHugepage(Number(huge), ctx.params.write);
     ctx.observe('signal', p.signal);
+    const mapped = resultOf(p, map);
+    if (!mapped || mapped.ret === -1n)
+      throw new CaseFailure(
+        `the child's mmap(MAP_SHARED|MAP_NORESERVE) of a fresh hugetlb memfd ${mapped ? `failed with ${outcome(mapped)}` : `never ran (status ${p.status} signal ${p.signal}: ${p.stderr.trim()})`}`,
+      );
     expectEq(
       p.signal,
       'SIGBUS',

@@ -10,6 +10,8 @@
 import { mergeRequires } from '../../lib/harness/requirements.js';
 import { existsSync } from 'node:fs';
 import { defineCase } from '../../lib/harness/case.js';
+import { expectFinished, ProbeProgram, resultOf, runProgram } from '../../lib/harness/probe-program.js';
+import type { RawResult } from '../../lib/sys/errors.js';
 import type { CaseContext } from '../../lib/harness/context.js';
 import { CaseFailure, expectEq, expectErrno, expectOk, expectTrue, outcome } from '../../lib/harness/expect.js';
 import { close } from '../../lib/ffi/libc.js';
@@ -19,6 +21,7 @@ import { __ftruncate, ftruncate } from '../../lib/sys/io.js';
 import { __memfdCreate } from '../../lib/sys/memfd.js';
 import { __mmap, Mapping } from '../../lib/sys/mman.js';
 import {
+  F_ADD_SEALS,
   F_SEAL_EXEC,
   F_SEAL_FUTURE_WRITE,
   F_SEAL_GROW,
@@ -276,9 +279,13 @@ const sealOps = defineCase<{ op: SealOp }>({
   },
 });
 
-/** Probe: runs in a child that got the hugetlb memfd as fd 3 (a forked holder of the file); adds F_SEAL_SEAL. */
-export function childHugeSeals(): { addSeal: string } {
-  return { addSeal: outcome(__addSeals(3, F_SEAL_SEAL)) };
+/** F_ADD_SEALS(F_SEAL_SEAL) in a probe child that got the hugetlb memfd as fd 3 (another holder of the file). */
+function childAddsSealSeal(fd: number): string {
+  const p = new ProbeProgram();
+  const add = p.sys('fcntl', 3, F_ADD_SEALS, F_SEAL_SEAL);
+  const o = runProgram(p, { fds: [fd] });
+  expectFinished(o, 'the child holding the hugetlb memfd');
+  return outcome(resultOf(o, add) as RawResult);
 }
 
 type ShareKind = 'dup' | 'mmap' | 'open' | 'fork';
@@ -347,13 +354,7 @@ const share = defineCase<{ kind: ShareKind }>({
         break;
       }
       case 'fork': {
-        const p = ctx.probe('childHugeSeals', [], { fds: [fd] });
-        if (p.status !== 0 || p.value === undefined)
-          throw new CaseFailure(
-            `child failed: status ${p.status} signal ${p.signal}: ${p.stderr.trim().split('\n').pop()}`,
-          );
-        const v = p.value as ReturnType<typeof childHugeSeals>;
-        expectEq(v.addSeal, 'OK', 'F_ADD_SEALS(SEAL) in the child');
+        expectEq(childAddsSealSeal(fd), 'OK', 'F_ADD_SEALS(SEAL) in the child');
         expectSeals(fd, F_SEAL_SEAL, 'parent after the child added F_SEAL_SEAL');
         expectErrno(
           __addSeals(fd, F_SEAL_WRITE),

@@ -25,16 +25,10 @@
  */
 import { __pipe2 } from '../../lib/sys/fd.js';
 import { defineCase, type CaseDef } from '../../lib/harness/case.js';
+import { expectFinished, ProbeProgram, resultOf, runProgram, type StepValue } from '../../lib/harness/probe-program.js';
+import type { RawResult } from '../../lib/sys/errors.js';
 import type { CaseContext } from '../../lib/harness/context.js';
-import {
-  expectErrno,
-  expectEq,
-  expectOk,
-  expectTrue,
-  outcome,
-  outcomeName,
-  CaseFailure,
-} from '../../lib/harness/expect.js';
+import { expectErrno, expectEq, expectOk, expectTrue, outcome, outcomeName } from '../../lib/harness/expect.js';
 import { addSeals, __addSeals, __getSeals } from '../../lib/sys/fcntl.js';
 import { __open, __dup, fstat } from '../../lib/sys/fd.js';
 import { __ftruncate, __pwrite, ftruncate, pread, pwrite } from '../../lib/sys/io.js';
@@ -43,6 +37,7 @@ import { socketpair, sendFds, recvFds } from '../../lib/sys/socket.js';
 import { syscall } from '../../lib/ffi/libc.js';
 import {
   F_ADD_SEALS,
+  F_GET_SEALS,
   F_SEAL_EXEC,
   F_SEAL_FUTURE_WRITE,
   F_SEAL_GROW,
@@ -491,13 +486,27 @@ const throughProcReopen = defineCase({
   },
 });
 
-/** Probe: runs in a child process that got the sealed memfd as fd 3; reports what it sees and adds F_SEAL_SEAL. */
-export function childSealView(): { seals: number; write: string; read: string; addSeal: string } {
-  const seals = Number(__getSeals(3).ret);
-  const write = outcome(__pwrite(3, Buffer.from('child'), 0));
-  const read = pread(3, 5, 0).toString('latin1');
-  const addSeal = outcome(__addSeals(3, F_SEAL_SEAL));
-  return { seals, write, read, addSeal };
+/**
+ * In a probe child that got the sealed memfd as fd 3: F_GET_SEALS, a pwrite, a pread of 5 bytes, then
+ * F_ADD_SEALS(F_SEAL_SEAL); what each returned.
+ */
+function childSealView(fd: number): { seals: number; write: string; read: string; addSeal: string } {
+  const p = new ProbeProgram();
+  const seals = p.sys('fcntl', 3, F_GET_SEALS);
+  const write = p.sys('pwrite64', 3, p.bytes(Buffer.from('child')), 5, 0);
+  const buf = p.buf(5);
+  const read = p.sys('pread64', 3, buf, 5, 0);
+  const bytes = p.out(buf, read);
+  const add = p.sys('fcntl', 3, F_ADD_SEALS, F_SEAL_SEAL);
+  const o = runProgram(p, { fds: [fd] });
+  expectFinished(o, 'the child holding the sealed memfd');
+  const r = (v: StepValue) => resultOf(o, v) as RawResult;
+  return {
+    seals: Number(r(seals).ret),
+    write: outcome(r(write)),
+    read: o.output.get(bytes.index)?.toString('latin1') ?? '',
+    addSeal: outcome(r(add)),
+  };
 }
 
 const inChild = defineCase({
@@ -508,12 +517,7 @@ const inChild = defineCase({
     const fd = sealableMemfd(ctx, 0o600);
     pwrite(fd, Buffer.from('hello'), 0);
     addSeals(fd, F_SEAL_WRITE | F_SEAL_SHRINK);
-    const p = ctx.probe('childSealView', [], { fds: [fd] });
-    if (p.status !== 0 || p.value === undefined)
-      throw new CaseFailure(
-        `child failed: status ${p.status} signal ${p.signal}: ${p.stderr.trim().split('\n').pop()}`,
-      );
-    const v = p.value as ReturnType<typeof childSealView>;
+    const v = childSealView(fd);
     expectEq(v.seals, F_SEAL_WRITE | F_SEAL_SHRINK, 'F_GET_SEALS in the child');
     expectEq(v.write, 'EPERM', 'pwrite in the child');
     expectEq(v.read, 'hello', 'bytes the child reads');

@@ -1,33 +1,35 @@
 /**
- * memfd.seals.shared_file_table: seals set and checked by another task that shares this process's file table and mm.
+ * memfd.seals.shared_file_table: seals added and checked while another task shares this one's file table and mm.
  *
- * memfd_test.c's test_share_* run their checks while an idle clone(CLONE_FILES|CLONE_FS|CLONE_VM) child exists, so
- * fdget() cannot take its single-owner fast path. Here the other task is a worker thread (clone with CLONE_FILES|
- * CLONE_VM|CLONE_THREAD): it uses the very fd numbers of the case, adds seals and tries the sealed operations, and the
- * case checks from its own thread what the worker did. A non-thread CLONE_FILES|CLONE_VM child (no CLONE_THREAD), as
- * memfd_test.c makes it, is not made here: Node offers no raw clone.
+ * memfd_test.c's test_share_* run their checks again while an idle clone(CLONE_FILES|CLONE_FS|CLONE_VM) child
+ * exists, so that fdget() cannot take its single-owner fast path (the file table has two users). Here the same: a
+ * probe-exec child starts such an idle task, shows with kcmp(KCMP_FILES) and kcmp(KCMP_VM) that the two share the
+ * file table and the mm, then adds seals through a dup, an O_RDONLY reopen or beside a writable shared mapping of
+ * the memfd (its fd 3, made and filled by the case) and tries a write; the case checks the seals from its own fd too.
  *
  * Kernel checks: seals through a shared file table (mm/memfd.c memfd_add_seals, fs/fcntl.c do_fcntl; read in 7.2.13
  * and 7.3-rc7)
- *   1. a seal added through a dup in another task holds for every fd of the inode → EPERM | refused: memfd.seals.shared_file_table@dup | accepted: n/a (the same variant reads the data back)
- *   2. an O_RDONLY reopen used by another task cannot add seals → EPERM | refused: memfd.seals.shared_file_table@open_rdonly | accepted: memfd.seals.shared_file_table@dup
- *   3. F_SEAL_WRITE from another task while this task maps the file writable → EBUSY | refused: memfd.seals.shared_file_table@mmap | accepted: memfd.seals.shared_file_table@dup
+ *   1. a seal added through a dup while the table is shared holds for every fd of the inode → EPERM | refused: memfd.seals.shared_file_table@dup | accepted: n/a (the same variant reads the data back)
+ *   2. an O_RDONLY reopen cannot add seals while the table is shared → EPERM | refused: memfd.seals.shared_file_table@open_rdonly | accepted: memfd.seals.shared_file_table@dup
+ *   3. F_SEAL_WRITE while the file is mapped writable and the table is shared → EBUSY | refused: memfd.seals.shared_file_table@mmap | accepted: memfd.seals.shared_file_table@dup
  */
-import { Worker } from 'node:worker_threads';
-import { fileURLToPath } from 'node:url';
 import { defineCase } from '../../lib/harness/case.js';
 import { CaseFailure, expectEq, outcome } from '../../lib/harness/expect.js';
+import { ProbeProgram, resultOf, runProgram, type StepValue } from '../../lib/harness/probe-program.js';
+import type { RawResult } from '../../lib/sys/errors.js';
 import { getSeals } from '../../lib/sys/fcntl.js';
-import { dup, open } from '../../lib/sys/fd.js';
-import { __pwrite, pwrite } from '../../lib/sys/io.js';
+import { pread, pwrite } from '../../lib/sys/io.js';
 import { memfdCreate } from '../../lib/sys/memfd.js';
-import { mmap } from '../../lib/sys/mman.js';
 import {
+  AT_FDCWD,
+  F_ADD_SEALS,
+  F_GET_SEALS,
   F_SEAL_GROW,
   F_SEAL_SHRINK,
   F_SEAL_WRITE,
   MAP_SHARED,
   MFD_ALLOW_SEALING,
+  MFD_CLOEXEC,
   O_CLOEXEC,
   O_RDONLY,
   PROT_READ,
@@ -36,79 +38,25 @@ import {
 import { sealText, uniqueName } from '../../lib/cases/memfd.js';
 import { MATRIX_SIZE } from '../../lib/cases/memfd-seal-matrix.js';
 
-const FCNTL = fileURLToPath(new URL('../../lib/sys/fcntl.js', import.meta.url));
-const IO = fileURLToPath(new URL('../../lib/sys/io.js', import.meta.url));
-const EXPECT = fileURLToPath(new URL('../../lib/harness/expect.js', import.meta.url));
+/** enum kcmp_type of <linux/kcmp.h>: the mm and the file table. */
+const KCMP_VM = 1;
+const KCMP_FILES = 2;
 
-// The worker: F_ADD_SEALS(seals) on addFd, then pwrite on writeFd; posts both outcomes and its thread id.
-const WORKER_SOURCE = `
-const { parentPort, workerData, threadId } = require('node:worker_threads');
-(async () => {
-  const fcntl = await import(workerData.fcntl);
-  const io = await import(workerData.io);
-  const expect = await import(workerData.expect);
-  const add = expect.outcome(fcntl.__addSeals(workerData.addFd, workerData.seals));
-  const write = expect.outcome(io.__pwrite(workerData.writeFd, Buffer.from('w'), 0));
-  parentPort.postMessage({ add, write, threadId });
-})().catch((e) => parentPort.postMessage({ error: String(e && e.stack || e) }));
-`;
-
-/** What the worker thread saw. */
-interface WorkerSeen {
-  /** F_ADD_SEALS outcome. */ add?: string;
-  /** pwrite outcome after it. */ write?: string;
-  /** Worker thread id (non-zero: another thread). */ threadId?: number;
-  /** Exception text when the worker failed. */ error?: string;
-}
-
-/** Runs the seal-adding worker thread (same fd table, same mm) and returns what it saw; the process exit ends it. */
-function inWorkerThread(addFd: number, seals: number, writeFd: number): Promise<WorkerSeen> {
-  const w = new Worker(WORKER_SOURCE, {
-    eval: true,
-    workerData: { fcntl: FCNTL, io: IO, expect: EXPECT, addFd, seals, writeFd },
-  });
-  return new Promise<WorkerSeen>((resolve, reject) => {
-    w.once('message', (m: WorkerSeen) => resolve(m));
-    w.once('error', reject);
-  });
-}
-
-/** What the probe child found: the worker's view, then the seals and a write from the child's main thread. */
-interface ShareSeen {
-  /** The worker thread's outcomes. */ worker: WorkerSeen;
-  /** Seals added by the worker. */ seals: number;
-  /** F_GET_SEALS in the main thread afterwards. */ sealsAfter: number;
-  /** pwrite in the main thread afterwards. */ mainWrite: string;
-}
-
-// In a probe child: worker threads open io_uring and eventfd descriptors of their own, which the case's leak check
-// would count, and the worker ends with the child instead of being terminated under the case.
-/** Probe: makes the memfd, lets a worker thread act on it through the shared fd table, reports what both saw. */
-export async function sharedTableProbe(kind: string): Promise<ShareSeen> {
-  const fd = memfdCreate(uniqueName('share'), MFD_ALLOW_SEALING);
-  pwrite(fd, Buffer.alloc(MATRIX_SIZE, 0x5a), 0);
-  let addFd = fd;
-  let seals = F_SEAL_WRITE | F_SEAL_SHRINK;
-  if (kind === 'dup') addFd = dup(fd);
-  if (kind === 'open_rdonly') {
-    addFd = open(`/proc/self/fd/${fd}`, O_RDONLY | O_CLOEXEC);
-    seals = F_SEAL_GROW;
-  }
-  if (kind === 'mmap') mmap(MATRIX_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd);
-  const worker = await inWorkerThread(addFd, seals, fd);
-  return { worker, seals, sealsAfter: getSeals(fd), mainWrite: outcome(__pwrite(fd, Buffer.from('m'), 1)) };
-}
-
-/** One way the worker reaches the memfd, and what it must see. */
+/** One way the memfd is reached while the file table is shared, and what must happen. */
 interface ShareParams {
   /** dup, open_rdonly or mmap. */ kind: string;
-  /** Outcome of the worker's F_ADD_SEALS. */ add: string;
-  /** Outcome of the worker's pwrite afterwards. */ write: string;
+  /** Outcome of F_ADD_SEALS. */ add: string;
+  /** Outcome of a pwrite through fd 3 afterwards. */ write: string;
+}
+
+/** The seals each kind adds: W+S through a dup or beside the mapping; GROW through the read-only reopen. */
+function sealsFor(kind: string): number {
+  return kind === 'open_rdonly' ? F_SEAL_GROW : F_SEAL_WRITE | F_SEAL_SHRINK;
 }
 
 const sharedFileTable = defineCase<ShareParams>({
   id: 'memfd.seals.shared_file_table',
-  doc: 'a worker thread sharing the file table adds seals through a dup (then its own write fails with EPERM), is refused F_ADD_SEALS through an O_RDONLY reopen, and gets EBUSY for F_SEAL_WRITE while the case maps the file writable',
+  doc: 'with an idle CLONE_FILES|CLONE_VM task sharing the file table, seals added through a dup hold (a write then fails with EPERM), an O_RDONLY reopen is refused F_ADD_SEALS, and F_SEAL_WRITE beside a writable shared mapping gets EBUSY',
   tags: { selftest: ['memfd_test.c:test_share_dup', 'memfd_test.c:test_share_open', 'memfd_test.c:test_share_mmap'] },
   variants: [
     { name: 'dup', params: { kind: 'dup', add: 'OK', write: 'EPERM' } },
@@ -117,20 +65,49 @@ const sharedFileTable = defineCase<ShareParams>({
   ],
   run(ctx) {
     const p = ctx.params;
-    const r = ctx.probe('sharedTableProbe', [p.kind], { timeoutMs: 20000 });
-    const seen = r.value as ShareSeen | undefined;
-    if (r.status !== 0 || !seen)
-      throw new CaseFailure(
-        `probe child failed: status ${r.status} signal ${r.signal}: ${r.stderr.trim().split('\n').pop()}`,
-      );
-    if (seen.worker.error !== undefined)
-      throw new CaseFailure(`the worker thread failed: ${seen.worker.error.split('\n').slice(0, 3).join(' | ')}`);
-    ctx.observe('seen', seen);
-    expectEq((seen.worker.threadId ?? 0) > 0, true, 'the worker ran as another thread');
-    expectEq(seen.worker.add, p.add, `F_ADD_SEALS(${sealText(seen.seals)}) in the worker thread (${p.kind})`);
-    expectEq(seen.worker.write, p.write, 'pwrite in the worker thread after that');
-    expectEq(seen.sealsAfter, p.add === 'OK' ? seen.seals : 0, 'F_GET_SEALS in the main thread afterwards');
-    expectEq(seen.mainWrite, p.write, 'pwrite in the main thread afterwards');
+    const fd = ctx.trackFd(memfdCreate(uniqueName('share'), MFD_CLOEXEC | MFD_ALLOW_SEALING));
+    pwrite(fd, Buffer.alloc(MATRIX_SIZE, 0x5a), 0);
+    const seals = sealsFor(p.kind);
+
+    const prog = new ProbeProgram();
+    const self = prog.sysOk('getpid');
+    const task = prog.idleTask();
+    const files = prog.sys('kcmp', self, task, KCMP_FILES, 0, 0);
+    const vm = prog.sys('kcmp', self, task, KCMP_VM, 0, 0);
+    let addFd: number | StepValue = 3;
+    if (p.kind === 'dup') addFd = prog.sysOk('dup', 3);
+    if (p.kind === 'open_rdonly')
+      addFd = prog.sysOk('openat', AT_FDCWD, prog.bytes('/proc/self/fd/3'), O_RDONLY | O_CLOEXEC);
+    if (p.kind === 'mmap') prog.sysOk('mmap', 0, MATRIX_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, 3, 0);
+    const add = prog.sys('fcntl', addFd, F_ADD_SEALS, seals);
+    const write = prog.sys('pwrite64', 3, prog.bytes(Buffer.from('w')), 1, 0);
+    const after = prog.sys('fcntl', 3, F_GET_SEALS);
+    prog.reap(task);
+    const o = runProgram(prog, { fds: [fd], timeoutMs: 20000 });
+    const r = (v: StepValue): RawResult => {
+      const got = resultOf(o, v);
+      if (!got)
+        throw new CaseFailure(
+          `the probe child ended (status ${o.status} signal ${o.signal}) before step ${v.index}: ${o.stderr.trim()}`,
+        );
+      return got;
+    };
+    const t = r(task);
+    if (t.ret === -1n) throw new CaseFailure(`clone(CLONE_FILES|CLONE_FS|CLONE_VM) of the idle task: ${outcome(t)}`);
+    const shared = [r(files), r(vm)];
+    if (shared.some((k) => k.ret === -1n))
+      ctx.note(`kcmp unavailable (${shared.map(outcome).join(', ')}): the sharing is the clone flags' word alone`);
+    else {
+      expectEq(r(files).ret, 0n, 'kcmp(KCMP_FILES) of the child and its idle task (0: one file table)');
+      expectEq(r(vm).ret, 0n, 'kcmp(KCMP_VM) of the child and its idle task (0: one mm)');
+    }
+    ctx.observe('seen', { add: outcome(r(add)), write: outcome(r(write)), seals: Number(r(after).ret) });
+    expectEq(outcome(r(add)), p.add, `F_ADD_SEALS(${sealText(seals)}) with the table shared (${p.kind})`);
+    expectEq(outcome(r(write)), p.write, 'pwrite through fd 3 after that');
+    const want = p.add === 'OK' ? seals : 0;
+    expectEq(Number(r(after).ret), want, 'F_GET_SEALS in the child afterwards');
+    expectEq(getSeals(fd), want, "F_GET_SEALS through the case's own fd of the same file");
+    expectEq(pread(fd, 1, 0)[0], p.write === 'OK' ? 0x77 : 0x5a, 'the first byte of the file afterwards');
   },
 });
 

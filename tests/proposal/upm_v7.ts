@@ -4,6 +4,7 @@ import { PAGE_SIZE } from '../../lib/arch.js';
 import type { CaseContext } from '../../lib/harness/context.js';
 import { CaseFailure, expectEq, expectErrno, expectOk, expectTrue, outcome } from '../../lib/harness/expect.js';
 import * as libc from '../../lib/ffi/libc.js';
+import { writeThroughSharedMapping } from '../../lib/harness/probe-program.js';
 import {
   F_SEAL_GROW,
   F_SEAL_SEAL,
@@ -41,23 +42,9 @@ const PUNCH = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
 const SELFTEST = 'memfd_test.c:test_seal_auto_allocate (UPM v7 02/14)';
 const TAGS = { proposal: 'upm-v7', seed: '001' };
 
-/** Child body: maps fd 3 MAP_SHARED over len bytes, writes 'H' at offset and returns what reads back (may die of SIGBUS). */
-export function writeMappedByte(offset: number, len: number): number {
-  const r = libc.mmap(0, len, PROT_READ | PROT_WRITE, MAP_SHARED, 3, 0);
-  if (r.ret === -1n) throw new Error(`mmap failed with errno ${r.errno}`);
-  const bytes = new Uint8Array(libc.viewAt(r.ret, len));
-  bytes[offset] = 0x48;
-  const back = bytes[offset] ?? -1;
-  libc.munmap(r.ret, len);
-  return back;
-}
-
-/** Writes through a shared mapping in a child process; 'ok' when it wrote and read back 'H', else the signal/error. */
-function mappedWrite(ctx: CaseContext<unknown>, fd: number, offset: number, len = DEF_SIZE): string {
-  const p = ctx.probe('writeMappedByte', [offset, len], { fds: [fd], timeoutMs: 15000 });
-  if (p.signal) return p.signal;
-  if (p.status === 0 && p.value === 0x48) return 'ok';
-  return `exit ${p.status}: ${p.stderr.trim().split('\n').pop() ?? ''}`;
+/** Writes 'H' through a shared mapping of len bytes in a probe child: 'ok' when it read back, else the signal/error. */
+function mappedWrite(fd: number, offset: number, len = DEF_SIZE): string {
+  return writeThroughSharedMapping(fd, len, offset, 0x48);
 }
 
 /** mfd_assert_read: pread of 16 bytes at 0 succeeds. */
@@ -69,7 +56,7 @@ function assertRead(fd: number, what: string): void {
 function assertHoleWrite(ctx: CaseContext<unknown>, fd: number, what: string): void {
   const w = __write(fd, Buffer.alloc(4));
   expectEq(w.ret, 4n, `${what}: write() of 4 bytes (${outcome(w)})`);
-  expectEq(mappedWrite(ctx, fd, DEF_SIZE - 1), 'ok', `${what}: write through a shared mapping`);
+  expectEq(mappedWrite(fd, DEF_SIZE - 1), 'ok', `${what}: write through a shared mapping`);
 }
 
 /** mfd_fail_hole_write: write() into the hole fails and the mapped write gets SIGBUS. */
@@ -80,7 +67,7 @@ function failHoleWrite(ctx: CaseContext<unknown>, fd: number, what: string): voi
     throw new CaseFailure(
       `${what}: write() into the hole succeeded (${w.ret} bytes): the seal did not stop allocation`,
     );
-  expectEq(mappedWrite(ctx, fd, DEF_SIZE - 1), 'SIGBUS', `${what}: write through a shared mapping into the hole`);
+  expectEq(mappedWrite(fd, DEF_SIZE - 1), 'SIGBUS', `${what}: write through a shared mapping into the hole`);
 }
 
 const selftestSequence = defineCase({
@@ -123,8 +110,8 @@ const partialHole = defineCase({
     const hole = __pwrite(fd, Buffer.from([1]), PAGE);
     ctx.observe('hole_pwrite', outcome(hole));
     expectTrue(hole.ret === -1n, `pwrite into the punched page 1 succeeded (${hole.ret})`);
-    expectEq(mappedWrite(ctx, fd, 2 * PAGE + 7, 3 * PAGE), 'ok', 'mapped write into page 2');
-    expectEq(mappedWrite(ctx, fd, PAGE + 7, 3 * PAGE), 'SIGBUS', 'mapped write into the punched page 1');
+    expectEq(mappedWrite(fd, 2 * PAGE + 7, 3 * PAGE), 'ok', 'mapped write into page 2');
+    expectEq(mappedWrite(fd, PAGE + 7, 3 * PAGE), 'SIGBUS', 'mapped write into the punched page 1');
   },
 });
 

@@ -31,7 +31,7 @@ import {
 import { PROPOSAL_ABI, PROPOSAL_STRUCTS } from '../../uapi/proposals.js';
 import { pack } from '../../uapi/struct.js';
 import { __fstat } from '../../sys/fd.js';
-import { runProbe } from '../../harness/probe.js';
+import { writeThroughSharedMapping } from '../../harness/probe-program.js';
 import { fail, ok, type Answer, type ProbeKernel, type TouchOutcome } from './kernel.js';
 
 const PAGE = PAGE_SIZE;
@@ -102,10 +102,7 @@ export class LiveKernel implements ProbeKernel {
     return ok(0);
   }
   writeSharedInChild(fd: number, offset: number): TouchOutcome {
-    const out = runProbe(import.meta.url, 'writeSharedByteChild', [offset], { fds: [fd], timeoutMs: 15000 });
-    if (out.signal === 'SIGBUS' || out.signal === 'SIGSEGV') return out.signal;
-    if (out.status === 0) return 'ok';
-    return `error: ${out.timedOut ? 'timed out' : (out.signal ?? `exit ${out.status}`)} ${out.stderr.trim().split('\n').pop() ?? ''}`.trimEnd() as TouchOutcome;
+    return writeThroughSharedMapping(fd, offset + PAGE, offset, 0x5a) as TouchOutcome;
   }
   addSeals(fd: number, seals: number): Answer {
     return answer(libc.fcntl(fd, F_ADD_SEALS, seals));
@@ -240,15 +237,4 @@ export class LiveKernel implements ProbeKernel {
     const arg = pack('kvm_enable_cap', { cap: KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM, args: [BigInt(sourceFd)] });
     return answer(libc.ioctlPtr(dstVm, KVM_ENABLE_CAP, arg));
   }
-}
-
-/** Child-process body of writeSharedInChild: maps fd 3 shared and writes one byte at offset (may die of SIGBUS). */
-export function writeSharedByteChild(offset: number): string {
-  const len = offset + PAGE;
-  const r = libc.mmap(0, len, PROT_READ | PROT_WRITE, MAP_SHARED, 3, 0);
-  if (r.ret === -1n) throw new Error(`mmap failed: ${errnoName(r.errno)}`);
-  const bytes = new Uint8Array(libc.viewAt(r.ret, len));
-  bytes[offset] = 0x5a;
-  libc.munmap(r.ret, len);
-  return 'written';
 }
