@@ -20,6 +20,15 @@
  *   idle_task             clone(CLONE_FILES|CLONE_FS|CLONE_VM) child that waits (memfd_test.c's idle thread)
  *                         and dies with this process; value: its pid
  *   reap PID              SIGKILL and waitpid of an idle task; value: waitpid's return
+ *   load32 ADDR OFF       the 32-bit value at ADDR+OFF (an fd pipe2 stored, say)
+ *   check_eq A B          value 0 when A == B; otherwise it reports -1 and the program stops (exit 3)
+ *   pidns_fork ... block_end
+ *                         the steps between run in a child that is pid 1 of a new pid namespace, as
+ *                         unshare --pid --fork makes it: a forked helper unshares CLONE_NEWPID (printing
+ *                         "N i ERRNO", 0 when it worked) and forks the pid-1 child, whose exit status it
+ *                         passes on; the block ends with the child's _exit(0). This process goes on after
+ *                         block_end at once; value: the helper's pid (for wait)
+ *   wait PID              waitpid(PID); value: the raw wait status
  * Arguments: decimal or 0x-hex integers (negative allowed, taken as 64-bit), $N (value of step N < i),
  * $N+K (that plus K). Output: "READY" once the program parsed, then "R i VALUE ERRNO" per step.
  * Exit: 0 all steps ran, 2 bad program (message on stderr), 3 a "!" step failed.
@@ -43,7 +52,7 @@
 #define MAX_TOKENS 10
 #define IDLE_STACK (64 * 1024)
 
-enum op { OP_BUF, OP_BYTES, OP_SYS, OP_LOAD, OP_STORE, OP_PUT64, OP_FILL, OP_SCAN, OP_OUT, OP_IDLE, OP_REAP };
+enum op { OP_BUF, OP_BYTES, OP_SYS, OP_LOAD, OP_STORE, OP_PUT64, OP_FILL, OP_SCAN, OP_OUT, OP_IDLE, OP_REAP, OP_LOAD32, OP_CHECK_EQ, OP_PIDNS_FORK, OP_BLOCK_END, OP_WAIT };
 
 struct arg {
 	int step; /* -1: literal */
@@ -57,6 +66,7 @@ struct step {
 	struct arg args[7];
 	unsigned char *data; /* bytes */
 	size_t len;
+	int block_end; /* pidns_fork: index of its block_end */
 };
 
 static struct step steps[MAX_STEPS];
@@ -146,11 +156,14 @@ static const struct {
 } OPS[] = {
 	{ "buf", OP_BUF, 1 },	      { "bytes", OP_BYTES, 1 }, { "sys", OP_SYS, -1 }, { "load", OP_LOAD, 2 },
 	{ "store", OP_STORE, 3 },     { "put64", OP_PUT64, 3 },     { "fill", OP_FILL, 4 },   { "scan", OP_SCAN, 4 }, { "out", OP_OUT, 2 },
-	{ "idle_task", OP_IDLE, 0 }, { "reap", OP_REAP, 1 },
+	{ "idle_task", OP_IDLE, 0 }, { "reap", OP_REAP, 1 },	{ "load32", OP_LOAD32, 2 },
+	{ "check_eq", OP_CHECK_EQ, 2 }, { "pidns_fork", OP_PIDNS_FORK, 0 }, { "block_end", OP_BLOCK_END, 0 },
+	{ "wait", OP_WAIT, 1 },
 };
 
 static void parse(char *program)
 {
+	int open_blocks[MAX_STEPS], depth = 0;
 	char *save_line;
 	for (char *l = strtok_r(program, "\n", &save_line); l; l = strtok_r(NULL, "\n", &save_line)) {
 		if (nsteps == MAX_STEPS)
@@ -186,8 +199,52 @@ static void parse(char *program)
 			for (int i = 1; i < n; i++)
 				s->args[i - 1] = parse_arg(nsteps, tok[i]);
 		}
+		if (s->op == OP_PIDNS_FORK)
+			open_blocks[depth++] = nsteps;
+		if (s->op == OP_BLOCK_END) {
+			if (!depth)
+				die_program(nsteps, "block_end without pidns_fork", NULL);
+			steps[open_blocks[--depth]].block_end = nsteps;
+		}
 		nsteps++;
 	}
+	if (depth)
+		die_program(open_blocks[depth - 1], "pidns_fork without block_end", NULL);
+}
+
+static int wait_status(pid_t pid)
+{
+	int st;
+	pid_t r;
+	do
+		r = waitpid(pid, &st, __WALL);
+	while (r < 0 && errno == EINTR);
+	return r < 0 ? -1 : st;
+}
+
+/* The helper of pidns_fork: unshares CLONE_NEWPID, forks pid 1 of the new namespace (which returns 0 to run the
+ * block) and exits with that child's status (128 + signal when a signal ended it), as unshare --fork does. */
+static pid_t fork_into_new_pid_namespace(int i)
+{
+	pid_t helper = fork();
+	if (helper != 0)
+		return helper;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	int err = unshare(CLONE_NEWPID) ? errno : 0;
+	char line[48];
+	int n = snprintf(line, sizeof(line), "N %d %d\n", i, err);
+	emit(line, (size_t)n);
+	if (err)
+		_exit(0);
+	pid_t child = fork();
+	if (child == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		return 0;
+	}
+	if (child < 0)
+		_exit(125);
+	int st = wait_status(child);
+	_exit(st < 0 ? 126 : WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
 }
 
 static int idle_fn(void *arg)
@@ -274,6 +331,21 @@ static int64_t run_step(int i, int *err)
 		*err = r < 0 ? errno : 0;
 		return r;
 	}
+	case OP_LOAD32: {
+		int32_t v;
+		memcpy(&v, p + a[1], sizeof(v));
+		return v;
+	}
+	case OP_CHECK_EQ:
+		return a[0] == a[1] ? 0 : -1;
+	case OP_WAIT: {
+		int st = wait_status((pid_t)a[0]);
+		*err = st < 0 ? errno : 0;
+		return st;
+	}
+	case OP_PIDNS_FORK:
+	case OP_BLOCK_END:
+		break; /* run by main() */
 	}
 	return 0;
 }
@@ -295,13 +367,27 @@ int main(int argc, char **argv)
 	parse(argv[1]);
 	emit("READY\n", 6);
 	for (int i = 0; i < nsteps; i++) {
-		int err;
+		int err = 0;
+		if (steps[i].op == OP_BLOCK_END)
+			_exit(0); /* only the pid-1 child of a pidns_fork gets here: the parent jumped past */
+		if (steps[i].op == OP_PIDNS_FORK) {
+			pid_t helper = fork_into_new_pid_namespace(i);
+			if (helper == 0)
+				continue; /* pid 1 of the new namespace: run the block */
+			values[i] = helper;
+			err = helper < 0 ? errno : 0;
+			char line[96];
+			int n = snprintf(line, sizeof(line), "R %d %lld %d\n", i, (long long)values[i], err);
+			emit(line, (size_t)n);
+			i = steps[i].block_end;
+			continue;
+		}
 		values[i] = run_step(i, &err);
 		char line[96];
 		int n = snprintf(line, sizeof(line), "R %d %lld %d\n", i, (long long)values[i], err);
 		emit(line, (size_t)n);
-		if (steps[i].must_succeed && values[i] == -1)
-			return 3;
+		if ((steps[i].must_succeed || steps[i].op == OP_CHECK_EQ) && values[i] == -1)
+			_exit(3);
 	}
 	return 0;
 }

@@ -84,6 +84,29 @@ export class ProbeProgram {
   reap(pid: StepValue): StepValue {
     return this.step(`reap ${argText(pid)}`);
   }
+  /** The 32-bit value at addr + off (an fd that pipe2 stored, say). */
+  load32(addr: ProbeArg, off: ProbeArg = 0): StepValue {
+    return this.step(`load32 ${argText(addr)} ${argText(off)}`);
+  }
+  /** Stops the child (exit 3) unless a equals b. */
+  checkEq(a: ProbeArg, b: ProbeArg): StepValue {
+    return this.step(`check_eq ${argText(a)} ${argText(b)}`);
+  }
+  /**
+   * The steps `body` adds run in a child that is pid 1 of a new pid namespace (a helper unshares CLONE_NEWPID and
+   * forks it, as unshare --pid --fork does; ProgramOutcome.unshareErrno says how the unshare went); this process goes
+   * on at once. The value is the helper's pid, whose wait() status is the child's exit status.
+   */
+  pidnsFork(body: () => void): StepValue {
+    const fork = this.step('pidns_fork');
+    body();
+    this.step('block_end');
+    return fork;
+  }
+  /** waitpid(pid); the raw wait status is the value. */
+  wait(pid: StepValue): StepValue {
+    return this.step(`wait ${argText(pid)}`);
+  }
   /** Number of steps so far. */
   get length(): number {
     return this.lines.length;
@@ -119,6 +142,16 @@ export interface ProgramOutcome {
   /** stderr text. */ stderr: string;
   /** Steps that reported, in order (a fault leaves the ones before the faulting step). */ results: RawResult[];
   /** Bytes reported by out() steps, by step index. */ output: Map<number, Buffer>;
+  /** errno of each pidnsFork's unshare(CLONE_NEWPID) (0: it worked), by step index. */ unshareErrno: Map<
+    number,
+    number
+  >;
+}
+
+/** The exit status a raw wait status stands for (128 + signal for a signal, as a shell says it). */
+export function waitExitCode(status: bigint): number {
+  const s = Number(status);
+  return (s & 0x7f) === 0 ? (s >> 8) & 0xff : 128 + (s & 0x7f);
 }
 
 /** The result step v reported, undefined when the child never finished it. */
@@ -137,11 +170,12 @@ export function expectFinished(o: ProgramOutcome, what: string): void {
 }
 
 /** Parses probe-exec's stdout; null when it never printed READY (it did not start the program). */
-export function parseProgramOutput(stdout: string): Pick<ProgramOutcome, 'results' | 'output'> | null {
+export function parseProgramOutput(stdout: string): Pick<ProgramOutcome, 'results' | 'output' | 'unshareErrno'> | null {
   const lines = stdout.split('\n');
   if (lines[0] !== 'READY') return null;
   const results: RawResult[] = [];
   const output = new Map<number, Buffer>();
+  const unshareErrno = new Map<number, number>();
   for (const l of lines.slice(1)) {
     const r = /^R (\d+) (-?\d+) (\d+)$/.exec(l);
     if (r) {
@@ -150,8 +184,10 @@ export function parseProgramOutput(stdout: string): Pick<ProgramOutcome, 'result
     }
     const o = /^O (\d+) ([0-9a-f]*)$/.exec(l);
     if (o) output.set(Number(o[1]), Buffer.from(o[2] as string, 'hex'));
+    const n = /^N (\d+) (\d+)$/.exec(l);
+    if (n) unshareErrno.set(Number(n[1]), Number(n[2]));
   }
-  return { results, output };
+  return { results, output, unshareErrno };
 }
 
 /**

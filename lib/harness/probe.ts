@@ -1,6 +1,6 @@
 /** Runs one exported function of a case module in a child process and reports how that process ended. */
 import { timeoutScale } from './timeout-scale.js';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { CaseFailure, HarnessError } from './expect.js';
 import { crashCause } from './crash-cause.js';
@@ -10,8 +10,6 @@ import { PROBE_LOADED } from './probe-marker.js';
 export interface ProbeOptions {
   /** fds of this process to hand to the child as fds 3, 4, … (in order). */ fds?: number[];
   /** Milliseconds before the child is killed (default 10000). */ timeoutMs?: number;
-  /** A command the child runs under, e.g. ['unshare', '--pid', '--fork']: it gets node's argv appended. */
-  wrapper?: readonly string[];
 }
 
 /** How a probe ended: its exit status or the signal that killed it, and what it printed. */
@@ -25,10 +23,15 @@ export interface ProbeOutcome {
 
 const MAIN = fileURLToPath(new URL('./probe-main.js', import.meta.url));
 
-/** The argv of a probe child (wrapper first, then node probe-main.js <module> <fn> <args>), BigInts encoded. */
-export function probeArgv(module: string, fn: string, args: unknown[], wrapper: readonly string[] = []): string[] {
+/** The argv of a probe child after node (probe-main.js <module> <fn> <args>), BigInts encoded. */
+export function probeArgv(module: string, fn: string, args: unknown[]): string[] {
   const json = JSON.stringify(args, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v));
-  return [...wrapper, process.execPath, MAIN, module, fn, json];
+  return [MAIN, module, fn, json];
+}
+
+/** The environment of a probe child: it dies with this process (probe-main arms PR_SET_PDEATHSIG for that pid). */
+function probeEnv(): NodeJS.ProcessEnv {
+  return { ...process.env, GMEM_PROBE_PARENT: String(process.pid) };
 }
 
 /** Whether a probe child's output shows that it loaded its case module (so it reached the case's code). */
@@ -51,21 +54,18 @@ export function probeValue(stdout: string): unknown {
 }
 
 /**
- * Spawns node probe-main.js <module> <fn> <args> (under opts.wrapper); the child gets the given fds as 3, 4, ….
+ * Spawns node probe-main.js <module> <fn> <args>; the child gets the given fds as 3, 4, ….
  * A child that ended before it had loaded the case module never reached the kernel: that is a HarnessError (an
  * `error` result), not an outcome for the case to judge.
  */
 export function runProbe(module: string, fn: string, args: unknown[], opts: ProbeOptions = {}): ProbeOutcome {
   const fds = opts.fds ?? [];
-  const [cmd, ...argv] = probeArgv(module, fn, args, opts.wrapper);
-  const r = spawnSync(cmd as string, argv, {
+  const r = spawnSync(process.execPath, probeArgv(module, fn, args), {
     stdio: ['ignore', 'pipe', 'pipe', ...fds],
     timeout: Math.round((opts.timeoutMs ?? 10000) * timeoutScale()),
     killSignal: 'SIGKILL',
     encoding: 'utf8',
-    // under a wrapper (unshare --pid --fork) the child's parent is the wrapper, or none in its new pid namespace:
-    // there the wrapper's --kill-child does what GMEM_PROBE_PARENT does for a direct child
-    env: opts.wrapper?.length ? process.env : { ...process.env, GMEM_PROBE_PARENT: String(process.pid) },
+    env: probeEnv(),
   });
   if (!probeLoaded(r.stdout ?? '')) {
     const how = r.error ? r.error.message : r.signal ? `killed by ${r.signal}` : `exit status ${r.status}`;
@@ -84,4 +84,51 @@ export function expectProbeValue<T>(o: ProbeOutcome, what: string): T {
     throw new CaseFailure(`${what}: the child ${how} (${crashCause(o.stderr)})`);
   }
   return o.value as T;
+}
+
+/**
+ * Starts a probe child without waiting for it (runProbe's asynchronous twin); `done` resolves when it has exited and
+ * closed its output, or timeoutMs (scaled) after the start: it is then SIGKILLed and, two seconds later, given up on
+ * even if it never dies (a task that oopsed in the kernel holding a lock never does), with what it printed so far.
+ */
+export function startProbe(
+  module: string,
+  fn: string,
+  args: unknown[],
+  timeoutMs = 20000,
+): { done: Promise<ProbeOutcome> } {
+  const child = spawn(process.execPath, probeArgv(module, fn, args), {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: probeEnv(),
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    stdout += d;
+  });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+  });
+  const done = new Promise<ProbeOutcome>((resolve, reject) => {
+    let timedOut = false;
+    const finish = (status: number | null, signal: string | null) => {
+      clearTimeout(timer);
+      // as runProbe: a child that ended before its module loaded never reached the kernel (the harness broke)
+      if (!timedOut && !probeLoaded(stdout)) {
+        reject(probeNotLoaded(module, fn, signal ? `killed by ${signal}` : `exit status ${status}`, stderr));
+        return;
+      }
+      resolve({ status, signal, value: probeValue(stdout), stderr, timedOut });
+    };
+    const timer = setTimeout(
+      () => {
+        timedOut = true;
+        child.kill('SIGKILL');
+        setTimeout(() => finish(null, null), 2000).unref();
+      },
+      Math.round(timeoutMs * timeoutScale()),
+    );
+    child.on('close', (status, signal) => finish(status, signal ?? null));
+  });
+  return { done };
 }

@@ -55,25 +55,30 @@ export function dup(fd: number): number {
   return check('dup', __dup(fd));
 }
 
+/** Bytes of this architecture's struct stat (asm/stat.h). */
+export const STAT_SIZE: number = ST.size;
+
+/** Decodes a struct stat that fstat(2) filled (here or in a probe child). */
+export function decodeStat(buf: Buffer): StatInfo {
+  return {
+    dev: field(buf, 'st_dev'),
+    ino: field(buf, 'st_ino'),
+    mode: Number(field(buf, 'st_mode')),
+    nlink: field(buf, 'st_nlink'),
+    uid: Number(field(buf, 'st_uid')),
+    gid: Number(field(buf, 'st_gid')),
+    size: field(buf, 'st_size'),
+    blksize: field(buf, 'st_blksize'),
+    blocks: field(buf, 'st_blocks'),
+  };
+}
+
 /** Raw fstat(2): the decoded stat when it succeeded. */
 export function __fstat(fd: number): RawResult & { stat?: StatInfo } {
   const buf = Buffer.alloc(ST.size);
   const r = libc.fstat(fd, buf);
   if (r.ret !== 0) return r;
-  return {
-    ...r,
-    stat: {
-      dev: field(buf, 'st_dev'),
-      ino: field(buf, 'st_ino'),
-      mode: Number(field(buf, 'st_mode')),
-      nlink: field(buf, 'st_nlink'),
-      uid: Number(field(buf, 'st_uid')),
-      gid: Number(field(buf, 'st_gid')),
-      size: field(buf, 'st_size'),
-      blksize: field(buf, 'st_blksize'),
-      blocks: field(buf, 'st_blocks'),
-    },
-  };
+  return { ...r, stat: decodeStat(buf) };
 }
 
 /** Checked fstat(2). */

@@ -14,15 +14,20 @@
  *   2. a value below the parent namespace's → EINVAL | refused: memfd.exec.sysctl_child_inherits_floor | accepted: memfd.exec.sysctl_lower_in_own_namespace
  *   3. the parent's later value is still the floor (max over ancestors) | refused: memfd.exec.sysctl_parent_raises_after_fork | accepted: memfd.exec.sysctl_parent_lowers_after_fork
  */
-import { __chmod, __fchmod } from '../../lib/sys/fd.js';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { ProbeProgram, resultOf, runProgram } from '../../lib/harness/probe-program.js';
+import { __chmod, __fchmod, decodeStat, STAT_SIZE } from '../../lib/sys/fd.js';
+import { readFileSync } from 'node:fs';
+import {
+  ProbeProgram,
+  resultOf,
+  runProgram,
+  waitExitCode,
+  type ProgramOutcome,
+  type StepValue,
+} from '../../lib/harness/probe-program.js';
 import { defineCase } from '../../lib/harness/case.js';
 import { expectErrno, expectEq, expectOk, outcome, CaseFailure, HarnessError } from '../../lib/harness/expect.js';
 import type { CaseContext } from '../../lib/harness/context.js';
-import { close, getpid, syscall } from '../../lib/ffi/libc.js';
+import { close, syscall } from '../../lib/ffi/libc.js';
 import { __addSeals, addSeals, __getSeals } from '../../lib/sys/fcntl.js';
 import { __open } from '../../lib/sys/fd.js';
 import { __write, pwrite } from '../../lib/sys/io.js';
@@ -31,6 +36,7 @@ import { __mmap, Mapping } from '../../lib/sys/mman.js';
 import {
   AT_EMPTY_PATH,
   AT_FDCWD,
+  F_GET_SEALS,
   F_SETFD,
   F_SEAL_EXEC,
   F_SEAL_SEAL,
@@ -48,7 +54,7 @@ import {
   PROT_WRITE,
   SYSCALL,
 } from '../../lib/uapi/index.js';
-import type { ErrnoName } from '../../lib/uapi/index.js';
+import { errnoName, type ErrnoName } from '../../lib/uapi/index.js';
 import {
   MEMFD_NOEXEC_SYSCTL,
   NEEDS_MEMFD_EXEC_API,
@@ -63,12 +69,6 @@ import {
   uniqueName,
 } from '../../lib/cases/memfd.js';
 import { MATRIX_SIZE, sealableMemfd } from '../../lib/cases/memfd-seal-matrix.js';
-import {
-  findInPath,
-  pidNamespaceId,
-  runInNewPidNamespace,
-  startInNewPidNamespace,
-} from '../../lib/cases/memfd-pidns.js';
 
 const noexecSeal = defineCase({
   id: 'memfd.exec.noexec_seal_state',
@@ -301,7 +301,6 @@ export type NsStep =
   | { op: 'read' }
   | { op: 'create'; flags: number }
   | { op: 'nested'; steps: NsStep[] }
-  | { op: 'wait_file'; path: string }
   | { op: 'nested_then_write'; value: string; steps: NsStep[] };
 
 /** What a step found. */
@@ -310,122 +309,146 @@ export type NsResult =
   | { op: 'read'; value: string }
   | { op: 'create'; flags: number; outcome: string; mode?: number; seals?: number }
   | { op: 'nested'; results?: NsResult[]; error?: string }
-  | { op: 'wait_file'; outcome: string }
   | { op: 'nested_then_write'; outcome: string; results?: NsResult[]; error?: string };
 
-// Refuses to touch the sysctl unless it really is pid 1 of a namespace other than outerNs.
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** How a namespace's results are read back from the program's outcome. */
+type NsDecoder = (o: ProgramOutcome) => NsResult[];
 
-/** Waits (polling) until path exists or timeoutMs passed; true when it appeared. */
-async function waitForFile(path: string, timeoutMs: number): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (!existsSync(path)) {
-    if (Date.now() > end) return false;
-    await sleep(10);
-  }
-  return true;
+/** The errno name of a step's result, or how far the child got when the step never reported. */
+function stepOutcome(o: ProgramOutcome, v: StepValue): string {
+  const r = resultOf(o, v);
+  return r ? outcome(r) : 'never ran';
 }
 
-/** Writes value to this namespace's vm.memfd_noexec; 'OK' or the errno name (open failures prefixed). */
-function writeNoexecSysctl(value: string): string {
-  const o = __open(MEMFD_NOEXEC_SYSCTL, O_WRONLY | O_CLOEXEC);
-  if (o.ret < 0) return `open: ${outcome(o)}`;
-  const w = __write(o.ret, Buffer.from(`${value}\n`));
-  close(o.ret);
-  return outcome(w);
+/** The result of a nested namespace: its steps' results, or why it did not run to the end. */
+function nestedResult(o: ProgramOutcome, fork: StepValue, waited: StepValue, decode: NsDecoder) {
+  const unshare = o.unshareErrno.get(fork.index);
+  const w = resultOf(o, waited);
+  if (unshare === undefined || unshare !== 0)
+    return { error: `unshare(CLONE_NEWPID) ${unshare === undefined ? 'never ran' : errnoName(unshare)}` };
+  if (!w || w.ret === -1n) return { error: `wait for the namespace's pid 1: ${w ? outcome(w) : 'never ran'}` };
+  const code = waitExitCode(BigInt(w.ret));
+  if (code !== 0) return { error: `its pid 1 ended with status ${code}: ${o.stderr.trim().slice(-300)}` };
+  return { results: decode(o) };
 }
 
-// nested_then_write follows memfd_test.c's test_sysctl_nested "after fork" checks: the child namespace is created
-// first and waits (memfd_test.c: on a semaphore; here: for a file) while its parent changes vm.memfd_noexec.
-/** Probe run as pid 1 of a new pid namespace: performs the steps and returns what each found. */
-export async function nsRunSteps(outerNs: string, steps: NsStep[], unshare: string): Promise<NsResult[]> {
-  const here = pidNamespaceId();
-  if (getpid() !== 1 || here === outerNs)
-    throw new Error(
-      `refusing to write ${MEMFD_NOEXEC_SYSCTL}: not pid 1 of a new pid namespace (pid ${getpid()}, ${here})`,
-    );
-  const out: NsResult[] = [];
-  for (const step of steps) {
+/**
+ * Adds the steps to p, to run as pid 1 of a pid namespace (inside a pidnsFork block), and returns how to read their
+ * results. The first step refuses to touch vm.memfd_noexec unless the child really is pid 1 (of a new namespace,
+ * as only there a process other than the machine's init has pid 1).
+ */
+function emitNsSteps(p: ProbeProgram, steps: NsStep[]): NsDecoder {
+  p.checkEq(p.sys('getpid'), 1);
+  const path = p.bytes(MEMFD_NOEXEC_SYSCTL);
+  const writeSysctl = (value: string) => {
+    const fd = p.sys('openat', AT_FDCWD, path, O_WRONLY | O_CLOEXEC);
+    const text = Buffer.from(`${value}\n`);
+    const w = p.sys('write', fd, p.bytes(text), text.length);
+    p.sys('close', fd);
+    return (o: ProgramOutcome) => {
+      const opened = resultOf(o, fd);
+      return opened && opened.ret === -1n ? `open: ${outcome(opened)}` : stepOutcome(o, w);
+    };
+  };
+  const decoders: ((o: ProgramOutcome) => NsResult)[] = steps.map((step): ((o: ProgramOutcome) => NsResult) => {
     switch (step.op) {
-      case 'write':
-        out.push({ op: 'write', value: step.value, outcome: writeNoexecSysctl(step.value) });
-        break;
-      case 'wait_file': {
-        writeFileSync(`${step.path}.ready`, '');
-        out.push({ op: 'wait_file', outcome: (await waitForFile(step.path, 15000)) ? 'OK' : 'ETIMEDOUT' });
-        break;
+      case 'write': {
+        const written = writeSysctl(step.value);
+        return (o) => ({ op: 'write', value: step.value, outcome: written(o) });
       }
-      case 'nested_then_write': {
-        const dir = mkdtempSync(join(tmpdir(), 'gmem-memfd-ns-'));
-        const go = join(dir, 'go');
-        const childSteps: NsStep[] = [{ op: 'wait_file', path: go }, ...step.steps];
-        const child = startInNewPidNamespace(unshare, import.meta.url, 'nsRunSteps', [here, childSteps, unshare]);
-        const ready = await waitForFile(`${go}.ready`, 15000);
-        const written = ready ? writeNoexecSysctl(step.value) : 'child namespace never became ready';
-        writeFileSync(go, '');
-        const n = await child.done;
-        rmSync(dir, { recursive: true, force: true });
-        const res = n.value as NsResult[] | undefined;
-        out.push(
-          n.status === 0 && Array.isArray(res) && res[0]?.op === 'wait_file' && res[0].outcome === 'OK'
-            ? { op: 'nested_then_write', outcome: written, results: res.slice(1) }
-            : {
-                op: 'nested_then_write',
-                outcome: written,
-                error: `status ${n.status} signal ${n.signal}: ${n.stderr.trim().slice(-300)}`,
-              },
-        );
-        break;
+      case 'read': {
+        const fd = p.sys('openat', AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+        const buf = p.buf(32);
+        const n = p.sys('read', fd, buf, 31);
+        const text = p.out(buf, n);
+        p.sys('close', fd);
+        return (o) => {
+          const got = o.output.get(text.index);
+          return { op: 'read', value: got ? got.toString().trim() : `read: ${stepOutcome(o, n)}` };
+        };
       }
-      case 'read':
-        out.push({ op: 'read', value: readFileSync(MEMFD_NOEXEC_SYSCTL, 'utf8').trim() });
-        break;
       case 'create': {
-        const r = __memfdCreate(uniqueName('ns'), step.flags | MFD_CLOEXEC);
-        if (r.ret < 0) {
-          out.push({ op: 'create', flags: step.flags, outcome: outcome(r) });
-          break;
-        }
-        out.push({
-          op: 'create',
-          flags: step.flags,
-          outcome: 'OK',
-          mode: modeOf(r.ret),
-          seals: Number(__getSeals(r.ret).ret),
-        });
-        close(r.ret);
-        break;
+        const fd = p.sys('memfd_create', p.bytes(uniqueName('ns')), step.flags | MFD_CLOEXEC);
+        const seals = p.sys('fcntl', fd, F_GET_SEALS);
+        const st = p.buf(STAT_SIZE);
+        p.sys('fstat', fd, st);
+        const stat = p.out(st, STAT_SIZE);
+        p.sys('close', fd);
+        return (o) => {
+          const r = resultOf(o, fd);
+          if (!r || r.ret === -1n) return { op: 'create', flags: step.flags, outcome: stepOutcome(o, fd) };
+          const raw = o.output.get(stat.index);
+          return {
+            op: 'create',
+            flags: step.flags,
+            outcome: 'OK',
+            mode: raw ? decodeStat(raw).mode & 0o7777 : -1,
+            seals: Number(resultOf(o, seals)?.ret ?? -1n),
+          };
+        };
       }
       case 'nested': {
-        const n = runInNewPidNamespace(unshare, import.meta.url, 'nsRunSteps', [here, step.steps, unshare]);
-        out.push(
-          n.status === 0 && Array.isArray(n.value)
-            ? { op: 'nested', results: n.value as NsResult[] }
-            : { op: 'nested', error: `status ${n.status} signal ${n.signal}: ${n.stderr.trim().slice(-300)}` },
-        );
-        break;
+        let decode: NsDecoder = () => [];
+        const fork = p.pidnsFork(() => {
+          decode = emitNsSteps(p, step.steps);
+        });
+        const waited = p.wait(fork);
+        return (o) => ({ op: 'nested', ...nestedResult(o, fork, waited, decode) });
+      }
+      case 'nested_then_write': {
+        // memfd_test.c's test_sysctl_nested "after fork": the child namespace exists (it says so through pipe
+        // `ready`) before its parent changes vm.memfd_noexec, and waits (on pipe `go`) until the parent has
+        const pipes = [p.buf(8), p.buf(8)] as const;
+        for (const fds of pipes) p.sysOk('pipe2', fds, O_CLOEXEC);
+        const [readyR, readyW, goR, goW] = pipes.flatMap((fds) => [p.load32(fds, 0), p.load32(fds, 4)]) as StepValue[];
+        const byte = p.buf(1);
+        let decode: NsDecoder = () => [];
+        const fork = p.pidnsFork(() => {
+          p.sysOk('write', readyW as StepValue, byte, 1);
+          p.sysOk('read', goR as StepValue, byte, 1);
+          decode = emitNsSteps(p, step.steps);
+        });
+        p.sys('close', readyW as StepValue);
+        const ready = p.sys('read', readyR as StepValue, byte, 1);
+        const written = writeSysctl(step.value);
+        p.sys('write', goW as StepValue, byte, 1);
+        const waited = p.wait(fork);
+        return (o) => {
+          const r = resultOf(o, ready);
+          const became = r !== undefined && r.ret === 1n;
+          return {
+            op: 'nested_then_write',
+            outcome: became ? written(o) : 'child namespace never became ready',
+            ...nestedResult(o, fork, waited, decode),
+          };
+        };
       }
     }
-  }
-  return out;
+  });
+  return (o) => decoders.map((d) => d(o));
 }
 
-/** Runs steps in a new pid namespace and returns their results; asserts the host's sysctl did not move. */
+/** Runs steps as pid 1 of a new pid namespace (a probe-exec child) and returns their results; asserts the host's sysctl did not move. */
 function runNsSteps(ctx: CaseContext<unknown>, steps: NsStep[]): NsResult[] {
   requireDefaultExecPolicy(ctx);
-  const unshare = findInPath('unshare');
-  if (!unshare) ctx.skip('needs unshare(1) from util-linux in PATH to create a pid namespace');
   const hostBefore = readFileSync(MEMFD_NOEXEC_SYSCTL, 'utf8').trim();
-  const n = runInNewPidNamespace(unshare, ctx.module, 'nsRunSteps', [pidNamespaceId(), steps, unshare]);
+  const p = new ProbeProgram();
+  let decode: NsDecoder = () => [];
+  const fork = p.pidnsFork(() => {
+    decode = emitNsSteps(p, steps);
+  });
+  const waited = p.wait(fork);
+  const o = runProgram(p, { timeoutMs: 20000 });
   const hostAfter = readFileSync(MEMFD_NOEXEC_SYSCTL, 'utf8').trim();
   expectEq(hostAfter, hostBefore, `vm.memfd_noexec of the suite's own pid namespace after the case`);
-  if (/unshare failed/.test(n.stderr))
-    ctx.skip(`unshare(CLONE_NEWPID) refused here: ${n.stderr.trim().split('\n')[0]}`);
-  if (n.status !== 0 || !Array.isArray(n.value))
+  const unshare = o.unshareErrno.get(fork.index);
+  if (unshare !== undefined && unshare !== 0) ctx.skip(`unshare(CLONE_NEWPID) refused here: ${errnoName(unshare)}`);
+  const n = nestedResult(o, fork, waited, decode);
+  if (o.status !== 0 || !n.results)
     throw new HarnessError(
-      `pid-namespace child failed: status ${n.status} signal ${n.signal}${n.timedOut ? ' (timed out)' : ''}: ${n.stderr.trim().slice(-400)}`,
+      `pid-namespace child failed: status ${o.status} signal ${o.signal}${o.timedOut ? ' (timed out)' : ''}: ${n.error ?? ''} ${o.stderr.trim().slice(-400)}`,
     );
-  return n.value as NsResult[];
+  return n.results;
 }
 
 /** Expected result of one step, matched against what the child found. */

@@ -27,7 +27,7 @@ import { fstat } from '../../lib/sys/fd.js';
 import { __fallocate, __ftruncate, ftruncate } from '../../lib/sys/io.js';
 import { memfdCreate } from '../../lib/sys/memfd.js';
 import { uniqueName } from '../../lib/cases/memfd.js';
-import { startProbe } from '../../lib/cases/memfd-pidns.js';
+import { startProbe } from '../../lib/harness/probe.js';
 import { __mmap, Mapping } from '../../lib/sys/mman.js';
 import {
   F_SEAL_GROW,
@@ -220,7 +220,7 @@ const fallocateLimits = defineCase<LimitParams>({
     }
     const what = `fallocate(0, offset ${offset}, len ${len}) on ${b.name}`;
     // not ctx.probe: a child whose exit hit a kernel BUG may never be reaped, and the case must still end
-    const p = await startProbe(ctx.module, 'fallocateInChild', [b.name, `${offset}`, `${len}`], [], 20000).done;
+    const p = await startProbe(ctx.module, 'fallocateInChild', [b.name, `${offset}`, `${len}`], 20000).done;
     const seen = p.value as FallocateSeen | undefined;
     const ended = `status ${p.status}, signal ${p.signal}${p.timedOut ? ', timed out' : ''}`;
     if (!seen)
