@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Env, suiteGuestEvidence } from '../lib/harness/env.js';
-import { unmetRequirement, mergeRequires } from '../lib/harness/requirements.js';
+import { CAP_CONFIG, VM_TYPE_CONFIG, unmetRequirement, mergeRequires } from '../lib/harness/requirements.js';
+import * as U from '../lib/uapi/index.js';
 import type { Kvm } from '../lib/kvm/kvm.js';
 
 /** An Env whose machine facts are given, to exercise the requirement logic itself. */
@@ -15,6 +16,9 @@ class GivenEnv extends Env {
       vm?: Record<number, number>;
       types?: number[];
       kconfig?: Map<string, string> | null;
+      /** Where kconfig was read from; default none, so the sentences without a config fact stay as they are. */
+      kconfigSource?: string;
+      kernel?: [number, number, number];
       avail?: bigint;
       nodes?: number;
       guest?: boolean;
@@ -22,6 +26,7 @@ class GivenEnv extends Env {
   ) {
     super();
     Object.defineProperty(this, 'inSuiteGuest', { value: facts.guest ?? false });
+    if (facts.kernel) Object.defineProperty(this, 'kernel', { value: { release: 'given', parts: facts.kernel } });
   }
   override get kvm(): Kvm | null {
     return this.facts.kvm === false ? null : ({} as Kvm);
@@ -40,6 +45,9 @@ class GivenEnv extends Env {
   }
   override get kconfig(): Map<string, string> | null {
     return this.facts.kconfig === undefined ? new Map() : this.facts.kconfig;
+  }
+  override get kconfigSource(): string | null {
+    return this.facts.kconfigSource ?? null;
   }
   override meminfo(): Map<string, bigint> {
     return new Map([['MemAvailable', this.facts.avail ?? 1n << 34n]]);
@@ -108,6 +116,88 @@ test('kernel config, memory, NUMA and host safety', () => {
     /^refused on the host \(exhausts memory\); runs inside a suite guest or with --allow-host-unsafe$/,
   );
   assert.equal(unmetRequirement({ hostUnsafe: 'exhausts memory' }, new GivenEnv({ guest: true })), null);
+});
+
+test('a cap or VM type the config gates on: the skip adds the option when the config was read and lacks it', () => {
+  // this machine on 2026-12-04: 6.18.44-fc-v1252 without guest_memfd; its config has no KVM_GUEST_MEMFD line at all
+  const live = new GivenEnv({
+    kernel: [6, 18, 44],
+    kconfig: new Map([
+      ['CONFIG_KVM', 'y'],
+      ['CONFIG_KVM_GENERIC_PRE_FAULT_MEMORY', 'y'],
+    ]),
+    kconfigSource: '/proc/config.gz',
+  });
+  assert.equal(
+    unmetRequirement({ caps: ['KVM_CAP_GUEST_MEMFD'] }, live),
+    'needs KVM_CAP_GUEST_MEMFD (234): KVM_CHECK_EXTENSION on /dev/kvm returned 0 (CONFIG_KVM_GUEST_MEMFD is not set in /proc/config.gz)',
+  );
+  assert.equal(
+    unmetRequirement({ vmCaps: ['KVM_CAP_MEMORY_ATTRIBUTES'] }, live),
+    'needs KVM_CAP_MEMORY_ATTRIBUTES (233) on a type-0 VM: KVM_CHECK_EXTENSION on the VM fd returned 0 (CONFIG_KVM_GENERIC_MEMORY_ATTRIBUTES is not set in /proc/config.gz)',
+  );
+  assert.equal(
+    unmetRequirement({ vmType: 'KVM_X86_SW_PROTECTED_VM' }, live),
+    'needs VM type KVM_X86_SW_PROTECTED_VM (1): KVM_CAP_VM_TYPES lists only [0] (CONFIG_KVM_SW_PROTECTED_VM is not set in /proc/config.gz)',
+  );
+  // x86 answers KVM_CAP_PRE_FAULT_MEMORY with tdp_enabled, whatever the config: no config fact
+  assert.equal(
+    unmetRequirement({ caps: ['KVM_CAP_PRE_FAULT_MEMORY'] }, live),
+    'needs KVM_CAP_PRE_FAULT_MEMORY (236): KVM_CHECK_EXTENSION on /dev/kvm returned 0',
+  );
+  // before the 6.18 rename the option is CONFIG_KVM_PRIVATE_MEM; =n counts as not set
+  const old = new GivenEnv({
+    kernel: [6, 12, 117],
+    kconfig: new Map([['CONFIG_KVM_PRIVATE_MEM', 'n']]),
+    kconfigSource: '/boot/config-6.12.117',
+  });
+  assert.equal(
+    unmetRequirement({ caps: ['KVM_CAP_GUEST_MEMFD'] }, old),
+    'needs KVM_CAP_GUEST_MEMFD (234): KVM_CHECK_EXTENSION on /dev/kvm returned 0 (CONFIG_KVM_PRIVATE_MEM is not set in /boot/config-6.12.117)',
+  );
+  // GUEST_MEMFD_FLAGS is new in 6.18: on 6.12 the config says nothing about it
+  assert.equal(
+    unmetRequirement({ caps: ['KVM_CAP_GUEST_MEMFD_FLAGS'] }, old),
+    'needs KVM_CAP_GUEST_MEMFD_FLAGS (244): KVM_CHECK_EXTENSION on /dev/kvm returned 0',
+  );
+});
+
+test('no config fact unless the config was read and the option is absent', () => {
+  const plain = 'needs KVM_CAP_GUEST_MEMFD (234): KVM_CHECK_EXTENSION on /dev/kvm returned 0';
+  const req = { caps: ['KVM_CAP_GUEST_MEMFD'] } as const;
+  // enabled (the cap is 0 for another reason, e.g. a type-0 VM on 6.12): nothing to add
+  for (const v of ['y', 'm'])
+    assert.equal(
+      unmetRequirement(
+        req,
+        new GivenEnv({
+          kernel: [7, 2, 13],
+          kconfig: new Map([['CONFIG_KVM_GUEST_MEMFD', v]]),
+          kconfigSource: '/proc/config.gz',
+        }),
+      ),
+      plain,
+    );
+  // the other name enabled (a tree that kept the old symbol): not stated either
+  assert.equal(
+    unmetRequirement(
+      req,
+      new GivenEnv({
+        kernel: [6, 18, 0],
+        kconfig: new Map([['CONFIG_KVM_PRIVATE_MEM', 'y']]),
+        kconfigSource: '/proc/config.gz',
+      }),
+    ),
+    plain,
+  );
+  // unreadable config
+  assert.equal(unmetRequirement(req, new GivenEnv({ kernel: [6, 18, 44], kconfig: null })), plain);
+  // every gate names a real cap / VM type and a CONFIG_ option
+  for (const [name, gates] of Object.entries(CAP_CONFIG)) {
+    assert.ok(name in U.KVM_CAPS, name);
+    for (const g of gates ?? []) assert.match(g.option, /^CONFIG_[A-Z0-9_]+$/);
+  }
+  for (const name of Object.keys(VM_TYPE_CONFIG)) assert.ok(name in U.VM_TYPES, name);
 });
 
 test('the first unmet requirement wins, in the documented order', () => {

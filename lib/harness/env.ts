@@ -50,13 +50,20 @@ export function configMatchesRelease(text: string, rel: string, procVersionText:
   return a[0] === b[0] && a[1] === b[1] && a[2] === b[2];
 }
 
+/** A kernel config that was read: its options and where they came from (for messages). */
+interface KernelConfig {
+  /** parseDotConfig() of the text. */ options: Map<string, string>;
+  /** The file read: /proc/config.gz, the candidate's config (in a suite guest), or /boot/config-<release>. */ source: string;
+}
+
 /**
  * The kernel's config: /proc/config.gz, else GMEM_KERNEL_CONFIG (set by the suite's guest runner to the
  * candidate's config file, seen through the read-only host root, and honoured only in such a guest:
  * on a host it would describe another kernel), else /boot/config-<release>.
  */
-function readKconfig(rel: string): Map<string, string> | null {
+function readKconfig(rel: string): KernelConfig | null {
   let text: string | null = null;
+  let source = '';
   const given = suiteGuestEvidence() === null ? process.env.GMEM_KERNEL_CONFIG : undefined;
   try {
     // read once, and only when /proc/config.gz is not there
@@ -66,14 +73,21 @@ function readKconfig(rel: string): Map<string, string> | null {
       return configMatchesRelease(t, rel, procVersion()) ? t : null;
     };
     let fromGuest: string | null = null;
-    if (existsSync('/proc/config.gz')) text = gunzipSync(readFileSync('/proc/config.gz')).toString();
-    else if ((fromGuest = guestConfig()) !== null) text = fromGuest;
-    else if (existsSync(`/boot/config-${rel}`)) text = readFileSync(`/boot/config-${rel}`, 'utf8');
+    if (existsSync('/proc/config.gz')) {
+      text = gunzipSync(readFileSync('/proc/config.gz')).toString();
+      source = '/proc/config.gz';
+    } else if ((fromGuest = guestConfig()) !== null) {
+      text = fromGuest;
+      source = `the candidate's config ${given}`;
+    } else if (existsSync(`/boot/config-${rel}`)) {
+      text = readFileSync(`/boot/config-${rel}`, 'utf8');
+      source = `/boot/config-${rel}`;
+    }
   } catch {
     text = null;
   }
   if (text === null) return null;
-  return parseDotConfig(text);
+  return { options: parseDotConfig(text), source };
 }
 
 function meminfo(): Map<string, bigint> {
@@ -138,7 +152,7 @@ export class Env {
   private kvmHandle: Kvm | null | undefined;
   private kvmModuleName: string | undefined;
   private kvmError = '';
-  private kconfigCache: Map<string, string> | null | undefined;
+  private kconfigCache: KernelConfig | null | undefined;
   private sysCaps = new Map<number, number>();
   private vmCapCache = new Map<string, number>();
   private vmTypeList: number[] | undefined;
@@ -223,7 +237,12 @@ export class Env {
   /** Kernel config as a map, or null when neither /proc/config.gz nor /boot/config-* exists. */
   get kconfig(): Map<string, string> | null {
     if (this.kconfigCache === undefined) this.kconfigCache = readKconfig(this.kernel.release);
-    return this.kconfigCache;
+    return this.kconfigCache?.options ?? null;
+  }
+  /** Where kconfig was read from (/proc/config.gz, …), or null when it was not read. */
+  get kconfigSource(): string | null {
+    if (this.kconfigCache === undefined) this.kconfigCache = readKconfig(this.kernel.release);
+    return this.kconfigCache?.source ?? null;
   }
   /** /proc/meminfo values in bytes (read fresh each time). */
   meminfo(): Map<string, bigint> {
