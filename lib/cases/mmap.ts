@@ -123,13 +123,21 @@ export function touchGmem(fd: number, spec: TouchSpec, timeoutMs = 20000): Touch
   const m = resultOf(o, mapped);
   return {
     ...o,
-    opsDone: ends.filter((e) => resultOf(o, e) && resultOf(o, e)?.ret !== -1n).length,
+    // an op is done when its step reported (a scan's -1 means every byte matched); mprotect/mremap must also succeed
+    opsDone: ends.filter((e, i) => {
+      const r = resultOf(o, e);
+      return r !== undefined && !(syscallOp(spec.ops[i]) && r.ret === -1n);
+    }).length,
     reads: reads.flatMap((r) => {
       const v = resultOf(o, r);
       return v ? [Number(v.ret)] : [];
     }),
     ...(m?.ret === -1n ? { mmapErrno: m.errno } : {}),
   };
+}
+
+function syscallOp(op: TouchOp | undefined): boolean {
+  return op?.op === 'mprotect' || op?.op === 'mremap';
 }
 
 function describe(o: TouchOutcome): string {
