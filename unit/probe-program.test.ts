@@ -7,6 +7,8 @@ import {
   parseProgramOutput,
   resultOf,
   runProgram,
+  startProgram,
+  waitExitCode,
   writeThroughSharedMapping,
 } from '../lib/harness/probe-program.js';
 import { memfdCreate } from '../lib/sys/memfd.js';
@@ -107,4 +109,28 @@ test('a program the interpreter cannot parse is a harness error, not an outcome'
     () => runProgram(p),
     (e: unknown) => e instanceof HarnessError && /line 2/.test(String(e)),
   );
+});
+
+test('readFile returns a file the child read; startProgram runs it without blocking this thread', async () => {
+  const p = new ProbeProgram();
+  const text = p.readFile('/proc/sys/kernel/ostype');
+  const started = startProgram(p);
+  const o = await started.done;
+  assert.equal(o.status, 0, o.stderr);
+  assert.equal(o.output.get(text.index)?.toString().trim(), 'Linux');
+});
+
+test('pid 1 of a new pid namespace: pidnsFork reports its unshare, its steps and its exit status', () => {
+  const p = new ProbeProgram();
+  let inside = p.sys('getpid');
+  const fork = p.pidnsFork(() => {
+    inside = p.sys('getpid');
+    p.checkEq(inside, 2); // pid 1 is not 2: the child stops with exit 3
+  });
+  const waited = p.wait(fork);
+  const o = runProgram(p);
+  assert.equal(o.status, 0, o.stderr);
+  if (o.unshareErrno.get(fork.index) !== 0) return; // unshare(CLONE_NEWPID) refused (no privilege here)
+  assert.equal(resultOf(o, inside)?.ret, 1n);
+  assert.equal(waitExitCode(BigInt(resultOf(o, waited)?.ret ?? -1n)), 3);
 });

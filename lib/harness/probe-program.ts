@@ -4,11 +4,21 @@
  * lib/harness/probe-exec.c in a process of its own — a child that may die of SIGBUS without a Node.js start.
  * The interpreter reports each step's raw value and errno; the case judges them.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { RawResult } from '../sys/errors.js';
-import { errnoName, MAP_SHARED, PROT_READ, PROT_WRITE, SYSCALL, type SyscallName } from '../uapi/index.js';
+import {
+  AT_FDCWD,
+  errnoName,
+  MAP_SHARED,
+  O_CLOEXEC,
+  O_RDONLY,
+  PROT_READ,
+  PROT_WRITE,
+  SYSCALL,
+  type SyscallName,
+} from '../uapi/index.js';
 import { CaseFailure, HarnessError } from './expect.js';
 import { timeoutScale } from './timeout-scale.js';
 
@@ -75,6 +85,14 @@ export class ProbeProgram {
   /** Reports len bytes at addr (ProgramOutcome.output of this step). */
   out(addr: ProbeArg, len: ProbeArg): StepValue {
     return this.step(`out ${argText(addr)} ${argText(len)}`);
+  }
+  /** Reads up to max bytes of a file (open, read, close); its bytes are ProgramOutcome.output of the returned step. */
+  readFile(path: string, max = 64): StepValue {
+    const fd = this.sys('openat', AT_FDCWD, this.bytes(path), O_RDONLY | O_CLOEXEC);
+    const buf = this.buf(max);
+    const text = this.out(buf, this.sys('read', fd, buf, max));
+    this.sys('close', fd);
+    return text;
   }
   /** Starts a task sharing this one's file table, fs and mm (clone CLONE_FILES|CLONE_FS|CLONE_VM) that waits; value: its pid. */
   idleTask(): StepValue {
@@ -190,29 +208,103 @@ export function parseProgramOutput(stdout: string): Pick<ProgramOutcome, 'result
   return { results, output, unshareErrno };
 }
 
+function programSpawn(p: ProbeProgram, opts: ProgramOptions) {
+  if (!existsSync(PROBE_EXEC))
+    throw new HarnessError(
+      `${PROBE_EXEC} is missing: ci/bootstrap.sh builds it from lib/harness/probe-exec.c with gcc`,
+    );
+  return {
+    args: [p.text()],
+    stdio: ['ignore', 'pipe', 'pipe', ...(opts.fds ?? [])] as ('ignore' | 'pipe' | number)[],
+    timeoutMs: Math.round((opts.timeoutMs ?? 10000) * timeoutScale()),
+    env: { ...process.env, GMEM_PROBE_PARENT: String(process.pid) },
+  };
+}
+
+function programOutcome(
+  stdout: string,
+  stderr: string,
+  status: number | null,
+  signal: string | null,
+  timedOut: boolean,
+  how: string,
+): ProgramOutcome {
+  const parsed = parseProgramOutput(stdout);
+  if (!parsed && !timedOut)
+    throw new HarnessError(`probe-exec did not start its program (${how}): ${stderr.trim().slice(-300)}`);
+  return {
+    status,
+    signal,
+    timedOut,
+    stderr,
+    ...(parsed ?? { results: [], output: new Map(), unshareErrno: new Map() }),
+  };
+}
+
 /**
  * Runs the program in a probe-exec child with the given fds as 3, 4, …, dying with this process. A child that did
  * not start the program (interpreter missing, bad program) is a HarnessError: the kernel was never asked.
  */
 export function runProgram(p: ProbeProgram, opts: ProgramOptions = {}): ProgramOutcome {
-  if (!existsSync(PROBE_EXEC))
-    throw new HarnessError(
-      `${PROBE_EXEC} is missing: ci/bootstrap.sh builds it from lib/harness/probe-exec.c with gcc`,
-    );
-  const r = spawnSync(PROBE_EXEC, [p.text()], {
-    stdio: ['ignore', 'pipe', 'pipe', ...(opts.fds ?? [])],
-    timeout: Math.round((opts.timeoutMs ?? 10000) * timeoutScale()),
+  const c = programSpawn(p, opts);
+  const r = spawnSync(PROBE_EXEC, c.args, {
+    stdio: c.stdio,
+    timeout: c.timeoutMs,
     killSignal: 'SIGKILL',
     encoding: 'utf8',
-    env: { ...process.env, GMEM_PROBE_PARENT: String(process.pid) },
+    env: c.env,
   });
-  const parsed = parseProgramOutput(r.stdout ?? '');
-  if (!parsed) {
-    const how = r.error ? r.error.message : r.signal ? `killed by ${r.signal}` : `exit status ${r.status}`;
-    throw new HarnessError(`probe-exec did not start its program (${how}): ${(r.stderr ?? '').trim().slice(-300)}`);
-  }
   const timedOut = (r.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT';
-  return { status: r.status, signal: r.signal ?? null, timedOut, stderr: r.stderr ?? '', ...parsed };
+  const how = r.error ? r.error.message : r.signal ? `killed by ${r.signal}` : `exit status ${r.status}`;
+  return programOutcome(r.stdout ?? '', r.stderr ?? '', r.status, r.signal ?? null, timedOut, how);
+}
+
+/**
+ * Starts the program without waiting for it (for a child whose exit may never finish: a kernel BUG while it closes
+ * its files); `done` resolves when it has exited and closed its output, or at the timeout: it is then SIGKILLed and,
+ * two seconds later, given up on even if it never dies, with what it reported so far.
+ */
+export function startProgram(p: ProbeProgram, opts: ProgramOptions = {}): { done: Promise<ProgramOutcome> } {
+  const c = programSpawn(p, opts);
+  const child = spawn(PROBE_EXEC, c.args, { stdio: c.stdio, env: c.env });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+    stdout += d;
+  });
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+  });
+  const done = new Promise<ProgramOutcome>((resolve, reject) => {
+    let timedOut = false;
+    let settled = false;
+    const finish = (status: number | null, signal: string | null) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      try {
+        resolve(
+          programOutcome(
+            stdout,
+            stderr,
+            status,
+            signal,
+            timedOut,
+            signal ? `killed by ${signal}` : `exit status ${status}`,
+          ),
+        );
+      } catch (e) {
+        reject(e);
+      }
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+      setTimeout(() => finish(null, null), 2000).unref();
+    }, c.timeoutMs);
+    child.on('close', (status, signal) => finish(status, signal ?? null));
+  });
+  return { done };
 }
 
 /**

@@ -1,6 +1,6 @@
 /** Runs one exported function of a case module in a child process and reports how that process ended. */
 import { timeoutScale } from './timeout-scale.js';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { CaseFailure, HarnessError } from './expect.js';
 import { crashCause } from './crash-cause.js';
@@ -84,51 +84,4 @@ export function expectProbeValue<T>(o: ProbeOutcome, what: string): T {
     throw new CaseFailure(`${what}: the child ${how} (${crashCause(o.stderr)})`);
   }
   return o.value as T;
-}
-
-/**
- * Starts a probe child without waiting for it (runProbe's asynchronous twin); `done` resolves when it has exited and
- * closed its output, or timeoutMs (scaled) after the start: it is then SIGKILLed and, two seconds later, given up on
- * even if it never dies (a task that oopsed in the kernel holding a lock never does), with what it printed so far.
- */
-export function startProbe(
-  module: string,
-  fn: string,
-  args: unknown[],
-  timeoutMs = 20000,
-): { done: Promise<ProbeOutcome> } {
-  const child = spawn(process.execPath, probeArgv(module, fn, args), {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: probeEnv(),
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => {
-    stdout += d;
-  });
-  child.stderr.setEncoding('utf8').on('data', (d: string) => {
-    stderr += d;
-  });
-  const done = new Promise<ProbeOutcome>((resolve, reject) => {
-    let timedOut = false;
-    const finish = (status: number | null, signal: string | null) => {
-      clearTimeout(timer);
-      // as runProbe: a child that ended before its module loaded never reached the kernel (the harness broke)
-      if (!timedOut && !probeLoaded(stdout)) {
-        reject(probeNotLoaded(module, fn, signal ? `killed by ${signal}` : `exit status ${status}`, stderr));
-        return;
-      }
-      resolve({ status, signal, value: probeValue(stdout), stderr, timedOut });
-    };
-    const timer = setTimeout(
-      () => {
-        timedOut = true;
-        child.kill('SIGKILL');
-        setTimeout(() => finish(null, null), 2000).unref();
-      },
-      Math.round(timeoutMs * timeoutScale()),
-    );
-    child.on('close', (status, signal) => finish(status, signal ?? null));
-  });
-  return { done };
 }

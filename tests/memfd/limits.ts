@@ -23,11 +23,17 @@ import type { CaseContext } from '../../lib/harness/context.js';
 import { CaseFailure, expectErrno, expectEq, expectOk, outcome, outcomeName } from '../../lib/harness/expect.js';
 import type { RawResult } from '../../lib/sys/errors.js';
 import { addSeals } from '../../lib/sys/fcntl.js';
-import { fstat } from '../../lib/sys/fd.js';
+import { decodeStat, fstat, STAT_SIZE } from '../../lib/sys/fd.js';
 import { __fallocate, __ftruncate, ftruncate } from '../../lib/sys/io.js';
-import { memfdCreate } from '../../lib/sys/memfd.js';
 import { uniqueName } from '../../lib/cases/memfd.js';
-import { startProbe } from '../../lib/harness/probe.js';
+import {
+  ProbeProgram,
+  resultOf,
+  startProgram,
+  type ProgramOutcome,
+  type StepValue,
+} from '../../lib/harness/probe-program.js';
+import { hugepageDir } from '../../lib/cases/memfd-hugepages.js';
 import { __mmap, Mapping } from '../../lib/sys/mman.js';
 import {
   F_SEAL_GROW,
@@ -41,7 +47,6 @@ import {
   BACKINGS,
   backingNamed,
   backingRequires,
-  freePages,
   leaveFreePages,
   memfdOn,
   requireFreePages,
@@ -170,18 +175,42 @@ interface FallocateSeen {
   /** st_blocks after the call, as decimal text. */ blocks: string;
 }
 
-/** Probe: fallocate(0, offset, len) on a new memfd of the backing; the memfd is closed only when the child exits. */
-export function fallocateInChild(backing: string, offset: string, len: string): FallocateSeen {
-  const b = backingNamed(backing);
-  const fd = memfdCreate(uniqueName('falloc-child'), (b.flags | MFD_CLOEXEC) >>> 0);
-  const before = freePages(b);
-  const r = __fallocate(fd, 0, BigInt(offset), BigInt(len));
-  const st = fstat(fd);
+/**
+ * In a probe child (started, not waited on): fallocate(0, offset, len) on a new memfd of the backing, closed only
+ * when the child exits; what the call returned, the huge pages it took from the pool, st_size and st_blocks.
+ */
+async function fallocateInChild(
+  b: MemfdBacking,
+  offset: bigint,
+  len: bigint,
+): Promise<{ seen?: FallocateSeen; o: ProgramOutcome }> {
+  const p = new ProbeProgram();
+  p.sysOk('memfd_create', p.bytes(uniqueName('falloc-child')), (b.flags | MFD_CLOEXEC) >>> 0);
+  const pool = (f: string) => p.readFile(`${hugepageDir(b.hugeKb)}/${f}`);
+  const before = b.hugeKb ? [pool('free_hugepages'), pool('resv_hugepages')] : [];
+  // the memfd is fd 3: probe-exec starts with only 0, 1 and 2 open
+  const r = p.sys('fallocate', 3, 0, offset, len);
+  const after = b.hugeKb ? [pool('free_hugepages'), pool('resv_hugepages')] : [];
+  const st = p.buf(STAT_SIZE);
+  p.sys('fstat', 3, st);
+  const stat = p.out(st, STAT_SIZE);
+  const o = await startProgram(p, { timeoutMs: 20000 }).done;
+  const result = resultOf(o, r);
+  const raw = o.output.get(stat.index);
+  if (!result || !raw) return { o };
+  const avail = (v: StepValue[]) => {
+    const [free, resv] = v.map((s) => Number(o.output.get(s.index)?.toString().trim() ?? Number.NaN));
+    return (free as number) - (resv as number);
+  };
+  const s = decodeStat(raw);
   return {
-    outcome: outcome(r),
-    took: b.hugeKb ? before - freePages(b) : 0,
-    size: `${st.size}`,
-    blocks: `${st.blocks}`,
+    o,
+    seen: {
+      outcome: outcome(result),
+      took: b.hugeKb ? avail(before) - avail(after) : 0,
+      size: `${s.size}`,
+      blocks: `${s.blocks}`,
+    },
   };
 }
 
@@ -219,9 +248,8 @@ const fallocateLimits = defineCase<LimitParams>({
       else requireFreePages(ctx, b, 1);
     }
     const what = `fallocate(0, offset ${offset}, len ${len}) on ${b.name}`;
-    // not ctx.probe: a child whose exit hit a kernel BUG may never be reaped, and the case must still end
-    const p = await startProbe(ctx.module, 'fallocateInChild', [b.name, `${offset}`, `${len}`], 20000).done;
-    const seen = p.value as FallocateSeen | undefined;
+    // not waited on: a child whose exit hit a kernel BUG may never be reaped, and the case must still end
+    const { seen, o: p } = await fallocateInChild(b, offset, len);
     const ended = `status ${p.status}, signal ${p.signal}${p.timedOut ? ', timed out' : ''}`;
     if (!seen)
       throw new CaseFailure(
