@@ -1,8 +1,9 @@
 /** gmem.lifetime: what keeps a guest_memfd, its VM and its memslot bindings alive — close orders, dup, SCM_RIGHTS, other processes, vCPUs. */
 import { defineCase } from '../../lib/harness/case.js';
-import { CaseFailure, expectEq, expectErrno, expectOk, expectTrue } from '../../lib/harness/expect.js';
+import { CaseFailure, expectEq, expectErrno, expectOk, expectTrue, outcome } from '../../lib/harness/expect.js';
 import type { CaseContext } from '../../lib/harness/context.js';
-import { expectProbeValue } from '../../lib/harness/probe.js';
+import { expectFinished, ProbeProgram, resultOf, runProgram, type StepValue } from '../../lib/harness/probe-program.js';
+import type { RawResult } from '../../lib/sys/errors.js';
 import {
   FALLOC_FL_KEEP_SIZE,
   FALLOC_FL_PUNCH_HOLE,
@@ -17,12 +18,15 @@ import {
   MAP_SHARED,
   O_ACCMODE,
   O_RDWR,
+  F_GETFD,
+  SCM_RIGHTS,
+  SOL_SOCKET,
 } from '../../lib/uapi/index.js';
-import { fstat, openFds, close, dup } from '../../lib/sys/fd.js';
-import { fallocate, __fallocate } from '../../lib/sys/io.js';
+import { decodeStat, dup, fstat, STAT_SIZE } from '../../lib/sys/fd.js';
+import { __fallocate } from '../../lib/sys/io.js';
 import { getFl } from '../../lib/sys/fcntl.js';
 import { mmap } from '../../lib/sys/mman.js';
-import { recvFds, sendFds, socketpair } from '../../lib/sys/socket.js';
+import { recvFds, SCM_LAYOUT, sendFds, socketpair } from '../../lib/sys/socket.js';
 import { NEEDS_GMEM, PAGE, gmemFlagVariants, hex, type GmemFlagParams } from '../../lib/cases/gmem.js';
 import { CODE_GPA, DATA_GPA, STACK_GPA } from '../../lib/kvm/guest.js';
 import { __runToHlt, describeStep, describeTrace, step } from '../../lib/kvm/vcpu-run.js';
@@ -50,34 +54,65 @@ interface ChildReport {
   /** st_ino it saw (decimal string). */ ino: string;
   /** st_size it saw (decimal string). */ size: string;
   /** First offset of page 0 that was not 0x3c, or -1. */ firstBad: number;
-  /** Entries of /proc/self/fd when the probe started and after it closed what it received. */ fdsBefore: number;
-  fdsAfter: number;
+  /** fds that arrived over SCM_RIGHTS (1 expected; null when inherited). */ received: number | null;
+  /** F_GETFD on the received fd after the child closed it ('EBADF' expected; null when inherited). */ afterClose:
+    | string
+    | null;
 }
 
-/** Probe body (runs in a child): gets the guest_memfd (fd 3, or received over the socket at fd 3), then fstat, fallocate, punch page 3, mmap, check page 0, write page 1. */
-export function useGmemInChild(opts: { receive: boolean; size: number }): ChildReport {
-  const fdsBefore = openFds().length;
-  let fd = 3;
-  if (opts.receive) {
-    const got = recvFds(3, 4);
-    if (got.length !== 1 || got[0] === undefined)
-      throw new Error(`received ${got.length} fds over SCM_RIGHTS, expected 1`);
-    fd = got[0];
+/**
+ * In a probe child: gets the guest_memfd (its fd 3, or received over the socket that is its fd 3), then fstat,
+ * fallocate the whole file, punch page 3, map it, scan page 0 for the parent's 0x3c and write 0xc3 over page 1.
+ */
+function useGmemInChild(socketOrFd: number, receive: boolean, size: number): ChildReport {
+  const p = new ProbeProgram();
+  const L = SCM_LAYOUT;
+  let fd: StepValue | number = 3;
+  let cmsgLen: StepValue | undefined;
+  if (receive) {
+    const payload = p.buf(1);
+    const iov = p.buf(L.iovec.size);
+    p.put64(iov, L.iovec.base, payload);
+    p.put64(iov, L.iovec.len, 1);
+    const controlLen = L.cmsgData + 16;
+    const control = p.buf(controlLen);
+    const msg = p.buf(L.msghdr.size);
+    p.put64(msg, L.msghdr.iov, iov);
+    p.put64(msg, L.msghdr.iovlen, 1);
+    p.put64(msg, L.msgControl.control, control);
+    p.put64(msg, L.msgControl.controllen, controlLen);
+    p.sysOk('recvmsg', 3, msg, 0);
+    cmsgLen = p.load32(control, L.cmsghdr.len);
+    p.checkEq(p.load32(control, L.cmsghdr.level), SOL_SOCKET);
+    p.checkEq(p.load32(control, L.cmsghdr.type), SCM_RIGHTS);
+    fd = p.load32(control, L.cmsgData);
   }
-  const st = fstat(fd);
-  fallocate(fd, KEEP, 0n, BigInt(opts.size));
-  fallocate(fd, PUNCH, 3n * PAGE, PAGE);
-  const m = mmap(opts.size, RW, MAP_SHARED, fd);
-  let firstBad = -1;
-  for (let i = 0; i < P; i++)
-    if (m.bytes[i] !== 0x3c) {
-      firstBad = i;
-      break;
-    }
-  m.bytes.fill(0xc3, P, 2 * P);
-  m.close();
-  if (opts.receive) close(fd);
-  return { fd, ino: st.ino.toString(), size: st.size.toString(), firstBad, fdsBefore, fdsAfter: openFds().length };
+  const st = p.buf(STAT_SIZE);
+  p.sysOk('fstat', fd, st);
+  const stat = p.out(st, STAT_SIZE);
+  p.sysOk('fallocate', fd, KEEP, 0, size);
+  p.sysOk('fallocate', fd, PUNCH, 3n * PAGE, PAGE);
+  const m = p.sysOk('mmap', 0, size, RW, MAP_SHARED, fd, 0);
+  const bad = p.scan(m, 0, P, 0x3c);
+  p.fill(m, P, 2 * P, 0xc3);
+  p.sysOk('munmap', m, size);
+  let closed: StepValue | undefined;
+  if (receive) {
+    p.sysOk('close', fd);
+    closed = p.sys('fcntl', fd, F_GETFD);
+  }
+  const o = runProgram(p, { fds: [socketOrFd], timeoutMs: 20000 });
+  expectFinished(o, `the child ${receive ? 'receiving' : 'inheriting'} the guest_memfd`);
+  const stv = decodeStat(o.output.get(stat.index) as Buffer);
+  const value = (v: StepValue) => Number((resultOf(o, v) as RawResult).ret);
+  return {
+    fd: typeof fd === 'number' ? fd : value(fd),
+    ino: stv.ino.toString(),
+    size: stv.size.toString(),
+    firstBad: value(bad),
+    received: cmsgLen ? (value(cmsgLen) - L.cmsgData) / 4 : null,
+    afterClose: closed ? outcome(resultOf(o, closed) as RawResult) : null,
+  };
 }
 
 const vmClosedFirst = defineCase<GmemFlagParams>({
@@ -249,7 +284,10 @@ function checkChild(ctx: CaseContext<unknown>, report: ChildReport, ino: bigint,
   expectEq(report.ino, ino.toString(), 'st_ino the child saw');
   expectEq(report.size, SIZE.toString(), 'st_size the child saw');
   expectEq(report.firstBad, -1, "first offset of page 0 at which the child did not see the parent's 0x3c (-1 = none)");
-  expectEq(report.fdsAfter, report.fdsBefore, "entries in the child's /proc/self/fd after it closed what it received");
+  if (report.received !== null) {
+    expectEq(report.received, 1, 'fds that arrived over SCM_RIGHTS (cmsg_len)');
+    expectEq(report.afterClose, 'EBADF', 'F_GETFD on the received fd after the child closed it');
+  }
   expectFilled(parentView, P, 2 * P, 0xc3, "page 1 in the parent's mapping, written by the child");
   expectFilled(parentView, 3 * P, SIZE, 0, "page 3 in the parent's mapping, punched by the child");
   ctx.observe('child_fd', report.fd);
@@ -267,8 +305,7 @@ const scmOtherProcess = defineCase({
     const [a, b] = pair(ctx);
     sendFds(a, [g.fd]);
     vm.close();
-    const o = ctx.probe('useGmemInChild', [{ receive: true, size: SIZE }], { fds: [b], timeoutMs: 20000 });
-    checkChild(ctx, expectProbeValue<ChildReport>(o, 'child receiving the guest_memfd'), fstat(g.fd).ino, m.bytes);
+    checkChild(ctx, useGmemInChild(b, true, SIZE), fstat(g.fd).ino, m.bytes);
   },
 });
 
@@ -282,8 +319,7 @@ const inheritedAfterVmClosed = defineCase({
     const m = mapGmem(ctx, g);
     m.bytes.fill(0x3c);
     vm.close();
-    const o = ctx.probe('useGmemInChild', [{ receive: false, size: SIZE }], { fds: [g.fd], timeoutMs: 20000 });
-    checkChild(ctx, expectProbeValue<ChildReport>(o, 'child inheriting the guest_memfd'), fstat(g.fd).ino, m.bytes);
+    checkChild(ctx, useGmemInChild(g.fd, false, SIZE), fstat(g.fd).ino, m.bytes);
   },
 });
 
