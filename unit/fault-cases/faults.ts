@@ -13,6 +13,7 @@ import { openFds } from '../../lib/sys/fd.js';
 import { __memfdCreate } from '../../lib/sys/memfd.js';
 import { __mmap } from '../../lib/sys/mman.js';
 import { formatErrno } from '../../lib/sys/errors.js';
+import { expectFinished, ProbeProgram, resultOf, runProgram } from '../../lib/harness/probe-program.js';
 import * as libc from '../../lib/ffi/libc.js';
 import {
   MAP_ANONYMOUS,
@@ -81,12 +82,18 @@ function fillFdTable(bound: number): { fds: number[]; errno: number } {
   return { fds, errno: 0 };
 }
 
-/** Probe body: lowers RLIMIT_AS to AS_HEADROOM above this child's size, then maps LARGE_MAP; returns the mmap errno. */
-export function mapUnderAddressLimit(): { errno: number; headroom: string } {
-  setSoftLimit(RLIMIT_AS, virtualSize() + AS_HEADROOM);
-  const r = __mmap(LARGE_MAP, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
-  if (r.ret !== -1n) libc.munmap(r.ret, LARGE_MAP);
-  return { errno: r.errno, headroom: `${AS_HEADROOM / MiB} MiB` };
+/**
+ * In a probe child: lowers its own RLIMIT_AS (soft and hard) to AS_HEADROOM, more than the small interpreter
+ * needs, then maps LARGE_MAP; the outcome and the mmap's result.
+ */
+function mapUnderAddressLimit() {
+  const p = new ProbeProgram();
+  const limit = p.buf(16);
+  p.put64(limit, 0, AS_HEADROOM);
+  p.put64(limit, 8, AS_HEADROOM);
+  p.sysOk('prlimit64', 0, RLIMIT_AS, limit, 0);
+  const map = p.sys('mmap', 0, LARGE_MAP, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return { o: runProgram(p, { timeoutMs: 10_000 }), map };
 }
 
 /** Fails the case with the errno of a refused allocation, naming what was asked for. */
@@ -148,17 +155,14 @@ export default [
   intactAfter('mem.mmap_enomem'),
   defineCase({
     id: 'fault.mem.probe_enomem',
-    doc: `a probe child lowers its own RLIMIT_AS to ${AS_HEADROOM / MiB} MiB above its size and maps 1 GiB: the case fails with the child's ENOMEM`,
+    doc: `a probe child lowers its own RLIMIT_AS to ${AS_HEADROOM / MiB} MiB and maps 1 GiB: the case fails with the child's ENOMEM`,
     run(ctx) {
-      const p = ctx.probe('mapUnderAddressLimit', [], { timeoutMs: 10_000 });
-      if (p.status !== 0)
-        throw new CaseFailure(
-          `probe ended with status ${p.status} signal ${p.signal}: ${p.stderr.trim().split('\n').slice(-1)[0] ?? ''}`,
-        );
-      const v = p.value as { errno: number; headroom: string };
-      if (v.errno === 0)
-        throw new CaseFailure(`mmap of 1 GiB succeeded in a probe child under RLIMIT_AS ${v.headroom} above its size`);
-      failWith(`probe child: mmap of 1 GiB under RLIMIT_AS ${v.headroom} above its size`, v.errno);
+      const { o, map } = mapUnderAddressLimit();
+      expectFinished(o, 'probe child mapping under RLIMIT_AS');
+      const v = resultOf(o, map);
+      const what = `probe child: mmap of 1 GiB under RLIMIT_AS ${AS_HEADROOM / MiB} MiB`;
+      if (!v || v.ret !== -1n) throw new CaseFailure(`${what} succeeded`);
+      failWith(what, v.errno);
     },
   }),
   defineCase({
