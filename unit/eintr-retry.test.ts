@@ -154,6 +154,17 @@ test('a kernel that drops its pages on EINTR is a decisive livelock on the small
   }
 });
 
+test('a stall whose retries still add pages is inconclusive: the thread was charged CPU it did not get (a loaded guest)', () => {
+  // what a 7.2 TCG guest on a loaded host showed: the kernel keeps its pages, but each retry is charged ~6 ms of
+  // CPU and adds a tenth of what that buys, so the window looks stalled and its CPU would re-walk the kept 14x over
+  const stolen: Kernel = (kept, _cpuMs, len) => Math.min(len, kept + 280_000);
+  const rep = simulate(stolen, 64 * MiB, () => 6);
+  assert.equal(rep.stopped, 'stalled');
+  assert.equal(rep.stall?.rewalkBound, false);
+  const j = judgeWithinStall(rep, BOUND, 'the chunk');
+  assert.ok('inconclusive' in j && /still added/.test(j.inconclusive), JSON.stringify(j));
+});
+
 test('a loop about to finish has not stalled, even when its retries spend most CPU re-walking', () => {
   const trace: RetryAttempt[] = Array.from({ length: 8 }, (_x, i) => ({
     cpuMs: 4,

@@ -309,9 +309,10 @@ export function judgeBeyondStall(
 /**
  * Judges a loop over ranges sized to re-walk well within one period of CPU (naive small range, or a
  * chunk), whose expected outcome is completed: a stall whose CPU time would have re-walked the kept
- * pages REWALK_EXPLAINS times over is decisive (livelock: the kernel did not keep or did not
- * progress); a stall explained by re-walking means the retries got less CPU per period than the
- * sizing assumed (contention), and reaching the bound shows nothing: both are inconclusive.
+ * pages REWALK_EXPLAINS times over and whose retries added less than INFORMATIVE_BYTES is decisive
+ * (livelock: the kernel did not keep or did not progress); such a stall whose retries still added
+ * pages, a stall explained by re-walking (the retries got less CPU per period than the sizing
+ * assumed), and reaching the bound show nothing: all three are inconclusive.
  */
 export function judgeWithinStall(rep: RetryReport, bound: RetryBound, what: string): RetryJudgement {
   if (rep.completed)
@@ -319,6 +320,16 @@ export function judgeWithinStall(rep: RetryReport, bound: RetryBound, what: stri
   if (!rep.stall) return { inconclusive: boundText(rep, bound) };
   const stall = stallText(rep.stall);
   if (!rep.stall.rewalkBound) {
+    // a kernel that drops its pages on EINTR adds nothing retry after retry; one whose retries still add pages
+    // keeps them, and what its thread was charged did not buy the calibrated work (CPU taken by contention or,
+    // in a guest, by the host: the guest's thread CPU time counts time its vCPU was not running)
+    if (Number(rep.stall.gained) >= INFORMATIVE_BYTES)
+      return {
+        inconclusive:
+          `${stall}: the retries still added ${bytesText(rep.stall.gained)} and kept them, so the kernel keeps its ` +
+          'progress; they were charged CPU time that did not buy the calibrated work (contention), so the stall ' +
+          'does not show what the kernel does',
+      };
     const why = `CPU to re-walk the kept pages more than ${REWALK_EXPLAINS}x, yet the retries did not get further`;
     return { outcome: 'livelock', evidence: `${stall}: ${why}` };
   }
