@@ -68,10 +68,16 @@ export async function runInstances(instances: CaseInstance[], opts: RunnerOption
   const runRaw = async (slot: number, inst: CaseInstance): Promise<CaseResult> => {
     const fixture = fixtures.overrides(inst.id, inst.def.id, platform);
     const timeout = Math.round((inst.def.timeoutMs ?? opts.timeoutMs) * timeoutScale());
+    // a case that will skip needs no worker round trip (nor, if fresh, a process of its own) to say so; a
+    // requirement check that breaks is left to the worker, which reports it as an error
+    let unmet: string | null = null;
+    try {
+      unmet = unmetRequirement(mergeRequires(inst.def.requires, inst.variant?.requires), env());
+    } catch {
+      unmet = null;
+    }
+    if (unmet) return resultOf(inst, 'skip', unmet, 0);
     if (inst.def.isolation === 'fresh') {
-      // a fresh case that will skip does not need its own process to say so
-      const unmet = unmetRequirement(mergeRequires(inst.def.requires, inst.variant?.requires), env());
-      if (unmet) return resultOf(inst, 'skip', unmet, 0);
       const w = await startWorker();
       try {
         return await w.run(inst, timeout, fixture);
