@@ -93,6 +93,22 @@ export function fillOn(b: MemfdBacking, fd: number, offset: bigint, len: bigint,
   }
 }
 
+/** Writes `data` at offset of a memfd on b: pwrite on shmem, stores through a shared mapping of the huge pages it touches on hugetlbfs. */
+export function storeOn(b: MemfdBacking, fd: number, offset: bigint, data: Buffer): void {
+  if (!b.hugeKb) {
+    pwrite(fd, data, offset);
+    return;
+  }
+  const start = offset - (offset % b.page);
+  const end = ((offset + BigInt(data.length) + b.page - 1n) / b.page) * b.page;
+  const map = mmap(Number(end - start), PROT_READ | PROT_WRITE, MAP_SHARED, fd, start);
+  try {
+    map.bytes.set(data, Number(offset - start));
+  } finally {
+    map.close();
+  }
+}
+
 /** st_blocks (512-byte units) of n allocated pages of b. */
 export function blocksOf(b: MemfdBacking, n: bigint): bigint {
   return (n * b.page) / 512n;
