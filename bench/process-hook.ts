@@ -1,10 +1,10 @@
 /**
  * Loaded into every node process of a measured run (NODE_OPTIONS=--import=<this file>): when the
  * process exits normally it appends one JSON line to $GMEM_BENCH_PROCLOG with its role (runner,
- * worker, probe), its lifetime and its peak RSS (VmHWM). Measurement only: it changes nothing the
- * process does. Processes killed by a signal (crashes, timeouts) write no line; so that probes
- * killed by SIGBUS/SIGSEGV are counted too, each spawnSync() of a worker is also timed from the
- * worker's side and logged as a `spawn` record (role spawn, probe = module:function or the command).
+ * worker), its lifetime and its peak RSS (VmHWM). Measurement only: it changes nothing the process
+ * does. Each spawnSync() of a worker (probe-exec children, commands) is also timed from the worker's
+ * side and logged as a `spawn` record (role spawn, probe = the command), so that children killed by
+ * SIGBUS/SIGSEGV are counted too.
  */
 import { appendFileSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -12,7 +12,7 @@ import { createRequire, syncBuiltinESMExports } from 'node:module';
 
 /** One process's record. */
 export interface ProcessRecord {
-  /** runner (lib/cli/main.js), worker, probe, or the script's basename. */ role: string;
+  /** runner (lib/cli/main.js), worker, spawn, or the script's basename. */ role: string;
   /** Process id. */ pid: number;
   /** Wall-clock start and end, ms since the epoch. */ startMs: number;
   endMs: number;
@@ -21,13 +21,13 @@ export interface ProcessRecord {
   /** Exit code. */ code: number;
   /** CPU, user + sys, ms: of the process; for spawns, of the child (10 ms steps; killed children too). */
   cpuMs?: number;
-  /** For probes: the case module's basename and the function; for spawns: that, or the command. */ probe?: string;
+  /** For spawns: the command's basename (probe-exec for probe children). */ probe?: string;
   /** For spawns: the signal that ended the child, if any. */ signal?: string | null;
 }
 
 const log = process.env.GMEM_BENCH_PROCLOG;
 const script = process.argv[1] ?? '';
-const ROLES: Record<string, string> = { 'main.js': 'runner', 'worker.js': 'worker', 'probe-main.js': 'probe' };
+const ROLES: Record<string, string> = { 'main.js': 'runner', 'worker.js': 'worker' };
 
 /** kB value of a /proc/self/status field. */
 function statusKb(field: string): number {
@@ -51,7 +51,6 @@ if (log) {
         return Math.round((u.userCPUTime + u.systemCPUTime) / 100) / 10;
       })(),
     };
-    if (role === 'probe') rec.probe = `${basename(process.argv[2] ?? '')}:${process.argv[3] ?? ''}`;
     try {
       appendFileSync(log, `${JSON.stringify(rec)}\n`);
     } catch {
@@ -79,11 +78,7 @@ if (log && ROLES[basename(script)] === 'worker') {
     const ticks0 = childTicks();
     const r = (original as (...a: unknown[]) => ReturnType<typeof original>).apply(this, args);
     const cpuMs = ((childTicks() - ticks0) * 1000) / CLOCK_TICKS;
-    const argv = (Array.isArray(args[1]) ? args[1] : []) as string[];
-    const what =
-      basename(argv[0] ?? '') === 'probe-main.js'
-        ? `${(argv[1] ?? '').split('/').slice(-2).join('/')}:${argv[2] ?? ''}`
-        : basename(String(args[0]));
+    const what = basename(String(args[0]));
     const rec: ProcessRecord = {
       role: 'spawn',
       pid: r.pid ?? -1,

@@ -7,7 +7,6 @@ import type { Vm } from '../kvm/vm.js';
 import type { GuestMemfd } from '../kvm/guest-memfd.js';
 import type { Env } from './env.js';
 import { CaseSkip, HarnessError } from './expect.js';
-import { runProbe, type ProbeOptions, type ProbeOutcome } from './probe.js';
 
 /** Anything with a close() the context can release after the case. */
 export interface Closable {
@@ -20,7 +19,6 @@ export class CaseContext<P = unknown> {
   /** The variant name, if any. */ readonly variant: string | undefined;
   /** Machine and kernel facts. */ readonly env: Env;
   /** VM type the case's requirements selected (default 0). */ readonly vmType: number;
-  /** Module URL of the case file (for probes). */ readonly module: string;
   /** Diagnostic lines for the report. */ readonly notes: string[] = [];
   /** Observations recorded for the feature matrix. */ readonly observations: Record<string, unknown> = {};
   private readonly cleanups: (() => void)[] = [];
@@ -31,7 +29,6 @@ export class CaseContext<P = unknown> {
     variant?: string;
     env: Env;
     vmType: number;
-    module: string;
     defaults?: Record<string, unknown>;
     overrides?: Record<string, unknown>;
   }) {
@@ -39,7 +36,6 @@ export class CaseContext<P = unknown> {
     this.variant = opts.variant;
     this.env = opts.env;
     this.vmType = opts.vmType;
-    this.module = opts.module;
     this.defaults = opts.defaults ?? {};
     this.overrides = opts.overrides ?? {};
   }
@@ -97,10 +93,6 @@ export class CaseContext<P = unknown> {
   /** Ends the case as SKIP with a reason found at run time. */
   skip(reason: string): never {
     throw new CaseSkip(reason);
-  }
-  /** Runs an exported function of this case's module in a child process (for SIGBUS/SIGSEGV cases). */
-  probe(fn: string, args: unknown[] = [], opts: ProbeOptions = {}): ProbeOutcome {
-    return runProbe(this.module, fn, args, opts);
   }
   /** Runs every cleanup; returns the errors they threw (the case result notes them). */
   cleanup(): string[] {

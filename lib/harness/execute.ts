@@ -68,7 +68,6 @@ export async function executeInstance(inst: CaseInstance, env: Env, fixture: Fix
     params: inst.variant?.params ?? {},
     env,
     vmType: vmTypeOf(req),
-    module: inst.module,
     ...(inst.variant ? { variant: inst.variant.name } : {}),
     ...(inst.def.expect ? { defaults: inst.def.expect } : {}),
     overrides: values,

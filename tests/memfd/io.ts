@@ -41,7 +41,8 @@
 import { defineCase, type Variant } from '../../lib/harness/case.js';
 import { expectErrno, expectEq, expectOk, expectTrue, outcome, CaseFailure } from '../../lib/harness/expect.js';
 import { syscall } from '../../lib/ffi/libc.js';
-import { __open, fstat } from '../../lib/sys/fd.js';
+import { __open, decodeStat, fstat, STAT_SIZE } from '../../lib/sys/fd.js';
+import { expectFinished, ProbeProgram, resultOf, runProgram, type StepValue } from '../../lib/harness/probe-program.js';
 import {
   __fallocate,
   __ftruncate,
@@ -55,8 +56,7 @@ import {
   pread,
   pwrite,
 } from '../../lib/sys/io.js';
-import { memfdCreate } from '../../lib/sys/memfd.js';
-import { __mmap, mmap, Mapping } from '../../lib/sys/mman.js';
+import { __mmap, Mapping } from '../../lib/sys/mman.js';
 import {
   FALLOC_FL_COLLAPSE_RANGE,
   FALLOC_FL_INSERT_RANGE,
@@ -91,6 +91,7 @@ import {
   memfdOn,
   requireFreePages,
   storeOn,
+  type MemfdBacking,
 } from '../../lib/cases/memfd-backing.js';
 
 const P = BigInt(PAGE);
@@ -574,34 +575,40 @@ const readonlyReopen = defineCase<{ backing: string }>({
   },
 });
 
-/** What touchBeyondEof saw before its last touch: the sum of the two bytes read and st_size (in pages) after mmap. */
-export interface BeyondEofSeen {
-  /** Byte 0 (7) plus the byte of the touched page. */ sum: number;
-  /** st_size in pages of the backing right after the mmap. */ pagesAfterMap: number;
-}
-
 /**
- * Probe: a fresh memfd on `backing` of `filePages` pages (byte 0 = 7), a shared mapping of `mapPages` pages
- * (read-only when `readonly`), page `touch` read after an optional shrink to `shrinkTo` pages; a SIGBUS kills it.
+ * In a probe child: a fresh memfd on the backing of `filePages` pages (byte 0 = 7, through pwrite on shmem and a
+ * mapping on hugetlbfs, which has no write(2)), a shared mapping of `mapPages` pages (read-only when `readonly`),
+ * st_size right after the mmap, byte 0, an optional shrink to `shrinkTo` pages, then page `touch` read; a SIGBUS
+ * kills it in that last read.
  */
-export function touchBeyondEof(
-  backing: string,
-  filePages: number,
-  mapPages: number,
-  touch: number,
-  shrinkTo: number | null,
-  readonly: boolean,
-): BeyondEofSeen {
-  const b = backingNamed(backing);
-  const fd = memfdCreate('gmem-conformance-sigbus', (MFD_CLOEXEC | b.flags) >>> 0);
-  ftruncate(fd, BigInt(filePages) * b.page);
-  storeOn(b, fd, 0n, Buffer.from([7]));
+function touchBeyondEof(b: MemfdBacking, p: BeyondEofParams) {
+  const prog = new ProbeProgram();
   const pg = Number(b.page);
-  const m = mmap(mapPages * pg, readonly ? PROT_READ : PROT_READ | PROT_WRITE, MAP_SHARED, fd);
-  const pagesAfterMap = Number(fstat(fd).size / b.page);
-  const first = m.bytes[0] as number;
-  if (shrinkTo !== null) ftruncate(fd, BigInt(shrinkTo) * b.page);
-  return { sum: first + (m.bytes[touch * pg] as number), pagesAfterMap };
+  const fd = prog.sysOk('memfd_create', prog.bytes('gmem-conformance-sigbus'), (MFD_CLOEXEC | b.flags) >>> 0);
+  prog.sysOk('ftruncate', fd, BigInt(p.filePages) * b.page);
+  if (b.hugeKb) {
+    const first = prog.sysOk('mmap', 0, pg, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    prog.store(first, 0, 7);
+    prog.sysOk('munmap', first, pg);
+  } else prog.sysOk('pwrite64', fd, prog.bytes(Buffer.from([7])), 1, 0);
+  const prot = p.readonly ? PROT_READ : PROT_READ | PROT_WRITE;
+  const map = prog.sysOk('mmap', 0, p.mapPages * pg, prot, MAP_SHARED, fd, 0);
+  const st = prog.buf(STAT_SIZE);
+  prog.sysOk('fstat', fd, st);
+  const stat = prog.out(st, STAT_SIZE);
+  const byte0 = prog.load(map, 0);
+  const beforeTouch = p.shrinkTo !== null ? prog.sysOk('ftruncate', fd, BigInt(p.shrinkTo) * b.page) : byte0;
+  const touched = prog.load(map, p.touch * pg);
+  const o = runProgram(prog, { timeoutMs: 30000 });
+  const raw = o.output.get(stat.index);
+  const v = (s: StepValue) => resultOf(o, s);
+  return {
+    o,
+    /** the step before the touch finished: a signal then came from the touch itself */
+    reachedTouch: v(beforeTouch) !== undefined,
+    sum: v(byte0) && v(touched) ? Number(v(byte0)?.ret) + Number(v(touched)?.ret) : undefined,
+    pagesAfterMap: raw ? Number(decodeStat(raw).size / b.page) : undefined,
+  };
 }
 
 interface BeyondEofParams {
@@ -654,20 +661,18 @@ const sigbus = defineCase<BeyondEofParams>({
     const b = backingNamed(p.backing);
     // hugetlbfs: page 0 holds the data; the shared mapping reserves the rest of its pages at mmap (hugetlb_reserve_pages)
     requireFreePages(ctx, b, Math.max(p.filePages, p.mapPages));
-    const r = ctx.probe('touchBeyondEof', [p.backing, p.filePages, p.mapPages, p.touch, p.shrinkTo, p.readonly], {
-      timeoutMs: 30000,
-    });
-    ctx.observe('signal', r.signal);
+    const r = touchBeyondEof(b, p);
+    ctx.observe('signal', r.o.signal);
     const what = `touching page ${p.touch} of a ${p.readonly ? 'read-only ' : ''}${p.mapPages}-page mapping of a ${p.filePages}-page file${p.shrinkTo === null ? '' : ` shrunk to ${p.shrinkTo}`}`;
+    if (!r.reachedTouch) {
+      expectFinished(r.o, `${what}: the steps before the touch`);
+      throw new CaseFailure(`${what}: the child never reached the touch`);
+    }
+    expectEq(r.pagesAfterMap, p.pagesAfterMap, `st_size in pages after the mmap (${what})`);
     if (p.signal === null) {
-      if (r.status !== 0)
-        throw new CaseFailure(
-          `${what}: child ended with status ${r.status} signal ${r.signal}${r.timedOut ? ' (timed out)' : ''}: ${r.stderr.trim().slice(-300)}`,
-        );
-      const seen = r.value as BeyondEofSeen;
-      expectEq(seen.pagesAfterMap, p.pagesAfterMap, `st_size in pages after the mmap (${what})`);
-      expectEq(seen.sum, 7, 'bytes read through the mapping (7 + 0)');
-    } else expectEq(r.signal, p.signal, `${what} (status ${r.status})`);
+      expectFinished(r.o, what);
+      expectEq(r.sum, 7, 'bytes read through the mapping (7 + 0)');
+    } else expectEq(r.o.signal, p.signal, `${what} (status ${r.o.status})`);
   },
 });
 
