@@ -59,6 +59,13 @@ mkdir -p "$suite/dist" "$suite/node_modules"
 install -m 0755 "$here/run_gmem_conformance.sh" "$coll/run_gmem_conformance.sh"
 install -m 0644 "$here/settings" "$coll/settings"
 cp -a "$build/lib" "$build/tests" "$suite/dist/"
+# the probe-program interpreter (ci/bootstrap.sh builds it in dist/; a --build tree may lack it): static, so the
+# target needs no compiler and no particular libc
+exe=$suite/dist/lib/harness/probe-exec
+if [[ ! -x $exe ]]; then
+  command -v gcc >/dev/null || { echo "install.sh: $build has no lib/harness/probe-exec and there is no gcc to build it" >&2; exit 1; }
+  gcc -O2 -static -o "$exe" "$root/lib/harness/probe-exec.c" 2>/dev/null || gcc -O2 -o "$exe" "$root/lib/harness/probe-exec.c"
+fi
 cp -a "$root/package.json" "$root/fixtures" "$root/data" "$suite/"
 
 # the runtime dependency closure only (no TypeScript, no browser): what `npm ls --omit=dev` lists,
