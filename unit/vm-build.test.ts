@@ -253,6 +253,22 @@ test("guest settings: the candidate's, with the command line's memory winning an
   assert.equal(guestSettingsFor(parseKernelSpec('7.2', c), {}).memoryMiB, 2048);
 });
 
+test('kernels.yaml: a candidate that reserves 1 GiB huge pages at boot has the 5 GiB they need (a free GiB-aligned GiB)', () => {
+  // at 4 GiB every GiB-aligned GiB of a QEMU pc guest holds the kernel, a NODE_DATA, the BIOS area or the initrd
+  // (fixtures/kernels.yaml, README "1 GiB huge pages in a guest"); 7.2.13 pre-allocates two at 5 GiB
+  const c = loadCandidates(DEFAULT_KERNELS_FILE);
+  const gigantic = c.specs.filter((s) => s.kind !== 'host' && (s.guest?.append ?? []).includes('hugepagesz=1G'));
+  assert.deepEqual(
+    gigantic.map((s) => s.label),
+    ['7.2-hugetlb'],
+  );
+  for (const s of gigantic) assert.ok(s.kind !== 'host' && (s.guest?.memoryMiB ?? 0) >= 5120, `${s.label}: memory`);
+  // the default set's guests reserve no huge pages: the memfd cases on 1 GiB pages alone outlast its 900 s limit
+  for (const label of kernelSet(c, 'default').kernels) assert.ok(!gigantic.some((s) => s.label === label), label);
+  const set = kernelSet(c, 'hugetlb');
+  assert.deepEqual([set.kernels, set.tests, set.exclude], [['7.2-hugetlb'], ['memfd'], []]);
+});
+
 test('NUMA: memory split into RAM backends (remainder to the last), CPUs round-robin, nothing for one node', () => {
   assert.deepEqual(numaArgs(4096, 1, 1), []);
   assert.deepEqual(numaArgs(4097, 2, 2), [

@@ -236,7 +236,7 @@ export const DEFAULT_BUILD_FRAGMENTS = ['sw-protected-vm', 'numa', 'hugetlb', 'g
 /** The help text describing kernel specs, shared by `kernels` and `bisect`. */
 export const SPEC_HELP = `kernel specs:
   host                     the live kernel, run directly (no VM)
-  LABEL                    a candidate of fixtures/kernels.yaml (6.1, 6.12, 7.2, 7.3-rc, 7.2-sw, 7.3-rc-sw)
+  LABEL                    a candidate of fixtures/kernels.yaml (6.1, 6.12, 7.2, 7.3-rc, 7.2-hugetlb, 7.2-sw, 7.3-rc-sw)
   LABEL=VERSION            that candidate's package at an exact Debian version (6.12=6.12.94-1)
   SUITE:PACKAGE[=VERSION]  a Debian package (* = any run of non-"-" characters), newest unless
                            pinned: trixie:linux-image-6.12.*-amd64-unsigned, sid:linux-binary-7.2.*-amd64
