@@ -28,8 +28,10 @@
  *      memfd.io.ftruncate_shrink_discards@hugetlb_2m | accepted: memfd.io.ftruncate_shrink_discards@hugetlb_1g
  *   4. SEEK_DATA/SEEK_HOLE are default_llseek: all of [0, i_size) is data, punched pages included; ENXIO at or beyond EOF
  *      | refused: memfd.io.seek_data_hole@hugetlb_2m | accepted: memfd.io.seek_data_hole@hugetlb_1g, memfd.io.seek_sparse_file@hugetlb_2m
- *   5. a MAP_PRIVATE mapping reserves its whole length at mmap ("even if read-only"), and a store copies into a second huge page
- *      | refused: n/a (an mmap with no free huge page left: the suite does not drain the pool for it) | accepted: memfd.io.mmap_private_cow@hugetlb_2m,
+ *   5. a MAP_PRIVATE mapping reserves its whole length at mmap ("even if read-only"; with no huge page to reserve
+ *      hugetlbfs_file_mmap fails with ENOMEM), and a store copies into a second huge page
+ *      | refused: memfd.io.mmap_private_reserve_refused@hugetlb_2m, memfd.io.mmap_private_reserve_refused@hugetlb_1g
+ *      | accepted: memfd.io.mmap_private_cow@hugetlb_2m,
  *      memfd.io.mmap_private_cow@hugetlb_1g
  *   6. a writable shared mapping past EOF grows i_size to its end (touching there works); a read-only one does not (SIGBUS)
  *      | refused: memfd.io.access_beyond_eof@hugetlb_2m_beyond_eof_readonly, memfd.io.access_beyond_eof@hugetlb_1g_beyond_eof_readonly
@@ -88,6 +90,7 @@ import {
   blocksOf,
   fillOn,
   freePages,
+  leaveFreePages,
   memfdOn,
   requireFreePages,
   storeOn,
@@ -270,6 +273,40 @@ const privateCow = defineCase<{ backing: string }>({
     expectRead(fd, 0, Buffer.from([0x11]), 'file after a private store');
     expectEq(shared.bytes[0], 0x11, 'shared mapping after a private store');
     expectEq(fstat(fd).blocks, blocksOf(b, 1n), 'st_blocks after the copy (the copy is not the file)');
+  },
+});
+
+const privateReserveRefused = defineCase<{ backing: string }>({
+  id: 'memfd.io.mmap_private_reserve_refused',
+  doc:
+    'on hugetlbfs a MAP_PRIVATE mapping must reserve a huge page for its copy at mmap: with the pool empty (the one ' +
+    'free page holding the file) mmap fails with ENOMEM, read-only or not, and the pool is as it was',
+  variants: BACKINGS.filter((b) => b.hugeKb).map((b) => ({
+    name: b.name,
+    params: { backing: b.name },
+    requires: backingRequires(b),
+  })),
+  serial: true,
+  run(ctx) {
+    const b = backingNamed(ctx.params.backing);
+    // one free page, which the file's own page then takes: nothing is left to reserve for a private copy
+    leaveFreePages(ctx, b, 1);
+    const fd = memfdOn(ctx, b, MFD_CLOEXEC, 'cow-refused');
+    ftruncate(fd, b.page);
+    fillOn(b, fd, 0n, P, 0x11);
+    expectEq(freePages(b), 0, 'free minus reserved huge pages once the file holds its page');
+    const pg = Number(b.page);
+    for (const [prot, what] of [
+      [PROT_READ | PROT_WRITE, 'read-write'],
+      [PROT_READ, 'read-only'],
+    ] as const) {
+      const m = __mmap(pg, prot, MAP_PRIVATE, fd, 0n);
+      if (m.ret !== -1n) ctx.track(new Mapping(m.ret, pg));
+      // hugetlbfs_file_mmap: ret = -ENOMEM before hugetlb_reserve_pages(), which fails with no page to reserve
+      expectErrno(m, 'ENOMEM', `mmap(${what}, MAP_PRIVATE) of a hugetlb memfd with no free huge page`);
+    }
+    expectEq(freePages(b), 0, 'free minus reserved huge pages after the refused mmaps (nothing leaked a reservation)');
+    expectRead(fd, 0, Buffer.from([0x11]), 'the file after the refused mmaps');
   },
 });
 
@@ -694,6 +731,7 @@ export default [
   pwriteGap,
   mmapCoherent,
   privateCow,
+  privateReserveRefused,
   truncGrow,
   truncShrink,
   truncInvalid,
