@@ -71,7 +71,7 @@ export async function runInstances(instances: CaseInstance[], opts: RunnerOption
     try {
       unmet = unmetRequirement(mergeRequires(inst.def.requires, inst.variant?.requires), env());
     } catch {
-      unmet = null;
+      // left to the worker
     }
     if (unmet) return resultOf(inst, 'skip', unmet, 0);
     if (inst.def.isolation === 'fresh') {
