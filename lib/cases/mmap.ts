@@ -1,6 +1,13 @@
 /** Shared pieces of guest_memfd mmap cases: mapping helpers, byte checks, a probe child that touches a mapping, and a guest (on the guest layer) that reads a guest_memfd slot. */
 import type { CaseContext } from '../harness/context.js';
-import { ProbeProgram, resultOf, runProgram, type ProgramOutcome, type StepValue } from '../harness/probe-program.js';
+import {
+  endedText,
+  ProbeProgram,
+  resultOf,
+  runProgram,
+  type ProgramOutcome,
+  type StepValue,
+} from '../harness/probe-program.js';
 import { CaseFailure } from '../harness/expect.js';
 import type { GuestMemfd } from '../kvm/guest-memfd.js';
 import type { Requires } from '../harness/case.js';
@@ -141,7 +148,7 @@ function syscallOp(op: TouchOp | undefined): boolean {
 }
 
 function describe(o: TouchOutcome): string {
-  const how = o.timedOut ? 'timed out' : o.signal ? `was killed by ${o.signal}` : `exited with status ${o.status}`;
+  const how = endedText(o);
   const mmap = o.mmapErrno !== undefined ? `; its mmap of the fd failed with ${errnoName(o.mmapErrno)}` : '';
   const tail = o.stderr.trim().split('\n').slice(-3).join(' | ');
   return `the child ${how} after ${o.opsDone} op(s)${mmap}${tail ? ` (${tail})` : ''}`;

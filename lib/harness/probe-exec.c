@@ -323,13 +323,9 @@ static int64_t run_step(int i, int *err)
 	}
 	case OP_REAP: {
 		kill((pid_t)a[0], SIGKILL);
-		int st;
-		pid_t r;
-		do
-			r = waitpid((pid_t)a[0], &st, __WALL);
-		while (r < 0 && errno == EINTR);
-		*err = r < 0 ? errno : 0;
-		return r;
+		int st = wait_status((pid_t)a[0]);
+		*err = st < 0 ? errno : 0;
+		return st < 0 ? -1 : a[0];
 	}
 	case OP_LOAD32: {
 		int32_t v;

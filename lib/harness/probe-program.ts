@@ -125,10 +125,6 @@ export class ProbeProgram {
   wait(pid: StepValue): StepValue {
     return this.step(`wait ${argText(pid)}`);
   }
-  /** Number of steps so far. */
-  get length(): number {
-    return this.lines.length;
-  }
   /** The program text probe-exec reads. */
   text(): string {
     return this.lines.join('\n');
@@ -177,10 +173,15 @@ export function resultOf(o: ProgramOutcome, v: StepValue): RawResult | undefined
   return o.results[v.index];
 }
 
+/** How the child ended, for messages: "timed out", "was killed by SIGBUS", "exited with status 3". */
+export function endedText(o: ProgramOutcome): string {
+  return o.timedOut ? 'timed out' : o.signal ? `was killed by ${o.signal}` : `exited with status ${o.status}`;
+}
+
 /** Fails unless the child ran every step (exit 0): names how it ended and the last step it finished. */
 export function expectFinished(o: ProgramOutcome, what: string): void {
   if (o.status === 0 && o.signal === null) return;
-  const how = o.timedOut ? 'timed out' : o.signal ? `was killed by ${o.signal}` : `exited with status ${o.status}`;
+  const how = endedText(o);
   const last = o.results.length - 1;
   const r = o.results[last];
   const step = r ? `step ${last} returned ${r.ret}${r.errno ? ` (${errnoName(r.errno)})` : ''}` : 'no step finished';

@@ -18,8 +18,13 @@ const align8 = (n: number) => (n + 7) & ~7;
 
 /** Offsets and sizes of struct msghdr, iovec and cmsghdr, for code that packs them elsewhere (a probe child). */
 export const SCM_LAYOUT = {
-  msghdr: { size: MSG.size, iov: off(MSG, 'msg_iov'), iovlen: off(MSG, 'msg_iovlen') },
-  msgControl: { control: off(MSG, 'msg_control'), controllen: off(MSG, 'msg_controllen') },
+  msghdr: {
+    size: MSG.size,
+    iov: off(MSG, 'msg_iov'),
+    iovlen: off(MSG, 'msg_iovlen'),
+    control: off(MSG, 'msg_control'),
+    controllen: off(MSG, 'msg_controllen'),
+  },
   iovec: { size: IOV.size, base: off(IOV, 'iov_base'), len: off(IOV, 'iov_len') },
   cmsghdr: { len: off(CMSG, 'cmsg_len'), level: off(CMSG, 'cmsg_level'), type: off(CMSG, 'cmsg_type') },
   /** CMSG_DATA's offset: the header rounded up to 8 bytes. */ cmsgData: align8(CMSG.size),

@@ -79,8 +79,8 @@ function useGmemInChild(socketOrFd: number, receive: boolean, size: number): Chi
     const msg = p.buf(L.msghdr.size);
     p.put64(msg, L.msghdr.iov, iov);
     p.put64(msg, L.msghdr.iovlen, 1);
-    p.put64(msg, L.msgControl.control, control);
-    p.put64(msg, L.msgControl.controllen, controlLen);
+    p.put64(msg, L.msghdr.control, control);
+    p.put64(msg, L.msghdr.controllen, controlLen);
     p.sysOk('recvmsg', 3, msg, 0);
     cmsgLen = p.load32(control, L.cmsghdr.len);
     p.checkEq(p.load32(control, L.cmsghdr.level), SOL_SOCKET);
