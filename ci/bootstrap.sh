@@ -21,7 +21,7 @@ PATH=$(dirname "$node"):$PATH
 export PATH
 
 if ! command -v gcc >/dev/null 2>&1 || ! command -v python3 >/dev/null 2>&1; then
-  bootstrap_log "installing gcc and python3 (uapi check, kernel KTAP parser)"
+  bootstrap_log "installing gcc and python3 (uapi check, kernel KTAP parser, probe-exec)"
   apt_install gcc libc6-dev python3
 fi
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
@@ -59,7 +59,6 @@ fi
 exe=dist/lib/harness/probe-exec
 src=lib/harness/probe-exec.c
 if [ ! -x "$exe" ] || [ "$src" -nt "$exe" ]; then
-  command -v gcc >/dev/null 2>&1 || apt_install gcc libc6-dev
   bootstrap_log "compiling $src"
   mkdir -p "$(dirname "$exe")"
   gcc -O2 -Wall -Werror -static -o "$exe.tmp" "$src" 2>/dev/null || gcc -O2 -Wall -Werror -o "$exe.tmp" "$src" >&2
